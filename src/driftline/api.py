@@ -1,0 +1,71 @@
+"""The Python entry points a serving app or notebook calls, by model name.
+
+``log_predictions("purchase_propensity", df)`` reads settings from the environment,
+opens the store and the model's spec, and ingests; pass ``settings=`` to point
+elsewhere. Each call opens and closes its own store connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import pandas as pd
+
+from driftline import ingest
+from driftline.privacy import Pseudonymizer, pseudonymizer_from
+from driftline.settings import Settings, get_settings
+from driftline.specs import ModelSpec, find_spec
+from driftline.store import ErasureResult, IngestResult, Store
+
+
+@dataclass
+class Context:
+    """Everything a command needs, built once from settings (the composition root)."""
+
+    settings: Settings
+    store: Store
+
+    @classmethod
+    @contextmanager
+    def open(cls, settings: Settings | None = None) -> Iterator[Context]:
+        settings = settings or get_settings()
+        store = Store.from_settings(settings)
+        try:
+            yield cls(settings, store)
+        finally:
+            store.dispose()
+
+    def spec(self, model: str | ModelSpec) -> ModelSpec:
+        if isinstance(model, ModelSpec):
+            return model
+        return find_spec(model, self.settings.specs_dir)
+
+    def pseudonymizer(self) -> Pseudonymizer:
+        return pseudonymizer_from(self.settings)
+
+
+def log_predictions(
+    model: str | ModelSpec, df: pd.DataFrame, *, settings: Settings | None = None
+) -> IngestResult:
+    """Validate, pseudonymise and store a batch of predictions (all or nothing)."""
+    with Context.open(settings) as ctx:
+        return ingest.log_predictions(ctx.store, ctx.spec(model), df, ctx.pseudonymizer())
+
+
+def log_labels(
+    model: str | ModelSpec, df: pd.DataFrame, *, settings: Settings | None = None
+) -> IngestResult:
+    """Store labels (request id + target) that arrived after the predictions."""
+    with Context.open(settings) as ctx:
+        return ingest.log_labels(ctx.store, ctx.spec(model), df)
+
+
+def forget_entity(
+    model: str | ModelSpec, entity_id: str, *, settings: Settings | None = None
+) -> ErasureResult:
+    """Erase every stored row of one customer, given their raw id."""
+    with Context.open(settings) as ctx:
+        key = ctx.pseudonymizer().pseudonymise(entity_id)
+        return ctx.store.forget(ctx.spec(model), key)

@@ -1,0 +1,188 @@
+"""Root of the ``driftline`` CLI. Commands stay thin: parse, call the core, render.
+
+Every DriftlineError becomes a red message on stderr and exit code 2; nothing else is
+caught, so a real bug still shows its traceback.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from driftline.errors import DriftlineError
+
+app = typer.Typer(
+    name="driftline",
+    help="Drift monitoring and gated retraining for production ML models.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+db_app = typer.Typer(help="The prediction store's schema.", no_args_is_help=True)
+ingest_app = typer.Typer(help="Load predictions and labels into the store.", no_args_is_help=True)
+privacy_app = typer.Typer(help="Consent and erasure.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(ingest_app, name="ingest")
+app.add_typer(privacy_app, name="privacy")
+
+console = Console()
+err_console = Console(stderr=True)
+
+ModelOpt = Annotated[str, typer.Option("--model", "-m", help="Model name (monitors/<model>.yaml).")]
+
+# Offline by default: no usage telemetry from the libraries driftline runs.
+_OFFLINE_ENV = {
+    "DO_NOT_TRACK": "1",
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+}
+
+
+def main() -> None:
+    """Console-script entry point."""
+    for key, value in _OFFLINE_ENV.items():
+        os.environ.setdefault(key, value)
+    try:
+        app()
+    except DriftlineError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise SystemExit(2) from None
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the store's tables (also done automatically on first use)."""
+    from driftline.settings import get_settings
+    from driftline.store import Store
+
+    store = Store.from_settings(get_settings())
+    console.print(f"store is up to date: {store!r}")
+    store.dispose()
+
+
+def _ingest(kind: str, path: Path, model: str) -> None:
+    from driftline import ingest
+    from driftline.api import Context
+
+    frame = ingest.read_table(path)
+    with Context.open() as ctx, console.status(f"ingesting {len(frame):,} {kind} from {path}"):
+        spec = ctx.spec(model)
+        if kind == "predictions":
+            result = ingest.log_predictions(
+                ctx.store, spec, frame, ctx.pseudonymizer(), source=str(path)
+            )
+        else:
+            result = ingest.log_labels(ctx.store, spec, frame, source=str(path))
+    console.print(
+        f"{result.model}: {result.received:,} {kind} read, {result.inserted:,} stored, "
+        f"{result.already_stored:,} already stored, "
+        f"{result.duplicates_in_batch:,} repeated in the file"
+    )
+
+
+@ingest_app.command("predictions")
+def ingest_predictions(
+    file: Annotated[Path, typer.Argument(help="CSV or Parquet file of predictions.")],
+    model: ModelOpt,
+) -> None:
+    """Validate and store a batch of predictions (all rows or none)."""
+    _ingest("predictions", file, model)
+
+
+@ingest_app.command("labels")
+def ingest_labels(
+    file: Annotated[Path, typer.Argument(help="CSV or Parquet: request id, target, labelled_at.")],
+    model: ModelOpt,
+) -> None:
+    """Validate and store labels that arrived after the predictions."""
+    _ingest("labels", file, model)
+
+
+@privacy_app.command("forget")
+def privacy_forget(
+    model: ModelOpt,
+    entity: Annotated[str, typer.Option(help="The raw customer/entity id to erase.")],
+) -> None:
+    """Erase every stored row of one customer (predictions and their labels)."""
+    from driftline.api import forget_entity
+
+    result = forget_entity(model, entity)
+    console.print(
+        f"{result.model}: erased {result.predictions_deleted} predictions and "
+        f"{result.labels_deleted} labels of that entity"
+    )
+
+
+@app.command("simulate")
+def simulate_cmd(
+    out: Annotated[Path, typer.Option(help="Folder to write the data and timeline into.")],
+    scenario: Annotated[
+        str,
+        typer.Option(
+            help="stable, flash_sale, channel_shift, "
+            "mobile_shift, concept_drift, pipeline_bug, demo"
+        ),
+    ] = "stable",
+    days: Annotated[int, typer.Option(min=1, help="Days of traffic.")] = 28,
+    rows_per_day: Annotated[int, typer.Option(min=1, help="Visitors per ordinary day.")] = 20_000,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same rows).")] = 0,
+    fmt: Annotated[str, typer.Option("--format", help="parquet or csv")] = "parquet",
+) -> None:
+    """Simulate eCommerce traffic with a known drift timeline."""
+    import json
+
+    from driftline.simulate import SCENARIOS, simulate
+
+    if scenario not in SCENARIOS:
+        raise typer.BadParameter(f"choose one of {', '.join(SCENARIOS)}", param_hint="--scenario")
+    if fmt not in {"parquet", "csv"}:
+        raise typer.BadParameter("choose parquet or csv", param_hint="--format")
+    with console.status(f"simulating {days} days of {scenario}"):
+        sim = simulate(scenario, days=days, rows_per_day=rows_per_day, seed=seed)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, frame in (("predictions", sim.predictions), ("labels", sim.labels)):
+        path = out / f"{name}.{fmt}"
+        if fmt == "csv":
+            frame.to_csv(path, index=False)
+        else:
+            frame.to_parquet(path, index=False)
+        console.print(f"wrote {len(frame):,} rows to {path}")
+    (out / "timeline.json").write_text(json.dumps(sim.timeline, indent=2))
+    console.print(f"wrote the timeline to {out / 'timeline.json'}")
+
+
+@app.command("status")
+def status() -> None:
+    """Show what the store holds for each model."""
+    from driftline.api import Context
+    from driftline.specs import list_specs
+
+    with Context.open() as ctx:
+        known = set(ctx.store.registered_models())
+        specs = [s for s in list_specs(ctx.settings.specs_dir) if s.name in known]
+        console.print(_summary_table([ctx.store.summarize(s) for s in specs]))
+
+
+def _summary_table(summaries: list) -> Table:  # type: ignore[type-arg]
+    table = Table(title="prediction store")
+    for column in ("model", "predictions", "first", "last", "consenting", "labels"):
+        table.add_column(column, justify="right" if column != "model" else "left")
+    for s in summaries:
+        table.add_row(
+            s.model,
+            f"{s.predictions:,}",
+            f"{s.first_ts:%Y-%m-%d %H:%M}" if s.first_ts is not None else "-",
+            f"{s.last_ts:%Y-%m-%d %H:%M}" if s.last_ts is not None else "-",
+            f"{s.consenting:,}",
+            f"{s.labels:,}",
+        )
+    return table
+
+
+from driftline.cli import demo as _demo  # noqa: E402  (registers `driftline demo`)
+
+app.command("demo")(_demo.demo)

@@ -1,0 +1,33 @@
+"""One exception family. Expected outcomes (drift found, challenger rejected) are values,
+not exceptions; these mean broken input or broken infrastructure, and their messages say
+what was wrong and what to do."""
+
+from __future__ import annotations
+
+
+class DriftlineError(Exception):
+    """Base of every error driftline raises on purpose."""
+
+
+class SpecError(DriftlineError):
+    """A model spec (monitors/*.yaml) is missing, malformed or inconsistent."""
+
+
+class DataError(DriftlineError):
+    """Input data does not match the model spec (missing columns, bad types, bad values)."""
+
+
+class StoreError(DriftlineError):
+    """The prediction store cannot be reached or is not in the expected shape."""
+
+
+class BaselineError(DriftlineError):
+    """A model version has no usable reference profile."""
+
+
+class RegistryError(DriftlineError):
+    """The model registry is not in the state an operation needs."""
+
+
+class AlertError(DriftlineError):
+    """An alert could not be built or delivered."""

@@ -1,0 +1,195 @@
+"""Ingestion: validate a batch against the model spec, pseudonymise, store.
+
+A batch is checked whole before anything is written; every problem is reported with
+the column and the first rows at fault (1-based, header not counted), and a rejected
+batch writes nothing. Loading the same rows twice stores each request once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from driftline.errors import DataError
+from driftline.privacy import Pseudonymizer
+from driftline.specs import ModelSpec
+from driftline.store import (
+    CONSENT,
+    ENTITY_KEY,
+    LABELS_TABLE,
+    REQUEST_ID,
+    TS_US,
+    IngestResult,
+    Store,
+    to_ts_us,
+)
+
+_TRUE = {"true", "t", "yes", "y", "1", "1.0"}
+_FALSE = {"false", "f", "no", "n", "0", "0.0"}
+_SHOW_ROWS = 5
+
+
+@dataclass
+class _Problems:
+    """Collects every validation problem of a batch, to report them all at once."""
+
+    source: str
+    items: list[str] = field(default_factory=list)
+
+    def rows(self, column: str, mask: pd.Series | np.ndarray, what: str) -> None:
+        positions = np.flatnonzero(np.asarray(mask, dtype=bool))
+        if positions.size:
+            shown = ", ".join(str(p + 1) for p in positions[:_SHOW_ROWS])
+            more = f" and {positions.size - _SHOW_ROWS} more" if positions.size > _SHOW_ROWS else ""
+            self.items.append(
+                f"column {column!r}: {positions.size} rows {what} (rows {shown}{more})"
+            )
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            listed = "\n".join(f"  - {i}" for i in self.items)
+            raise DataError(
+                f"{self.source}: batch rejected, nothing was written:\n{listed}\n"
+                "Row numbers are 1-based and do not count the header. Fix the rows and load again."
+            )
+
+
+def read_table(path: Path | str) -> pd.DataFrame:
+    """Read a CSV or Parquet file into a frame, with a clear error for anything else."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".csv":
+            return pd.read_csv(path, dtype=str, keep_default_na=True)
+        if suffix in {".parquet", ".pq"}:
+            return pd.read_parquet(path)
+    except Exception as exc:
+        raise DataError(f"{path}: cannot be read as {suffix[1:]}: {exc}") from None
+    raise DataError(f"{path}: unsupported file type {suffix!r}; use .csv or .parquet")
+
+
+def _require(df: pd.DataFrame, columns: list[str], problems: _Problems) -> bool:
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        problems.items.append(f"missing columns {missing}; the batch has {list(df.columns)}")
+        problems.raise_if_any()
+    return True
+
+
+def _numeric(df: pd.DataFrame, column: str, problems: _Problems) -> pd.Series:
+    raw = df[column]
+    values = pd.to_numeric(raw, errors="coerce").astype("float64")
+    bad = values.isna() & raw.notna() & (raw.astype(str).str.strip() != "")
+    problems.rows(column, bad, "are not numbers")
+    inf = np.isinf(values.to_numpy())
+    problems.rows(column, inf, "are infinite")
+    return values
+
+
+def _text_ids(df: pd.DataFrame, column: str, problems: _Problems) -> pd.Series:
+    values = df[column].astype(object)
+    empty = values.isna() | (values.astype(str).str.strip() == "")
+    problems.rows(column, empty, "are empty")
+    return values.astype(str).str.strip()
+
+
+def _booleans(df: pd.DataFrame, column: str, problems: _Problems) -> pd.Series:
+    raw = df[column]
+    if pd.api.types.is_bool_dtype(raw):
+        return raw.astype(bool)
+    text = raw.astype(str).str.strip().str.lower()
+    is_true, is_false = text.isin(_TRUE), text.isin(_FALSE)
+    problems.rows(column, ~(is_true | is_false), "are not true/false")
+    return pd.Series(is_true.to_numpy(), index=df.index)
+
+
+def _timestamps(df: pd.DataFrame, column: str, problems: _Problems) -> pd.Series:
+    raw = df[column]
+    parsed = pd.to_datetime(raw, utc=True, errors="coerce", format="mixed")
+    problems.rows(column, parsed.isna(), "are not timestamps")
+    return parsed
+
+
+def prepare_predictions(spec: ModelSpec, df: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Validate a batch of predictions and return it in store columns (entity ids
+    still raw). Raises DataError listing every problem."""
+    m = spec.model
+    problems = _Problems(source)
+    if df.empty:
+        raise DataError(f"{source}: the batch has no rows")
+    needed = [m.request_id, m.entity_id, m.timestamp, m.prediction, *m.features.all]
+    if m.consent:
+        needed.append(m.consent)
+    _require(df, needed, problems)
+    out = pd.DataFrame(index=df.index)
+    out[REQUEST_ID] = _text_ids(df, m.request_id, problems)
+    out[ENTITY_KEY] = _text_ids(df, m.entity_id, problems)
+    out[TS_US] = _timestamps(df, m.timestamp, problems)
+    out[CONSENT] = _booleans(df, m.consent, problems) if m.consent else None
+    for column in m.features.numerical:
+        out[column] = _numeric(df, column, problems)
+    for column in m.features.categorical:
+        values = df[column].astype(object)
+        out[column] = values.where(values.isna(), values.astype(str))
+    score = _numeric(df, m.prediction, problems)
+    problems.rows(m.prediction, score.isna(), "have no score")
+    problems.rows(m.prediction, (score < 0) | (score > 1), "are outside [0, 1]")
+    out[m.prediction] = score
+    problems.raise_if_any()
+    out[TS_US] = to_ts_us(out[TS_US])
+    return out.reset_index(drop=True)
+
+
+def prepare_labels(spec: ModelSpec, df: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Validate a batch of labels (request id, target, optional ``labelled_at``)."""
+    m = spec.model
+    problems = _Problems(source)
+    if df.empty:
+        raise DataError(f"{source}: the batch has no rows")
+    _require(df, [m.request_id, m.target], problems)
+    out = pd.DataFrame(index=df.index)
+    out["model"] = spec.name
+    out[REQUEST_ID] = _text_ids(df, m.request_id, problems)
+    label = _numeric(df, m.target, problems)
+    problems.rows(m.target, ~label.isin([0.0, 1.0]), "are not 0 or 1")
+    out["label"] = label
+    if "labelled_at" in df.columns:
+        out["labelled_ts_us"] = _timestamps(df, "labelled_at", problems)
+    else:
+        out["labelled_ts_us"] = pd.Timestamp.now(tz="UTC")
+    problems.raise_if_any()
+    out["labelled_ts_us"] = to_ts_us(out["labelled_ts_us"])
+    return out.reset_index(drop=True)
+
+
+def log_predictions(
+    store: Store,
+    spec: ModelSpec,
+    df: pd.DataFrame,
+    pseudonymizer: Pseudonymizer,
+    *,
+    source: str = "batch",
+) -> IngestResult:
+    """Validate, pseudonymise and store a batch of predictions, all or nothing."""
+    frame = prepare_predictions(spec, df, source)
+    frame[ENTITY_KEY] = pseudonymizer.pseudonymise_series(frame[ENTITY_KEY])
+    deduped = frame.drop_duplicates(subset=[REQUEST_ID], keep="first")
+    table = store.ensure_model(spec)
+    inserted = store.insert_ignore(table.name, deduped, [REQUEST_ID])
+    return IngestResult(spec.name, "predictions", len(frame), inserted, len(frame) - len(deduped))
+
+
+def log_labels(
+    store: Store, spec: ModelSpec, df: pd.DataFrame, *, source: str = "batch"
+) -> IngestResult:
+    """Validate and store a batch of labels that arrived after the predictions."""
+    frame = prepare_labels(spec, df, source)
+    deduped = frame.drop_duplicates(subset=[REQUEST_ID], keep="first")
+    store.ensure_model(spec)
+    inserted = store.insert_ignore(LABELS_TABLE, deduped, ["model", REQUEST_ID])
+    return IngestResult(spec.name, "labels", len(frame), inserted, len(frame) - len(deduped))

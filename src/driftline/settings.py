@@ -1,0 +1,68 @@
+"""Runtime settings, read from the environment (prefix ``DRIFTLINE_``) when asked for.
+
+Nothing here runs at import time: call :func:`get_settings` (or build ``Settings()``)
+where the value is needed, so tests and the CLI can point driftline elsewhere.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Where driftline keeps its state, and the secrets it needs."""
+
+    model_config = SettingsConfigDict(env_prefix="DRIFTLINE_", extra="ignore")
+
+    home: Path = Field(
+        default=Path(".driftline"),
+        description="Folder holding the SQLite store, the MLflow store, reports, the "
+        "Evidently workspace and the pseudonymisation key.",
+    )
+    database_url: SecretStr | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the prediction store, e.g. "
+        "postgresql+psycopg://user:pass@host/db. Default: SQLite in the home folder.",
+    )
+    specs_dir: Path = Field(
+        default=Path("monitors"), description="Folder of model specs (<model>.yaml)."
+    )
+    pseudonym_key: SecretStr | None = Field(
+        default=None,
+        description="Key for the keyed HMAC that pseudonymises entity ids. Default: a "
+        "random key generated once into <home>/pseudonym.key.",
+    )
+    mlflow_tracking_uri: str | None = Field(
+        default=None,
+        description="MLflow tracking and registry URI. Default: SQLite in the home folder.",
+    )
+    slack_webhook_url: SecretStr | None = Field(
+        default=None, description="Slack incoming webhook URL for alerts."
+    )
+
+    @cached_property
+    def resolved_home(self) -> Path:
+        """The home folder as an absolute path, created if missing."""
+        home = self.home.expanduser().resolve()
+        home.mkdir(parents=True, exist_ok=True)
+        return home
+
+    def store_url(self) -> str:
+        """The prediction store's SQLAlchemy URL (secret: never log it)."""
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        return f"sqlite:///{self.resolved_home / 'driftline.db'}"
+
+    def reports_dir(self) -> Path:
+        path = self.resolved_home / "reports"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+
+def get_settings() -> Settings:
+    """Build settings from the current environment."""
+    return Settings()

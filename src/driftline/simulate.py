@@ -1,0 +1,324 @@
+"""eCommerce traffic simulator: customers, predictions, late labels, known drift.
+
+Each simulated day draws visitors with RFM-style features, a device and a channel,
+a true purchase-within-7-days probability, and a score from a fixed scoring rule (the
+"model" before a real one is trained). Named scenarios place events on a timeline
+that is returned (and written) with the data, so tests and the demo know exactly which
+days and columns drifted. Everything is vectorised and seeded: the same arguments
+always give the same rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+NUMERICAL = [
+    "recency_days",
+    "frequency_90d",
+    "monetary_90d",
+    "avg_order_value",
+    "sessions_7d",
+    "cart_adds_7d",
+    "discount_share",
+    "pages_per_session",
+    "days_since_signup",
+    "email_open_rate",
+]
+CATEGORICAL = ["device", "channel", "top_category", "customer_type"]
+DEVICES = ["mobile", "desktop", "tablet"]
+CHANNELS = ["organic", "paid_search", "paid_social", "email", "direct", "referral"]
+CATEGORIES = ["fashion", "electronics", "home", "beauty", "sports", "toys"]
+LABEL_DELAY = timedelta(days=7)
+
+SCENARIOS: dict[str, str] = {
+    "stable": "no change: every day is drawn from the same distributions",
+    "flash_sale": "a 3-day sale: 2.5x traffic, discount surge, more new customers, smaller baskets",
+    "channel_shift": "paid-social newcomers grow from 10% to 50% of traffic over a week and stay",
+    "mobile_shift": "mobile share grows from 55% to 85% over a week; shorter sessions",
+    "concept_drift": "price-driven customers: what predicts a purchase changes, inputs do not",
+    "pipeline_bug": "for 2 days avg_order_value arrives null and pages_per_session constant 0",
+    "demo": "channel_shift from day 20, then concept_drift from day 38 (for the 60-day demo)",
+}
+
+
+@dataclass(frozen=True)
+class Event:
+    """One change on the timeline, active on days ``[start_day, end_day)``."""
+
+    kind: str
+    start_day: int
+    end_day: int
+    columns: tuple[str, ...]
+    description: str
+    ramp_days: int = 0
+
+
+@dataclass
+class Simulation:
+    """Generated predictions, their labels, and the timeline that explains them."""
+
+    predictions: pd.DataFrame
+    labels: pd.DataFrame
+    timeline: dict[str, Any] = field(default_factory=dict)
+
+    def labels_known_by(self, when: datetime | pd.Timestamp) -> pd.DataFrame:
+        """Labels that have arrived by ``when`` (a label arrives 7 days after the event)."""
+        return self.labels[self.labels["labelled_at"] <= pd.Timestamp(when)]
+
+
+def scenario_events(scenario: str, days: int) -> list[Event]:
+    """The events of a named scenario, placed relative to the number of days."""
+    if scenario not in SCENARIOS:
+        raise ValueError(f"unknown scenario {scenario!r}; choose one of {', '.join(SCENARIOS)}")
+    mid = days // 2
+    if scenario == "stable":
+        return []
+    if scenario == "flash_sale":
+        cols = (
+            "discount_share",
+            "avg_order_value",
+            "customer_type",
+            "sessions_7d",
+            "cart_adds_7d",
+            "frequency_90d",
+            "recency_days",
+            "days_since_signup",
+            "monetary_90d",
+        )
+        return [Event("flash_sale", mid, min(mid + 3, days), cols, SCENARIOS[scenario])]
+    if scenario == "channel_shift":
+        return [_channel_shift(mid, days)]
+    if scenario == "mobile_shift":
+        return [
+            Event(
+                "mobile_shift",
+                mid,
+                days,
+                ("device", "pages_per_session"),
+                SCENARIOS[scenario],
+                ramp_days=7,
+            )
+        ]
+    if scenario == "concept_drift":
+        return [Event("concept_drift", mid, days, (), SCENARIOS[scenario])]
+    if scenario == "pipeline_bug":
+        return [
+            Event(
+                "pipeline_bug",
+                mid,
+                min(mid + 2, days),
+                ("avg_order_value", "pages_per_session"),
+                SCENARIOS[scenario],
+            )
+        ]
+    # demo: a channel shift, then concept drift on top of it
+    shift_start, drift_start = round(days / 3), round(days * 0.63)
+    return [
+        _channel_shift(shift_start, days, ramp=5),
+        Event("concept_drift", drift_start, days, (), SCENARIOS["concept_drift"]),
+    ]
+
+
+def _channel_shift(start: int, days: int, ramp: int = 7) -> Event:
+    cols = (
+        "channel",
+        "customer_type",
+        "frequency_90d",
+        "recency_days",
+        "days_since_signup",
+        "monetary_90d",
+        "device",
+    )
+    return Event("channel_shift", start, days, cols, SCENARIOS["channel_shift"], ramp_days=ramp)
+
+
+def _strength(event: Event, day: int) -> float:
+    """0 outside the event, ramping linearly to 1 over ``ramp_days``."""
+    if not event.start_day <= day < event.end_day:
+        return 0.0
+    if event.ramp_days <= 0:
+        return 1.0
+    return min(1.0, (day - event.start_day + 1) / event.ramp_days)
+
+
+def _pick(rng: np.random.Generator, options: list[str], probs: np.ndarray, n: int) -> np.ndarray:
+    probs = np.asarray(probs, dtype=float)
+    return np.asarray(options, dtype=object)[
+        rng.choice(len(options), size=n, p=probs / probs.sum())
+    ]
+
+
+def _logit_true(f: dict[str, np.ndarray], concept: float) -> np.ndarray:
+    """The true purchase log-odds; ``concept`` in [0, 1] blends in the new behaviour."""
+    base = (
+        -2.6
+        + 0.45 * f["cart_adds_7d"]
+        + 0.12 * f["sessions_7d"]
+        - 0.03 * f["recency_days"]
+        + 0.3 * np.log1p(f["frequency_90d"])
+        + 1.2 * f["email_open_rate"]
+        + 0.8 * f["discount_share"]
+        + np.select(
+            [f["channel"] == "email", f["channel"] == "paid_social", f["channel"] == "direct"],
+            [0.4, -0.5, 0.3],
+            0.0,
+        )
+        - 0.2 * (f["device"] == "mobile")
+    )
+    if concept <= 0:
+        return base
+    # Price-driven shoppers: discounts decide, browsing intent matters much less.
+    drifted = (
+        -3.2
+        + 0.08 * f["cart_adds_7d"]
+        + 0.02 * f["sessions_7d"]
+        - 0.01 * f["recency_days"]
+        + 5.5 * f["discount_share"]
+        + 0.6 * (f["device"] == "mobile")
+        - 0.004 * f["avg_order_value"]
+    )
+    return (1 - concept) * base + concept * drifted
+
+
+def _day(
+    rng: np.random.Generator, day: int, n_base: int, events: list[Event], pool: int
+) -> dict[str, np.ndarray]:
+    s = {e.kind: _strength(e, day) for e in events}
+    sale, shift, mobile, concept, bug = (
+        s.get(k, 0.0)
+        for k in ("flash_sale", "channel_shift", "mobile_shift", "concept_drift", "pipeline_bug")
+    )
+    n = round(n_base * (1 + 1.5 * sale) * rng.uniform(0.95, 1.05))
+
+    channel_p = np.array([0.30, 0.22, 0.10, 0.15, 0.18, 0.05])
+    channel_p = channel_p * (1 - shift * 0.45) + shift * np.array([0, 0, 0.5, 0, 0, 0])
+    channel = _pick(rng, CHANNELS, channel_p, n)
+    social = channel == "paid_social"
+
+    new_p = np.where(social, 0.35 + 0.45 * shift, 0.35) + 0.2 * sale
+    customer_type = np.where(rng.random(n) < new_p, "new", "returning").astype(object)
+    new = customer_type == "new"
+
+    mobile_share = 0.55 + 0.30 * mobile
+    device_p = np.array([mobile_share, (1 - mobile_share) * 0.84, (1 - mobile_share) * 0.16])
+    device = _pick(rng, DEVICES, device_p, n)
+    device = np.where(social & (rng.random(n) < 0.5 * shift), "mobile", device).astype(object)
+    top_category = _pick(rng, CATEGORIES, np.array([0.28, 0.18, 0.17, 0.15, 0.12, 0.10]), n)
+
+    recency = np.where(new, rng.gamma(1.0, 3.0, n), rng.gamma(1.5, 14.0, n))
+    frequency = np.where(new, 0, rng.poisson(2.5, n) + 1).astype(float)
+    aov = rng.lognormal(np.log(55), 0.5, n) * np.where(top_category == "electronics", 1.8, 1.0)
+    aov = aov * (1 - 0.25 * sale)
+    monetary = frequency * aov * rng.lognormal(0, 0.2, n)
+    sessions = (rng.poisson(3 + 1.5 * (~new) + 2 * sale, n) + 1).astype(float)
+    cart_adds = rng.binomial(sessions.astype(int), 0.25 + 0.1 * sale).astype(float)
+    discount = np.where(sale > 0, rng.beta(6, 4, n), rng.beta(2, 8, n))
+    pages = rng.gamma(4, 1.5, n) * np.where(device == "mobile", 0.8 - 0.25 * mobile, 1.0)
+    signup = np.where(new, rng.uniform(0, 30, n), rng.uniform(30, 1500, n))
+    email_rate = rng.beta(2, 5, n) + np.where(channel == "email", 0.2, 0.0)
+
+    features: dict[str, np.ndarray] = {
+        "recency_days": np.round(recency, 1),
+        "frequency_90d": frequency,
+        "monetary_90d": np.round(monetary, 2),
+        "avg_order_value": np.round(aov, 2),
+        "sessions_7d": sessions,
+        "cart_adds_7d": cart_adds,
+        "discount_share": np.round(discount, 3),
+        "pages_per_session": np.round(pages, 2),
+        "days_since_signup": np.round(signup, 0),
+        "email_open_rate": np.round(np.clip(email_rate, 0, 1), 3),
+        "device": device,
+        "channel": channel,
+        "top_category": top_category,
+        "customer_type": customer_type,
+    }
+    true_logit = _logit_true(features, concept) + 0.6 * sale
+    rule_logit = _logit_true(features, 0.0) + rng.normal(0, 0.6, n)
+    features["score"] = np.round(1 / (1 + np.exp(-rule_logit)), 5)
+    features["__p"] = 1 / (1 + np.exp(-true_logit))
+
+    returning_ids = rng.integers(0, pool, n)
+    features["customer_id"] = np.where(
+        new,
+        [f"N{day:03d}{i:06d}" for i in range(n)],
+        [f"C{c:07d}" for c in returning_ids],
+    ).astype(object)
+    features["consent_analytics"] = rng.random(n) < 0.92
+    if bug > 0:
+        features["avg_order_value"] = np.full(n, np.nan)
+        features["pages_per_session"] = np.zeros(n)
+    features["__n"] = np.array([n])
+    return features
+
+
+def simulate(
+    scenario: str = "stable",
+    *,
+    days: int = 28,
+    rows_per_day: int = 20_000,
+    seed: int = 0,
+    start: date = date(2026, 9, 1),
+) -> Simulation:
+    """Simulate ``days`` days of traffic under a named scenario (see ``SCENARIOS``)."""
+    if days < 1 or rows_per_day < 1:
+        raise ValueError("days and rows_per_day must be at least 1")
+    events = scenario_events(scenario, days)
+    rng = np.random.default_rng(seed)
+    origin = datetime(start.year, start.month, start.day, tzinfo=UTC)
+    frames = []
+    for day in range(days):
+        f = _day(rng, day, rows_per_day, events, pool=rows_per_day * 5)
+        n = int(f.pop("__n")[0])
+        p = f.pop("__p")
+        frame = pd.DataFrame(f)
+        seconds = np.sort(rng.uniform(0, 86_400, n))
+        frame.insert(
+            0,
+            "event_ts",
+            pd.Timestamp(origin + timedelta(days=day)) + pd.to_timedelta(seconds, unit="s"),
+        )
+        frame.insert(0, "request_id", [f"r{seed}-{day:03d}-{i:06d}" for i in range(n)])
+        frame["purchased_7d"] = (rng.random(n) < p).astype(int)
+        frames.append(frame)
+    data = pd.concat(frames, ignore_index=True)
+    labels = pd.DataFrame(
+        {
+            "request_id": data["request_id"],
+            "purchased_7d": data.pop("purchased_7d"),
+            "labelled_at": data["event_ts"] + LABEL_DELAY,
+        }
+    )
+    columns = [
+        "request_id",
+        "customer_id",
+        "event_ts",
+        *NUMERICAL,
+        *CATEGORICAL,
+        "score",
+        "consent_analytics",
+    ]
+    timeline = {
+        "scenario": scenario,
+        "description": SCENARIOS[scenario],
+        "seed": seed,
+        "start": origin.isoformat(),
+        "days": days,
+        "rows_per_day": rows_per_day,
+        "label_delay_days": LABEL_DELAY.days,
+        "events": [
+            {
+                **asdict(e),
+                "start": (origin + timedelta(days=e.start_day)).isoformat(),
+                "end": (origin + timedelta(days=e.end_day)).isoformat(),
+                "columns": list(e.columns),
+            }
+            for e in events
+        ],
+    }
+    return Simulation(data[columns], labels, timeline)

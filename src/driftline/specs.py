@@ -1,0 +1,193 @@
+"""Model specs: the typed form of ``monitors/<model>.yaml``.
+
+Every section is a pydantic model with ``extra="forbid"``, so a typo is an error that
+names the file, the key and the keys that are allowed. Field descriptions are the
+reference documentation of the YAML (the README's spec tables are built from them).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from driftline.errors import SpecError
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_MODEL_NAME = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
+# Columns the prediction store adds itself; a spec may not use these names.
+RESERVED_COLUMNS = frozenset({"request_id", "entity_key", "ts_us", "consent", "ingested_at"})
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Features(_Section):
+    """Input columns the model reads, by type."""
+
+    numerical: list[str] = Field(default_factory=list, description="Numeric feature columns.")
+    categorical: list[str] = Field(
+        default_factory=list, description="Categorical feature columns (stored as text)."
+    )
+
+    @property
+    def all(self) -> list[str]:
+        return [*self.numerical, *self.categorical]
+
+
+class ModelSection(_Section):
+    """What the model is and which columns of its inference log mean what."""
+
+    name: str = Field(description="Model name: lowercase letters, digits, underscores.")
+    task: Literal["binary_classification"] = Field(
+        default="binary_classification", description="Prediction task."
+    )
+    request_id: str = Field(
+        default="request_id", description="Column with the unique id of each prediction."
+    )
+    entity_id: str = Field(
+        description="Column with the customer/entity id; pseudonymised at ingestion, "
+        "never stored raw."
+    )
+    timestamp: str = Field(description="Column with the prediction time.")
+    prediction: str = Field(description="Column with the model's score (probability).")
+    target: str = Field(description="Column with the ground-truth label in label files.")
+    label_delay_days: int = Field(
+        default=7, ge=0, description="Days after a prediction until its label has matured."
+    )
+    features: Features = Field(description="Feature columns by type.")
+    segments: list[str] = Field(
+        default_factory=list,
+        description="Categorical feature columns to slice metrics by (e.g. channel, device).",
+    )
+    consent: str | None = Field(
+        default=None,
+        description="Boolean column: did the customer consent to their data being used "
+        "for monitoring and training? Rows without consent are excluded from training.",
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_identifier(cls, value: str) -> str:
+        if not _MODEL_NAME.match(value):
+            raise ValueError(
+                "must be 1-48 lowercase letters, digits or underscores, starting with a letter"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _columns_consistent(self) -> ModelSection:
+        if not self.features.all:
+            raise ValueError("features: list at least one numerical or categorical column")
+        input_columns = [self.entity_id, self.timestamp, self.prediction, *self.features.all]
+        if self.consent:
+            input_columns.append(self.consent)
+        for column in [*input_columns, self.request_id, self.target]:
+            if not _IDENT.match(column):
+                raise ValueError(f"column name {column!r} must be a plain identifier")
+        seen: set[str] = set()
+        for column in input_columns:
+            if column in seen:
+                raise ValueError(f"column {column!r} is used twice")
+            seen.add(column)
+        clash = sorted(set(input_columns) & RESERVED_COLUMNS)
+        if clash:
+            raise ValueError(
+                f"column names {clash} are reserved by the store; rename them in the spec"
+            )
+        stray = [s for s in self.segments if s not in self.features.categorical]
+        if stray:
+            raise ValueError(
+                f"segments {stray} must be categorical features "
+                f"(categorical: {self.features.categorical})"
+            )
+        return self
+
+
+class ModelSpec(_Section):
+    """A whole ``monitors/<model>.yaml`` file."""
+
+    model: ModelSection
+    source: Path | None = Field(default=None, exclude=True, description="File it came from.")
+
+    @property
+    def name(self) -> str:
+        return self.model.name
+
+
+def _allowed_keys(cls: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """The field names allowed at ``loc`` (the location of an unknown key)."""
+    current: Any = cls
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = current.model_fields.get(part) if hasattr(current, "model_fields") else None
+        if field is None:
+            return []
+        annotation = field.annotation
+        current = annotation
+    if hasattr(current, "model_fields"):
+        return [n for n, f in current.model_fields.items() if not f.exclude]
+    return []
+
+
+def _describe(error: ValidationError, source: str) -> str:
+    lines = [f"{source}: invalid model spec"]
+    for item in error.errors():
+        loc = tuple(item["loc"])
+        key = ".".join(str(p) for p in loc) or "(top level)"
+        if item["type"] == "extra_forbidden":
+            allowed = ", ".join(_allowed_keys(ModelSpec, loc))
+            lines.append(f"  - {key}: unknown key; allowed here: {allowed}")
+        elif item["type"] == "missing":
+            lines.append(f"  - {key}: required key is missing")
+        else:
+            msg = item["msg"].removeprefix("Value error, ")
+            lines.append(f"  - {key}: {msg}")
+    return "\n".join(lines)
+
+
+def parse_spec(data: Any, source: str = "<spec>") -> ModelSpec:
+    """Validate a spec given as a mapping; raise SpecError naming the bad keys."""
+    if not isinstance(data, dict):
+        raise SpecError(f"{source}: a model spec must be a YAML mapping with a 'model' key")
+    try:
+        return ModelSpec.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(_describe(exc, source)) from None
+
+
+def load_spec(path: Path | str) -> ModelSpec:
+    """Read and validate one spec file."""
+    path = Path(path)
+    if not path.is_file():
+        raise SpecError(f"{path}: spec file not found")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise SpecError(f"{path}: not valid YAML: {exc}") from None
+    spec = parse_spec(data, str(path))
+    return spec.model_copy(update={"source": path})
+
+
+def find_spec(model: str, specs_dir: Path) -> ModelSpec:
+    """Load the spec of ``model`` from ``specs_dir`` (file ``<model>.yaml``)."""
+    path = specs_dir / f"{model}.yaml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in specs_dir.glob("*.yaml"))) or "none"
+        raise SpecError(
+            f"no spec for model {model!r}: expected {path} (specs found in {specs_dir}: {known})"
+        )
+    spec = load_spec(path)
+    if spec.name != model:
+        raise SpecError(f"{path}: model.name is {spec.name!r} but the file is named {model!r}")
+    return spec
+
+
+def list_specs(specs_dir: Path) -> list[ModelSpec]:
+    """Every valid spec in ``specs_dir``, sorted by model name."""
+    return [load_spec(p) for p in sorted(specs_dir.glob("*.yaml"))]

@@ -1,0 +1,472 @@
+"""The prediction store: SQL tables and the queries on them.
+
+Fixed tables come from Alembic migrations (``driftline/migrations``), applied by
+:meth:`Store.upgrade` (``driftline db upgrade``, and automatically when a store opens).
+Each model's inference log is a typed table ``dl_pred_<model>`` built from its spec:
+one column per feature, so a window is a plain indexed range scan.
+
+Bulk paths: ``INSERT OR IGNORE`` with ``executemany`` in one transaction on SQLite;
+``COPY`` into a temporary table then ``INSERT ... ON CONFLICT DO NOTHING`` on
+PostgreSQL. Both are idempotent by request id and all-or-nothing per batch.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import resources
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import Engine
+
+from driftline.errors import StoreError
+from driftline.settings import Settings
+from driftline.specs import ModelSpec
+
+log = logging.getLogger(__name__)
+
+LABELS_TABLE = "dl_labels"
+MODELS_TABLE = "dl_models"
+# Store-side names of the fixed columns of an inference log.
+REQUEST_ID, ENTITY_KEY, TS_US, CONSENT = "request_id", "entity_key", "ts_us", "consent"
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What one ingested batch did."""
+
+    model: str
+    kind: str
+    received: int
+    inserted: int
+    duplicates_in_batch: int
+
+    @property
+    def already_stored(self) -> int:
+        return self.received - self.duplicates_in_batch - self.inserted
+
+
+@dataclass(frozen=True)
+class ErasureResult:
+    model: str
+    predictions_deleted: int
+    labels_deleted: int
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    model: str
+    predictions: int
+    first_ts: pd.Timestamp | None
+    last_ts: pd.Timestamp | None
+    consenting: int
+    labels: int
+
+
+def _column_types(spec: ModelSpec) -> dict[str, str]:
+    """Store column -> type name ('float', 'text'), for features and the score."""
+    m = spec.model
+    types = {c: "float" for c in m.features.numerical}
+    types.update({c: "text" for c in m.features.categorical})
+    types[m.prediction] = "float"
+    return types
+
+
+def _sa_type(kind: str) -> sa.types.TypeEngine[Any]:
+    return sa.Float() if kind == "float" else sa.Text()
+
+
+def to_ts_us(values: pd.Series) -> pd.Series:
+    """Timestamps (naive = UTC) as integer microseconds since the epoch."""
+    ts = pd.to_datetime(values, utc=True)
+    return ts.astype("datetime64[us, UTC]").astype("int64")
+
+
+def from_ts_us(values: pd.Series | np.ndarray) -> pd.Series:
+    return pd.Series(pd.to_datetime(np.asarray(values, dtype="int64"), unit="us", utc=True))
+
+
+class Store:
+    """A connection to the prediction store (SQLite or PostgreSQL)."""
+
+    def __init__(self, url: str, *, migrate: bool = True) -> None:
+        try:
+            self.engine: Engine = sa.create_engine(url, future=True)
+        except Exception as exc:  # bad URL, missing driver
+            raise StoreError(
+                f"cannot use the store URL ({type(exc).__name__}: {exc}); check "
+                "DRIFTLINE_DATABASE_URL (e.g. postgresql+psycopg://user@host/db)"
+            ) from None
+        if self.dialect == "sqlite":
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        elif self.dialect != "postgresql":
+            raise StoreError(f"unsupported database {self.dialect!r}: use SQLite or PostgreSQL")
+        self.metadata = sa.MetaData()
+        if migrate:
+            self.upgrade()
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, migrate: bool = True) -> Store:
+        return cls(settings.store_url(), migrate=migrate)
+
+    def __repr__(self) -> str:
+        return f"Store({self.engine.url.render_as_string(hide_password=True)})"
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # -- schema -----------------------------------------------------------------------
+
+    def upgrade(self) -> None:
+        """Apply every pending Alembic migration (all branches)."""
+        cfg = Config()
+        cfg.set_main_option("script_location", str(resources.files("driftline") / "migrations"))
+        try:
+            with self.engine.begin() as conn:
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "heads")
+        except sa.exc.OperationalError as exc:
+            raise StoreError(
+                f"cannot reach the store at {self!r}: {exc.orig}. Is the database "
+                "running and DRIFTLINE_DATABASE_URL right?"
+            ) from None
+
+    def table(self, name: str) -> sa.Table:
+        """A fixed table, reflected once."""
+        if name not in self.metadata.tables:
+            return sa.Table(name, self.metadata, autoload_with=self.engine)
+        return self.metadata.tables[name]
+
+    @staticmethod
+    def predictions_table_name(spec: ModelSpec) -> str:
+        return f"dl_pred_{spec.name}"
+
+    def ensure_model(self, spec: ModelSpec) -> sa.Table:
+        """Create (or extend with new columns) the model's inference log."""
+        name = self.predictions_table_name(spec)
+        wanted = _column_types(spec)
+        models = self.table(MODELS_TABLE)
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                sa.select(models.c.columns_json).where(models.c.name == spec.name)
+            ).first()
+            if row is None:
+                table = self._define_predictions(name, wanted)
+                table.create(conn, checkfirst=True)
+                conn.execute(
+                    models.insert().values(
+                        name=spec.name,
+                        table_name=name,
+                        columns_json=json.dumps(wanted, sort_keys=True),
+                        created_at=datetime.now(UTC),
+                    )
+                )
+                return table
+            stored: dict[str, str] = json.loads(row.columns_json)
+            changed = {
+                c: (stored[c], t) for c, t in wanted.items() if c in stored and stored[c] != t
+            }
+            if changed:
+                detail = ", ".join(
+                    f"{c}: stored {a}, spec says {b}" for c, (a, b) in changed.items()
+                )
+                raise StoreError(
+                    f"model {spec.name!r}: column types in the spec differ from the store "
+                    f"({detail}). Rename the column in the spec, or erase the model's table."
+                )
+            added = {c: t for c, t in wanted.items() if c not in stored}
+            for column, kind in added.items():
+                col_type = _sa_type(kind).compile(dialect=self.engine.dialect)
+                conn.execute(sa.text(f'ALTER TABLE {name} ADD COLUMN "{column}" {col_type}'))
+            if added:
+                merged = {**stored, **added}
+                conn.execute(
+                    models.update()
+                    .where(models.c.name == spec.name)
+                    .values(columns_json=json.dumps(merged, sort_keys=True))
+                )
+                log.info("model %s: added columns %s", spec.name, sorted(added))
+                self.metadata.remove(
+                    self.metadata.tables[name]
+                ) if name in self.metadata.tables else None
+                return self._define_predictions(name, merged)
+            return self._define_predictions(name, stored)
+
+    def _define_predictions(self, name: str, columns: dict[str, str]) -> sa.Table:
+        if name in self.metadata.tables:
+            existing = self.metadata.tables[name]
+            if set(columns) <= set(existing.c.keys()):
+                return existing
+            self.metadata.remove(existing)
+        return sa.Table(
+            name,
+            self.metadata,
+            sa.Column(REQUEST_ID, sa.String(128), primary_key=True),
+            sa.Column(ENTITY_KEY, sa.String(64), nullable=False, index=True),
+            sa.Column(TS_US, sa.BigInteger, nullable=False, index=True),
+            sa.Column(CONSENT, sa.Boolean, nullable=True),
+            *(sa.Column(c, _sa_type(t), nullable=True) for c, t in columns.items()),
+            sa.Column("ingested_at", sa.DateTime(timezone=True), server_default=sa.func.now()),
+        )
+
+    def registered_models(self) -> list[str]:
+        models = self.table(MODELS_TABLE)
+        with self.engine.connect() as conn:
+            return list(conn.execute(sa.select(models.c.name).order_by(models.c.name)).scalars())
+
+    # -- bulk writes --------------------------------------------------------------------
+
+    def insert_ignore(self, table: str, frame: pd.DataFrame, conflict: Sequence[str]) -> int:
+        """Insert every row of ``frame`` whose key is not stored yet; one transaction.
+
+        Returns the number of rows inserted. On any error nothing is written.
+        """
+        if frame.empty:
+            return 0
+        if self.dialect == "sqlite":
+            return self._sqlite_insert_ignore(table, frame)
+        return self._pg_copy_insert_ignore(table, frame, conflict)
+
+    @contextmanager
+    def _raw(self) -> Iterator[Any]:
+        raw = self.engine.raw_connection()
+        try:
+            yield raw
+            raw.commit()
+        except BaseException:
+            raw.rollback()
+            raise
+        finally:
+            raw.close()
+
+    def _sqlite_insert_ignore(self, table: str, frame: pd.DataFrame) -> int:
+        cols = ", ".join(f'"{c}"' for c in frame.columns)
+        marks = ", ".join("?" for _ in frame.columns)
+        sql = f"INSERT OR IGNORE INTO {table} ({cols}) VALUES ({marks})"
+        rows = zip(*(_python_values(frame[c]) for c in frame.columns), strict=True)
+        with self._raw() as raw:
+            cur = raw.cursor()
+            before = raw.total_changes
+            cur.executemany(sql, rows)
+            return int(raw.total_changes - before)
+
+    def _pg_copy_insert_ignore(
+        self, table: str, frame: pd.DataFrame, conflict: Sequence[str]
+    ) -> int:
+        cols = ", ".join(f'"{c}"' for c in frame.columns)
+        buffer = io.BytesIO()
+        arrow = pa.Table.from_pandas(frame, preserve_index=False)
+        pacsv.write_csv(arrow, buffer, pacsv.WriteOptions(include_header=False))
+        stage = f"stage_{table}"
+        keys = ", ".join(f'"{c}"' for c in conflict)
+        with self._raw() as raw, raw.cursor() as cur:
+            cur.execute(
+                f"CREATE TEMP TABLE {stage} (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DROP"
+            )
+            with cur.copy(f"COPY {stage} ({cols}) FROM STDIN WITH (FORMAT csv)") as copy:
+                copy.write(buffer.getbuffer())
+            cur.execute(
+                f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {stage} "
+                f"ON CONFLICT ({keys}) DO NOTHING"
+            )
+            return int(cur.rowcount)
+
+    # -- reads --------------------------------------------------------------------------
+
+    def query_frame(self, sql: str, params: Sequence[Any], types: dict[str, str]) -> pd.DataFrame:
+        """Run a SELECT and return a frame with the given column types
+        ('float', 'text', 'int', 'bool'), by the fastest path of the dialect."""
+        if self.dialect == "sqlite":
+            with self._raw() as raw:
+                cur = raw.cursor()
+                cur.execute(sql, tuple(params))
+                rows = cur.fetchall()
+            columns = list(zip(*rows, strict=True)) if rows else [()] * len(types)
+            data = {
+                name: _typed(values, kind)
+                for (name, kind), values in zip(types.items(), columns, strict=True)
+            }
+            return pd.DataFrame(data)
+        return self._pg_copy_out(sql, params, types)
+
+    def _pg_copy_out(self, sql: str, params: Sequence[Any], types: dict[str, str]) -> pd.DataFrame:
+        arrow_types = {
+            "float": pa.float64(),
+            "text": pa.string(),
+            "int": pa.int64(),
+            "bool": pa.bool_(),
+        }
+        buffer = io.BytesIO()
+        import psycopg
+
+        with self._raw() as raw, raw.cursor() as cur:
+            bound = psycopg.ClientCursor(raw.driver_connection).mogrify(
+                sql.replace("?", "%s"), tuple(params)
+            )
+            with cur.copy(f"COPY ({bound}) TO STDOUT WITH (FORMAT csv)") as copy:
+                for chunk in copy:
+                    buffer.write(chunk)
+        if buffer.tell() == 0:
+            return pd.DataFrame({n: pd.Series(dtype=_pandas_dtype(k)) for n, k in types.items()})
+        buffer.seek(0)
+        table = pacsv.read_csv(
+            buffer,
+            read_options=pacsv.ReadOptions(column_names=list(types)),
+            convert_options=pacsv.ConvertOptions(
+                column_types={n: arrow_types[k] for n, k in types.items()},
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=False,
+                true_values=["t"],
+                false_values=["f"],
+            ),
+        )
+        frame = table.to_pandas()
+        for name, kind in types.items():
+            if kind == "text":
+                frame[name] = frame[name].astype(object).where(frame[name].notna(), None)
+            elif kind == "bool":
+                frame[name] = frame[name].astype("boolean")
+        return frame
+
+    def read_predictions(
+        self,
+        spec: ModelSpec,
+        start: datetime | pd.Timestamp | None = None,
+        end: datetime | pd.Timestamp | None = None,
+        *,
+        with_labels: bool = False,
+        consented_only: bool = False,
+        limit: int | None = None,
+    ) -> pd.DataFrame:
+        """The inference log in ``[start, end)``, ordered by time, with spec column names.
+
+        ``with_labels`` adds the target column (NaN where no label has arrived);
+        ``consented_only`` drops rows whose consent flag is false or missing.
+        """
+        self.ensure_model(spec)
+        m = spec.model
+        table = self.predictions_table_name(spec)
+        types: dict[str, str] = {
+            REQUEST_ID: "text",
+            ENTITY_KEY: "text",
+            TS_US: "int",
+            CONSENT: "bool",
+        }
+        types.update(_column_types(spec))
+        select = [f'p."{c}"' for c in types]
+        joins, where, params = "", [], []
+        if with_labels:
+            select.append("l.label")
+            types["__label"] = "float"
+            joins = f" LEFT JOIN {LABELS_TABLE} l ON l.model = ? AND l.request_id = p.request_id"
+            params.append(spec.name)
+        if start is not None:
+            where.append("p.ts_us >= ?")
+            params.append(int(to_ts_us(pd.Series([start])).iloc[0]))
+        if end is not None:
+            where.append("p.ts_us < ?")
+            params.append(int(to_ts_us(pd.Series([end])).iloc[0]))
+        if consented_only:
+            where.append("p.consent = ?")
+            params.append(True)
+        sql = f"SELECT {', '.join(select)} FROM {table} p{joins}"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY p.ts_us, p.request_id"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        frame = self.query_frame(sql, params, types)
+        frame.insert(2, m.timestamp, from_ts_us(frame.pop(TS_US)))
+        rename = {REQUEST_ID: m.request_id}
+        if m.consent:
+            rename[CONSENT] = m.consent
+        else:
+            frame = frame.drop(columns=[CONSENT])
+        if with_labels:
+            rename["__label"] = m.target
+        return frame.rename(columns=rename)
+
+    # -- privacy --------------------------------------------------------------------------
+
+    def forget(self, spec: ModelSpec, entity_key: str) -> ErasureResult:
+        """Delete every stored row of one pseudonymous entity (predictions and their labels)."""
+        table = self.predictions_table_name(spec)
+        with self.engine.begin() as conn:
+            labels = conn.execute(
+                sa.text(
+                    f"DELETE FROM {LABELS_TABLE} WHERE model = :m AND request_id IN "
+                    f"(SELECT request_id FROM {table} WHERE entity_key = :k)"
+                ),
+                {"m": spec.name, "k": entity_key},
+            ).rowcount
+            predictions = conn.execute(
+                sa.text(f"DELETE FROM {table} WHERE entity_key = :k"), {"k": entity_key}
+            ).rowcount
+        return ErasureResult(spec.name, int(predictions), int(labels))
+
+    # -- overview -------------------------------------------------------------------------
+
+    def summarize(self, spec: ModelSpec) -> ModelSummary:
+        self.ensure_model(spec)
+        table = self.predictions_table_name(spec)
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.text(
+                    f"SELECT COUNT(*) AS n, MIN(ts_us) AS lo, MAX(ts_us) AS hi, "
+                    f"SUM(CASE WHEN consent THEN 1 ELSE 0 END) AS c FROM {table}"
+                )
+            ).one()
+            labels = conn.execute(
+                sa.text(f"SELECT COUNT(*) FROM {LABELS_TABLE} WHERE model = :m"),
+                {"m": spec.name},
+            ).scalar_one()
+        lo = from_ts_us([row.lo]).iloc[0] if row.lo is not None else None
+        hi = from_ts_us([row.hi]).iloc[0] if row.hi is not None else None
+        return ModelSummary(spec.name, int(row.n), lo, hi, int(row.c or 0), int(labels))
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def _python_values(column: pd.Series) -> list[Any]:
+    """Column values as Python objects for a DBAPI driver, with missing values as None."""
+    values = column.tolist()
+    if column.dtype == object or column.hasnans:
+        mask = column.isna().tolist()
+        return [None if missing else v for v, missing in zip(values, mask, strict=True)]
+    return values
+
+
+def _pandas_dtype(kind: str) -> str:
+    return {"float": "float64", "text": "object", "int": "int64", "bool": "object"}[kind]
+
+
+def _typed(values: Sequence[Any], kind: str) -> Any:
+    if kind == "float":
+        return np.array(values, dtype="float64")  # None -> nan
+    if kind == "int":
+        return np.array(values, dtype="int64")
+    if kind == "bool":
+        return pd.array([None if v is None else bool(v) for v in values], dtype="boolean")
+    return np.array(values, dtype=object)
