@@ -57,10 +57,28 @@ class Settings(BaseSettings):
             return self.database_url.get_secret_value()
         return f"sqlite:///{self.resolved_home / 'driftline.db'}"
 
-    def reports_dir(self) -> Path:
-        path = self.resolved_home / "reports"
+    def _subdir(self, name: str) -> Path:
+        path = self.resolved_home / name
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+    def reports_dir(self) -> Path:
+        """Evidently HTML reports and other files people open."""
+        return self._subdir("reports")
+
+    def workspace_dir(self) -> Path:
+        """The local Evidently workspace (projects, snapshots, dashboards)."""
+        return self._subdir("evidently")
+
+    def mlflow_artifacts_dir(self) -> Path:
+        """Where MLflow experiments in the default local store keep their artifacts."""
+        return self._subdir("mlartifacts")
+
+    def tracking_uri(self) -> str:
+        """MLflow tracking and registry URI: the setting, else SQLite in the home folder."""
+        if self.mlflow_tracking_uri:
+            return self.mlflow_tracking_uri
+        return f"sqlite:///{self.resolved_home / 'mlflow.db'}"
 
 
 def get_settings() -> Settings:

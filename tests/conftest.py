@@ -1,0 +1,81 @@
+"""Shared fixtures: settings in a temporary home, and stores on SQLite and PostgreSQL.
+
+PostgreSQL tests run against DRIFTLINE_TEST_DATABASE_URL (CI sets it) in a schema of
+their own that is dropped afterwards; without the variable they skip with a reason.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from driftline.settings import Settings
+from driftline.specs import ModelSpec, load_spec
+from driftline.store import Store
+
+REPO = Path(__file__).resolve().parent.parent
+SPECS_DIR = REPO / "monitors"
+PG_ENV = "DRIFTLINE_TEST_DATABASE_URL"
+
+for _key, _value in {
+    "DO_NOT_TRACK": "1",
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+}.items():
+    os.environ.setdefault(_key, _value)
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    path = tmp_path / "home"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def settings(home: Path) -> Settings:
+    """Settings pointing at a temporary home and the repository's specs."""
+    return Settings(home=home, specs_dir=SPECS_DIR, pseudonym_key="k" * 32)
+
+
+@pytest.fixture
+def spec() -> ModelSpec:
+    return load_spec(SPECS_DIR / "purchase_propensity.yaml")
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a fresh schema, dropped after the test."""
+    base = os.environ.get(PG_ENV)
+    if not base:
+        pytest.skip(f"{PG_ENV} is not set: no PostgreSQL server to test against")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(base)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    sep = "&" if "?" in base else "?"
+    try:
+        yield f"{base}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, home: Path) -> Iterator[Store]:
+    """A migrated store on each database: SQLite in the temp home, and PostgreSQL."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{home / 'driftline.db'}"
+    else:
+        url = request.getfixturevalue("pg_url")
+    st = Store(url)
+    try:
+        yield st
+    finally:
+        st.dispose()
