@@ -1,0 +1,347 @@
+"""The decision policy: one window's findings plus the monitor's history -> a Decision.
+
+Pure functions, no I/O: the same inputs always give the same decision, so every rule is
+tested in milliseconds. The rules, in order of precedence:
+
+1. Too few rows: ``insufficient_data``, never a drift verdict.
+2. False discovery control: when at least ``fdr.min_columns`` columns were tested with
+   p-value methods, only the columns Benjamini-Hochberg rejects at ``fdr.alpha`` count.
+3. Input drift = drift share at or above ``drift.drift_share``, or any critical feature.
+4. A realized-performance drop beyond ``performance.max_drop`` asks for a retrain on its
+   own: concept drift shows in labels, not in inputs, and needs no persistence.
+5. Input drift asks for a retrain only when it persisted (``required`` of the windows in
+   the last ``of_last`` window lengths, this one included, against the same champion).
+6. No retrain during the cooldown after a retrain decision or a new champion; broken
+   data-quality rules block retraining too (``data_quality.block_retrain``). Both turn
+   a retrain into an alert and say why.
+7. Prediction drift or broken data-quality rules alone alert.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal
+
+import pandas as pd
+
+from driftline.drift import DriftResult
+from driftline.specs import ModelSpec
+
+Action = Literal["none", "alert", "retrain"]
+Status = Literal["ok", "drift", "insufficient_data", "failed"]
+Severity = Literal["none", "low", "medium", "high", "critical"]
+SEVERITIES: tuple[Severity, ...] = ("none", "low", "medium", "high", "critical")
+
+
+@dataclass(frozen=True)
+class PastRun:
+    """What the policy needs to know about an earlier run of the same monitor."""
+
+    window_end: datetime
+    status: str
+    action: str
+    input_drift: bool
+    quality_ok: bool = True
+    champion_version: str | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to do about a window, how urgent it is, and why (in words people read)."""
+
+    action: Action
+    severity: Severity
+    status: Status
+    reasons: tuple[str, ...]
+    triggers: tuple[str, ...] = ()
+    drifted_columns: tuple[str, ...] = ()
+    drift_share: float | None = None
+    input_drift: bool = False
+    quality_ok: bool = True
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "action": self.action,
+            "severity": self.severity,
+            "status": self.status,
+            "reasons": list(self.reasons),
+            "triggers": list(self.triggers),
+            "drifted_columns": list(self.drifted_columns),
+            "drift_share": self.drift_share,
+            "input_drift": self.input_drift,
+            "quality_ok": self.quality_ok,
+        }
+
+
+def insufficient_data(rows: int, min_rows: int) -> Decision:
+    """The decision for a window too small to judge: no drift verdict either way."""
+    return Decision(
+        action="none",
+        severity="none",
+        status="insufficient_data",
+        reasons=(
+            f"only {rows} rows in the window; at least {min_rows} are needed for a verdict "
+            "(monitoring.min_rows)",
+        ),
+        triggers=("insufficient_data",),
+    )
+
+
+def failed(message: str) -> Decision:
+    """The decision recorded for a run that could not check its window."""
+    return Decision(
+        action="none", severity="high", status="failed", reasons=(message,), triggers=("failed",)
+    )
+
+
+def benjamini_hochberg(p_values: Sequence[float], alpha: float) -> list[bool]:
+    """Which hypotheses Benjamini-Hochberg rejects at false discovery rate ``alpha``."""
+    m = len(p_values)
+    order = sorted(range(m), key=lambda i: p_values[i])
+    cutoff = 0
+    for rank, i in enumerate(order, start=1):
+        if p_values[i] <= alpha * rank / m:
+            cutoff = rank
+    rejected = [False] * m
+    for i in order[:cutoff]:
+        rejected[i] = True
+    return rejected
+
+
+@dataclass
+class _Findings:
+    reasons: list[str] = field(default_factory=list)
+    triggers: list[str] = field(default_factory=list)
+    severity: int = 0
+
+    def add(self, trigger: str, severity: Severity, reason: str) -> None:
+        self.triggers.append(trigger)
+        self.reasons.append(reason)
+        self.severity = max(self.severity, SEVERITIES.index(severity))
+
+    def note(self, reason: str) -> None:
+        self.reasons.append(reason)
+
+
+def effective_drift(result: DriftResult, spec: ModelSpec) -> tuple[list[str], list[str]]:
+    """Drifted feature columns after false discovery control, and the columns FDR cleared."""
+    fdr = spec.monitoring.policy.fdr
+    tested = [c for c in result.columns if c.p_value]
+    cleared: list[str] = []
+    if fdr.enabled and len(tested) >= fdr.min_columns:
+        keep = benjamini_hochberg([c.score for c in tested], fdr.alpha)
+        cleared = [c.name for c, k in zip(tested, keep, strict=True) if c.drifted and not k]
+    drifted = [c.name for c in result.columns if c.drifted and c.name not in cleared]
+    return drifted, cleared
+
+
+def decide(
+    result: DriftResult,
+    spec: ModelSpec,
+    history: Sequence[PastRun],
+    *,
+    window_end: datetime,
+    champion_version: str | None = None,
+    promoted_at: datetime | None = None,
+) -> Decision:
+    """Decide none / alert / retrain for one window (see the module docstring)."""
+    mon = spec.monitoring
+    if result.rows_current < mon.min_rows:
+        return insufficient_data(result.rows_current, mon.min_rows)
+    end = _utc(window_end)
+    found = _Findings()
+
+    drifted, cleared = effective_drift(result, spec)
+    share = len(drifted) / len(result.columns) if result.columns else 0.0
+    critical = [c for c in drifted if c in mon.critical_features]
+    dataset_drift = share >= mon.drift.drift_share
+    input_drift = dataset_drift or bool(critical)
+    if cleared:
+        found.note(
+            f"false discovery control (Benjamini-Hochberg, q={mon.policy.fdr.alpha}) "
+            f"cleared {len(cleared)} p-value columns: {', '.join(cleared)}"
+        )
+    if dataset_drift:
+        found.add(
+            "dataset_drift",
+            "medium",
+            f"{len(drifted)} of {len(result.columns)} features drifted ({share:.0%}, "
+            f"threshold {mon.drift.drift_share:.0%}): {', '.join(drifted)}",
+        )
+    if critical:
+        found.add("critical_feature", "medium", f"critical features drifted: {', '.join(critical)}")
+    if drifted and not input_drift:
+        found.note(
+            f"{len(drifted)} features drifted ({share:.0%}), below the dataset threshold "
+            f"of {mon.drift.drift_share:.0%}: {', '.join(drifted)}"
+        )
+
+    quality_ok = not result.quality
+    if result.quality:
+        listed = "; ".join(f"{q.column}: {q.detail}" for q in result.quality)
+        found.add("data_quality", "high", f"data-quality rules broken: {listed}")
+    if result.prediction_drift and result.prediction is not None:
+        p = result.prediction
+        found.add(
+            "prediction_drift",
+            "low",
+            f"the score {p.name!r} drifted ({p.method} {p.score:.3g}, threshold {p.threshold:g})",
+        )
+    performance_drop = _performance(result, spec, found)
+
+    # Retrain wishes, then what may stop them.
+    persistent = False
+    if input_drift:
+        count, considered = _persistence(
+            history, end, mon.window, mon.policy.persistence.of_last, champion_version
+        )
+        count += 1
+        need = mon.policy.persistence
+        persistent = count >= need.required
+        found.note(
+            f"input drift in {count} of the last {need.of_last} windows "
+            f"({considered + 1} monitored); a retrain needs {need.required}"
+        )
+        if persistent:
+            found.triggers.append("persistent")
+            found.severity = max(found.severity, SEVERITIES.index("high"))
+    wants_retrain = performance_drop or persistent
+    action: Action = "alert" if found.triggers else "none"
+    if wants_retrain:
+        action = "retrain"
+        since = _last_change(history, end, champion_version, promoted_at)
+        if since is not None and end - since < pd.Timedelta(mon.policy.cooldown):
+            until = since + pd.Timedelta(mon.policy.cooldown)
+            action = "alert"
+            found.add(
+                "cooldown",
+                "medium",
+                f"retrain held back: cooldown after the last retrain or promotion "
+                f"({since:%Y-%m-%d %H:%M}) lasts until {until:%Y-%m-%d %H:%M}",
+            )
+        if not quality_ok and mon.data_quality.block_retrain:
+            action = "alert"
+            found.add(
+                "retrain_blocked",
+                "high",
+                "retrain held back: fix the data-quality problems first (a model retrained "
+                "on broken data learns the bug)",
+            )
+    if not found.triggers:
+        found.note("no drift, no data-quality problem, no performance drop")
+    return Decision(
+        action=action,
+        severity=SEVERITIES[found.severity] if action != "none" else "none",
+        status="drift" if found.triggers else "ok",
+        reasons=tuple(found.reasons),
+        triggers=tuple(found.triggers),
+        drifted_columns=tuple(drifted),
+        drift_share=share,
+        input_drift=input_drift,
+        quality_ok=quality_ok,
+    )
+
+
+def _performance(result: DriftResult, spec: ModelSpec, found: _Findings) -> bool:
+    """Add performance findings; True when a metric fell beyond its allowed drop."""
+    rules = spec.monitoring.performance
+    perf = result.performance
+    if not rules.enabled or perf is None:
+        return False
+    few = min(perf.positives, perf.negatives) < rules.min_positives
+    if perf.labelled_rows < rules.min_labelled_rows or few or not perf.metrics:
+        found.note(
+            f"performance not judged: {perf.labelled_rows} labelled predictions "
+            f"({perf.positives} positive); needs {rules.min_labelled_rows} with at least "
+            f"{rules.min_positives} of each class"
+        )
+        return False
+    dropped = False
+    for metric, max_drop in rules.max_drop.items():
+        drop = perf.drop(metric)
+        if drop is None:
+            if metric not in perf.baseline:
+                found.note(f"{metric} not judged: the champion's baseline has no {metric}")
+            continue
+        realized, base = perf.metrics[metric], perf.baseline[metric]
+        if drop > max_drop:
+            dropped = True
+            found.add(
+                "performance_drop",
+                "critical",
+                f"realized {metric} {realized:.3f} is {drop:.3f} below the champion's "
+                f"validation {base:.3f} (allowed drop {max_drop:g}, "
+                f"{perf.labelled_rows} labelled predictions)",
+            )
+        else:
+            found.note(f"realized {metric} {realized:.3f} (validation {base:.3f})")
+    return dropped
+
+
+def _utc(value: datetime | pd.Timestamp) -> pd.Timestamp:
+    """A timestamp in UTC; naive values (SQLite returns them) are taken as UTC."""
+    ts = pd.Timestamp(value)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def _persistence(
+    history: Sequence[PastRun],
+    end: pd.Timestamp,
+    window: timedelta,
+    of_last: int,
+    champion_version: str | None,
+) -> tuple[int, int]:
+    """(earlier windows with clean input drift, earlier windows judged) among the windows
+    ending in the ``of_last - 1`` window lengths before ``end``, against the same
+    champion. A missing run counts as a window without drift."""
+    earliest = end - pd.Timedelta(window) * (of_last - 1)
+    seen: set[pd.Timestamp] = set()
+    drifted = judged = 0
+    for run in history:
+        when = _utc(run.window_end)
+        if not earliest <= when < end or when in seen:
+            continue
+        seen.add(when)
+        if run.status not in ("ok", "drift"):
+            continue
+        if champion_version and run.champion_version and run.champion_version != champion_version:
+            continue
+        judged += 1
+        if run.input_drift and run.quality_ok:
+            drifted += 1
+    return drifted, judged
+
+
+def _last_change(
+    history: Sequence[PastRun],
+    end: pd.Timestamp,
+    champion_version: str | None,
+    promoted_at: datetime | None,
+) -> pd.Timestamp | None:
+    """When the model last changed hands: the latest retrain decision, the champion's
+    promotion time if known, or the first window monitored against the current champion
+    after one monitored against another version."""
+    moments: list[pd.Timestamp] = []
+    earlier = sorted(
+        (r for r in history if _utc(r.window_end) < end), key=lambda r: _utc(r.window_end)
+    )
+    moments += [_utc(r.window_end) for r in earlier if r.action == "retrain"]
+    if promoted_at is not None:
+        moments.append(_utc(promoted_at))
+    if champion_version:
+        previous: str | None = None
+        for run in earlier:
+            if run.champion_version is None:
+                continue
+            if (
+                previous is not None
+                and previous != champion_version
+                and (run.champion_version == champion_version)
+            ):
+                moments.append(_utc(run.window_end))
+            previous = run.champion_version
+        if previous is not None and previous != champion_version:
+            moments.append(end)
+    return max(moments) if moments else None

@@ -1,0 +1,244 @@
+"""The drift check on simulator scenarios, its input validation, and its report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from simdata import (
+    baseline_from,
+    event_columns,
+    event_start,
+    labelled,
+    scenario,
+    window,
+)
+
+from driftline.baseline import Baseline
+from driftline.drift import DriftPlan, DriftResult, check_drift, compare_frames
+from driftline.errors import BaselineError, DataError
+from driftline.methods import METHOD_TYPES, P_VALUE_METHODS
+from driftline.specs import ModelSpec, load_spec, parse_spec
+
+SPEC_FILE = Path(__file__).resolve().parents[2] / "monitors" / "purchase_propensity.yaml"
+
+
+@pytest.fixture(scope="module")
+def mspec() -> ModelSpec:
+    return load_spec(SPEC_FILE)
+
+
+def _check(name: str, spec: ModelSpec, day: int, **kw: object) -> DriftResult:
+    sim = scenario(name)
+    return check_drift(window(sim, day), baseline_from(sim, spec), spec, **kw)  # type: ignore[arg-type]
+
+
+def test_stable_windows_stay_quiet(mspec: ModelSpec) -> None:
+    for day in (4, 8):
+        result = _check("stable", mspec, day)
+        assert result.drifted_columns == []
+        assert not result.dataset_drift
+        assert not result.prediction_drift
+        assert result.quality == ()
+        assert result.rows_current == len(window(scenario("stable"), day))
+
+
+def test_flash_sale_flags_the_sale_columns(mspec: ModelSpec) -> None:
+    sim = scenario("flash_sale")
+    result = _check("flash_sale", mspec, event_start(sim))
+    assert result.dataset_drift
+    assert "discount_share" in result.drifted_columns
+    assert set(result.drifted_columns) <= event_columns(sim)
+    after = _check("flash_sale", mspec, 9)  # the sale ended on day 8
+    assert after.drifted_columns == []
+
+
+def test_channel_shift_flags_channel_and_its_newcomers(mspec: ModelSpec) -> None:
+    sim = scenario("channel_shift")
+    result = _check("channel_shift", mspec, 9)
+    assert "channel" in result.drifted_columns
+    # Newcomers also have fewer sessions: the simulator draws sessions_7d from the
+    # customer type, so it moves with the shift although the timeline does not list it.
+    assert set(result.drifted_columns) <= event_columns(sim) | {"sessions_7d"}
+    assert {"email_open_rate", "top_category", "discount_share"}.isdisjoint(result.drifted_columns)
+
+
+def test_pipeline_bug_flags_exactly_the_broken_columns(mspec: ModelSpec) -> None:
+    sim = scenario("pipeline_bug")
+    result = _check("pipeline_bug", mspec, event_start(sim))
+    assert set(result.drifted_columns) == event_columns(sim)
+    empty = result.column("avg_order_value")
+    assert (empty.method, empty.score, empty.missing_share) == ("all_missing", 1.0, 1.0)
+    rules = {(q.column, q.rule) for q in result.quality}
+    assert rules == {("avg_order_value", "missing_share"), ("pages_per_session", "out_of_range")}
+
+
+def test_concept_drift_shows_in_realized_performance_not_inputs(mspec: ModelSpec) -> None:
+    sim = scenario("concept_drift")
+    start = event_start(sim)
+    result = check_drift(
+        window(sim, start + 2),
+        baseline_from(sim, mspec),
+        mspec,
+        labelled=labelled(sim, start, start + 2),
+    )
+    assert not result.dataset_drift
+    perf = result.performance
+    assert perf is not None and perf.labelled_rows > 3000
+    assert perf.drop("roc_auc") > 0.08
+    before = check_drift(
+        window(sim, 4), baseline_from(sim, mspec), mspec, labelled=labelled(sim, 3, 4)
+    )
+    assert before.performance is not None
+    assert abs(before.performance.drop("roc_auc")) < 0.03
+
+
+def test_spec_methods_and_thresholds_are_used(mspec: ModelSpec) -> None:
+    data = mspec.model_dump(exclude={"source"})
+    data["monitoring"] = {
+        "drift": {
+            "numerical": {"method": "ks", "threshold": 0.01},
+            "columns": {"channel": {"method": "psi", "threshold": 0.3}},
+        },
+        "prediction_drift": {"method": "psi", "threshold": 0.25},
+    }
+    spec = parse_spec(data)
+    result = _check("stable", spec, 4)
+    recency = result.column("recency_days")
+    assert (recency.method, recency.threshold, recency.p_value) == ("ks", 0.01, True)
+    assert 0.0 <= recency.score <= 1.0
+    channel = result.column("channel")
+    assert (channel.method, channel.threshold) == ("psi", 0.3)
+    assert result.prediction is not None
+    assert (result.prediction.method, result.prediction.threshold) == ("psi", 0.25)
+
+
+def test_disabled_prediction_drift_leaves_the_score_out(mspec: ModelSpec) -> None:
+    data = mspec.model_dump(exclude={"source"})
+    data["monitoring"] = {"prediction_drift": {"enabled": False}}
+    result = _check("stable", parse_spec(data), 4)
+    assert result.prediction is None
+    assert "score" not in [c.name for c in result.columns]
+
+
+def test_unseen_categories_and_ranges_are_reported() -> None:
+    rng = np.random.default_rng(0)
+    ref = pd.DataFrame({"x": rng.normal(size=3000), "c": rng.choice(["a", "b"], 3000)})
+    cur = pd.DataFrame({"x": rng.normal(size=1000) * 3, "c": ["a"] * 900 + ["zz"] * 100})
+    plan = DriftPlan(columns={"x": "numerical", "c": "categorical"})
+    result = compare_frames(ref, cur, plan)
+    found = {q.rule: q for q in result.quality}
+    assert found["unseen_categories"].column == "c"
+    assert found["unseen_categories"].share == pytest.approx(0.1)
+    assert "'zz' (100)" in found["unseen_categories"].detail
+    assert found["out_of_range"].column == "x"
+    assert found["out_of_range"].share > 0.1
+
+
+def test_contract_shape() -> None:
+    rng = np.random.default_rng(1)
+    ref = pd.DataFrame({"x": rng.normal(size=500), "c": rng.choice(["a", "b"], 500)})
+    cur = pd.DataFrame({"x": rng.normal(size=400) + 2, "c": rng.choice(["a", "b"], 400)})
+    result = compare_frames(ref, cur, DriftPlan(columns={"x": "numerical", "c": "categorical"}))
+    out = result.to_contract()
+    assert set(out) == {"dataset_drift", "drift_share", "rows", "columns"}
+    assert out["rows"] == {"reference": 500, "current": 400}
+    assert out["drift_share"] == 0.5 and out["dataset_drift"] is True
+    x = out["columns"][0]
+    assert set(x) == {"name", "type", "method", "score", "threshold", "drifted"}
+    assert (x["name"], x["type"], x["method"], x["drifted"]) == ("x", "numerical", "ks", True)
+
+
+# -- bad input ------------------------------------------------------------------------------
+
+
+def test_window_missing_a_feature_is_a_data_error(mspec: ModelSpec) -> None:
+    sim = scenario("stable")
+    current = window(sim, 4).drop(columns=["channel"])
+    with pytest.raises(DataError, match=r"window: missing columns \['channel'\]"):
+        check_drift(current, baseline_from(sim, mspec), mspec)
+
+
+def test_empty_window_is_a_data_error(mspec: ModelSpec) -> None:
+    sim = scenario("stable")
+    with pytest.raises(DataError, match="no rows"):
+        check_drift(window(sim, 4).iloc[0:0], baseline_from(sim, mspec), mspec)
+
+
+def test_text_in_a_numerical_column_is_a_data_error() -> None:
+    ref = pd.DataFrame({"x": [1.0, 2.0, 3.0]})
+    cur = pd.DataFrame({"x": ["1", "oops", "3"]})
+    with pytest.raises(DataError, match=r"'x' is numerical but has 1 non-numeric values \('oops'"):
+        compare_frames(ref, cur, DriftPlan(columns={"x": "numerical"}))
+
+
+def test_baseline_that_does_not_fit_the_spec(mspec: ModelSpec) -> None:
+    sim = scenario("stable")
+    good = baseline_from(sim, mspec)
+    lacking = Baseline(
+        model=good.model,
+        version="3",
+        reference=good.reference.drop(columns=["device"]),
+        schema=good.schema,
+    )
+    with pytest.raises(BaselineError, match=r"version 3 lacks columns \['device'\]"):
+        check_drift(window(sim, 4), lacking, mspec)
+    retyped = Baseline(
+        model=good.model,
+        version="4",
+        reference=good.reference,
+        schema={**good.schema, "device": "numerical"},
+    )
+    with pytest.raises(BaselineError, match="device: baseline numerical, spec categorical"):
+        check_drift(window(sim, 4), retyped, mspec)
+    other = Baseline(model="churn", version="1", reference=good.reference, schema=good.schema)
+    with pytest.raises(BaselineError, match="belongs to 'churn'"):
+        check_drift(window(sim, 4), other, mspec)
+
+
+# -- report and methods -----------------------------------------------------------------------
+
+
+def test_report_is_saved_and_added_to_one_workspace_project(
+    mspec: ModelSpec, tmp_path: Path
+) -> None:
+    from evidently.ui.workspace import Workspace
+
+    sim = scenario("concept_drift")
+    result = check_drift(
+        window(sim, 6), baseline_from(sim, mspec), mspec, labelled=labelled(sim, 3, 4)
+    )
+    assert result.report is not None
+    files = result.report.save_html(tmp_path / "reports" / "w.html")
+    assert [f.name for f in files] == ["w.html", "w-performance.html"]
+    assert all(f.stat().st_size > 10_000 for f in files)
+    ws_dir = tmp_path / "ws"
+    first = result.report.add_to_workspace(ws_dir, "purchase_propensity", "day 6")
+    second = result.report.add_to_workspace(ws_dir, "purchase_propensity", "day 6 again")
+    assert len(first) == len(second) == 2
+    projects = Workspace(str(ws_dir)).list_projects()
+    assert [p.name for p in projects] == ["purchase_propensity"]
+
+
+def test_method_table_matches_evidently() -> None:
+    from evidently.legacy.calculations import stattests
+    from evidently.legacy.calculations.stattests.registry import StatTest
+
+    tests = [t for t in vars(stattests).values() if isinstance(t, StatTest)]
+    tabular = {t.name: t for t in tests if "text" not in {x.value for x in t.allowed_feature_types}}
+    kind = {"num": "numerical", "cat": "categorical"}
+    assert {n: {kind[x.value] for x in t.allowed_feature_types} for n, t in tabular.items()} == {
+        n: set(v) for n, v in METHOD_TYPES.items()
+    }
+    # The direction of the score: a p-value falls below, a distance rises above.
+    rng = np.random.default_rng(2)
+    ref = pd.DataFrame({"x": rng.normal(size=800)})
+    cur = pd.DataFrame({"x": rng.normal(size=800) + 1})
+    for method in ("ks", "wasserstein"):
+        col = compare_frames(
+            ref, cur, DriftPlan(columns={"x": "numerical"}, methods={"x": method})
+        ).column("x")
+        assert col.drifted
+        assert (col.score < col.threshold) == (method in P_VALUE_METHODS)
