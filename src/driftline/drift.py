@@ -39,7 +39,7 @@ QualityRule = Literal["missing_share", "unseen_categories", "out_of_range"]
 _SHOW = 5
 
 
-# -- results ------------------------------------------------------------------------------
+# -- results -------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -182,7 +182,7 @@ class DriftResult:
         return out
 
 
-# -- what to check ------------------------------------------------------------------------
+# -- what to check -------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -248,7 +248,7 @@ class DriftPlan:
         return [c for c, t in self.columns.items() if t == "categorical"]
 
 
-# -- engines --------------------------------------------------------------------------------
+# -- engines -------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -484,7 +484,7 @@ def workspace_project(workspace: Any, name: str, description: str | None = None)
     return project.id
 
 
-# -- the check -------------------------------------------------------------------------------
+# -- the check -----------------------------------------------------------------------------
 
 
 def check_drift(
@@ -691,7 +691,7 @@ def _prepare(frame: pd.DataFrame, columns: Mapping[str, str], name: str) -> pd.D
     return pd.DataFrame(out)
 
 
-# -- data quality ------------------------------------------------------------------------------
+# -- data quality --------------------------------------------------------------------------
 
 
 def data_quality(

@@ -151,7 +151,7 @@ def test_contract_shape() -> None:
     assert (x["name"], x["type"], x["method"], x["drifted"]) == ("x", "numerical", "ks", True)
 
 
-# -- bad input ------------------------------------------------------------------------------
+# -- bad input -----------------------------------------------------------------------------
 
 
 def test_window_missing_a_feature_is_a_data_error(mspec: ModelSpec) -> None:
@@ -198,7 +198,7 @@ def test_baseline_that_does_not_fit_the_spec(mspec: ModelSpec) -> None:
         check_drift(window(sim, 4), other, mspec)
 
 
-# -- report and methods -----------------------------------------------------------------------
+# -- report and methods --------------------------------------------------------------------
 
 
 def test_report_is_saved_and_added_to_one_workspace_project(

@@ -186,3 +186,8 @@ def _summary_table(summaries: list) -> Table:  # type: ignore[type-arg]
 from driftline.cli import demo as _demo  # noqa: E402  (registers `driftline demo`)
 
 app.command("demo")(_demo.demo)
+
+from driftline.cli import monitoring as _monitoring  # noqa: E402  (drift and monitor commands)
+
+app.add_typer(_monitoring.drift_app, name="drift")
+app.add_typer(_monitoring.monitor_app, name="monitor")

@@ -1,0 +1,128 @@
+"""The drift check on two files, with no store and no registry.
+
+For quick use and for comparing driftline with other tools: read a reference and a
+current file (CSV or Parquet), decide which columns to test (from a spec, from explicit
+lists, or inferred from the data), and run the same check as a monitor does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from driftline.drift import DriftEngine, DriftPlan, DriftResult, compare_frames
+from driftline.errors import DataError
+from driftline.specs import ModelSpec
+
+_ID_MIN_DISTINCT = 50
+
+
+@dataclass(frozen=True)
+class FileCheck:
+    """A file-based check: its result, the columns it tested and those it left out."""
+
+    result: DriftResult
+    plan: DriftPlan
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+def read_frame(path: Path | str) -> pd.DataFrame:
+    """Read a CSV or Parquet file with its column types; DataError says what is wrong."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    suffix = path.suffix.lower()
+    if suffix not in {".csv", ".parquet", ".pq"}:
+        raise DataError(
+            f"{path}: unsupported file type {suffix or '(none)'!r}; use .csv or .parquet"
+        )
+    try:
+        frame = pd.read_csv(path) if suffix == ".csv" else pd.read_parquet(path)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path}: the file is empty") from None
+    except Exception as exc:
+        raise DataError(f"{path}: cannot be read as {suffix[1:]}: {exc}") from None
+    if frame.empty:
+        raise DataError(f"{path}: the file has no rows")
+    return frame
+
+
+def infer_columns(
+    reference: pd.DataFrame, current: pd.DataFrame
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Column types from the data: (column -> type, skipped column -> why).
+
+    Numbers are numerical; text, booleans and categories are categorical; timestamps and
+    identifier-like text (mostly distinct values) are left out. Both files must have the
+    same columns.
+    """
+    only_ref = [c for c in reference.columns if c not in current.columns]
+    only_cur = [c for c in current.columns if c not in reference.columns]
+    if only_ref or only_cur:
+        raise DataError(
+            "the files have different columns: "
+            f"only in the reference {only_ref}, only in the current {only_cur}; "
+            "name the columns to check with --numerical/--categorical or --spec"
+        )
+    columns: dict[str, str] = {}
+    skipped: dict[str, str] = {}
+    for name in reference.columns:
+        values = reference[name]
+        if pd.api.types.is_bool_dtype(values):
+            columns[name] = "categorical"
+        elif pd.api.types.is_numeric_dtype(values):
+            columns[name] = "numerical"
+        elif pd.api.types.is_datetime64_any_dtype(values):
+            skipped[name] = "timestamp"
+        else:
+            distinct = values.nunique(dropna=True)
+            if distinct > _ID_MIN_DISTINCT and distinct > 0.5 * values.notna().sum():
+                skipped[name] = f"looks like an identifier ({distinct} distinct values)"
+            else:
+                columns[name] = "categorical"
+    if not columns:
+        raise DataError("no column to check: every column is a timestamp or an identifier")
+    return columns, skipped
+
+
+def _split(names: str | None) -> list[str]:
+    return [n.strip() for n in (names or "").split(",") if n.strip()]
+
+
+def check_files(
+    reference: Path | str,
+    current: Path | str,
+    *,
+    spec: ModelSpec | None = None,
+    numerical: str | list[str] | None = None,
+    categorical: str | list[str] | None = None,
+    engine: DriftEngine | None = None,
+) -> FileCheck:
+    """Check ``current`` against ``reference``; columns from the spec, the lists, or inferred."""
+    num = _split(numerical) if isinstance(numerical, str | None) else list(numerical)
+    cat = _split(categorical) if isinstance(categorical, str | None) else list(categorical)
+    if spec is not None and (num or cat):
+        raise DataError("give either a spec or column lists (--numerical/--categorical), not both")
+    both = sorted(set(num) & set(cat))
+    if both:
+        raise DataError(f"columns {both} are listed as both numerical and categorical")
+    ref, cur = read_frame(reference), read_frame(current)
+    skipped: dict[str, str] = {}
+    if spec is not None:
+        plan = DriftPlan.from_spec(spec)
+        score = plan.prediction
+        if score and (score not in ref.columns or score not in cur.columns):
+            skipped[score] = "prediction column not in both files"
+            plan = DriftPlan.from_spec(spec, prediction=False)
+    elif num or cat:
+        columns = {**dict.fromkeys(num, "numerical"), **dict.fromkeys(cat, "categorical")}
+        plan = DriftPlan.from_columns(columns)
+    else:
+        columns, skipped = infer_columns(ref, cur)
+        plan = DriftPlan.from_columns(columns)
+    result = compare_frames(
+        ref, cur, plan, engine=engine, names=(f"reference {reference}", f"current {current}")
+    )
+    return FileCheck(result, plan, skipped)

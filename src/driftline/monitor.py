@@ -1,0 +1,474 @@
+"""A monitor run: read a window of the inference log, resolve the champion's baseline,
+check drift, decide, store the run, save the report.
+
+:func:`run_monitor` is the heart (a store, a spec and a baseline in; a
+:class:`MonitorRun` out); :func:`monitor_model`, :func:`backfill` and :func:`monitor_all`
+open the store from settings and resolve the champion's baseline themselves. Problems
+with the data or the infrastructure never escape as exceptions here: they become a
+failed run, recorded with its message, so one broken monitor never stops the others.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from driftline.baseline import Baseline
+from driftline.drift import DriftEngine, DriftResult, check_drift
+from driftline.errors import DataError, DriftlineError
+from driftline.policy import Decision, decide, failed, insufficient_data
+from driftline.runs import history, record_run, utc
+from driftline.settings import Settings, get_settings
+from driftline.specs import ModelSpec, Monitoring
+from driftline.store import LABELS_TABLE, Store, to_ts_us
+
+log = logging.getLogger(__name__)
+
+BaselineSource = Baseline | Callable[[], Baseline]
+BaselineLoader = Callable[[ModelSpec], Baseline]
+FAILURES_FILE = "monitor-failures.jsonl"
+
+
+@dataclass(frozen=True)
+class MonitorRun:
+    """One monitor run: the window, what was found, what the policy decided, where the
+    report is. ``run_id`` is None only when the store itself could not be written."""
+
+    model: str
+    window_start: datetime
+    window_end: datetime
+    decision: Decision
+    result: DriftResult | None = None
+    champion_version: str | None = None
+    run_id: int | None = None
+    report_paths: tuple[Path, ...] = ()
+    error: str | None = None
+    rows: int | None = None
+
+    @property
+    def status(self) -> str:
+        return self.decision.status
+
+    @property
+    def action(self) -> str:
+        return self.decision.action
+
+    @property
+    def report_path(self) -> Path | None:
+        return self.report_paths[0] if self.report_paths else None
+
+    def summary(self) -> dict[str, Any]:
+        """Plain JSON-ready values for flows, artifacts, events and the demo's timeline."""
+        perf = self.result.performance if self.result is not None else None
+        return {
+            "model": self.model,
+            "run_id": self.run_id,
+            "window_start": self.window_start.isoformat(),
+            "window_end": self.window_end.isoformat(),
+            "status": self.status,
+            "decision": self.action,
+            "severity": self.decision.severity,
+            "drift_share": self.decision.drift_share,
+            "drifted_columns": list(self.decision.drifted_columns),
+            "prediction_drift": self.result.prediction_drift if self.result else None,
+            "quality_issues": len(self.result.quality) if self.result else None,
+            "realized": dict(perf.metrics) if perf is not None else None,
+            "reasons": list(self.decision.reasons),
+            "triggers": list(self.decision.triggers),
+            "champion_version": self.champion_version,
+            "rows": self.rows,
+            "report_path": str(self.report_path) if self.report_path else None,
+            "error": self.error,
+        }
+
+
+# -- windows -------------------------------------------------------------------------------
+
+
+def window_bounds(
+    monitoring: Monitoring, window_end: datetime | str | None = None, *, now: datetime | None = None
+) -> tuple[datetime, datetime]:
+    """``[start, end)`` of the window ending at ``window_end``; by default the last window
+    boundary before ``now`` (boundaries are multiples of the window length since the
+    epoch, so daily windows end at midnight UTC)."""
+    length = pd.Timedelta(monitoring.window)
+    if window_end is None:
+        current = pd.Timestamp(utc(now or datetime.now(UTC)))
+        end = current.floor(length) if length <= pd.Timedelta(days=1) else _floor(current, length)
+    else:
+        end = pd.Timestamp(utc(pd.Timestamp(window_end).to_pydatetime()))
+    return (end - length).to_pydatetime(), end.to_pydatetime()
+
+
+def _floor(ts: pd.Timestamp, length: pd.Timedelta) -> pd.Timestamp:
+    epoch = pd.Timestamp(0, tz="UTC")
+    return epoch + ((ts - epoch) // length) * length
+
+
+def window_ends(
+    monitoring: Monitoring, start: datetime | str, end: datetime | str
+) -> list[datetime]:
+    """The ends of the consecutive windows that cover ``[start, end)``."""
+    length = pd.Timedelta(monitoring.window)
+    first, last = pd.Timestamp(utc(pd.Timestamp(start))), pd.Timestamp(utc(pd.Timestamp(end)))
+    if last <= first:
+        raise DataError(f"the backfill range is empty: end {last} is not after start {first}")
+    ends = []
+    cursor = first + length
+    while cursor <= last:
+        ends.append(cursor.to_pydatetime())
+        cursor += length
+    if not ends:
+        raise DataError(
+            f"the range {first} to {last} is shorter than one window ({monitoring.window})"
+        )
+    return ends
+
+
+def read_window(store: Store, spec: ModelSpec, start: datetime, end: datetime) -> pd.DataFrame:
+    """The predictions of ``[start, end)`` (consenting customers only when the spec has a
+    consent column: their consent covers monitoring)."""
+    return store.read_predictions(spec, start, end, consented_only=bool(spec.model.consent))
+
+
+def performance_window(spec: ModelSpec, end: datetime) -> tuple[datetime, datetime]:
+    """The predictions whose labels are scored at ``end``: a performance window that ends
+    ``label_delay_days`` before the monitored window does."""
+    stop = pd.Timestamp(end) - pd.Timedelta(days=spec.model.label_delay_days)
+    return (stop - pd.Timedelta(spec.monitoring.performance.window)).to_pydatetime(), stop
+
+
+def read_labelled(
+    store: Store, spec: ModelSpec, start: datetime, end: datetime, *, as_of: datetime
+) -> pd.DataFrame:
+    """Score and label of predictions in ``[start, end)`` whose label arrived by ``as_of``
+    (so a backfill sees only what was known then)."""
+    m = spec.model
+    store.ensure_model(spec)
+    table = store.predictions_table_name(spec)
+    sql = (
+        f'SELECT p."{m.prediction}", l.label FROM {table} p '
+        f"JOIN {LABELS_TABLE} l ON l.model = ? AND l.request_id = p.request_id "
+        "WHERE p.ts_us >= ? AND p.ts_us < ? AND l.labelled_ts_us <= ?"
+    )
+    params: list[Any] = [spec.name, *(_us(t) for t in (start, end, as_of))]
+    if m.consent:
+        sql += " AND p.consent = ?"
+        params.append(True)
+    return store.query_frame(sql, params, {m.prediction: "float", m.target: "float"})
+
+
+def _us(value: datetime) -> int:
+    return int(to_ts_us(pd.Series([value])).iloc[0])
+
+
+# -- one run -------------------------------------------------------------------------------
+
+
+def run_monitor(
+    store: Store,
+    spec: ModelSpec,
+    baseline: BaselineSource,
+    window_end: datetime | str | None = None,
+    *,
+    reports_dir: Path | None = None,
+    workspace_dir: Path | None = None,
+    engine: DriftEngine | None = None,
+    promoted_at: datetime | None = None,
+    now: datetime | None = None,
+) -> MonitorRun:
+    """Monitor one window of ``spec``'s model against ``baseline`` and record the run.
+
+    ``baseline`` may be a callable (resolved after the window is read, so a missing
+    champion becomes a failed run). Reports go under ``reports_dir/<model>/``, snapshots
+    into the Evidently workspace at ``workspace_dir`` (both optional).
+    """
+    mon = spec.monitoring
+    start, end = window_bounds(mon, window_end, now=now)
+    version: str | None = None
+    rows: int | None = None
+    try:
+        window = read_window(store, spec, start, end)
+        rows = len(window)
+        if window.empty:
+            raise DataError(
+                f"the window {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC of "
+                f"{spec.name} is empty: no predictions were stored for it. Is ingestion running?"
+            )
+        resolved = baseline() if callable(baseline) else baseline
+        version = resolved.version
+        past = history(store, spec.name, since=_history_start(mon, end), before=end)
+        result: DriftResult | None = None
+        paths: tuple[Path, ...] = ()
+        if rows < mon.min_rows:
+            decision = insufficient_data(rows, mon.min_rows)
+        else:
+            labelled = None
+            if mon.performance.enabled:
+                p_start, p_end = performance_window(spec, end)
+                labelled = read_labelled(store, spec, p_start, p_end, as_of=end)
+            result = check_drift(
+                window, resolved, spec, labelled=labelled, engine=engine, timestamp=end
+            )
+            decision = decide(
+                result,
+                spec,
+                past,
+                window_end=end,
+                champion_version=version,
+                promoted_at=promoted_at,
+            )
+            paths = _publish(result, spec, start, end, reports_dir, workspace_dir)
+        run_id = record_run(
+            store,
+            model=spec.name,
+            window_start=start,
+            window_end=end,
+            decision=decision,
+            result=result,
+            champion_version=version,
+            report_path=str(paths[0]) if paths else None,
+            rows_current=rows,
+        )
+        log.info("%s %s..%s: %s, %s", spec.name, start, end, decision.status, decision.action)
+        return MonitorRun(
+            spec.name, start, end, decision, result, version, run_id, paths, None, rows
+        )
+    except Exception as exc:
+        return _failed_run(store, spec.name, start, end, exc, version=version, rows=rows)
+
+
+def _history_start(mon: Monitoring, end: datetime) -> datetime:
+    span = max(mon.window * mon.policy.persistence.of_last, mon.policy.cooldown)
+    return end - span - mon.window
+
+
+def _publish(
+    result: DriftResult,
+    spec: ModelSpec,
+    start: datetime,
+    end: datetime,
+    reports_dir: Path | None,
+    workspace_dir: Path | None,
+) -> tuple[Path, ...]:
+    """Save the HTML report(s) and add the snapshots to the model's workspace project."""
+    if result.report is None:
+        return ()
+    paths: tuple[Path, ...] = ()
+    if reports_dir is not None:
+        name = f"{spec.name}-{end:%Y%m%dT%H%M}Z-{uuid.uuid4().hex[:8]}.html"
+        paths = tuple(result.report.save_html(reports_dir / spec.name / name))
+    if workspace_dir is not None:
+        label = f"{spec.name} {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC"
+        try:
+            result.report.add_to_workspace(workspace_dir, spec.name, label)
+        except Exception as exc:  # dashboards are a convenience; the run still counts
+            log.warning("could not add %s to the Evidently workspace: %s", label, exc)
+    return paths
+
+
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, DriftlineError):
+        return str(exc)
+    return f"unexpected {type(exc).__name__}: {exc}"
+
+
+def _failed_run(
+    store: Store | None,
+    model: str,
+    start: datetime,
+    end: datetime,
+    exc: BaseException,
+    *,
+    version: str | None = None,
+    rows: int | None = None,
+    failures_file: Path | None = None,
+) -> MonitorRun:
+    """Record a run that could not check its window (in the store, or in a file when the
+    store itself is the problem) and return it."""
+    message = _message(exc)
+    if isinstance(exc, DriftlineError):
+        log.warning("monitor %s failed: %s", model, message)
+    else:
+        log.exception("monitor %s failed", model)
+    decision = failed(message)
+    run_id = None
+    if store is not None:
+        try:
+            run_id = record_run(
+                store,
+                model=model,
+                window_start=start,
+                window_end=end,
+                decision=decision,
+                champion_version=version,
+                error=message,
+                rows_current=rows,
+            )
+        except Exception as store_exc:
+            log.error("could not record the failed run of %s: %s", model, store_exc)
+            message = f"{message} (not recorded in the store: {_message(store_exc)})"
+            decision = failed(message)
+    if run_id is None and failures_file is not None:
+        _append_failure(failures_file, model, start, end, message)
+    return MonitorRun(model, start, end, decision, None, version, run_id, (), message, rows)
+
+
+def _append_failure(path: Path, model: str, start: datetime, end: datetime, message: str) -> None:
+    record = {
+        "model": model,
+        "window_start": start.isoformat(),
+        "window_end": end.isoformat(),
+        "status": "failed",
+        "error": message,
+        "created_at": datetime.now(UTC).isoformat(),
+    }
+    try:
+        with path.open("a") as out:
+            out.write(json.dumps(record) + "\n")
+    except OSError as exc:
+        log.error("could not write %s: %s", path, exc)
+
+
+# -- by model name, from settings ----------------------------------------------------------
+
+
+def champion_loader(settings: Settings) -> BaselineLoader:
+    """The baseline of the version that holds ``champion`` now, from the MLflow registry."""
+
+    def load(spec: ModelSpec) -> Baseline:
+        from driftline.registry import load_champion_baseline
+
+        return load_champion_baseline(settings, spec)
+
+    return load
+
+
+def monitor_model(
+    model: str,
+    window_end: datetime | str | None = None,
+    *,
+    settings: Settings | None = None,
+    baseline_loader: BaselineLoader | None = None,
+    engine: DriftEngine | None = None,
+    now: datetime | None = None,
+) -> MonitorRun:
+    """Monitor one window of ``model`` against its champion; never raises for bad data,
+    a bad spec, a missing champion or an unreachable store (the run is failed instead)."""
+    return _by_name([model], lambda _: [window_end], settings, baseline_loader, engine, now)[0]
+
+
+def backfill(
+    model: str,
+    start: datetime | str,
+    end: datetime | str,
+    *,
+    settings: Settings | None = None,
+    baseline_loader: BaselineLoader | None = None,
+    engine: DriftEngine | None = None,
+) -> list[MonitorRun]:
+    """Monitor every window in ``[start, end)`` in time order (each sees the runs before
+    it as history). The champion's baseline is resolved once, the current one."""
+
+    def ends(spec: ModelSpec | None) -> Sequence[datetime | str | None]:
+        return window_ends(spec.monitoring if spec else Monitoring(), start, end)
+
+    return _by_name([model], ends, settings, baseline_loader, engine, None)
+
+
+def monitor_all(
+    models: Sequence[str] | None = None,
+    window_end: datetime | str | None = None,
+    *,
+    settings: Settings | None = None,
+    baseline_loader: BaselineLoader | None = None,
+    engine: DriftEngine | None = None,
+) -> list[MonitorRun]:
+    """Monitor every model with a spec (or the ones named); one failure stops no other."""
+    settings = settings or get_settings()
+    if models is None:
+        models = sorted(p.stem for p in settings.specs_dir.glob("*.yaml"))
+    return _by_name(list(models), lambda _: [window_end], settings, baseline_loader, engine, None)
+
+
+def _by_name(
+    models: list[str],
+    ends: Callable[[ModelSpec | None], Sequence[datetime | str | None]],
+    settings: Settings | None,
+    baseline_loader: BaselineLoader | None,
+    engine: DriftEngine | None,
+    now: datetime | None,
+) -> list[MonitorRun]:
+    from driftline.api import Context
+    from driftline.specs import find_spec
+
+    settings = settings or get_settings()
+    loader = baseline_loader or champion_loader(settings)
+    failures = settings.resolved_home / FAILURES_FILE
+    runs: list[MonitorRun] = []
+    with ExitStack() as stack:
+        try:
+            ctx = stack.enter_context(Context.open(settings))
+        except Exception as exc:  # the store is unreachable: record the failures in a file
+            start, end = window_bounds(Monitoring(), _first(ends(None)), now=now)
+            return [_failed_run(None, m, start, end, exc, failures_file=failures) for m in models]
+        for model in models:
+            try:
+                spec = find_spec(model, settings.specs_dir)
+            except Exception as exc:
+                start, end = window_bounds(Monitoring(), _first(ends(None)), now=now)
+                runs.append(_failed_run(ctx.store, model, start, end, exc))
+                continue
+            resolve = _once(loader, spec)
+            for window_end in ends(spec):
+                runs.append(
+                    run_monitor(
+                        ctx.store,
+                        spec,
+                        resolve,
+                        window_end,
+                        reports_dir=settings.reports_dir(),
+                        workspace_dir=settings.workspace_dir(),
+                        engine=engine,
+                        now=now,
+                    )
+                )
+    return runs
+
+
+def _once(loader: BaselineLoader, spec: ModelSpec) -> Callable[[], Baseline]:
+    """Resolve the baseline on first use, then reuse it (one registry read per model)."""
+    cached: list[Baseline] = []
+
+    def resolve() -> Baseline:
+        if not cached:
+            cached.append(loader(spec))
+        return cached[0]
+
+    return resolve
+
+
+def _first(values: Sequence[datetime | str | None]) -> datetime | str | None:
+    return values[0] if values else None
+
+
+def timeline_row(run: MonitorRun, action_taken: str | None = None) -> dict[str, Any]:
+    """One row of a monitoring timeline: day, status, drift share, decision, action."""
+    share = run.decision.drift_share
+    return {
+        "day": f"{run.window_start:%Y-%m-%d}",
+        "status": run.status,
+        "drift_share": round(share, 3) if share is not None else None,
+        "decision": run.action,
+        "action": action_taken or ("-" if run.action == "none" else run.action),
+        "columns": ", ".join(run.decision.drifted_columns),
+    }

@@ -1,0 +1,249 @@
+"""Monitor runs in the store: one row per run (migration 0003) and its per-column results.
+
+Every run is kept, failed ones included, so the history shows what the monitor saw and
+decided each time. When a window was checked more than once, the latest run speaks for
+it in the policy's history.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+
+from driftline.drift import ColumnDrift, DriftResult
+from driftline.policy import Decision, PastRun
+from driftline.store import Store
+
+RUNS_TABLE = "dl_monitor_runs"
+COLUMNS_TABLE = "dl_monitor_columns"
+
+
+def utc(value: datetime | pd.Timestamp) -> datetime:
+    """A timezone-aware UTC datetime (SQLite hands back naive ones; they are UTC)."""
+    ts = pd.Timestamp(value)
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return ts.to_pydatetime()
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    """A monitor run as stored."""
+
+    id: int
+    model: str
+    window_start: datetime
+    window_end: datetime
+    status: str
+    decision: str
+    severity: str
+    reasons: list[str]
+    triggers: list[str]
+    drift_share: float | None
+    dataset_drift: bool | None
+    input_drift: bool | None
+    prediction_drift: bool | None
+    quality_ok: bool | None
+    champion_version: str | None
+    rows_current: int | None
+    rows_reference: int | None
+    rows_labelled: int | None
+    performance: dict[str, Any] | None
+    quality: list[dict[str, Any]]
+    report_path: str | None
+    error: str | None
+    engine: str | None
+    created_at: datetime
+
+    def past(self) -> PastRun:
+        """The run as the policy sees it in the history."""
+        return PastRun(
+            window_end=self.window_end,
+            status=self.status,
+            action=self.decision,
+            input_drift=bool(self.input_drift),
+            quality_ok=self.quality_ok is not False,
+            champion_version=self.champion_version,
+        )
+
+
+@dataclass(frozen=True)
+class StoredColumn:
+    """One column's stored verdict in a run (role: feature or prediction)."""
+
+    run_id: int
+    name: str
+    role: str
+    type: str
+    method: str
+    score: float
+    threshold: float
+    drifted: bool
+    missing_share: float | None
+
+
+def record_run(
+    store: Store,
+    *,
+    model: str,
+    window_start: datetime,
+    window_end: datetime,
+    decision: Decision,
+    result: DriftResult | None = None,
+    champion_version: str | None = None,
+    report_path: str | None = None,
+    error: str | None = None,
+    rows_current: int | None = None,
+    created_at: datetime | None = None,
+) -> int:
+    """Store one run and its column results in one transaction; return the run's id."""
+    runs, columns = store.table(RUNS_TABLE), store.table(COLUMNS_TABLE)
+    perf = result.performance if result is not None else None
+    row = {
+        "model": model,
+        "window_start": utc(window_start),
+        "window_end": utc(window_end),
+        "status": decision.status,
+        "decision": decision.action,
+        "severity": decision.severity,
+        "reasons_json": json.dumps(list(decision.reasons)),
+        "triggers_json": json.dumps(list(decision.triggers)),
+        "drift_share": decision.drift_share,
+        "dataset_drift": result.dataset_drift if result is not None else None,
+        "input_drift": decision.input_drift if result is not None else None,
+        "prediction_drift": result.prediction_drift if result is not None else None,
+        "quality_ok": decision.quality_ok if result is not None else None,
+        "champion_version": champion_version,
+        "rows_current": result.rows_current if result is not None else rows_current,
+        "rows_reference": result.rows_reference if result is not None else None,
+        "rows_labelled": perf.labelled_rows if perf is not None else None,
+        "performance_json": json.dumps(perf.to_dict()) if perf is not None else None,
+        "quality_json": (
+            json.dumps([q.to_dict() for q in result.quality]) if result is not None else None
+        ),
+        "report_path": report_path,
+        "error": error,
+        "engine": result.engine if result is not None else None,
+        "created_at": utc(created_at or datetime.now(UTC)),
+    }
+    with store.engine.begin() as conn:
+        run_id = int(conn.execute(runs.insert().values(**row)).inserted_primary_key[0])
+        if result is not None:
+            items: list[tuple[str, ColumnDrift]] = [("feature", c) for c in result.columns]
+            if result.prediction is not None:
+                items.append(("prediction", result.prediction))
+            conn.execute(
+                columns.insert(),
+                [
+                    {
+                        "run_id": run_id,
+                        "column_name": c.name,
+                        "position": position,
+                        "role": role,
+                        "column_type": c.type,
+                        "method": c.method,
+                        "score": c.score,
+                        "threshold": c.threshold,
+                        "drifted": c.drifted,
+                        "missing_share": c.missing_share,
+                    }
+                    for position, (role, c) in enumerate(items)
+                ],
+            )
+    return run_id
+
+
+def _stored(row: Any) -> StoredRun:
+    return StoredRun(
+        id=int(row.id),
+        model=row.model,
+        window_start=utc(row.window_start),
+        window_end=utc(row.window_end),
+        status=row.status,
+        decision=row.decision,
+        severity=row.severity,
+        reasons=json.loads(row.reasons_json),
+        triggers=json.loads(row.triggers_json),
+        drift_share=row.drift_share,
+        dataset_drift=row.dataset_drift,
+        input_drift=row.input_drift,
+        prediction_drift=row.prediction_drift,
+        quality_ok=row.quality_ok,
+        champion_version=row.champion_version,
+        rows_current=row.rows_current,
+        rows_reference=row.rows_reference,
+        rows_labelled=row.rows_labelled,
+        performance=json.loads(row.performance_json) if row.performance_json else None,
+        quality=json.loads(row.quality_json) if row.quality_json else [],
+        report_path=row.report_path,
+        error=row.error,
+        engine=row.engine,
+        created_at=utc(row.created_at),
+    )
+
+
+def list_runs(
+    store: Store,
+    model: str,
+    *,
+    since: datetime | None = None,
+    before: datetime | None = None,
+    limit: int | None = 100,
+) -> list[StoredRun]:
+    """Runs of ``model`` (windows ending in ``[since, before)``), newest window first."""
+    runs = store.table(RUNS_TABLE)
+    query = sa.select(runs).where(runs.c.model == model)
+    if since is not None:
+        query = query.where(runs.c.window_end >= utc(since))
+    if before is not None:
+        query = query.where(runs.c.window_end < utc(before))
+    query = query.order_by(runs.c.window_end.desc(), runs.c.id.desc())
+    if limit is not None:
+        query = query.limit(limit)
+    with store.engine.connect() as conn:
+        return [_stored(r) for r in conn.execute(query)]
+
+
+def get_run(store: Store, run_id: int) -> StoredRun | None:
+    runs = store.table(RUNS_TABLE)
+    with store.engine.connect() as conn:
+        row = conn.execute(sa.select(runs).where(runs.c.id == run_id)).first()
+    return _stored(row) if row is not None else None
+
+
+def run_columns(store: Store, run_id: int) -> list[StoredColumn]:
+    """The per-column verdicts of one run in the order checked (the score last)."""
+    columns = store.table(COLUMNS_TABLE)
+    query = sa.select(columns).where(columns.c.run_id == run_id).order_by(columns.c.position)
+    with store.engine.connect() as conn:
+        rows = list(conn.execute(query))
+    return [
+        StoredColumn(
+            run_id=int(r.run_id),
+            name=r.column_name,
+            role=r.role,
+            type=r.column_type,
+            method=r.method,
+            score=float(r.score),
+            threshold=float(r.threshold),
+            drifted=bool(r.drifted),
+            missing_share=r.missing_share,
+        )
+        for r in rows
+    ]
+
+
+def history(store: Store, model: str, *, since: datetime, before: datetime) -> list[PastRun]:
+    """The policy's view of earlier runs: the latest run per window, newest first."""
+    seen: set[datetime] = set()
+    past: list[PastRun] = []
+    for run in list_runs(store, model, since=since, before=before, limit=None):
+        if run.window_end in seen:
+            continue
+        seen.add(run.window_end)
+        past.append(run.past())
+    return past
