@@ -70,6 +70,19 @@ def test_shape_and_late_labels(sims: dict[str, Simulation]) -> None:
     assert 0 < len(sim.labels_known_by(halfway)) < len(labels)
 
 
+def test_churn_model_scores_and_late_labels(sims: dict[str, Simulation]) -> None:
+    sim = sims["stable"]
+    churn = sim.churn_labels
+    assert list(churn["request_id"]) == list(sim.predictions["request_id"])
+    assert 0.05 < churn["churned_30d"].mean() < 0.5
+    assert (churn["labelled_at"] - sim.predictions["event_ts"] == pd.Timedelta(days=30)).all()
+    assert roc_auc_score(churn["churned_30d"], sim.predictions["churn_score"]) > 0.55
+    first_day = pd.Timestamp(sim.timeline["start"]) + pd.Timedelta(days=8)
+    assert (
+        len(sim.labels_known_by(first_day)) > 0 and len(sim.churn_labels_known_by(first_day)) == 0
+    )
+
+
 def test_stable_has_no_drift(sims: dict[str, Simulation]) -> None:
     before, after = _split(sims["stable"])
     pvalues = {c: _differs(before[c], after[c]) for c in NUMERICAL + CATEGORICAL}
