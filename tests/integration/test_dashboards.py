@@ -84,6 +84,47 @@ def evidently_ui(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         proc.wait(timeout=20)
 
 
+@pytest.fixture
+def monitored_workspace(spec: ModelSpec):  # type: ignore[no-untyped-def]
+    """Fill a workspace with a few daily monitor snapshots of simulated traffic."""
+    from datetime import datetime
+
+    from evidently import BinaryClassification, DataDefinition, Dataset, Report
+    from evidently.metrics import MissingValueCount, RocAuc, RowCount
+    from evidently.presets import DataDriftPreset
+
+    from driftline.dashboards import model_project
+    from driftline.simulate import simulate
+
+    def fill(workspace_dir: Path) -> None:
+        sim = simulate("channel_shift", days=6, rows_per_day=600, seed=2)
+        frame = sim.predictions.merge(sim.labels[["request_id", "purchased_7d"]])
+        m = spec.model
+        definition = DataDefinition(
+            numerical_columns=[*m.features.numerical, m.prediction],
+            categorical_columns=[*m.features.categorical, m.target],
+            classification=[BinaryClassification(target=m.target, prediction_probas=m.prediction)],
+        )
+        day = frame["event_ts"].dt.day
+        reference = Dataset.from_pandas(frame[day <= 2], data_definition=definition)
+        workspace = open_workspace(workspace_dir)
+        project, _ = model_project(workspace, spec)
+        for d in (3, 4, 5, 6):
+            report = Report(
+                [
+                    DataDriftPreset(columns=[*m.features.all, m.prediction]),
+                    RowCount(),
+                    RocAuc(),
+                    *(MissingValueCount(column=c) for c in m.features.all),
+                ]
+            )
+            current = Dataset.from_pandas(frame[day == d], data_definition=definition)
+            snapshot = report.run(current, reference, timestamp=datetime(2026, 9, d))
+            workspace.add_run(project.id, snapshot, include_data=False)
+
+    return fill
+
+
 def _panel_sections(dom: str, titles: list[str]) -> dict[str, str]:
     """The DOM between each panel title and the next one."""
     positions = sorted((dom.find(f">{t}<"), t) for t in titles)
