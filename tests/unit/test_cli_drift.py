@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from simdata import event_start, scenario, window
 
 from driftline.cli.main import main
+from tests.simdata import event_start, scenario, window
 
 SPEC = Path(__file__).resolve().parents[2] / "monitors" / "purchase_propensity.yaml"
 

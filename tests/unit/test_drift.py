@@ -7,7 +7,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from simdata import (
+
+from driftline.baseline import Baseline
+from driftline.drift import DriftPlan, DriftResult, check_drift, compare_frames
+from driftline.errors import BaselineError, DataError
+from driftline.methods import METHOD_TYPES, P_VALUE_METHODS
+from driftline.specs import ModelSpec, load_spec, parse_spec
+from tests.simdata import (
     baseline_from,
     event_columns,
     event_start,
@@ -15,12 +21,6 @@ from simdata import (
     scenario,
     window,
 )
-
-from driftline.baseline import Baseline
-from driftline.drift import DriftPlan, DriftResult, check_drift, compare_frames
-from driftline.errors import BaselineError, DataError
-from driftline.methods import METHOD_TYPES, P_VALUE_METHODS
-from driftline.specs import ModelSpec, load_spec, parse_spec
 
 SPEC_FILE = Path(__file__).resolve().parents[2] / "monitors" / "purchase_propensity.yaml"
 

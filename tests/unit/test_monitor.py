@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from simdata import baseline_from, event_columns, event_start, scenario
 
 from driftline import ingest
 from driftline.baseline import Baseline
@@ -29,6 +28,7 @@ from driftline.settings import Settings
 from driftline.simulate import Simulation
 from driftline.specs import ModelSpec, Monitoring, load_spec, parse_spec
 from driftline.store import Store
+from tests.simdata import baseline_from, event_columns, event_start, scenario
 
 SPECS = Path(__file__).resolve().parents[2] / "monitors"
 START = datetime(2026, 9, 1, tzinfo=UTC)
@@ -204,11 +204,11 @@ def test_a_broken_spec_does_not_stop_the_other_monitors(tmp_path: Path, mspec: M
 
 
 def test_backfill_waits_for_persistence_then_cools_down(tmp_path: Path, mspec: ModelSpec) -> None:
-    """channel_shift ramps up from day 5: input drift must persist 2 of 3 windows before
-    a retrain, and no second retrain comes during the 3-day cooldown."""
+    """channel_shift ramps up from day 5 (channel is critical): input drift must persist
+    2 of 3 windows before a retrain, and no second retrain comes in the 3-day cooldown."""
     spec_data = yaml.safe_load((SPECS / "purchase_propensity.yaml").read_text())
     spec_data["monitoring"] = {
-        "drift": {"drift_share": 0.25},
+        "critical_features": ["channel"],
         "policy": {"persistence": {"required": 2, "of_last": 3}, "cooldown": "3d"},
         "performance": {"enabled": False},
     }
@@ -230,15 +230,17 @@ def test_backfill_waits_for_persistence_then_cools_down(tmp_path: Path, mspec: M
     days = {r.window_start.day - 1: r for r in runs}
     assert sorted(days) == [4, 5, 6, 7, 8, 9]
     drifted = [d for d, r in days.items() if r.decision.input_drift]
-    assert drifted and min(drifted) >= event_start(sim)
+    assert drifted == list(range(min(drifted), 10)) and min(drifted) > event_start(sim)
     first = min(drifted)
+    assert first <= 7, "the shift should be caught within 3 days"
     assert days[first].action == "alert"  # drift once: not yet persistent
     assert days[first + 1].action == "retrain"  # twice in the last three windows
     assert "persistent" in days[first + 1].decision.triggers
-    for later in range(first + 2, min(first + 4, 10)):  # cooldown of 3 days
+    for later in range(first + 2, min(first + 4, 10)):  # the 3-day cooldown
         assert days[later].action == "alert"
         assert "cooldown" in days[later].decision.triggers
-    assert all(days[d].action == "none" for d in days if d < first)
+    assert all(days[d].action != "retrain" for d in days if d < first)
+    assert all(days[d].action == "none" for d in days if d < event_start(sim))
     past = history(store, "purchase_propensity", since=end_of(0), before=end_of(10))
     assert [p.action for p in past][::-1] == [days[d].action for d in sorted(days)]
     store.dispose()
