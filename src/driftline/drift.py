@@ -125,8 +125,8 @@ class DriftReport(Protocol):
         """Write the report(s); return every file written."""
         ...
 
-    def add_to_workspace(self, directory: Path, project: str, name: str) -> list[str]:
-        """Add the snapshot(s) to the workspace project (created once, by name)."""
+    def add_to_workspace(self, workspace: Any, project_id: Any, name: str) -> list[str]:
+        """Add the snapshot(s) to a project of an Evidently workspace; return their ids."""
         ...
 
 
@@ -298,6 +298,8 @@ class EvidentlyEngine:
     name = "evidently"
 
     def __init__(self, *, missing_counts: bool = True) -> None:
+        # Row and missing-value counts feed the dashboards; the drift verdicts do not
+        # need them (the benchmark turns them off to compare like with like).
         self.missing_counts = missing_counts
 
     def run(
@@ -312,7 +314,7 @@ class EvidentlyEngine:
         tags: Sequence[str] = (),
     ) -> EngineOutput:
         from evidently import DataDefinition, Dataset, Report
-        from evidently.metrics import MissingValueCount, ValueDrift
+        from evidently.metrics import MissingValueCount, RowCount, ValueDrift
         from evidently.presets import DataDriftPreset
 
         features = [c for c in columns if c != plan.prediction]
@@ -340,7 +342,7 @@ class EvidentlyEngine:
                 )
             )
         if self.missing_counts:
-            items += [MissingValueCount(column=c) for c in plan.columns]
+            items += [RowCount(), *(MissingValueCount(column=c) for c in plan.columns)]
         report = Report(items, include_tests=True)
         stamp = _naive_utc(timestamp)
         with warnings.catch_warnings():
@@ -460,12 +462,7 @@ class EvidentlyReport:
             written.append(perf)
         return written
 
-    def add_to_workspace(self, directory: Path, project: str, name: str) -> list[str]:
-        from evidently.ui.workspace import Workspace
-
-        directory.mkdir(parents=True, exist_ok=True)
-        workspace = Workspace(str(directory))
-        project_id = workspace_project(workspace, project)
+    def add_to_workspace(self, workspace: Any, project_id: Any, name: str) -> list[str]:
         ids = [str(workspace.add_run(project_id, self._drift, include_data=False, name=name).id)]
         if self._performance is not None:
             ref = workspace.add_run(
@@ -473,15 +470,6 @@ class EvidentlyReport:
             )
             ids.append(str(ref.id))
         return ids
-
-
-def workspace_project(workspace: Any, name: str, description: str | None = None) -> Any:
-    """The id of the workspace project called ``name``, created the first time only."""
-    found = [p for p in workspace.search_project(name) if p.name == name]
-    if found:
-        return min(found, key=lambda p: str(p.id)).id
-    project = workspace.create_project(name, description=description or f"driftline: {name}")
-    return project.id
 
 
 # -- the check -----------------------------------------------------------------------------

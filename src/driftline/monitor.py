@@ -268,9 +268,13 @@ def _publish(
         name = f"{spec.name}-{end:%Y%m%dT%H%M}Z-{uuid.uuid4().hex[:8]}.html"
         paths = tuple(result.report.save_html(reports_dir / spec.name / name))
     if workspace_dir is not None:
+        from driftline.dashboards import model_project, open_workspace
+
         label = f"{spec.name} {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC"
         try:
-            result.report.add_to_workspace(workspace_dir, spec.name, label)
+            workspace = open_workspace(workspace_dir)
+            project, _ = model_project(workspace, spec)
+            result.report.add_to_workspace(workspace, project.id, label)
         except Exception as exc:  # dashboards are a convenience; the run still counts
             log.warning("could not add %s to the Evidently workspace: %s", label, exc)
     return paths

@@ -201,9 +201,7 @@ def test_baseline_that_does_not_fit_the_spec(mspec: ModelSpec) -> None:
 # -- report and methods --------------------------------------------------------------------
 
 
-def test_report_is_saved_and_added_to_one_workspace_project(
-    mspec: ModelSpec, tmp_path: Path
-) -> None:
+def test_report_is_saved_and_added_to_the_workspace(mspec: ModelSpec, tmp_path: Path) -> None:
     from evidently.ui.workspace import Workspace
 
     sim = scenario("concept_drift")
@@ -214,12 +212,12 @@ def test_report_is_saved_and_added_to_one_workspace_project(
     files = result.report.save_html(tmp_path / "reports" / "w.html")
     assert [f.name for f in files] == ["w.html", "w-performance.html"]
     assert all(f.stat().st_size > 10_000 for f in files)
-    ws_dir = tmp_path / "ws"
-    first = result.report.add_to_workspace(ws_dir, "purchase_propensity", "day 6")
-    second = result.report.add_to_workspace(ws_dir, "purchase_propensity", "day 6 again")
-    assert len(first) == len(second) == 2
-    projects = Workspace(str(ws_dir)).list_projects()
-    assert [p.name for p in projects] == ["purchase_propensity"]
+    workspace = Workspace(str(tmp_path / "ws"))
+    project = workspace.create_project("purchase_propensity")
+    ids = result.report.add_to_workspace(workspace, project.id, "day 6")
+    assert len(ids) == 2  # drift and performance
+    stored = {str(s) for s in workspace.list_runs(project.id)}
+    assert set(ids) <= stored
 
 
 def test_method_table_matches_evidently() -> None:
@@ -242,3 +240,21 @@ def test_method_table_matches_evidently() -> None:
         ).column("x")
         assert col.drifted
         assert (col.score < col.threshold) == (method in P_VALUE_METHODS)
+
+
+def test_snapshots_carry_every_metric_the_default_dashboard_plots(mspec: ModelSpec) -> None:
+    from driftline.dashboards import load_dashboard
+
+    dashboard, _ = load_dashboard(SPEC_FILE.parents[1] / "dashboards", mspec.name)
+    wanted = {v.metric for panel in dashboard.panels for v in panel.values}
+    sim = scenario("stable")
+    result = check_drift(
+        window(sim, 5), baseline_from(sim, mspec), mspec, labelled=labelled(sim, 3, 4)
+    )
+    report = result.report
+    assert report is not None
+    snapshots = [report._drift, report._performance]  # type: ignore[attr-defined]
+    found = {
+        m["config"]["type"].rsplit(":", 1)[-1] for s in snapshots for m in s.dict()["metrics"]
+    }
+    assert wanted <= found, f"missing for the dashboard: {sorted(wanted - found)}"
