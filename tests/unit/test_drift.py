@@ -254,7 +254,5 @@ def test_snapshots_carry_every_metric_the_default_dashboard_plots(mspec: ModelSp
     report = result.report
     assert report is not None
     snapshots = [report._drift, report._performance]  # type: ignore[attr-defined]
-    found = {
-        m["config"]["type"].rsplit(":", 1)[-1] for s in snapshots for m in s.dict()["metrics"]
-    }
+    found = {m["config"]["type"].rsplit(":", 1)[-1] for s in snapshots for m in s.dict()["metrics"]}
     assert wanted <= found, f"missing for the dashboard: {sorted(wanted - found)}"

@@ -13,6 +13,7 @@ from rich.table import Table
 
 if TYPE_CHECKING:
     from driftline.drift import DriftResult
+    from driftline.monitor import MonitorRun
 
 drift_app = typer.Typer(help="Drift checks on files, without a store.", no_args_is_help=True)
 monitor_app = typer.Typer(
@@ -94,9 +95,12 @@ def drift_check(
         bool, typer.Option("--fail-on-drift", help="Exit with code 1 when dataset drift is found.")
     ] = False,
 ) -> None:
-    """Compare two files. Exit 0 when the check ran, 1 with --fail-on-drift on dataset
-    drift, 2 on bad input. Without --spec the column types come from --numerical /
-    --categorical, or are inferred from the data."""
+    """Compare two files (CSV or Parquet) for drift, without a store.
+
+    Exit codes: 0 the check ran, 1 dataset drift with --fail-on-drift, 2 bad input.
+
+    Without --spec, column types come from --numerical/--categorical or from the data.
+    """
     from driftline.filecheck import check_files
     from driftline.specs import load_spec
 
@@ -118,3 +122,118 @@ def drift_check(
             console.print(f"wrote {path}", highlight=False)
     if fail_on_drift and result.dataset_drift:
         raise typer.Exit(code=1)
+
+
+WhenOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--window-end",
+        help="End of the window to check (ISO date or time, UTC when no zone is given). "
+        "Default: the last window boundary (midnight UTC for daily windows).",
+    ),
+]
+
+
+def _runs_table(runs: list[MonitorRun], title: str) -> Table:
+    table = Table(title=title)
+    for name in ("window", "status", "drift share", "decision", "severity", "drifted columns"):
+        table.add_column(name, justify="right" if name == "drift share" else "left")
+    for run in runs:
+        share = run.decision.drift_share
+        detail = ", ".join(run.decision.drifted_columns) or (run.error or "")
+        table.add_row(
+            f"{run.window_start:%Y-%m-%d %H:%M} to {run.window_end:%Y-%m-%d %H:%M}",
+            _status(run.status),
+            f"{share:.0%}" if share is not None else "-",
+            run.action,
+            run.decision.severity,
+            detail,
+        )
+    return table
+
+
+def _status(status: str) -> str:
+    colour = {"ok": "green", "drift": "bold red", "failed": "bold red"}.get(status, "yellow")
+    return f"[{colour}]{status}[/]"
+
+
+@monitor_app.command("run")
+def monitor_run(model: ModelOpt, window_end: WhenOpt = None) -> None:
+    """Check one window of a model against its champion's baseline.
+
+    Exit codes: 0 the run was recorded (drift or not), 2 it failed (the message says why).
+    """
+    from driftline.monitor import monitor_model
+
+    with console.status(f"monitoring {model}"):
+        run = monitor_model(model, window_end)
+    if run.result is not None:
+        _render_result(
+            run.result,
+            f"{model}: {run.window_start:%Y-%m-%d %H:%M} to {run.window_end:%Y-%m-%d %H:%M} UTC "
+            f"against champion v{run.champion_version}",
+        )
+    console.print(
+        f"status {_status(run.status)}, decision [bold]{run.action}[/] "
+        f"(severity {run.decision.severity}), run {run.run_id}",
+        highlight=False,
+    )
+    for reason in run.decision.reasons:
+        console.print(f"  - {reason}", highlight=False)
+    for path in run.report_paths:
+        console.print(f"report: {path}", highlight=False)
+    if run.status == "failed":
+        raise typer.Exit(code=2)
+
+
+@monitor_app.command("backfill")
+def monitor_backfill(
+    model: ModelOpt,
+    start: Annotated[str, typer.Option(help="Start of the range (ISO date or time, UTC).")],
+    end: Annotated[str, typer.Option(help="End of the range, exclusive (ISO date or time).")],
+) -> None:
+    """Monitor every window in [start, end), oldest first.
+
+    Each window sees the runs before it as history. Exit code 2 when any window failed.
+    """
+    from driftline.monitor import backfill
+
+    with console.status(f"backfilling {model} from {start} to {end}"):
+        runs = backfill(model, start, end)
+    console.print(_runs_table(runs, f"{model}: backfill {start} to {end}"))
+    failed = [r for r in runs if r.status == "failed"]
+    if failed:
+        console.print(f"[bold red]{len(failed)} of {len(runs)} windows failed[/]")
+        raise typer.Exit(code=2)
+
+
+@monitor_app.command("history")
+def monitor_history(
+    model: ModelOpt,
+    limit: Annotated[int, typer.Option(min=1, help="How many runs to show, newest first.")] = 30,
+) -> None:
+    """Show the stored monitor runs of a model, newest window first."""
+    from driftline.api import Context
+    from driftline.runs import list_runs
+
+    with Context.open() as ctx:
+        runs = list_runs(ctx.store, model, limit=limit)
+    table = Table(title=f"{model}: monitor runs")
+    for name in ("run", "window end", "status", "drift share", "decision", "severity"):
+        table.add_column(name, justify="right" if name in {"run", "drift share"} else "left")
+    table.add_column("champion")
+    table.add_column("rows", justify="right")
+    table.add_column("report or error")
+    for run in runs:
+        table.add_row(
+            str(run.id),
+            f"{run.window_end:%Y-%m-%d %H:%M}",
+            _status(run.status),
+            f"{run.drift_share:.0%}" if run.drift_share is not None else "-",
+            run.decision,
+            run.severity,
+            run.champion_version or "-",
+            f"{run.rows_current:,}" if run.rows_current is not None else "-",
+            run.error or run.report_path or "",
+        )
+    console.print(table if runs else f"no monitor runs stored for {model!r} yet")
