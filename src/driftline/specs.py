@@ -244,8 +244,8 @@ class Performance(_Section):
     window: Duration = Field(
         default=timedelta(days=7),
         description="Length of the window of predictions whose labels are scored. It ends "
-        "label_delay_days before the monitored window ends, and only labels that had "
-        "arrived by then count.",
+        "label_delay_days before the monitored window ends; only labels that had arrived "
+        "by the monitored window's end count (a backfill never looks ahead).",
     )
     min_labelled_rows: int = Field(
         default=500, ge=1, description="Fewer labelled predictions than this: no verdict."
@@ -275,9 +275,16 @@ class Persistence(_Section):
     """Retrain only when input drift lasts, not on a one-day blip."""
 
     required: int = Field(
-        default=4, ge=1, description="Windows with input drift needed (this one included)..."
+        default=4,
+        ge=1,
+        description="Windows with input drift needed before a retrain, this one included.",
     )
-    of_last: int = Field(default=5, ge=1, description="...among this many most recent windows.")
+    of_last: int = Field(
+        default=5,
+        ge=1,
+        description="Out of this many most recent windows (by time: a window that was not "
+        "monitored counts as one without drift).",
+    )
 
     @model_validator(mode="after")
     def _fits(self) -> Persistence:
@@ -334,7 +341,8 @@ class Monitoring(_Section):
     drift: DriftSection = Field(default_factory=DriftSection, description="Input drift tests.")
     critical_features: list[str] = Field(
         default_factory=list,
-        description="Features whose drift alone counts as dataset drift.",
+        description="Features whose drift alone counts as input drift (as if the whole "
+        "window had drifted).",
     )
     prediction_drift: PredictionDrift = Field(
         default_factory=PredictionDrift, description="Drift of the model's score."
