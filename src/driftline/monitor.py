@@ -90,6 +90,60 @@ class MonitorRun:
             "error": self.error,
         }
 
+    def column_rows(self) -> list[dict[str, Any]]:
+        """One row per tested column (the score last), for tables."""
+        if self.result is None:
+            return []
+        columns = list(self.result.columns)
+        if self.result.prediction is not None:
+            columns.append(self.result.prediction)
+        counted = set(self.decision.drifted_columns)
+        return [
+            {
+                "column": c.name,
+                "role": "prediction" if c is self.result.prediction else "feature",
+                "type": c.type,
+                "method": c.method,
+                "score": round(c.score, 6),
+                "threshold": c.threshold,
+                "drifted": c.drifted,
+                "counted": c.name in counted or (c is self.result.prediction and c.drifted),
+                "missing_share": round(c.missing_share, 4),
+            }
+            for c in columns
+        ]
+
+    def markdown(self) -> str:
+        """A short human summary of the run (Prefect artifact, alerts, notes)."""
+        d = self.decision
+        window = f"{self.window_start:%Y-%m-%d %H:%M} to {self.window_end:%Y-%m-%d %H:%M} UTC"
+        lines = [
+            f"# {self.model}: {d.status}, decision **{d.action}** (severity {d.severity})",
+            "",
+            f"- window: {window}",
+            f"- champion version: {self.champion_version or 'unknown'}",
+            f"- rows: {self.rows if self.rows is not None else 'unknown'}",
+        ]
+        if d.drift_share is not None:
+            lines.append(f"- drift share: {d.drift_share:.0%}")
+        if d.drifted_columns:
+            lines.append(f"- drifted columns: {', '.join(d.drifted_columns)}")
+        perf = self.result.performance if self.result is not None else None
+        if perf is not None and perf.metrics:
+            shown = ", ".join(
+                f"{k} {v:.3f} (validation {perf.baseline[k]:.3f})"
+                if k in perf.baseline
+                else f"{k} {v:.3f}"
+                for k, v in perf.metrics.items()
+            )
+            lines.append(f"- realized: {shown} on {perf.labelled_rows} labelled predictions")
+        if self.report_path is not None:
+            lines.append(f"- report: `{self.report_path}`")
+        if self.run_id is not None:
+            lines.append(f"- stored as monitor run {self.run_id}")
+        lines += ["", "## Why", "", *(f"- {r}" for r in d.reasons)]
+        return "\n".join(lines)
+
 
 # -- windows -------------------------------------------------------------------------------
 

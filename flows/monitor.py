@@ -1,0 +1,130 @@
+"""Monitor flows: ``monitor-model`` (one window, then act on the decision) and
+``backfill-monitor`` (every window of a date range, oldest first).
+
+The steps are core calls (driftline.monitor); the flow adds the Prefect side: artifacts
+for each run, the ``driftline.drift.detected`` event for alerts and retrains, and the
+``retrain-model`` flow when the policy says retrain. It branches only on the decision
+the core returned.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import (
+    create_link_artifact,
+    create_markdown_artifact,
+    create_table_artifact,
+)
+from prefect.events import emit_event
+from prefect.states import Failed
+
+from driftline.monitor import MonitorRun, backfill, monitor_model, timeline_row
+
+DRIFT_EVENT = "driftline.drift.detected"
+
+
+def _key(model: str, suffix: str) -> str:
+    """Artifact keys allow lowercase letters, digits and dashes only."""
+    return f"monitor-{model}-{suffix}".lower().replace("_", "-")
+
+
+@task(name="monitor-window", persist_result=False)
+def monitor_window(model: str, window_end: str | None) -> MonitorRun:
+    """Load the spec, read the window, resolve the champion's baseline, check drift,
+    decide and store the run (a problem becomes a failed run, recorded with its message)."""
+    return monitor_model(model, window_end)
+
+
+@task(name="publish-artifacts", persist_result=False)
+def publish_artifacts(run: MonitorRun) -> None:
+    """A markdown summary, a table of the columns, and a link to the HTML report."""
+    create_markdown_artifact(
+        markdown=run.markdown(),
+        key=_key(run.model, "summary"),
+        description=f"{run.model}: window ending {run.window_end:%Y-%m-%d %H:%M} UTC",
+    )
+    rows = run.column_rows()
+    if rows:
+        create_table_artifact(
+            table=rows,
+            key=_key(run.model, "columns"),
+            description=f"{run.model}: drift per column",
+        )
+    if run.report_path is not None:
+        create_link_artifact(
+            link=run.report_path.resolve().as_uri(),
+            link_text=f"Evidently report {run.report_path.name}",
+            key=_key(run.model, "report"),
+            description=f"{run.model}: HTML report of the window",
+        )
+
+
+@task(name="emit-drift-event", persist_result=False)
+def emit_drift_event(run: MonitorRun) -> str | None:
+    """Tell automations (alerts, deployments) what the monitor found and decided."""
+    event = emit_event(
+        event=DRIFT_EVENT,
+        resource={
+            "prefect.resource.id": f"driftline.model.{run.model}",
+            "prefect.resource.name": run.model,
+        },
+        payload=run.summary(),
+    )
+    return str(event.id) if event is not None else None
+
+
+@flow(name="monitor-model")
+def monitor_model_flow(model: str, window_end: str | None = None) -> Any:
+    """Monitor one window of ``model`` against its champion and act on the decision:
+    alert or retrain -> event ``driftline.drift.detected``; retrain -> ``retrain-model``."""
+    logger = get_run_logger()
+    run = monitor_window(model, window_end)
+    publish_artifacts(run)
+    logger.info(
+        "%s %s: %s, decision %s (%s)",
+        model,
+        f"{run.window_start:%Y-%m-%d %H:%M}..{run.window_end:%Y-%m-%d %H:%M}",
+        run.status,
+        run.action,
+        "; ".join(run.decision.reasons),
+    )
+    taken: list[str] = []
+    if run.action in ("alert", "retrain"):
+        emit_drift_event(run)
+        taken.append("event")
+    if run.action == "retrain":
+        from driftline.flows.retrain import retrain_model_flow
+
+        retrain_model_flow(model=model, reason="; ".join(run.decision.reasons))
+        taken.append("retrain-model")
+    summary = {**run.summary(), "action_taken": ", ".join(taken) or "-"}
+    if run.status == "failed":
+        return Failed(message=f"{model}: {run.error}", data=summary)
+    return summary
+
+
+@flow(name="backfill-monitor")
+def backfill_monitor_flow(model: str, start: str, end: str) -> list[dict[str, Any]]:
+    """Monitor every window of ``model`` in ``[start, end)``, oldest first, against
+    today's champion. History only: no events, no retrains; a timeline table at the end."""
+    logger = get_run_logger()
+    runs = backfill_windows(model, start, end)
+    for run in runs:
+        publish_artifacts(run)
+    timeline = [timeline_row(run) for run in runs]
+    create_table_artifact(
+        table=timeline,
+        key=_key(model, "backfill"),
+        description=f"{model}: monitor backfill {start} to {end}",
+    )
+    failed = [r for r in runs if r.status == "failed"]
+    logger.info("%s: %d windows, %d failed", model, len(runs), len(failed))
+    return timeline
+
+
+@task(name="backfill-windows", persist_result=False)
+def backfill_windows(model: str, start: str, end: str) -> list[MonitorRun]:
+    """Every window of the range through the core, each with the runs before it as history."""
+    return backfill(model, start, end)
