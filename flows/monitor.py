@@ -17,6 +17,7 @@ from prefect.artifacts import (
     create_markdown_artifact,
     create_table_artifact,
 )
+from prefect.cache_policies import NO_CACHE
 from prefect.events import emit_event
 from prefect.states import Failed
 
@@ -30,14 +31,15 @@ def _key(model: str, suffix: str) -> str:
     return f"monitor-{model}-{suffix}".lower().replace("_", "-")
 
 
-@task(name="monitor-window", persist_result=False)
+# A MonitorRun carries Evidently snapshots: never cached, hashed or persisted by Prefect.
+@task(name="monitor-window", persist_result=False, cache_policy=NO_CACHE)
 def monitor_window(model: str, window_end: str | None) -> MonitorRun:
     """Load the spec, read the window, resolve the champion's baseline, check drift,
     decide and store the run (a problem becomes a failed run, recorded with its message)."""
     return monitor_model(model, window_end)
 
 
-@task(name="publish-artifacts", persist_result=False)
+@task(name="publish-artifacts", persist_result=False, cache_policy=NO_CACHE)
 def publish_artifacts(run: MonitorRun) -> None:
     """A markdown summary, a table of the columns, and a link to the HTML report."""
     create_markdown_artifact(
@@ -61,7 +63,7 @@ def publish_artifacts(run: MonitorRun) -> None:
         )
 
 
-@task(name="emit-drift-event", persist_result=False)
+@task(name="emit-drift-event", persist_result=False, cache_policy=NO_CACHE)
 def emit_drift_event(run: MonitorRun) -> str | None:
     """Tell automations (alerts, deployments) what the monitor found and decided."""
     event = emit_event(
@@ -124,7 +126,7 @@ def backfill_monitor_flow(model: str, start: str, end: str) -> list[dict[str, An
     return timeline
 
 
-@task(name="backfill-windows", persist_result=False)
+@task(name="backfill-windows", persist_result=False, cache_policy=NO_CACHE)
 def backfill_windows(model: str, start: str, end: str) -> list[MonitorRun]:
     """Every window of the range through the core, each with the runs before it as history."""
     return backfill(model, start, end)
