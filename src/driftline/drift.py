@@ -650,33 +650,46 @@ def _labelled(labelled: pd.DataFrame | None, plan: DriftPlan) -> pd.DataFrame | 
 
 
 def _prepare(frame: pd.DataFrame, columns: Mapping[str, str], name: str) -> pd.DataFrame:
-    """Exactly ``columns``, typed: float for numerical, str (None when missing) otherwise."""
+    """Exactly ``columns``, typed: float for numerical, str (missing as None/NaN) otherwise.
+
+    Columns that already have the right type pass through without a per-value pass (the
+    check must stay cheap next to the statistics at a million rows).
+    """
     if frame.empty:
         raise DataError(f"{name}: no rows to check")
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise DataError(f"{name}: missing columns {missing}; it has {list(frame.columns)}")
-    out = {}
+    out: dict[str, Any] = {}
     for column, kind in columns.items():
         raw = frame[column]
         if kind == "numerical":
-            values = pd.to_numeric(raw, errors="coerce").astype("float64")
-            bad = values.isna() & raw.notna() & (raw.astype(str).str.strip() != "")
-            if bad.any():
-                examples = ", ".join(repr(v) for v in raw[bad].astype(str).unique()[:_SHOW])
-                raise DataError(
-                    f"{name}: column {column!r} is numerical but has {int(bad.sum())} "
-                    f"non-numeric values ({examples}); declare it categorical or fix the data"
-                )
-            if np.isinf(values.to_numpy()).any():
-                values = values.replace([np.inf, -np.inf], np.nan)
-            out[column] = values.to_numpy()
+            out[column] = _numerical(raw, column, name)
+        elif pd.api.types.infer_dtype(raw, skipna=True) in ("string", "empty"):
+            out[column] = raw.to_numpy(dtype=object)
         else:
-            text = raw.astype(object)
-            mask = text.isna().to_numpy()
-            as_str = np.where(mask, None, text.astype(str).to_numpy()).astype(object)
-            out[column] = as_str
+            mask = raw.isna().to_numpy()
+            out[column] = np.where(mask, None, raw.astype(str).to_numpy()).astype(object)
     return pd.DataFrame(out)
+
+
+def _numerical(raw: pd.Series, column: str, name: str) -> np.ndarray:
+    if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
+        values = raw.to_numpy(dtype="float64", na_value=np.nan)
+    else:
+        coerced = pd.to_numeric(raw, errors="coerce").astype("float64")
+        bad = coerced.isna() & raw.notna() & (raw.astype(str).str.strip() != "")
+        if bad.any():
+            examples = ", ".join(repr(v) for v in raw[bad].astype(str).unique()[:_SHOW])
+            raise DataError(
+                f"{name}: column {column!r} is numerical but has {int(bad.sum())} "
+                f"non-numeric values ({examples}); declare it categorical or fix the data"
+            )
+        values = coerced.to_numpy()
+    infinite = np.isinf(values)
+    if infinite.any():
+        values = np.where(infinite, np.nan, values)
+    return values
 
 
 # -- data quality --------------------------------------------------------------------------
