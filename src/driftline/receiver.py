@@ -160,7 +160,10 @@ class LocalReceiver:
         server.receiver = self
         self._server = server
         self._thread = threading.Thread(
-            target=server.serve_forever, name="driftline-receiver", daemon=True
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},  # how fast stop() returns
+            name="driftline-receiver",
+            daemon=True,
         )
         self._thread.start()
         log.info("local webhook receiver listening on 127.0.0.1:%d", self.port)

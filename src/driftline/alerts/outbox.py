@@ -389,7 +389,7 @@ def _record(
     attempts = entry.attempts + result.tries
     values: dict[str, Any] = {"attempts": attempts, "claimed_until": None, "updated_at": now}
     if result.outcome == "sent":
-        values.update(status="sent", sent_at=_utc_now())
+        values.update(status="sent", sent_at=_utc_now(), last_error=None)
     elif result.outcome == "failed":
         values.update(status="failed", last_error=result.error)
     else:

@@ -11,7 +11,6 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from driftline.errors import AlertError
 
@@ -19,9 +18,15 @@ app = typer.Typer(
     help="Alerts: deliver what is pending, look at the outbox, send a test message.",
     no_args_is_help=True,
 )
-console = Console()
+
+
+def _console() -> Console:
+    return Console()  # per command, so COLUMNS and redirection are read when it runs
+
 
 _STATUSES = ("pending", "sent", "failed", "suppressed")
+# Counts and error texts: no markup parsing ("[Errno 111]"), colouring or wrapping.
+_plain = {"markup": False, "highlight": False, "soft_wrap": True}
 
 
 def _totals(totals: dict[str, int]) -> str:
@@ -52,10 +57,12 @@ def flush_cmd(
     from driftline.alerts import DeliveryPolicy, flush, requeue_failed
     from driftline.api import Context
 
+    console = _console()
     with Context.open() as ctx:
         destinations = ctx.alert_destinations()
         if retry_failed:
-            console.print(f"made {requeue_failed(ctx.store, model=model)} failed alerts pending")
+            requeued = requeue_failed(ctx.store, model=model)
+            console.print(f"made {requeued} failed alerts pending again", **_plain)
         with console.status("sending pending alerts"):
             result = flush(
                 ctx.store,
@@ -64,15 +71,21 @@ def flush_cmd(
                 include_not_due=include_not_due,
                 model=model,
             )
+    not_tried: dict[str, int] = {}
     for d in result.deliveries:
-        if d.outcome != "sent":
-            console.print(f"  #{d.entry_id} {d.channel}: {d.outcome}: {d.error}", highlight=False)
+        if d.outcome == "not_attempted":
+            not_tried[d.error] = not_tried.get(d.error, 0) + 1
+        elif d.outcome != "sent":
+            verdict = "failed" if d.outcome == "failed" else "left pending"
+            console.print(f"  #{d.entry_id} {d.channel} {verdict}: {d.error}", **_plain)
+    for reason, n in not_tried.items():
+        console.print(f"  {n} not tried: {reason}", **_plain)
     console.print(
         f"sent {result.sent}, failed {result.failed}, "
-        f"left pending {result.retry_later + result.not_attempted} | "
-        f"outbox: {_totals(result.totals)}",
-        highlight=False,
+        f"left pending {result.retry_later + result.not_attempted}",
+        **_plain,
     )
+    console.print(f"outbox: {_totals(result.totals)}", **_plain)
 
 
 @app.command("list")
@@ -92,31 +105,27 @@ def list_cmd(
 
     if status is not None and status not in _STATUSES:
         raise typer.BadParameter(f"choose one of {', '.join(_STATUSES)}", param_hint="--status")
+    console = _console()
     with Context.open() as ctx:
         entries = list_entries(ctx.store, status=status, model=model, limit=limit)  # type: ignore[arg-type]
         totals = counts(ctx.store, model=model)
-    table = Table(title=f"alerts outbox ({_totals(totals)})")
-    for column in ("id", "created (UTC)", "model", "kind", "severity", "channel", "status"):
-        table.add_column(column, no_wrap=column != "model")
-    table.add_column("tries", justify="right")
-    table.add_column("next try (UTC)")
-    table.add_column("detail")
-    table.add_column("title")
+    console.print(f"alerts outbox: {_totals(totals)}", **_plain)
+    if not entries:
+        console.print("no alerts" + (f" with status {status}" if status else ""), **_plain)
     for e in entries:
-        table.add_row(
-            str(e.id),
-            f"{e.created_at:%Y-%m-%d %H:%M}",
-            e.model,
-            e.kind,
-            e.severity,
-            e.channel,
-            e.status,
-            str(e.attempts),
-            f"{e.next_attempt_at:%Y-%m-%d %H:%M:%S}" if e.status == "pending" else "",
-            e.last_error or e.note or "",
-            e.title,
+        state = e.status
+        if e.attempts:
+            state += f", {e.attempts} {'try' if e.attempts == 1 else 'tries'}"
+        if e.status == "pending":
+            state += f", next try {e.next_attempt_at:%Y-%m-%d %H:%M:%S} UTC"
+        console.print(
+            f"#{e.id}  {e.created_at:%Y-%m-%d %H:%M} UTC  {e.model}  {e.kind}/{e.severity}  "
+            f"{e.channel}  {state}",
+            **_plain,
         )
-    console.print(table)
+        console.print(f"    {e.title}", **_plain)
+        if e.last_error or e.note:
+            console.print(f"    {e.last_error or e.note}", style="dim", **_plain)
 
 
 @app.command("test")
@@ -134,6 +143,7 @@ def test_cmd(
 
     if severity not in ("info", "warning", "critical"):
         raise typer.BadParameter("choose info, warning or critical", param_hint="--severity")
+    console = _console()
     with Context.open() as ctx:
         spec = ctx.spec(model)
         destinations = ctx.alert_destinations()
@@ -164,12 +174,15 @@ def test_cmd(
         delivery = outcomes.get(entry.id)
         if delivery is not None and delivery.outcome == "sent":
             console.print(f"{entry.channel}: [green]sent[/] (outbox #{entry.id})")
+        elif delivery is not None and delivery.outcome == "failed":
+            problems.append(
+                f"{entry.channel}: {delivery.error}; marked failed (after fixing the URL, "
+                "`driftline alerts flush --retry-failed` sends it again)"
+            )
         else:
             error = delivery.error if delivery is not None else "not tried"
-            problems.append(f"{entry.channel}: {error}")
+            problems.append(
+                f"{entry.channel}: {error}; left pending for the next `driftline alerts flush`"
+            )
     if problems:
-        raise AlertError(
-            "test alert not delivered ("
-            + "; ".join(problems)
-            + "); it stays pending in the outbox: see `driftline alerts list`"
-        )
+        raise AlertError("test alert not delivered: " + " | ".join(problems))
