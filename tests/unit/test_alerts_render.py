@@ -193,6 +193,18 @@ def test_very_long_names_fit_the_section_and_the_count_stays_right() -> None:
     assert shown + more_count(features) == 300
 
 
+def test_the_and_n_more_line_always_fits_whatever_the_line_length() -> None:
+    # Sweep name lengths so that the last listed line lands on every distance from the
+    # section limit, including the ones where only "… and N more" would overflow it.
+    for name_length in range(0, 240):
+        payload = slack_payload(
+            drift_alert(n_features=1000, name_length=name_length), max_features=50
+        )
+        section = section_with(payload, "*Top drifted features*")
+        assert u16(section) <= 3000, name_length
+        assert section.count("\n• ") + more_count(section) == 1000
+
+
 def test_counts_beyond_the_listed_features_are_included_in_and_n_more() -> None:
     payload = slack_payload(drift_alert(n_features=5, columns_drifted=1200, columns_total=2000))
     features = section_with(payload, "*Top drifted features*")
@@ -256,19 +268,65 @@ def test_fallback_text_is_plain_and_bounded() -> None:
 
 # -- properties -------------------------------------------------------------------------
 
-names = st.text(min_size=1, max_size=300)
+
+def text(min_size: int = 0, max_size: int = 300) -> st.SearchStrategy[str]:
+    """Hypothesis' own text, or a short pattern repeated up to far beyond every limit
+    (plain text rarely gets long; these hit escapes and astral characters at length)."""
+    repeated = st.builds(
+        lambda unit, n: unit * n,
+        st.text(min_size=1, max_size=4) | st.sampled_from(["&", "<>", "😀", "a&b", "`"]),
+        st.integers(max(1, min_size), 4000),
+    )
+    return st.text(min_size=min_size, max_size=max_size) | repeated
+
+
+def worst_case_alert(n: int) -> Alert:
+    """Every text at length, made of characters that grow when escaped or count twice."""
+    nasty = "&<>😀" * 2000
+    finding = Finding(name=nasty, detail=nasty, value=1e-300, threshold=-1e300)
+    return Alert(
+        model="m" * 64,
+        kind="rejected",
+        severity="critical",
+        title=nasty,
+        summary=nasty,
+        decision=nasty,
+        drift_share=1.0,
+        columns_drifted=10**9,
+        columns_total=10**9,
+        rows=10**12,
+        drifted_features=[FeatureDrift(column=nasty, method=nasty, score=1.0)] * n,
+        quality=[finding] * n,
+        performance=[finding] * n,
+        failing_gates=[finding] * n,
+        facts={f"{nasty}{i}": nasty for i in range(20)},
+        links=Links(report=nasty, flow_run="https://x/" + nasty, model_version="https://x/a"),
+        dedupe_key="k" * 255,
+    )
+
+
+def test_the_worst_case_alert_stays_within_limits() -> None:
+    for n in (1, 60, 500):
+        payload = slack_payload(worst_case_alert(n), max_features=50, max_findings=50)
+        assert_within_limits(payload)
+        assert len(payload["blocks"][0]["text"]["text"]) <= 150
+        fields = next(b for b in payload["blocks"] if "fields" in b)["fields"]
+        assert len(fields) == 10
+
+
+names = text(min_size=1)
 numbers = st.floats(allow_nan=False, allow_infinity=False, width=32)
 features = st.builds(
     FeatureDrift,
     column=names,
-    method=st.text(min_size=1, max_size=80),
+    method=text(min_size=1, max_size=80),
     score=numbers,
     threshold=st.none() | numbers,
 )
 findings = st.builds(
     Finding,
     name=names,
-    detail=st.text(max_size=600),
+    detail=text(max_size=600),
     value=st.none() | numbers,
     threshold=st.none() | numbers,
 )
@@ -279,12 +337,12 @@ targets = (
 )
 alerts = st.builds(
     Alert,
-    model=st.text(min_size=1, max_size=64),
+    model=st.text(min_size=1, max_size=64),  # the model's own limit
     kind=st.sampled_from(["drift", "quality", "performance", "rejected", "flow_failed"]),
     severity=st.sampled_from(["info", "warning", "critical"]),
-    title=st.text(min_size=1, max_size=1000),
-    summary=st.text(max_size=5000),
-    decision=st.none() | st.text(max_size=3000),
+    title=text(min_size=1, max_size=1000),
+    summary=text(max_size=5000),
+    decision=st.none() | text(max_size=3000),
     drift_share=st.none() | st.floats(0, 1),
     columns_drifted=st.none() | st.integers(0, 10**6),
     columns_total=st.none() | st.integers(0, 10**6),
@@ -293,9 +351,9 @@ alerts = st.builds(
     quality=st.lists(findings, max_size=30),
     performance=st.lists(findings, max_size=30),
     failing_gates=st.lists(findings, max_size=30),
-    facts=st.dictionaries(st.text(max_size=300), st.text(max_size=3000), max_size=15),
+    facts=st.dictionaries(text(max_size=300), text(max_size=3000), max_size=15),
     links=st.builds(Links, report=targets, flow_run=targets, model_version=targets),
-    dedupe_key=st.text(max_size=255),
+    dedupe_key=text(max_size=255).map(lambda s: s[:255]),
 )
 
 
@@ -312,6 +370,16 @@ def test_every_payload_respects_slacks_limits(
         total = max(len(alert.drifted_features), alert.columns_drifted or 0)
         assert shown <= max_features
         assert shown + more_count(section) == total
+    for heading, findings in (
+        ("*Data quality*", alert.quality),
+        ("*Performance*", alert.performance),
+        ("*Failing gates*", alert.failing_gates),
+    ):
+        if findings:
+            section = section_with(payload, heading)
+            shown = section.count("\n• ")
+            assert 1 <= shown <= max_findings
+            assert shown + more_count(section) == len(findings)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -23,7 +23,6 @@ CONTEXT_ELEMENTS_MAX = 10
 CONTEXT_TEXT_MAX = 3000
 FALLBACK_TEXT_MAX = 3000
 
-_LINE_MAX = 400  # one bullet line of a list section
 _URL_MAX = 900  # longer link targets are named, not linked (3 links fit a section)
 _ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 _EMOJI = {
@@ -115,7 +114,6 @@ def _bulleted(heading: str, lines: Sequence[str], total: int, max_items: int) ->
     text = heading
     shown = 0
     for line in lines[:max_items]:
-        line = clip(line, _LINE_MAX, mrkdwn=False)  # already escaped
         candidate = f"{text}\n{line}"
         if utf16_len(candidate) + utf16_len(more(shown + 1)) > SECTION_TEXT_MAX:
             break
@@ -206,8 +204,8 @@ def slack_payload(
         heading = "*Top drifted features*"
         if alert.columns_drifted is not None and alert.columns_total:
             heading += f" ({alert.columns_drifted:,} of {alert.columns_total:,} columns drifted)"
-        lines = [_feature_line(f) for f in alert.drifted_features]
-        total = max(alert.columns_drifted or 0, len(lines))
+        lines = [_feature_line(f) for f in alert.drifted_features[:max_features]]
+        total = max(alert.columns_drifted or 0, len(alert.drifted_features))
         blocks.append(_section(_bulleted(heading, lines, total, max_features)))
     for heading, findings in (
         ("*Data quality*", alert.quality),
@@ -215,8 +213,8 @@ def slack_payload(
         ("*Failing gates*", alert.failing_gates),
     ):
         if findings:
-            lines = [_finding_line(f) for f in findings]
-            blocks.append(_section(_bulleted(heading, lines, len(lines), max_findings)))
+            lines = [_finding_line(f) for f in findings[:max_findings]]
+            blocks.append(_section(_bulleted(heading, lines, len(findings), max_findings)))
     links = alert.links.items()
     if links:
         text = "*Links:* " + " · ".join(_link(label, target) for label, target in links)
