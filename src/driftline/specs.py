@@ -108,6 +108,13 @@ class ModelSection(_Section):
         return self
 
 
+AlertChannel = Literal["slack", "webhook"]
+
+
+def _default_channels() -> list[AlertChannel]:
+    return ["slack"]
+
+
 class AlertsSection(_Section):
     """Who hears about what: severity threshold, repeat suppression and channels.
 
@@ -131,8 +138,8 @@ class AlertsSection(_Section):
         "minutes of the last one sent is recorded as suppressed instead of sent, unless "
         "its severity is higher (escalation always goes out). 0 sends every repeat.",
     )
-    channels: list[Literal["slack", "webhook"]] = Field(
-        default_factory=lambda: ["slack"],
+    channels: list[AlertChannel] = Field(
+        default_factory=_default_channels,
         description="Where alerts go: 'slack' (incoming webhook, Block Kit) and/or "
         "'webhook' (the alert as plain JSON, for other tools).",
     )

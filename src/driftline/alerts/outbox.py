@@ -288,7 +288,10 @@ def enqueue(
                     updated_at=now,
                 )
             )
-            ids.append(int(inserted.inserted_primary_key[0]))
+            key = inserted.inserted_primary_key
+            if key is None:  # every supported database returns the new id
+                raise AlertError(f"the store did not return the id of the new {OUTBOX_TABLE} row")
+            ids.append(int(key[0]))
     entries = _select(store, table.c.id.in_(ids))
     for entry in entries:
         log.info(

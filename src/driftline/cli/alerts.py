@@ -25,8 +25,11 @@ def _console() -> Console:
 
 
 _STATUSES = ("pending", "sent", "failed", "suppressed")
-# Counts and error texts: no markup parsing ("[Errno 111]"), colouring or wrapping.
-_plain = {"markup": False, "highlight": False, "soft_wrap": True}
+
+
+def _say(console: Console, text: str, style: str | None = None) -> None:
+    """Print counts and error texts as they are: no markup ("[Errno 111]"), no wrapping."""
+    console.print(text, style=style, markup=False, highlight=False, soft_wrap=True)
 
 
 def _totals(totals: dict[str, int]) -> str:
@@ -62,7 +65,7 @@ def flush_cmd(
         destinations = ctx.alert_destinations()
         if retry_failed:
             requeued = requeue_failed(ctx.store, model=model)
-            console.print(f"made {requeued} failed alerts pending again", **_plain)
+            _say(console, f"made {requeued} failed alerts pending again")
         with console.status("sending pending alerts"):
             result = flush(
                 ctx.store,
@@ -77,15 +80,15 @@ def flush_cmd(
             not_tried[d.error] = not_tried.get(d.error, 0) + 1
         elif d.outcome != "sent":
             verdict = "failed" if d.outcome == "failed" else "left pending"
-            console.print(f"  #{d.entry_id} {d.channel} {verdict}: {d.error}", **_plain)
+            _say(console, f"  #{d.entry_id} {d.channel} {verdict}: {d.error}")
     for reason, n in not_tried.items():
-        console.print(f"  {n} not tried: {reason}", **_plain)
-    console.print(
+        _say(console, f"  {n} not tried: {reason}")
+    _say(
+        console,
         f"sent {result.sent}, failed {result.failed}, "
         f"left pending {result.retry_later + result.not_attempted}",
-        **_plain,
     )
-    console.print(f"outbox: {_totals(result.totals)}", **_plain)
+    _say(console, f"outbox: {_totals(result.totals)}")
 
 
 @app.command("list")
@@ -109,23 +112,23 @@ def list_cmd(
     with Context.open() as ctx:
         entries = list_entries(ctx.store, status=status, model=model, limit=limit)  # type: ignore[arg-type]
         totals = counts(ctx.store, model=model)
-    console.print(f"alerts outbox: {_totals(totals)}", **_plain)
+    _say(console, f"alerts outbox: {_totals(totals)}")
     if not entries:
-        console.print("no alerts" + (f" with status {status}" if status else ""), **_plain)
+        _say(console, "no alerts" + (f" with status {status}" if status else ""))
     for e in entries:
-        state = e.status
+        state: str = e.status
         if e.attempts:
             state += f", {e.attempts} {'try' if e.attempts == 1 else 'tries'}"
         if e.status == "pending":
             state += f", next try {e.next_attempt_at:%Y-%m-%d %H:%M:%S} UTC"
-        console.print(
+        _say(
+            console,
             f"#{e.id}  {e.created_at:%Y-%m-%d %H:%M} UTC  {e.model}  {e.kind}/{e.severity}  "
             f"{e.channel}  {state}",
-            **_plain,
         )
-        console.print(f"    {e.title}", **_plain)
+        _say(console, f"    {e.title}")
         if e.last_error or e.note:
-            console.print(f"    {e.last_error or e.note}", style="dim", **_plain)
+            _say(console, f"    {e.last_error or e.note}", "dim")
 
 
 @app.command("test")
