@@ -183,8 +183,8 @@ def _summary_table(summaries: list) -> Table:  # type: ignore[type-arg]
     return table
 
 
-from driftline.cli import demo as _demo  # noqa: E402
 from driftline.cli import alerts as _alerts  # noqa: E402
+from driftline.cli import demo as _demo  # noqa: E402
 from driftline.cli import ops as _ops  # noqa: E402
 
 app.command("demo")(_demo.demo)
