@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
+import numpy as np
+import pandas as pd
 import pytest
 import yaml
 from pydantic import ValidationError
@@ -41,6 +43,22 @@ def test_times_are_utc() -> None:
     paris = timezone(timedelta(hours=1))
     window = Window(start=datetime(2026, 1, 1, 1, tzinfo=paris), end=datetime(2026, 1, 2))
     assert window.start == datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def test_pandas_and_numpy_values_become_plain_python_values() -> None:
+    alert = Alert(
+        model="m",
+        kind="drift",
+        severity="warning",
+        title="t",
+        rows=np.int64(2400),
+        drift_share=np.float64(0.25),
+        created_at=pd.Timestamp("2026-03-01 06:00"),
+        window=Window(start=pd.Timestamp("2026-02-22", tz="UTC"), end=pd.Timestamp("2026-03-01")),
+    )
+    assert type(alert.created_at) is datetime and type(alert.window.start) is datetime  # type: ignore[union-attr]
+    assert alert.created_at == datetime(2026, 3, 1, 6, tzinfo=UTC)
+    assert type(alert.rows) is int and alert.rows == 2400
 
 
 @pytest.mark.parametrize(

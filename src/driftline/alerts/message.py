@@ -192,7 +192,22 @@ def default_dedupe_key(model: str, kind: str, alert_id: str) -> str:
 
 
 def as_utc(value: datetime) -> datetime:
-    """A timezone-aware UTC datetime; naive values are taken to be UTC already."""
+    """A plain timezone-aware UTC datetime; naive values are taken to be UTC already.
+
+    Subclasses (``pandas.Timestamp``) become plain datetimes, which every database
+    driver binds; nanoseconds are dropped.
+    """
+    if type(value) is not datetime:
+        value = datetime(
+            value.year,
+            value.month,
+            value.day,
+            value.hour,
+            value.minute,
+            value.second,
+            value.microsecond,
+            tzinfo=value.tzinfo,
+        )
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
