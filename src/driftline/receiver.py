@@ -95,6 +95,7 @@ class _Server(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out as two writes: no 40 ms stall
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
