@@ -314,3 +314,14 @@ def test_the_webhook_url_never_appears_in_logs_rows_results_or_errors(
     for where in (caplog.text, rows, repr(results), str(bad.value), repr(slack_to(receiver))):
         assert "integration-secret-token" not in where  # ...without the secret path
         assert receiver.url not in where and dead not in where
+
+
+def test_a_retried_task_that_notifies_again_does_not_send_twice(
+    store: Store, receiver: LocalReceiver
+) -> None:
+    event = Alert(model="purchase_propensity", kind="promoted", severity="info", title="v4 won")
+    config = AlertsSection(cooldown_minutes=0)
+    first = notify(store, event, config, slack_to(receiver), FAST)
+    again = notify(store, event, config, slack_to(receiver), FAST)
+    assert first.status_of("slack") == again.status_of("slack") == "sent"
+    assert len(receiver.payloads()) == 1

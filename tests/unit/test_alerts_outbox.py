@@ -206,3 +206,26 @@ def test_the_outbox_table_never_holds_the_url(sqlite_store: Store) -> None:
         dump = repr(conn.exec_driver_sql(f"SELECT * FROM {OUTBOX_TABLE}").fetchall())
     assert "outbox-unit-token" not in dump
     assert "<redacted webhook url>" in dump  # the echoed URL was redacted from the error
+
+
+def test_recording_the_same_alert_twice_adds_nothing(sqlite_store: Store) -> None:
+    config = AlertsSection(cooldown_minutes=0, channels=["slack", "webhook"])
+    event = alert("info", kind="promoted")
+    first = enqueue(sqlite_store, event, config)
+    again = enqueue(sqlite_store, event, config)  # e.g. a retried task
+    assert [e.id for e in again.entries] == [e.id for e in first.entries]
+    assert counts(sqlite_store)["pending"] == 2
+
+
+def test_a_flush_out_of_time_tries_nothing_and_keeps_the_last_error(sqlite_store: Store) -> None:
+    enqueue(sqlite_store, alert(), CONFIG)
+    flaky = mock_client(lambda r: httpx.Response(502, text="bad gateway"))
+    flush(sqlite_store, SLACK, DeliveryPolicy(attempts=1), client=flaky)
+    called: list[httpx.Request] = []
+    late = mock_client(lambda r: called.append(r) or httpx.Response(200, text="ok"))
+    result = flush(
+        sqlite_store, SLACK, DeliveryPolicy(max_flush_seconds=0), client=late, include_not_due=True
+    )
+    assert (result.not_attempted, called) == (1, [])
+    (entry,) = list_entries(sqlite_store, status="pending")
+    assert "HTTP 502" in (entry.last_error or "")

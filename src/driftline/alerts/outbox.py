@@ -233,7 +233,8 @@ def enqueue(
     pending or sent one, at the same or a lower severity, is recorded as
     ``suppressed``; a higher severity (escalation) is recorded as ``pending``.
     The cooldown is measured on ``alert.created_at``; ``now`` (default: the clock)
-    is when the rows become due.
+    is when the rows become due. Recording the same alert (same ``alert_id``) again,
+    e.g. from a retried task, returns the rows of the first time and adds none.
     """
     config = config or AlertsSection()
     reason = skip_reason(alert, config)
@@ -242,56 +243,24 @@ def enqueue(
         return EnqueueResult(alert.alert_id, [], reason)
     table = _table(store)
     now = as_utc(now) if now is not None else _utc_now()
-    raised = alert.created_at
-    cooldown = timedelta(minutes=config.cooldown_minutes)
     bodies = {channel: render(alert, channel, config) for channel in config.channels}
     ids: list[int] = []
-    with store.engine.begin() as conn:
-        for channel, body in bodies.items():
-            status: Status = "pending"
-            note = None
-            if cooldown > timedelta(0):
-                last = conn.execute(
-                    sa.select(table.c.id, table.c.severity, table.c.created_at)
-                    .where(
-                        table.c.dedupe_key == alert.dedupe_key,
-                        table.c.channel == channel,
-                        table.c.status.in_(("pending", "sent")),
-                        table.c.created_at > raised - cooldown,
-                        table.c.created_at <= raised,
-                    )
-                    .order_by(table.c.created_at.desc(), table.c.id.desc())
-                    .limit(1)
-                ).first()
-                if last is not None and alert.severity.rank <= Severity(last.severity).rank:
-                    status = "suppressed"
-                    note = (
-                        f"repeat of outbox #{last.id} ({last.severity}, "
-                        f"{as_utc(last.created_at):%Y-%m-%d %H:%M} UTC) within the "
-                        f"{config.cooldown_minutes}-minute cooldown"
-                    )
-            inserted = conn.execute(
-                table.insert().values(
-                    alert_id=alert.alert_id,
-                    model=alert.model,
-                    kind=alert.kind,
-                    severity=alert.severity.value,
-                    dedupe_key=alert.dedupe_key,
-                    channel=channel,
-                    title=alert.title,
-                    body=body,
-                    status=status,
-                    attempts=0,
-                    note=note,
-                    created_at=raised,
-                    next_attempt_at=now,
-                    updated_at=now,
-                )
-            )
-            key = inserted.inserted_primary_key
-            if key is None:  # every supported database returns the new id
-                raise AlertError(f"the store did not return the id of the new {OUTBOX_TABLE} row")
-            ids.append(int(key[0]))
+    try:
+        with store.engine.begin() as conn:
+            already = conn.execute(
+                sa.select(table.c.id).where(table.c.alert_id == alert.alert_id)
+            ).scalars()
+            ids = [int(i) for i in already]
+            if not ids:
+                ids = _insert(conn, table, alert, bodies, config, now)
+    except sa.exc.IntegrityError:  # recorded concurrently by another run: use those rows
+        with store.engine.connect() as conn:
+            ids = [
+                int(i)
+                for i in conn.execute(
+                    sa.select(table.c.id).where(table.c.alert_id == alert.alert_id)
+                ).scalars()
+            ]
     entries = _select(store, table.c.id.in_(ids))
     for entry in entries:
         log.info(
@@ -304,6 +273,66 @@ def enqueue(
             entry.status,
         )
     return EnqueueResult(alert.alert_id, entries)
+
+
+def _insert(
+    conn: sa.Connection,
+    table: sa.Table,
+    alert: Alert,
+    bodies: dict[str, str],
+    config: AlertsSection,
+    now: datetime,
+) -> list[int]:
+    """Insert one row per channel, suppressing repeats within the cooldown; new ids."""
+    raised = alert.created_at
+    cooldown = timedelta(minutes=config.cooldown_minutes)
+    ids: list[int] = []
+    for channel, body in bodies.items():
+        status: Status = "pending"
+        note = None
+        if cooldown > timedelta(0):
+            last = conn.execute(
+                sa.select(table.c.id, table.c.severity, table.c.created_at)
+                .where(
+                    table.c.dedupe_key == alert.dedupe_key,
+                    table.c.channel == channel,
+                    table.c.status.in_(("pending", "sent")),
+                    table.c.created_at > raised - cooldown,
+                    table.c.created_at <= raised,
+                )
+                .order_by(table.c.created_at.desc(), table.c.id.desc())
+                .limit(1)
+            ).first()
+            if last is not None and alert.severity.rank <= Severity(last.severity).rank:
+                status = "suppressed"
+                note = (
+                    f"repeat of outbox #{last.id} ({last.severity}, "
+                    f"{as_utc(last.created_at):%Y-%m-%d %H:%M} UTC) within the "
+                    f"{config.cooldown_minutes}-minute cooldown"
+                )
+        inserted = conn.execute(
+            table.insert().values(
+                alert_id=alert.alert_id,
+                model=alert.model,
+                kind=alert.kind,
+                severity=alert.severity.value,
+                dedupe_key=alert.dedupe_key,
+                channel=channel,
+                title=alert.title,
+                body=body,
+                status=status,
+                attempts=0,
+                note=note,
+                created_at=raised,
+                next_attempt_at=now,
+                updated_at=now,
+            )
+        )
+        key = inserted.inserted_primary_key
+        if key is None:  # every supported database returns the new id
+            raise AlertError(f"the store did not return the id of the new {OUTBOX_TABLE} row")
+        ids.append(int(key[0]))
+    return ids
 
 
 def _select(store: Store, *where: Any, limit: int | None = None) -> list[OutboxEntry]:
@@ -463,7 +492,8 @@ def flush(
             else:
                 reason = ""
             if url is None or reason:
-                skipped.setdefault(reason, []).append(entry.id)
+                if not deadline.expired():  # keep the last real error when time ran out
+                    skipped.setdefault(reason, []).append(entry.id)
                 deliveries.append(Delivery(entry.id, entry.channel, "not_attempted", reason))
                 continue
             if not _claim(store, table, entry.id, now, lease_until):

@@ -23,7 +23,7 @@ def upgrade() -> None:
     op.create_table(
         "dl_alert_outbox",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("alert_id", sa.String(64), nullable=False, index=True),
+        sa.Column("alert_id", sa.String(64), nullable=False),
         sa.Column("model", sa.String(64), nullable=False),
         sa.Column("kind", sa.String(32), nullable=False),
         sa.Column("severity", sa.String(16), nullable=False),
@@ -50,4 +50,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_dl_alert_outbox_dedupe", table_name="dl_alert_outbox")
     op.drop_index("ix_dl_alert_outbox_due", table_name="dl_alert_outbox")
+    op.drop_index("ux_dl_alert_outbox_alert_channel", table_name="dl_alert_outbox")
     op.drop_table("dl_alert_outbox")
