@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -279,7 +279,7 @@ def _insert(
     conn: sa.Connection,
     table: sa.Table,
     alert: Alert,
-    bodies: dict[str, str],
+    bodies: Mapping[str, str],
     config: AlertsSection,
     now: datetime,
 ) -> list[int]:
