@@ -243,7 +243,7 @@ def enqueue(
         return EnqueueResult(alert.alert_id, [], reason)
     table = _table(store)
     now = as_utc(now) if now is not None else _utc_now()
-    bodies = {channel: render(alert, channel, config) for channel in config.channels}
+    bodies: dict[str, str] = {c: render(alert, c, config) for c in config.channels}
     ids: list[int] = []
     try:
         with store.engine.begin() as conn:
