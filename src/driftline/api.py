@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -18,6 +19,9 @@ from driftline.privacy import Pseudonymizer, pseudonymizer_from
 from driftline.settings import Settings, get_settings
 from driftline.specs import ModelSpec, find_spec
 from driftline.store import ErasureResult, IngestResult, Store
+
+if TYPE_CHECKING:
+    from driftline.alerts import Alert, DeliveryPolicy, Destinations, NotifyResult
 
 
 @dataclass
@@ -44,6 +48,36 @@ class Context:
 
     def pseudonymizer(self) -> Pseudonymizer:
         return pseudonymizer_from(self.settings)
+
+    def alert_destinations(
+        self, *, slack_url: str | None = None, webhook_url: str | None = None
+    ) -> Destinations:
+        """Webhook URLs from settings, unless given here (e.g. a Prefect Secret's value)."""
+        from driftline.alerts import Destinations
+
+        return Destinations.from_settings(
+            self.settings, slack_url=slack_url, webhook_url=webhook_url
+        )
+
+    def notify(
+        self,
+        alert: Alert,
+        *,
+        slack_url: str | None = None,
+        webhook_url: str | None = None,
+        policy: DeliveryPolicy | None = None,
+    ) -> NotifyResult:
+        """Record ``alert`` in the outbox under its model's ``alerts:`` spec, then send
+        what is due. Never raises for delivery trouble: see the result and the outbox."""
+        from driftline.alerts import notify
+
+        return notify(
+            self.store,
+            alert,
+            self.spec(alert.model).alerts,
+            self.alert_destinations(slack_url=slack_url, webhook_url=webhook_url),
+            policy,
+        )
 
 
 def log_predictions(

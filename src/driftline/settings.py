@@ -44,7 +44,14 @@ class Settings(BaseSettings):
         description="MLflow tracking and registry URI. Default: SQLite in the home folder.",
     )
     slack_webhook_url: SecretStr | None = Field(
-        default=None, description="Slack incoming webhook URL for alerts."
+        default=None,
+        description="Slack incoming webhook URL for alerts (a secret: never logged). "
+        "Flows may pass a Prefect Secret block's value instead.",
+    )
+    webhook_url: SecretStr | None = Field(
+        default=None,
+        description="URL of a generic webhook that receives each alert as plain JSON "
+        "(a secret: never logged).",
     )
 
     @cached_property

@@ -1,0 +1,191 @@
+"""``driftline alerts``: flush the outbox, list it, and send a test alert.
+
+Webhook URLs come from DRIFTLINE_SLACK_WEBHOOK_URL and DRIFTLINE_WEBHOOK_URL; they are
+secrets and no command prints them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from driftline.errors import AlertError
+
+app = typer.Typer(
+    help="Alerts: deliver what is pending, look at the outbox, send a test message.",
+    no_args_is_help=True,
+)
+
+
+def _console() -> Console:
+    return Console()  # per command, so COLUMNS and redirection are read when it runs
+
+
+_STATUSES = ("pending", "sent", "failed", "suppressed")
+
+
+def _say(console: Console, text: str, style: str | None = None) -> None:
+    """Print counts and error texts as they are: no markup ("[Errno 111]"), no wrapping."""
+    console.print(text, style=style, markup=False, highlight=False, soft_wrap=True)
+
+
+def _totals(totals: dict[str, int]) -> str:
+    return ", ".join(f"{totals.get(s, 0)} {s}" for s in _STATUSES)
+
+
+@app.command("flush")
+def flush_cmd(
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="Only this model's alerts.")
+    ] = None,
+    include_not_due: Annotated[
+        bool,
+        typer.Option("--all", help="Also try alerts still waiting out a retry backoff."),
+    ] = False,
+    retry_failed: Annotated[
+        bool,
+        typer.Option(
+            "--retry-failed",
+            help="Make failed alerts pending again first (e.g. after fixing a revoked URL).",
+        ),
+    ] = False,
+    max_seconds: Annotated[
+        float, typer.Option(min=1, help="Time budget of the whole flush, in seconds.")
+    ] = 60.0,
+) -> None:
+    """Send every pending alert that is due; print what was sent and what is left."""
+    from driftline.alerts import DeliveryPolicy, flush, requeue_failed
+    from driftline.api import Context
+
+    console = _console()
+    with Context.open() as ctx:
+        destinations = ctx.alert_destinations()
+        if retry_failed:
+            requeued = requeue_failed(ctx.store, model=model)
+            _say(console, f"made {requeued} failed alerts pending again")
+        with console.status("sending pending alerts"):
+            result = flush(
+                ctx.store,
+                destinations,
+                DeliveryPolicy(max_flush_seconds=max_seconds),
+                include_not_due=include_not_due,
+                model=model,
+            )
+    not_tried: dict[str, int] = {}
+    for d in result.deliveries:
+        if d.outcome == "not_attempted":
+            not_tried[d.error] = not_tried.get(d.error, 0) + 1
+        elif d.outcome != "sent":
+            verdict = "failed" if d.outcome == "failed" else "left pending"
+            _say(console, f"  #{d.entry_id} {d.channel} {verdict}: {d.error}")
+    for reason, n in not_tried.items():
+        _say(console, f"  {n} not tried: {reason}")
+    _say(
+        console,
+        f"sent {result.sent}, failed {result.failed}, "
+        f"left pending {result.retry_later + result.not_attempted}",
+    )
+    _say(console, f"outbox: {_totals(result.totals)}")
+
+
+@app.command("list")
+def list_cmd(
+    status: Annotated[
+        str | None,
+        typer.Option(help="Only alerts in this status: pending, sent, failed, suppressed."),
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="Only this model's alerts.")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, help="Show at most this many (latest).")] = 50,
+) -> None:
+    """Show the latest outbox rows: status, attempts, next attempt and last error."""
+    from driftline.alerts import counts, list_entries
+    from driftline.api import Context
+
+    if status is not None and status not in _STATUSES:
+        raise typer.BadParameter(f"choose one of {', '.join(_STATUSES)}", param_hint="--status")
+    console = _console()
+    with Context.open() as ctx:
+        entries = list_entries(ctx.store, status=status, model=model, limit=limit)  # type: ignore[arg-type]
+        totals = counts(ctx.store, model=model)
+    _say(console, f"alerts outbox: {_totals(totals)}")
+    if not entries:
+        _say(console, "no alerts" + (f" with status {status}" if status else ""))
+    for e in entries:
+        state: str = e.status
+        if e.attempts:
+            state += f", {e.attempts} {'try' if e.attempts == 1 else 'tries'}"
+        if e.status == "pending":
+            state += f", next try {e.next_attempt_at:%Y-%m-%d %H:%M:%S} UTC"
+        _say(
+            console,
+            f"#{e.id}  {e.created_at:%Y-%m-%d %H:%M} UTC  {e.model}  {e.kind}/{e.severity}  "
+            f"{e.channel}  {state}",
+        )
+        _say(console, f"    {e.title}")
+        if e.last_error or e.note:
+            _say(console, f"    {e.last_error or e.note}", "dim")
+
+
+@app.command("test")
+def test_cmd(
+    model: Annotated[
+        str, typer.Option("--model", "-m", help="Model name (monitors/<model>.yaml).")
+    ],
+    severity: Annotated[
+        str, typer.Option(help="Severity of the test message: info, warning or critical.")
+    ] = "info",
+) -> None:
+    """Send a test alert through the model's configured channels, now."""
+    from driftline.alerts import Alert, enqueue, flush
+    from driftline.api import Context
+
+    if severity not in ("info", "warning", "critical"):
+        raise typer.BadParameter("choose info, warning or critical", param_hint="--severity")
+    console = _console()
+    with Context.open() as ctx:
+        spec = ctx.spec(model)
+        destinations = ctx.alert_destinations()
+        configured = [c for c in spec.alerts.channels if destinations.url(c) is not None]
+        missing = [c for c in spec.alerts.channels if c not in configured]
+        if not configured:
+            raise AlertError(
+                f"no alert channel of model {model} has a URL (alerts.channels: "
+                f"{', '.join(spec.alerts.channels) or 'none'}): set DRIFTLINE_SLACK_WEBHOOK_URL "
+                "and/or DRIFTLINE_WEBHOOK_URL"
+            )
+        for channel in missing:
+            console.print(f"[yellow]skipping {channel}: no URL configured[/]")
+        alert = Alert(
+            model=model,
+            kind="test",
+            severity=severity,  # type: ignore[arg-type]
+            title="Test alert",
+            summary=f"If you can read this, driftline alerts for *{model}* reach this channel.",
+            facts={"Sent by": "driftline alerts test", "At": f"{datetime.now(UTC):%H:%M:%S} UTC"},
+        )
+        config = spec.alerts.model_copy(update={"enabled": True, "channels": configured})
+        enqueued = enqueue(ctx.store, alert, config)
+        result = flush(ctx.store, destinations, alert_id=alert.alert_id)
+    outcomes = {d.entry_id: d for d in result.deliveries}
+    problems = []
+    for entry in enqueued.entries:
+        delivery = outcomes.get(entry.id)
+        if delivery is not None and delivery.outcome == "sent":
+            console.print(f"{entry.channel}: [green]sent[/] (outbox #{entry.id})")
+        elif delivery is not None and delivery.outcome == "failed":
+            problems.append(
+                f"{entry.channel}: {delivery.error}; marked failed (after fixing the URL, "
+                "`driftline alerts flush --retry-failed` sends it again)"
+            )
+        else:
+            error = delivery.error if delivery is not None else "not tried"
+            problems.append(
+                f"{entry.channel}: {error}; left pending for the next `driftline alerts flush`"
+            )
+    if problems:
+        raise AlertError("test alert not delivered: " + " | ".join(problems))
