@@ -2,15 +2,18 @@
 ``backfill-monitor`` (every window of a date range, oldest first).
 
 The steps are core calls (driftline.monitor); the flow adds the Prefect side: artifacts
-for each run, the ``driftline.drift.detected`` event for alerts and retrains, and the
-``retrain-model`` flow when the policy says retrain. It branches only on the decision
-the core returned.
+for each run, the alert through the outbox, and on a retrain decision either the
+``driftline.drift.detected`` event (which starts the model's ``retrain-model``
+deployment, see driftline.deployment_plan) or the ``retrain-model`` flow itself. It
+branches only on the decision the core returned.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
+from driftline.deployment_plan import DRIFT_EVENT, model_resource
+from driftline.flows.secrets import alert_urls
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import (
     create_link_artifact,
@@ -22,8 +25,7 @@ from prefect.events import emit_event
 from prefect.states import Failed
 
 from driftline.monitor import MonitorRun, backfill, monitor_model, timeline_row
-
-DRIFT_EVENT = "driftline.drift.detected"
+from driftline.monitor_alerts import notify_monitor_run
 
 
 def _key(model: str, suffix: str) -> str:
@@ -63,13 +65,22 @@ def publish_artifacts(run: MonitorRun) -> None:
         )
 
 
+@task(name="notify", persist_result=False, cache_policy=NO_CACHE)
+def notify(run: MonitorRun) -> dict[str, Any] | None:
+    """The run's alert into the outbox, then sent (by the model's ``alerts:`` rules)."""
+    result = notify_monitor_run(run, **alert_urls())
+    if result is None:
+        return None
+    return {"alert": result.enqueued.alert_id, "sent": result.flushed.sent}
+
+
 @task(name="emit-drift-event", persist_result=False, cache_policy=NO_CACHE)
 def emit_drift_event(run: MonitorRun) -> str | None:
-    """Tell automations (alerts, deployments) what the monitor found and decided."""
+    """Ask for a retrain: the model's retrain deployment is triggered by this event."""
     event = emit_event(
         event=DRIFT_EVENT,
         resource={
-            "prefect.resource.id": f"driftline.model.{run.model}",
+            "prefect.resource.id": model_resource(run.model),
             "prefect.resource.name": run.model,
         },
         payload=run.summary(),
@@ -78,9 +89,19 @@ def emit_drift_event(run: MonitorRun) -> str | None:
 
 
 @flow(name="monitor-model")
-def monitor_model_flow(model: str, window_end: str | None = None) -> Any:
-    """Monitor one window of ``model`` against its champion and act on the decision:
-    alert or retrain -> event ``driftline.drift.detected``; retrain -> ``retrain-model``."""
+def monitor_model_flow(
+    model: str,
+    window_end: str | None = None,
+    retrain_via: Literal["event", "subflow"] = "event",
+    alert: bool = True,
+) -> Any:
+    """Monitor one window of ``model`` against its champion and act on the decision.
+
+    alert or retrain: the alert goes out (``alert=False`` skips it); retrain: the
+    ``driftline.drift.detected`` event for the retrain deployment, or with
+    ``retrain_via="subflow"`` the ``retrain-model`` flow right here (no deployment
+    needed). A failed run ends the flow Failed, after its artifacts and alert.
+    """
     logger = get_run_logger()
     run = monitor_window(model, window_end)
     publish_artifacts(run)
@@ -93,13 +114,16 @@ def monitor_model_flow(model: str, window_end: str | None = None) -> Any:
         "; ".join(run.decision.reasons),
     )
     taken: list[str] = []
-    if run.action in ("alert", "retrain"):
+    raises_alert = run.action != "none" or run.status == "failed"
+    if alert and raises_alert and notify(run) is not None:
+        taken.append("alert")
+    if run.action == "retrain" and retrain_via == "event":
         emit_drift_event(run)
-        taken.append("event")
-    if run.action == "retrain":
-        from driftline.flows.retrain import retrain_model_flow
+        taken.append("retrain requested (event)")
+    elif run.action == "retrain":
+        from driftline.flows.retrain import retrain_model
 
-        retrain_model_flow(model=model, reason="; ".join(run.decision.reasons))
+        retrain_model(model=model, reason="; ".join(run.decision.reasons))
         taken.append("retrain-model")
     summary = {**run.summary(), "action_taken": ", ".join(taken) or "-"}
     if run.status == "failed":

@@ -1,0 +1,164 @@
+"""From a monitor run to an alert: what people hear about a window.
+
+A run whose decision is ``alert`` or ``retrain`` becomes a finding (``performance``,
+``quality`` or ``drift``, in that order of precedence); a failed run becomes
+``flow_failed``. Quiet windows and windows too small to judge raise nothing. The alerts
+outbox then applies the model's ``alerts:`` section (minimum severity, repeat
+suppression) and delivers.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from driftline.errors import SpecError, StoreError
+from driftline.methods import is_p_value
+
+if TYPE_CHECKING:
+    from driftline.alerts import Alert, Destinations, NotifyResult
+    from driftline.drift import ColumnDrift
+    from driftline.monitor import MonitorRun
+    from driftline.settings import Settings
+    from driftline.specs import ModelSpec
+    from driftline.store import Store
+
+log = logging.getLogger(__name__)
+
+#: The policy's five severities folded onto the alerts' three.
+SEVERITY = {
+    "none": "info",
+    "low": "info",
+    "medium": "warning",
+    "high": "warning",
+    "critical": "critical",
+}
+_SUMMARY_MAX = 1500
+
+
+def _strength(column: ColumnDrift) -> float:
+    """How far past its threshold a column is (for "most drifted first")."""
+    if is_p_value(column.method):
+        return column.threshold / max(column.score, 1e-300)
+    return column.score / column.threshold if column.threshold else column.score
+
+
+def alert_for(run: MonitorRun, spec: ModelSpec | None = None) -> Alert | None:
+    """The alert a monitor run raises, or None when it raises nothing."""
+    from driftline.alerts import Alert, FeatureDrift, Finding, Links, Window
+
+    d = run.decision
+    if run.status == "failed":
+        return Alert(
+            model=run.model,
+            kind="flow_failed",
+            severity="warning",
+            title=f"Monitor run failed for {run.window_start:%Y-%m-%d %H:%M} UTC window",
+            summary=(run.error or "the window could not be checked")[:_SUMMARY_MAX],
+            window=Window(start=run.window_start, end=run.window_end),
+            decision=d.action,
+            rows=run.rows,
+        )
+    if d.action == "none" or run.result is None:
+        return None
+    result = run.result
+    triggers = set(d.triggers)
+    counted = [c for c in result.columns if c.name in set(d.drifted_columns)]
+    if result.prediction is not None and result.prediction.drifted:
+        counted.append(result.prediction)
+    features = [
+        FeatureDrift(column=c.name, method=c.method, score=c.score, threshold=c.threshold)
+        for c in sorted(counted, key=_strength, reverse=True)
+    ]
+    quality = [
+        Finding(name=f"{q.rule}: {q.column}", detail=q.detail, value=q.share, threshold=q.limit)
+        for q in result.quality
+    ]
+    performance = []
+    perf = result.performance
+    allowed = spec.monitoring.performance.max_drop if spec is not None else {}
+    if perf is not None and "performance_drop" in triggers:
+        for metric, value in perf.metrics.items():
+            drop = perf.drop(metric)
+            if drop is None or metric not in allowed or drop <= allowed[metric]:
+                continue
+            performance.append(
+                Finding(
+                    name=f"realized {metric}",
+                    detail=f"{value:.3f} against validation {perf.baseline[metric]:.3f} "
+                    f"on {perf.labelled_rows} labelled predictions",
+                    value=value,
+                    threshold=perf.baseline[metric] - allowed[metric],
+                )
+            )
+    drifted = len(d.drifted_columns)
+    if "performance_drop" in triggers:
+        kind, title = "performance", "Realized performance fell below the champion's validation"
+    elif "data_quality" in triggers:
+        columns = sorted({q.column for q in result.quality})
+        kind, title = "quality", f"Data-quality problems in {len(columns)} columns"
+    elif drifted:
+        kind, title = "drift", f"Drift in {drifted} of {len(result.columns)} features"
+    else:
+        kind, title = "drift", "The model's score drifted"
+    if d.action == "retrain":
+        title += " (retrain)"
+    return Alert(
+        model=run.model,
+        kind=kind,
+        severity=SEVERITY[d.severity],
+        title=title,
+        summary="\n".join(d.reasons)[:_SUMMARY_MAX],
+        window=Window(start=run.window_start, end=run.window_end),
+        decision=d.action,
+        drift_share=d.drift_share,
+        columns_drifted=drifted,
+        columns_total=len(result.columns),
+        rows=run.rows,
+        drifted_features=features,
+        quality=quality,
+        performance=performance,
+        facts={"Champion": f"v{run.champion_version}"} if run.champion_version else {},
+        links=Links(report=str(run.report_path) if run.report_path else None),
+    )
+
+
+def notify_run(
+    store: Store,
+    run: MonitorRun,
+    spec: ModelSpec | None,
+    destinations: Destinations,
+) -> NotifyResult | None:
+    """Put the run's alert (if any) in the outbox and send what is due; None when the
+    run raises nothing. Delivery problems stay in the outbox, never raise."""
+    from driftline.alerts import notify
+
+    alert = alert_for(run, spec)
+    if alert is None:
+        return None
+    return notify(store, alert, spec.alerts if spec is not None else None, destinations)
+
+
+def notify_monitor_run(
+    run: MonitorRun,
+    *,
+    settings: Settings | None = None,
+    slack_url: str | None = None,
+    webhook_url: str | None = None,
+) -> NotifyResult | None:
+    """:func:`notify_run` from settings (webhook URLs from there unless given, e.g. from
+    a Prefect Secret). A spec that no longer loads still alerts, under default rules;
+    an unreachable store is logged and returns None (the run failed for that already)."""
+    from driftline.api import Context
+
+    try:
+        with Context.open(settings) as ctx:
+            try:
+                spec: ModelSpec | None = ctx.spec(run.model)
+            except SpecError:
+                spec = None
+            destinations = ctx.alert_destinations(slack_url=slack_url, webhook_url=webhook_url)
+            return notify_run(ctx.store, run, spec, destinations)
+    except StoreError as exc:
+        log.error("could not queue the alert of %s: %s", run.model, exc)
+        return None

@@ -1,0 +1,126 @@
+"""What a monitor run tells people: the alert it raises, and its way into the outbox."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from driftline.alerts import Destinations, list_entries
+from driftline.drift import ColumnDrift, DriftResult, QualityFinding, RealizedPerformance
+from driftline.monitor import MonitorRun
+from driftline.monitor_alerts import alert_for, notify_run
+from driftline.policy import Decision, failed, insufficient_data
+from driftline.specs import ModelSpec, load_spec
+from driftline.store import Store
+
+from ..conftest import SPECS_DIR
+
+START, END = datetime(2026, 9, 5, tzinfo=UTC), datetime(2026, 9, 6, tzinfo=UTC)
+BUG = QualityFinding("avg_order_value", "missing_share", 1.0, 0.05, "100.0% of values missing")
+
+
+@pytest.fixture(scope="module")
+def mspec() -> ModelSpec:
+    return load_spec(SPECS_DIR / "purchase_propensity.yaml")
+
+
+def _run(decision: Decision, **result: object) -> MonitorRun:
+    columns = (
+        ColumnDrift("recency_days", "numerical", "wasserstein", 0.15, 0.1, True),
+        ColumnDrift("channel", "categorical", "jensenshannon", 0.4, 0.1, True),
+        ColumnDrift("device", "categorical", "chisquare", 1e-9, 0.05, True),
+        ColumnDrift("top_category", "categorical", "jensenshannon", 0.01, 0.1, False),
+    )
+    drift = DriftResult(
+        columns=columns,
+        drift_share=0.75,
+        drift_share_threshold=0.3,
+        dataset_drift=True,
+        prediction=ColumnDrift("score", "numerical", "wasserstein", 0.05, 0.1, False),
+        quality=result.get("quality", ()),  # type: ignore[arg-type]
+        performance=result.get("performance"),  # type: ignore[arg-type]
+        rows_reference=5000,
+        rows_current=1800,
+        engine="evidently",
+    )
+    path = (Path("/tmp/reports/r.html"),)
+    return MonitorRun("purchase_propensity", START, END, decision, drift, "3", 5, path, None, 1800)
+
+
+def _decision(action: str, severity: str, *triggers: str) -> Decision:
+    return Decision(
+        action=action,  # type: ignore[arg-type]
+        severity=severity,  # type: ignore[arg-type]
+        status="drift",
+        reasons=("3 of 4 features drifted (75%, threshold 30%)", "input drift in 1 of 5"),
+        triggers=triggers,
+        drifted_columns=("recency_days", "channel", "device"),
+        drift_share=0.75,
+        input_drift=True,
+    )
+
+
+def test_drift_alert_lists_features_most_drifted_first(mspec: ModelSpec) -> None:
+    alert = alert_for(_run(_decision("alert", "medium", "dataset_drift")), mspec)
+    assert alert is not None
+    assert (alert.kind, alert.severity.value, alert.decision) == ("drift", "warning", "alert")
+    assert alert.title == "Drift in 3 of 4 features"
+    # p 1e-9 against 0.05, then 0.4 against 0.1, then 0.15 against 0.1
+    assert [f.column for f in alert.drifted_features] == ["device", "channel", "recency_days"]
+    assert (alert.columns_drifted, alert.columns_total, alert.rows) == (3, 4, 1800)
+    assert alert.links.report == "/tmp/reports/r.html"
+    assert alert.facts == {"Champion": "v3"}
+    assert alert.dedupe_key == "purchase_propensity:drift"
+    assert "3 of 4 features drifted" in alert.summary
+
+
+def test_quality_and_performance_take_precedence(mspec: ModelSpec) -> None:
+    quality = alert_for(
+        _run(_decision("alert", "high", "dataset_drift", "data_quality"), quality=(BUG,)), mspec
+    )
+    assert quality is not None and quality.kind == "quality"
+    assert quality.quality[0].name == "missing_share: avg_order_value"
+    assert quality.title == "Data-quality problems in 1 columns"
+    perf = RealizedPerformance(3000, 600, {"roc_auc": 0.55, "pr_auc": 0.44}, {"roc_auc": 0.7})
+    retrain = alert_for(
+        _run(_decision("retrain", "critical", "performance_drop"), performance=perf), mspec
+    )
+    assert retrain is not None
+    assert (retrain.kind, retrain.severity.value) == ("performance", "critical")
+    assert retrain.title.endswith("(retrain)")
+    assert [f.name for f in retrain.performance] == ["realized roc_auc"]  # pr_auc: no baseline
+    assert retrain.performance[0].threshold == pytest.approx(0.65)
+
+
+def test_failed_runs_alert_and_quiet_runs_do_not() -> None:
+    broken = MonitorRun("m", START, END, failed("the window is empty"), error="the window is empty")
+    alert = alert_for(broken)
+    assert alert is not None and alert.kind == "flow_failed"
+    assert alert.summary == "the window is empty"
+    quiet = MonitorRun("m", START, END, insufficient_data(10, 500))
+    assert alert_for(quiet) is None
+    none = _run(Decision("none", "none", "ok", ("nothing found",)))
+    assert alert_for(none) is None
+
+
+def test_notify_run_records_the_alert_in_the_outbox(tmp_path: Path, mspec: ModelSpec) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'driftline.db'}")
+    run = _run(_decision("alert", "medium", "dataset_drift"))
+    result = notify_run(store, run, mspec, Destinations())
+    assert result is not None
+    entries = list_entries(store, model="purchase_propensity")
+    assert [(e.kind, e.title, e.channel) for e in entries] == [
+        ("drift", "Drift in 3 of 4 features", "slack")
+    ]
+    low = _run(_decision("alert", "low", "prediction_drift"))
+    skipped = notify_run(store, low, mspec, Destinations())
+    assert skipped is not None and skipped.enqueued.skipped  # info < min_severity warning
+    assert (
+        notify_run(
+            store, MonitorRun("m", START, END, insufficient_data(1, 2)), None, Destinations()
+        )
+        is None
+    )
+    store.dispose()
