@@ -668,8 +668,8 @@ def _prepare(frame: pd.DataFrame, columns: Mapping[str, str], name: str) -> pd.D
         elif pd.api.types.infer_dtype(raw, skipna=True) in ("string", "empty"):
             out[column] = raw.to_numpy(dtype=object)
         else:
-            mask = raw.isna().to_numpy()
-            out[column] = np.where(mask, None, raw.astype(str).to_numpy()).astype(object)
+            text = raw.astype(str).astype(object)
+            out[column] = text.where(raw.notna(), None).to_numpy(dtype=object)
     return pd.DataFrame(out)
 
 

@@ -10,7 +10,7 @@ suppression) and delivers.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from driftline.errors import SpecError, StoreError
 from driftline.methods import is_p_value
@@ -45,14 +45,14 @@ def _strength(column: ColumnDrift) -> float:
 
 def alert_for(run: MonitorRun, spec: ModelSpec | None = None) -> Alert | None:
     """The alert a monitor run raises, or None when it raises nothing."""
-    from driftline.alerts import Alert, FeatureDrift, Finding, Links, Window
+    from driftline.alerts import Alert, FeatureDrift, Finding, Links, Severity, Window
 
     d = run.decision
     if run.status == "failed":
         return Alert(
             model=run.model,
             kind="flow_failed",
-            severity="warning",
+            severity=Severity.WARNING,
             title=f"Monitor run failed for {run.window_start:%Y-%m-%d %H:%M} UTC window",
             summary=(run.error or "the window could not be checked")[:_SUMMARY_MAX],
             window=Window(start=run.window_start, end=run.window_end),
@@ -92,6 +92,7 @@ def alert_for(run: MonitorRun, spec: ModelSpec | None = None) -> Alert | None:
                 )
             )
     drifted = len(d.drifted_columns)
+    kind: Literal["performance", "quality", "drift"]
     if "performance_drop" in triggers:
         kind, title = "performance", "Realized performance fell below the champion's validation"
     elif "data_quality" in triggers:
@@ -106,7 +107,7 @@ def alert_for(run: MonitorRun, spec: ModelSpec | None = None) -> Alert | None:
     return Alert(
         model=run.model,
         kind=kind,
-        severity=SEVERITY[d.severity],
+        severity=Severity(SEVERITY[d.severity]),
         title=title,
         summary="\n".join(d.reasons)[:_SUMMARY_MAX],
         window=Window(start=run.window_start, end=run.window_end),

@@ -131,7 +131,9 @@ def record_run(
         "created_at": utc(created_at or datetime.now(UTC)),
     }
     with store.engine.begin() as conn:
-        run_id = int(conn.execute(runs.insert().values(**row)).inserted_primary_key[0])
+        key = conn.execute(runs.insert().values(**row)).inserted_primary_key
+        assert key is not None  # an INSERT always has one
+        run_id = int(key[0])
         if result is not None:
             items: list[tuple[str, ColumnDrift]] = [("feature", c) for c in result.columns]
             if result.prediction is not None:

@@ -237,6 +237,13 @@ class DataQuality(_Section):
     )
 
 
+PerformanceMetric = Literal["roc_auc", "pr_auc"]
+
+
+def _default_drops() -> dict[PerformanceMetric, float]:
+    return {"roc_auc": 0.05, "pr_auc": 0.10}
+
+
 class Performance(_Section):
     """Realized performance, once labels have matured (concept drift shows only here)."""
 
@@ -255,8 +262,8 @@ class Performance(_Section):
         ge=1,
         description="Fewer positive (or negative) labels than this: no verdict.",
     )
-    max_drop: dict[Literal["roc_auc", "pr_auc"], float] = Field(
-        default_factory=lambda: {"roc_auc": 0.05, "pr_auc": 0.10},
+    max_drop: dict[PerformanceMetric, float] = Field(
+        default_factory=_default_drops,
         description="Largest tolerated drop of each metric below the champion's validation "
         "value (absolute, e.g. 0.05 = 5 points of ROC AUC). PR AUC also moves with the "
         "share of positives, so give it more room.",
