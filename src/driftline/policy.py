@@ -117,7 +117,8 @@ class _Findings:
     severity: int = 0
 
     def add(self, trigger: str, severity: Severity, reason: str) -> None:
-        self.triggers.append(trigger)
+        if trigger not in self.triggers:
+            self.triggers.append(trigger)
         self.reasons.append(reason)
         self.severity = max(self.severity, SEVERITIES.index(severity))
 

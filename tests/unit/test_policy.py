@@ -242,6 +242,15 @@ def test_performance_drop_retrains_without_input_drift_or_persistence() -> None:
     assert any("realized roc_auc 0.600 is 0.100 below" in r for r in decision.reasons)
 
 
+def test_both_metrics_dropping_give_one_trigger_and_two_reasons() -> None:
+    measured = RealizedPerformance(
+        2000, 400, {"roc_auc": 0.55, "pr_auc": 0.2}, {"roc_auc": 0.70, "pr_auc": 0.46}
+    )
+    decision = decide(result(performance=measured), spec(), [], window_end=END)
+    assert decision.triggers == ("performance_drop",)
+    assert sum("below the champion's validation" in r for r in decision.reasons) == 2
+
+
 def test_performance_within_the_allowed_drop_is_fine() -> None:
     decision = decide(result(performance=perf(0.66)), spec(), [], window_end=END)
     assert decision.action == "none"
