@@ -15,6 +15,7 @@ import pandas as pd
 
 from driftline import ingest
 from driftline.privacy import Pseudonymizer, pseudonymizer_from
+from driftline.registry import Registry
 from driftline.settings import Settings, get_settings
 from driftline.specs import ModelSpec, find_spec
 from driftline.store import ErasureResult, IngestResult, Store
@@ -44,6 +45,10 @@ class Context:
 
     def pseudonymizer(self) -> Pseudonymizer:
         return pseudonymizer_from(self.settings)
+
+    def registry(self) -> Registry:
+        """The MLflow tracking server and model registry (see driftline.registry)."""
+        return Registry.from_settings(self.settings)
 
 
 def log_predictions(

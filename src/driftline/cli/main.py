@@ -186,3 +186,7 @@ def _summary_table(summaries: list) -> Table:  # type: ignore[type-arg]
 from driftline.cli import demo as _demo  # noqa: E402  (registers `driftline demo`)
 
 app.command("demo")(_demo.demo)
+
+from driftline.cli import lifecycle as _lifecycle  # noqa: E402  (train, benchmark, promote, ...)
+
+app.add_typer(_lifecycle.app)
