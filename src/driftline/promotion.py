@@ -303,7 +303,7 @@ def _champion_gates(result: BenchmarkResult, policy: PromotionSection) -> list[G
     )
     low = result.ci_low if result.ci_low is not None else float("nan")
     failure = _validate(
-        f"{metric}_diff_ci_low", low, _threshold(threshold=-policy.non_inferiority_margin)
+        f"{metric}_diff_ci_low", low, _threshold(threshold=0.0 - policy.non_inferiority_margin)
     )
     gates.append(
         Gate(
@@ -311,9 +311,9 @@ def _champion_gates(result: BenchmarkResult, policy: PromotionSection) -> list[G
             "failed" if failure or not math.isfinite(low) else "passed",
             f"{result.confidence:.0%} bootstrap interval of the {metric} difference is "
             f"[{low:+.4f}, {result.ci_high:+.4f}]; its lower bound must be at least "
-            f"{-policy.non_inferiority_margin:+.4f}",
+            f"{0.0 - policy.non_inferiority_margin:+.4f}",
             low,
-            -policy.non_inferiority_margin,
+            0.0 - policy.non_inferiority_margin,
         )
     )
     gates.append(_segment_gate(result, policy))
@@ -322,7 +322,7 @@ def _champion_gates(result: BenchmarkResult, policy: PromotionSection) -> list[G
 
 def _segment_gate(result: BenchmarkResult, policy: PromotionSection) -> Gate:
     metric = result.primary_metric
-    allowed = -policy.max_segment_regression
+    allowed = 0.0 - policy.max_segment_regression
     checked, regressions = 0, []
     for s in result.segments:
         diff = s.diff(metric)

@@ -190,7 +190,7 @@ class Registry:
         return VersionInfo(
             version=str(mv.version),
             run_id=mv.run_id,
-            model_id=getattr(mv, "model_id", None),
+            model_id=getattr(mv, "model_id", None) or _model_id_from_source(mv.source),
             created_at=pd.Timestamp(int(mv.creation_timestamp), unit="ms", tz="UTC"),
             aliases=tuple(a for a, v in aliases.items() if v == str(mv.version)),
             tags=dict(mv.tags or {}),
@@ -316,6 +316,14 @@ def load_champion_baseline(settings: Settings, spec: ModelSpec) -> Baseline:
     return registry.read_baseline(spec, version)
 
 
+def _model_id_from_source(source: str | None) -> str | None:
+    """The logged model's id from a version source ``models:/m-...`` (MLflow 3 leaves
+    ModelVersion.model_id empty on some stores)."""
+    if source and source.startswith("models:/m-"):
+        return source.removeprefix("models:/").split("/", 1)[0]
+    return None
+
+
 def _not_found(exc: Exception) -> bool:
     code = getattr(exc, "error_code", "")
     return code == "RESOURCE_DOES_NOT_EXIST" or "not found" in str(exc).lower()
@@ -327,7 +335,7 @@ def _tag_value(value: Any) -> str:
 
 
 def _write_json(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(data, indent=2, sort_keys=True, default=_json_default))
+    path.write_text(json.dumps(data, indent=2, default=_json_default))  # keeps column order
 
 
 def _json_default(value: Any) -> Any:

@@ -328,11 +328,14 @@ def _log_and_register(
     dataset_frame[m.target] = frame[m.target].to_numpy()
     example = x_fit.head(5)
     with (
+        warnings.catch_warnings(),
         registry.active(),
         mlflow.start_run(
             experiment_id=experiment_id, run_name=f"train-{tags[f'{TAG}reason']}", tags=tags
         ) as run,
     ):
+        # MLflow hints that integer columns cannot hold missing values: labels never do.
+        warnings.filterwarnings("ignore", message=".*integer column", category=UserWarning)
         mlflow.log_params(
             {
                 "pipeline": t.pipeline,
@@ -346,11 +349,9 @@ def _log_and_register(
             }
         )
         mlflow.log_metrics({f"val_{k}": v for k, v in metrics.items() if np.isfinite(v)})
-        with warnings.catch_warnings():  # "integer column" hint: labels are never missing
-            warnings.simplefilter("ignore", UserWarning)
-            dataset = mlflow.data.from_pandas(
-                dataset_frame, name=f"{spec.name}-training", targets=m.target
-            )
+        dataset = mlflow.data.from_pandas(
+            dataset_frame, name=f"{spec.name}-training", targets=m.target
+        )
         mlflow.log_input(dataset, context="training")
         signature = infer_signature(example, pipeline.predict_proba(example))
         info = mlflow.sklearn.log_model(
