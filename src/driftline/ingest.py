@@ -19,17 +19,20 @@ from driftline.specs import ModelSpec
 from driftline.store import (
     CONSENT,
     ENTITY_KEY,
+    LABEL_TYPES,
     LABELS_TABLE,
     REQUEST_ID,
     TS_US,
     IngestResult,
     Store,
+    prediction_types,
     to_ts_us,
 )
 
 _TRUE = {"true", "t", "yes", "y", "1", "1.0"}
 _FALSE = {"false", "f", "no", "n", "0", "0.0"}
 _SHOW_ROWS = 5
+MAX_ID_CHARS = 128
 
 
 @dataclass
@@ -83,19 +86,28 @@ def _require(df: pd.DataFrame, columns: list[str], problems: _Problems) -> bool:
 
 def _numeric(df: pd.DataFrame, column: str, problems: _Problems) -> pd.Series:
     raw = df[column]
-    values = pd.to_numeric(raw, errors="coerce").astype("float64")
-    bad = values.isna() & raw.notna() & (raw.astype(str).str.strip() != "")
-    problems.rows(column, bad, "are not numbers")
-    inf = np.isinf(values.to_numpy())
-    problems.rows(column, inf, "are infinite")
+    if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
+        values = raw.astype("float64")
+    else:  # text (e.g. from CSV): every non-empty value must parse as a number
+        values = pd.to_numeric(raw, errors="coerce").astype("float64")
+        unparsed = values.isna() & raw.notna()
+        if unparsed.any():
+            blank = raw[unparsed].astype(str).str.strip() == ""
+            problems.rows(
+                column, unparsed & ~blank.reindex(raw.index, fill_value=False), "are not numbers"
+            )
+    problems.rows(column, np.isinf(values.to_numpy()), "are infinite")
     return values
 
 
 def _text_ids(df: pd.DataFrame, column: str, problems: _Problems) -> pd.Series:
     values = df[column].astype(object)
-    empty = values.isna() | (values.astype(str).str.strip() == "")
-    problems.rows(column, empty, "are empty")
-    return values.astype(str).str.strip()
+    text = values.astype(str).str.strip()
+    problems.rows(column, values.isna() | (text == ""), "are empty")
+    problems.rows(
+        column, text.str.len() > MAX_ID_CHARS, f"are longer than {MAX_ID_CHARS} characters"
+    )
+    return text
 
 
 def _booleans(df: pd.DataFrame, column: str, problems: _Problems) -> pd.Series:
@@ -180,7 +192,7 @@ def log_predictions(
     frame[ENTITY_KEY] = pseudonymizer.pseudonymise_series(frame[ENTITY_KEY])
     deduped = frame.drop_duplicates(subset=[REQUEST_ID], keep="first")
     table = store.ensure_model(spec)
-    inserted = store.insert_ignore(table.name, deduped, [REQUEST_ID])
+    inserted = store.insert_ignore(table.name, deduped, [REQUEST_ID], prediction_types(spec))
     return IngestResult(spec.name, "predictions", len(frame), inserted, len(frame) - len(deduped))
 
 
@@ -191,5 +203,5 @@ def log_labels(
     frame = prepare_labels(spec, df, source)
     deduped = frame.drop_duplicates(subset=[REQUEST_ID], keep="first")
     store.ensure_model(spec)
-    inserted = store.insert_ignore(LABELS_TABLE, deduped, ["model", REQUEST_ID])
+    inserted = store.insert_ignore(LABELS_TABLE, deduped, ["model", REQUEST_ID], LABEL_TYPES)
     return IngestResult(spec.name, "labels", len(frame), inserted, len(frame) - len(deduped))

@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     specs_dir: Path = Field(
         default=Path("monitors"), description="Folder of model specs (<model>.yaml)."
     )
+    dashboards_dir: Path = Field(
+        default=Path("dashboards"), description="Folder of dashboard definitions (YAML)."
+    )
     pseudonym_key: SecretStr | None = Field(
         default=None,
         description="Key for the keyed HMAC that pseudonymises entity ids. Default: a "

@@ -2,7 +2,9 @@
 
 Each simulated day draws visitors with RFM-style features, a device and a channel,
 a true purchase-within-7-days probability, and a score from a fixed scoring rule (the
-"model" before a real one is trained). Named scenarios place events on a timeline
+"model" before a real one is trained). The same visitors are also scored by a second
+model, churn risk (``churn_score``, label ``churned_30d`` 30 days later), so two models
+can be monitored side by side. Named scenarios place events on a timeline
 that is returned (and written) with the data, so tests and the demo know exactly which
 days and columns drifted. Everything is vectorised and seeded: the same arguments
 always give the same rows.
@@ -34,6 +36,7 @@ DEVICES = ["mobile", "desktop", "tablet"]
 CHANNELS = ["organic", "paid_search", "paid_social", "email", "direct", "referral"]
 CATEGORIES = ["fashion", "electronics", "home", "beauty", "sports", "toys"]
 LABEL_DELAY = timedelta(days=7)
+CHURN_LABEL_DELAY = timedelta(days=30)
 
 SCENARIOS: dict[str, str] = {
     "stable": "no change: every day is drawn from the same distributions",
@@ -65,10 +68,15 @@ class Simulation:
     predictions: pd.DataFrame
     labels: pd.DataFrame
     timeline: dict[str, Any] = field(default_factory=dict)
+    churn_labels: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def labels_known_by(self, when: datetime | pd.Timestamp) -> pd.DataFrame:
-        """Labels that have arrived by ``when`` (a label arrives 7 days after the event)."""
+        """Purchase labels that have arrived by ``when`` (7 days after the visit)."""
         return self.labels[self.labels["labelled_at"] <= pd.Timestamp(when)]
+
+    def churn_labels_known_by(self, when: datetime | pd.Timestamp) -> pd.DataFrame:
+        """Churn labels that have arrived by ``when`` (30 days after the visit)."""
+        return self.churn_labels[self.churn_labels["labelled_at"] <= pd.Timestamp(when)]
 
 
 def scenario_events(scenario: str, days: int) -> list[Event]:
@@ -185,6 +193,19 @@ def _logit_true(f: dict[str, np.ndarray], concept: float) -> np.ndarray:
     return (1 - concept) * base + concept * drifted
 
 
+def _churn_logit(f: dict[str, np.ndarray]) -> np.ndarray:
+    """True log-odds that the visitor does not come back within 30 days (churn model)."""
+    return (
+        -1.2
+        + 0.035 * f["recency_days"]
+        - 0.5 * np.log1p(f["frequency_90d"])
+        - 1.0 * f["email_open_rate"]
+        + 0.5 * (f["customer_type"] == "new")
+        + 0.3 * (f["channel"] == "paid_social")
+        - 0.08 * f["sessions_7d"]
+    )
+
+
 def _day(
     rng: np.random.Generator, day: int, n_base: int, events: list[Event], pool: int
 ) -> dict[str, np.ndarray]:
@@ -242,6 +263,9 @@ def _day(
     rule_logit = _logit_true(features, 0.0) + rng.normal(0, 0.6, n)
     features["score"] = np.round(1 / (1 + np.exp(-rule_logit)), 5)
     features["__p"] = 1 / (1 + np.exp(-true_logit))
+    churn_logit = _churn_logit(features)
+    features["churn_score"] = np.round(1 / (1 + np.exp(-(churn_logit + rng.normal(0, 0.6, n)))), 5)
+    features["__churn_p"] = 1 / (1 + np.exp(-churn_logit))
 
     returning_ids = rng.integers(0, pool, n)
     features["customer_id"] = np.where(
@@ -276,6 +300,7 @@ def simulate(
         f = _day(rng, day, rows_per_day, events, pool=rows_per_day * 5)
         n = int(f.pop("__n")[0])
         p = f.pop("__p")
+        churn_p = f.pop("__churn_p")
         frame = pd.DataFrame(f)
         seconds = np.sort(rng.uniform(0, 86_400, n))
         frame.insert(
@@ -285,6 +310,7 @@ def simulate(
         )
         frame.insert(0, "request_id", [f"r{seed}-{day:03d}-{i:06d}" for i in range(n)])
         frame["purchased_7d"] = (rng.random(n) < p).astype(int)
+        frame["churned_30d"] = (rng.random(n) < churn_p).astype(int)
         frames.append(frame)
     data = pd.concat(frames, ignore_index=True)
     labels = pd.DataFrame(
@@ -294,6 +320,13 @@ def simulate(
             "labelled_at": data["event_ts"] + LABEL_DELAY,
         }
     )
+    churn_labels = pd.DataFrame(
+        {
+            "request_id": data["request_id"],
+            "churned_30d": data.pop("churned_30d"),
+            "labelled_at": data["event_ts"] + CHURN_LABEL_DELAY,
+        }
+    )
     columns = [
         "request_id",
         "customer_id",
@@ -301,6 +334,7 @@ def simulate(
         *NUMERICAL,
         *CATEGORICAL,
         "score",
+        "churn_score",
         "consent_analytics",
     ]
     timeline = {
@@ -321,4 +355,4 @@ def simulate(
             for e in events
         ],
     }
-    return Simulation(data[columns], labels, timeline)
+    return Simulation(data[columns], labels, timeline, churn_labels)

@@ -5,16 +5,17 @@ Fixed tables come from Alembic migrations (``driftline/migrations``), applied by
 Each model's inference log is a typed table ``dl_pred_<model>`` built from its spec:
 one column per feature, so a window is a plain indexed range scan.
 
-Bulk paths: ``INSERT OR IGNORE`` with ``executemany`` in one transaction on SQLite;
-``COPY`` into a temporary table then ``INSERT ... ON CONFLICT DO NOTHING`` on
-PostgreSQL. Both are idempotent by request id and all-or-nothing per batch.
+Bulk paths: on PostgreSQL a batch goes to the ADBC driver as Arrow (binary COPY) into
+a temporary table, then ``INSERT ... ON CONFLICT (key) DO NOTHING``; on SQLite one
+``executemany`` of the same INSERT. Either way one transaction per batch, so a batch is
+idempotent by request id and all-or-nothing. PostgreSQL windows are read back as Arrow.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import logging
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,7 +26,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.csv as pacsv
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
@@ -82,6 +82,20 @@ def _column_types(spec: ModelSpec) -> dict[str, str]:
     types.update({c: "text" for c in m.features.categorical})
     types[m.prediction] = "float"
     return types
+
+
+def prediction_types(spec: ModelSpec) -> dict[str, str]:
+    """Every column of a model's inference log (as written by ingestion) -> kind."""
+    return {
+        REQUEST_ID: "text",
+        ENTITY_KEY: "text",
+        TS_US: "int",
+        CONSENT: "bool",
+        **_column_types(spec),
+    }
+
+
+LABEL_TYPES = {"model": "text", REQUEST_ID: "text", "label": "float", "labelled_ts_us": "int"}
 
 
 def _sa_type(kind: str) -> sa.types.TypeEngine[Any]:
@@ -230,118 +244,99 @@ class Store:
         with self.engine.connect() as conn:
             return list(conn.execute(sa.select(models.c.name).order_by(models.c.name)).scalars())
 
-    # -- bulk writes --------------------------------------------------------------------
+    # -- bulk paths ---------------------------------------------------------------------
+    # PostgreSQL: ADBC (Arrow Database Connectivity), which speaks COPY in binary both
+    # ways. SQLite: the standard library's sqlite3 through SQLAlchemy's own pool. Not
+    # ADBC there: its driver links a second copy of the SQLite library, and two copies
+    # in one process break each other's file locks and can corrupt the database.
 
-    def insert_ignore(self, table: str, frame: pd.DataFrame, conflict: Sequence[str]) -> int:
-        """Insert every row of ``frame`` whose key is not stored yet; one transaction.
+    @contextmanager
+    def _transaction(self) -> Iterator[Any]:
+        """A raw DBAPI connection (sqlite3 or ADBC) in one transaction: committed when
+        the block ends, rolled back (nothing written) when it raises."""
+        if self.dialect == "sqlite":
+            conn = self.engine.raw_connection()
+        else:
+            import adbc_driver_postgresql.dbapi as adbc_pg
 
-        Returns the number of rows inserted. On any error nothing is written.
+            url = self.engine.url.set(drivername="postgresql")
+            conn = adbc_pg.connect(url.render_as_string(hide_password=False))
+        try:
+            yield conn
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+        finally:
+            conn.close()
+
+    def _driver_errors(self) -> tuple[type[Exception], ...]:
+        if self.dialect == "sqlite":
+            import sqlite3
+
+            return (sqlite3.Error,)
+        import adbc_driver_manager
+
+        return (adbc_driver_manager.Error,)
+
+    def insert_ignore(
+        self, table: str, frame: pd.DataFrame, conflict: Sequence[str], types: dict[str, str]
+    ) -> int:
+        """Insert every row of ``frame`` whose key is not stored yet, in one transaction.
+
+        ``types`` gives each column's kind ('text', 'float', 'int', 'bool'). Rows whose
+        key is stored already are skipped (``ON CONFLICT (key) DO NOTHING``); any other
+        failure rolls the whole batch back and raises StoreError. Returns rows inserted.
         """
         if frame.empty:
             return 0
-        if self.dialect == "sqlite":
-            return self._sqlite_insert_ignore(table, frame)
-        return self._pg_copy_insert_ignore(table, frame, conflict)
-
-    @contextmanager
-    def _raw(self) -> Iterator[Any]:
-        raw = self.engine.raw_connection()
-        try:
-            yield raw
-            raw.commit()
-        except BaseException:
-            raw.rollback()
-            raise
-        finally:
-            raw.close()
-
-    def _sqlite_insert_ignore(self, table: str, frame: pd.DataFrame) -> int:
         cols = ", ".join(f'"{c}"' for c in frame.columns)
-        marks = ", ".join("?" for _ in frame.columns)
-        sql = f"INSERT OR IGNORE INTO {table} ({cols}) VALUES ({marks})"
-        rows = zip(*(_python_values(frame[c]) for c in frame.columns), strict=True)
-        with self._raw() as raw:
-            cur = raw.cursor()
-            before = raw.total_changes
-            cur.executemany(sql, rows)
-            return int(raw.total_changes - before)
-
-    def _pg_copy_insert_ignore(
-        self, table: str, frame: pd.DataFrame, conflict: Sequence[str]
-    ) -> int:
-        cols = ", ".join(f'"{c}"' for c in frame.columns)
-        buffer = io.BytesIO()
-        arrow = pa.Table.from_pandas(frame, preserve_index=False)
-        pacsv.write_csv(arrow, buffer, pacsv.WriteOptions(include_header=False))
-        stage = f"stage_{table}"
         keys = ", ".join(f'"{c}"' for c in conflict)
-        with self._raw() as raw, raw.cursor() as cur:
-            cur.execute(
-                f"CREATE TEMP TABLE {stage} (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DROP"
-            )
-            with cur.copy(f"COPY {stage} ({cols}) FROM STDIN WITH (FORMAT csv)") as copy:
-                copy.write(buffer.getbuffer())
-            cur.execute(
-                f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {stage} "
-                f"ON CONFLICT ({keys}) DO NOTHING"
-            )
-            return int(cur.rowcount)
-
-    # -- reads --------------------------------------------------------------------------
+        try:
+            with self._transaction() as conn:
+                cur = conn.cursor()
+                if self.dialect == "sqlite":
+                    before = conn.total_changes
+                    marks = ", ".join("?" for _ in frame.columns)
+                    rows = zip(*(_python_values(frame[c]) for c in frame.columns), strict=True)
+                    cur.executemany(
+                        f"INSERT INTO {table} ({cols}) VALUES ({marks}) "
+                        f"ON CONFLICT ({keys}) DO NOTHING",
+                        rows,
+                    )
+                    return int(conn.total_changes - before)
+                schema = pa.schema([(c, _ARROW[types[c]]) for c in frame.columns])
+                arrow = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
+                stage = f"dl_stage_{uuid.uuid4().hex[:12]}"
+                cur.adbc_ingest(stage, arrow, mode="create", temporary=True)
+                cur.execute(
+                    f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {stage} "
+                    f"ON CONFLICT ({keys}) DO NOTHING"
+                )
+                inserted = int(cur.rowcount)
+                cur.execute(f"DROP TABLE {stage}")
+                return inserted
+        except self._driver_errors() as exc:
+            raise StoreError(
+                f"writing {len(frame):,} rows to {table} failed, nothing was written: "
+                f"{str(exc).splitlines()[0]}"
+            ) from None
 
     def query_frame(self, sql: str, params: Sequence[Any], types: dict[str, str]) -> pd.DataFrame:
-        """Run a SELECT and return a frame with the given column types
-        ('float', 'text', 'int', 'bool'), by the fastest path of the dialect."""
-        if self.dialect == "sqlite":
-            with self._raw() as raw:
-                cur = raw.cursor()
+        """Run a SELECT (``?`` placeholders) into a frame with the given column kinds
+        ('float', 'text', 'int', 'bool'), by the fastest path of the database."""
+        with self._transaction() as conn:
+            cur = conn.cursor()
+            if self.dialect == "sqlite":
                 cur.execute(sql, tuple(params))
-                rows = cur.fetchall()
-            columns = list(zip(*rows, strict=True)) if rows else [()] * len(types)
-            data = {
-                name: _typed(values, kind)
-                for (name, kind), values in zip(types.items(), columns, strict=True)
-            }
-            return pd.DataFrame(data)
-        return self._pg_copy_out(sql, params, types)
-
-    def _pg_copy_out(self, sql: str, params: Sequence[Any], types: dict[str, str]) -> pd.DataFrame:
-        arrow_types = {
-            "float": pa.float64(),
-            "text": pa.string(),
-            "int": pa.int64(),
-            "bool": pa.bool_(),
-        }
-        buffer = io.BytesIO()
-        import psycopg
-
-        with self._raw() as raw, raw.cursor() as cur:
-            bound = psycopg.ClientCursor(raw.driver_connection).mogrify(
-                sql.replace("?", "%s"), tuple(params)
-            )
-            with cur.copy(f"COPY ({bound}) TO STDOUT WITH (FORMAT csv)") as copy:
-                for chunk in copy:
-                    buffer.write(chunk)
-        if buffer.tell() == 0:
-            return pd.DataFrame({n: pd.Series(dtype=_pandas_dtype(k)) for n, k in types.items()})
-        buffer.seek(0)
-        table = pacsv.read_csv(
-            buffer,
-            read_options=pacsv.ReadOptions(column_names=list(types)),
-            convert_options=pacsv.ConvertOptions(
-                column_types={n: arrow_types[k] for n, k in types.items()},
-                strings_can_be_null=True,
-                quoted_strings_can_be_null=False,
-                true_values=["t"],
-                false_values=["f"],
-            ),
-        )
-        frame = table.to_pandas()
+                frame = pd.DataFrame(cur.fetchall(), columns=list(types))
+            else:
+                parts = sql.split("?")
+                numbered = parts[0] + "".join(f"${i}{p}" for i, p in enumerate(parts[1:], 1))
+                cur.execute(numbered, tuple(params) if params else None)
+                frame = cur.fetch_arrow_table().rename_columns(list(types)).to_pandas()
         for name, kind in types.items():
-            if kind == "text":
-                frame[name] = frame[name].astype(object).where(frame[name].notna(), None)
-            elif kind == "bool":
-                frame[name] = frame[name].astype("boolean")
+            frame[name] = _as_kind(frame[name], kind)
         return frame
 
     def read_predictions(
@@ -362,13 +357,7 @@ class Store:
         self.ensure_model(spec)
         m = spec.model
         table = self.predictions_table_name(spec)
-        types: dict[str, str] = {
-            REQUEST_ID: "text",
-            ENTITY_KEY: "text",
-            TS_US: "int",
-            CONSENT: "bool",
-        }
-        types.update(_column_types(spec))
+        types = prediction_types(spec)
         select = [f'p."{c}"' for c in types]
         joins, where, params = "", [], []
         if with_labels:
@@ -388,7 +377,7 @@ class Store:
         sql = f"SELECT {', '.join(select)} FROM {table} p{joins}"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY p.ts_us, p.request_id"
+        sql += " ORDER BY p.ts_us"  # index order: no sort step
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         frame = self.query_frame(sql, params, types)
@@ -450,7 +439,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 def _python_values(column: pd.Series) -> list[Any]:
-    """Column values as Python objects for a DBAPI driver, with missing values as None."""
+    """Column values as Python objects for sqlite3, with missing values as None."""
     values = column.tolist()
     if column.dtype == object or column.hasnans:
         mask = column.isna().tolist()
@@ -458,15 +447,15 @@ def _python_values(column: pd.Series) -> list[Any]:
     return values
 
 
-def _pandas_dtype(kind: str) -> str:
-    return {"float": "float64", "text": "object", "int": "int64", "bool": "object"}[kind]
+_ARROW = {"text": pa.string(), "float": pa.float64(), "int": pa.int64(), "bool": pa.bool_()}
 
 
-def _typed(values: Sequence[Any], kind: str) -> Any:
+def _as_kind(column: pd.Series, kind: str) -> pd.Series:
+    """A column read back from the driver, in the dtype driftline uses for its kind."""
     if kind == "float":
-        return np.array(values, dtype="float64")  # None -> nan
+        return column.astype("float64")
     if kind == "int":
-        return np.array(values, dtype="int64")
+        return column.astype("int64")
     if kind == "bool":
-        return pd.array([None if v is None else bool(v) for v in values], dtype="boolean")
-    return np.array(values, dtype=object)
+        return column.astype("boolean")
+    return column.astype(object).where(column.notna(), None)

@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 import yaml
 from driftline.flows.retrain import retrain_model
-from lifecycle_data import CHAMPION_DAY, day, load, world
 
 from driftline.privacy import Pseudonymizer
 from driftline.registry import CHAMPION, Registry
 from driftline.settings import Settings
 from driftline.specs import find_spec
 from driftline.store import Store
+from tests.lifecycle_data import CHAMPION_DAY, day, load, world
 
 REPO_SPEC = Path(__file__).resolve().parents[2] / "monitors" / "purchase_propensity.yaml"
 KEY = "f" * 32

@@ -14,15 +14,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from lifecycle_data import (
-    CHAMPION_DAY,
-    champion_then_challenger,
-    day,
-    load,
-    segment_kept_old_behaviour,
-    variant,
-    world,
-)
 
 from driftline import audit
 from driftline.benchmark import benchmark
@@ -42,6 +33,15 @@ from driftline.settings import Settings
 from driftline.specs import ModelSpec, load_spec
 from driftline.store import Store
 from driftline.training import TrainingResult, train
+from tests.lifecycle_data import (
+    CHAMPION_DAY,
+    champion_then_challenger,
+    day,
+    load,
+    segment_kept_old_behaviour,
+    variant,
+    world,
+)
 
 SPECS_DIR = Path(__file__).resolve().parents[2] / "monitors"
 

@@ -183,10 +183,11 @@ def _summary_table(summaries: list) -> Table:  # type: ignore[type-arg]
     return table
 
 
-from driftline.cli import demo as _demo  # noqa: E402  (registers `driftline demo`)
+from driftline.cli import demo as _demo  # noqa: E402
+from driftline.cli import lifecycle as _lifecycle  # noqa: E402
+from driftline.cli import ops as _ops  # noqa: E402
 
 app.command("demo")(_demo.demo)
-
-from driftline.cli import lifecycle as _lifecycle  # noqa: E402  (train, benchmark, promote, ...)
-
-app.add_typer(_lifecycle.app)
+app.add_typer(_ops.dashboards_app, name="dashboards")
+app.command("ui")(_ops.ui)
+app.add_typer(_lifecycle.app)  # train, benchmark, promote, rollback, models

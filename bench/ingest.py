@@ -1,0 +1,169 @@
+"""Ingest and read back N rows of a 20-feature model, driftline vs plain pandas.
+
+For each database (SQLite in a temp folder; PostgreSQL when --pg-url or
+DRIFTLINE_TEST_DATABASE_URL is given) it times, in the same run:
+
+  ingest   driftline.ingest.log_predictions (validate + pseudonymise + bulk insert,
+           idempotent) vs DataFrame.to_sql(if_exists="append") of the same frame
+  read     Store.read_predictions of the whole window vs pandas.read_sql of the table
+
+and prints rows per second and the ratio driftline / plain (higher is better).
+
+    .venv/bin/python bench/ingest.py --rows 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+from driftline.ingest import log_predictions
+from driftline.privacy import Pseudonymizer
+from driftline.specs import parse_spec
+from driftline.store import Store
+
+NUMERICAL = [f"num_{i:02d}" for i in range(16)]
+CATEGORICAL = [f"cat_{i}" for i in range(4)]
+
+
+def make_spec():  # type: ignore[no-untyped-def]
+    return parse_spec(
+        {
+            "model": {
+                "name": "bench20",
+                "entity_id": "customer_id",
+                "timestamp": "event_ts",
+                "prediction": "score",
+                "target": "label",
+                "consent": "consent_given",
+                "features": {"numerical": NUMERICAL, "categorical": CATEGORICAL},
+            }
+        },
+        "bench",
+    )
+
+
+def make_frame(rows: int, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    data: dict[str, object] = {
+        "request_id": [f"req-{i:09d}" for i in range(rows)],
+        "customer_id": [f"cust-{c:08d}" for c in rng.integers(0, rows // 3 + 1, rows)],
+        "event_ts": pd.Timestamp("2026-11-01", tz="UTC")
+        + pd.to_timedelta(np.sort(rng.uniform(0, 30 * 86400, rows)), unit="s"),
+        "consent_given": rng.random(rows) < 0.9,
+        "score": rng.random(rows),
+    }
+    for name in NUMERICAL:
+        data[name] = rng.normal(size=rows).round(4)
+    levels = np.array(
+        ["mobile", "desktop", "tablet", "organic", "paid_social", "email"], dtype=object
+    )
+    for name in CATEGORICAL:
+        data[name] = levels[rng.integers(0, len(levels), rows)]
+    return pd.DataFrame(data)
+
+
+def timed(fn):  # type: ignore[no-untyped-def]
+    start = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - start, out
+
+
+def run(url: str, label: str, frame: pd.DataFrame) -> list[dict[str, object]]:
+    spec = make_spec()
+    pseudo = Pseudonymizer(b"bench-key-0123456789abcdef")
+    store = Store(url)
+    rows = len(frame)
+    results = []
+
+    ingest_s, res = timed(lambda: log_predictions(store, spec, frame, pseudo))
+    assert res.inserted == rows, res
+    read_s, window = timed(lambda: store.read_predictions(spec))
+    assert len(window) == rows
+    again_s, res2 = timed(lambda: log_predictions(store, spec, frame, pseudo))
+    assert res2.inserted == 0
+
+    plain_table = f"plain_{uuid.uuid4().hex[:8]}"
+    plain_ingest_s, _ = timed(
+        lambda: frame.to_sql(
+            plain_table, store.engine, if_exists="append", index=False, chunksize=50_000
+        )
+    )
+    plain_read_s, plain = timed(lambda: pd.read_sql(f"SELECT * FROM {plain_table}", store.engine))
+    assert len(plain) == rows
+    with store.engine.begin() as conn:
+        conn.execute(sa.text(f"DROP TABLE {plain_table}"))
+    store.dispose()
+    for op, ours, theirs in (("ingest", ingest_s, plain_ingest_s), ("read", read_s, plain_read_s)):
+        results.append(
+            {
+                "database": label,
+                "operation": op,
+                "rows": rows,
+                "driftline_s": ours,
+                "plain_s": theirs,
+                "driftline_rows_per_s": rows / ours,
+                "plain_rows_per_s": rows / theirs,
+                "speedup": theirs / ours,
+            }
+        )
+    results.append(
+        {
+            "database": label,
+            "operation": "re-ingest (all present)",
+            "rows": rows,
+            "driftline_s": again_s,
+            "plain_s": float("nan"),
+            "driftline_rows_per_s": rows / again_s,
+            "plain_rows_per_s": float("nan"),
+            "speedup": float("nan"),
+        }
+    )
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--pg-url", default=os.environ.get("DRIFTLINE_TEST_DATABASE_URL"))
+    args = parser.parse_args()
+    print(f"generating {args.rows:,} rows x 20 features ...", flush=True)
+    frame = make_frame(args.rows)
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        print("sqlite ...", flush=True)
+        results += run(f"sqlite:///{Path(tmp) / 'bench.db'}", "sqlite", frame)
+    if args.pg_url:
+        schema = f"bench_{uuid.uuid4().hex[:8]}"
+        admin = sa.create_engine(args.pg_url)
+        with admin.begin() as conn:
+            conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
+        try:
+            print("postgresql ...", flush=True)
+            sep = "&" if "?" in args.pg_url else "?"
+            results += run(
+                f"{args.pg_url}{sep}options=-csearch_path%3D{schema}", "postgresql", frame
+            )
+        finally:
+            with admin.begin() as conn:
+                conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+            admin.dispose()
+    else:
+        print("postgresql skipped: pass --pg-url or set DRIFTLINE_TEST_DATABASE_URL")
+    table = pd.DataFrame(results)
+    with pd.option_context("display.width", 200, "display.float_format", "{:,.2f}".format):
+        print(table.to_string(index=False))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,127 @@
+"""Operating commands: dashboards as code and the local UIs."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+console = Console()
+dashboards_app = typer.Typer(help="Evidently dashboards as code.", no_args_is_help=True)
+
+
+@dashboards_app.command("sync")
+def dashboards_sync(
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="One model (default: every spec).")
+    ] = None,
+) -> None:
+    """Create or update each model's Evidently project and dashboard from dashboards/."""
+    from driftline.dashboards import sync_dashboard
+    from driftline.settings import get_settings
+    from driftline.specs import find_spec, list_specs
+
+    settings = get_settings()
+    specs = [find_spec(model, settings.specs_dir)] if model else list_specs(settings.specs_dir)
+    for spec in specs:
+        result = sync_dashboard(settings.workspace_dir(), settings.dashboards_dir, spec)
+        verb = "created" if result.created else "updated"
+        console.print(
+            f"{result.model}: {verb} project {result.project_id} with {result.panels} panels "
+            f"from {result.source}"
+        )
+
+
+def _wait_for_port(host: str, port: int, timeout: float) -> bool:
+    import socket
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            sock.settimeout(0.5)
+            if sock.connect_ex((host, port)) == 0:
+                return True
+        time.sleep(0.5)
+    return False
+
+
+def ui(
+    evidently_port: Annotated[int, typer.Option(help="Evidently UI port.")] = 8000,
+    mlflow_port: Annotated[int, typer.Option(help="MLflow UI port.")] = 5000,
+    prefect_port: Annotated[int, typer.Option(help="Prefect server port.")] = 4200,
+) -> None:
+    """Start the Evidently, MLflow and Prefect UIs on 127.0.0.1 until Ctrl-C."""
+    from driftline.settings import get_settings
+
+    settings = get_settings()
+    bin_dir = Path(sys.executable).parent
+    host = "127.0.0.1"
+
+    def tool(name: str) -> str:
+        found = bin_dir / name
+        return str(found) if found.exists() else (shutil.which(name) or name)
+
+    services = {
+        "Evidently": (
+            [
+                tool("evidently"),
+                "ui",
+                "--workspace",
+                str(settings.workspace_dir()),
+                "--host",
+                host,
+                "--port",
+                str(evidently_port),
+            ],
+            evidently_port,
+        ),
+        "MLflow": (
+            [
+                tool("mlflow"),
+                "server",
+                "--backend-store-uri",
+                settings.tracking_uri(),
+                "--artifacts-destination",
+                str(settings.mlflow_artifacts_dir()),
+                "--host",
+                host,
+                "--port",
+                str(mlflow_port),
+            ],
+            mlflow_port,
+        ),
+        "Prefect": (
+            [tool("prefect"), "server", "start", "--host", host, "--port", str(prefect_port)],
+            prefect_port,
+        ),
+    }
+    logs = settings.resolved_home / "logs"
+    logs.mkdir(exist_ok=True)
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        for name, (cmd, port) in services.items():
+            log = (logs / f"{name.lower()}-ui.log").open("wb")
+            procs.append(subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT))
+            up = _wait_for_port(host, port, timeout=90)
+            state = "[green]up[/]" if up else f"[red]not answering[/] (see {log.name})"
+            console.print(f"{name:<9} http://{host}:{port}  {state}")
+        console.print(f"logs in {logs}; press Ctrl-C to stop")
+        while all(p.poll() is None for p in procs):
+            time.sleep(1)
+        console.print("[red]a UI process exited; stopping the others[/]")
+    except KeyboardInterrupt:
+        console.print("stopping")
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()

@@ -1,0 +1,164 @@
+"""Evidently dashboards as code: ``dashboards/*.yaml`` -> one Evidently UI project per model.
+
+The YAML (``dashboards/<model>.yaml``, else ``dashboards/default.yaml``) lists panels
+over the metrics the monitor stores with each run's snapshot. Syncing replaces the
+project's whole dashboard with what the file says, so running it twice changes nothing
+and a panel removed from the file disappears from the UI.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from driftline.errors import SpecError
+from driftline.specs import ModelSpec
+
+PANEL_TAB = "Monitoring"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PanelValue(_Strict):
+    """One series of a panel: an Evidently metric and the labels that pick it."""
+
+    metric: str = Field(description="Evidently metric name, e.g. ValueDrift, DriftedColumnsCount.")
+    labels: dict[str, str] = Field(
+        default_factory=dict, description="Metric labels, e.g. {column: '{column}'}."
+    )
+    legend: str | None = Field(default=None, description="Legend of the series.")
+
+
+class Panel(_Strict):
+    """One panel of the dashboard."""
+
+    title: str
+    type: Literal["line", "bar", "counter"] = "line"
+    size: Literal["full", "half"] = "full"
+    aggregation: Literal["last", "sum", "avg"] = Field(
+        default="last", description="How a counter panel folds the runs."
+    )
+    for_each: Literal["numerical", "categorical", "features"] | None = Field(
+        default=None, description="Repeat the values once per feature column of this kind."
+    )
+    values: list[PanelValue] = Field(min_length=1)
+
+
+class DashboardSpec(_Strict):
+    """A whole ``dashboards/*.yaml`` file."""
+
+    panels: list[Panel] = Field(min_length=1)
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    model: str
+    project_id: str
+    created: bool
+    panels: int
+    source: Path
+
+
+def load_dashboard(dashboards_dir: Path, model: str) -> tuple[DashboardSpec, Path]:
+    """The dashboard file of ``model`` (its own, else the default) and its path."""
+    path = dashboards_dir / f"{model}.yaml"
+    if not path.is_file():
+        path = dashboards_dir / "default.yaml"
+    if not path.is_file():
+        raise SpecError(
+            f"no dashboard for {model!r}: neither {dashboards_dir / (model + '.yaml')} "
+            f"nor {path} exists"
+        )
+    try:
+        data = yaml.safe_load(path.read_text())
+        return DashboardSpec.model_validate(data), path
+    except yaml.YAMLError as exc:
+        raise SpecError(f"{path}: not valid YAML: {exc}") from None
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise SpecError(f"{path}: invalid dashboard: {problems}") from None
+
+
+def _columns(spec: ModelSpec, kind: str | None) -> list[str | None]:
+    features = spec.model.features
+    if kind is None:
+        return [None]
+    return {
+        "numerical": features.numerical,
+        "categorical": features.categorical,
+        "features": features.all,
+    }[kind]
+
+
+def render_panels(dashboard: DashboardSpec, spec: ModelSpec) -> list[Any]:
+    """Evidently panel models for a model, with ``{column}``/``{prediction}`` filled in."""
+    from evidently.sdk.models import PanelMetric
+    from evidently.sdk.panels import bar_plot_panel, counter_panel, line_plot_panel
+
+    panels = []
+    for panel in dashboard.panels:
+        values = []
+        for column in _columns(spec, panel.for_each):
+            names = {
+                "column": column or "",
+                "prediction": spec.model.prediction,
+                "model": spec.name,
+            }
+            for value in panel.values:
+                values.append(
+                    PanelMetric(
+                        metric=value.metric,
+                        metric_labels={k: v.format(**names) for k, v in value.labels.items()},
+                        legend=value.legend.format(**names) if value.legend else None,
+                    )
+                )
+        if panel.type == "counter":
+            panels.append(
+                counter_panel(
+                    title=panel.title, values=values, size=panel.size, aggregation=panel.aggregation
+                )
+            )
+        elif panel.type == "bar":
+            panels.append(bar_plot_panel(title=panel.title, values=values, size=panel.size))
+        else:
+            panels.append(line_plot_panel(title=panel.title, values=values, size=panel.size))
+    return panels
+
+
+def open_workspace(workspace_dir: Path) -> Any:
+    """The local Evidently workspace (created if missing)."""
+    from evidently.ui.workspace import Workspace
+
+    return Workspace(str(workspace_dir))
+
+
+def model_project(workspace: Any, spec: ModelSpec) -> tuple[Any, bool]:
+    """The model's Evidently project, found by name or created; and whether it was created."""
+    found = workspace.search_project(spec.name)
+    if found:
+        return found[0], False
+    project = workspace.create_project(
+        spec.name, description=f"driftline monitoring of {spec.name}"
+    )
+    return project, True
+
+
+def sync_dashboard(workspace_dir: Path, dashboards_dir: Path, spec: ModelSpec) -> SyncResult:
+    """Create or update the model's project so its dashboard is exactly the file's panels."""
+    from evidently.sdk.models import DashboardModel, DashboardTabModel
+
+    dashboard, source = load_dashboard(dashboards_dir, spec.name)
+    panels = render_panels(dashboard, spec)
+    workspace = open_workspace(workspace_dir)
+    project, created = model_project(workspace, spec)
+    tab = DashboardTabModel(title=PANEL_TAB, panels=[p.id for p in panels])
+    workspace.save_dashboard(project.id, DashboardModel(tabs=[tab], panels=panels))
+    return SyncResult(spec.name, str(project.id), created, len(panels), source)

@@ -1,0 +1,173 @@
+"""Dashboards as code: sync is idempotent, and the Evidently UI renders every panel
+with data in headless Chromium (a real browser against a real `evidently ui`)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from driftline.dashboards import load_dashboard, open_workspace, sync_dashboard
+from driftline.errors import SpecError
+from driftline.specs import ModelSpec
+
+REPO = Path(__file__).resolve().parents[2]
+DASHBOARDS = REPO / "dashboards"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def test_default_dashboard_is_valid(spec: ModelSpec) -> None:
+    dashboard, path = load_dashboard(DASHBOARDS, spec.name)
+    assert path.name == "default.yaml"
+    assert any(p.for_each == "numerical" for p in dashboard.panels)
+
+
+def test_bad_dashboard_file_is_explained(tmp_path: Path, spec: ModelSpec) -> None:
+    (tmp_path / f"{spec.name}.yaml").write_text("panels:\n  - title: x\n    type: pie\n")
+    with pytest.raises(SpecError, match=r"invalid dashboard: panels\.0\.type"):
+        load_dashboard(tmp_path, spec.name)
+
+
+def test_sync_is_idempotent(tmp_path: Path, spec: ModelSpec) -> None:
+    first = sync_dashboard(tmp_path / "ws", DASHBOARDS, spec)
+    second = sync_dashboard(tmp_path / "ws", DASHBOARDS, spec)
+    assert first.created and not second.created
+    assert first.project_id == second.project_id
+    workspace = open_workspace(tmp_path / "ws")
+    assert len(workspace.search_project(spec.name)) == 1
+    dashboard = workspace.get_dashboard(first.project_id)
+    assert len(dashboard.panels) == first.panels == second.panels
+    assert len(dashboard.tabs) == 1
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def evidently_ui(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    port = _free_port()
+    exe = Path(sys.executable).parent / "evidently"
+    proc = subprocess.Popen(
+        [str(exe), "ui", "--workspace", str(workspace), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "DO_NOT_TRACK": "1"},
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{url}/api/projects", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("evidently ui did not start within 60 s")
+        yield url, workspace
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+@pytest.fixture
+def monitored_workspace(spec: ModelSpec):  # type: ignore[no-untyped-def]
+    """Fill a workspace with a few daily monitor snapshots of simulated traffic."""
+    from datetime import datetime
+
+    from evidently import BinaryClassification, DataDefinition, Dataset, Report
+    from evidently.metrics import MissingValueCount, RocAuc, RowCount
+    from evidently.presets import DataDriftPreset
+
+    from driftline.dashboards import model_project
+    from driftline.simulate import simulate
+
+    def fill(workspace_dir: Path) -> None:
+        sim = simulate("channel_shift", days=6, rows_per_day=600, seed=2)
+        frame = sim.predictions.merge(sim.labels[["request_id", "purchased_7d"]])
+        m = spec.model
+        definition = DataDefinition(
+            numerical_columns=[*m.features.numerical, m.prediction],
+            categorical_columns=[*m.features.categorical, m.target],
+            classification=[BinaryClassification(target=m.target, prediction_probas=m.prediction)],
+        )
+        day = frame["event_ts"].dt.day
+        reference = Dataset.from_pandas(frame[day <= 2], data_definition=definition)
+        workspace = open_workspace(workspace_dir)
+        project, _ = model_project(workspace, spec)
+        for d in (3, 4, 5, 6):
+            report = Report(
+                [
+                    DataDriftPreset(columns=[*m.features.all, m.prediction]),
+                    RowCount(),
+                    RocAuc(),
+                    *(MissingValueCount(column=c) for c in m.features.all),
+                ]
+            )
+            current = Dataset.from_pandas(frame[day == d], data_definition=definition)
+            snapshot = report.run(current, reference, timestamp=datetime(2026, 9, d))
+            workspace.add_run(project.id, snapshot, include_data=False)
+
+    return fill
+
+
+def _panel_sections(dom: str, titles: list[str]) -> dict[str, str]:
+    """The DOM between each panel title and the next one."""
+    positions = sorted((dom.find(f">{t}<"), t) for t in titles)
+    assert all(pos >= 0 for pos, _ in positions), [t for pos, t in positions if pos < 0]
+    return {
+        title: dom[pos : positions[i + 1][0] if i + 1 < len(positions) else len(dom)]
+        for i, (pos, title) in enumerate(positions)
+    }
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (CI installs it)")
+def test_dashboard_renders_panels_with_data(  # type: ignore[no-untyped-def]
+    evidently_ui, spec: ModelSpec, monitored_workspace
+) -> None:
+    url, workspace = evidently_ui
+    monitored_workspace(workspace)
+    result = sync_dashboard(workspace, DASHBOARDS, spec)
+    dashboard, _ = load_dashboard(DASHBOARDS, spec.name)
+    out = subprocess.run(
+        [
+            str(CHROMIUM),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={workspace.parent / 'chromium'}",
+            "--virtual-time-budget=20000",
+            "--dump-dom",
+            f"{url}/projects/{result.project_id}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    sections = _panel_sections(out.stdout, [p.title for p in dashboard.panels])
+    empty = [
+        title
+        for title, html in sections.items()
+        if not re.search(r"MuiLineElement-root|MuiBarElement-root", html)
+    ]
+    assert empty == [], f"panels without data: {empty}"

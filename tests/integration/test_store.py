@@ -1,0 +1,204 @@
+"""The prediction store on a real SQLite file and a real PostgreSQL server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from driftline.errors import DataError, StoreError
+from driftline.ingest import log_labels, log_predictions
+from driftline.privacy import Pseudonymizer
+from driftline.simulate import simulate
+from driftline.specs import ModelSpec, parse_spec
+from driftline.store import Store, prediction_types
+
+PSEUDO = Pseudonymizer(b"test-key-0123456789abcdef")
+
+
+@pytest.fixture(scope="module")
+def traffic() -> tuple[pd.DataFrame, pd.DataFrame]:
+    sim = simulate("stable", days=3, rows_per_day=400, seed=5)
+    return sim.predictions, sim.labels
+
+
+def _count(store: Store, table: str) -> int:
+    """Rows in ``table``; a table that was never created holds none."""
+    with store.engine.connect() as conn:
+        if not sa.inspect(conn).has_table(table):
+            return 0
+        return int(conn.execute(sa.text(f"SELECT COUNT(*) FROM {table}")).scalar_one())
+
+
+def test_ingest_and_read_back(store: Store, spec: ModelSpec, traffic) -> None:  # type: ignore[no-untyped-def]
+    preds, labels = traffic
+    result = log_predictions(store, spec, preds, PSEUDO)
+    assert (result.received, result.inserted, result.duplicates_in_batch) == (
+        len(preds),
+        len(preds),
+        0,
+    )
+    assert log_labels(store, spec, labels).inserted == len(labels)
+
+    window = store.read_predictions(spec, with_labels=True)
+    assert len(window) == len(preds)
+    assert list(window["request_id"]) == list(preds["request_id"])  # ordered by time
+    pd.testing.assert_series_equal(
+        window["recency_days"], preds["recency_days"].reset_index(drop=True)
+    )
+    assert list(window["channel"]) == list(preds["channel"])
+    assert window["event_ts"].dt.tz is not None
+    assert (window["event_ts"] == preds["event_ts"].dt.floor("us").reset_index(drop=True)).all()
+    assert window["purchased_7d"].sum() == labels["purchased_7d"].sum()
+    assert list(window["consent_analytics"]) == list(preds["consent_analytics"])
+
+
+def test_window_bounds_and_consent_filter(store: Store, spec: ModelSpec, traffic) -> None:  # type: ignore[no-untyped-def]
+    preds, _ = traffic
+    log_predictions(store, spec, preds, PSEUDO)
+    start = preds["event_ts"].min().floor("D") + pd.Timedelta(days=1)
+    end = start + pd.Timedelta(days=1)
+    window = store.read_predictions(spec, start, end)
+    expected = preds[(preds["event_ts"] >= start) & (preds["event_ts"] < end)]
+    assert len(window) == len(expected) > 0
+    consenting = store.read_predictions(spec, consented_only=True)
+    assert len(consenting) == int(preds["consent_analytics"].sum())
+
+
+def test_reingesting_the_same_batch_stores_each_request_once(
+    store: Store, spec: ModelSpec, traffic
+) -> None:  # type: ignore[no-untyped-def]
+    preds, labels = traffic
+    log_predictions(store, spec, preds, PSEUDO)
+    again = log_predictions(store, spec, preds, PSEUDO)
+    assert again.inserted == 0 and again.already_stored == len(preds)
+    doubled = pd.concat([preds.head(50), preds.head(50)])
+    result = log_predictions(store, spec, doubled, PSEUDO)
+    assert result.duplicates_in_batch == 50 and result.inserted == 0
+    log_labels(store, spec, labels)
+    assert log_labels(store, spec, labels).inserted == 0
+    assert _count(store, "dl_pred_purchase_propensity") == len(preds)
+    assert _count(store, "dl_labels") == len(labels)
+
+
+def test_bad_batch_names_rows_and_columns_and_writes_nothing(
+    store: Store, spec: ModelSpec, traffic
+) -> None:  # type: ignore[no-untyped-def]
+    preds, _ = traffic
+    bad = preds.head(100).copy().astype({"recency_days": object})
+    bad.loc[bad.index[3], "recency_days"] = "yesterday"
+    bad.loc[bad.index[7], "score"] = 1.7
+    bad.loc[bad.index[[1, 2]], "event_ts"] = "not a time"
+    with pytest.raises(DataError) as err:
+        log_predictions(store, spec, bad, PSEUDO, source="batch.csv")
+    message = str(err.value)
+    assert "batch.csv: batch rejected, nothing was written" in message
+    assert "'recency_days': 1 rows are not numbers (rows 4)" in message
+    assert "'score': 1 rows are outside [0, 1] (rows 8)" in message
+    assert "'event_ts': 2 rows are not timestamps (rows 2, 3)" in message
+    assert _count(store, "dl_pred_purchase_propensity") == 0
+
+
+def test_missing_columns_are_named(store: Store, spec: ModelSpec, traffic) -> None:  # type: ignore[no-untyped-def]
+    preds, _ = traffic
+    with pytest.raises(DataError, match=r"missing columns \['score', 'device'\]"):
+        log_predictions(store, spec, preds.drop(columns=["device", "score"]), PSEUDO)
+
+
+def test_failure_inside_the_write_rolls_back(store: Store, spec: ModelSpec, traffic) -> None:  # type: ignore[no-untyped-def]
+    """A row the database refuses (here a NULL entity key, past validation) aborts the
+    whole batch: the rows before it are not kept either."""
+    from driftline.ingest import prepare_predictions
+
+    preds, _ = traffic
+    frame = prepare_predictions(spec, preds.head(50), "batch")
+    frame.loc[49, "entity_key"] = None
+    table = store.ensure_model(spec)
+    with pytest.raises(StoreError, match="nothing was written"):
+        store.insert_ignore(table.name, frame, ["request_id"], prediction_types(spec))
+    assert _count(store, "dl_pred_purchase_propensity") == 0
+
+
+def test_overlong_request_id_is_rejected_up_front(store: Store, spec: ModelSpec, traffic) -> None:  # type: ignore[no-untyped-def]
+    preds, _ = traffic
+    batch = preds.head(20).copy()
+    batch.loc[batch.index[-1], "request_id"] = "x" * 300
+    with pytest.raises(DataError, match="'request_id': 1 rows are longer than 128 characters"):
+        log_predictions(store, spec, batch, PSEUDO)
+
+
+def test_bad_labels_rejected(store: Store, spec: ModelSpec, traffic) -> None:  # type: ignore[no-untyped-def]
+    _, labels = traffic
+    bad = labels.head(10).copy()
+    bad.loc[bad.index[4], "purchased_7d"] = 3
+    with pytest.raises(DataError, match=r"'purchased_7d': 1 rows are not 0 or 1 \(rows 5\)"):
+        log_labels(store, spec, bad)
+    assert _count(store, "dl_labels") == 0
+
+
+def test_no_raw_entity_id_is_stored(store: Store, spec: ModelSpec, traffic, home: Path) -> None:  # type: ignore[no-untyped-def]
+    preds, _ = traffic
+    log_predictions(store, spec, preds, PSEUDO)
+    raw_ids = set(preds["customer_id"])
+    with store.engine.connect() as conn:
+        keys = set(
+            conn.execute(sa.text("SELECT entity_key FROM dl_pred_purchase_propensity")).scalars()
+        )
+        columns = [c["name"] for c in sa.inspect(conn).get_columns("dl_pred_purchase_propensity")]
+    assert "customer_id" not in columns
+    assert keys.isdisjoint(raw_ids)
+    assert PSEUDO.pseudonymise(preds["customer_id"].iloc[0]) in keys
+    if store.dialect == "sqlite":
+        store.dispose()  # flush WAL into the file, then look at every byte
+        blob = b"".join(p.read_bytes() for p in home.glob("driftline.db*"))
+        sample = list(raw_ids)[:200]
+        assert not [i for i in sample if i.encode() in blob]
+
+
+def test_forget_erases_predictions_and_labels(store: Store, spec: ModelSpec, traffic) -> None:  # type: ignore[no-untyped-def]
+    preds, labels = traffic
+    log_predictions(store, spec, preds, PSEUDO)
+    log_labels(store, spec, labels)
+    customer = preds["customer_id"].value_counts().index[0]
+    expected = int((preds["customer_id"] == customer).sum())
+    result = store.forget(spec, PSEUDO.pseudonymise(customer))
+    assert (result.predictions_deleted, result.labels_deleted) == (expected, expected)
+    assert _count(store, "dl_pred_purchase_propensity") == len(preds) - expected
+    assert _count(store, "dl_labels") == len(labels) - expected
+    assert store.forget(spec, PSEUDO.pseudonymise(customer)).predictions_deleted == 0
+
+
+def test_new_feature_column_is_added(store: Store, spec: ModelSpec, traffic) -> None:  # type: ignore[no-untyped-def]
+    preds, _ = traffic
+    log_predictions(store, spec, preds.head(10), PSEUDO)
+    data = spec.model_dump(exclude={"source"})
+    data["model"]["features"]["numerical"].append("basket_items")
+    wider = parse_spec(data)
+    batch = preds.iloc[10:20].assign(basket_items=3.0)
+    assert log_predictions(store, wider, batch, PSEUDO).inserted == 10
+    window = store.read_predictions(wider)
+    assert window["basket_items"].isna().sum() == 10
+    assert (window["basket_items"] == 3.0).sum() == 10
+
+
+def test_changed_column_type_is_refused(store: Store, spec: ModelSpec) -> None:
+    store.ensure_model(spec)
+    data = spec.model_dump(exclude={"source"})
+    data["model"]["features"]["numerical"].remove("recency_days")
+    data["model"]["features"]["categorical"].append("recency_days")
+    with pytest.raises(StoreError, match="recency_days: stored float, spec says text"):
+        store.ensure_model(parse_spec(data))
+
+
+def test_migrations_are_idempotent(store: Store) -> None:
+    store.upgrade()
+    with store.engine.connect() as conn:
+        tables = set(sa.inspect(conn).get_table_names())
+    assert {"dl_models", "dl_labels", "alembic_version"} <= tables
+
+
+def test_unreachable_database_gives_clear_error() -> None:
+    with pytest.raises(StoreError, match="cannot reach the store"):
+        Store("postgresql+psycopg://nobody@127.0.0.1:1/nowhere?connect_timeout=2")
