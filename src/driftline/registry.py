@@ -6,8 +6,9 @@ model (``<model>``). Aliases carry the roles (registry stages are deprecated):
 a rollback restores. Baselines are artifacts of the training run under ``baseline/``.
 
 Models are saved with skops and loaded with the allow-list of types below, held in this
-code rather than read from the artifact (a tampered artifact cannot widen it), so loading
-needs neither pickle nor ``MLFLOW_ALLOW_PICKLE_DESERIALIZATION``.
+code rather than read from the artifact's MLmodel file as MLflow's loader does (so a
+tampered artifact cannot widen it). Pickled models are refused, and loading keeps working
+when MLflow is hardened with ``MLFLOW_ALLOW_PICKLE_DESERIALIZATION=false``.
 """
 
 from __future__ import annotations

@@ -118,6 +118,14 @@ def test_small_or_single_class_segments_are_not_gated() -> None:
     assert report.passed
 
 
+def test_the_segment_gate_reports_the_worst_gated_segment_only() -> None:
+    tiny = _segment("referral", 0.50, 0.80, rows=POLICY.min_segment_rows - 1)
+    report = evaluate_gates(result(segments=[tiny, _segment("email", 0.70, 0.69)]), POLICY)
+    gate = report.gate("segments")
+    assert gate.status == "passed" and gate.observed == pytest.approx(0.01)
+    assert "no segment of 1 with" in gate.reason
+
+
 def test_calibration_much_worse_than_the_champion_fails() -> None:
     report = evaluate_gates(result(ece=0.05), POLICY)  # champion 0.02 + 0.02 allowed
     assert [g.name for g in report.failed] == ["calibration"]
