@@ -75,6 +75,7 @@ class GateReport:
     gates: tuple[Gate, ...]
     benchmark_id: int | None = None
     window: str = ""
+    benchmark_run_id: str | None = None
 
     @property
     def passed(self) -> bool:
@@ -277,6 +278,7 @@ def evaluate_gates(
         gates=tuple(gates),
         benchmark_id=result.benchmark_id,
         window=f"{result.window_start} to {result.window_end}, {result.rows:,} rows",
+        benchmark_run_id=result.mlflow_run_id,
     )
 
 
@@ -480,6 +482,7 @@ def decide(
                 f"{TAG}audit_id": str(audit_id),
             },
         )
+        _log_gate_report(registry, report, "rejected")
         log.info("%s", report.summary())
         return PromotionOutcome(
             status="rejected",
@@ -580,6 +583,7 @@ def _apply_promotion(
     )
     if old is not None:
         registry.set_version_tags(spec, old, {f"{TAG}replaced_by": new, f"{TAG}replaced_at": stamp})
+    _log_gate_report(registry, report, "promoted")
     log.info("%s", reason)
     return PromotionOutcome(
         model=spec.name,
@@ -678,6 +682,24 @@ def rollback(
         triggered_by=actor,
         audit_id=audit_id,
     )
+
+
+def _log_gate_report(registry: Registry, report: GateReport, outcome: str) -> None:
+    """The gate report as artifacts of the benchmark run, for the MLflow UI. The store's
+    audit trail is the record; a failure here is only logged."""
+    if not report.benchmark_run_id:
+        return
+    try:
+        registry.client.log_text(
+            report.benchmark_run_id,
+            f"{report.to_markdown()}\n\n**Outcome: {outcome}.**\n",
+            "gate_report.md",
+        )
+        registry.client.log_dict(
+            report.benchmark_run_id, {**report.to_dict(), "outcome": outcome}, "gate_report.json"
+        )
+    except Exception as exc:
+        log.warning("cannot log the gate report to MLflow run %s: %s", report.benchmark_run_id, exc)
 
 
 def _require_challenger(registry: Registry, spec: ModelSpec) -> str:

@@ -161,7 +161,9 @@ def test_promotion_switches_the_champion_baseline(lab: Lab, better) -> None:
     assert not current.reference[spec.model.prediction].equals(old.reference[spec.model.prediction])
 
 
-def test_benchmark_is_logged_on_the_challenger_and_kept_in_the_store(lab: Lab, better) -> None:
+def test_benchmark_is_logged_on_the_challenger_and_kept_in_the_store(
+    lab: Lab, better, tmp_path: Path
+) -> None:
     scenario, outcome = better
     spec = scenario.spec
     stored = audit.latest_benchmark(lab.store, spec.name, "2", "1")
@@ -176,6 +178,14 @@ def test_benchmark_is_logged_on_the_challenger_and_kept_in_the_store(lab: Lab, b
     assert run.data.tags[f"{TAG}challenger_version"] == "2"
     tags = lab.registry.version(spec, "2").tags
     assert tags[f"{TAG}benchmark_run_id"] == stored.mlflow_run_id
+    report = json.loads(
+        Path(
+            lab.registry.client.download_artifacts(
+                stored.mlflow_run_id, "gate_report.json", str(tmp_path)
+            )
+        ).read_text()
+    )
+    assert report["outcome"] == "promoted" and report["challenger_version"] == "2"
     model_id = lab.registry.version(spec, "2").model_id
     logged = lab.registry.client.get_logged_model(model_id)
     assert any(m.key == "benchmark_roc_auc" for m in logged.metrics)
