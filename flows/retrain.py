@@ -110,7 +110,7 @@ def wait_for_approval(report: GateReport, timeout_seconds: int) -> Approval:
                 + report.to_markdown()
             ),
             timeout=timeout_seconds,
-            poll_interval=max(1, min(10, timeout_seconds // 10)),
+            poll_interval=max(1, min(10, timeout_seconds // 60)),
             key="manual-approval",
         )
     except FlowPauseTimeout:

@@ -26,7 +26,14 @@ from driftline.evaluation import METRICS, classification_metrics, paired_bootstr
 from driftline.registry import CHALLENGER, CHAMPION, TAG, LoadedModel, Registry
 from driftline.specs import ModelSpec
 from driftline.store import Store
-from driftline.training import data_clock, feature_frame, plan_windows, score, usable_rows
+from driftline.training import (
+    data_clock,
+    feature_frame,
+    plan_windows,
+    score,
+    threads,
+    usable_rows,
+)
 
 log = logging.getLogger(__name__)
 
@@ -151,10 +158,11 @@ def benchmark(
         )
     x = feature_frame(spec, frame)
     y = frame[m.target].to_numpy()
-    chal_p, chal_score = _score(chal_model, x, y, trained_until[0])
     champ_p, champ_score = (None, None)
-    if champ_model is not None:
-        champ_p, champ_score = _score(champ_model, x, y, trained_until[1])
+    with threads(spec):
+        chal_p, chal_score = _score(chal_model, x, y, trained_until[0])
+        if champ_model is not None:
+            champ_p, champ_score = _score(champ_model, x, y, trained_until[1])
     result = BenchmarkResult(
         model=spec.name,
         window_start=start.isoformat(),

@@ -163,6 +163,13 @@ class TrainingSection(_Section):
     random_state: int = Field(
         default=0, description="Seed for the split, the estimator and the sampling."
     )
+    n_threads: int | None = Field(
+        default=None,
+        ge=1,
+        description="OpenMP threads for fitting and scoring (default: every core). Set 1 "
+        "on machines whose cores are shared with other work: gradient boosting slows down "
+        "many times over when its threads compete for busy cores.",
+    )
 
 
 class PromotionSection(_Section):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -173,6 +174,15 @@ def feature_frame(spec: ModelSpec, frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def threads(spec: ModelSpec) -> AbstractContextManager[Any]:
+    """Limit OpenMP threads of fitting and scoring to ``training.n_threads`` (if set)."""
+    if spec.training.n_threads is None:
+        return nullcontext()
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=spec.training.n_threads, user_api="openmp")
+
+
 def score(estimator: Any, features: pd.DataFrame) -> np.ndarray:
     """Probability of the positive class."""
     return np.asarray(estimator.predict_proba(features)[:, 1], dtype=float)
@@ -237,13 +247,15 @@ def train(
         )
     counts.update(train_rows=len(fit_rows), validation_rows=len(val_rows))
     x_fit, x_val = feature_frame(spec, fit_rows), feature_frame(spec, val_rows)
-    pipeline = build_pipeline(spec).fit(x_fit, fit_rows[m.target].to_numpy())
-    metrics = classification_metrics(val_rows[m.target].to_numpy(), score(pipeline, x_val))
-    all_x = feature_frame(spec, frame)
+    with threads(spec):
+        pipeline = build_pipeline(spec).fit(x_fit, fit_rows[m.target].to_numpy())
+        val_scores = score(pipeline, x_val)
+        all_scores = score(pipeline, feature_frame(spec, frame))
+    metrics = classification_metrics(val_rows[m.target].to_numpy(), val_scores)
     baseline = build_baseline(
         spec,
         frame,
-        score(pipeline, all_x),
+        all_scores,
         metrics,
         sample_size=t.baseline_sample_size,
         seed=t.random_state,

@@ -29,6 +29,7 @@ def _write_spec(folder: Path, name: str, manual_approval: bool) -> None:
     data = yaml.safe_load(REPO_SPEC.read_text())
     data["model"]["name"] = name
     data["promotion"]["manual_approval"] = manual_approval
+    data["training"]["n_threads"] = 1  # see tests/lifecycle_data.variant
     (folder / f"{name}.yaml").write_text(yaml.safe_dump(data))
 
 

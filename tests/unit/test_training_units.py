@@ -10,7 +10,7 @@ import yaml
 from driftline.baseline import build_baseline, column_stats, stratified_sample
 from driftline.errors import SpecError
 from driftline.specs import ModelSpec, parse_spec
-from driftline.training import build_pipeline, feature_frame, plan_windows
+from driftline.training import build_pipeline, feature_frame, plan_windows, threads
 
 
 def test_windows_leave_labels_time_to_mature_and_keep_a_holdout(spec: ModelSpec) -> None:
@@ -116,3 +116,21 @@ def test_column_stats_by_type() -> None:
     assert stats["x"]["count"] == 3 and stats["x"]["missing"] == 1
     assert stats["x"]["mean"] == pytest.approx(7 / 3)
     assert stats["c"]["top"] == "a" and stats["c"]["top_share"] == pytest.approx(2 / 3)
+
+
+def test_n_threads_limits_openmp_only_inside_training(spec: ModelSpec) -> None:
+    from threadpoolctl import threadpool_info
+
+    def openmp() -> set[int]:
+        return {p["num_threads"] for p in threadpool_info() if p["user_api"] == "openmp"}
+
+    limited = spec.model_copy(
+        update={"training": spec.training.model_copy(update={"n_threads": 1})}
+    )
+    build_pipeline(spec)  # scikit-learn's OpenMP runtime is loaded
+    before = openmp()
+    with threads(limited):
+        assert openmp() == {1}
+    assert openmp() == before
+    with threads(spec):
+        assert openmp() == before
