@@ -15,6 +15,7 @@ import yaml
 from driftline.flows.retrain import retrain_model
 
 from driftline.privacy import Pseudonymizer
+from driftline.promotion import PromotionOutcome
 from driftline.registry import CHAMPION, Registry
 from driftline.settings import Settings
 from driftline.specs import find_spec
@@ -72,9 +73,10 @@ def test_flow_bootstraps_a_champion_then_promotes_the_better_challenger(home: Se
     assert first.result().status == "promoted"
     assert "first model" in first.message
 
-    second = retrain_model(model="pp_auto", reason="drift", return_state=True)
-    outcome = second.result()
-    assert second.name == "Promoted", second.message
+    # Called plainly (as a parent flow does), it returns the outcome to branch on.
+    outcome = retrain_model(model="pp_auto", reason="drift")
+    assert isinstance(outcome, PromotionOutcome)
+    assert outcome.status == "promoted", outcome.reason
     assert (outcome.champion_before, outcome.champion_after) == ("1", "2")
     assert outcome.triggered_by.startswith("flow:retrain-model/")
     assert _champion(home, "pp_auto") == "2"
