@@ -22,6 +22,7 @@ from driftline.store import ErasureResult, IngestResult, Store
 
 if TYPE_CHECKING:
     from driftline.alerts import Alert, DeliveryPolicy, Destinations, NotifyResult
+    from driftline.registry import Registry
 
 
 @dataclass
@@ -78,6 +79,12 @@ class Context:
             self.alert_destinations(slack_url=slack_url, webhook_url=webhook_url),
             policy,
         )
+
+    def registry(self) -> Registry:
+        """The MLflow tracking server and model registry (see driftline.registry)."""
+        from driftline.registry import Registry
+
+        return Registry.from_settings(self.settings)
 
 
 def log_predictions(

@@ -2,15 +2,20 @@
 
 A monitor always compares a live window with the baseline of the version that holds
 the ``champion`` alias *now*, so promotion switches the baseline without reloading
-raw training data. Capture and loading (MLflow artifacts of the training run) are
-implemented next to training; this module holds the value both sides agree on.
+raw training data. This module holds the value both sides agree on and builds it from a
+training frame; storing and loading it as MLflow artifacts of the training run is in
+:mod:`driftline.registry`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
+import numpy as np
 import pandas as pd
+
+from driftline.specs import ModelSpec
 
 
 @dataclass(frozen=True)
@@ -30,3 +35,122 @@ class Baseline:
     stats: dict[str, dict[str, float | int | str | None]] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
     run_id: str | None = None
+
+
+# -- building a baseline (pure: no MLflow here; the registry stores and loads it) ----------
+
+_QUANTILES = {
+    "p01": 0.01,
+    "p05": 0.05,
+    "p25": 0.25,
+    "p50": 0.5,
+    "p75": 0.75,
+    "p95": 0.95,
+    "p99": 0.99,
+}
+
+
+def reference_schema(spec: ModelSpec) -> dict[str, str]:
+    """Column -> "numerical" | "categorical" for the features and the prediction."""
+    m = spec.model
+    schema = {c: "numerical" for c in m.features.numerical}
+    schema.update({c: "categorical" for c in m.features.categorical})
+    schema[m.prediction] = "numerical"
+    return schema
+
+
+def column_stats(frame: pd.DataFrame, schema: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """Per-column summary statistics of ``frame`` (all rows, not just the sample)."""
+    stats: dict[str, dict[str, Any]] = {}
+    rows = len(frame)
+    for column, kind in schema.items():
+        values = frame[column]
+        missing = int(values.isna().sum())
+        entry: dict[str, Any] = {
+            "type": kind,
+            "count": rows - missing,
+            "missing": missing,
+            "missing_share": missing / rows if rows else None,
+        }
+        present = values.dropna()
+        if kind == "numerical":
+            numbers = present.astype(float)
+            entry.update(
+                {
+                    "mean": _num(numbers.mean()),
+                    "std": _num(numbers.std()),
+                    "min": _num(numbers.min()),
+                    "max": _num(numbers.max()),
+                    "distinct": int(numbers.nunique()),
+                }
+            )
+            for name, q in _QUANTILES.items():
+                entry[name] = _num(numbers.quantile(q)) if len(numbers) else None
+        else:
+            counts = present.astype(str).value_counts()
+            entry.update(
+                {
+                    "distinct": int(counts.size),
+                    "top": str(counts.index[0]) if counts.size else None,
+                    "top_share": float(counts.iloc[0] / len(present)) if counts.size else None,
+                }
+            )
+        stats[column] = entry
+    return stats
+
+
+def _num(value: Any) -> float | None:
+    return None if value is None or pd.isna(value) else float(value)
+
+
+def stratified_sample(
+    frame: pd.DataFrame, strata: list[str], size: int, seed: int = 0
+) -> pd.DataFrame:
+    """At most ``size`` rows, each stratum (combination of ``strata`` values) keeping its
+    share of the rows, so rare segments and the positive class stay represented."""
+    if len(frame) <= size:
+        return frame.copy()
+    frac = size / len(frame)
+    keys = [frame[c].astype(str).fillna("<missing>") for c in strata] if strata else None
+    if keys is None:
+        return frame.sample(n=size, random_state=seed)
+    groups = frame.groupby(keys, sort=True, dropna=False, group_keys=False)
+    sample = groups.sample(frac=frac, random_state=seed)
+    if len(sample) > size:  # rounding up in many small strata
+        sample = sample.sample(n=size, random_state=seed)
+    return sample.sort_index()
+
+
+def build_baseline(
+    spec: ModelSpec,
+    frame: pd.DataFrame,
+    predictions: np.ndarray,
+    metrics: dict[str, float],
+    *,
+    version: str = "",
+    run_id: str | None = None,
+    sample_size: int = 5000,
+    seed: int = 0,
+) -> Baseline:
+    """The reference profile of a model trained on ``frame`` (spec columns, consenting
+    rows): stratified sample of features + the model's predictions, schema, stats.
+
+    Only the schema's columns survive, so identifiers (entity key, request id), the
+    timestamp, the consent flag and the label never reach the reference.
+    """
+    m = spec.model
+    schema = reference_schema(spec)
+    scored = frame.copy()
+    scored[m.prediction] = np.asarray(predictions, dtype=float)
+    strata = [m.target, *m.segments] if m.target in scored.columns else list(m.segments)
+    sample = stratified_sample(scored, strata, sample_size, seed)
+    reference = sample[list(schema)].reset_index(drop=True)
+    return Baseline(
+        model=spec.name,
+        version=version,
+        reference=reference,
+        schema=schema,
+        stats=column_stats(scored, schema),
+        metrics={k: float(v) for k, v in metrics.items()},
+        run_id=run_id,
+    )

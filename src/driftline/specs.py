@@ -435,6 +435,153 @@ class AlertsSection(_Section):
         return value
 
 
+class TrainingSection(_Section):
+    """How a model is (re)trained from the store: which rows, which pipeline, what baseline.
+
+    Windows are measured back from the data clock (the newest stored prediction, or an
+    explicit ``as_of``). A prediction's label has matured ``model.label_delay_days`` after
+    it was made; the most recent ``holdout_days`` of matured rows are never trained on,
+    so the benchmark can score champion and challenger on data neither has seen.
+    """
+
+    pipeline: Literal["hist_gradient_boosting", "logistic_regression"] = Field(
+        default="hist_gradient_boosting",
+        description="scikit-learn pipeline: a column transformer followed by "
+        "HistGradientBoostingClassifier (native categories, NaN-aware) or by "
+        "LogisticRegression (scaled numbers, one-hot categories).",
+    )
+    params: dict[str, int | float | str | bool | None] = Field(
+        default_factory=dict,
+        description="Hyperparameters passed to the classifier, e.g. {max_iter: 300}.",
+    )
+    lookback_days: int = Field(
+        default=14,
+        ge=1,
+        le=3660,
+        description="Days of matured, labelled predictions to train on, ending where the "
+        "holdout window starts. Short windows adapt to concept drift faster.",
+    )
+    holdout_days: int = Field(
+        default=7,
+        ge=1,
+        le=365,
+        description="Most recent days of matured labels kept out of training; the "
+        "benchmark scores champion and challenger on them (out of time).",
+    )
+    validation_fraction: float = Field(
+        default=0.2,
+        gt=0,
+        lt=0.5,
+        description="Latest share of the training window (by time) held out to compute "
+        "the validation metrics logged with the model and stored in its baseline.",
+    )
+    min_rows: int = Field(
+        default=500,
+        ge=50,
+        description="Fewest labelled, consenting rows a training window may have.",
+    )
+    baseline_sample_size: int = Field(
+        default=5000,
+        ge=100,
+        le=1_000_000,
+        description="Most rows in the baseline's reference sample (stratified by label "
+        "and segment columns; consenting rows only, no identifiers).",
+    )
+    random_state: int = Field(
+        default=0, description="Seed for the split, the estimator and the sampling."
+    )
+    n_threads: int | None = Field(
+        default=None,
+        ge=1,
+        description="OpenMP threads for fitting and scoring (default: every core). Set 1 "
+        "on machines whose cores are shared with other work: gradient boosting slows down "
+        "many times over when its threads compete for busy cores.",
+    )
+
+
+class PromotionSection(_Section):
+    """The gates a challenger must pass to become champion.
+
+    The champion gates (improvement, non-inferiority, segments, relative calibration)
+    are skipped, and recorded as skipped, when the model has no champion yet.
+    """
+
+    primary_metric: Literal["roc_auc", "pr_auc"] = Field(
+        default="roc_auc", description="Metric the improvement and the bootstrap refer to."
+    )
+    min_primary_metric: float = Field(
+        default=0.55,
+        ge=0,
+        le=1,
+        description="Absolute floor: the challenger's primary metric on the benchmark "
+        "window must reach this, champion or not.",
+    )
+    min_improvement: float = Field(
+        default=0.005,
+        ge=0,
+        le=1,
+        description="The challenger's primary metric must beat the champion's by at least "
+        "this much (absolute) on the benchmark window.",
+    )
+    non_inferiority_margin: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="The lower bound of the paired bootstrap confidence interval of "
+        "(challenger - champion) must be at least -margin. 0 asks for a significant gain.",
+    )
+    confidence: float = Field(
+        default=0.95, gt=0.5, lt=1, description="Confidence level of the bootstrap interval."
+    )
+    bootstrap_samples: int = Field(
+        default=1000, ge=100, le=20_000, description="Paired bootstrap resamples."
+    )
+    max_segment_regression: float = Field(
+        default=0.02,
+        ge=0,
+        le=1,
+        description="No segment (value of a model.segments column) with enough rows may "
+        "lose more than this on the primary metric against the champion.",
+    )
+    min_segment_rows: int = Field(
+        default=500,
+        ge=1,
+        description="Segments with fewer benchmark rows (or a single class) are reported "
+        "but not gated.",
+    )
+    max_calibration_increase: float = Field(
+        default=0.02,
+        ge=0,
+        le=1,
+        description="Expected calibration error (10 bins) may grow by at most this much "
+        "over the champion's.",
+    )
+    max_ece: float = Field(
+        default=0.15,
+        gt=0,
+        le=1,
+        description="Absolute ceiling on the challenger's expected calibration error.",
+    )
+    min_rows_per_second: float = Field(
+        default=5000,
+        ge=0,
+        description="Latency budget: batch scoring throughput on the benchmark window.",
+    )
+    max_model_mb: float = Field(
+        default=50, gt=0, description="Size budget of the serialised model, in MB."
+    )
+    manual_approval: bool = Field(
+        default=False,
+        description="Ask a person to approve in the Prefect UI (retrain flow) or with "
+        "`driftline promote --approve` after every other gate has passed.",
+    )
+    approval_timeout_hours: float = Field(
+        default=24,
+        gt=0,
+        description="Without an answer after this long the retrain flow rejects.",
+    )
+
+
 class ModelSpec(_Section):
     """A whole ``monitors/<model>.yaml`` file."""
 
@@ -445,6 +592,12 @@ class ModelSpec(_Section):
     )
     alerts: AlertsSection = Field(
         default_factory=AlertsSection, description="Alerting: severity, cooldown, channels."
+    )
+    training: TrainingSection = Field(
+        default_factory=TrainingSection, description="How the model is (re)trained."
+    )
+    promotion: PromotionSection = Field(
+        default_factory=PromotionSection, description="Gates a challenger must pass."
     )
     source: Path | None = Field(default=None, exclude=True, description="File it came from.")
 

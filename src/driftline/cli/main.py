@@ -185,12 +185,14 @@ def _summary_table(summaries: list) -> Table:  # type: ignore[type-arg]
 
 from driftline.cli import alerts as _alerts  # noqa: E402
 from driftline.cli import demo as _demo  # noqa: E402
+from driftline.cli import lifecycle as _lifecycle  # noqa: E402
 from driftline.cli import ops as _ops  # noqa: E402
 
 app.command("demo")(_demo.demo)
 app.add_typer(_ops.dashboards_app, name="dashboards")
 app.command("ui")(_ops.ui)
 app.add_typer(_alerts.app, name="alerts")
+app.add_typer(_lifecycle.app)  # train, benchmark, promote, rollback, models
 
 from driftline.cli import monitoring as _monitoring  # noqa: E402  (drift and monitor commands)
 

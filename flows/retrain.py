@@ -1,0 +1,161 @@
+"""``retrain-model``: train a challenger, benchmark it against the champion, judge it by
+the spec's gates, then promote it or reject it.
+
+Each step is one call into the core (driftline.training, benchmark, promotion). Only
+the steps that talk to a store or the registry and can safely run twice are retried;
+training is not (a retry would register a second version). When the spec asks for a
+manual approval, the run pauses and waits for a person's answer in the Prefect UI; no
+answer within the timeout rejects the challenger.
+
+The flow returns a :class:`driftline.promotion.PromotionOutcome` (``outcome.status`` is
+``promoted`` or ``rejected``) and ends in a Completed state named ``Promoted`` or
+``Rejected`` whose message is the one-line reason.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from prefect import flow, get_client, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.context import FlowRunContext
+from prefect.exceptions import FlowPauseTimeout
+from prefect.flow_runs import pause_flow_run
+from prefect.input import RunInput
+from prefect.runtime import flow_run
+from prefect.states import Completed, Running, State
+
+from driftline.api import Context
+from driftline.benchmark import BenchmarkResult, benchmark
+from driftline.promotion import Approval, GateReport, PromotionOutcome, decide, evaluate_gates
+from driftline.specs import ModelSpec
+from driftline.training import TrainingResult, train
+
+
+class ApprovalInput(RunInput):
+    """Approve or reject the challenger (every automatic gate has passed)."""
+
+    approve: bool = False
+    reviewer: str = ""
+    comment: str = ""
+
+
+@task(retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
+def load_spec(model: str) -> ModelSpec:
+    """Read and validate monitors/<model>.yaml."""
+    with Context.open() as ctx:
+        return ctx.spec(model)
+
+
+@task(cache_policy=NO_CACHE)
+def train_challenger(
+    spec: ModelSpec,
+    reason: str,
+    triggered_by: str,
+    monitor_run_id: str | None,
+    as_of: datetime | None,
+) -> TrainingResult:
+    """Fit the spec's pipeline on matured labels; register it as the challenger."""
+    with Context.open() as ctx:
+        return train(
+            ctx.store,
+            ctx.registry(),
+            spec,
+            reason=reason,
+            triggered_by=triggered_by,
+            monitor_run_id=monitor_run_id,
+            as_of=as_of,
+        )
+
+
+@task(cache_policy=NO_CACHE)
+def benchmark_challenger(spec: ModelSpec, version: str, as_of: datetime | None) -> BenchmarkResult:
+    """Score challenger and champion on the newest out-of-time window."""
+    with Context.open() as ctx:
+        return benchmark(ctx.store, ctx.registry(), spec, challenger=version, as_of=as_of)
+
+
+@task(cache_policy=NO_CACHE)
+def judge(result: BenchmarkResult, spec: ModelSpec, approval: Approval | None) -> GateReport:
+    """Apply the spec's gates to the benchmark (pure)."""
+    return evaluate_gates(result, spec.promotion, approval=approval)
+
+
+@task(retries=2, retry_delay_seconds=10, cache_policy=NO_CACHE)
+def apply_decision(spec: ModelSpec, report: GateReport, triggered_by: str) -> PromotionOutcome:
+    """Move the aliases (promotion) or record the rejection; both audited."""
+    with Context.open() as ctx:
+        return decide(ctx.store, ctx.registry(), spec, report, triggered_by=triggered_by)
+
+
+@task(retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
+def publish_report(report: GateReport, outcome: PromotionOutcome) -> None:
+    """The gate report as a markdown artifact of this run."""
+    create_markdown_artifact(
+        key=f"gate-report-{report.model.replace('_', '-')}",
+        markdown=f"{report.to_markdown()}\n\n**Outcome: {outcome.status}.** {outcome.reason}",
+        description=f"{outcome.status}: {report.model} v{report.challenger_version}",
+    )
+
+
+def wait_for_approval(report: GateReport, timeout_seconds: int) -> Approval:
+    """Pause until a person answers in the Prefect UI; a timeout counts as a rejection."""
+    logger = get_run_logger()
+    logger.info("every automatic gate passed; waiting up to %ss for approval", timeout_seconds)
+    try:
+        answer = pause_flow_run(
+            wait_for_input=ApprovalInput.with_initial_data(
+                description=f"Promote {report.model} v{report.challenger_version}?\n\n"
+                + report.to_markdown()
+            ),
+            timeout=timeout_seconds,
+            poll_interval=max(1, min(10, timeout_seconds // 60)),
+            key="manual-approval",
+        )
+    except FlowPauseTimeout:
+        _take_back_expired_pause()
+        return Approval(False, "timeout", f"no answer within {timeout_seconds}s")
+    return Approval(bool(answer.approve), answer.reviewer or "someone", answer.comment)
+
+
+def _take_back_expired_pause() -> None:
+    """Prefect fails a run whose pause expired as soon as it proposes any other state;
+    this run still has a rejection to record and a report to publish, so it sets itself
+    back to Running (forced: the server refuses the normal transition)."""
+    context = FlowRunContext.get()
+    if context is None or context.flow_run is None:
+        return
+    with get_client(sync_client=True) as client:
+        client.set_flow_run_state(
+            context.flow_run.id,
+            Running(message="approval timed out: rejecting"),
+            force=True,
+        )
+
+
+@flow(name="retrain-model", log_prints=False)
+def retrain_model(
+    model: str,
+    reason: str = "manual",
+    monitor_run_id: str | None = None,
+    as_of: datetime | None = None,
+    approval_timeout_seconds: int | None = None,
+) -> State:
+    """Train -> benchmark -> gates -> promote or reject. Returns the PromotionOutcome."""
+    logger = get_run_logger()
+    actor = f"flow:retrain-model/{flow_run.get_name() or flow_run.get_id()}"
+    spec = load_spec(model)
+    trained = train_challenger(spec, reason, actor, monitor_run_id, as_of)
+    logger.info(trained.summary())
+    result = benchmark_challenger(spec, trained.version, as_of)
+    logger.info(result.summary())
+    report = judge(result, spec, None)
+    if report.pending:
+        timeout = approval_timeout_seconds or int(spec.promotion.approval_timeout_hours * 3600)
+        report = judge(result, spec, wait_for_approval(report, timeout))
+    outcome = apply_decision(spec, report, actor)
+    publish_report(report, outcome)
+    logger.info(outcome.reason)
+    name = "Promoted" if outcome.promoted else "Rejected"
+    return Completed(name=name, message=outcome.reason, data=outcome)

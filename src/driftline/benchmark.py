@@ -1,0 +1,356 @@
+"""Champion/challenger benchmark on fresh, out-of-time data.
+
+Both models score the same rows: the newest window of matured labels that neither was
+trained on. The result holds the usual metrics for both, the paired bootstrap interval of
+the primary metric's difference, the same metrics per segment with row counts, scoring
+throughput and model size. It is logged to MLflow (a benchmark run whose metrics are
+linked to the challenger's logged model, and tags on the challenger's version) and kept
+in the store (``dl_benchmarks``) for the gates and the audit trail.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from driftline import audit
+from driftline.errors import DataError, RegistryError
+from driftline.evaluation import METRICS, classification_metrics, paired_bootstrap
+from driftline.registry import CHALLENGER, CHAMPION, TAG, LoadedModel, Registry
+from driftline.specs import ModelSpec
+from driftline.store import Store
+from driftline.training import (
+    data_clock,
+    feature_frame,
+    plan_windows,
+    score,
+    threads,
+    usable_rows,
+)
+
+log = logging.getLogger(__name__)
+
+MIN_BENCHMARK_ROWS = 200
+
+
+@dataclass(frozen=True)
+class ModelScore:
+    """One model's numbers on the benchmark window."""
+
+    version: str
+    metrics: dict[str, float]
+    rows_per_second: float
+    size_bytes: int
+    train_end: str | None = None
+
+
+@dataclass(frozen=True)
+class SegmentScore:
+    """Both models' metrics on one segment (value of a segment column)."""
+
+    column: str
+    value: str
+    rows: int
+    positives: int
+    challenger: dict[str, float]
+    champion: dict[str, float] | None
+
+    def diff(self, metric: str) -> float | None:
+        if self.champion is None:
+            return None
+        return self.challenger[metric] - self.champion[metric]
+
+
+@dataclass(frozen=True)
+class BenchmarkResult:
+    """Champion vs challenger on one out-of-time window (champion None at bootstrap)."""
+
+    model: str
+    window_start: str
+    window_end: str
+    rows: int
+    positives: int
+    primary_metric: str
+    challenger: ModelScore
+    champion: ModelScore | None
+    diff: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    confidence: float | None = None
+    bootstrap_samples: int | None = None
+    segments: list[SegmentScore] = field(default_factory=list)
+    mlflow_run_id: str | None = None
+    benchmark_id: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True, default=_nan_safe)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BenchmarkResult:
+        data = dict(data)
+        data["challenger"] = ModelScore(**data["challenger"])
+        data["champion"] = ModelScore(**data["champion"]) if data.get("champion") else None
+        data["segments"] = [SegmentScore(**s) for s in data.get("segments", [])]
+        return cls(**data)
+
+    def summary(self) -> str:
+        chal = self.challenger.metrics[self.primary_metric]
+        if self.champion is None:
+            return (
+                f"v{self.challenger.version}: {self.primary_metric} {chal:.4f} on "
+                f"{self.rows:,} rows (no champion yet)"
+            )
+        champ = self.champion.metrics[self.primary_metric]
+        return (
+            f"v{self.challenger.version} vs champion v{self.champion.version}: "
+            f"{self.primary_metric} {chal:.4f} vs {champ:.4f}, difference {self.diff:+.4f} "
+            f"({self.confidence:.0%} CI {self.ci_low:+.4f} to {self.ci_high:+.4f}) on "
+            f"{self.rows:,} rows"
+        )
+
+
+def benchmark(
+    store: Store,
+    registry: Registry,
+    spec: ModelSpec,
+    *,
+    challenger: str | None = None,
+    as_of: datetime | pd.Timestamp | None = None,
+) -> BenchmarkResult:
+    """Score challenger (default: the ``challenger`` alias) and the current champion on
+    the newest out-of-time window of matured labels; log and store the result."""
+    p = spec.promotion
+    chal_version = challenger or registry.version_by_alias(spec, CHALLENGER)
+    if chal_version is None:
+        raise RegistryError(
+            f"{spec.name} has no challenger to benchmark: run `driftline train --model "
+            f"{spec.name}` first"
+        )
+    champ_version = registry.version_by_alias(spec, CHAMPION)
+    if champ_version == chal_version:
+        raise RegistryError(
+            f"{spec.name} version {chal_version} is already the champion; train a new "
+            "challenger first"
+        )
+    chal_model = registry.load_model(spec, chal_version)
+    champ_model = registry.load_model(spec, champ_version) if champ_version else None
+    trained_until = [_train_end(registry, spec, chal_version)]
+    if champ_version:
+        trained_until.append(_train_end(registry, spec, champ_version))
+    start, end = benchmark_window(store, spec, trained_until, as_of)
+    frame, _ = usable_rows(store, spec, start, end)
+    m = spec.model
+    if len(frame) < MIN_BENCHMARK_ROWS or frame[m.target].nunique() < 2:
+        raise DataError(
+            f"{spec.name}: the benchmark window {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} "
+            f"UTC holds {len(frame):,} labelled rows (need {MIN_BENCHMARK_ROWS} with both "
+            "classes) that neither model trained on; wait for more labels to mature"
+        )
+    x = feature_frame(spec, frame)
+    y = frame[m.target].to_numpy()
+    champ_p, champ_score = (None, None)
+    with threads(spec):
+        chal_p, chal_score = _score(chal_model, x, y, trained_until[0])
+        if champ_model is not None:
+            champ_p, champ_score = _score(champ_model, x, y, trained_until[1])
+    result = BenchmarkResult(
+        model=spec.name,
+        window_start=start.isoformat(),
+        window_end=end.isoformat(),
+        rows=len(frame),
+        positives=int(y.sum()),
+        primary_metric=p.primary_metric,
+        challenger=chal_score,
+        champion=champ_score,
+        segments=_segments(spec, frame, y, chal_p, champ_p),
+    )
+    if champ_p is not None:
+        boot = paired_bootstrap(
+            y,
+            chal_p,
+            champ_p,
+            metric=p.primary_metric,
+            samples=p.bootstrap_samples,
+            confidence=p.confidence,
+            seed=spec.training.random_state,
+        )
+        result = replace(
+            result,
+            diff=boot.diff,
+            ci_low=boot.ci_low,
+            ci_high=boot.ci_high,
+            confidence=boot.confidence,
+            bootstrap_samples=boot.samples,
+        )
+    run_id = _log_to_mlflow(registry, spec, result)
+    result = replace(result, mlflow_run_id=run_id)
+    result = replace(result, benchmark_id=audit.record_benchmark(store, result))
+    log.info("%s: %s", spec.name, result.summary())
+    return result
+
+
+def benchmark_window(
+    store: Store,
+    spec: ModelSpec,
+    trained_until: list[pd.Timestamp | None],
+    as_of: datetime | pd.Timestamp | None = None,
+) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The newest ``holdout_days`` of matured predictions, starting no earlier than the
+    end of either model's training window (so both score unseen rows)."""
+    windows = plan_windows(spec, as_of if as_of is not None else data_clock(store, spec))
+    start = max([windows.holdout_start, *(t for t in trained_until if t is not None)])
+    if start >= windows.holdout_end:
+        raise DataError(
+            f"{spec.name}: a model was trained on data up to {start:%Y-%m-%d %H:%M} UTC, "
+            f"so no matured labels remain to benchmark on (labels mature "
+            f"{spec.model.label_delay_days} days after a prediction); wait for newer labels"
+        )
+    return start, windows.holdout_end
+
+
+def _train_end(registry: Registry, spec: ModelSpec, version: str) -> pd.Timestamp | None:
+    value = registry.version(spec, version).tags.get(f"{TAG}train_end")
+    return pd.Timestamp(value) if value else None
+
+
+def _score(
+    loaded: LoadedModel, x: pd.DataFrame, y: np.ndarray, train_end: pd.Timestamp | None
+) -> tuple[np.ndarray, ModelScore]:
+    p = score(loaded.estimator, x)
+    return p, ModelScore(
+        version=loaded.version,
+        metrics=classification_metrics(y, p),
+        rows_per_second=_throughput(loaded.estimator, x),
+        size_bytes=loaded.size_bytes,
+        train_end=train_end.isoformat() if train_end is not None else None,
+    )
+
+
+def _throughput(estimator: Any, x: pd.DataFrame, repeats: int = 3) -> float:
+    """Batch scoring throughput in rows per second (best of a few runs)."""
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        estimator.predict_proba(x)
+        best = min(best, time.perf_counter() - started)
+    return float(len(x) / best) if best > 0 else float("inf")
+
+
+def _segments(
+    spec: ModelSpec,
+    frame: pd.DataFrame,
+    y: np.ndarray,
+    chal_p: np.ndarray,
+    champ_p: np.ndarray | None,
+) -> list[SegmentScore]:
+    out = []
+    for column in spec.model.segments:
+        values = frame[column].astype(object).where(frame[column].notna(), "<missing>")
+        for value in sorted(values.astype(str).unique()):
+            mask = (values.astype(str) == value).to_numpy()
+            out.append(
+                SegmentScore(
+                    column=column,
+                    value=value,
+                    rows=int(mask.sum()),
+                    positives=int(y[mask].sum()),
+                    challenger=classification_metrics(y[mask], chal_p[mask]),
+                    champion=(
+                        classification_metrics(y[mask], champ_p[mask])
+                        if champ_p is not None
+                        else None
+                    ),
+                )
+            )
+    return out
+
+
+def _log_to_mlflow(registry: Registry, spec: ModelSpec, result: BenchmarkResult) -> str:
+    """A benchmark run in the model's experiment; metrics linked to the challenger's
+    logged model; headline numbers as tags on the challenger's version."""
+    import mlflow
+
+    chal = result.challenger
+    champ = result.champion
+    name = f"benchmark-v{chal.version}" + (f"-vs-v{champ.version}" if champ else "")
+    metrics = {f"challenger_{k}": v for k, v in chal.metrics.items()}
+    metrics.update(
+        challenger_rows_per_second=chal.rows_per_second,
+        challenger_size_bytes=float(chal.size_bytes),
+    )
+    if champ is not None:
+        metrics.update({f"champion_{k}": v for k, v in champ.metrics.items()})
+        metrics.update(
+            champion_rows_per_second=champ.rows_per_second,
+            champion_size_bytes=float(champ.size_bytes),
+        )
+        metrics.update(
+            {
+                f"{result.primary_metric}_diff": result.diff,
+                f"{result.primary_metric}_diff_ci_low": result.ci_low,
+                f"{result.primary_metric}_diff_ci_high": result.ci_high,
+            }
+        )
+    clean = {k: float(v) for k, v in metrics.items() if v is not None and np.isfinite(v)}
+    info = registry.version(spec, chal.version)
+    with (
+        registry.active(),
+        mlflow.start_run(
+            experiment_id=registry.experiment_id(spec),
+            run_name=name,
+            tags={
+                f"{TAG}kind": "benchmark",
+                f"{TAG}challenger_version": chal.version,
+                f"{TAG}champion_version": champ.version if champ else "",
+            },
+        ) as run,
+    ):
+        mlflow.log_params(
+            {
+                "window_start": result.window_start,
+                "window_end": result.window_end,
+                "rows": result.rows,
+                "primary_metric": result.primary_metric,
+                "bootstrap_samples": result.bootstrap_samples,
+                "confidence": result.confidence,
+            }
+        )
+        mlflow.log_metrics(clean)
+        if info.model_id:
+            own = {k.removeprefix("challenger_"): v for k, v in clean.items() if "challenger_" in k}
+            mlflow.log_metrics(
+                {f"benchmark_{k}": v for k, v in own.items()}, model_id=info.model_id
+            )
+        mlflow.log_dict(json.loads(result.to_json()), "benchmark.json")
+        run_id = run.info.run_id
+    tags = {
+        f"{TAG}benchmark_run_id": run_id,
+        f"{TAG}benchmark_window": f"{result.window_start} / {result.window_end}",
+        f"{TAG}benchmark_{result.primary_metric}": f"{chal.metrics[result.primary_metric]:.4f}",
+    }
+    if champ is not None:
+        tags[f"{TAG}benchmark_vs"] = champ.version
+        tags[f"{TAG}benchmark_{result.primary_metric}_diff"] = (
+            f"{result.diff:+.4f} [{result.ci_low:+.4f}, {result.ci_high:+.4f}]"
+        )
+    registry.set_version_tags(spec, chal.version, tags)
+    return run_id
+
+
+def _nan_safe(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)
+
+
+__all__ = ["METRICS", "BenchmarkResult", "ModelScore", "SegmentScore", "benchmark"]

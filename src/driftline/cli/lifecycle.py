@@ -1,0 +1,280 @@
+"""Model lifecycle commands: ``train``, ``benchmark``, ``promote``, ``rollback``, ``models``.
+
+Thin: parse, call driftline.training / benchmark / promotion, render with rich. A rejected
+challenger is an expected outcome, not an error: ``promote`` then exits with code 1 (so a
+CI job or a script can branch on it), errors exit with 2 as everywhere else.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from driftline.promotion import GateReport
+
+app = typer.Typer(no_args_is_help=True)
+console = Console()
+PANEL = "Model lifecycle"
+
+ModelOpt = Annotated[str, typer.Option("--model", "-m", help="Model name (monitors/<model>.yaml).")]
+AsOfOpt = Annotated[
+    datetime | None,
+    typer.Option(
+        "--as-of",
+        help="Data clock (UTC) to measure windows from. Default: the newest stored prediction.",
+    ),
+]
+
+
+@app.command("train", rich_help_panel=PANEL)
+def train_cmd(
+    model: ModelOpt,
+    reason: Annotated[
+        str | None,
+        typer.Option(
+            help="Why: bootstrap, drift, schedule or manual. Default: bootstrap when the "
+            "model has no champion yet, else manual."
+        ),
+    ] = None,
+    monitor_run_id: Annotated[
+        str | None, typer.Option(help="Id of the monitor run that asked for this retrain.")
+    ] = None,
+    as_of: AsOfOpt = None,
+) -> None:
+    """Train a challenger on matured labels, log it and its baseline to MLflow."""
+    from driftline.api import Context
+    from driftline.promotion import default_actor
+    from driftline.training import REASONS, train
+
+    if reason is not None and reason not in REASONS:
+        raise typer.BadParameter(f"choose one of {', '.join(REASONS)}", param_hint="--reason")
+    with Context.open() as ctx, console.status(f"training {model}"):
+        spec = ctx.spec(model)
+        result = train(
+            ctx.store,
+            ctx.registry(),
+            spec,
+            reason=reason,
+            triggered_by=default_actor(),
+            monitor_run_id=monitor_run_id,
+            as_of=as_of,
+        )
+    w = result.windows
+    table = Table(title=f"{result.model} version {result.version} is the challenger")
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    table.add_row("reason", result.reason)
+    table.add_row(
+        "training window (UTC)", f"{w.train_start:%Y-%m-%d %H:%M} to {w.train_end:%Y-%m-%d %H:%M}"
+    )
+    table.add_row(
+        "holdout for the benchmark",
+        f"{w.holdout_start:%Y-%m-%d %H:%M} to {w.holdout_end:%Y-%m-%d %H:%M}",
+    )
+    for key in ("read", "unlabelled", "duplicates", "train_rows", "validation_rows"):
+        table.add_row(f"rows: {key.replace('_', ' ')}", f"{result.counts[key]:,}")
+    for key in ("roc_auc", "pr_auc", "log_loss", "brier", "ece"):
+        table.add_row(f"validation {key}", _num(result.metrics[key]))
+    table.add_row("baseline reference rows", f"{result.baseline_rows:,}")
+    table.add_row("MLflow run", result.run_id)
+    console.print(table)
+    console.print(f"next: `driftline benchmark --model {result.model}`")
+
+
+@app.command("benchmark", rich_help_panel=PANEL)
+def benchmark_cmd(
+    model: ModelOpt,
+    challenger: Annotated[
+        str | None, typer.Option(help="Version to benchmark. Default: the challenger alias.")
+    ] = None,
+    as_of: AsOfOpt = None,
+) -> None:
+    """Score challenger and champion on the newest out-of-time window; log and store it."""
+    from driftline.api import Context
+    from driftline.benchmark import benchmark
+
+    with Context.open() as ctx, console.status(f"benchmarking {model}"):
+        result = benchmark(
+            ctx.store, ctx.registry(), ctx.spec(model), challenger=challenger, as_of=as_of
+        )
+    console.print(f"[bold]{result.summary()}[/]")
+    table = Table(
+        title=f"benchmark window {result.window_start[:16]} to {result.window_end[:16]} UTC "
+        f"({result.rows:,} rows, {result.positives:,} positive)"
+    )
+    table.add_column("metric")
+    table.add_column(f"challenger v{result.challenger.version}", justify="right")
+    if result.champion:
+        table.add_column(f"champion v{result.champion.version}", justify="right")
+    for key in ("roc_auc", "pr_auc", "log_loss", "brier", "ece"):
+        row = [key, _num(result.challenger.metrics[key])]
+        if result.champion:
+            row.append(_num(result.champion.metrics[key]))
+        table.add_row(*row)
+    speed = [f"{result.challenger.rows_per_second:,.0f}"]
+    size = [f"{result.challenger.size_bytes / 1e6:.2f}"]
+    if result.champion:
+        speed.append(f"{result.champion.rows_per_second:,.0f}")
+        size.append(f"{result.champion.size_bytes / 1e6:.2f}")
+    table.add_row("rows per second", *speed)
+    table.add_row("size (MB)", *size)
+    console.print(table)
+    if result.segments:
+        seg = Table(title=f"{result.primary_metric} by segment")
+        for column in ("segment", "rows", "positives", "challenger", "champion", "difference"):
+            seg.add_column(column, justify="left" if column == "segment" else "right")
+        for s in result.segments:
+            champ = s.champion[result.primary_metric] if s.champion else None
+            diff = s.diff(result.primary_metric)
+            seg.add_row(
+                f"{s.column}={s.value}",
+                f"{s.rows:,}",
+                f"{s.positives:,}",
+                _num(s.challenger[result.primary_metric]),
+                _num(champ),
+                _num(diff, signed=True),
+            )
+        console.print(seg)
+    console.print(f"next: `driftline promote --model {result.model}`")
+
+
+@app.command("promote", rich_help_panel=PANEL)
+def promote_cmd(
+    model: ModelOpt,
+    approve: Annotated[
+        bool,
+        typer.Option(
+            "--approve",
+            help="Give the manual approval the spec asks for (promotion.manual_approval).",
+        ),
+    ] = False,
+    note: Annotated[str, typer.Option(help="A note for the audit trail.")] = "",
+    as_of: AsOfOpt = None,
+) -> None:
+    """Judge the challenger against the gates; promote it only if every gate passes.
+
+    Uses the newest stored benchmark of this challenger against this champion (run one
+    first if there is none, or when --as-of is given). Exit code 1 when not promoted.
+    """
+    from driftline.api import Context
+    from driftline.promotion import Approval, default_actor, promote
+
+    actor = default_actor()
+    approval = Approval(True, actor.removeprefix("cli:"), note) if approve else None
+    with Context.open() as ctx, console.status(f"judging the challenger of {model}"):
+        outcome = promote(
+            ctx.store,
+            ctx.registry(),
+            ctx.spec(model),
+            triggered_by=actor,
+            approval=approval,
+            as_of=as_of,
+            note=note,
+        )
+    if outcome.report is not None:
+        console.print(gate_table(outcome.report))
+    for warning in outcome.warnings:
+        console.print(f"[yellow]warning:[/] {warning}")
+    if outcome.status == "promoted":
+        console.print(f"[bold green]{outcome.reason}[/]")
+        return
+    if outcome.status == "pending":
+        console.print(
+            "[bold yellow]every gate passed; the spec asks for a manual approval:[/] "
+            f"run `driftline promote --model {model} --approve` to approve"
+        )
+    else:
+        console.print(f"[bold red]rejected:[/] {outcome.reason}", highlight=False)
+    raise typer.Exit(1)
+
+
+@app.command("rollback", rich_help_panel=PANEL)
+def rollback_cmd(
+    model: ModelOpt,
+    reason: Annotated[str, typer.Option(help="Why, for the audit trail.")] = "",
+) -> None:
+    """Make the previous champion the champion again (audited)."""
+    from driftline.api import Context
+    from driftline.promotion import rollback
+
+    with Context.open() as ctx:
+        outcome = rollback(ctx.store, ctx.registry(), ctx.spec(model), reason=reason)
+    console.print(f"[bold green]{outcome.reason}[/] (audit record {outcome.audit_id})")
+
+
+@app.command("models", rich_help_panel=PANEL)
+def models_cmd(
+    model: ModelOpt,
+    limit: Annotated[int, typer.Option(min=1, help="How many decisions to show.")] = 10,
+) -> None:
+    """Show registered versions, their aliases and the latest decisions."""
+    from driftline import audit
+    from driftline.api import Context
+    from driftline.registry import TAG
+
+    with Context.open() as ctx:
+        spec = ctx.spec(model)
+        registry = ctx.registry()
+        versions = registry.versions(spec)
+        decisions = audit.recent_decisions(ctx.store, spec.name, limit)
+    table = Table(title=f"{spec.name}: registered versions ({registry!r})")
+    for column in ("version", "aliases", "created (UTC)", "reason", "trained until", "decision"):
+        table.add_column(column)
+    for v in versions:
+        table.add_row(
+            v.version,
+            ", ".join(v.aliases) or "-",
+            f"{v.created_at:%Y-%m-%d %H:%M}",
+            v.tags.get(f"{TAG}reason", "-"),
+            v.tags.get(f"{TAG}train_end", "-")[:16],
+            v.tags.get(f"{TAG}decision", "-"),
+        )
+    console.print(table if versions else f"{spec.name} has no registered versions yet")
+    if decisions:
+        log = Table(title="latest decisions")
+        for column in ("when (UTC)", "action", "outcome", "champion", "by", "reason"):
+            log.add_column(column)
+        for d in decisions:
+            log.add_row(
+                f"{d.created_at:%Y-%m-%d %H:%M}",
+                d.action,
+                d.outcome,
+                f"{d.champion_before or '-'} -> {d.champion_after or '-'}",
+                d.triggered_by,
+                d.reason,
+            )
+        console.print(log)
+
+
+def gate_table(report: GateReport) -> Table:
+    """A gate report as a rich table (shared with the demo)."""
+    style = {"passed": "green", "failed": "red", "skipped": "dim", "pending": "yellow"}
+    title = f"gates: {report.model} v{report.challenger_version}" + (
+        f" vs champion v{report.champion_version}" if report.champion_version else " (first model)"
+    )
+    table = Table(title=title, caption=f"benchmark window: {report.window}")
+    for column in ("gate", "result", "observed", "threshold", "reason"):
+        table.add_column(column, justify="right" if column in ("observed", "threshold") else "left")
+    for g in report.gates:
+        table.add_row(
+            g.name,
+            f"[{style[g.status]}]{g.status}[/]",
+            _num(g.observed),
+            _num(g.threshold),
+            g.reason,
+        )
+    return table
+
+
+def _num(value: float | None, signed: bool = False) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:+.4f}" if signed else f"{value:.4f}"

@@ -1,0 +1,353 @@
+"""The MLflow side of driftline: experiments, registered versions, aliases, baselines.
+
+Each model spec maps to one MLflow experiment (``driftline/<model>``) and one registered
+model (``<model>``). Aliases carry the roles (registry stages are deprecated):
+``champion`` serves, ``challenger`` is the newest candidate, ``previous-champion`` is what
+a rollback restores. Baselines are artifacts of the training run under ``baseline/``.
+
+Models are saved with skops and loaded with the allow-list of types below, held in this
+code rather than read from the artifact's MLmodel file as MLflow's loader does (so a
+tampered artifact cannot widen it). Pickled models are refused, and loading keeps working
+when MLflow is hardened with ``MLFLOW_ALLOW_PICKLE_DESERIALIZATION=false``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from driftline.baseline import Baseline
+from driftline.errors import BaselineError, RegistryError
+from driftline.settings import Settings
+from driftline.specs import ModelSpec
+
+log = logging.getLogger(__name__)
+
+CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous-champion"
+ALIASES = (CHAMPION, CHALLENGER, PREVIOUS)
+BASELINE_DIR = "baseline"
+MODEL_ARTIFACT = "model"
+# Types outside skops' default trust that driftline's own pipelines contain. The gradient
+# boosting model's internal category encoder holds functools.partial(check_array, ...);
+# skops audits the wrapped function as a type of its own, so trusting ``partial`` admits
+# only partials of functions that are themselves on this list.
+TRUSTED_TYPES = (
+    "numpy.dtype",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.tree._tree.Tree",
+    "functools.partial",
+    "sklearn.utils.validation.check_array",
+)
+TAG = "driftline."  # prefix of every tag driftline writes
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    """One registered version as the lifecycle commands show it."""
+
+    version: str
+    run_id: str | None
+    model_id: str | None
+    created_at: pd.Timestamp
+    aliases: tuple[str, ...]
+    tags: dict[str, str]
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A registered version loaded for scoring, with the size of its artifact."""
+
+    version: str
+    estimator: Any
+    size_bytes: int
+    run_id: str | None
+
+
+class Registry:
+    """A small wrapper over MlflowClient that knows driftline's names and aliases."""
+
+    def __init__(self, tracking_uri: str, artifacts_dir: Path | None = None) -> None:
+        from mlflow import MlflowClient
+
+        # No tqdm bars in logs and CLI output, unless the user asked for them.
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+        self.tracking_uri = tracking_uri
+        self.artifacts_dir = artifacts_dir
+        self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Registry:
+        uri = settings.tracking_uri()
+        local = uri.startswith(("sqlite:", "file:", "postgresql", "mysql")) or "://" not in uri
+        return cls(uri, settings.mlflow_artifacts_dir() if local else None)
+
+    def __repr__(self) -> str:
+        return f"Registry({_redact(self.tracking_uri)})"
+
+    # -- fluent-API scope ---------------------------------------------------------------
+
+    @contextmanager
+    def active(self) -> Iterator[None]:
+        """Point MLflow's fluent API (runs, log_model) at this registry for a block."""
+        import mlflow
+
+        previous_tracking = mlflow.get_tracking_uri()
+        previous_registry = mlflow.get_registry_uri()
+        mlflow.set_tracking_uri(self.tracking_uri)
+        mlflow.set_registry_uri(self.tracking_uri)
+        try:
+            yield
+        finally:
+            mlflow.set_tracking_uri(previous_tracking)
+            mlflow.set_registry_uri(previous_registry)
+
+    def experiment_id(self, spec: ModelSpec) -> str:
+        """The model's experiment, created with an explicit artifact location if missing."""
+        name = experiment_name(spec)
+        found = self.client.get_experiment_by_name(name)
+        if found is not None:
+            return str(found.experiment_id)
+        location = None
+        if self.artifacts_dir is not None:
+            location = (self.artifacts_dir / spec.name).resolve().as_uri()
+        return str(
+            self.client.create_experiment(
+                name, artifact_location=location, tags={f"{TAG}model": spec.name}
+            )
+        )
+
+    # -- versions and aliases -------------------------------------------------------------
+
+    def version_by_alias(self, spec: ModelSpec, alias: str) -> str | None:
+        """The version number holding ``alias``, or None."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return str(self.client.get_model_version_by_alias(spec.name, alias).version)
+        except MlflowException as exc:
+            if _not_found(exc):
+                return None
+            raise RegistryError(f"cannot read alias {alias!r} of {spec.name}: {exc}") from None
+
+    def aliases(self, spec: ModelSpec) -> dict[str, str]:
+        """Alias -> version for driftline's aliases that are set."""
+        found = {}
+        for alias in ALIASES:
+            version = self.version_by_alias(spec, alias)
+            if version is not None:
+                found[alias] = version
+        return found
+
+    def set_alias(self, spec: ModelSpec, alias: str, version: str) -> None:
+        self.client.set_registered_model_alias(spec.name, alias, str(version))
+
+    def delete_alias(self, spec: ModelSpec, alias: str) -> None:
+        self.client.delete_registered_model_alias(spec.name, alias)
+
+    def set_version_tags(self, spec: ModelSpec, version: str, tags: dict[str, Any]) -> None:
+        for key, value in tags.items():
+            self.client.set_model_version_tag(spec.name, str(version), key, _tag_value(value))
+
+    def version(self, spec: ModelSpec, version: str) -> VersionInfo:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            mv = self.client.get_model_version(spec.name, str(version))
+        except MlflowException as exc:
+            if _not_found(exc):
+                raise RegistryError(
+                    f"{spec.name} has no version {version}; `driftline models --model "
+                    f"{spec.name}` lists the versions"
+                ) from None
+            raise
+        return self._info(mv, self.aliases(spec))
+
+    def versions(self, spec: ModelSpec) -> list[VersionInfo]:
+        """Every registered version, newest first, with driftline's aliases."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            found = self.client.search_model_versions(f"name = '{spec.name}'")
+        except MlflowException as exc:
+            if _not_found(exc):
+                return []
+            raise
+        # search_model_versions may leave ``aliases`` empty: read them by alias instead.
+        aliases = self.aliases(spec) if found else {}
+        infos = [self._info(mv, aliases) for mv in found]
+        return sorted(infos, key=lambda v: int(v.version), reverse=True)
+
+    @staticmethod
+    def _info(mv: Any, aliases: dict[str, str]) -> VersionInfo:
+        return VersionInfo(
+            version=str(mv.version),
+            run_id=mv.run_id,
+            model_id=getattr(mv, "model_id", None) or _model_id_from_source(mv.source),
+            created_at=pd.Timestamp(int(mv.creation_timestamp), unit="ms", tz="UTC"),
+            aliases=tuple(a for a, v in aliases.items() if v == str(mv.version)),
+            tags=dict(mv.tags or {}),
+        )
+
+    # -- model artifacts ----------------------------------------------------------------
+
+    def load_model(self, spec: ModelSpec, version: str) -> LoadedModel:
+        """Download a version's model and load it with skops and driftline's allow-list."""
+        import skops.io
+        from mlflow.models import Model
+
+        with self.active(), tempfile.TemporaryDirectory(prefix="driftline-model-") as tmp:
+            import mlflow.artifacts
+
+            source = self.client.get_model_version_download_uri(spec.name, str(version))
+            local = Path(mlflow.artifacts.download_artifacts(artifact_uri=source, dst_path=tmp))
+            size = sum(f.stat().st_size for f in local.rglob("*") if f.is_file())
+            try:
+                flavor = Model.load(str(local)).flavors["sklearn"]
+            except KeyError:
+                raise RegistryError(
+                    f"{spec.name} version {version} is not a scikit-learn model; driftline "
+                    "benchmarks and promotes the models it trained itself"
+                ) from None
+            if flavor.get("serialization_format") != "skops":
+                raise RegistryError(
+                    f"{spec.name} version {version} is serialised with "
+                    f"{flavor.get('serialization_format')!r}; driftline loads only skops "
+                    "models (no pickle). Retrain it with `driftline train`."
+                )
+            estimator = skops.io.load(local / flavor["pickled_model"], trusted=list(TRUSTED_TYPES))
+        run_id = self.client.get_model_version(spec.name, str(version)).run_id
+        return LoadedModel(str(version), estimator, size, run_id)
+
+    # -- baselines ------------------------------------------------------------------------
+
+    def log_baseline(self, baseline: Baseline, run_id: str) -> None:
+        """Write a baseline as artifacts of its training run (``baseline/``)."""
+        with tempfile.TemporaryDirectory(prefix="driftline-baseline-") as tmp:
+            folder = Path(tmp) / BASELINE_DIR
+            folder.mkdir()
+            baseline.reference.to_parquet(folder / "reference.parquet", index=False)
+            _write_json(folder / "schema.json", baseline.schema)
+            _write_json(folder / "stats.json", baseline.stats)
+            _write_json(folder / "metrics.json", baseline.metrics)
+            _write_json(
+                folder / "manifest.json",
+                {
+                    "format": 1,
+                    "model": baseline.model,
+                    "run_id": run_id,
+                    "reference_rows": len(baseline.reference),
+                    "columns": list(baseline.reference.columns),
+                },
+            )
+            self.client.log_artifacts(run_id, str(folder), BASELINE_DIR)
+
+    def read_baseline(self, spec: ModelSpec, version: str) -> Baseline:
+        """The baseline stored with a registered version's training run."""
+        from mlflow.exceptions import MlflowException
+
+        info = self.version(spec, version)
+        if not info.run_id:
+            raise BaselineError(
+                f"{spec.name} version {version} has no training run, so no baseline; "
+                f"retrain with `driftline train --model {spec.name}`"
+            )
+        with tempfile.TemporaryDirectory(prefix="driftline-baseline-") as tmp:
+            try:
+                local = Path(
+                    self.client.download_artifacts(info.run_id, BASELINE_DIR, dst_path=tmp)
+                )
+            except (MlflowException, OSError) as exc:
+                raise BaselineError(
+                    f"{spec.name} version {version}: cannot read the baseline artifacts of "
+                    f"run {info.run_id} ({type(exc).__name__}: {exc}). Was it trained by "
+                    f"driftline? Retrain with `driftline train --model {spec.name}`."
+                ) from None
+            missing = [
+                f
+                for f in ("reference.parquet", "schema.json", "stats.json", "metrics.json")
+                if not (local / f).is_file()
+            ]
+            if missing:
+                raise BaselineError(
+                    f"{spec.name} version {version}: baseline of run {info.run_id} lacks "
+                    f"{missing}; retrain with `driftline train --model {spec.name}`"
+                )
+            return Baseline(
+                model=spec.name,
+                version=str(version),
+                reference=pd.read_parquet(local / "reference.parquet"),
+                schema=json.loads((local / "schema.json").read_text()),
+                stats=json.loads((local / "stats.json").read_text()),
+                metrics=json.loads((local / "metrics.json").read_text()),
+                run_id=info.run_id,
+            )
+
+
+def experiment_name(spec: ModelSpec) -> str:
+    return f"driftline/{spec.name}"
+
+
+def load_baseline(settings: Settings, spec: ModelSpec, version: str | int) -> Baseline:
+    """The baseline captured when ``version`` of the spec's model was trained."""
+    return Registry.from_settings(settings).read_baseline(spec, str(version))
+
+
+def load_champion_baseline(settings: Settings, spec: ModelSpec) -> Baseline:
+    """The baseline of the version that is champion now (what monitors compare against).
+
+    Raises BaselineError when the model has no champion yet.
+    """
+    registry = Registry.from_settings(settings)
+    version = registry.version_by_alias(spec, CHAMPION)
+    if version is None:
+        raise BaselineError(
+            f"model {spec.name!r} has no champion yet, so there is no baseline to compare "
+            f"with: run `driftline train --model {spec.name}` then `driftline promote "
+            f"--model {spec.name}` (or the retrain-model flow) first"
+        )
+    return registry.read_baseline(spec, version)
+
+
+def _model_id_from_source(source: str | None) -> str | None:
+    """The logged model's id from a version source ``models:/m-...`` (MLflow 3 leaves
+    ModelVersion.model_id empty on some stores)."""
+    if source and source.startswith("models:/m-"):
+        return source.removeprefix("models:/").split("/", 1)[0]
+    return None
+
+
+def _not_found(exc: Exception) -> bool:
+    code = getattr(exc, "error_code", "")
+    return code == "RESOURCE_DOES_NOT_EXIST" or "not found" in str(exc).lower()
+
+
+def _tag_value(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text[:4900]
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, indent=2, default=_json_default))  # keeps column order
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    return str(value)
+
+
+def _redact(uri: str) -> str:
+    """A tracking URI without its password."""
+    if "@" in uri and "://" in uri:
+        scheme, rest = uri.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return uri

@@ -1,0 +1,415 @@
+"""Training: assemble a training set from the store, fit the spec's pipeline, register it.
+
+The training window ends where the holdout window starts (see :func:`plan_windows`), so
+the benchmark can always score a new model on days it never saw. Every trained model is
+logged to MLflow with its parameters, validation metrics, signature, input example, the
+training data as a dataset input, why it was trained, and its baseline; the new version
+gets the ``challenger`` alias. Promotion is a separate, gated step.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+
+from driftline.baseline import build_baseline
+from driftline.errors import DataError, SpecError
+from driftline.evaluation import classification_metrics
+from driftline.registry import CHALLENGER, CHAMPION, MODEL_ARTIFACT, TAG, Registry
+from driftline.specs import ModelSpec
+from driftline.store import ENTITY_KEY, Store
+
+log = logging.getLogger(__name__)
+
+Reason = Literal["bootstrap", "drift", "schedule", "manual"]
+REASONS: tuple[str, ...] = ("bootstrap", "drift", "schedule", "manual")
+
+
+@dataclass(frozen=True)
+class Windows:
+    """Time windows measured back from the data clock ``as_of`` (all UTC, [start, end))."""
+
+    as_of: pd.Timestamp
+    train_start: pd.Timestamp
+    train_end: pd.Timestamp  # = holdout start
+    holdout_end: pd.Timestamp  # = newest matured prediction time
+
+    @property
+    def holdout_start(self) -> pd.Timestamp:
+        return self.train_end
+
+    def as_params(self) -> dict[str, str]:
+        return {
+            "as_of": self.as_of.isoformat(),
+            "train_start": self.train_start.isoformat(),
+            "train_end": self.train_end.isoformat(),
+            "holdout_end": self.holdout_end.isoformat(),
+        }
+
+
+def plan_windows(spec: ModelSpec, as_of: datetime | pd.Timestamp) -> Windows:
+    """Training and holdout windows for a data clock of ``as_of``.
+
+    Labels mature ``label_delay_days`` after a prediction; the newest ``holdout_days`` of
+    matured predictions are the holdout, the ``lookback_days`` before it the training set.
+    """
+    t = spec.training
+    now = _utc(as_of)
+    matured_end = now - pd.Timedelta(days=spec.model.label_delay_days)
+    holdout_start = matured_end - pd.Timedelta(days=t.holdout_days)
+    return Windows(
+        as_of=now,
+        train_start=holdout_start - pd.Timedelta(days=t.lookback_days),
+        train_end=holdout_start,
+        holdout_end=matured_end,
+    )
+
+
+def data_clock(store: Store, spec: ModelSpec) -> pd.Timestamp:
+    """The time of the newest stored prediction: "now" for windows, so replayed or
+    simulated history is handled exactly like live traffic."""
+    last = store.summarize(spec).last_ts
+    if last is None:
+        raise DataError(
+            f"the store holds no predictions for {spec.name!r}: ingest some with "
+            f"`driftline ingest predictions FILE --model {spec.name}` first"
+        )
+    return (_utc(last) + pd.Timedelta(microseconds=1)).ceil("s")
+
+
+def usable_rows(
+    store: Store, spec: ModelSpec, start: pd.Timestamp, end: pd.Timestamp
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Labelled, consenting, de-duplicated rows of ``[start, end)`` and what was dropped.
+
+    Without a consent column in the spec every row counts as usable. Duplicates are
+    repeated log lines: same entity, time and features (e.g. a retried request).
+    """
+    m = spec.model
+    frame = store.read_predictions(
+        spec, start, end, with_labels=True, consented_only=m.consent is not None
+    )
+    read = len(frame)
+    frame = frame[frame[m.target].notna()]
+    labelled = len(frame)
+    frame = frame.drop_duplicates(subset=[ENTITY_KEY, m.timestamp, *m.features.all])
+    counts = {"read": read, "unlabelled": read - labelled, "duplicates": labelled - len(frame)}
+    counts["rows"] = len(frame)
+    frame = frame.reset_index(drop=True)
+    frame[m.target] = frame[m.target].astype(int)
+    return frame, counts
+
+
+def build_pipeline(spec: ModelSpec) -> Pipeline:
+    """The spec's scikit-learn pipeline: column transformer + classifier (unfitted)."""
+    m, t = spec.model, spec.training
+    numerical, categorical = m.features.numerical, m.features.categorical
+    if t.pipeline == "hist_gradient_boosting":
+        encoder = OrdinalEncoder(
+            handle_unknown="use_encoded_value",
+            unknown_value=np.nan,
+            encoded_missing_value=np.nan,
+        )
+        prep = ColumnTransformer(
+            [("num", "passthrough", numerical), ("cat", encoder, categorical)],
+            verbose_feature_names_out=False,
+        )
+        params: dict[str, Any] = {"random_state": t.random_state}
+        params.update(t.params)
+        mask = [False] * len(numerical) + [True] * len(categorical)
+        classifier: Any = HistGradientBoostingClassifier(categorical_features=mask)
+    else:
+        prep = ColumnTransformer(
+            [
+                (
+                    "num",
+                    Pipeline([("impute", SimpleImputer()), ("scale", StandardScaler())]),
+                    numerical,
+                ),
+                (
+                    "cat",
+                    Pipeline(
+                        [
+                            ("impute", SimpleImputer(strategy="constant", fill_value="missing")),
+                            ("onehot", OneHotEncoder(handle_unknown="ignore")),
+                        ]
+                    ),
+                    categorical,
+                ),
+            ],
+            verbose_feature_names_out=False,
+        )
+        params = {"max_iter": 1000, "random_state": t.random_state}
+        params.update(t.params)
+        classifier = LogisticRegression()
+    try:
+        classifier.set_params(**params)
+    except ValueError as exc:
+        raise SpecError(f"{spec.name}: training.params: {exc}") from None
+    return Pipeline([("prep", prep), ("classifier", classifier)])
+
+
+def feature_frame(spec: ModelSpec, frame: pd.DataFrame) -> pd.DataFrame:
+    """The model's input columns, typed: floats and strings (missing as NaN)."""
+    m = spec.model
+    out = pd.DataFrame(index=frame.index)
+    for column in m.features.numerical:
+        out[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+    for column in m.features.categorical:
+        values = frame[column].astype(object)
+        out[column] = values.where(values.notna(), np.nan)
+    return out
+
+
+def threads(spec: ModelSpec) -> AbstractContextManager[Any]:
+    """Limit OpenMP threads of fitting and scoring to ``training.n_threads`` (if set)."""
+    if spec.training.n_threads is None:
+        return nullcontext()
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=spec.training.n_threads, user_api="openmp")
+
+
+def score(estimator: Any, features: pd.DataFrame) -> np.ndarray:
+    """Probability of the positive class."""
+    return np.asarray(estimator.predict_proba(features)[:, 1], dtype=float)
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    """What one training run produced."""
+
+    model: str
+    version: str
+    run_id: str
+    reason: str
+    windows: Windows
+    counts: dict[str, int]
+    metrics: dict[str, float]
+    baseline_rows: int
+    champion_version: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        return (
+            f"{self.model} version {self.version} ({self.reason}): trained on "
+            f"{self.counts['train_rows']:,} rows from {self.windows.train_start:%Y-%m-%d} to "
+            f"{self.windows.train_end:%Y-%m-%d}, validation ROC AUC "
+            f"{self.metrics.get('roc_auc', float('nan')):.4f}"
+        )
+
+
+def train(
+    store: Store,
+    registry: Registry,
+    spec: ModelSpec,
+    *,
+    reason: str | None = None,
+    triggered_by: str = "manual",
+    monitor_run_id: str | None = None,
+    as_of: datetime | pd.Timestamp | None = None,
+) -> TrainingResult:
+    """Train the spec's pipeline on matured labels, log it with its baseline, register it
+    and give the new version the ``challenger`` alias.
+
+    ``reason`` is one of bootstrap, drift, schedule, manual (default: bootstrap when the
+    model has no champion yet, else manual). Raises DataError when the window holds too
+    few usable rows or a single class.
+    """
+    m, t = spec.model, spec.training
+    champion = registry.version_by_alias(spec, CHAMPION)
+    reason = reason or ("bootstrap" if champion is None else "manual")
+    if reason not in REASONS:
+        raise ValueError(f"reason must be one of {', '.join(REASONS)}, not {reason!r}")
+    windows = plan_windows(spec, as_of if as_of is not None else data_clock(store, spec))
+    frame, counts = usable_rows(store, spec, windows.train_start, windows.train_end)
+    _check_trainable(spec, frame, windows)
+
+    cut = round(len(frame) * (1 - t.validation_fraction))
+    fit_rows, val_rows = frame.iloc[:cut], frame.iloc[cut:]
+    if fit_rows[m.target].nunique() < 2 or val_rows[m.target].nunique() < 2:
+        raise DataError(
+            f"{spec.name}: the training or validation part of {_window_text(windows)} holds a "
+            "single class; widen training.lookback_days or wait for more labels"
+        )
+    counts.update(train_rows=len(fit_rows), validation_rows=len(val_rows))
+    x_fit, x_val = feature_frame(spec, fit_rows), feature_frame(spec, val_rows)
+    with threads(spec):
+        pipeline = build_pipeline(spec).fit(x_fit, fit_rows[m.target].to_numpy())
+        val_scores = score(pipeline, x_val)
+        all_scores = score(pipeline, feature_frame(spec, frame))
+    metrics = classification_metrics(val_rows[m.target].to_numpy(), val_scores)
+    baseline = build_baseline(
+        spec,
+        frame,
+        all_scores,
+        metrics,
+        sample_size=t.baseline_sample_size,
+        seed=t.random_state,
+    )
+    tags = {
+        f"{TAG}reason": reason,
+        f"{TAG}triggered_by": triggered_by,
+        f"{TAG}monitor_run_id": monitor_run_id or "",
+        f"{TAG}champion_at_training": champion or "",
+    }
+    run_id, version = _log_and_register(
+        registry, spec, pipeline, frame, x_fit, windows, counts, metrics, tags
+    )
+    registry.log_baseline(baseline, run_id)
+    registry.set_version_tags(
+        spec,
+        version,
+        {**tags, f"{TAG}train_end": windows.train_end.isoformat(), f"{TAG}run_id": run_id},
+    )
+    registry.set_alias(spec, CHALLENGER, version)
+    result = TrainingResult(
+        model=spec.name,
+        version=version,
+        run_id=run_id,
+        reason=reason,
+        windows=windows,
+        counts=counts,
+        metrics=metrics,
+        baseline_rows=len(baseline.reference),
+        champion_version=champion,
+        tags=tags,
+    )
+    log.info("%s", result.summary())
+    return result
+
+
+def _check_trainable(spec: ModelSpec, frame: pd.DataFrame, windows: Windows) -> None:
+    m, t = spec.model, spec.training
+    if len(frame) < t.min_rows:
+        raise DataError(
+            f"{spec.name}: only {len(frame):,} labelled, consenting rows in "
+            f"{_window_text(windows)} (training.min_rows is {t.min_rows}). Ingest more "
+            "predictions and labels, widen training.lookback_days, or pass an --as-of "
+            "that leaves the labels time to mature."
+        )
+    if frame[m.target].nunique() < 2:
+        raise DataError(
+            f"{spec.name}: every label in {_window_text(windows)} is "
+            f"{frame[m.target].iloc[0]}; a classifier needs both classes"
+        )
+
+
+def _window_text(windows: Windows) -> str:
+    return (
+        f"the training window {windows.train_start:%Y-%m-%d %H:%M} to "
+        f"{windows.train_end:%Y-%m-%d %H:%M} UTC"
+    )
+
+
+def _log_and_register(
+    registry: Registry,
+    spec: ModelSpec,
+    pipeline: Pipeline,
+    frame: pd.DataFrame,
+    x_fit: pd.DataFrame,
+    windows: Windows,
+    counts: dict[str, int],
+    metrics: dict[str, float],
+    tags: dict[str, str],
+) -> tuple[str, str]:
+    """One MLflow run: params, metrics, dataset input, model (registered). Returns the
+    run id and the new version number."""
+    import mlflow
+    import sklearn
+    import skops
+    from mlflow.models import infer_signature
+
+    m, t = spec.model, spec.training
+    experiment_id = registry.experiment_id(spec)
+    # Identifiers, timestamps and consent never leave the store: features + label only.
+    dataset_frame = feature_frame(spec, frame)
+    dataset_frame[m.target] = frame[m.target].to_numpy()
+    example = x_fit.head(5)
+    with (
+        warnings.catch_warnings(),
+        registry.active(),
+        mlflow.start_run(
+            experiment_id=experiment_id, run_name=f"train-{tags[f'{TAG}reason']}", tags=tags
+        ) as run,
+    ):
+        # MLflow hints that integer columns cannot hold missing values: labels never do.
+        warnings.filterwarnings("ignore", message=".*integer column", category=UserWarning)
+        mlflow.log_params(
+            {
+                "pipeline": t.pipeline,
+                **{f"param.{k}": v for k, v in t.params.items()},
+                "lookback_days": t.lookback_days,
+                "holdout_days": t.holdout_days,
+                "label_delay_days": m.label_delay_days,
+                "validation_fraction": t.validation_fraction,
+                **windows.as_params(),
+                **{f"rows.{k}": v for k, v in counts.items()},
+            }
+        )
+        mlflow.log_metrics({f"val_{k}": v for k, v in metrics.items() if np.isfinite(v)})
+        dataset = mlflow.data.from_pandas(
+            dataset_frame, name=f"{spec.name}-training", targets=m.target
+        )
+        mlflow.log_input(dataset, context="training")
+        signature = infer_signature(example, pipeline.predict_proba(example))
+        info = mlflow.sklearn.log_model(
+            pipeline,
+            name=MODEL_ARTIFACT,
+            signature=signature,
+            input_example=example,
+            registered_model_name=spec.name,
+            serialization_format="skops",
+            skops_trusted_types=list(_trusted(pipeline)),
+            pyfunc_predict_fn="predict_proba",
+            pip_requirements=[
+                f"scikit-learn=={sklearn.__version__}",
+                f"skops=={skops.__version__}",
+                f"pandas=={pd.__version__}",
+                f"numpy=={np.__version__}",
+            ],
+        )
+        run_id = run.info.run_id
+    version = str(info.registered_model_version)
+    return run_id, version
+
+
+def _trusted(pipeline: Pipeline) -> tuple[str, ...]:
+    """The skops types the pipeline needs beyond the default trust; each must be on
+    driftline's allow-list (a new estimator type is a code change, reviewed)."""
+    import skops.io
+
+    from driftline.registry import TRUSTED_TYPES
+
+    needed = skops.io.get_untrusted_types(data=skops.io.dumps(pipeline))
+    unknown = sorted(set(needed) - set(TRUSTED_TYPES))
+    if unknown:
+        raise SpecError(
+            f"the pipeline contains types outside driftline's skops allow-list: {unknown}"
+        )
+    return tuple(needed)
+
+
+def result_to_dict(result: TrainingResult) -> dict[str, Any]:
+    """A JSON-friendly form (for flow artifacts and the CLI)."""
+    data = asdict(result)
+    data["windows"] = result.windows.as_params()
+    return data
+
+
+def _utc(value: datetime | pd.Timestamp) -> pd.Timestamp:
+    ts = pd.Timestamp(value)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
