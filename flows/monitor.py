@@ -4,7 +4,7 @@
 The steps are core calls (driftline.monitor); the flow adds the Prefect side: artifacts
 for each run, the alert through the outbox, and on a retrain decision either the
 ``driftline.drift.detected`` event (which starts the model's ``retrain-model``
-deployment, see driftline.deployment_plan) or the ``retrain-model`` flow itself. It
+deployment) or the ``retrain-model`` flow itself. It
 branches only on the decision the core returned.
 """
 
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from driftline.deployment_plan import DRIFT_EVENT, model_resource
 from driftline.flows.secrets import alert_urls
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import (
@@ -26,6 +25,14 @@ from prefect.states import Failed
 
 from driftline.monitor import MonitorRun, backfill, monitor_model, timeline_row
 from driftline.monitor_alerts import notify_monitor_run
+
+#: The event that asks for a retrain; the model's retrain deployment is triggered by it.
+DRIFT_EVENT = "driftline.drift.detected"
+
+
+def model_resource(model: str) -> str:
+    """The Prefect resource id drift events of ``model`` are about."""
+    return f"driftline.model.{model}"
 
 
 def _key(model: str, suffix: str) -> str:
@@ -123,7 +130,13 @@ def monitor_model_flow(
     elif run.action == "retrain":
         from driftline.flows.retrain import retrain_model
 
-        retrain_model(model=model, reason="; ".join(run.decision.reasons))
+        outcome = retrain_model(
+            model=model,
+            reason="drift",
+            monitor_run_id=str(run.run_id) if run.run_id is not None else None,
+            as_of=run.window_end,
+        )
+        logger.info("retrain-model finished: %s", outcome)
         taken.append("retrain-model")
     summary = {**run.summary(), "action_taken": ", ".join(taken) or "-"}
     if run.status == "failed":

@@ -1,18 +1,24 @@
 """Simulator data for monitoring tests: windows by day and baselines built directly from
-a stable reference period (no registry needed). Simulations are cached: the simulator
-is deterministic and tests never modify the frames they get."""
+a stable reference period (no registry needed), and a home with real champions for
+flow and CLI tests. Simulations are cached: the simulator is deterministic and tests
+never modify the frames they get."""
 
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
 import pandas as pd
+import yaml
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from driftline.baseline import Baseline
+from driftline.settings import Settings
 from driftline.simulate import Simulation, simulate
 from driftline.specs import ModelSpec
 
+REPO = Path(__file__).resolve().parents[1]
+CHAMPION_DAY = 21  # lifecycle world: the champion learns the behaviour before the drift
 ROWS_PER_DAY = 2000
 DAYS = 10
 SEED = 11
@@ -69,3 +75,51 @@ def baseline_from(
             "pr_auc": float(average_precision_score(target, score)),
         },
     )
+
+
+def monitored_home(root: Path, key: str, *, champions: list[str], orphans: list[str]) -> Settings:
+    """A home with specs (copies of purchase_propensity under other names) and the
+    lifecycle test world (concept drift from day 21) loaded for each model. Models in
+    ``champions`` get a champion trained and promoted with the data clock at day 21.
+
+    Prediction drift is off: the stored scores come from the simulator's rule, not from
+    the trained champion, so they differ from the baseline's scores by construction.
+    """
+    from driftline.privacy import Pseudonymizer
+    from driftline.promotion import promote
+    from driftline.registry import Registry
+    from driftline.specs import find_spec
+    from driftline.store import Store
+    from driftline.training import train
+    from tests.lifecycle_data import day, load, world
+
+    specs = root / "monitors"
+    specs.mkdir()
+    for name in [*champions, *orphans]:
+        data = yaml.safe_load((REPO / "monitors" / "purchase_propensity.yaml").read_text())
+        data["model"]["name"] = name
+        data["training"]["n_threads"] = 1
+        data["monitoring"]["prediction_drift"] = {"enabled": False}
+        (specs / f"{name}.yaml").write_text(yaml.safe_dump(data))
+    settings = Settings(home=root / "home", specs_dir=specs, pseudonym_key=key)
+    store = Store.from_settings(settings)
+    registry = Registry.from_settings(settings)
+    sim = world("concept_drift")
+    for name in [*champions, *orphans]:
+        spec = find_spec(name, specs)
+        load(store, spec, Pseudonymizer(key.encode()), sim.predictions, sim.labels)
+    for name in champions:
+        spec = find_spec(name, specs)
+        as_of = day(sim, CHAMPION_DAY)
+        train(store, registry, spec, as_of=as_of, triggered_by="test")
+        outcome = promote(store, registry, spec, as_of=as_of, triggered_by="test")
+        assert outcome.promoted, outcome.reason
+    store.dispose()
+    return settings
+
+
+def iso_day(n: int) -> str:
+    """Midnight UTC at the start of day ``n`` of the lifecycle test world."""
+    from tests.lifecycle_data import day, world
+
+    return day(world("concept_drift"), n).isoformat()

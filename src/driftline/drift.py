@@ -187,7 +187,11 @@ class DriftResult:
 
 @dataclass(frozen=True)
 class DriftPlan:
-    """Which columns to test, how, and the rules around them (built from a spec or flags)."""
+    """Which columns to test, how, and the rules around them (built from a spec or flags).
+
+    ``prediction`` is the score column when its drift is tested (else None); ``score``
+    and ``target`` name the columns realized performance is computed from.
+    """
 
     columns: dict[str, str]
     methods: dict[str, str] = field(default_factory=dict)
@@ -196,6 +200,7 @@ class DriftPlan:
     prediction: str | None = None
     prediction_method: str | None = None
     prediction_threshold: float | None = None
+    score: str | None = None
     target: str | None = None
     quality: DataQuality = field(default_factory=DataQuality)
 
@@ -213,6 +218,7 @@ class DriftPlan:
             prediction=spec.model.prediction if with_prediction else None,
             prediction_method=mon.prediction_drift.method,
             prediction_threshold=mon.prediction_drift.threshold,
+            score=spec.model.prediction,
             target=spec.model.target,
             quality=mon.data_quality,
         )
@@ -361,9 +367,9 @@ class EvidentlyEngine:
 
         realized: dict[str, float] = {}
         performance = None
-        if labelled is not None and plan.prediction and plan.target:
+        if labelled is not None and plan.score and plan.target:
             realized, performance = _realized_evidently(
-                labelled, plan.prediction, plan.target, stamp, tags
+                labelled, plan.score, plan.target, stamp, tags
             )
         return EngineOutput(
             scores={c: scores[c] for c in columns},
@@ -588,7 +594,7 @@ def compare_frames(
     drifted = sum(c.drifted for c in columns)
     share = drifted / len(columns)
     performance = None
-    if labelled is not None and plan.prediction and plan.target:
+    if labelled is not None and plan.score and plan.target:
         rows, positives = _label_counts(labelled, plan.target)
         performance = RealizedPerformance(
             labelled_rows=rows,
@@ -629,14 +635,14 @@ def _label_counts(labelled: pd.DataFrame, target: str) -> tuple[int, int]:
 
 def _labelled(labelled: pd.DataFrame | None, plan: DriftPlan) -> pd.DataFrame | None:
     """Score + 0/1 target rows fit for ROC AUC (both classes present), else None."""
-    if labelled is None or plan.prediction is None or plan.target is None:
+    if labelled is None or plan.score is None or plan.target is None:
         return None
-    missing = [c for c in (plan.prediction, plan.target) if c not in labelled.columns]
+    missing = [c for c in (plan.score, plan.target) if c not in labelled.columns]
     if missing:
         raise DataError(f"labelled rows lack columns {missing}")
     frame = pd.DataFrame(
         {
-            plan.prediction: pd.to_numeric(labelled[plan.prediction], errors="coerce"),
+            plan.score: pd.to_numeric(labelled[plan.score], errors="coerce"),
             plan.target: pd.to_numeric(labelled[plan.target], errors="coerce"),
         }
     ).dropna()

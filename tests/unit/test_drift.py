@@ -256,3 +256,16 @@ def test_snapshots_carry_every_metric_the_default_dashboard_plots(mspec: ModelSp
     snapshots = [report._drift, report._performance]  # type: ignore[attr-defined]
     found = {m["config"]["type"].rsplit(":", 1)[-1] for s in snapshots for m in s.dict()["metrics"]}
     assert wanted <= found, f"missing for the dashboard: {sorted(wanted - found)}"
+
+
+def test_realized_performance_does_not_need_prediction_drift(mspec: ModelSpec) -> None:
+    data = mspec.model_dump(exclude={"source"}, mode="json")
+    data["monitoring"]["prediction_drift"] = {"enabled": False}
+    spec = parse_spec(data)
+    sim = scenario("stable")
+    result = check_drift(window(sim, 5), baseline_from(sim, spec), spec, labelled=labelled(sim, 3))
+    assert result.prediction is None
+    assert result.performance is not None and set(result.performance.metrics) == {
+        "roc_auc",
+        "pr_auc",
+    }

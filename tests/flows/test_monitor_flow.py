@@ -1,0 +1,106 @@
+"""monitor-model and backfill-monitor under the session's Prefect test harness, with a
+real MLflow registry (a champion trained by the lifecycle code) and a SQLite store in a
+temporary home. The simulated world has concept drift from day 21: inputs stay put,
+realized performance falls once the labels of the drifted days have matured."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+import pytest
+from driftline.flows.monitor import backfill_monitor_flow, emit_drift_event, monitor_model_flow
+from prefect.artifacts import Artifact
+
+from driftline.alerts import list_entries
+from driftline.monitor import monitor_model
+from driftline.registry import Registry
+from driftline.runs import list_runs
+from driftline.settings import Settings
+from driftline.specs import find_spec
+from driftline.store import Store
+from tests.simdata import CHAMPION_DAY, iso_day, monitored_home
+
+KEY = "m" * 32
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """One model with a champion (pp_watched) and one without (pp_orphan)."""
+    root = tmp_path_factory.mktemp("monitor-flow")
+    settings = monitored_home(root, KEY, champions=["pp_watched"], orphans=["pp_orphan"])
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DRIFTLINE_HOME", str(settings.home))
+        mp.setenv("DRIFTLINE_SPECS_DIR", str(settings.specs_dir))
+        mp.setenv("DRIFTLINE_PSEUDONYM_KEY", KEY)
+        mp.delenv("DRIFTLINE_SLACK_WEBHOOK_URL", raising=False)
+        mp.delenv("DRIFTLINE_WEBHOOK_URL", raising=False)
+        yield settings
+
+
+_iso = iso_day
+
+
+def _artifact(key: str) -> Any:
+    artifact = Artifact.get(key)
+    assert artifact is not None, f"no artifact {key!r}"
+    return artifact
+
+
+def test_quiet_window_runs_and_publishes_its_artifacts(home: Settings) -> None:
+    summary = monitor_model_flow(model="pp_watched", window_end=_iso(CHAMPION_DAY))
+    assert (summary["status"], summary["decision"]) == ("ok", "none"), summary["reasons"]
+    assert summary["action_taken"] == "-"
+    assert summary["champion_version"] == "1"
+    markdown = _artifact("monitor-pp-watched-summary")
+    assert "decision **none**" in str(markdown.data)
+    table = _artifact("monitor-pp-watched-columns")
+    rows = json.loads(table.data) if isinstance(table.data, str) else table.data
+    spec = find_spec("pp_watched", home.specs_dir)
+    assert [r["column"] for r in rows] == spec.model.features.all
+    link = _artifact("monitor-pp-watched-report")
+    uri = re.search(r"\((file://[^)]+)\)", str(link.data))
+    assert uri is not None, link.data
+    report = Path(unquote(urlparse(uri.group(1)).path))
+    assert report.is_file() and report.parent == home.reports_dir() / "pp_watched"
+
+
+def test_performance_drop_retrains_through_the_subflow(home: Settings) -> None:
+    """Day 35: the scored week (days 21-28) follows the new behaviour."""
+    summary = monitor_model_flow(model="pp_watched", window_end=_iso(35), retrain_via="subflow")
+    assert summary["decision"] == "retrain", summary["reasons"]
+    assert "performance_drop" in summary["triggers"]
+    assert summary["action_taken"] == "alert, retrain-model"
+    spec = find_spec("pp_watched", home.specs_dir)
+    registry = Registry.from_settings(home)
+    # The retrain ran: a challenger (v2) exists, promoted or rejected by its gates.
+    assert {v.version for v in registry.versions(spec)} == {"1", "2"}
+    store = Store.from_settings(home)
+    alerts = list_entries(store, model="pp_watched")
+    assert [(a.kind, a.severity) for a in alerts] == [("performance", "critical")]
+    assert list_runs(store, "pp_watched")[0].decision == "retrain"
+    store.dispose()
+
+
+def test_a_model_without_champion_fails_the_flow_after_recording(home: Settings) -> None:
+    state = monitor_model_flow(model="pp_orphan", window_end=_iso(30), return_state=True)
+    assert state.is_failed()
+    assert "has no champion yet" in (state.message or "")
+    assert "has no champion yet" in str(_artifact("monitor-pp-orphan-summary").data)
+    store = Store.from_settings(home)
+    assert [r.status for r in list_runs(store, "pp_orphan")] == ["failed"]
+    assert [a.kind for a in list_entries(store, model="pp_orphan")] == ["flow_failed"]
+    store.dispose()
+
+
+def test_retrain_request_event_and_backfill(home: Settings) -> None:
+    run = monitor_model("pp_watched", _iso(CHAMPION_DAY - 1), settings=home)
+    assert emit_drift_event.fn(run) is not None
+    timeline = backfill_monitor_flow(model="pp_orphan", start=_iso(20), end=_iso(23))
+    assert [row["day"] for row in timeline] == ["2026-09-21", "2026-09-22", "2026-09-23"]
+    assert {row["status"] for row in timeline} == {"failed"}
+    assert _artifact("monitor-pp-orphan-backfill") is not None
