@@ -159,8 +159,19 @@ def window_bounds(
         current = pd.Timestamp(utc(now or datetime.now(UTC)))
         end = current.floor(length) if length <= pd.Timedelta(days=1) else _floor(current, length)
     else:
-        end = pd.Timestamp(utc(pd.Timestamp(window_end).to_pydatetime()))
+        end = _timestamp(window_end, "window end")
     return (end - length).to_pydatetime(), end.to_pydatetime()
+
+
+def _timestamp(value: datetime | str, what: str) -> pd.Timestamp:
+    """A UTC timestamp from a datetime or an ISO string (naive = UTC)."""
+    try:
+        return pd.Timestamp(utc(pd.Timestamp(value)))
+    except (ValueError, TypeError):
+        raise DataError(
+            f"{what} {value!r} is not a date or time; use ISO 8601, e.g. 2026-10-01 or "
+            "2026-10-01T06:00:00Z"
+        ) from None
 
 
 def _floor(ts: pd.Timestamp, length: pd.Timedelta) -> pd.Timestamp:
@@ -173,7 +184,7 @@ def window_ends(
 ) -> list[datetime]:
     """The ends of the consecutive windows that cover ``[start, end)``."""
     length = pd.Timedelta(monitoring.window)
-    first, last = pd.Timestamp(utc(pd.Timestamp(start))), pd.Timestamp(utc(pd.Timestamp(end)))
+    first, last = _timestamp(start, "start"), _timestamp(end, "end")
     if last <= first:
         raise DataError(f"the backfill range is empty: end {last} is not after start {first}")
     ends = []

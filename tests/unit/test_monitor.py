@@ -12,7 +12,7 @@ import yaml
 
 from driftline import ingest
 from driftline.baseline import Baseline
-from driftline.errors import BaselineError
+from driftline.errors import BaselineError, DataError
 from driftline.monitor import (
     FAILURES_FILE,
     backfill,
@@ -75,8 +75,12 @@ def test_window_bounds_and_backfill_ends() -> None:
     assert window_ends(daily, "2026-09-01", "2026-09-04") == [end_of(0), end_of(1), end_of(2)]
     twelve = Monitoring(window="12h")
     assert window_bounds(twelve, now=now)[1] == datetime(2026, 9, 9, 0, tzinfo=UTC)
-    with pytest.raises(Exception, match="shorter than one window"):
+    with pytest.raises(DataError, match="shorter than one window"):
         window_ends(daily, "2026-09-01", "2026-09-01T06:00:00Z")
+    with pytest.raises(DataError, match="the backfill range is empty"):
+        window_ends(daily, "2026-09-02", "2026-09-01")
+    with pytest.raises(DataError, match="window end 'yesterday' is not a date or time"):
+        window_bounds(daily, "yesterday")
 
 
 # -- a run, stored -------------------------------------------------------------------------
