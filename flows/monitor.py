@@ -23,16 +23,9 @@ from prefect.cache_policies import NO_CACHE
 from prefect.events import emit_event
 from prefect.states import Failed
 
+from driftline.deployment_plan import DRIFT_EVENT, model_resource
 from driftline.monitor import MonitorRun, backfill, monitor_model, timeline_row
 from driftline.monitor_alerts import notify_monitor_run
-
-#: The event that asks for a retrain; the model's retrain deployment is triggered by it.
-DRIFT_EVENT = "driftline.drift.detected"
-
-
-def model_resource(model: str) -> str:
-    """The Prefect resource id drift events of ``model`` are about."""
-    return f"driftline.model.{model}"
 
 
 def _key(model: str, suffix: str) -> str:

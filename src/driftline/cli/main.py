@@ -191,6 +191,8 @@ from driftline.cli import ops as _ops  # noqa: E402
 app.command("demo")(_demo.demo)
 app.add_typer(_ops.dashboards_app, name="dashboards")
 app.command("ui")(_ops.ui)
+app.add_typer(_ops.deployments_app, name="deployments")
+app.command("serve")(_ops.serve)
 app.add_typer(_alerts.app, name="alerts")
 app.add_typer(_lifecycle.app)  # train, benchmark, promote, rollback, models
 

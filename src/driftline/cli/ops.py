@@ -125,3 +125,50 @@ def ui(
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+deployments_app = typer.Typer(help="Prefect deployments of every model.", no_args_is_help=True)
+
+
+@deployments_app.command("render")
+def deployments_render(
+    out: Annotated[Path, typer.Option(help="Where to write the prefect.yaml.")] = Path(
+        "deployments/prefect.yaml"
+    ),
+    check: Annotated[
+        bool, typer.Option("--check", help="Only check that the file is up to date.")
+    ] = False,
+) -> None:
+    """Write deployments/prefect.yaml from the model specs (monitor schedules, retrain
+    triggers, nightly alerts flush), or check it is current."""
+    from driftline.deployment_plan import plan_deployments, render_prefect_yaml
+    from driftline.errors import SpecError
+    from driftline.settings import get_settings
+    from driftline.specs import list_specs
+
+    text = render_prefect_yaml(plan_deployments(list_specs(get_settings().specs_dir)))
+    if check:
+        if not out.is_file() or out.read_text() != text:
+            raise SpecError(
+                f"{out} is out of date with the specs: run `driftline deployments render`"
+            )
+        console.print(f"{out} is up to date")
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    console.print(f"wrote {out}")
+
+
+def serve() -> None:
+    """Serve every model's deployments (schedules and drift-triggered retrains) and the
+    nightly alerts flush from this one process, without a work pool. Ctrl-C stops."""
+    from driftline.deployment_plan import plan_deployments
+    from driftline.flows.serve import serve_plan
+    from driftline.settings import get_settings
+    from driftline.specs import list_specs
+
+    plan = plan_deployments(list_specs(get_settings().specs_dir))
+    for item in plan:
+        when = item.cron or f"on {item.trigger_event} ({item.trigger_resource})"
+        console.print(f"{item.flow:<14} {item.name:<28} {when}")
+    serve_plan(plan)

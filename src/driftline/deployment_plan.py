@@ -1,0 +1,139 @@
+"""What runs when: the deployments that operate driftline, derived from the model specs.
+
+One source of truth for both ways of running them: ``deployments/prefect.yaml`` (a
+process work pool and workers; rendered from this plan by ``driftline deployments
+render`` and checked against it by the tests) and ``driftline serve`` (one process, no
+work pool). Per model: a monitor on the spec's cron schedule and a retrain deployment
+started by that model's ``driftline.drift.detected`` event; plus a nightly alerts flush.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from driftline.specs import ModelSpec
+
+DRIFT_EVENT = "driftline.drift.detected"
+FLUSH_CRON = "30 2 * * *"
+WORK_POOL = "driftline"
+
+
+def model_resource(model: str) -> str:
+    """The Prefect event resource id of a model (what drift events are about)."""
+    return f"driftline.model.{model}"
+
+
+@dataclass(frozen=True)
+class PlannedDeployment:
+    """One deployment: which flow, with which parameters, started by what."""
+
+    name: str
+    flow: str
+    entrypoint: str
+    description: str
+    parameters: dict[str, Any] = field(default_factory=dict)
+    cron: str | None = None
+    trigger_event: str | None = None
+    trigger_resource: str | None = None
+    trigger_parameters: dict[str, Any] = field(default_factory=dict)
+    tags: tuple[str, ...] = ()
+
+
+def plan_deployments(specs: Sequence[ModelSpec]) -> list[PlannedDeployment]:
+    """The deployments that operate every model in ``specs``."""
+    plan: list[PlannedDeployment] = []
+    for spec in sorted(specs, key=lambda s: s.name):
+        plan.append(
+            PlannedDeployment(
+                name=f"{spec.name}-monitor",
+                flow="monitor-model",
+                entrypoint="flows/monitor.py:monitor_model_flow",
+                description=f"Check {spec.name}'s latest window against its champion's baseline.",
+                parameters={"model": spec.name},
+                cron=spec.monitoring.schedule,
+                tags=("driftline", "monitor", spec.name),
+            )
+        )
+        plan.append(
+            PlannedDeployment(
+                name=f"{spec.name}-retrain",
+                flow="retrain-model",
+                entrypoint="flows/retrain.py:retrain_model",
+                description=f"Retrain, benchmark and gate {spec.name} when its monitor "
+                "decides to retrain.",
+                parameters={"model": spec.name, "reason": "drift"},
+                trigger_event=DRIFT_EVENT,
+                trigger_resource=model_resource(spec.name),
+                # the monitor run that asked, from the event's payload (Jinja template)
+                trigger_parameters={
+                    "model": spec.name,
+                    "reason": "drift",
+                    "monitor_run_id": "{{ event.payload.run_id }}",
+                },
+                tags=("driftline", "retrain", spec.name),
+            )
+        )
+    plan.append(
+        PlannedDeployment(
+            name="alerts-flush",
+            flow="flush-alerts",
+            entrypoint="flows/alerts.py:flush_alerts",
+            description="Send alerts still pending in the outbox.",
+            cron=FLUSH_CRON,
+            tags=("driftline", "alerts"),
+        )
+    )
+    return plan
+
+
+def render_prefect_yaml(plan: Sequence[PlannedDeployment], work_pool: str = WORK_POOL) -> str:
+    """``deployments/prefect.yaml`` for a process work pool, from the plan."""
+    deployments = []
+    for d in plan:
+        item: dict[str, Any] = {
+            "name": d.name,
+            "description": d.description,
+            "entrypoint": d.entrypoint,
+            "tags": list(d.tags),
+            "parameters": dict(d.parameters),
+            "work_pool": {"name": work_pool},
+        }
+        if d.cron:
+            item["schedules"] = [{"cron": d.cron, "timezone": "UTC", "active": True}]
+        if d.trigger_event:
+            item["triggers"] = [
+                {
+                    "type": "event",
+                    "enabled": True,
+                    "expect": [d.trigger_event],
+                    "match": {"prefect.resource.id": d.trigger_resource},
+                    "posture": "Reactive",
+                    "threshold": 1,
+                    "within": 0,
+                    "parameters": dict(d.trigger_parameters),
+                }
+            ]
+        deployments.append(item)
+    document = {
+        "name": "driftline",
+        "prefect-version": "3.9.1",
+        # Workers run the flows from the project checkout named by DRIFTLINE_PROJECT_DIR
+        # (on Kubernetes or Docker pools, replace this with a git_clone or image step).
+        "pull": [
+            {
+                "prefect.deployments.steps.set_working_directory": {
+                    "directory": "{{ $DRIFTLINE_PROJECT_DIR }}"
+                }
+            }
+        ],
+        "deployments": deployments,
+    }
+    header = (
+        "# Generated from monitors/*.yaml by `driftline deployments render`; do not edit.\n"
+        "# Deploy with: prefect deploy --all --prefect-file deployments/prefect.yaml\n"
+    )
+    return header + yaml.safe_dump(document, sort_keys=False, width=100)
