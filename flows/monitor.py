@@ -130,7 +130,9 @@ def monitor_model_flow(
             as_of=run.window_end,
         )
         logger.info("retrain-model finished: %s", outcome)
-        taken.append("retrain-model")
+        status = getattr(outcome, "status", None)
+        version = getattr(outcome, "challenger_version", None)
+        taken.append(f"retrain: v{version} {status}" if status else "retrain-model")
     summary = {**run.summary(), "action_taken": ", ".join(taken) or "-"}
     if run.status == "failed":
         return Failed(message=f"{model}: {run.error}", data=summary)

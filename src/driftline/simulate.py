@@ -45,7 +45,7 @@ SCENARIOS: dict[str, str] = {
     "mobile_shift": "mobile share grows from 55% to 85% over a week; shorter sessions",
     "concept_drift": "price-driven customers: what predicts a purchase changes, inputs do not",
     "pipeline_bug": "for 2 days avg_order_value arrives null and pages_per_session constant 0",
-    "demo": "channel_shift from day 20, then concept_drift from day 38 (for the 60-day demo)",
+    "demo": "channel_shift from 30% of the timeline, then concept_drift from half-way",
 }
 
 
@@ -125,7 +125,7 @@ def scenario_events(scenario: str, days: int) -> list[Event]:
             )
         ]
     # demo: a channel shift, then concept drift on top of it
-    shift_start, drift_start = round(days / 3), round(days * 0.63)
+    shift_start, drift_start = round(days * 0.3), round(days * 0.5)
     return [
         _channel_shift(shift_start, days, ramp=5),
         Event("concept_drift", drift_start, days, (), SCENARIOS["concept_drift"]),
