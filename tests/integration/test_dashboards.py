@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pandas as pd
 import pytest
 
 from driftline.dashboards import load_dashboard, open_workspace, sync_dashboard
@@ -85,42 +86,35 @@ def evidently_ui(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 
 
 @pytest.fixture
-def monitored_workspace(spec: ModelSpec):  # type: ignore[no-untyped-def]
-    """Fill a workspace with a few daily monitor snapshots of simulated traffic."""
-    from datetime import datetime
+def monitored_workspace(spec: ModelSpec, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Fill a workspace the way production does: daily monitor runs (driftline.monitor)
+    over simulated traffic in a real store, each adding its Evidently snapshot."""
+    from driftline.ingest import log_labels, log_predictions
+    from driftline.monitor import run_monitor
+    from driftline.privacy import Pseudonymizer
+    from driftline.store import Store
 
-    from evidently import BinaryClassification, DataDefinition, Dataset, Report
-    from evidently.metrics import MissingValueCount, RocAuc, RowCount
-    from evidently.presets import DataDriftPreset
-
-    from driftline.dashboards import model_project
-    from driftline.simulate import simulate
+    from ..simdata import baseline_from, scenario
 
     def fill(workspace_dir: Path) -> None:
-        sim = simulate("channel_shift", days=6, rows_per_day=600, seed=2)
-        frame = sim.predictions.merge(sim.labels[["request_id", "purchased_7d"]])
-        m = spec.model
-        definition = DataDefinition(
-            numerical_columns=[*m.features.numerical, m.prediction],
-            categorical_columns=[*m.features.categorical, m.target],
-            classification=[BinaryClassification(target=m.target, prediction_probas=m.prediction)],
-        )
-        day = frame["event_ts"].dt.day
-        reference = Dataset.from_pandas(frame[day <= 2], data_definition=definition)
-        workspace = open_workspace(workspace_dir)
-        project, _ = model_project(workspace, spec)
-        for d in (3, 4, 5, 6):
-            report = Report(
-                [
-                    DataDriftPreset(columns=[*m.features.all, m.prediction]),
-                    RowCount(),
-                    RocAuc(),
-                    *(MissingValueCount(column=c) for c in m.features.all),
-                ]
-            )
-            current = Dataset.from_pandas(frame[day == d], data_definition=definition)
-            snapshot = report.run(current, reference, timestamp=datetime(2026, 9, d))
-            workspace.add_run(project.id, snapshot, include_data=False)
+        sim = scenario("channel_shift", days=12, rows_per_day=800)
+        store = Store(f"sqlite:///{tmp_path / 'dash.db'}")
+        try:
+            log_predictions(store, spec, sim.predictions, Pseudonymizer(b"d" * 32))
+            log_labels(store, spec, sim.labels)
+            baseline = baseline_from(sim, spec, 0, 2)
+            start = sim.predictions["event_ts"].min().floor("D")
+            for day in range(9, 13):
+                run = run_monitor(
+                    store,
+                    spec,
+                    baseline,
+                    start + pd.Timedelta(days=day),
+                    workspace_dir=workspace_dir,
+                )
+                assert run.status != "failed", run.error
+        finally:
+            store.dispose()
 
     return fill
 
