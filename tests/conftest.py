@@ -7,8 +7,9 @@ their own that is dropped afterwards; without the variable they skip with a reas
 from __future__ import annotations
 
 import os
+import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -79,3 +80,23 @@ def store(request: pytest.FixtureRequest, home: Path) -> Iterator[Store]:
         yield st
     finally:
         st.dispose()
+
+
+Cli = Callable[..., tuple[int, str]]
+
+
+def cli_runner(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
+    """Run ``driftline ARGS`` in-process through the real entry point; returns the exit
+    code and everything printed (stdout + stderr)."""
+    from driftline.cli import main
+
+    monkeypatch.setenv("COLUMNS", "220")
+
+    def run(*args: str) -> tuple[int, str]:
+        monkeypatch.setattr(sys, "argv", ["driftline", *args])
+        with pytest.raises(SystemExit) as exit_info:
+            main()
+        out = capsys.readouterr()
+        return int(exit_info.value.code or 0), out.out + out.err
+
+    return run

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from driftline.cli import main
 from driftline.privacy import Pseudonymizer
 
-from ..conftest import SPECS_DIR
+from ..conftest import SPECS_DIR, cli_runner
 
 KEY = "cli-test-key-0123456789"
 
@@ -23,16 +21,7 @@ def cli(home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixtu
     monkeypatch.setenv("DRIFTLINE_HOME", str(home))
     monkeypatch.setenv("DRIFTLINE_SPECS_DIR", str(SPECS_DIR))
     monkeypatch.setenv("DRIFTLINE_PSEUDONYM_KEY", KEY)
-    monkeypatch.setenv("COLUMNS", "200")
-
-    def run(*args: str) -> tuple[int, str]:
-        monkeypatch.setattr(sys, "argv", ["driftline", *args])
-        with pytest.raises(SystemExit) as exit_info:
-            main()
-        out = capsys.readouterr()
-        return int(exit_info.value.code or 0), out.out + out.err
-
-    return run
+    return cli_runner(monkeypatch, capsys)
 
 
 def test_simulate_ingest_twice_forget(cli, tmp_path: Path, home: Path) -> None:  # type: ignore[no-untyped-def]

@@ -3,17 +3,15 @@ MLflow champion and a SQLite store (exit codes included)."""
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 
-from driftline.cli import main
 from driftline.settings import Settings
+from tests.conftest import Cli, cli_runner
 from tests.simdata import CHAMPION_DAY, iso_day, monitored_home
 
 KEY = "c" * 32
-Cli = Callable[..., tuple[int, str]]
 
 
 @pytest.fixture(scope="module")
@@ -29,16 +27,7 @@ def cli(
     monkeypatch.setenv("DRIFTLINE_HOME", str(home.home))
     monkeypatch.setenv("DRIFTLINE_SPECS_DIR", str(home.specs_dir))
     monkeypatch.setenv("DRIFTLINE_PSEUDONYM_KEY", KEY)
-    monkeypatch.setenv("COLUMNS", "220")
-
-    def run(*args: str) -> tuple[int, str]:
-        monkeypatch.setattr(sys, "argv", ["driftline", *args])
-        with pytest.raises(SystemExit) as exit_info:
-            main()
-        out = capsys.readouterr()
-        return int(exit_info.value.code or 0), out.out + out.err
-
-    yield run
+    yield cli_runner(monkeypatch, capsys)
 
 
 def test_run_then_history(cli: Cli, home: Settings) -> None:
