@@ -13,6 +13,7 @@ idempotent by request id and all-or-nothing. PostgreSQL windows are read back as
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import uuid
@@ -293,7 +294,7 @@ class Store:
         cols = ", ".join(f'"{c}"' for c in frame.columns)
         keys = ", ".join(f'"{c}"' for c in conflict)
         try:
-            with self._transaction() as conn:
+            with _no_gc(), self._transaction() as conn:
                 cur = conn.cursor()
                 if self.dialect == "sqlite":
                     before = conn.total_changes
@@ -325,7 +326,7 @@ class Store:
     def query_frame(self, sql: str, params: Sequence[Any], types: dict[str, str]) -> pd.DataFrame:
         """Run a SELECT (``?`` placeholders) into a frame with the given column kinds
         ('float', 'text', 'int', 'bool'), by the fastest path of the database."""
-        with self._transaction() as conn:
+        with _no_gc(), self._transaction() as conn:
             cur = conn.cursor()
             if self.dialect == "sqlite":
                 cur.execute(sql, tuple(params))
@@ -436,6 +437,20 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.close()
+
+
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while millions of short-lived row tuples are
+    made: they hold no cycles, and collections triggered by their count cost ~35% of a
+    1M-row SQLite read."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _python_values(column: pd.Series) -> list[Any]:
