@@ -3,8 +3,9 @@ schedule or trigger (what `driftline serve` serves)."""
 
 from __future__ import annotations
 
-from driftline.deployment_plan import plan_deployments
 from driftline.flows.serve import runner_deployments
+
+from driftline.deployment_plan import plan_deployments
 from driftline.specs import list_specs
 
 from ..conftest import SPECS_DIR
