@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from driftline.flows.hooks import alert_on_failure
 from driftline.flows.secrets import alert_urls
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
@@ -10,7 +11,7 @@ from driftline.alerts import DeliveryPolicy, flush
 from driftline.api import Context
 
 
-@flow(name="flush-alerts")
+@flow(name="flush-alerts", on_failure=[alert_on_failure], on_crashed=[alert_on_failure])
 def flush_alerts(max_seconds: float = 60.0) -> dict[str, int]:
     """Send every due alert in the outbox; unsent ones stay pending for the next run."""
     logger = get_run_logger()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from driftline.flows.hooks import ALERTED_FAILURE, alert_on_failure, flow_run_url
 from driftline.flows.secrets import alert_urls
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import (
@@ -68,7 +69,7 @@ def publish_artifacts(run: MonitorRun) -> None:
 @task(name="notify", persist_result=False, cache_policy=NO_CACHE)
 def notify(run: MonitorRun) -> dict[str, Any] | None:
     """The run's alert into the outbox, then sent (by the model's ``alerts:`` rules)."""
-    result = notify_monitor_run(run, **alert_urls())
+    result = notify_monitor_run(run, flow_run_url=flow_run_url(), **alert_urls())
     if result is None:
         return None
     return {"alert": result.enqueued.alert_id, "sent": result.flushed.sent}
@@ -88,7 +89,7 @@ def emit_drift_event(run: MonitorRun) -> str | None:
     return str(event.id) if event is not None else None
 
 
-@flow(name="monitor-model")
+@flow(name="monitor-model", on_failure=[alert_on_failure], on_crashed=[alert_on_failure])
 def monitor_model_flow(
     model: str,
     window_end: str | None = None,
@@ -100,7 +101,8 @@ def monitor_model_flow(
     alert or retrain: the alert goes out (``alert=False`` skips it); retrain: the
     ``driftline.drift.detected`` event for the retrain deployment, or with
     ``retrain_via="subflow"`` the ``retrain-model`` flow right here (no deployment
-    needed). A failed run ends the flow Failed, after its artifacts and alert.
+    needed). A failed run ends the flow Failed, after its artifacts and alert (that
+    alert is the failure's; any other failure alerts through the ``on_failure`` hook).
     """
     logger = get_run_logger()
     run = monitor_window(model, window_end)
@@ -135,7 +137,8 @@ def monitor_model_flow(
         taken.append(f"retrain: v{version} {status}" if status else "retrain-model")
     summary = {**run.summary(), "action_taken": ", ".join(taken) or "-"}
     if run.status == "failed":
-        return Failed(message=f"{model}: {run.error}", data=summary)
+        name = ALERTED_FAILURE if "alert" in taken else "Failed"
+        return Failed(name=name, message=f"{model}: {run.error}", data=summary)
     return summary
 
 

@@ -10,12 +10,20 @@ answer within the timeout rejects the challenger.
 The flow returns a :class:`driftline.promotion.PromotionOutcome` (``outcome.status`` is
 ``promoted`` or ``rejected``) and ends in a Completed state named ``Promoted`` or
 ``Rejected`` whose message is the one-line reason.
+
+Alerts: ``retrain_started`` once the spec is read, ``promoted`` or ``rejected`` (with the
+failing gates) at the end, and ``flow_failed`` from the failure hook. Delivery trouble
+never fails the run: unsent alerts wait in the outbox.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
+from driftline.flows.hooks import alert_on_failure, flow_run_url
+from driftline.flows.secrets import alert_urls
 from prefect import flow, get_client, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
@@ -26,8 +34,16 @@ from prefect.input import RunInput
 from prefect.runtime import flow_run
 from prefect.states import Completed, Running, State
 
+from driftline.alerts import Alert, NotifyResult
 from driftline.api import Context
 from driftline.benchmark import BenchmarkResult, benchmark
+from driftline.lifecycle_alerts import (
+    delivery_note,
+    notify_event,
+    notify_outcome,
+    retrain_started_alert,
+    scrub,
+)
 from driftline.promotion import Approval, GateReport, PromotionOutcome, decide, evaluate_gates
 from driftline.specs import ModelSpec
 from driftline.training import TrainingResult, train
@@ -99,6 +115,32 @@ def publish_report(report: GateReport, outcome: PromotionOutcome) -> None:
     )
 
 
+@task(name="alert-retrain-started", cache_policy=NO_CACHE)
+def announce_start(alert: Alert) -> str:
+    """Record and send the retrain-started alert (never fails the run)."""
+    return _delivered(lambda urls: notify_event(alert, **urls))
+
+
+@task(name="alert-outcome", cache_policy=NO_CACHE)
+def announce_outcome(outcome: PromotionOutcome, link: str | None) -> str:
+    """Record and send the promoted / rejected alert (never fails the run)."""
+    return _delivered(lambda urls: notify_outcome(outcome, flow_run_url=link, **urls))
+
+
+def _delivered(send: Callable[[dict[str, Any]], NotifyResult | None]) -> str:
+    """Run ``send`` with the Secret blocks' URLs; log what became of the alert. An alert
+    that cannot be sent waits in the outbox; one that cannot be recorded is logged."""
+    logger = get_run_logger()
+    try:
+        note = delivery_note(send(alert_urls()))
+    except Exception as exc:  # an alert must never fail a retrain or undo a promotion
+        note = f"alert not raised: {type(exc).__name__}: {scrub(str(exc))}"
+        logger.error(note)
+        return note
+    logger.info(note)
+    return note
+
+
 def wait_for_approval(report: GateReport, timeout_seconds: int) -> Approval:
     """Pause until a person answers in the Prefect UI; a timeout counts as a rejection."""
     logger = get_run_logger()
@@ -134,7 +176,12 @@ def _take_back_expired_pause() -> None:
         )
 
 
-@flow(name="retrain-model", log_prints=False)
+@flow(
+    name="retrain-model",
+    log_prints=False,
+    on_failure=[alert_on_failure],
+    on_crashed=[alert_on_failure],
+)
 def retrain_model(
     model: str,
     reason: str = "manual",
@@ -145,7 +192,18 @@ def retrain_model(
     """Train -> benchmark -> gates -> promote or reject. Returns the PromotionOutcome."""
     logger = get_run_logger()
     actor = f"flow:retrain-model/{flow_run.get_name() or flow_run.get_id()}"
+    link = flow_run_url()
     spec = load_spec(model)
+    announce_start(
+        retrain_started_alert(
+            spec.name,
+            reason=reason,
+            monitor_run_id=monitor_run_id,
+            triggered_by=actor,
+            as_of=as_of,
+            flow_run_url=link,
+        )
+    )
     trained = train_challenger(spec, reason, actor, monitor_run_id, as_of)
     logger.info(trained.summary())
     result = benchmark_challenger(spec, trained.version, as_of)
@@ -155,6 +213,7 @@ def retrain_model(
         timeout = approval_timeout_seconds or int(spec.promotion.approval_timeout_hours * 3600)
         report = judge(result, spec, wait_for_approval(report, timeout))
     outcome = apply_decision(spec, report, actor)
+    announce_outcome(outcome, link)
     publish_report(report, outcome)
     logger.info(outcome.reason)
     name = "Promoted" if outcome.promoted else "Rejected"

@@ -43,9 +43,15 @@ def _strength(column: ColumnDrift) -> float:
     return column.score / column.threshold if column.threshold else column.score
 
 
-def alert_for(run: MonitorRun, spec: ModelSpec | None = None) -> Alert | None:
-    """The alert a monitor run raises, or None when it raises nothing."""
+def alert_for(
+    run: MonitorRun, spec: ModelSpec | None = None, *, flow_run_url: str | None = None
+) -> Alert | None:
+    """The alert a monitor run raises, or None when it raises nothing. ``flow_run_url``
+    (the Prefect flow run that monitored, when known) becomes the message's link."""
     from driftline.alerts import Alert, FeatureDrift, Finding, Links, Severity, Window
+    from driftline.lifecycle_alerts import public_url
+
+    flow_run = public_url(flow_run_url)
 
     d = run.decision
     if run.status == "failed":
@@ -58,6 +64,7 @@ def alert_for(run: MonitorRun, spec: ModelSpec | None = None) -> Alert | None:
             window=Window(start=run.window_start, end=run.window_end),
             decision=d.action,
             rows=run.rows,
+            links=Links(flow_run=flow_run),
         )
     if d.action == "none" or run.result is None:
         return None
@@ -120,7 +127,7 @@ def alert_for(run: MonitorRun, spec: ModelSpec | None = None) -> Alert | None:
         quality=quality,
         performance=performance,
         facts={"Champion": f"v{run.champion_version}"} if run.champion_version else {},
-        links=Links(report=str(run.report_path) if run.report_path else None),
+        links=Links(report=str(run.report_path) if run.report_path else None, flow_run=flow_run),
     )
 
 
@@ -129,12 +136,14 @@ def notify_run(
     run: MonitorRun,
     spec: ModelSpec | None,
     destinations: Destinations,
+    *,
+    flow_run_url: str | None = None,
 ) -> NotifyResult | None:
     """Put the run's alert (if any) in the outbox and send what is due; None when the
     run raises nothing. Delivery problems stay in the outbox, never raise."""
     from driftline.alerts import notify
 
-    alert = alert_for(run, spec)
+    alert = alert_for(run, spec, flow_run_url=flow_run_url)
     if alert is None:
         return None
     return notify(store, alert, spec.alerts if spec is not None else None, destinations)
@@ -146,6 +155,7 @@ def notify_monitor_run(
     settings: Settings | None = None,
     slack_url: str | None = None,
     webhook_url: str | None = None,
+    flow_run_url: str | None = None,
 ) -> NotifyResult | None:
     """:func:`notify_run` from settings (webhook URLs from there unless given, e.g. from
     a Prefect Secret). A spec that no longer loads still alerts, under default rules;
@@ -159,7 +169,7 @@ def notify_monitor_run(
             except SpecError:
                 spec = None
             destinations = ctx.alert_destinations(slack_url=slack_url, webhook_url=webhook_url)
-            return notify_run(ctx.store, run, spec, destinations)
+            return notify_run(ctx.store, run, spec, destinations, flow_run_url=flow_run_url)
     except StoreError as exc:
         log.error("could not queue the alert of %s: %s", run.model, exc)
         return None

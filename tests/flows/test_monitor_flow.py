@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 import pytest
+from driftline.flows.hooks import ALERTED_FAILURE
 from driftline.flows.monitor import backfill_monitor_flow, emit_drift_event, monitor_model_flow
 from prefect.artifacts import Artifact
 
@@ -81,7 +82,13 @@ def test_performance_drop_retrains_through_the_subflow(home: Settings) -> None:
     assert {v.version for v in registry.versions(spec)} == {"1", "2"}
     store = Store.from_settings(home)
     alerts = list_entries(store, model="pp_watched")
-    assert [(a.kind, a.severity) for a in alerts] == [("performance", "critical")]
+    kinds = [(a.kind, a.severity) for a in alerts]
+    # the finding, then the retrain's own alerts: started, and its outcome
+    assert kinds[:2] == [("performance", "critical"), ("retrain_started", "info")]
+    assert kinds[2:] in ([("promoted", "info")], [("rejected", "warning")])
+    assert "|Prefect flow run>" in json.dumps(alerts[0].payload())
+    run_id = summary["run_id"]
+    assert f"monitor run #{run_id} asked for it" in alerts[1].payload()["blocks"][1]["text"]["text"]
     assert list_runs(store, "pp_watched")[0].decision == "retrain"
     store.dispose()
 
@@ -89,6 +96,8 @@ def test_performance_drop_retrains_through_the_subflow(home: Settings) -> None:
 def test_a_model_without_champion_fails_the_flow_after_recording(home: Settings) -> None:
     state = monitor_model_flow(model="pp_orphan", window_end=_iso(30), return_state=True)
     assert state.is_failed()
+    # the run's own flow_failed alert went out; the on_failure hook adds no second one
+    assert state.name == ALERTED_FAILURE
     assert "has no champion yet" in (state.message or "")
     assert "has no champion yet" in str(_artifact("monitor-pp-orphan-summary").data)
     store = Store.from_settings(home)

@@ -105,6 +105,18 @@ def test_failed_runs_alert_and_quiet_runs_do_not() -> None:
     assert alert_for(none) is None
 
 
+def test_the_flow_run_link_is_kept_only_when_it_is_a_web_address(mspec: ModelSpec) -> None:
+    run = _run(_decision("alert", "medium", "dataset_drift"))
+    linked = alert_for(run, mspec, flow_run_url="http://u:pw@127.0.0.1:4200/runs/flow-run/7")
+    assert linked is not None and linked.links.flow_run == "http://127.0.0.1:4200/runs/flow-run/7"
+    broken = MonitorRun("m", START, END, failed("the window is empty"), error="empty")
+    failed_alert = alert_for(broken, flow_run_url="https://prefect.example.com/runs/flow-run/8")
+    assert failed_alert is not None
+    assert failed_alert.links.flow_run == "https://prefect.example.com/runs/flow-run/8"
+    local = alert_for(run, mspec, flow_run_url="ephemeral")
+    assert local is not None and local.links.flow_run is None
+
+
 def test_notify_run_records_the_alert_in_the_outbox(tmp_path: Path, mspec: ModelSpec) -> None:
     store = Store(f"sqlite:///{tmp_path / 'driftline.db'}")
     run = _run(_decision("alert", "medium", "dataset_drift"))

@@ -2,7 +2,9 @@
 
 Thin: parse, call driftline.training / benchmark / promotion, render with rich. A rejected
 challenger is an expected outcome, not an error: ``promote`` then exits with code 1 (so a
-CI job or a script can branch on it), errors exit with 2 as everywhere else.
+CI job or a script can branch on it), errors exit with 2 as everywhere else. ``promote``
+and ``rollback`` alert (promoted, rejected, rollback) to the webhooks of the environment;
+an alert that cannot be sent waits in the outbox and never changes the exit code.
 """
 
 from __future__ import annotations
@@ -163,10 +165,12 @@ def promote_cmd(
     first if there is none, or when --as-of is given). Exit code 1 when not promoted.
     """
     from driftline.api import Context
+    from driftline.lifecycle_alerts import delivery_note, notify_outcome
     from driftline.promotion import Approval, default_actor, promote
 
     actor = default_actor()
     approval = Approval(True, actor.removeprefix("cli:"), note) if approve else None
+    alerted = None
     with Context.open() as ctx, console.status(f"judging the challenger of {model}"):
         outcome = promote(
             ctx.store,
@@ -177,10 +181,14 @@ def promote_cmd(
             as_of=as_of,
             note=note,
         )
+        if outcome.status != "pending":
+            alerted = delivery_note(notify_outcome(outcome, context=ctx))
     if outcome.report is not None:
         console.print(gate_table(outcome.report))
     for warning in outcome.warnings:
         console.print(f"[yellow]warning:[/] {warning}")
+    if alerted is not None:
+        console.print(alerted, style="dim", markup=False, highlight=False)
     if outcome.status == "promoted":
         console.print(f"[bold green]{outcome.reason}[/]")
         return
@@ -199,13 +207,16 @@ def rollback_cmd(
     model: ModelOpt,
     reason: Annotated[str, typer.Option(help="Why, for the audit trail.")] = "",
 ) -> None:
-    """Make the previous champion the champion again (audited)."""
+    """Make the previous champion the champion again (audited), and alert."""
     from driftline.api import Context
+    from driftline.lifecycle_alerts import delivery_note, notify_outcome
     from driftline.promotion import rollback
 
     with Context.open() as ctx:
         outcome = rollback(ctx.store, ctx.registry(), ctx.spec(model), reason=reason)
+        alerted = delivery_note(notify_outcome(outcome, context=ctx))
     console.print(f"[bold green]{outcome.reason}[/] (audit record {outcome.audit_id})")
+    console.print(alerted, style="dim", markup=False, highlight=False)
 
 
 @app.command("models", rich_help_panel=PANEL)

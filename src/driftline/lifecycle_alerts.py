@@ -1,0 +1,427 @@
+"""Lifecycle events as alerts: retrain started, challenger promoted or rejected, rollback,
+and a flow that failed.
+
+The builders are pure (values in, :class:`~driftline.alerts.Alert` out) so every message
+can be checked without a registry, a store or Prefect; :func:`notify_event` and
+:func:`notify_outcome` are the one place the CLI, the flows and the flows' failure hooks
+record and send them. Lifecycle events always alert (the spec's ``min_severity`` gates
+only findings); delivery problems never raise: an alert that could not be sent stays
+pending in the outbox, one that could not even be recorded is logged.
+
+Nothing secret ends up in an alert: links are built only from http(s) addresses with
+their credentials, query and fragment removed, and free text (error messages, notes) is
+scrubbed of webhook URLs, passwords in URLs and ``token=``-style parameters.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from datetime import datetime
+from typing import TYPE_CHECKING
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from driftline.alerts import Alert, Finding, Links, Severity
+from driftline.alerts.delivery import redact
+from driftline.errors import AlertError, DriftlineError, SpecError
+
+if TYPE_CHECKING:
+    from driftline.alerts import NotifyResult
+    from driftline.api import Context
+    from driftline.promotion import GateReport, PromotionOutcome
+    from driftline.settings import Settings
+
+log = logging.getLogger(__name__)
+
+#: The ``model`` of alerts that are about no single model (e.g. ``flush-alerts`` failed).
+SYSTEM_MODEL = "driftline"
+#: Severity of each lifecycle event.
+SEVERITY: dict[str, Severity] = {
+    "retrain_started": Severity.INFO,
+    "promoted": Severity.INFO,
+    "rejected": Severity.WARNING,
+    "rollback": Severity.WARNING,
+    "flow_failed": Severity.CRITICAL,
+}
+_TEXT_MAX = 1500
+_REASONS = {
+    "bootstrap": "the model has no champion yet",
+    "drift": "monitoring asked for it",
+    "schedule": "it is scheduled",
+    "manual": "someone asked for it",
+}
+
+# Secrets that may hide in free text (an exception message, a note).
+_URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^\s/@]+@")
+_SLACK_HOOK = re.compile(r"(?i)(hooks\.slack(?:-gov)?\.com/)\S+")
+_SECRET_PARAM = re.compile(
+    r"(?i)\b((?:access_?|api_?|auth_?)?(?:token|password|passwd|pwd|secret|key|sig|signature))"
+    r"=[^\s&#'\"]+"
+)
+
+
+def scrub(text: str) -> str:
+    """``text`` without anything that looks like a secret: registered webhook URLs,
+    Slack webhook paths, the user and password part of URLs, ``token=...`` values."""
+    text = redact(text)
+    text = _SLACK_HOOK.sub(r"\1<redacted>", text)
+    text = _URL_CREDENTIALS.sub(r"\1***@", text)
+    return _SECRET_PARAM.sub(r"\1=***", text)
+
+
+def _clip(text: str, limit: int = _TEXT_MAX) -> str:
+    text = text.strip()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def public_url(url: str | None) -> str | None:
+    """An http(s) address fit for a message: no user, password, query or fragment.
+    None for anything else (a local path, ``sqlite:``, ``databricks``, garbage)."""
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url.strip())
+        host = parts.hostname
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not host:
+        return None
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None:
+        netloc += f":{port}"
+    return urlunsplit((parts.scheme.lower(), netloc, parts.path, "", ""))
+
+
+def model_version_url(tracking_uri: str | None, model: str, version: str | None) -> str | None:
+    """The MLflow UI page of a registered model version, when the tracking URI is an
+    http(s) server (its UI lives at the same address); None for local stores."""
+    base = public_url(tracking_uri)
+    if base is None or not version:
+        return None
+    return f"{base.rstrip('/')}/#/models/{quote(model, safe='')}/versions/{quote(version)}"
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+def _v(version: str | None) -> str:
+    return f"v{version}" if version else "none"
+
+
+def _primary(report: GateReport) -> tuple[str, str] | None:
+    """``(metric, "0.7312 (champion v3 0.7012, +0.0300)")`` from the floor and
+    improvement gates (the floor gate observes the challenger's primary metric; the
+    improvement gate the difference to the champion)."""
+    floor = next((g for g in report.gates if g.name == "floor"), None)
+    value = _finite(floor.observed) if floor is not None else None
+    if value is None:
+        return None
+    text = f"{value:.4f}"
+    better = next((g for g in report.gates if g.name == "improvement"), None)
+    diff = _finite(better.observed) if better is not None and better.status != "skipped" else None
+    if report.champion_version and diff is not None:
+        text += f" (champion {_v(report.champion_version)} {value - diff:.4f}, {diff:+.4f})"
+    elif not report.champion_version:
+        text += " (no champion yet)"
+    return report.primary_metric, text
+
+
+# -- builders (pure) ----------------------------------------------------------------------
+
+
+def retrain_started_alert(
+    model: str,
+    *,
+    reason: str,
+    monitor_run_id: str | int | None = None,
+    triggered_by: str | None = None,
+    as_of: datetime | None = None,
+    flow_run_url: str | None = None,
+) -> Alert:
+    """A retrain has begun: why (and which monitor run asked for it), who started it."""
+    why = _REASONS.get(reason, f"of {reason}")
+    if reason == "drift" and monitor_run_id is not None:
+        why = f"monitor run #{monitor_run_id} asked for it"
+    facts = {"Reason": reason}
+    if monitor_run_id is not None:
+        facts["Monitor run"] = f"#{monitor_run_id}"
+    if triggered_by:
+        facts["Started by"] = _clip(scrub(triggered_by), 200)
+    if as_of is not None:
+        facts["Data clock"] = f"{as_of:%Y-%m-%d %H:%M} UTC"
+    return Alert(
+        model=model,
+        kind="retrain_started",
+        severity=SEVERITY["retrain_started"],
+        title=f"Retrain started ({reason})",
+        summary=f"Training a challenger for {model} because {why}. It will be benchmarked "
+        "against the champion and promoted only if it passes every gate.",
+        facts=facts,
+        links=Links(flow_run=public_url(flow_run_url)),
+    )
+
+
+def promoted_alert(
+    outcome: PromotionOutcome,
+    *,
+    tracking_uri: str | None = None,
+    flow_run_url: str | None = None,
+) -> Alert:
+    """The challenger became the champion: versions before and after, its numbers."""
+    new, old = outcome.champion_after, outcome.champion_before
+    facts = {"Champion before": _v(old), "Champion now": _v(new)}
+    summary = outcome.reason
+    if outcome.report is not None:
+        primary = _primary(outcome.report)
+        if primary is not None:
+            facts[primary[0]] = primary[1]
+        facts["Benchmark window"] = outcome.report.window
+    facts["Decided by"] = outcome.triggered_by
+    if outcome.warnings:
+        summary += "\nWarnings: " + "; ".join(outcome.warnings)
+    return Alert(
+        model=outcome.model,
+        kind="promoted",
+        severity=SEVERITY["promoted"],
+        title=f"Challenger {_v(new)} promoted to champion"
+        + (f" (replacing {_v(old)})" if old else " (first model)"),
+        summary=_clip(scrub(summary)),
+        decision=outcome.status,
+        facts={k: _clip(scrub(v), 300) for k, v in facts.items()},
+        links=Links(
+            flow_run=public_url(flow_run_url),
+            model_version=model_version_url(tracking_uri, outcome.model, new),
+        ),
+    )
+
+
+def rejected_alert(
+    outcome: PromotionOutcome,
+    *,
+    tracking_uri: str | None = None,
+    flow_run_url: str | None = None,
+) -> Alert:
+    """The challenger was not promoted: every failing gate with its numbers and reason."""
+    report = outcome.report
+    failed = report.failed if report is not None else []
+    gates = [
+        Finding(
+            name=g.name,
+            detail=_clip(scrub(g.reason), 500),
+            value=_finite(g.observed),
+            threshold=_finite(g.threshold),
+        )
+        for g in failed
+    ]
+    champion = outcome.champion_before
+    facts = {"Challenger": _v(outcome.challenger_version), "Champion": _v(champion)}
+    if report is not None:
+        primary = _primary(report)
+        if primary is not None:
+            facts[primary[0]] = primary[1]
+        facts["Benchmark window"] = report.window
+    facts["Decided by"] = outcome.triggered_by
+    stays = f"champion {_v(champion)} stays" if champion else "there is still no champion"
+    names = ", ".join(g.name for g in failed)
+    total = len(report.gates) if report is not None else 0
+    why = (
+        f"{_v(outcome.challenger_version)} failed {len(failed)} of {total} gates ({names}); "
+        f"{stays}. The numbers and reasons are below; the full gate report is in the "
+        "flow run's artifacts and on the benchmark run in MLflow."
+    )
+    return Alert(
+        model=outcome.model,
+        kind="rejected",
+        severity=SEVERITY["rejected"],
+        title=f"Challenger {_v(outcome.challenger_version)} rejected by "
+        f"{len(failed)} gate{'s' if len(failed) != 1 else ''}; {stays}",
+        summary=_clip(scrub(why if failed else outcome.reason)),
+        decision=outcome.status,
+        failing_gates=gates,
+        facts={k: _clip(scrub(v), 300) for k, v in facts.items()},
+        links=Links(
+            flow_run=public_url(flow_run_url),
+            model_version=model_version_url(
+                tracking_uri, outcome.model, outcome.challenger_version
+            ),
+        ),
+    )
+
+
+def rollback_alert(
+    outcome: PromotionOutcome,
+    *,
+    tracking_uri: str | None = None,
+    flow_run_url: str | None = None,
+) -> Alert:
+    """The previous champion serves again: from which version to which, why, by whom."""
+    before, after = outcome.champion_before, outcome.champion_after
+    return Alert(
+        model=outcome.model,
+        kind="rollback",
+        severity=SEVERITY["rollback"],
+        title=f"Rolled back from {_v(before)} to {_v(after)}",
+        summary=_clip(scrub(outcome.reason)),
+        decision=outcome.status,
+        facts={
+            "Rolled back": _v(before),
+            "Champion now": _v(after),
+            "By": _clip(scrub(outcome.triggered_by), 300),
+        },
+        links=Links(
+            flow_run=public_url(flow_run_url),
+            model_version=model_version_url(tracking_uri, outcome.model, after),
+        ),
+    )
+
+
+def outcome_alert(
+    outcome: PromotionOutcome,
+    *,
+    tracking_uri: str | None = None,
+    flow_run_url: str | None = None,
+) -> Alert | None:
+    """The alert for a promotion or rollback outcome; None while a manual approval is
+    pending (nothing has been decided yet)."""
+    builders = {"promoted": promoted_alert, "rejected": rejected_alert}
+    if outcome.status == "rolled_back":
+        return rollback_alert(outcome, tracking_uri=tracking_uri, flow_run_url=flow_run_url)
+    build = builders.get(outcome.status)
+    if build is None:
+        return None
+    return build(outcome, tracking_uri=tracking_uri, flow_run_url=flow_run_url)
+
+
+def flow_failed_alert(
+    model: str | None,
+    *,
+    flow_name: str,
+    error: str,
+    run_name: str | None = None,
+    run_id: str | None = None,
+    flow_run_url: str | None = None,
+    crashed: bool = False,
+) -> Alert:
+    """A flow run ended Failed (or Crashed): which flow and run, the error, the link.
+
+    ``model`` None (a flow about no single model, e.g. ``flush-alerts``) files it under
+    :data:`SYSTEM_MODEL`.
+    """
+    what = "crashed" if crashed else "failed"
+    facts = {"Flow": flow_name}
+    if run_name:
+        facts["Flow run"] = run_name
+    if run_id:
+        facts["Run id"] = run_id
+    return Alert(
+        model=(model or SYSTEM_MODEL)[:64],
+        kind="flow_failed",
+        severity=SEVERITY["flow_failed"],
+        title=f"Flow {flow_name} {what}" + (f" ({run_name})" if run_name else ""),
+        summary=_clip(scrub(error)) or f"the flow run {what} without a message",
+        facts={k: _clip(scrub(v), 300) for k, v in facts.items()},
+        links=Links(flow_run=public_url(flow_run_url)),
+    )
+
+
+# -- recording and sending ----------------------------------------------------------------
+
+
+def notify_event(
+    alert: Alert,
+    *,
+    settings: Settings | None = None,
+    context: Context | None = None,
+    slack_url: str | None = None,
+    webhook_url: str | None = None,
+) -> NotifyResult | None:
+    """Record ``alert`` in the outbox (under its model's ``alerts:`` rules, or the default
+    rules when the spec does not load), then send what is due. Never raises for an
+    unreachable store, a bad spec or a bad webhook URL: the alert stays pending when it
+    was recorded, and None is returned (with an error logged) when it could not be."""
+    from driftline.api import Context
+
+    try:
+        if context is not None:
+            return _record_and_send(context, alert, slack_url, webhook_url)
+        with Context.open(settings) as ctx:
+            return _record_and_send(ctx, alert, slack_url, webhook_url)
+    except (DriftlineError, SQLAlchemyError, OSError) as exc:
+        log.error(
+            "could not record the %s alert of %s in the outbox: %s",
+            alert.kind,
+            alert.model,
+            scrub(str(exc)),
+        )
+        return None
+
+
+def _record_and_send(
+    ctx: Context, alert: Alert, slack_url: str | None, webhook_url: str | None
+) -> NotifyResult:
+    from driftline.alerts import FlushResult, NotifyResult, counts, enqueue, flush
+
+    try:
+        config = ctx.spec(alert.model).alerts if alert.model != SYSTEM_MODEL else None
+    except SpecError as exc:
+        log.warning("alert rules of %s not read (%s): default rules apply", alert.model, exc)
+        config = None
+    enqueued = enqueue(ctx.store, alert, config)
+    try:
+        destinations = ctx.alert_destinations(slack_url=slack_url, webhook_url=webhook_url)
+    except AlertError as exc:  # recorded first: it stays pending for a fixed URL
+        log.error("alert %s of %s recorded, not sent: %s", alert.kind, alert.model, exc)
+        return NotifyResult(enqueued, FlushResult([], counts(ctx.store)))
+    return NotifyResult(enqueued, flush(ctx.store, destinations))
+
+
+def notify_outcome(
+    outcome: PromotionOutcome,
+    *,
+    settings: Settings | None = None,
+    context: Context | None = None,
+    slack_url: str | None = None,
+    webhook_url: str | None = None,
+    flow_run_url: str | None = None,
+) -> NotifyResult | None:
+    """Alert about a promotion, rejection or rollback (the one call of the CLI and the
+    retrain flow); None when there is nothing to say yet (approval pending) or the alert
+    could not be recorded. The MLflow link comes from the settings' tracking URI."""
+    from driftline.settings import get_settings
+
+    if outcome.status == "pending":
+        return None
+    if context is not None:
+        settings = context.settings
+    settings = settings or get_settings()
+    try:
+        tracking_uri: str | None = settings.tracking_uri()
+    except OSError:  # the default local store's folder cannot be made: no link then
+        tracking_uri = None
+    alert = outcome_alert(outcome, tracking_uri=tracking_uri, flow_run_url=flow_run_url)
+    if alert is None:
+        return None
+    return notify_event(
+        alert, settings=settings, context=context, slack_url=slack_url, webhook_url=webhook_url
+    )
+
+
+def delivery_note(result: NotifyResult | None) -> str:
+    """One line on what became of an alert, for a CLI or a run log (no URLs)."""
+    if result is None:
+        return "the alert could not be recorded (see the log); nothing was sent"
+    if result.enqueued.skipped:
+        return f"no alert: {result.enqueued.skipped}"
+    parts = []
+    for entry in result.enqueued.entries:
+        status = result.status_of(entry.channel) or entry.status
+        parts.append(f"{entry.channel} {status}")
+    text = f"alert {result.enqueued.alert_id[:8]}: " + ", ".join(parts)
+    if any(p.endswith("pending") for p in parts):
+        text += " (`driftline alerts flush` sends it later)"
+    return text
