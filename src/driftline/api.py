@@ -21,7 +21,7 @@ from driftline.specs import ModelSpec, find_spec
 from driftline.store import ErasureResult, IngestResult, Store
 
 if TYPE_CHECKING:
-    from driftline.alerts import Alert, DeliveryPolicy, Destinations, NotifyResult
+    from driftline.alerts import Destinations
     from driftline.registry import Registry
 
 
@@ -58,26 +58,6 @@ class Context:
 
         return Destinations.from_settings(
             self.settings, slack_url=slack_url, webhook_url=webhook_url
-        )
-
-    def notify(
-        self,
-        alert: Alert,
-        *,
-        slack_url: str | None = None,
-        webhook_url: str | None = None,
-        policy: DeliveryPolicy | None = None,
-    ) -> NotifyResult:
-        """Record ``alert`` in the outbox under its model's ``alerts:`` spec, then send
-        what is due. Never raises for delivery trouble: see the result and the outbox."""
-        from driftline.alerts import notify
-
-        return notify(
-            self.store,
-            alert,
-            self.spec(alert.model).alerts,
-            self.alert_destinations(slack_url=slack_url, webhook_url=webhook_url),
-            policy,
         )
 
     def registry(self) -> Registry:
