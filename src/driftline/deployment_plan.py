@@ -20,6 +20,11 @@ from driftline.specs import ModelSpec
 DRIFT_EVENT = "driftline.drift.detected"
 FLUSH_CRON = "30 2 * * *"
 WORK_POOL = "driftline"
+# The monitor run that asked for the retrain, from the drift event's payload. Prefect
+# renders a template that is one expression to the value's own JSON type, and the
+# monitor's run id is a number: without `| string` the server refuses the flow run
+# (`monitor_run_id` is a string parameter) and the triggered retrain never starts.
+MONITOR_RUN_ID_TEMPLATE = "{{ event.payload.run_id | string }}"
 
 
 def model_resource(model: str) -> str:
@@ -68,11 +73,10 @@ def plan_deployments(specs: Sequence[ModelSpec]) -> list[PlannedDeployment]:
                 parameters={"model": spec.name, "reason": "drift"},
                 trigger_event=DRIFT_EVENT,
                 trigger_resource=model_resource(spec.name),
-                # the monitor run that asked, from the event's payload (Jinja template)
                 trigger_parameters={
                     "model": spec.name,
                     "reason": "drift",
-                    "monitor_run_id": "{{ event.payload.run_id }}",
+                    "monitor_run_id": MONITOR_RUN_ID_TEMPLATE,
                 },
                 tags=("driftline", "retrain", spec.name),
             )
@@ -123,6 +127,9 @@ def render_prefect_yaml(plan: Sequence[PlannedDeployment], work_pool: str = WORK
         "prefect-version": "3.9.1",
         # Workers run the flows from the project checkout named by DRIFTLINE_PROJECT_DIR
         # (on Kubernetes or Docker pools, replace this with a git_clone or image step).
+        # `prefect deploy` substitutes `{{ $VAR }}` itself when VAR is set in its own
+        # environment, baking the deployer's path in; unset there, the placeholder is
+        # kept and each worker resolves it from its environment when a run starts.
         "pull": [
             {
                 "prefect.deployments.steps.set_working_directory": {
@@ -135,5 +142,7 @@ def render_prefect_yaml(plan: Sequence[PlannedDeployment], work_pool: str = WORK
     header = (
         "# Generated from monitors/*.yaml by `driftline deployments render`; do not edit.\n"
         "# Deploy with: prefect deploy --all --prefect-file deployments/prefect.yaml\n"
+        "# from the repository root, DRIFTLINE_PROJECT_DIR unset (each worker sets it to its\n"
+        '# checkout). See README.md, "Deployments and scale-out".\n'
     )
     return header + yaml.safe_dump(document, sort_keys=False, width=100)
