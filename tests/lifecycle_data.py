@@ -47,9 +47,12 @@ def variant(spec: ModelSpec, name: str, **sections: dict[str, Any]) -> ModelSpec
     """The spec under another model name, with some training/promotion keys changed.
 
     Training uses one OpenMP thread: CI shares two cores with other jobs, and gradient
-    boosting whose threads compete for busy cores runs several times slower.
+    boosting whose threads compete for busy cores runs several times slower. The windows
+    are pinned to the defaults these worlds were built for (14 days of training, a 7-day
+    holdout), whatever the shipped spec tunes for the demo.
     """
-    sections = {**sections, "training": {"n_threads": 1, **sections.get("training", {})}}
+    pinned = {"n_threads": 1, "lookback_days": 14, "holdout_days": 7}
+    sections = {**sections, "training": {**pinned, **sections.get("training", {})}}
     update: dict[str, Any] = {"model": spec.model.model_copy(update={"name": name})}
     for section, values in sections.items():
         update[section] = getattr(spec, section).model_copy(update=values)

@@ -127,10 +127,13 @@ def test_n_threads_limits_openmp_only_inside_training(spec: ModelSpec) -> None:
     limited = spec.model_copy(
         update={"training": spec.training.model_copy(update={"n_threads": 1})}
     )
+    unlimited = spec.model_copy(
+        update={"training": spec.training.model_copy(update={"n_threads": None})}
+    )
     build_pipeline(spec)  # scikit-learn's OpenMP runtime is loaded
     before = openmp()
     with threads(limited):
         assert openmp() == {1}
     assert openmp() == before
-    with threads(spec):
+    with threads(unlimited):
         assert openmp() == before
