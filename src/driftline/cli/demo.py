@@ -209,6 +209,16 @@ def _report(
     with Context.open() as ctx:
         spec = find_spec(MODEL, ctx.settings.specs_dir)
         decisions = recent_decisions(ctx.store, spec.name, limit=10)
+    from driftline.cli.lifecycle import gate_table
+    from driftline.promotion import GateReport
+
+    shown = set()
+    for d in decisions:  # newest first: the last rejection and the last promotion
+        if d.outcome in shown or d.gate_report is None or d.champion_before is None:
+            continue
+        shown.add(d.outcome)
+        console.print(f"[bold]gate report of the last {d.outcome} challenger[/]")
+        console.print(gate_table(GateReport.from_dict(d.gate_report)))
     console.print("[bold]promotion audit trail[/]")
     for d in reversed(decisions):
         versions = f"v{d.champion_before or '-'} -> v{d.champion_after or '-'}"
