@@ -36,7 +36,7 @@ def runner_deployments(plan: Sequence[PlannedDeployment]) -> list[Any]:
         }
         if item.cron:
             kwargs["cron"] = item.cron
-        if item.trigger_event:
+        if item.trigger_event and item.trigger_resource:
             kwargs["triggers"] = [
                 DeploymentEventTrigger(
                     expect={item.trigger_event},

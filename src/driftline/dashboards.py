@@ -89,14 +89,16 @@ def load_dashboard(dashboards_dir: Path, model: str) -> tuple[DashboardSpec, Pat
 
 
 def _columns(spec: ModelSpec, kind: str | None) -> list[str | None]:
+    """The feature columns a panel repeats over (``[None]``: the panel does not repeat)."""
     features = spec.model.features
     if kind is None:
         return [None]
-    return {
+    chosen = {
         "numerical": features.numerical,
         "categorical": features.categorical,
         "features": features.all,
     }[kind]
+    return list(chosen)
 
 
 def render_panels(dashboard: DashboardSpec, spec: ModelSpec) -> list[Any]:

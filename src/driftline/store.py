@@ -360,7 +360,8 @@ class Store:
         table = self.predictions_table_name(spec)
         types = prediction_types(spec)
         select = [f'p."{c}"' for c in types]
-        joins, where, params = "", [], []
+        joins, where = "", []
+        params: list[Any] = []
         if with_labels:
             select.append("l.label")
             types["__label"] = "float"

@@ -134,7 +134,8 @@ def _run(days: int, rows_per_day: int, seed: int, started: float) -> list[dict[s
         )
         first = promote(ctx.store, registry, spec, triggered_by="demo", as_of=as_of)
         step(f"bootstrap: trained v{trained.version}; {first.reason}")
-        console.print(gate_table(first.report))
+        if first.report is not None:
+            console.print(gate_table(first.report))
         sync_dashboard(ctx.settings.workspace_dir(), ctx.settings.dashboards_dir, spec)
         step("Evidently dashboard synced; starting the daily monitor (temporary Prefect server)")
 
