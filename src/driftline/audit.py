@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import sqlalchemy as sa
 
+from driftline.evaluation import finite_or_none
 from driftline.store import Store
+from driftline.times import utc
 
 if TYPE_CHECKING:
     from driftline.benchmark import BenchmarkResult
@@ -54,11 +56,13 @@ def record_benchmark(store: Store, result: BenchmarkResult) -> int:
         "window_end": pd.Timestamp(result.window_end).to_pydatetime(),
         "rows": result.rows,
         "primary_metric": primary,
-        "challenger_value": _finite(result.challenger.metrics[primary]),
-        "champion_value": _finite(result.champion.metrics[primary]) if result.champion else None,
-        "diff": _finite(result.diff),
-        "ci_low": _finite(result.ci_low),
-        "ci_high": _finite(result.ci_high),
+        "challenger_value": finite_or_none(result.challenger.metrics[primary]),
+        "champion_value": finite_or_none(result.champion.metrics[primary])
+        if result.champion
+        else None,
+        "diff": finite_or_none(result.diff),
+        "ci_low": finite_or_none(result.ci_low),
+        "ci_high": finite_or_none(result.ci_high),
         "result_json": result.to_json(),
         "mlflow_run_id": result.mlflow_run_id,
         "created_at": datetime.now(UTC),
@@ -149,19 +153,7 @@ def recent_decisions(store: Store, model: str, limit: int = 10) -> list[Decision
             benchmark_id=r["benchmark_id"],
             gate_report=json.loads(r["gate_report_json"]) if r["gate_report_json"] else None,
             error=r["error"],
-            created_at=_utc(r["created_at"]),
+            created_at=utc(r["created_at"]),
         )
         for r in rows
     ]
-
-
-def _finite(value: float | None) -> float | None:
-    if value is None:
-        return None
-    value = float(value)
-    return value if value == value and abs(value) != float("inf") else None
-
-
-def _utc(value: datetime) -> pd.Timestamp:
-    ts = pd.Timestamp(value)
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")

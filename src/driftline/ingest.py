@@ -26,8 +26,8 @@ from driftline.store import (
     IngestResult,
     Store,
     prediction_types,
-    to_ts_us,
 )
+from driftline.times import to_ts_us
 
 _TRUE = {"true", "t", "yes", "y", "1", "1.0"}
 _FALSE = {"false", "f", "no", "n", "0", "0.0"}

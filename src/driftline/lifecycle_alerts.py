@@ -16,7 +16,6 @@ scrubbed of webhook URLs, passwords in URLs and ``token=``-style parameters.
 from __future__ import annotations
 
 import logging
-import math
 import re
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -27,6 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from driftline.alerts import Alert, Finding, Links, Severity
 from driftline.alerts.delivery import redact
 from driftline.errors import AlertError, DriftlineError, SpecError
+from driftline.evaluation import finite_or_none
 
 if TYPE_CHECKING:
     from driftline.alerts import NotifyResult
@@ -105,10 +105,6 @@ def model_version_url(tracking_uri: str | None, model: str, version: str | None)
     return f"{base.rstrip('/')}/#/models/{quote(model, safe='')}/versions/{quote(version)}"
 
 
-def _finite(value: float | None) -> float | None:
-    return value if value is not None and math.isfinite(value) else None
-
-
 def _v(version: str | None) -> str:
     return f"v{version}" if version else "none"
 
@@ -118,12 +114,16 @@ def _primary(report: GateReport) -> tuple[str, str] | None:
     improvement gates (the floor gate observes the challenger's primary metric; the
     improvement gate the difference to the champion)."""
     floor = next((g for g in report.gates if g.name == "floor"), None)
-    value = _finite(floor.observed) if floor is not None else None
+    value = finite_or_none(floor.observed) if floor is not None else None
     if value is None:
         return None
     text = f"{value:.4f}"
     better = next((g for g in report.gates if g.name == "improvement"), None)
-    diff = _finite(better.observed) if better is not None and better.status != "skipped" else None
+    diff = (
+        finite_or_none(better.observed)
+        if better is not None and better.status != "skipped"
+        else None
+    )
     if report.champion_version and diff is not None:
         text += f" (champion {_v(report.champion_version)} {value - diff:.4f}, {diff:+.4f})"
     elif not report.champion_version:
@@ -213,8 +213,8 @@ def rejected_alert(
         Finding(
             name=g.name,
             detail=_clip(scrub(g.reason), 500),
-            value=_finite(g.observed),
-            threshold=_finite(g.threshold),
+            value=finite_or_none(g.observed),
+            threshold=finite_or_none(g.threshold),
         )
         for g in failed
     ]

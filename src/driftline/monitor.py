@@ -29,7 +29,8 @@ from driftline.policy import Decision, decide, failed, insufficient_data
 from driftline.runs import history, record_run, utc
 from driftline.settings import Settings, get_settings
 from driftline.specs import ModelSpec, Monitoring
-from driftline.store import LABELS_TABLE, Store, to_ts_us
+from driftline.store import LABELS_TABLE, Store
+from driftline.times import ts_us
 
 log = logging.getLogger(__name__)
 
@@ -225,15 +226,11 @@ def read_labelled(
         f"JOIN {LABELS_TABLE} l ON l.model = ? AND l.request_id = p.request_id "
         "WHERE p.ts_us >= ? AND p.ts_us < ? AND l.labelled_ts_us <= ?"
     )
-    params: list[Any] = [spec.name, *(_us(t) for t in (start, end, as_of))]
+    params: list[Any] = [spec.name, *(ts_us(t) for t in (start, end, as_of))]
     if m.consent:
         sql += " AND p.consent = ?"
         params.append(True)
     return store.query_frame(sql, params, {m.prediction: "float", m.target: "float"})
-
-
-def _us(value: datetime) -> int:
-    return int(to_ts_us(pd.Series([value])).iloc[0])
 
 
 # -- one run -------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ import pandas as pd
 
 from driftline.drift import DriftResult
 from driftline.specs import ModelSpec
+from driftline.times import utc
 
 Action = Literal["none", "alert", "retrain"]
 Status = Literal["ok", "drift", "insufficient_data", "failed"]
@@ -151,7 +152,7 @@ def decide(
     mon = spec.monitoring
     if result.rows_current < mon.min_rows:
         return insufficient_data(result.rows_current, mon.min_rows)
-    end = _utc(window_end)
+    end = utc(window_end)
     found = _Findings()
 
     drifted, cleared = effective_drift(result, spec)
@@ -281,12 +282,6 @@ def _performance(result: DriftResult, spec: ModelSpec, found: _Findings) -> bool
     return dropped
 
 
-def _utc(value: datetime | pd.Timestamp) -> pd.Timestamp:
-    """A timestamp in UTC; naive values (SQLite returns them) are taken as UTC."""
-    ts = pd.Timestamp(value)
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-
-
 def _persistence(
     history: Sequence[PastRun],
     end: pd.Timestamp,
@@ -301,7 +296,7 @@ def _persistence(
     seen: set[pd.Timestamp] = set()
     drifted = judged = 0
     for run in history:
-        when = _utc(run.window_end)
+        when = utc(run.window_end)
         if not earliest <= when < end or when in seen:
             continue
         seen.add(when)
@@ -326,11 +321,11 @@ def _last_change(
     after one monitored against another version."""
     moments: list[pd.Timestamp] = []
     earlier = sorted(
-        (r for r in history if _utc(r.window_end) < end), key=lambda r: _utc(r.window_end)
+        (r for r in history if utc(r.window_end) < end), key=lambda r: utc(r.window_end)
     )
-    moments += [_utc(r.window_end) for r in earlier if r.action == "retrain"]
+    moments += [utc(r.window_end) for r in earlier if r.action == "retrain"]
     if promoted_at is not None:
-        moments.append(_utc(promoted_at))
+        moments.append(utc(promoted_at))
     if champion_version:
         previous: str | None = None
         for run in earlier:
@@ -341,7 +336,7 @@ def _last_change(
                 and previous != champion_version
                 and (run.champion_version == champion_version)
             ):
-                moments.append(_utc(run.window_end))
+                moments.append(utc(run.window_end))
             previous = run.champion_version
         if previous is not None and previous != champion_version:
             moments.append(end)

@@ -24,7 +24,6 @@ from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import sqlalchemy as sa
@@ -35,6 +34,7 @@ from sqlalchemy.engine import Engine
 from driftline.errors import StoreError
 from driftline.settings import Settings
 from driftline.specs import ModelSpec
+from driftline.times import from_ts_us, ts_us
 
 log = logging.getLogger(__name__)
 
@@ -101,16 +101,6 @@ LABEL_TYPES = {"model": "text", REQUEST_ID: "text", "label": "float", "labelled_
 
 def _sa_type(kind: str) -> sa.types.TypeEngine[Any]:
     return sa.Float() if kind == "float" else sa.Text()
-
-
-def to_ts_us(values: pd.Series) -> pd.Series:
-    """Timestamps (naive = UTC) as integer microseconds since the epoch."""
-    ts = pd.to_datetime(values, utc=True)
-    return ts.astype("datetime64[us, UTC]").astype("int64")
-
-
-def from_ts_us(values: pd.Series | np.ndarray) -> pd.Series:
-    return pd.Series(pd.to_datetime(np.asarray(values, dtype="int64"), unit="us", utc=True))
 
 
 class Store:
@@ -369,10 +359,10 @@ class Store:
             params.append(spec.name)
         if start is not None:
             where.append("p.ts_us >= ?")
-            params.append(int(to_ts_us(pd.Series([start])).iloc[0]))
+            params.append(ts_us(start))
         if end is not None:
             where.append("p.ts_us < ?")
-            params.append(int(to_ts_us(pd.Series([end])).iloc[0]))
+            params.append(ts_us(end))
         if consented_only:
             where.append("p.consent = ?")
             params.append(True)

@@ -31,6 +31,7 @@ from driftline.evaluation import classification_metrics
 from driftline.registry import CHALLENGER, CHAMPION, MODEL_ARTIFACT, TAG, Registry
 from driftline.specs import ModelSpec
 from driftline.store import ENTITY_KEY, Store
+from driftline.times import utc
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ def plan_windows(spec: ModelSpec, as_of: datetime | pd.Timestamp) -> Windows:
     matured predictions are the holdout, the ``lookback_days`` before it the training set.
     """
     t = spec.training
-    now = _utc(as_of)
+    now = utc(as_of)
     matured_end = now - pd.Timedelta(days=spec.model.label_delay_days)
     holdout_start = matured_end - pd.Timedelta(days=t.holdout_days)
     return Windows(
@@ -87,7 +88,7 @@ def data_clock(store: Store, spec: ModelSpec) -> pd.Timestamp:
             f"the store holds no predictions for {spec.name!r}: ingest some with "
             f"`driftline ingest predictions FILE --model {spec.name}` first"
         )
-    return (_utc(last) + pd.Timedelta(microseconds=1)).ceil("s")
+    return (utc(last) + pd.Timedelta(microseconds=1)).ceil("s")
 
 
 def usable_rows(
@@ -408,8 +409,3 @@ def result_to_dict(result: TrainingResult) -> dict[str, Any]:
     data = asdict(result)
     data["windows"] = result.windows.as_params()
     return data
-
-
-def _utc(value: datetime | pd.Timestamp) -> pd.Timestamp:
-    ts = pd.Timestamp(value)
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
