@@ -132,9 +132,7 @@ def monitor_model_flow(
             as_of=run.window_end,
         )
         logger.info("retrain-model finished: %s", outcome)
-        status = getattr(outcome, "status", None)
-        version = getattr(outcome, "challenger_version", None)
-        taken.append(f"retrain: v{version} {status}" if status else "retrain-model")
+        taken.append(f"retrain: v{outcome.challenger_version} {outcome.status}")
     summary = {**run.summary(), "action_taken": ", ".join(taken) or "-"}
     if run.status == "failed":
         name = ALERTED_FAILURE if "alert" in taken else "Failed"

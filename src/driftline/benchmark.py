@@ -23,7 +23,7 @@ import pandas as pd
 from driftline import audit
 from driftline.errors import DataError, RegistryError
 from driftline.evaluation import METRICS, classification_metrics, paired_bootstrap
-from driftline.registry import CHALLENGER, CHAMPION, TAG, LoadedModel, Registry
+from driftline.registry import CHALLENGER, CHAMPION, TAG, LoadedModel, Registry, json_default
 from driftline.specs import ModelSpec
 from driftline.store import Store
 from driftline.training import (
@@ -93,7 +93,7 @@ class BenchmarkResult:
         return asdict(self)
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), sort_keys=True, default=_nan_safe)
+        return json.dumps(self.to_dict(), sort_keys=True, default=json_default)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BenchmarkResult:
@@ -345,12 +345,6 @@ def _log_to_mlflow(registry: Registry, spec: ModelSpec, result: BenchmarkResult)
         )
     registry.set_version_tags(spec, chal.version, tags)
     return run_id
-
-
-def _nan_safe(value: Any) -> Any:
-    if hasattr(value, "item"):
-        return value.item()
-    return str(value)
 
 
 __all__ = ["METRICS", "BenchmarkResult", "ModelScore", "SegmentScore", "benchmark"]

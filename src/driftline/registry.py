@@ -336,10 +336,11 @@ def _tag_value(value: Any) -> str:
 
 
 def _write_json(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(data, indent=2, default=_json_default))  # keeps column order
+    path.write_text(json.dumps(data, indent=2, default=json_default))  # keeps column order
 
 
-def _json_default(value: Any) -> Any:
+def json_default(value: Any) -> Any:
+    """For ``json.dumps(default=...)``: numpy scalars as Python numbers, else ``str``."""
     if hasattr(value, "item"):  # numpy scalars
         return value.item()
     return str(value)
