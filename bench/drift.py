@@ -68,7 +68,7 @@ def child(case: str, rows: int) -> dict[str, object]:
     from evidently import DataDefinition, Dataset, Report
     from evidently.presets import DataDriftPreset
 
-    from driftline.drift import DriftPlan, compare_frames
+    from driftline.monitoring.check import DriftPlan, compare_frames
 
     before = _rss_mb()
     start = time.perf_counter()

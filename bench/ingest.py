@@ -25,10 +25,10 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from driftline.ingest import log_predictions
-from driftline.privacy import Pseudonymizer
+from driftline.data.ingest import log_predictions
+from driftline.data.privacy import Pseudonymizer
+from driftline.data.store import Store
 from driftline.specs import parse_spec
-from driftline.store import Store
 
 NUMERICAL = [f"num_{i:02d}" for i in range(16)]
 CATEGORICAL = [f"cat_{i}" for i in range(4)]

@@ -8,7 +8,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
 from driftline.alerts import DeliveryPolicy, flush
-from driftline.api import Context
+from driftline.context import Context
 
 
 @flow(name="flush-alerts", on_failure=[alert_on_failure], on_crashed=[alert_on_failure])

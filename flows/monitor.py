@@ -24,9 +24,9 @@ from prefect.cache_policies import NO_CACHE
 from prefect.events import emit_event
 from prefect.states import Failed
 
-from driftline.deployment_plan import DRIFT_EVENT, model_resource
-from driftline.monitor import MonitorRun, backfill, monitor_model, timeline_row
-from driftline.monitor_alerts import notify_monitor_run
+from driftline.alerts.monitor_run import notify_monitor_run
+from driftline.monitoring.monitor import MonitorRun, backfill, monitor_model, timeline_row
+from driftline.ops.deployments import DRIFT_EVENT, model_resource
 
 
 def _key(model: str, suffix: str) -> str:

@@ -7,7 +7,7 @@ training is not (a retry would register a second version). When the spec asks fo
 manual approval, the run pauses and waits for a person's answer in the Prefect UI; no
 answer within the timeout rejects the challenger.
 
-The flow returns a :class:`driftline.promotion.PromotionOutcome` (``outcome.status`` is
+The flow returns a :class:`driftline.lifecycle.promotion.PromotionOutcome` (``outcome.status`` is
 ``promoted`` or ``rejected``) and ends in a Completed state named ``Promoted`` or
 ``Rejected`` whose message is the one-line reason.
 
@@ -35,18 +35,24 @@ from prefect.runtime import flow_run
 from prefect.states import Completed, Running, State
 
 from driftline.alerts import Alert, NotifyResult
-from driftline.api import Context
-from driftline.benchmark import BenchmarkResult, benchmark
-from driftline.lifecycle_alerts import (
+from driftline.alerts.lifecycle import (
     delivery_note,
     notify_event,
     notify_outcome,
     retrain_started_alert,
     scrub,
 )
-from driftline.promotion import Approval, GateReport, PromotionOutcome, decide, evaluate_gates
+from driftline.context import Context
+from driftline.lifecycle.benchmark import BenchmarkResult, benchmark
+from driftline.lifecycle.promotion import (
+    Approval,
+    GateReport,
+    PromotionOutcome,
+    decide,
+    evaluate_gates,
+)
+from driftline.lifecycle.training import TrainingResult, train
 from driftline.specs import ModelSpec
-from driftline.training import TrainingResult, train
 
 
 class ApprovalInput(RunInput):

@@ -8,7 +8,7 @@ from typing import Any
 
 from prefect.events import DeploymentEventTrigger
 
-from driftline.deployment_plan import PlannedDeployment
+from driftline.ops.deployments import PlannedDeployment
 
 
 def _flows() -> dict[str, Any]:

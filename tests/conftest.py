@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from driftline.settings import Settings
+from driftline.config.settings import Settings
+from driftline.data.store import Store
 from driftline.specs import ModelSpec, load_spec
-from driftline.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
 SPECS_DIR = REPO / "monitors"

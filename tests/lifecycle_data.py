@@ -15,14 +15,14 @@ from typing import Any
 
 import pandas as pd
 
-from driftline import ingest
-from driftline.privacy import Pseudonymizer
-from driftline.promotion import PromotionOutcome, promote
-from driftline.registry import Registry
-from driftline.simulate import Simulation, simulate
+from driftline.data import ingest
+from driftline.data.privacy import Pseudonymizer
+from driftline.data.store import Store
+from driftline.devtools.simulate import Simulation, simulate
+from driftline.lifecycle.promotion import PromotionOutcome, promote
+from driftline.lifecycle.registry import Registry
+from driftline.lifecycle.training import TrainingResult, train
 from driftline.specs import ModelSpec
-from driftline.store import Store
-from driftline.training import TrainingResult, train
 
 DAYS = 42
 ROWS_PER_DAY = 1500

@@ -12,9 +12,9 @@ import pandas as pd
 import yaml
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from driftline.baseline import Baseline
-from driftline.settings import Settings
-from driftline.simulate import Simulation, simulate
+from driftline.config.settings import Settings
+from driftline.devtools.simulate import Simulation, simulate
+from driftline.lifecycle.baseline import Baseline
 from driftline.specs import ModelSpec
 
 REPO = Path(__file__).resolve().parents[1]
@@ -85,12 +85,12 @@ def monitored_home(root: Path, key: str, *, champions: list[str], orphans: list[
     Prediction drift is off: the stored scores come from the simulator's rule, not from
     the trained champion, so they differ from the baseline's scores by construction.
     """
-    from driftline.privacy import Pseudonymizer
-    from driftline.promotion import promote
-    from driftline.registry import Registry
+    from driftline.data.privacy import Pseudonymizer
+    from driftline.data.store import Store
+    from driftline.lifecycle.promotion import promote
+    from driftline.lifecycle.registry import Registry
+    from driftline.lifecycle.training import train
     from driftline.specs import find_spec
-    from driftline.store import Store
-    from driftline.training import train
     from tests.lifecycle_data import day, load, world
 
     specs = root / "monitors"

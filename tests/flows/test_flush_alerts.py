@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from driftline.alerts import Alert, enqueue
-from driftline.api import Context
-from driftline.receiver import LocalReceiver, Reply
-from driftline.settings import Settings
+from driftline.config.settings import Settings
+from driftline.context import Context
+from driftline.devtools.receiver import LocalReceiver, Reply
 
 from ..conftest import SPECS_DIR
 

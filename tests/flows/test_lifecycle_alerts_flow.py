@@ -20,11 +20,11 @@ from typer.testing import CliRunner
 
 from driftline.alerts import list_entries
 from driftline.cli.main import app
-from driftline.privacy import Pseudonymizer
-from driftline.receiver import LocalReceiver
-from driftline.settings import Settings
+from driftline.config.settings import Settings
+from driftline.data.privacy import Pseudonymizer
+from driftline.data.store import Store
+from driftline.devtools.receiver import LocalReceiver
 from driftline.specs import find_spec
-from driftline.store import Store
 from tests.lifecycle_data import CHAMPION_DAY, day, load, world
 
 REPO_SPEC = Path(__file__).resolve().parents[2] / "monitors" / "purchase_propensity.yaml"
@@ -209,7 +209,7 @@ def test_the_hook_skips_an_alerted_failure_and_never_raises(
     monkeypatch.setenv(
         "DRIFTLINE_DATABASE_URL", "postgresql+psycopg://driftline:pw-s3cret@127.0.0.1:9/none"
     )
-    with caplog.at_level(logging.ERROR, logger="driftline.lifecycle_alerts"):
+    with caplog.at_level(logging.ERROR, logger="driftline.alerts.lifecycle"):
         alert_on_failure(_Flow(), _flow_run("pp_hooked"), Failed(message="boom"))
     assert "could not record the flow_failed alert of pp_hooked" in caplog.text
     assert "pw-s3cret" not in caplog.text

@@ -18,12 +18,12 @@ from driftline.flows.monitor import backfill_monitor_flow, emit_drift_event, mon
 from prefect.artifacts import Artifact
 
 from driftline.alerts import list_entries
-from driftline.monitor import monitor_model
-from driftline.registry import Registry
-from driftline.runs import list_runs
-from driftline.settings import Settings
+from driftline.config.settings import Settings
+from driftline.data.store import Store
+from driftline.lifecycle.registry import Registry
+from driftline.monitoring.monitor import monitor_model
+from driftline.monitoring.runs import list_runs
 from driftline.specs import find_spec
-from driftline.store import Store
 from tests.simdata import CHAMPION_DAY, iso_day, monitored_home
 
 KEY = "m" * 32

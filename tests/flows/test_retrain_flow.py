@@ -14,12 +14,12 @@ import pytest
 import yaml
 from driftline.flows.retrain import retrain_model
 
-from driftline.privacy import Pseudonymizer
-from driftline.promotion import PromotionOutcome
-from driftline.registry import CHAMPION, Registry
-from driftline.settings import Settings
+from driftline.config.settings import Settings
+from driftline.data.privacy import Pseudonymizer
+from driftline.data.store import Store
+from driftline.lifecycle.promotion import PromotionOutcome
+from driftline.lifecycle.registry import CHAMPION, Registry
 from driftline.specs import find_spec
-from driftline.store import Store
 from tests.lifecycle_data import CHAMPION_DAY, day, load, world
 
 REPO_SPEC = Path(__file__).resolve().parents[2] / "monitors" / "purchase_propensity.yaml"

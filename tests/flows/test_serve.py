@@ -17,7 +17,7 @@ from prefect.utilities.callables import parameter_schema
 from prefect.utilities.schema_tools.hydration import HydrationContext, hydrate
 from prefect.utilities.schema_tools.validation import is_valid
 
-from driftline.deployment_plan import (
+from driftline.ops.deployments import (
     DRIFT_EVENT,
     MONITOR_RUN_ID_TEMPLATE,
     model_resource,

@@ -11,11 +11,11 @@ from typer.testing import CliRunner
 
 from driftline.alerts import Alert, enqueue
 from driftline.cli.main import app
-from driftline.errors import AlertError
-from driftline.receiver import LocalReceiver, Reply
-from driftline.settings import Settings
+from driftline.config.errors import AlertError
+from driftline.config.settings import Settings
+from driftline.data.store import Store
+from driftline.devtools.receiver import LocalReceiver, Reply
 from driftline.specs import AlertsSection
-from driftline.store import Store
 
 SPECS = Path(__file__).resolve().parents[2] / "monitors"
 TOKEN = "cli-secret-token-42"

@@ -29,9 +29,9 @@ from driftline.alerts import (
 )
 from driftline.alerts import outbox as outbox_module
 from driftline.alerts.outbox import OUTBOX_TABLE
-from driftline.receiver import LocalReceiver, Reply
+from driftline.data.store import Store
+from driftline.devtools.receiver import LocalReceiver, Reply
 from driftline.specs import AlertsSection
-from driftline.store import Store
 
 FAST = DeliveryPolicy(
     request_timeout=0.5,

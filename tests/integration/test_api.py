@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from driftline.api import Context, forget_entity, log_labels, log_predictions
-from driftline.errors import DataError
-from driftline.settings import Settings
-from driftline.simulate import simulate
+from driftline.config.errors import DataError
+from driftline.config.settings import Settings
+from driftline.context import Context, forget_entity, log_labels, log_predictions
+from driftline.devtools.simulate import simulate
 
 
 def test_log_by_model_name_then_forget(settings: Settings) -> None:

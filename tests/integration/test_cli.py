@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from driftline.privacy import Pseudonymizer
+from driftline.data.privacy import Pseudonymizer
 
 from ..conftest import SPECS_DIR, cli_runner
 

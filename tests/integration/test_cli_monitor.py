@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from driftline.settings import Settings
+from driftline.config.settings import Settings
 from tests.conftest import Cli, cli_runner
 from tests.simdata import CHAMPION_DAY, iso_day, monitored_home
 

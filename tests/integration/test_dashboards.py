@@ -17,8 +17,8 @@ import httpx
 import pandas as pd
 import pytest
 
-from driftline.dashboards import load_dashboard, open_workspace, sync_dashboard
-from driftline.errors import SpecError
+from driftline.config.errors import SpecError
+from driftline.ops.dashboards import load_dashboard, open_workspace, sync_dashboard
 from driftline.specs import ModelSpec
 
 REPO = Path(__file__).resolve().parents[2]
@@ -89,10 +89,10 @@ def evidently_ui(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 def monitored_workspace(spec: ModelSpec, tmp_path: Path):  # type: ignore[no-untyped-def]
     """Fill a workspace the way production does: daily monitor runs (driftline.monitor)
     over simulated traffic in a real store, each adding its Evidently snapshot."""
-    from driftline.ingest import log_labels, log_predictions
-    from driftline.monitor import run_monitor
-    from driftline.privacy import Pseudonymizer
-    from driftline.store import Store
+    from driftline.data.ingest import log_labels, log_predictions
+    from driftline.data.privacy import Pseudonymizer
+    from driftline.data.store import Store
+    from driftline.monitoring.monitor import run_monitor
 
     from ..simdata import baseline_from, scenario
 

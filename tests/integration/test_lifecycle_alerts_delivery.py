@@ -10,17 +10,17 @@ from pathlib import Path
 import pytest
 
 from driftline.alerts import list_entries
-from driftline.lifecycle_alerts import (
+from driftline.alerts.lifecycle import (
     delivery_note,
     flow_failed_alert,
     notify_event,
     notify_outcome,
     retrain_started_alert,
 )
-from driftline.promotion import PromotionOutcome
-from driftline.receiver import LocalReceiver
-from driftline.settings import Settings
-from driftline.store import Store
+from driftline.config.settings import Settings
+from driftline.data.store import Store
+from driftline.devtools.receiver import LocalReceiver
+from driftline.lifecycle.promotion import PromotionOutcome
 
 from ..conftest import SPECS_DIR
 
@@ -76,7 +76,7 @@ def test_an_unreachable_store_is_logged_not_raised(
     settings = _settings(
         home, database_url="postgresql+psycopg://driftline:pw-s3cret@127.0.0.1:9/none"
     )
-    with caplog.at_level(logging.ERROR, logger="driftline.lifecycle_alerts"):
+    with caplog.at_level(logging.ERROR, logger="driftline.alerts.lifecycle"):
         result = notify_event(flow_failed_alert(MODEL, flow_name="x", error="y"), settings=settings)
     assert result is None
     assert "could not record the flow_failed alert" in caplog.text

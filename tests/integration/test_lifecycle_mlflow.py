@@ -15,12 +15,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from driftline import audit
-from driftline.benchmark import benchmark
-from driftline.errors import BaselineError, DataError, RegistryError
-from driftline.privacy import Pseudonymizer
-from driftline.promotion import PromotionOutcome, promote, rollback
-from driftline.registry import (
+from driftline.config.errors import BaselineError, DataError, RegistryError
+from driftline.config.settings import Settings
+from driftline.data.privacy import Pseudonymizer
+from driftline.data.store import Store
+from driftline.lifecycle import audit
+from driftline.lifecycle.benchmark import benchmark
+from driftline.lifecycle.promotion import PromotionOutcome, promote, rollback
+from driftline.lifecycle.registry import (
     CHALLENGER,
     CHAMPION,
     PREVIOUS,
@@ -29,10 +31,8 @@ from driftline.registry import (
     load_baseline,
     load_champion_baseline,
 )
-from driftline.settings import Settings
+from driftline.lifecycle.training import TrainingResult, train
 from driftline.specs import ModelSpec, load_spec
-from driftline.store import Store
-from driftline.training import TrainingResult, train
 from tests.lifecycle_data import (
     CHAMPION_DAY,
     champion_then_challenger,

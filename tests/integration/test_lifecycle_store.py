@@ -5,13 +5,14 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from driftline import audit, ingest
-from driftline.benchmark import BenchmarkResult, ModelScore, SegmentScore
-from driftline.privacy import Pseudonymizer
-from driftline.simulate import simulate
+from driftline.data import ingest
+from driftline.data.privacy import Pseudonymizer
+from driftline.data.store import Store
+from driftline.devtools.simulate import simulate
+from driftline.lifecycle import audit
+from driftline.lifecycle.benchmark import BenchmarkResult, ModelScore, SegmentScore
+from driftline.lifecycle.training import data_clock, usable_rows
 from driftline.specs import ModelSpec
-from driftline.store import Store
-from driftline.training import data_clock, usable_rows
 
 
 def _result(challenger: str, champion: str | None, diff: float | None) -> BenchmarkResult:

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from driftline.receiver import LocalReceiver, Reply
+from driftline.devtools.receiver import LocalReceiver, Reply
 
 
 def test_answers_follow_the_script_then_the_default_and_requests_are_recorded() -> None:

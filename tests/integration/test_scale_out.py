@@ -33,16 +33,16 @@ import pytest
 import yaml
 from pydantic import SecretStr
 
-from driftline import ingest
-from driftline.api import Context
-from driftline.deployment_plan import DRIFT_EVENT, WORK_POOL, model_resource
-from driftline.promotion import promote
-from driftline.registry import TAG
-from driftline.runs import list_runs
-from driftline.settings import Settings
-from driftline.simulate import simulate
-from driftline.store import Store
-from driftline.training import train
+from driftline.config.settings import Settings
+from driftline.context import Context
+from driftline.data import ingest
+from driftline.data.store import Store
+from driftline.devtools.simulate import simulate
+from driftline.lifecycle.promotion import promote
+from driftline.lifecycle.registry import TAG
+from driftline.lifecycle.training import train
+from driftline.monitoring.runs import list_runs
+from driftline.ops.deployments import DRIFT_EVENT, WORK_POOL, model_resource
 
 from ..conftest import REPO, SPECS_DIR
 

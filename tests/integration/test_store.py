@@ -8,12 +8,12 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from driftline.errors import DataError, StoreError
-from driftline.ingest import log_labels, log_predictions
-from driftline.privacy import Pseudonymizer
-from driftline.simulate import simulate
+from driftline.config.errors import DataError, StoreError
+from driftline.data.ingest import log_labels, log_predictions
+from driftline.data.privacy import Pseudonymizer
+from driftline.data.store import Store, prediction_types
+from driftline.devtools.simulate import simulate
 from driftline.specs import ModelSpec, parse_spec
-from driftline.store import Store, prediction_types
 
 PSEUDO = Pseudonymizer(b"test-key-0123456789abcdef")
 
@@ -110,7 +110,7 @@ def test_missing_columns_are_named(store: Store, spec: ModelSpec, traffic) -> No
 def test_failure_inside_the_write_rolls_back(store: Store, spec: ModelSpec, traffic) -> None:  # type: ignore[no-untyped-def]
     """A row the database refuses (here a NULL entity key, past validation) aborts the
     whole batch: the rows before it are not kept either."""
-    from driftline.ingest import prepare_predictions
+    from driftline.data.ingest import prepare_predictions
 
     preds, _ = traffic
     frame = prepare_predictions(spec, preds.head(50), "batch")

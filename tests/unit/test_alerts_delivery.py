@@ -14,8 +14,8 @@ from pydantic import SecretStr
 
 from driftline.alerts import DeliveryPolicy, Destinations, parse_retry_after, send_message
 from driftline.alerts.delivery import Deadline, classify, redact
-from driftline.errors import AlertError
-from driftline.settings import Settings
+from driftline.config.errors import AlertError
+from driftline.config.settings import Settings
 
 URL = "https://hooks.slack.example/services/T0SECRET/B0SECRET/unit-test-secret-token"
 SECRET = SecretStr(URL)

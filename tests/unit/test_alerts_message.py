@@ -11,7 +11,7 @@ import yaml
 from pydantic import ValidationError
 
 from driftline.alerts import Alert, Severity, Window
-from driftline.errors import SpecError
+from driftline.config.errors import SpecError
 from driftline.specs import AlertsSection, ModelSpec, parse_spec
 
 

@@ -24,8 +24,8 @@ from driftline.alerts import (
     requeue_failed,
 )
 from driftline.alerts.outbox import OUTBOX_TABLE
+from driftline.data.store import Store
 from driftline.specs import AlertsSection
-from driftline.store import Store
 
 T0 = datetime(2026, 3, 1, 6, 0, tzinfo=UTC)
 URL = "https://hooks.slack.example/services/T0/B0/outbox-unit-token"

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import yaml
 
-from driftline.deployment_plan import DRIFT_EVENT, plan_deployments, render_prefect_yaml
+from driftline.ops.deployments import DRIFT_EVENT, plan_deployments, render_prefect_yaml
 from driftline.specs import list_specs
 
 from ..conftest import REPO, SPECS_DIR

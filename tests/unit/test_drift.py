@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from driftline.baseline import Baseline
-from driftline.drift import DriftPlan, DriftResult, check_drift, compare_frames
-from driftline.errors import BaselineError, DataError
-from driftline.methods import METHOD_TYPES, P_VALUE_METHODS
+from driftline.config.errors import BaselineError, DataError
+from driftline.lifecycle.baseline import Baseline
+from driftline.monitoring.check import DriftPlan, DriftResult, check_drift, compare_frames
+from driftline.monitoring.methods import METHOD_TYPES, P_VALUE_METHODS
 from driftline.specs import ModelSpec, load_spec, parse_spec
 from tests.simdata import (
     baseline_from,
@@ -243,7 +243,7 @@ def test_method_table_matches_evidently() -> None:
 
 
 def test_snapshots_carry_every_metric_the_default_dashboard_plots(mspec: ModelSpec) -> None:
-    from driftline.dashboards import load_dashboard
+    from driftline.ops.dashboards import load_dashboard
 
     dashboard, _ = load_dashboard(SPEC_FILE.parents[1] / "dashboards", mspec.name)
     wanted = {v.metric for panel in dashboard.panels for v in panel.values}

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from driftline.evaluation import (
+from driftline.tasks.binary import (
     _groups,
     _weighted_average_precision,
     _weighted_roc_auc,

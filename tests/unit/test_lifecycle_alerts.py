@@ -9,8 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from driftline.alerts import Alert, slack_limit_violations
-from driftline.alerts.outbox import render
-from driftline.lifecycle_alerts import (
+from driftline.alerts.lifecycle import (
     SYSTEM_MODEL,
     delivery_note,
     flow_failed_alert,
@@ -23,7 +22,8 @@ from driftline.lifecycle_alerts import (
     rollback_alert,
     scrub,
 )
-from driftline.promotion import Gate, GateReport, PromotionOutcome
+from driftline.alerts.outbox import render
+from driftline.lifecycle.promotion import Gate, GateReport, PromotionOutcome
 from driftline.specs import AlertsSection
 
 MODEL = "purchase_propensity"

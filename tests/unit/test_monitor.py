@@ -10,10 +10,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from driftline import ingest
-from driftline.baseline import Baseline
-from driftline.errors import BaselineError, DataError
-from driftline.monitor import (
+from driftline.config.errors import BaselineError, DataError
+from driftline.config.settings import Settings
+from driftline.data import ingest
+from driftline.data.privacy import Pseudonymizer
+from driftline.data.store import Store
+from driftline.devtools.simulate import Simulation
+from driftline.lifecycle.baseline import Baseline
+from driftline.monitoring.monitor import (
     FAILURES_FILE,
     backfill,
     monitor_all,
@@ -22,12 +26,8 @@ from driftline.monitor import (
     window_bounds,
     window_ends,
 )
-from driftline.privacy import Pseudonymizer
-from driftline.runs import history, list_runs, run_columns
-from driftline.settings import Settings
-from driftline.simulate import Simulation
+from driftline.monitoring.runs import history, list_runs, run_columns
 from driftline.specs import ModelSpec, Monitoring, load_spec, parse_spec
-from driftline.store import Store
 from tests.simdata import baseline_from, event_columns, event_start, scenario
 
 SPECS = Path(__file__).resolve().parents[2] / "monitors"

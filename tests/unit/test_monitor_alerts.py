@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from driftline.alerts import Destinations, list_entries
-from driftline.drift import ColumnDrift, DriftResult, QualityFinding, RealizedPerformance
-from driftline.monitor import MonitorRun
-from driftline.monitor_alerts import alert_for, notify_run
-from driftline.policy import Decision, failed, insufficient_data
+from driftline.alerts.monitor_run import alert_for, notify_run
+from driftline.data.store import Store
+from driftline.monitoring.check import ColumnDrift, DriftResult, QualityFinding, RealizedPerformance
+from driftline.monitoring.monitor import MonitorRun
+from driftline.monitoring.policy import Decision, failed, insufficient_data
 from driftline.specs import ModelSpec, load_spec
-from driftline.store import Store
 
 from ..conftest import SPECS_DIR
 

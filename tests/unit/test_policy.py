@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from driftline.drift import ColumnDrift, DriftResult, QualityFinding, RealizedPerformance
-from driftline.policy import PastRun, benjamini_hochberg, decide, insufficient_data
+from driftline.monitoring.check import ColumnDrift, DriftResult, QualityFinding, RealizedPerformance
+from driftline.monitoring.policy import PastRun, benjamini_hochberg, decide, insufficient_data
 from driftline.specs import ModelSpec, load_spec, parse_spec
 
 SPEC_FILE = Path(__file__).resolve().parents[2] / "monitors" / "purchase_propensity.yaml"

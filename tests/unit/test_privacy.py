@@ -5,8 +5,8 @@ import stat
 import pandas as pd
 import pytest
 
-from driftline.privacy import Pseudonymizer, load_key
-from driftline.settings import Settings
+from driftline.config.settings import Settings
+from driftline.data.privacy import Pseudonymizer, load_key
 
 
 def test_pseudonyms_are_stable_keyed_and_not_the_id() -> None:

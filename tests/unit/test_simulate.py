@@ -9,7 +9,7 @@ import pytest
 from scipy import stats
 from sklearn.metrics import roc_auc_score
 
-from driftline.simulate import CATEGORICAL, NUMERICAL, SCENARIOS, Simulation, simulate
+from driftline.devtools.simulate import CATEGORICAL, NUMERICAL, SCENARIOS, Simulation, simulate
 
 DAYS, ROWS = 20, 3000
 

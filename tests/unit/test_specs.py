@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 import yaml
 
-from driftline.errors import SpecError
+from driftline.config.errors import SpecError
 from driftline.specs import find_spec, list_specs, load_spec, parse_spec
 
 from ..conftest import SPECS_DIR

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from driftline.errors import SpecError
+from driftline.config.errors import SpecError
 from driftline.specs import load_spec, parse_spec
 
 from ..conftest import SPECS_DIR

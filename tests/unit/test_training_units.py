@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from driftline.baseline import build_baseline, column_stats, stratified_sample
-from driftline.errors import SpecError
+from driftline.config.errors import SpecError
+from driftline.lifecycle.baseline import build_baseline, column_stats, stratified_sample
+from driftline.lifecycle.training import build_pipeline, feature_frame, plan_windows, threads
 from driftline.specs import ModelSpec, parse_spec
-from driftline.training import build_pipeline, feature_frame, plan_windows, threads
 
 
 def test_windows_leave_labels_time_to_mature_and_keep_a_holdout(spec: ModelSpec) -> None:
@@ -50,7 +50,7 @@ def test_repository_spec_documents_every_lifecycle_key(spec: ModelSpec) -> None:
 
 def _frame(n: int = 400, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    from driftline.simulate import simulate
+    from driftline.devtools.simulate import simulate
 
     sim = simulate("stable", days=1, rows_per_day=n, seed=seed)
     frame = sim.predictions.merge(sim.labels[["request_id", "purchased_7d"]], on="request_id")

@@ -28,8 +28,8 @@ import httpx
 import tenacity
 from pydantic import SecretStr
 
-from driftline.errors import AlertError
-from driftline.settings import Settings
+from driftline.config.errors import AlertError
+from driftline.config.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -37,9 +37,9 @@ from driftline.alerts.delivery import (
 )
 from driftline.alerts.message import Alert, Severity, as_utc
 from driftline.alerts.render import slack_payload, webhook_payload
-from driftline.errors import AlertError
+from driftline.config.errors import AlertError
+from driftline.data.store import Store
 from driftline.specs import AlertsSection
-from driftline.store import Store
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from driftline.errors import AlertError
+from driftline.config.errors import AlertError
 
 app = typer.Typer(
     help="Alerts: deliver what is pending, look at the outbox, send a test message.",
@@ -58,7 +58,7 @@ def flush_cmd(
 ) -> None:
     """Send every pending alert that is due; print what was sent and what is left."""
     from driftline.alerts import DeliveryPolicy, flush, requeue_failed
-    from driftline.api import Context
+    from driftline.context import Context
 
     console = _console()
     with Context.open() as ctx:
@@ -104,7 +104,7 @@ def list_cmd(
 ) -> None:
     """Show the latest outbox rows: status, attempts, next attempt and last error."""
     from driftline.alerts import counts, list_entries
-    from driftline.api import Context
+    from driftline.context import Context
 
     if status is not None and status not in _STATUSES:
         raise typer.BadParameter(f"choose one of {', '.join(_STATUSES)}", param_hint="--status")
@@ -142,7 +142,7 @@ def test_cmd(
 ) -> None:
     """Send a test alert through the model's configured channels, now."""
     from driftline.alerts import Alert, enqueue, flush
-    from driftline.api import Context
+    from driftline.context import Context
 
     if severity not in ("info", "warning", "critical"):
         raise typer.BadParameter("choose info, warning or critical", param_hint="--severity")

@@ -47,7 +47,7 @@ def demo(
     seed: Annotated[int, typer.Option(help="Simulator seed.")] = 7,
 ) -> None:
     """Simulate, monitor, alert, retrain, benchmark and promote: the whole loop."""
-    from driftline.settings import get_settings
+    from driftline.config.settings import get_settings
 
     base = get_settings()
     home = base.resolved_home / "demo"
@@ -57,7 +57,7 @@ def demo(
     _demo_environment(home, base.specs_dir.resolve(), base.dashboards_dir.resolve())
     started = time.monotonic()
 
-    from driftline.receiver import LocalReceiver
+    from driftline.devtools.receiver import LocalReceiver
 
     receiver = None
     if not os.environ.get("DRIFTLINE_SLACK_WEBHOOK_URL"):
@@ -73,14 +73,14 @@ def demo(
 
 
 def _run(days: int, rows_per_day: int, seed: int, started: float) -> list[dict[str, Any]]:
-    from driftline import ingest
-    from driftline.api import Context
     from driftline.cli.lifecycle import gate_table
-    from driftline.dashboards import sync_dashboard
+    from driftline.context import Context
+    from driftline.data import ingest
+    from driftline.devtools.simulate import simulate
     from driftline.flows.monitor import monitor_model_flow
-    from driftline.promotion import promote
-    from driftline.simulate import simulate
-    from driftline.training import feature_frame, score, train
+    from driftline.lifecycle.promotion import promote
+    from driftline.lifecycle.training import feature_frame, score, train
+    from driftline.ops.dashboards import sync_dashboard
 
     def step(text: str) -> None:
         console.print(f"[dim]{time.monotonic() - started:6.1f}s[/] {text}")
@@ -186,8 +186,8 @@ def _report(
     receiver: Any,
     seconds: float,
 ) -> None:
-    from driftline.api import Context
-    from driftline.audit import recent_decisions
+    from driftline.context import Context
+    from driftline.lifecycle.audit import recent_decisions
     from driftline.specs import find_spec
 
     table = Table(title="monitoring timeline (one window a day)")
@@ -211,7 +211,7 @@ def _report(
         spec = find_spec(MODEL, ctx.settings.specs_dir)
         decisions = recent_decisions(ctx.store, spec.name, limit=10)
     from driftline.cli.lifecycle import gate_table
-    from driftline.promotion import GateReport
+    from driftline.lifecycle.promotion import GateReport
 
     shown = set()
     for d in decisions:  # newest first: the last rejection and the last promotion

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from driftline.promotion import GateReport
+    from driftline.lifecycle.promotion import GateReport
 
 app = typer.Typer(no_args_is_help=True)
 console = Console()
@@ -50,9 +50,9 @@ def train_cmd(
     as_of: AsOfOpt = None,
 ) -> None:
     """Train a challenger on matured labels, log it and its baseline to MLflow."""
-    from driftline.api import Context
-    from driftline.promotion import default_actor
-    from driftline.training import REASONS, train
+    from driftline.context import Context
+    from driftline.lifecycle.promotion import default_actor
+    from driftline.lifecycle.training import REASONS, train
 
     if reason is not None and reason not in REASONS:
         raise typer.BadParameter(f"choose one of {', '.join(REASONS)}", param_hint="--reason")
@@ -98,8 +98,8 @@ def benchmark_cmd(
     as_of: AsOfOpt = None,
 ) -> None:
     """Score challenger and champion on the newest out-of-time window; log and store it."""
-    from driftline.api import Context
-    from driftline.benchmark import benchmark
+    from driftline.context import Context
+    from driftline.lifecycle.benchmark import benchmark
 
     with Context.open() as ctx, console.status(f"benchmarking {model}"):
         result = benchmark(
@@ -164,9 +164,9 @@ def promote_cmd(
     Uses the newest stored benchmark of this challenger against this champion (run one
     first if there is none, or when --as-of is given). Exit code 1 when not promoted.
     """
-    from driftline.api import Context
-    from driftline.lifecycle_alerts import delivery_note, notify_outcome
-    from driftline.promotion import Approval, default_actor, promote
+    from driftline.alerts.lifecycle import delivery_note, notify_outcome
+    from driftline.context import Context
+    from driftline.lifecycle.promotion import Approval, default_actor, promote
 
     actor = default_actor()
     approval = Approval(True, actor.removeprefix("cli:"), note) if approve else None
@@ -208,9 +208,9 @@ def rollback_cmd(
     reason: Annotated[str, typer.Option(help="Why, for the audit trail.")] = "",
 ) -> None:
     """Make the previous champion the champion again (audited), and alert."""
-    from driftline.api import Context
-    from driftline.lifecycle_alerts import delivery_note, notify_outcome
-    from driftline.promotion import rollback
+    from driftline.alerts.lifecycle import delivery_note, notify_outcome
+    from driftline.context import Context
+    from driftline.lifecycle.promotion import rollback
 
     with Context.open() as ctx:
         outcome = rollback(ctx.store, ctx.registry(), ctx.spec(model), reason=reason)
@@ -225,9 +225,9 @@ def models_cmd(
     limit: Annotated[int, typer.Option(min=1, help="How many decisions to show.")] = 10,
 ) -> None:
     """Show registered versions, their aliases and the latest decisions."""
-    from driftline import audit
-    from driftline.api import Context
-    from driftline.registry import TAG
+    from driftline.context import Context
+    from driftline.lifecycle import audit
+    from driftline.lifecycle.registry import TAG
 
     with Context.open() as ctx:
         spec = ctx.spec(model)

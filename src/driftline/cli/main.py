@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from driftline.errors import DriftlineError
+from driftline.config.errors import DriftlineError
 
 app = typer.Typer(
     name="driftline",
@@ -56,8 +56,8 @@ def main() -> None:
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or migrate the store's tables (also done automatically on first use)."""
-    from driftline.settings import get_settings
-    from driftline.store import Store
+    from driftline.config.settings import get_settings
+    from driftline.data.store import Store
 
     store = Store.from_settings(get_settings())
     console.print(f"store is up to date: {store!r}")
@@ -65,8 +65,8 @@ def db_upgrade() -> None:
 
 
 def _ingest(kind: str, path: Path, model: str) -> None:
-    from driftline import ingest
-    from driftline.api import Context
+    from driftline.context import Context
+    from driftline.data import ingest
 
     frame = ingest.read_table(path)
     with Context.open() as ctx, console.status(f"ingesting {len(frame):,} {kind} from {path}"):
@@ -108,7 +108,7 @@ def privacy_forget(
     entity: Annotated[str, typer.Option(help="The raw customer/entity id to erase.")],
 ) -> None:
     """Erase every stored row of one customer (predictions and their labels)."""
-    from driftline.api import forget_entity
+    from driftline.context import forget_entity
 
     result = forget_entity(model, entity)
     console.print(
@@ -135,7 +135,7 @@ def simulate_cmd(
     """Simulate eCommerce traffic with a known drift timeline."""
     import json
 
-    from driftline.simulate import SCENARIOS, simulate
+    from driftline.devtools.simulate import SCENARIOS, simulate
 
     if scenario not in SCENARIOS:
         raise typer.BadParameter(f"choose one of {', '.join(SCENARIOS)}", param_hint="--scenario")
@@ -158,7 +158,7 @@ def simulate_cmd(
 @app.command("status")
 def status() -> None:
     """Show what the store holds for each model."""
-    from driftline.api import Context
+    from driftline.context import Context
     from driftline.specs import list_specs
 
     with Context.open() as ctx:

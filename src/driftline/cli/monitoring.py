@@ -12,8 +12,8 @@ from rich.console import Console
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from driftline.drift import DriftResult
-    from driftline.monitor import MonitorRun
+    from driftline.monitoring.check import DriftResult
+    from driftline.monitoring.monitor import MonitorRun
 
 drift_app = typer.Typer(help="Drift checks on files, without a store.", no_args_is_help=True)
 monitor_app = typer.Typer(
@@ -101,7 +101,7 @@ def drift_check(
 
     Without --spec, column types come from --numerical/--categorical or from the data.
     """
-    from driftline.filecheck import check_files
+    from driftline.monitoring.filecheck import check_files
     from driftline.specs import load_spec
 
     spec = load_spec(spec_file) if spec_file is not None else None
@@ -163,7 +163,7 @@ def monitor_run(model: ModelOpt, window_end: WhenOpt = None) -> None:
 
     Exit codes: 0 the run was recorded (drift or not), 2 it failed (the message says why).
     """
-    from driftline.monitor import monitor_model
+    from driftline.monitoring.monitor import monitor_model
 
     with console.status(f"monitoring {model}"):
         run = monitor_model(model, window_end)
@@ -196,7 +196,7 @@ def monitor_backfill(
 
     Each window sees the runs before it as history. Exit code 2 when any window failed.
     """
-    from driftline.monitor import backfill
+    from driftline.monitoring.monitor import backfill
 
     with console.status(f"backfilling {model} from {start} to {end}"):
         runs = backfill(model, start, end)
@@ -213,8 +213,8 @@ def monitor_history(
     limit: Annotated[int, typer.Option(min=1, help="How many runs to show, newest first.")] = 30,
 ) -> None:
     """Show the stored monitor runs of a model, newest window first."""
-    from driftline.api import Context
-    from driftline.runs import list_runs
+    from driftline.context import Context
+    from driftline.monitoring.runs import list_runs
 
     with Context.open() as ctx:
         runs = list_runs(ctx.store, model, limit=limit)

@@ -23,8 +23,8 @@ def dashboards_sync(
     ] = None,
 ) -> None:
     """Create or update each model's Evidently project and dashboard from dashboards/."""
-    from driftline.dashboards import sync_dashboard
-    from driftline.settings import get_settings
+    from driftline.config.settings import get_settings
+    from driftline.ops.dashboards import sync_dashboard
     from driftline.specs import find_spec, list_specs
 
     settings = get_settings()
@@ -57,7 +57,7 @@ def ui(
     prefect_port: Annotated[int, typer.Option(help="Prefect server port.")] = 4200,
 ) -> None:
     """Start the Evidently, MLflow and Prefect UIs on 127.0.0.1 until Ctrl-C."""
-    from driftline.settings import get_settings
+    from driftline.config.settings import get_settings
 
     settings = get_settings()
     bin_dir = Path(sys.executable).parent
@@ -141,9 +141,9 @@ def deployments_render(
 ) -> None:
     """Write deployments/prefect.yaml from the model specs (monitor schedules, retrain
     triggers, nightly alerts flush), or check it is current."""
-    from driftline.deployment_plan import plan_deployments, render_prefect_yaml
-    from driftline.errors import SpecError
-    from driftline.settings import get_settings
+    from driftline.config.errors import SpecError
+    from driftline.config.settings import get_settings
+    from driftline.ops.deployments import plan_deployments, render_prefect_yaml
     from driftline.specs import list_specs
 
     text = render_prefect_yaml(plan_deployments(list_specs(get_settings().specs_dir)))
@@ -162,9 +162,9 @@ def deployments_render(
 def serve() -> None:
     """Serve every model's deployments (schedules and drift-triggered retrains) and the
     nightly alerts flush from this one process, without a work pool. Ctrl-C stops."""
-    from driftline.deployment_plan import plan_deployments
+    from driftline.config.settings import get_settings
     from driftline.flows.serve import serve_plan
-    from driftline.settings import get_settings
+    from driftline.ops.deployments import plan_deployments
     from driftline.specs import list_specs
 
     plan = plan_deployments(list_specs(get_settings().specs_dir))

@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import sqlalchemy as sa
 
-from driftline.evaluation import finite_or_none
-from driftline.store import Store
-from driftline.times import utc
+from driftline.config.times import utc
+from driftline.data.store import Store
+from driftline.tasks.binary import finite_or_none
 
 if TYPE_CHECKING:
-    from driftline.benchmark import BenchmarkResult
+    from driftline.lifecycle.benchmark import BenchmarkResult
 
 BENCHMARKS_TABLE = "dl_benchmarks"
 DECISIONS_TABLE = "dl_model_decisions"
@@ -75,7 +75,7 @@ def latest_benchmark(
     store: Store, model: str, challenger: str, champion: str | None
 ) -> BenchmarkResult | None:
     """The newest stored benchmark of exactly this challenger against this champion."""
-    from driftline.benchmark import BenchmarkResult
+    from driftline.lifecycle.benchmark import BenchmarkResult
 
     table = store.table(BENCHMARKS_TABLE)
     champion_match = (

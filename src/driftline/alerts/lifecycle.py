@@ -25,14 +25,14 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from driftline.alerts import Alert, Finding, Links, Severity
 from driftline.alerts.delivery import redact
-from driftline.errors import AlertError, DriftlineError, SpecError
-from driftline.evaluation import finite_or_none
+from driftline.config.errors import AlertError, DriftlineError, SpecError
+from driftline.tasks.binary import finite_or_none
 
 if TYPE_CHECKING:
     from driftline.alerts import NotifyResult
-    from driftline.api import Context
-    from driftline.promotion import GateReport, PromotionOutcome
-    from driftline.settings import Settings
+    from driftline.config.settings import Settings
+    from driftline.context import Context
+    from driftline.lifecycle.promotion import GateReport, PromotionOutcome
 
 log = logging.getLogger(__name__)
 
@@ -344,7 +344,7 @@ def notify_event(
     rules when the spec does not load), then send what is due. Never raises for an
     unreachable store, a bad spec or a bad webhook URL: the alert stays pending when it
     was recorded, and None is returned (with an error logged) when it could not be."""
-    from driftline.api import Context
+    from driftline.context import Context
 
     try:
         if context is not None:
@@ -392,7 +392,7 @@ def notify_outcome(
     """Alert about a promotion, rejection or rollback (the one call of the CLI and the
     retrain flow); None when there is nothing to say yet (approval pending) or the alert
     could not be recorded. The MLflow link comes from the settings' tracking URI."""
-    from driftline.settings import get_settings
+    from driftline.config.settings import get_settings
 
     if outcome.status == "pending":
         return None

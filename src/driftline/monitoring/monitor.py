@@ -22,15 +22,15 @@ from typing import Any
 
 import pandas as pd
 
-from driftline.baseline import Baseline
-from driftline.drift import DriftEngine, DriftResult, check_drift
-from driftline.errors import DataError, DriftlineError
-from driftline.policy import Decision, decide, failed, insufficient_data
-from driftline.runs import history, record_run, utc
-from driftline.settings import Settings, get_settings
+from driftline.config.errors import DataError, DriftlineError
+from driftline.config.settings import Settings, get_settings
+from driftline.config.times import ts_us
+from driftline.data.store import LABELS_TABLE, Store
+from driftline.lifecycle.baseline import Baseline
+from driftline.monitoring.check import DriftEngine, DriftResult, check_drift
+from driftline.monitoring.policy import Decision, decide, failed, insufficient_data
+from driftline.monitoring.runs import history, record_run, utc
 from driftline.specs import ModelSpec, Monitoring
-from driftline.store import LABELS_TABLE, Store
-from driftline.times import ts_us
 
 log = logging.getLogger(__name__)
 
@@ -330,7 +330,7 @@ def _publish(
         name = f"{spec.name}-{end:%Y%m%dT%H%M}Z-{uuid.uuid4().hex[:8]}.html"
         paths = tuple(result.report.save_html(reports_dir / spec.name / name))
     if workspace_dir is not None:
-        from driftline.dashboards import model_project, open_workspace
+        from driftline.ops.dashboards import model_project, open_workspace
 
         label = f"{spec.name} {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC"
         try:
@@ -412,7 +412,7 @@ def champion_loader(settings: Settings) -> BaselineLoader:
     """The baseline of the version that holds ``champion`` now, from the MLflow registry."""
 
     def load(spec: ModelSpec) -> Baseline:
-        from driftline.registry import load_champion_baseline
+        from driftline.lifecycle.registry import load_champion_baseline
 
         return load_champion_baseline(settings, spec)
 
@@ -474,7 +474,7 @@ def _by_name(
     engine: DriftEngine | None,
     now: datetime | None,
 ) -> list[MonitorRun]:
-    from driftline.api import Context
+    from driftline.context import Context
     from driftline.specs import find_spec
 
     settings = settings or get_settings()

@@ -26,12 +26,12 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 import numpy as np
 import pandas as pd
 
-from driftline.errors import DataError
-from driftline.methods import ALL_MISSING, is_p_value
+from driftline.config.errors import DataError
+from driftline.monitoring.methods import ALL_MISSING, is_p_value
 from driftline.specs import DataQuality, ModelSpec, Monitoring
 
 if TYPE_CHECKING:
-    from driftline.baseline import Baseline
+    from driftline.lifecycle.baseline import Baseline
 
 log = logging.getLogger(__name__)
 
@@ -515,7 +515,7 @@ def check_drift(
 
 
 def _check_baseline(baseline: Baseline, spec: ModelSpec, plan: DriftPlan) -> None:
-    from driftline.errors import BaselineError
+    from driftline.config.errors import BaselineError
 
     if baseline.model != spec.name:
         raise BaselineError(f"the baseline belongs to {baseline.model!r}, not {spec.name!r}")

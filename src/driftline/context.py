@@ -14,15 +14,15 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from driftline import ingest
-from driftline.privacy import Pseudonymizer, pseudonymizer_from
-from driftline.settings import Settings, get_settings
+from driftline.config.settings import Settings, get_settings
+from driftline.data import ingest
+from driftline.data.privacy import Pseudonymizer, pseudonymizer_from
+from driftline.data.store import ErasureResult, IngestResult, Store
 from driftline.specs import ModelSpec, find_spec
-from driftline.store import ErasureResult, IngestResult, Store
 
 if TYPE_CHECKING:
     from driftline.alerts import Destinations
-    from driftline.registry import Registry
+    from driftline.lifecycle.registry import Registry
 
 
 @dataclass
@@ -62,7 +62,7 @@ class Context:
 
     def registry(self) -> Registry:
         """The MLflow tracking server and model registry (see driftline.registry)."""
-        from driftline.registry import Registry
+        from driftline.lifecycle.registry import Registry
 
         return Registry.from_settings(self.settings)
 

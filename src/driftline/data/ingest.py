@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from driftline.errors import DataError
-from driftline.privacy import Pseudonymizer
-from driftline.specs import ModelSpec
-from driftline.store import (
+from driftline.config.errors import DataError
+from driftline.config.times import to_ts_us
+from driftline.data.privacy import Pseudonymizer
+from driftline.data.store import (
     CONSENT,
     ENTITY_KEY,
     LABEL_TYPES,
@@ -27,7 +27,7 @@ from driftline.store import (
     Store,
     prediction_types,
 )
-from driftline.times import to_ts_us
+from driftline.specs import ModelSpec
 
 _TRUE = {"true", "t", "yes", "y", "1", "1.0"}
 _FALSE = {"false", "f", "no", "n", "0", "0.0"}

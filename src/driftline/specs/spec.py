@@ -23,8 +23,8 @@ from pydantic import (
     model_validator,
 )
 
-from driftline.errors import SpecError
-from driftline.methods import check_method
+from driftline.config.errors import SpecError
+from driftline.monitoring.methods import check_method
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _MODEL_NAME = re.compile(r"^[a-z][a-z0-9_]{0,47}$")

@@ -21,12 +21,12 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from driftline import audit
-from driftline.benchmark import BenchmarkResult, benchmark
-from driftline.errors import RegistryError
-from driftline.registry import CHALLENGER, CHAMPION, PREVIOUS, TAG, Registry
+from driftline.config.errors import RegistryError
+from driftline.data.store import Store
+from driftline.lifecycle import audit
+from driftline.lifecycle.benchmark import BenchmarkResult, benchmark
+from driftline.lifecycle.registry import CHALLENGER, CHAMPION, PREVIOUS, TAG, Registry
 from driftline.specs import ModelSpec, PromotionSection
-from driftline.store import Store
 
 log = logging.getLogger(__name__)
 

@@ -25,13 +25,13 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
-from driftline.baseline import build_baseline
-from driftline.errors import DataError, SpecError
-from driftline.evaluation import classification_metrics
-from driftline.registry import CHALLENGER, CHAMPION, MODEL_ARTIFACT, TAG, Registry
+from driftline.config.errors import DataError, SpecError
+from driftline.config.times import utc
+from driftline.data.store import ENTITY_KEY, Store
+from driftline.lifecycle.baseline import build_baseline
+from driftline.lifecycle.registry import CHALLENGER, CHAMPION, MODEL_ARTIFACT, TAG, Registry
 from driftline.specs import ModelSpec
-from driftline.store import ENTITY_KEY, Store
-from driftline.times import utc
+from driftline.tasks.binary import classification_metrics
 
 log = logging.getLogger(__name__)
 
@@ -393,7 +393,7 @@ def _trusted(pipeline: Pipeline) -> tuple[str, ...]:
     driftline's allow-list (a new estimator type is a code change, reviewed)."""
     import skops.io
 
-    from driftline.registry import TRUSTED_TYPES
+    from driftline.lifecycle.registry import TRUSTED_TYPES
 
     needed = skops.io.get_untrusted_types(data=skops.io.dumps(pipeline))
     unknown = sorted(set(needed) - set(TRUSTED_TYPES))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from driftline.settings import Settings
+from driftline.config.settings import Settings
 
 PSEUDONYM_HEX_CHARS = 32
 

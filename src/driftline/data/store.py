@@ -1,6 +1,6 @@
 """The prediction store: SQL tables and the queries on them.
 
-Fixed tables come from Alembic migrations (``driftline/migrations``), applied by
+Fixed tables come from Alembic migrations (``driftline/data/migrations``), applied by
 :meth:`Store.upgrade` (``driftline db upgrade``, and automatically when a store opens).
 Each model's inference log is a typed table ``dl_pred_<model>`` built from its spec:
 one column per feature, so a window is a plain indexed range scan.
@@ -31,10 +31,10 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Engine
 
-from driftline.errors import StoreError
-from driftline.settings import Settings
+from driftline.config.errors import StoreError
+from driftline.config.settings import Settings
+from driftline.config.times import from_ts_us, ts_us
 from driftline.specs import ModelSpec
-from driftline.times import from_ts_us, ts_us
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +141,9 @@ class Store:
     def upgrade(self) -> None:
         """Apply every pending Alembic migration (all branches)."""
         cfg = Config()
-        cfg.set_main_option("script_location", str(resources.files("driftline") / "migrations"))
+        cfg.set_main_option(
+            "script_location", str(resources.files("driftline.data") / "migrations")
+        )
         try:
             with self.engine.begin() as conn:
                 cfg.attributes["connection"] = conn

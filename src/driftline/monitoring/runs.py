@@ -15,9 +15,9 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
-from driftline.drift import ColumnDrift, DriftResult
-from driftline.policy import Decision, PastRun
-from driftline.store import Store
+from driftline.data.store import Store
+from driftline.monitoring.check import ColumnDrift, DriftResult
+from driftline.monitoring.policy import Decision, PastRun
 
 RUNS_TABLE = "dl_monitor_runs"
 COLUMNS_TABLE = "dl_monitor_columns"

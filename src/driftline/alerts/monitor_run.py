@@ -12,16 +12,16 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Literal
 
-from driftline.errors import SpecError, StoreError
-from driftline.methods import is_p_value
+from driftline.config.errors import SpecError, StoreError
+from driftline.monitoring.methods import is_p_value
 
 if TYPE_CHECKING:
     from driftline.alerts import Alert, Destinations, NotifyResult
-    from driftline.drift import ColumnDrift
-    from driftline.monitor import MonitorRun
-    from driftline.settings import Settings
+    from driftline.config.settings import Settings
+    from driftline.data.store import Store
+    from driftline.monitoring.check import ColumnDrift
+    from driftline.monitoring.monitor import MonitorRun
     from driftline.specs import ModelSpec
-    from driftline.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ def alert_for(
     """The alert a monitor run raises, or None when it raises nothing. ``flow_run_url``
     (the Prefect flow run that monitored, when known) becomes the message's link."""
     from driftline.alerts import Alert, FeatureDrift, Finding, Links, Severity, Window
-    from driftline.lifecycle_alerts import public_url
+    from driftline.alerts.lifecycle import public_url
 
     flow_run = public_url(flow_run_url)
 
@@ -160,7 +160,7 @@ def notify_monitor_run(
     """:func:`notify_run` from settings (webhook URLs from there unless given, e.g. from
     a Prefect Secret). A spec that no longer loads still alerts, under default rules;
     an unreachable store is logged and returns None (the run failed for that already)."""
-    from driftline.api import Context
+    from driftline.context import Context
 
     try:
         with Context.open(settings) as ctx:

@@ -20,13 +20,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from driftline import audit
-from driftline.errors import DataError, RegistryError
-from driftline.evaluation import METRICS, classification_metrics, paired_bootstrap
-from driftline.registry import CHALLENGER, CHAMPION, TAG, LoadedModel, Registry, json_default
-from driftline.specs import ModelSpec
-from driftline.store import Store
-from driftline.training import (
+from driftline.config.errors import DataError, RegistryError
+from driftline.data.store import Store
+from driftline.lifecycle import audit
+from driftline.lifecycle.registry import (
+    CHALLENGER,
+    CHAMPION,
+    TAG,
+    LoadedModel,
+    Registry,
+    json_default,
+)
+from driftline.lifecycle.training import (
     data_clock,
     feature_frame,
     plan_windows,
@@ -34,6 +39,8 @@ from driftline.training import (
     threads,
     usable_rows,
 )
+from driftline.specs import ModelSpec
+from driftline.tasks.binary import METRICS, classification_metrics, paired_bootstrap
 
 log = logging.getLogger(__name__)
 

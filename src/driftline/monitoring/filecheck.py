@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from driftline.drift import DriftEngine, DriftPlan, DriftResult, compare_frames
-from driftline.errors import DataError
+from driftline.config.errors import DataError
+from driftline.monitoring.check import DriftEngine, DriftPlan, DriftResult, compare_frames
 from driftline.specs import ModelSpec
 
 _ID_MIN_DISTINCT = 50

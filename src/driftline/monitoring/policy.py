@@ -26,9 +26,9 @@ from typing import Literal
 
 import pandas as pd
 
-from driftline.drift import DriftResult
+from driftline.config.times import utc
+from driftline.monitoring.check import DriftResult
 from driftline.specs import ModelSpec
-from driftline.times import utc
 
 Action = Literal["none", "alert", "retrain"]
 Status = Literal["ok", "drift", "insufficient_data", "failed"]

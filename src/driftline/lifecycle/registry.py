@@ -25,9 +25,9 @@ from typing import Any
 
 import pandas as pd
 
-from driftline.baseline import Baseline
-from driftline.errors import BaselineError, RegistryError
-from driftline.settings import Settings
+from driftline.config.errors import BaselineError, RegistryError
+from driftline.config.settings import Settings
+from driftline.lifecycle.baseline import Baseline
 from driftline.specs import ModelSpec
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from driftline.errors import SpecError
+from driftline.config.errors import SpecError
 from driftline.specs import ModelSpec
 
 PANEL_TAB = "Monitoring"

@@ -4,7 +4,7 @@ A monitor always compares a live window with the baseline of the version that ho
 the ``champion`` alias *now*, so promotion switches the baseline without reloading
 raw training data. This module holds the value both sides agree on and builds it from a
 training frame; storing and loading it as MLflow artifacts of the training run is in
-:mod:`driftline.registry`.
+:mod:`driftline.lifecycle.registry`.
 """
 
 from __future__ import annotations

@@ -1,0 +1,1 @@
+"""Operating driftline: the deployment plan rendered from specs, and Evidently dashboards."""

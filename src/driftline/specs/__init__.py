@@ -1,0 +1,3 @@
+"""Model specs."""
+
+from driftline.specs.spec import *  # noqa: F403  (temporary while splitting)
