@@ -8,10 +8,10 @@ import pytest
 from driftline.data import ingest
 from driftline.data.privacy import Pseudonymizer
 from driftline.data.store import Store
+from driftline.data.windows import data_clock, usable_rows
 from driftline.devtools.simulate import simulate
 from driftline.lifecycle import audit
 from driftline.lifecycle.benchmark import BenchmarkResult, ModelScore, SegmentScore
-from driftline.lifecycle.training import data_clock, usable_rows
 from driftline.specs import ModelSpec
 
 

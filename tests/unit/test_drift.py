@@ -10,8 +10,10 @@ import pytest
 
 from driftline.config.errors import BaselineError, DataError
 from driftline.lifecycle.baseline import Baseline
-from driftline.monitoring.check import DriftPlan, DriftResult, check_drift, compare_frames
+from driftline.monitoring.check import check_drift, compare_frames
 from driftline.monitoring.methods import METHOD_TYPES, P_VALUE_METHODS
+from driftline.monitoring.plan import DriftPlan
+from driftline.monitoring.results import DriftResult
 from driftline.specs import ModelSpec, load_spec, parse_spec
 from tests.simdata import (
     baseline_from,

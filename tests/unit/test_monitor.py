@@ -15,6 +15,7 @@ from driftline.config.settings import Settings
 from driftline.data import ingest
 from driftline.data.privacy import Pseudonymizer
 from driftline.data.store import Store
+from driftline.data.windows import window_bounds, window_ends
 from driftline.devtools.simulate import Simulation
 from driftline.lifecycle.baseline import Baseline
 from driftline.monitoring.monitor import (
@@ -23,8 +24,6 @@ from driftline.monitoring.monitor import (
     monitor_all,
     monitor_model,
     run_monitor,
-    window_bounds,
-    window_ends,
 )
 from driftline.monitoring.runs import history, list_runs, run_columns
 from driftline.specs import ModelSpec, Monitoring, load_spec, parse_spec

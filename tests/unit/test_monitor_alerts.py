@@ -10,9 +10,14 @@ import pytest
 from driftline.alerts import Destinations, list_entries
 from driftline.alerts.monitor_run import alert_for, notify_run
 from driftline.data.store import Store
-from driftline.monitoring.check import ColumnDrift, DriftResult, QualityFinding, RealizedPerformance
 from driftline.monitoring.monitor import MonitorRun
 from driftline.monitoring.policy import Decision, failed, insufficient_data
+from driftline.monitoring.results import (
+    ColumnDrift,
+    DriftResult,
+    QualityFinding,
+    RealizedPerformance,
+)
 from driftline.specs import ModelSpec, load_spec
 
 from ..conftest import SPECS_DIR

@@ -6,9 +6,9 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from driftline.monitoring.check import ColumnDrift, DriftResult, RealizedPerformance
 from driftline.monitoring.monitor import MonitorRun, timeline_row
 from driftline.monitoring.policy import Decision, failed
+from driftline.monitoring.results import ColumnDrift, DriftResult, RealizedPerformance
 
 START, END = datetime(2026, 9, 5, tzinfo=UTC), datetime(2026, 9, 6, tzinfo=UTC)
 

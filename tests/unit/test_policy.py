@@ -8,8 +8,13 @@ from typing import Any
 
 import pytest
 
-from driftline.monitoring.check import ColumnDrift, DriftResult, QualityFinding, RealizedPerformance
 from driftline.monitoring.policy import PastRun, benjamini_hochberg, decide, insufficient_data
+from driftline.monitoring.results import (
+    ColumnDrift,
+    DriftResult,
+    QualityFinding,
+    RealizedPerformance,
+)
 from driftline.specs import ModelSpec, load_spec, parse_spec
 
 SPEC_FILE = Path(__file__).resolve().parents[2] / "monitors" / "purchase_propensity.yaml"

@@ -8,8 +8,9 @@ import pytest
 import yaml
 
 from driftline.config.errors import SpecError
+from driftline.data.windows import plan_windows
 from driftline.lifecycle.baseline import build_baseline, column_stats, stratified_sample
-from driftline.lifecycle.training import build_pipeline, feature_frame, plan_windows, threads
+from driftline.lifecycle.training import build_pipeline, feature_frame, threads
 from driftline.specs import ModelSpec, parse_spec
 
 

@@ -19,8 +19,8 @@ if TYPE_CHECKING:
     from driftline.alerts import Alert, Destinations, NotifyResult
     from driftline.config.settings import Settings
     from driftline.data.store import Store
-    from driftline.monitoring.check import ColumnDrift
     from driftline.monitoring.monitor import MonitorRun
+    from driftline.monitoring.results import ColumnDrift
     from driftline.specs import ModelSpec
 
 log = logging.getLogger(__name__)

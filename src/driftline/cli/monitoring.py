@@ -12,8 +12,8 @@ from rich.console import Console
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from driftline.monitoring.check import DriftResult
     from driftline.monitoring.monitor import MonitorRun
+    from driftline.monitoring.results import DriftResult
 
 drift_app = typer.Typer(help="Drift checks on files, without a store.", no_args_is_help=True)
 monitor_app = typer.Typer(

@@ -30,3 +30,10 @@ def ts_us(value: datetime | pd.Timestamp | str) -> int:
 
 def from_ts_us(values: pd.Series | np.ndarray) -> pd.Series:
     return pd.Series(pd.to_datetime(np.asarray(values, dtype="int64"), unit="us", utc=True))
+
+
+def naive_utc(value: datetime | None) -> datetime | None:
+    """A naive datetime in UTC (what Evidently's snapshots expect), or None."""
+    if value is None:
+        return None
+    return utc(value).tz_localize(None).to_pydatetime()

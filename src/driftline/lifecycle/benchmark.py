@@ -22,6 +22,7 @@ import pandas as pd
 
 from driftline.config.errors import DataError, RegistryError
 from driftline.data.store import Store
+from driftline.data.windows import benchmark_window, usable_rows
 from driftline.lifecycle import audit
 from driftline.lifecycle.registry import (
     CHALLENGER,
@@ -31,14 +32,7 @@ from driftline.lifecycle.registry import (
     Registry,
     json_default,
 )
-from driftline.lifecycle.training import (
-    data_clock,
-    feature_frame,
-    plan_windows,
-    score,
-    threads,
-    usable_rows,
-)
+from driftline.lifecycle.training import feature_frame, score, threads
 from driftline.specs import ModelSpec
 from driftline.tasks.binary import METRICS, classification_metrics, paired_bootstrap
 
@@ -204,25 +198,6 @@ def benchmark(
     result = replace(result, benchmark_id=audit.record_benchmark(store, result))
     log.info("%s: %s", spec.name, result.summary())
     return result
-
-
-def benchmark_window(
-    store: Store,
-    spec: ModelSpec,
-    trained_until: list[pd.Timestamp | None],
-    as_of: datetime | pd.Timestamp | None = None,
-) -> tuple[pd.Timestamp, pd.Timestamp]:
-    """The newest ``holdout_days`` of matured predictions, starting no earlier than the
-    end of either model's training window (so both score unseen rows)."""
-    windows = plan_windows(spec, as_of if as_of is not None else data_clock(store, spec))
-    start = max([windows.holdout_start, *(t for t in trained_until if t is not None)])
-    if start >= windows.holdout_end:
-        raise DataError(
-            f"{spec.name}: a model was trained on data up to {start:%Y-%m-%d %H:%M} UTC, "
-            f"so no matured labels remain to benchmark on (labels mature "
-            f"{spec.model.label_delay_days} days after a prediction); wait for newer labels"
-        )
-    return start, windows.holdout_end
 
 
 def _train_end(registry: Registry, spec: ModelSpec, version: str) -> pd.Timestamp | None:

@@ -26,8 +26,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
 from driftline.config.errors import DataError, SpecError
-from driftline.config.times import utc
-from driftline.data.store import ENTITY_KEY, Store
+from driftline.data.store import Store
+from driftline.data.windows import Windows, data_clock, plan_windows, usable_rows
 from driftline.lifecycle.baseline import build_baseline
 from driftline.lifecycle.registry import CHALLENGER, CHAMPION, MODEL_ARTIFACT, TAG, Registry
 from driftline.specs import ModelSpec
@@ -37,81 +37,6 @@ log = logging.getLogger(__name__)
 
 Reason = Literal["bootstrap", "drift", "schedule", "manual"]
 REASONS: tuple[str, ...] = ("bootstrap", "drift", "schedule", "manual")
-
-
-@dataclass(frozen=True)
-class Windows:
-    """Time windows measured back from the data clock ``as_of`` (all UTC, [start, end))."""
-
-    as_of: pd.Timestamp
-    train_start: pd.Timestamp
-    train_end: pd.Timestamp  # = holdout start
-    holdout_end: pd.Timestamp  # = newest matured prediction time
-
-    @property
-    def holdout_start(self) -> pd.Timestamp:
-        return self.train_end
-
-    def as_params(self) -> dict[str, str]:
-        return {
-            "as_of": self.as_of.isoformat(),
-            "train_start": self.train_start.isoformat(),
-            "train_end": self.train_end.isoformat(),
-            "holdout_end": self.holdout_end.isoformat(),
-        }
-
-
-def plan_windows(spec: ModelSpec, as_of: datetime | pd.Timestamp) -> Windows:
-    """Training and holdout windows for a data clock of ``as_of``.
-
-    Labels mature ``label_delay_days`` after a prediction; the newest ``holdout_days`` of
-    matured predictions are the holdout, the ``lookback_days`` before it the training set.
-    """
-    t = spec.training
-    now = utc(as_of)
-    matured_end = now - pd.Timedelta(days=spec.model.label_delay_days)
-    holdout_start = matured_end - pd.Timedelta(days=t.holdout_days)
-    return Windows(
-        as_of=now,
-        train_start=holdout_start - pd.Timedelta(days=t.lookback_days),
-        train_end=holdout_start,
-        holdout_end=matured_end,
-    )
-
-
-def data_clock(store: Store, spec: ModelSpec) -> pd.Timestamp:
-    """The time of the newest stored prediction: "now" for windows, so replayed or
-    simulated history is handled exactly like live traffic."""
-    last = store.summarize(spec).last_ts
-    if last is None:
-        raise DataError(
-            f"the store holds no predictions for {spec.name!r}: ingest some with "
-            f"`driftline ingest predictions FILE --model {spec.name}` first"
-        )
-    return (utc(last) + pd.Timedelta(microseconds=1)).ceil("s")
-
-
-def usable_rows(
-    store: Store, spec: ModelSpec, start: pd.Timestamp, end: pd.Timestamp
-) -> tuple[pd.DataFrame, dict[str, int]]:
-    """Labelled, consenting, de-duplicated rows of ``[start, end)`` and what was dropped.
-
-    Without a consent column in the spec every row counts as usable. Duplicates are
-    repeated log lines: same entity, time and features (e.g. a retried request).
-    """
-    m = spec.model
-    frame = store.read_predictions(
-        spec, start, end, with_labels=True, consented_only=m.consent is not None
-    )
-    read = len(frame)
-    frame = frame[frame[m.target].notna()]
-    labelled = len(frame)
-    frame = frame.drop_duplicates(subset=[ENTITY_KEY, m.timestamp, *m.features.all])
-    counts = {"read": read, "unlabelled": read - labelled, "duplicates": labelled - len(frame)}
-    counts["rows"] = len(frame)
-    frame = frame.reset_index(drop=True)
-    frame[m.target] = frame[m.target].astype(int)
-    return frame, counts
 
 
 def build_pipeline(spec: ModelSpec) -> Pipeline:

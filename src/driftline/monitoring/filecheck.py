@@ -13,7 +13,10 @@ from pathlib import Path
 import pandas as pd
 
 from driftline.config.errors import DataError
-from driftline.monitoring.check import DriftEngine, DriftPlan, DriftResult, compare_frames
+from driftline.monitoring.check import compare_frames
+from driftline.monitoring.engines import DriftEngine
+from driftline.monitoring.plan import DriftPlan
+from driftline.monitoring.results import DriftResult
 from driftline.specs import ModelSpec
 
 _ID_MIN_DISTINCT = 50

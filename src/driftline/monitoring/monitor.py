@@ -20,16 +20,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from driftline.config.errors import DataError, DriftlineError
 from driftline.config.settings import Settings, get_settings
-from driftline.config.times import ts_us
-from driftline.data.store import LABELS_TABLE, Store
+from driftline.data.store import Store
+from driftline.data.windows import (
+    performance_window,
+    read_labelled,
+    read_window,
+    window_bounds,
+    window_ends,
+)
 from driftline.lifecycle.baseline import Baseline
-from driftline.monitoring.check import DriftEngine, DriftResult, check_drift
+from driftline.monitoring.check import check_drift
+from driftline.monitoring.engines import DriftEngine
 from driftline.monitoring.policy import Decision, decide, failed, insufficient_data
-from driftline.monitoring.runs import history, record_run, utc
+from driftline.monitoring.results import DriftResult
+from driftline.monitoring.runs import history, record_run
 from driftline.specs import ModelSpec, Monitoring
 
 log = logging.getLogger(__name__)
@@ -144,93 +150,6 @@ class MonitorRun:
             lines.append(f"- stored as monitor run {self.run_id}")
         lines += ["", "## Why", "", *(f"- {r}" for r in d.reasons)]
         return "\n".join(lines)
-
-
-# -- windows -------------------------------------------------------------------------------
-
-
-def window_bounds(
-    monitoring: Monitoring, window_end: datetime | str | None = None, *, now: datetime | None = None
-) -> tuple[datetime, datetime]:
-    """``[start, end)`` of the window ending at ``window_end``; by default the last window
-    boundary before ``now`` (boundaries are multiples of the window length since the
-    epoch, so daily windows end at midnight UTC)."""
-    length = pd.Timedelta(monitoring.window)
-    if window_end is None:
-        current = pd.Timestamp(utc(now or datetime.now(UTC)))
-        end = current.floor(length) if length <= pd.Timedelta(days=1) else _floor(current, length)
-    else:
-        end = _timestamp(window_end, "window end")
-    return (end - length).to_pydatetime(), end.to_pydatetime()
-
-
-def _timestamp(value: datetime | str, what: str) -> pd.Timestamp:
-    """A UTC timestamp from a datetime or an ISO string (naive = UTC)."""
-    try:
-        return pd.Timestamp(utc(pd.Timestamp(value)))
-    except (ValueError, TypeError):
-        raise DataError(
-            f"{what} {value!r} is not a date or time; use ISO 8601, e.g. 2026-10-01 or "
-            "2026-10-01T06:00:00Z"
-        ) from None
-
-
-def _floor(ts: pd.Timestamp, length: pd.Timedelta) -> pd.Timestamp:
-    epoch = pd.Timestamp(0, tz="UTC")
-    return epoch + ((ts - epoch) // length) * length
-
-
-def window_ends(
-    monitoring: Monitoring, start: datetime | str, end: datetime | str
-) -> list[datetime]:
-    """The ends of the consecutive windows that cover ``[start, end)``."""
-    length = pd.Timedelta(monitoring.window)
-    first, last = _timestamp(start, "start"), _timestamp(end, "end")
-    if last <= first:
-        raise DataError(f"the backfill range is empty: end {last} is not after start {first}")
-    ends = []
-    cursor = first + length
-    while cursor <= last:
-        ends.append(cursor.to_pydatetime())
-        cursor += length
-    if not ends:
-        raise DataError(
-            f"the range {first} to {last} is shorter than one window ({monitoring.window})"
-        )
-    return ends
-
-
-def read_window(store: Store, spec: ModelSpec, start: datetime, end: datetime) -> pd.DataFrame:
-    """The predictions of ``[start, end)`` (consenting customers only when the spec has a
-    consent column: their consent covers monitoring)."""
-    return store.read_predictions(spec, start, end, consented_only=bool(spec.model.consent))
-
-
-def performance_window(spec: ModelSpec, end: datetime) -> tuple[datetime, datetime]:
-    """The predictions whose labels are scored at ``end``: a performance window that ends
-    ``label_delay_days`` before the monitored window does."""
-    stop = pd.Timestamp(end) - pd.Timedelta(days=spec.model.label_delay_days)
-    return (stop - pd.Timedelta(spec.monitoring.performance.window)).to_pydatetime(), stop
-
-
-def read_labelled(
-    store: Store, spec: ModelSpec, start: datetime, end: datetime, *, as_of: datetime
-) -> pd.DataFrame:
-    """Score and label of predictions in ``[start, end)`` whose label arrived by ``as_of``
-    (so a backfill sees only what was known then)."""
-    m = spec.model
-    store.ensure_model(spec)
-    table = store.predictions_table_name(spec)
-    sql = (
-        f'SELECT p."{m.prediction}", l.label FROM {table} p '
-        f"JOIN {LABELS_TABLE} l ON l.model = ? AND l.request_id = p.request_id "
-        "WHERE p.ts_us >= ? AND p.ts_us < ? AND l.labelled_ts_us <= ?"
-    )
-    params: list[Any] = [spec.name, *(ts_us(t) for t in (start, end, as_of))]
-    if m.consent:
-        sql += " AND p.consent = ?"
-        params.append(True)
-    return store.query_frame(sql, params, {m.prediction: "float", m.target: "float"})
 
 
 # -- one run -------------------------------------------------------------------------------

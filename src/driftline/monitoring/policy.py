@@ -27,7 +27,7 @@ from typing import Literal
 import pandas as pd
 
 from driftline.config.times import utc
-from driftline.monitoring.check import DriftResult
+from driftline.monitoring.results import DriftResult
 from driftline.specs import ModelSpec
 
 Action = Literal["none", "alert", "retrain"]

@@ -16,8 +16,8 @@ import pandas as pd
 import sqlalchemy as sa
 
 from driftline.data.store import Store
-from driftline.monitoring.check import ColumnDrift, DriftResult
 from driftline.monitoring.policy import Decision, PastRun
+from driftline.monitoring.results import ColumnDrift, DriftResult
 
 RUNS_TABLE = "dl_monitor_runs"
 COLUMNS_TABLE = "dl_monitor_columns"

@@ -1,3 +1,51 @@
-"""Model specs."""
+"""Model specs: the typed form of ``monitors/<model>.yaml``.
 
-from driftline.specs.spec import *  # noqa: F403  (temporary while splitting)
+Every section is a pydantic model with ``extra="forbid"``, so a typo is an error that
+names the file, the key and the keys that are allowed. Field descriptions are the
+reference documentation of the YAML (the README's spec tables are built from them).
+"""
+
+from __future__ import annotations
+
+from driftline.specs.alerts import AlertsSection
+from driftline.specs.common import Duration
+from driftline.specs.loader import find_spec, list_specs, load_spec, parse_spec
+from driftline.specs.model import RESERVED_COLUMNS, Features, ModelSection
+from driftline.specs.monitoring import (
+    DataQuality,
+    DriftRule,
+    DriftSection,
+    FalseDiscovery,
+    Monitoring,
+    Performance,
+    Persistence,
+    Policy,
+    PredictionDrift,
+)
+from driftline.specs.promotion import PromotionSection
+from driftline.specs.spec import ModelSpec
+from driftline.specs.training import TrainingSection
+
+__all__ = [
+    "RESERVED_COLUMNS",
+    "AlertsSection",
+    "DataQuality",
+    "DriftRule",
+    "DriftSection",
+    "Duration",
+    "FalseDiscovery",
+    "Features",
+    "ModelSection",
+    "ModelSpec",
+    "Monitoring",
+    "Performance",
+    "Persistence",
+    "Policy",
+    "PredictionDrift",
+    "PromotionSection",
+    "TrainingSection",
+    "find_spec",
+    "list_specs",
+    "load_spec",
+    "parse_spec",
+]

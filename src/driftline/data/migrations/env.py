@@ -1,5 +1,6 @@
 """Alembic environment: driftline runs migrations programmatically on a connection it
-passes in (see driftline.data.store.Store.upgrade), so there is no alembic.ini URL to keep secret."""
+passes in (see driftline.data.store.Store.upgrade), so there is no alembic.ini URL to keep
+secret."""
 
 from __future__ import annotations
 

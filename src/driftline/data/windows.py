@@ -1,0 +1,203 @@
+"""Every window driftline reads, measured the same way: monitored windows, the labelled
+performance window, training and holdout windows, the benchmark window.
+
+All times are UTC, windows are ``[start, end)``. Training-side windows are measured back
+from the data clock (the newest stored prediction, or an explicit ``as_of``), so replayed
+or simulated history is handled exactly like live traffic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+
+from driftline.config.errors import DataError
+from driftline.config.times import ts_us, utc
+from driftline.data.store import ENTITY_KEY, LABELS_TABLE, Store
+from driftline.specs import ModelSpec, Monitoring
+
+# -- monitored windows ---------------------------------------------------------------------
+
+
+def window_bounds(
+    monitoring: Monitoring, window_end: datetime | str | None = None, *, now: datetime | None = None
+) -> tuple[datetime, datetime]:
+    """``[start, end)`` of the window ending at ``window_end``; by default the last window
+    boundary before ``now`` (boundaries are multiples of the window length since the
+    epoch, so daily windows end at midnight UTC)."""
+    length = pd.Timedelta(monitoring.window)
+    if window_end is None:
+        current = pd.Timestamp(utc(now or datetime.now(UTC)))
+        end = current.floor(length) if length <= pd.Timedelta(days=1) else _floor(current, length)
+    else:
+        end = _timestamp(window_end, "window end")
+    return (end - length).to_pydatetime(), end.to_pydatetime()
+
+
+def _timestamp(value: datetime | str, what: str) -> pd.Timestamp:
+    """A UTC timestamp from a datetime or an ISO string (naive = UTC)."""
+    try:
+        return pd.Timestamp(utc(pd.Timestamp(value)))
+    except (ValueError, TypeError):
+        raise DataError(
+            f"{what} {value!r} is not a date or time; use ISO 8601, e.g. 2026-10-01 or "
+            "2026-10-01T06:00:00Z"
+        ) from None
+
+
+def _floor(ts: pd.Timestamp, length: pd.Timedelta) -> pd.Timestamp:
+    epoch = pd.Timestamp(0, tz="UTC")
+    return epoch + ((ts - epoch) // length) * length
+
+
+def window_ends(
+    monitoring: Monitoring, start: datetime | str, end: datetime | str
+) -> list[datetime]:
+    """The ends of the consecutive windows that cover ``[start, end)``."""
+    length = pd.Timedelta(monitoring.window)
+    first, last = _timestamp(start, "start"), _timestamp(end, "end")
+    if last <= first:
+        raise DataError(f"the backfill range is empty: end {last} is not after start {first}")
+    ends = []
+    cursor = first + length
+    while cursor <= last:
+        ends.append(cursor.to_pydatetime())
+        cursor += length
+    if not ends:
+        raise DataError(
+            f"the range {first} to {last} is shorter than one window ({monitoring.window})"
+        )
+    return ends
+
+
+def read_window(store: Store, spec: ModelSpec, start: datetime, end: datetime) -> pd.DataFrame:
+    """The predictions of ``[start, end)`` (consenting customers only when the spec has a
+    consent column: their consent covers monitoring)."""
+    return store.read_predictions(spec, start, end, consented_only=bool(spec.model.consent))
+
+
+def performance_window(spec: ModelSpec, end: datetime) -> tuple[datetime, datetime]:
+    """The predictions whose labels are scored at ``end``: a performance window that ends
+    ``label_delay_days`` before the monitored window does."""
+    stop = pd.Timestamp(end) - pd.Timedelta(days=spec.model.label_delay_days)
+    return (stop - pd.Timedelta(spec.monitoring.performance.window)).to_pydatetime(), stop
+
+
+def read_labelled(
+    store: Store, spec: ModelSpec, start: datetime, end: datetime, *, as_of: datetime
+) -> pd.DataFrame:
+    """Score and label of predictions in ``[start, end)`` whose label arrived by ``as_of``
+    (so a backfill sees only what was known then)."""
+    m = spec.model
+    store.ensure_model(spec)
+    table = store.predictions_table_name(spec)
+    sql = (
+        f'SELECT p."{m.prediction}", l.label FROM {table} p '
+        f"JOIN {LABELS_TABLE} l ON l.model = ? AND l.request_id = p.request_id "
+        "WHERE p.ts_us >= ? AND p.ts_us < ? AND l.labelled_ts_us <= ?"
+    )
+    params: list[Any] = [spec.name, *(ts_us(t) for t in (start, end, as_of))]
+    if m.consent:
+        sql += " AND p.consent = ?"
+        params.append(True)
+    return store.query_frame(sql, params, {m.prediction: "float", m.target: "float"})
+
+
+# -- training, holdout and benchmark windows -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class Windows:
+    """Time windows measured back from the data clock ``as_of`` (all UTC, [start, end))."""
+
+    as_of: pd.Timestamp
+    train_start: pd.Timestamp
+    train_end: pd.Timestamp  # = holdout start
+    holdout_end: pd.Timestamp  # = newest matured prediction time
+
+    @property
+    def holdout_start(self) -> pd.Timestamp:
+        return self.train_end
+
+    def as_params(self) -> dict[str, str]:
+        return {
+            "as_of": self.as_of.isoformat(),
+            "train_start": self.train_start.isoformat(),
+            "train_end": self.train_end.isoformat(),
+            "holdout_end": self.holdout_end.isoformat(),
+        }
+
+
+def plan_windows(spec: ModelSpec, as_of: datetime | pd.Timestamp) -> Windows:
+    """Training and holdout windows for a data clock of ``as_of``.
+
+    Labels mature ``label_delay_days`` after a prediction; the newest ``holdout_days`` of
+    matured predictions are the holdout, the ``lookback_days`` before it the training set.
+    """
+    t = spec.training
+    now = utc(as_of)
+    matured_end = now - pd.Timedelta(days=spec.model.label_delay_days)
+    holdout_start = matured_end - pd.Timedelta(days=t.holdout_days)
+    return Windows(
+        as_of=now,
+        train_start=holdout_start - pd.Timedelta(days=t.lookback_days),
+        train_end=holdout_start,
+        holdout_end=matured_end,
+    )
+
+
+def data_clock(store: Store, spec: ModelSpec) -> pd.Timestamp:
+    """The time of the newest stored prediction: "now" for windows, so replayed or
+    simulated history is handled exactly like live traffic."""
+    last = store.summarize(spec).last_ts
+    if last is None:
+        raise DataError(
+            f"the store holds no predictions for {spec.name!r}: ingest some with "
+            f"`driftline ingest predictions FILE --model {spec.name}` first"
+        )
+    return (utc(last) + pd.Timedelta(microseconds=1)).ceil("s")
+
+
+def usable_rows(
+    store: Store, spec: ModelSpec, start: pd.Timestamp, end: pd.Timestamp
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Labelled, consenting, de-duplicated rows of ``[start, end)`` and what was dropped.
+
+    Without a consent column in the spec every row counts as usable. Duplicates are
+    repeated log lines: same entity, time and features (e.g. a retried request).
+    """
+    m = spec.model
+    frame = store.read_predictions(
+        spec, start, end, with_labels=True, consented_only=m.consent is not None
+    )
+    read = len(frame)
+    frame = frame[frame[m.target].notna()]
+    labelled = len(frame)
+    frame = frame.drop_duplicates(subset=[ENTITY_KEY, m.timestamp, *m.features.all])
+    counts = {"read": read, "unlabelled": read - labelled, "duplicates": labelled - len(frame)}
+    counts["rows"] = len(frame)
+    frame = frame.reset_index(drop=True)
+    frame[m.target] = frame[m.target].astype(int)
+    return frame, counts
+
+
+def benchmark_window(
+    store: Store,
+    spec: ModelSpec,
+    trained_until: list[pd.Timestamp | None],
+    as_of: datetime | pd.Timestamp | None = None,
+) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The newest ``holdout_days`` of matured predictions, starting no earlier than the
+    end of either model's training window (so both score unseen rows)."""
+    windows = plan_windows(spec, as_of if as_of is not None else data_clock(store, spec))
+    start = max([windows.holdout_start, *(t for t in trained_until if t is not None)])
+    if start >= windows.holdout_end:
+        raise DataError(
+            f"{spec.name}: a model was trained on data up to {start:%Y-%m-%d %H:%M} UTC, "
+            f"so no matured labels remain to benchmark on (labels mature "
+            f"{spec.model.label_delay_days} days after a prediction); wait for newer labels"
+        )
+    return start, windows.holdout_end

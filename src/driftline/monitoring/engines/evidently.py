@@ -1,0 +1,193 @@
+"""The Evidently 0.7 drift engine.
+
+It runs an Evidently ``Report`` with ``DataDriftPreset(include_tests=True)`` for the
+features, a ``ValueDrift`` for the model's score, ``MissingValueCount`` per column, and
+``RocAuc`` on labelled rows. Raw Evidently dictionaries never leave this module: results
+are matched by metric type and column, never by position.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from driftline.config.errors import DataError
+from driftline.config.times import naive_utc
+from driftline.monitoring.engines import ColumnScore, EngineOutput
+from driftline.monitoring.plan import DriftPlan
+
+
+class EvidentlyEngine:
+    """Evidently 0.7: ``DataDriftPreset`` with tests, ``ValueDrift``, ``RocAuc``."""
+
+    name = "evidently"
+
+    def __init__(self, *, missing_counts: bool = True) -> None:
+        # Row and missing-value counts feed the dashboards; the drift verdicts do not
+        # need them (the benchmark turns them off to compare like with like).
+        self.missing_counts = missing_counts
+
+    def run(
+        self,
+        current: pd.DataFrame,
+        reference: pd.DataFrame,
+        plan: DriftPlan,
+        columns: dict[str, str],
+        labelled: pd.DataFrame | None,
+        *,
+        timestamp: datetime | None = None,
+        tags: Sequence[str] = (),
+    ) -> EngineOutput:
+        from evidently import DataDefinition, Dataset, Report
+        from evidently.metrics import MissingValueCount, RowCount, ValueDrift
+        from evidently.presets import DataDriftPreset
+
+        features = [c for c in columns if c != plan.prediction]
+        numerical = [c for c in plan.numerical if c in current.columns]
+        if plan.prediction and plan.prediction in current.columns:
+            numerical.append(plan.prediction)
+        definition = DataDefinition(
+            numerical_columns=numerical, categorical_columns=plan.categorical
+        )
+        items: list[Any] = [
+            DataDriftPreset(
+                columns=features,
+                drift_share=plan.drift_share,
+                per_column_method={c: m for c, m in plan.methods.items() if c in features} or None,
+                per_column_threshold={c: t for c, t in plan.thresholds.items() if c in features}
+                or None,
+            )
+        ]
+        if plan.prediction and plan.prediction in columns:
+            items.append(
+                ValueDrift(
+                    column=plan.prediction,
+                    method=plan.prediction_method,
+                    threshold=plan.prediction_threshold,
+                )
+            )
+        if self.missing_counts:
+            items += [RowCount(), *(MissingValueCount(column=c) for c in plan.columns)]
+        report = Report(items, include_tests=True)
+        stamp = naive_utc(timestamp)
+        with warnings.catch_warnings():
+            # Evidently divides by zero on constant or empty columns; the verdicts are fine.
+            warnings.simplefilter("ignore", RuntimeWarning)
+            snapshot = report.run(
+                Dataset.from_pandas(current, data_definition=definition),
+                Dataset.from_pandas(reference, data_definition=definition),
+                timestamp=stamp,
+                tags=list(tags),
+            )
+        scores = _value_drift_scores(snapshot.dict())
+        missing = set(columns) - set(scores)
+        if missing:
+            raise DataError(f"the drift engine returned no result for columns {sorted(missing)}")
+
+        realized: dict[str, float] = {}
+        performance = None
+        if labelled is not None and plan.score and plan.target:
+            realized, performance = _realized_evidently(
+                labelled, plan.score, plan.target, stamp, tags
+            )
+        return EngineOutput(
+            scores={c: scores[c] for c in columns},
+            realized=realized,
+            report=EvidentlyReport(snapshot, performance),
+        )
+
+
+def _method_names() -> dict[str, str]:
+    """Evidently's display names of its tests ("K-S p_value") -> their names ("ks")."""
+    from evidently.legacy.calculations import stattests
+    from evidently.legacy.calculations.stattests.registry import StatTest
+
+    return {t.display_name: t.name for t in vars(stattests).values() if isinstance(t, StatTest)}
+
+
+def _value_drift_scores(raw: dict[str, Any]) -> dict[str, ColumnScore]:
+    """Per-column scores from a snapshot's dict: every ValueDrift metric, matched with
+    its test by the metric's id (never by position)."""
+    names = _method_names()
+    failed = {
+        t["metric_config"]["metric_id"]: str(getattr(t["status"], "value", t["status"])) == "FAIL"
+        for t in raw.get("tests", [])
+        if t.get("id") == "drift"
+    }
+    scores: dict[str, ColumnScore] = {}
+    for metric in raw.get("metrics", []):
+        config = metric.get("config", {})
+        if not str(config.get("type", "")).endswith(":ValueDrift"):
+            continue
+        column = config["column"]
+        method = names.get(config.get("method"), str(config.get("method")))
+        scores[column] = ColumnScore(
+            method=method,
+            score=float(metric["value"]),
+            threshold=float(config["threshold"]),
+            drifted=failed.get(metric["id"], False),
+        )
+    return scores
+
+
+def _realized_evidently(
+    labelled: pd.DataFrame,
+    prediction: str,
+    target: str,
+    timestamp: datetime | None,
+    tags: Sequence[str],
+) -> tuple[dict[str, float], Any]:
+    from evidently import BinaryClassification, DataDefinition, Dataset, Report
+    from evidently.metrics import RocAuc
+    from sklearn.metrics import average_precision_score
+
+    definition = DataDefinition(
+        numerical_columns=[prediction],
+        classification=[BinaryClassification(target=target, prediction_probas=prediction)],
+    )
+    snapshot = Report([RocAuc()]).run(
+        Dataset.from_pandas(labelled[[prediction, target]], data_definition=definition),
+        None,
+        timestamp=timestamp,
+        tags=[*tags, "performance"],
+    )
+    realized: dict[str, float] = {}
+    for metric in snapshot.dict().get("metrics", []):
+        if str(metric.get("config", {}).get("type", "")).endswith(":RocAuc"):
+            realized["roc_auc"] = float(metric["value"])
+    # Evidently 0.7 has no PR AUC metric; average precision is its usual estimate.
+    realized["pr_auc"] = float(average_precision_score(labelled[target], labelled[prediction]))
+    return realized, snapshot
+
+
+class EvidentlyReport:
+    """The Evidently snapshots of one check: drift, and performance when labels existed."""
+
+    def __init__(self, drift: Any, performance: Any | None = None) -> None:
+        self._drift = drift
+        self._performance = performance
+
+    def save_html(self, path: Path) -> list[Path]:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # save_html needs a str path: given a file object it silently writes nothing.
+        self._drift.save_html(str(path))
+        written = [path]
+        if self._performance is not None:
+            perf = path.with_name(f"{path.stem}-performance{path.suffix}")
+            self._performance.save_html(str(perf))
+            written.append(perf)
+        return written
+
+    def add_to_workspace(self, workspace: Any, project_id: Any, name: str) -> list[str]:
+        ids = [str(workspace.add_run(project_id, self._drift, include_data=False, name=name).id)]
+        if self._performance is not None:
+            ref = workspace.add_run(
+                project_id, self._performance, include_data=False, name=f"{name} performance"
+            )
+            ids.append(str(ref.id))
+        return ids

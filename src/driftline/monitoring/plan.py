@@ -1,0 +1,77 @@
+"""Which columns a drift check tests, how, and the rules around them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from driftline.specs import DataQuality, ModelSpec, Monitoring
+
+
+@dataclass(frozen=True)
+class DriftPlan:
+    """Which columns to test, how, and the rules around them (built from a spec or flags).
+
+    ``prediction`` is the score column when its drift is tested (else None); ``score``
+    and ``target`` name the columns realized performance is computed from.
+    """
+
+    columns: dict[str, str]
+    methods: dict[str, str] = field(default_factory=dict)
+    thresholds: dict[str, float] = field(default_factory=dict)
+    drift_share: float = 0.5
+    prediction: str | None = None
+    prediction_method: str | None = None
+    prediction_threshold: float | None = None
+    score: str | None = None
+    target: str | None = None
+    quality: DataQuality = field(default_factory=DataQuality)
+
+    @classmethod
+    def from_spec(cls, spec: ModelSpec, *, prediction: bool | None = None) -> DriftPlan:
+        """The plan a spec describes (``prediction=False`` leaves the score out)."""
+        mon = spec.monitoring
+        plan = cls.from_columns(spec.column_types, mon)
+        with_prediction = mon.prediction_drift.enabled if prediction is None else prediction
+        return DriftPlan(
+            columns=plan.columns,
+            methods=plan.methods,
+            thresholds=plan.thresholds,
+            drift_share=plan.drift_share,
+            prediction=spec.model.prediction if with_prediction else None,
+            prediction_method=mon.prediction_drift.method,
+            prediction_threshold=mon.prediction_drift.threshold,
+            score=spec.model.prediction,
+            target=spec.model.target,
+            quality=mon.data_quality,
+        )
+
+    @classmethod
+    def from_columns(
+        cls, columns: Mapping[str, str], monitoring: Monitoring | None = None
+    ) -> DriftPlan:
+        """A plan for named columns, with the rules of a monitoring section (or defaults)."""
+        mon = monitoring or Monitoring()
+        methods: dict[str, str] = {}
+        thresholds: dict[str, float] = {}
+        for name, kind in columns.items():
+            rule = mon.drift.rule_for(name, kind)
+            if rule.method:
+                methods[name] = rule.method
+            if rule.threshold:
+                thresholds[name] = rule.threshold
+        return cls(
+            columns=dict(columns),
+            methods=methods,
+            thresholds=thresholds,
+            drift_share=mon.drift.drift_share,
+            quality=mon.data_quality,
+        )
+
+    @property
+    def numerical(self) -> list[str]:
+        return [c for c, t in self.columns.items() if t == "numerical"]
+
+    @property
+    def categorical(self) -> list[str]:
+        return [c for c, t in self.columns.items() if t == "categorical"]

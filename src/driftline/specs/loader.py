@@ -1,0 +1,87 @@
+"""Reading specs: YAML files to validated :class:`ModelSpec` values, with errors that
+name the file, the key and the keys that are allowed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from driftline.config.errors import SpecError
+from driftline.specs.spec import ModelSpec
+
+
+def _allowed_keys(cls: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """The field names allowed at ``loc`` (the location of an unknown key)."""
+    current: Any = cls
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = current.model_fields.get(part) if hasattr(current, "model_fields") else None
+        if field is None:
+            return []
+        annotation = field.annotation
+        current = annotation
+    if hasattr(current, "model_fields"):
+        return [n for n, f in current.model_fields.items() if not f.exclude]
+    return []
+
+
+def _describe(error: ValidationError, source: str) -> str:
+    lines = [f"{source}: invalid model spec"]
+    for item in error.errors():
+        loc = tuple(item["loc"])
+        key = ".".join(str(p) for p in loc) or "(top level)"
+        if item["type"] == "extra_forbidden":
+            allowed = ", ".join(_allowed_keys(ModelSpec, loc))
+            lines.append(f"  - {key}: unknown key; allowed here: {allowed}")
+        elif item["type"] == "missing":
+            lines.append(f"  - {key}: required key is missing")
+        else:
+            msg = item["msg"].removeprefix("Value error, ")
+            lines.append(f"  - {key}: {msg}")
+    return "\n".join(lines)
+
+
+def parse_spec(data: Any, source: str = "<spec>") -> ModelSpec:
+    """Validate a spec given as a mapping; raise SpecError naming the bad keys."""
+    if not isinstance(data, dict):
+        raise SpecError(f"{source}: a model spec must be a YAML mapping with a 'model' key")
+    try:
+        return ModelSpec.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(_describe(exc, source)) from None
+
+
+def load_spec(path: Path | str) -> ModelSpec:
+    """Read and validate one spec file."""
+    path = Path(path)
+    if not path.is_file():
+        raise SpecError(f"{path}: spec file not found")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise SpecError(f"{path}: not valid YAML: {exc}") from None
+    spec = parse_spec(data, str(path))
+    return spec.model_copy(update={"source": path})
+
+
+def find_spec(model: str, specs_dir: Path) -> ModelSpec:
+    """Load the spec of ``model`` from ``specs_dir`` (file ``<model>.yaml``)."""
+    path = specs_dir / f"{model}.yaml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in specs_dir.glob("*.yaml"))) or "none"
+        raise SpecError(
+            f"no spec for model {model!r}: expected {path} (specs found in {specs_dir}: {known})"
+        )
+    spec = load_spec(path)
+    if spec.name != model:
+        raise SpecError(f"{path}: model.name is {spec.name!r} but the file is named {model!r}")
+    return spec
+
+
+def list_specs(specs_dir: Path) -> list[ModelSpec]:
+    """Every valid spec in ``specs_dir``, sorted by model name."""
+    return [load_spec(p) for p in sorted(specs_dir.glob("*.yaml"))]

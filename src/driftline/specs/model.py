@@ -1,0 +1,97 @@
+"""The ``model:`` section: what the model is and which columns of its log mean what."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from driftline.specs.common import Section
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_MODEL_NAME = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
+# Columns the prediction store adds itself; a spec may not use these names.
+RESERVED_COLUMNS = frozenset({"request_id", "entity_key", "ts_us", "consent", "ingested_at"})
+
+
+class Features(Section):
+    """Input columns the model reads, by type."""
+
+    numerical: list[str] = Field(default_factory=list, description="Numeric feature columns.")
+    categorical: list[str] = Field(
+        default_factory=list, description="Categorical feature columns (stored as text)."
+    )
+
+    @property
+    def all(self) -> list[str]:
+        return [*self.numerical, *self.categorical]
+
+
+class ModelSection(Section):
+    """What the model is and which columns of its inference log mean what."""
+
+    name: str = Field(description="Model name: lowercase letters, digits, underscores.")
+    task: Literal["binary_classification"] = Field(
+        default="binary_classification", description="Prediction task."
+    )
+    request_id: str = Field(
+        default="request_id", description="Column with the unique id of each prediction."
+    )
+    entity_id: str = Field(
+        description="Column with the customer/entity id; pseudonymised at ingestion, "
+        "never stored raw."
+    )
+    timestamp: str = Field(description="Column with the prediction time.")
+    prediction: str = Field(description="Column with the model's score (probability).")
+    target: str = Field(description="Column with the ground-truth label in label files.")
+    label_delay_days: int = Field(
+        default=7, ge=0, description="Days after a prediction until its label has matured."
+    )
+    features: Features = Field(description="Feature columns by type.")
+    segments: list[str] = Field(
+        default_factory=list,
+        description="Categorical feature columns to slice metrics by (e.g. channel, device).",
+    )
+    consent: str | None = Field(
+        default=None,
+        description="Boolean column: did the customer consent to their data being used "
+        "for monitoring and training? Rows without consent are excluded from training.",
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_identifier(cls, value: str) -> str:
+        if not _MODEL_NAME.match(value):
+            raise ValueError(
+                "must be 1-48 lowercase letters, digits or underscores, starting with a letter"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _columns_consistent(self) -> ModelSection:
+        if not self.features.all:
+            raise ValueError("features: list at least one numerical or categorical column")
+        input_columns = [self.entity_id, self.timestamp, self.prediction, *self.features.all]
+        if self.consent:
+            input_columns.append(self.consent)
+        for column in [*input_columns, self.request_id, self.target]:
+            if not _IDENT.match(column):
+                raise ValueError(f"column name {column!r} must be a plain identifier")
+        seen: set[str] = set()
+        for column in input_columns:
+            if column in seen:
+                raise ValueError(f"column {column!r} is used twice")
+            seen.add(column)
+        clash = sorted(set(input_columns) & RESERVED_COLUMNS)
+        if clash:
+            raise ValueError(
+                f"column names {clash} are reserved by the store; rename them in the spec"
+            )
+        stray = [s for s in self.segments if s not in self.features.categorical]
+        if stray:
+            raise ValueError(
+                f"segments {stray} must be categorical features "
+                f"(categorical: {self.features.categorical})"
+            )
+        return self

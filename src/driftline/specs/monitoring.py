@@ -1,0 +1,251 @@
+"""The ``monitoring:`` section: windows, drift tests, data quality, performance, policy."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from driftline.specs.common import CRON_FIELD, Duration, Section
+
+
+class DriftRule(Section):
+    """Which statistical test decides drift for a column, and at which threshold."""
+
+    method: str | None = Field(
+        default=None,
+        description="Evidently drift method, e.g. wasserstein, ks, psi, jensenshannon, "
+        "chisquare, z, hellinger, kl_div. Default: Evidently's choice by column type and "
+        "reference size (reference above 1000 rows: wasserstein for numerical, "
+        "jensenshannon for categorical; otherwise ks, chisquare or z).",
+    )
+    threshold: float | None = Field(
+        default=None,
+        gt=0,
+        description="Drift threshold of the method: for p-value methods (ks, chisquare, z, "
+        "...) drift is a p-value below it; for distances (wasserstein, psi, jensenshannon, "
+        "...) a score at or above it. Default: the method's own (0.05 for p-values, 0.1 "
+        "for distances). Set a method together with a threshold.",
+    )
+
+
+class DriftSection(Section):
+    """How input drift is tested, column by column and for the whole window."""
+
+    method: str | None = Field(
+        default=None, description="Drift method for every column (overridden below)."
+    )
+    threshold: float | None = Field(
+        default=None, gt=0, description="Threshold for every column (overridden below)."
+    )
+    numerical: DriftRule = Field(
+        default_factory=DriftRule, description="Method and threshold for numerical columns."
+    )
+    categorical: DriftRule = Field(
+        default_factory=DriftRule, description="Method and threshold for categorical columns."
+    )
+    columns: dict[str, DriftRule] = Field(
+        default_factory=dict,
+        description="Method and threshold for single columns, by name (the most specific "
+        "setting wins: column, then type, then the section's method/threshold).",
+    )
+    drift_share: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description="The window has dataset drift when at least this share of the feature "
+        "columns drifted.",
+    )
+
+    def rule_for(self, column: str, column_type: str) -> DriftRule:
+        """The effective method and threshold of one column (None = Evidently's default)."""
+        by_type = self.numerical if column_type == "numerical" else self.categorical
+        own = self.columns.get(column, DriftRule())
+        return DriftRule(
+            method=own.method or by_type.method or self.method,
+            threshold=own.threshold or by_type.threshold or self.threshold,
+        )
+
+
+class PredictionDrift(Section):
+    """Drift of the model's score itself (an early hint, before labels arrive)."""
+
+    enabled: bool = Field(default=True, description="Test the prediction column for drift.")
+    method: str | None = Field(
+        default=None, description="Drift method for the score (default: Evidently's choice)."
+    )
+    threshold: float | None = Field(
+        default=None, gt=0, description="Threshold of that method (default: its own)."
+    )
+
+
+class DataQuality(Section):
+    """Rules that catch broken pipelines rather than a changing world."""
+
+    max_missing_share: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="A column breaks this rule when more than this share of its values "
+        "is missing in the window and more than in the reference.",
+    )
+    max_unseen_share: float = Field(
+        default=0.01,
+        ge=0,
+        le=1,
+        description="A categorical column breaks this rule when more than this share of "
+        "the window's rows carries categories the reference never had.",
+    )
+    max_out_of_range_share: float = Field(
+        default=0.01,
+        ge=0,
+        le=1,
+        description="A numerical column breaks this rule when more than this share of the "
+        "window's values lies outside the reference's [min, max].",
+    )
+    block_retrain: bool = Field(
+        default=True,
+        description="While any rule is broken, alert instead of retraining: a model "
+        "retrained on broken data learns the bug.",
+    )
+
+
+PerformanceMetric = Literal["roc_auc", "pr_auc"]
+
+
+def _default_drops() -> dict[PerformanceMetric, float]:
+    return {"roc_auc": 0.05, "pr_auc": 0.10}
+
+
+class Performance(Section):
+    """Realized performance, once labels have matured (concept drift shows only here)."""
+
+    enabled: bool = Field(default=True, description="Check realized performance.")
+    window: Duration = Field(
+        default=timedelta(days=7),
+        description="Length of the window of predictions whose labels are scored. It ends "
+        "label_delay_days before the monitored window ends; only labels that had arrived "
+        "by the monitored window's end count (a backfill never looks ahead).",
+    )
+    min_labelled_rows: int = Field(
+        default=500, ge=1, description="Fewer labelled predictions than this: no verdict."
+    )
+    min_positives: int = Field(
+        default=20,
+        ge=1,
+        description="Fewer positive (or negative) labels than this: no verdict.",
+    )
+    max_drop: dict[PerformanceMetric, float] = Field(
+        default_factory=_default_drops,
+        description="Largest tolerated drop of each metric below the champion's validation "
+        "value (absolute, e.g. 0.05 = 5 points of ROC AUC). PR AUC also moves with the "
+        "share of positives, so give it more room.",
+    )
+
+    @field_validator("max_drop")
+    @classmethod
+    def _drops_positive(cls, value: dict[str, float]) -> dict[str, float]:
+        bad = [k for k, v in value.items() if not 0 < v < 1]
+        if bad:
+            raise ValueError(f"drops must lie between 0 and 1 (check {bad})")
+        return value
+
+
+class Persistence(Section):
+    """Retrain only when input drift lasts, not on a one-day blip."""
+
+    required: int = Field(
+        default=4,
+        ge=1,
+        description="Windows with input drift needed before a retrain, this one included.",
+    )
+    of_last: int = Field(
+        default=5,
+        ge=1,
+        description="Out of this many most recent windows (by time: a window that was not "
+        "monitored counts as one without drift).",
+    )
+
+    @model_validator(mode="after")
+    def _fits(self) -> Persistence:
+        if self.required > self.of_last:
+            raise ValueError(f"required ({self.required}) exceeds of_last ({self.of_last})")
+        return self
+
+
+class FalseDiscovery(Section):
+    """Benjamini-Hochberg control when p-value methods test many columns at once."""
+
+    enabled: bool = Field(default=True, description="Correct p-values for multiple testing.")
+    alpha: float = Field(default=0.05, gt=0, lt=1, description="False discovery rate to control.")
+    min_columns: int = Field(
+        default=5,
+        ge=2,
+        description="Correct only when at least this many columns use p-value methods.",
+    )
+
+
+class Policy(Section):
+    """How a window's findings and the recent history become none, alert or retrain."""
+
+    persistence: Persistence = Field(
+        default_factory=Persistence, description="N of the last M windows rule."
+    )
+    cooldown: Duration = Field(
+        default=timedelta(days=7),
+        description="After a retrain decision or a new champion, alert instead of "
+        "retraining for this long.",
+    )
+    fdr: FalseDiscovery = Field(
+        default_factory=FalseDiscovery, description="False discovery rate control."
+    )
+
+
+class Monitoring(Section):
+    """The ``monitoring:`` section: what a monitor run compares and how it decides."""
+
+    window: Duration = Field(
+        default=timedelta(days=1), description="Length of each monitored window (e.g. 1d, 12h)."
+    )
+    schedule: str = Field(
+        default="0 6 * * *",
+        description="When the monitor runs (cron, UTC); each run checks the window ending "
+        "at the last window boundary.",
+    )
+    min_rows: int = Field(
+        default=500,
+        ge=1,
+        description="Windows with fewer rows get status insufficient_data and never a "
+        "drift verdict.",
+    )
+    drift: DriftSection = Field(default_factory=DriftSection, description="Input drift tests.")
+    critical_features: list[str] = Field(
+        default_factory=list,
+        description="Features whose drift alone counts as input drift (as if the whole "
+        "window had drifted).",
+    )
+    prediction_drift: PredictionDrift = Field(
+        default_factory=PredictionDrift, description="Drift of the model's score."
+    )
+    data_quality: DataQuality = Field(
+        default_factory=DataQuality, description="Missing values, unseen categories, ranges."
+    )
+    performance: Performance = Field(
+        default_factory=Performance, description="Realized ROC AUC / PR AUC from labels."
+    )
+    policy: Policy = Field(default_factory=Policy, description="From findings to a decision.")
+
+    @field_validator("window", "schedule")
+    @classmethod
+    def _positive_or_cron(cls, value: Any, info: Any) -> Any:
+        if info.field_name == "window":
+            if value <= timedelta(0):
+                raise ValueError("must be longer than zero")
+            return value
+        fields = str(value).split()
+        if len(fields) != 5 or not all(CRON_FIELD.match(f) for f in fields):
+            raise ValueError(
+                f"{value!r} is not a 5-field cron expression (minute hour day month weekday)"
+            )
+        return value

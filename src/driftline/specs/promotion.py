@@ -1,0 +1,92 @@
+"""The ``promotion:`` section: the gates a challenger must pass to become champion."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from driftline.specs.common import Section
+
+
+class PromotionSection(Section):
+    """The gates a challenger must pass to become champion.
+
+    The champion gates (improvement, non-inferiority, segments, relative calibration)
+    are skipped, and recorded as skipped, when the model has no champion yet.
+    """
+
+    primary_metric: Literal["roc_auc", "pr_auc"] = Field(
+        default="roc_auc", description="Metric the improvement and the bootstrap refer to."
+    )
+    min_primary_metric: float = Field(
+        default=0.55,
+        ge=0,
+        le=1,
+        description="Absolute floor: the challenger's primary metric on the benchmark "
+        "window must reach this, champion or not.",
+    )
+    min_improvement: float = Field(
+        default=0.005,
+        ge=0,
+        le=1,
+        description="The challenger's primary metric must beat the champion's by at least "
+        "this much (absolute) on the benchmark window.",
+    )
+    non_inferiority_margin: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="The lower bound of the paired bootstrap confidence interval of "
+        "(challenger - champion) must be at least -margin. 0 asks for a significant gain.",
+    )
+    confidence: float = Field(
+        default=0.95, gt=0.5, lt=1, description="Confidence level of the bootstrap interval."
+    )
+    bootstrap_samples: int = Field(
+        default=1000, ge=100, le=20_000, description="Paired bootstrap resamples."
+    )
+    max_segment_regression: float = Field(
+        default=0.02,
+        ge=0,
+        le=1,
+        description="No segment (value of a model.segments column) with enough rows may "
+        "lose more than this on the primary metric against the champion.",
+    )
+    min_segment_rows: int = Field(
+        default=500,
+        ge=1,
+        description="Segments with fewer benchmark rows (or a single class) are reported "
+        "but not gated.",
+    )
+    max_calibration_increase: float = Field(
+        default=0.02,
+        ge=0,
+        le=1,
+        description="Expected calibration error (10 bins) may grow by at most this much "
+        "over the champion's.",
+    )
+    max_ece: float = Field(
+        default=0.15,
+        gt=0,
+        le=1,
+        description="Absolute ceiling on the challenger's expected calibration error.",
+    )
+    min_rows_per_second: float = Field(
+        default=5000,
+        ge=0,
+        description="Latency budget: batch scoring throughput on the benchmark window.",
+    )
+    max_model_mb: float = Field(
+        default=50, gt=0, description="Size budget of the serialised model, in MB."
+    )
+    manual_approval: bool = Field(
+        default=False,
+        description="Ask a person to approve in the Prefect UI (retrain flow) or with "
+        "`driftline promote --approve` after every other gate has passed.",
+    )
+    approval_timeout_hours: float = Field(
+        default=24,
+        gt=0,
+        description="Without an answer after this long the retrain flow rejects.",
+    )
