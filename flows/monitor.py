@@ -25,8 +25,9 @@ from prefect.events import emit_event
 from prefect.states import Failed
 
 from driftline.alerts.monitor_run import notify_monitor_run
-from driftline.monitoring.monitor import MonitorRun, backfill, monitor_model, timeline_row
+from driftline.monitoring.monitor import MonitorRun, timeline_row
 from driftline.ops.deployments import DRIFT_EVENT, model_resource
+from driftline.sdk import backfill, monitor_model
 
 
 def _key(model: str, suffix: str) -> str:

@@ -44,13 +44,8 @@ from driftline.alerts.lifecycle import (
 )
 from driftline.context import Context
 from driftline.lifecycle.benchmark import BenchmarkResult, benchmark
-from driftline.lifecycle.promotion import (
-    Approval,
-    GateReport,
-    PromotionOutcome,
-    decide,
-    evaluate_gates,
-)
+from driftline.lifecycle.gates import Approval, GateReport, evaluate_gates
+from driftline.lifecycle.promotion import PromotionOutcome, decide
 from driftline.lifecycle.training import TrainingResult, train
 from driftline.specs import ModelSpec
 

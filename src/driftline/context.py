@@ -1,8 +1,8 @@
-"""The Python entry points a serving app or notebook calls, by model name.
+"""The composition root: everything a command needs, built once from settings.
 
-``log_predictions("purchase_propensity", df)`` reads settings from the environment,
-opens the store and the model's spec, and ingests; pass ``settings=`` to point
-elsewhere. Each call opens and closes its own store connection.
+Only the edges open a :class:`Context`: the CLI, the Prefect flows and the SDK
+(:mod:`driftline.sdk`). The core receives what it needs (a store, a registry, a spec)
+as arguments, so every rule can be tested without settings or services.
 """
 
 from __future__ import annotations
@@ -12,12 +12,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import pandas as pd
-
 from driftline.config.settings import Settings, get_settings
-from driftline.data import ingest
 from driftline.data.privacy import Pseudonymizer, pseudonymizer_from
-from driftline.data.store import ErasureResult, IngestResult, Store
+from driftline.data.store import Store
 from driftline.specs import ModelSpec, find_spec
 
 if TYPE_CHECKING:
@@ -27,7 +24,7 @@ if TYPE_CHECKING:
 
 @dataclass
 class Context:
-    """Everything a command needs, built once from settings (the composition root)."""
+    """Settings and the open store; the registry and alert destinations on request."""
 
     settings: Settings
     store: Store
@@ -35,6 +32,7 @@ class Context:
     @classmethod
     @contextmanager
     def open(cls, settings: Settings | None = None) -> Iterator[Context]:
+        """Open the store named by ``settings`` (default: the environment's) for a block."""
         settings = settings or get_settings()
         store = Store.from_settings(settings)
         try:
@@ -43,6 +41,7 @@ class Context:
             store.dispose()
 
     def spec(self, model: str | ModelSpec) -> ModelSpec:
+        """The spec of ``model`` from the specs folder (a spec passes through)."""
         if isinstance(model, ModelSpec):
             return model
         return find_spec(model, self.settings.specs_dir)
@@ -61,32 +60,7 @@ class Context:
         )
 
     def registry(self) -> Registry:
-        """The MLflow tracking server and model registry (see driftline.registry)."""
+        """The MLflow tracking server and model registry (see driftline.lifecycle.registry)."""
         from driftline.lifecycle.registry import Registry
 
         return Registry.from_settings(self.settings)
-
-
-def log_predictions(
-    model: str | ModelSpec, df: pd.DataFrame, *, settings: Settings | None = None
-) -> IngestResult:
-    """Validate, pseudonymise and store a batch of predictions (all or nothing)."""
-    with Context.open(settings) as ctx:
-        return ingest.log_predictions(ctx.store, ctx.spec(model), df, ctx.pseudonymizer())
-
-
-def log_labels(
-    model: str | ModelSpec, df: pd.DataFrame, *, settings: Settings | None = None
-) -> IngestResult:
-    """Store labels (request id + target) that arrived after the predictions."""
-    with Context.open(settings) as ctx:
-        return ingest.log_labels(ctx.store, ctx.spec(model), df)
-
-
-def forget_entity(
-    model: str | ModelSpec, entity_id: str, *, settings: Settings | None = None
-) -> ErasureResult:
-    """Erase every stored row of one customer, given their raw id."""
-    with Context.open(settings) as ctx:
-        key = ctx.pseudonymizer().pseudonymise(entity_id)
-        return ctx.store.forget(ctx.spec(model), key)

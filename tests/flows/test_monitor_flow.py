@@ -21,8 +21,8 @@ from driftline.alerts import list_entries
 from driftline.config.settings import Settings
 from driftline.data.store import Store
 from driftline.lifecycle.registry import Registry
-from driftline.monitoring.monitor import monitor_model
 from driftline.monitoring.runs import list_runs
+from driftline.sdk import monitor_model
 from driftline.specs import find_spec
 from tests.simdata import CHAMPION_DAY, iso_day, monitored_home
 

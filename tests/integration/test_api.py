@@ -6,8 +6,9 @@ import pytest
 
 from driftline.config.errors import DataError
 from driftline.config.settings import Settings
-from driftline.context import Context, forget_entity, log_labels, log_predictions
+from driftline.context import Context
 from driftline.devtools.simulate import simulate
+from driftline.sdk import forget_entity, log_labels, log_predictions
 
 
 def test_log_by_model_name_then_forget(settings: Settings) -> None:

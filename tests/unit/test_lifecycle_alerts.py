@@ -23,7 +23,8 @@ from driftline.alerts.lifecycle import (
     scrub,
 )
 from driftline.alerts.outbox import render
-from driftline.lifecycle.promotion import Gate, GateReport, PromotionOutcome
+from driftline.lifecycle.gates import Gate, GateReport
+from driftline.lifecycle.promotion import PromotionOutcome
 from driftline.specs import AlertsSection
 
 MODEL = "purchase_propensity"

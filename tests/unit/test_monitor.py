@@ -18,14 +18,9 @@ from driftline.data.store import Store
 from driftline.data.windows import window_bounds, window_ends
 from driftline.devtools.simulate import Simulation
 from driftline.lifecycle.baseline import Baseline
-from driftline.monitoring.monitor import (
-    FAILURES_FILE,
-    backfill,
-    monitor_all,
-    monitor_model,
-    run_monitor,
-)
+from driftline.monitoring.monitor import FAILURES_FILE, run_monitor
 from driftline.monitoring.runs import history, list_runs, run_columns
+from driftline.sdk import backfill, monitor_all, monitor_model
 from driftline.specs import ModelSpec, Monitoring, load_spec, parse_spec
 from tests.simdata import baseline_from, event_columns, event_start, scenario
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from driftline.lifecycle.benchmark import BenchmarkResult, ModelScore, SegmentScore
-from driftline.lifecycle.promotion import GATES, Approval, GateReport, evaluate_gates
+from driftline.lifecycle.gates import GATES, Approval, GateReport, evaluate_gates
 from driftline.specs import PromotionSection
 
 MB = 1024 * 1024

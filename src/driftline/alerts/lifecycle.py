@@ -32,7 +32,8 @@ if TYPE_CHECKING:
     from driftline.alerts import NotifyResult
     from driftline.config.settings import Settings
     from driftline.context import Context
-    from driftline.lifecycle.promotion import GateReport, PromotionOutcome
+    from driftline.lifecycle.gates import GateReport
+    from driftline.lifecycle.promotion import PromotionOutcome
 
 log = logging.getLogger(__name__)
 

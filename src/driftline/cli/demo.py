@@ -211,7 +211,7 @@ def _report(
         spec = find_spec(MODEL, ctx.settings.specs_dir)
         decisions = recent_decisions(ctx.store, spec.name, limit=10)
     from driftline.cli.lifecycle import gate_table
-    from driftline.lifecycle.promotion import GateReport
+    from driftline.lifecycle.gates import GateReport
 
     shown = set()
     for d in decisions:  # newest first: the last rejection and the last promotion

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from driftline.lifecycle.promotion import GateReport
+    from driftline.lifecycle.gates import GateReport
 
 app = typer.Typer(no_args_is_help=True)
 console = Console()
@@ -166,7 +166,8 @@ def promote_cmd(
     """
     from driftline.alerts.lifecycle import delivery_note, notify_outcome
     from driftline.context import Context
-    from driftline.lifecycle.promotion import Approval, default_actor, promote
+    from driftline.lifecycle.gates import Approval
+    from driftline.lifecycle.promotion import default_actor, promote
 
     actor = default_actor()
     approval = Approval(True, actor.removeprefix("cli:"), note) if approve else None

@@ -108,7 +108,7 @@ def privacy_forget(
     entity: Annotated[str, typer.Option(help="The raw customer/entity id to erase.")],
 ) -> None:
     """Erase every stored row of one customer (predictions and their labels)."""
-    from driftline.context import forget_entity
+    from driftline.sdk import forget_entity
 
     result = forget_entity(model, entity)
     console.print(

@@ -163,7 +163,7 @@ def monitor_run(model: ModelOpt, window_end: WhenOpt = None) -> None:
 
     Exit codes: 0 the run was recorded (drift or not), 2 it failed (the message says why).
     """
-    from driftline.monitoring.monitor import monitor_model
+    from driftline.sdk import monitor_model
 
     with console.status(f"monitoring {model}"):
         run = monitor_model(model, window_end)
@@ -196,7 +196,7 @@ def monitor_backfill(
 
     Each window sees the runs before it as history. Exit code 2 when any window failed.
     """
-    from driftline.monitoring.monitor import backfill
+    from driftline.sdk import backfill
 
     with console.status(f"backfilling {model} from {start} to {end}"):
         runs = backfill(model, start, end)

@@ -1,9 +1,9 @@
 """A monitor run: read a window of the inference log, resolve the champion's baseline,
 check drift, decide, store the run, save the report.
 
-:func:`run_monitor` is the heart (a store, a spec and a baseline in; a
-:class:`MonitorRun` out); :func:`monitor_model`, :func:`backfill` and :func:`monitor_all`
-open the store from settings and resolve the champion's baseline themselves. Problems
+:func:`run_monitor` is the heart (a store, a spec and a baseline in; a :class:`MonitorRun`
+out); :func:`monitor_models` runs many windows of many models on one store. Opening the
+store from settings by model name is the edge's job (:mod:`driftline.sdk`). Problems
 with the data or the infrastructure never escape as exceptions here: they become a
 failed run, recorded with its message, so one broken monitor never stops the others.
 """
@@ -14,21 +14,18 @@ import json
 import logging
 import uuid
 from collections.abc import Callable, Sequence
-from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from driftline.config.errors import DataError, DriftlineError
-from driftline.config.settings import Settings, get_settings
 from driftline.data.store import Store
 from driftline.data.windows import (
     performance_window,
     read_labelled,
     read_window,
     window_bounds,
-    window_ends,
 )
 from driftline.lifecycle.baseline import Baseline
 from driftline.monitoring.check import check_drift
@@ -324,110 +321,64 @@ def _append_failure(path: Path, model: str, start: datetime, end: datetime, mess
         log.error("could not write %s: %s", path, exc)
 
 
-# -- by model name, from settings ----------------------------------------------------------
+# -- many windows, many models -------------------------------------------------------------
+
+#: The windows to monitor for a model: its spec in, window ends out (None = the latest).
+WindowEnds = Callable[[ModelSpec | None], Sequence[datetime | str | None]]
 
 
-def champion_loader(settings: Settings) -> BaselineLoader:
-    """The baseline of the version that holds ``champion`` now, from the MLflow registry."""
-
-    def load(spec: ModelSpec) -> Baseline:
-        from driftline.lifecycle.registry import load_champion_baseline
-
-        return load_champion_baseline(settings, spec)
-
-    return load
-
-
-def monitor_model(
-    model: str,
-    window_end: datetime | str | None = None,
+def monitor_models(
+    store: Store,
+    models: Sequence[str],
+    ends: WindowEnds,
+    load_spec: Callable[[str], ModelSpec],
+    load_baseline: BaselineLoader,
     *,
-    settings: Settings | None = None,
-    baseline_loader: BaselineLoader | None = None,
+    reports_dir: Path | None = None,
+    workspace_dir: Path | None = None,
     engine: DriftEngine | None = None,
     now: datetime | None = None,
-) -> MonitorRun:
-    """Monitor one window of ``model`` against its champion; never raises for bad data,
-    a bad spec, a missing champion or an unreachable store (the run is failed instead)."""
-    return _by_name([model], lambda _: [window_end], settings, baseline_loader, engine, now)[0]
-
-
-def backfill(
-    model: str,
-    start: datetime | str,
-    end: datetime | str,
-    *,
-    settings: Settings | None = None,
-    baseline_loader: BaselineLoader | None = None,
-    engine: DriftEngine | None = None,
 ) -> list[MonitorRun]:
-    """Monitor every window in ``[start, end)`` in time order (each sees the runs before
-    it as history). The champion's baseline is resolved once, the current one."""
-
-    def ends(spec: ModelSpec | None) -> Sequence[datetime | str | None]:
-        return window_ends(spec.monitoring if spec else Monitoring(), start, end)
-
-    return _by_name([model], ends, settings, baseline_loader, engine, None)
-
-
-def monitor_all(
-    models: Sequence[str] | None = None,
-    window_end: datetime | str | None = None,
-    *,
-    settings: Settings | None = None,
-    baseline_loader: BaselineLoader | None = None,
-    engine: DriftEngine | None = None,
-) -> list[MonitorRun]:
-    """Monitor every model with a spec (or the ones named); one failure stops no other."""
-    settings = settings or get_settings()
-    if models is None:
-        models = sorted(p.stem for p in settings.specs_dir.glob("*.yaml"))
-    return _by_name(list(models), lambda _: [window_end], settings, baseline_loader, engine, None)
-
-
-def _by_name(
-    models: list[str],
-    ends: Callable[[ModelSpec | None], Sequence[datetime | str | None]],
-    settings: Settings | None,
-    baseline_loader: BaselineLoader | None,
-    engine: DriftEngine | None,
-    now: datetime | None,
-) -> list[MonitorRun]:
-    from driftline.context import Context
-    from driftline.specs import find_spec
-
-    settings = settings or get_settings()
-    loader = baseline_loader or champion_loader(settings)
-    failures = settings.resolved_home / FAILURES_FILE
+    """Monitor each model's windows in time order against its champion's baseline (resolved
+    once per model, on first use). A model whose spec does not load becomes a failed run;
+    one failure stops no other."""
     runs: list[MonitorRun] = []
-    with ExitStack() as stack:
+    for model in models:
         try:
-            ctx = stack.enter_context(Context.open(settings))
-        except Exception as exc:  # the store is unreachable: record the failures in a file
+            spec = load_spec(model)
+        except Exception as exc:
             start, end = window_bounds(Monitoring(), _first(ends(None)), now=now)
-            return [_failed_run(None, m, start, end, exc, failures_file=failures) for m in models]
-        for model in models:
-            try:
-                spec = find_spec(model, settings.specs_dir)
-            except Exception as exc:
-                start, end = window_bounds(Monitoring(), _first(ends(None)), now=now)
-                runs.append(_failed_run(ctx.store, model, start, end, exc))
-                continue
-            resolve = _once(loader, spec)
-            for window_end in ends(spec):
-                runs.append(
-                    run_monitor(
-                        ctx.store,
-                        spec,
-                        resolve,
-                        window_end,
-                        reports_dir=settings.reports_dir(),
-                        workspace_dir=settings.workspace_dir(),
-                        engine=engine,
-                        now=now,
-                    )
+            runs.append(_failed_run(store, model, start, end, exc))
+            continue
+        resolve = _once(load_baseline, spec)
+        for window_end in ends(spec):
+            runs.append(
+                run_monitor(
+                    store,
+                    spec,
+                    resolve,
+                    window_end,
+                    reports_dir=reports_dir,
+                    workspace_dir=workspace_dir,
+                    engine=engine,
+                    now=now,
                 )
+            )
     return runs
+
+
+def unreachable_store_runs(
+    models: Sequence[str],
+    ends: WindowEnds,
+    exc: BaseException,
+    failures_file: Path,
+    *,
+    now: datetime | None = None,
+) -> list[MonitorRun]:
+    """Failed runs for models whose store could not be opened, appended to
+    ``failures_file`` (JSON lines) since the store cannot hold them."""
+    start, end = window_bounds(Monitoring(), _first(ends(None)), now=now)
+    return [_failed_run(None, m, start, end, exc, failures_file=failures_file) for m in models]
 
 
 def _once(loader: BaselineLoader, spec: ModelSpec) -> Callable[[], Baseline]:

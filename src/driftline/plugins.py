@@ -1,0 +1,167 @@
+"""Registries at driftline's extension points: tasks, drift engines, trainers, alert channels.
+
+Each extension point is one :class:`Registry`. A built-in registers itself in the module
+that defines it (``TASKS.register(BinaryClassification())``); the registry imports its
+built-in modules and the Python entry points of its group the first time it is read, so
+spec validation, the CLI and the flows all see the same set. Third parties add to a
+registry the way pytest plugins do, with an entry point in their package's metadata::
+
+    [project.entry-points."driftline.engines"]
+    my_engine = "my_package.drift:MyEngine"
+
+The entry point names a class or an instance with a ``name`` attribute (a class is
+instantiated without arguments). ``driftline plugins`` lists every registry with where
+each entry came from.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import Any, Generic, TypeVar
+
+from driftline.config.errors import SpecError
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+BUILTIN = "driftline (built in)"
+
+
+@dataclass(frozen=True)
+class Entry(Generic[T]):
+    """One registered implementation and where it came from (``driftline (built in)``,
+    an entry point ``dist==version: module:attr``, or the module that registered it)."""
+
+    name: str
+    value: T
+    source: str
+
+
+class Registry(Generic[T]):
+    """Named implementations of one extension point.
+
+    ``kind`` names the thing in messages ("task", "drift engine"); ``group`` is the entry
+    point group (``driftline.tasks``); ``builtins`` are the modules whose import registers
+    the built-in implementations; ``check`` (optional) validates an implementation and
+    returns why it is unfit, or None.
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        group: str,
+        builtins: Sequence[str],
+        *,
+        check: Callable[[Any], str | None] | None = None,
+    ) -> None:
+        self.kind = kind
+        self.group = group
+        self._builtins = tuple(builtins)
+        self._check = check
+        self._entries: dict[str, Entry[T]] = {}
+        self._loaded = False
+        self._loading = False
+        self._lock = threading.RLock()
+        self.errors: list[str] = []
+
+    def __repr__(self) -> str:
+        return f"Registry({self.kind!r}, group={self.group!r})"
+
+    # -- adding ---------------------------------------------------------------------------
+
+    def register(self, value: T, *, name: str | None = None, source: str | None = None) -> T:
+        """Add ``value`` under ``name`` (default: its ``name`` attribute); returns it, so
+        it also works as a class decorator (the class is instantiated once).
+
+        Raises ValueError when the name is taken by another implementation or the value
+        fails the registry's check.
+        """
+        item: Any = value() if isinstance(value, type) else value
+        key = name or getattr(item, "name", None)
+        if not isinstance(key, str) or not key:
+            raise ValueError(f"a {self.kind} needs a non-empty string `name`; got {key!r}")
+        why = self._check(item) if self._check else None
+        if why:
+            raise ValueError(f"{self.kind} {key!r} cannot be registered: {why}")
+        where = source or (BUILTIN if self._loading else _defined_in(item))
+        with self._lock:
+            existing = self._entries.get(key)
+            if existing is not None and existing.value is not item:
+                raise ValueError(
+                    f"{self.kind} {key!r} is already registered (from {existing.source}); "
+                    "choose another name"
+                )
+            self._entries[key] = Entry(key, item, where)
+        return value
+
+    def unregister(self, name: str) -> None:
+        """Remove ``name`` (tests, or replacing a plugin at run time)."""
+        with self._lock:
+            self._entries.pop(name, None)
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def _load(self) -> None:
+        if self._loaded:
+            return
+        with self._lock:
+            if self._loaded or self._loading:
+                return
+            self._loading = True
+            try:
+                for module in self._builtins:
+                    importlib.import_module(module)
+            finally:
+                self._loading = False
+            self._loaded = True
+            self._load_entry_points()
+
+    def _load_entry_points(self) -> None:
+        for point in entry_points(group=self.group):
+            dist = point.dist
+            where = f"{dist.name}=={dist.version}: {point.value}" if dist else point.value
+            try:
+                self.register(point.load(), name=point.name, source=where)
+            except Exception as exc:  # one broken plugin must not break the others
+                message = f"{self.group} entry point {point.name!r} ({where}): {exc}"
+                self.errors.append(message)
+                log.warning("plugin not loaded: %s", message)
+
+    def get(self, name: str) -> T:
+        """The implementation named ``name``; SpecError listing the known names if none."""
+        self._load()
+        entry = self._entries.get(name)
+        if entry is None:
+            raise SpecError(self.unknown(name))
+        return entry.value
+
+    def unknown(self, name: str) -> str:
+        """The message for a name that is not registered."""
+        return f"unknown {self.kind} {name!r}; choose one of {', '.join(self.names()) or 'none'}"
+
+    def names(self) -> list[str]:
+        """Registered names, sorted."""
+        self._load()
+        return sorted(self._entries)
+
+    def entries(self) -> list[Entry[T]]:
+        """Every entry, sorted by name."""
+        self._load()
+        return [self._entries[n] for n in sorted(self._entries)]
+
+    def __contains__(self, name: object) -> bool:
+        self._load()
+        return name in self._entries
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(e.value for e in self.entries())
+
+
+def _defined_in(value: Any) -> str:
+    module = getattr(type(value), "__module__", None) or "?"
+    return BUILTIN if module.startswith("driftline.") else f"registered by {module}"
