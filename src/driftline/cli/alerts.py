@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from driftline.cli.options import ModelFilterOpt, ModelOpt
 from driftline.config.errors import AlertError
 
 app = typer.Typer(
@@ -38,9 +39,7 @@ def _totals(totals: dict[str, int]) -> str:
 
 @app.command("flush")
 def flush_cmd(
-    model: Annotated[
-        str | None, typer.Option("--model", "-m", help="Only this model's alerts.")
-    ] = None,
+    model: ModelFilterOpt = None,
     include_not_due: Annotated[
         bool,
         typer.Option("--all", help="Also try alerts still waiting out a retry backoff."),
@@ -97,9 +96,7 @@ def list_cmd(
         str | None,
         typer.Option(help="Only alerts in this status: pending, sent, failed, suppressed."),
     ] = None,
-    model: Annotated[
-        str | None, typer.Option("--model", "-m", help="Only this model's alerts.")
-    ] = None,
+    model: ModelFilterOpt = None,
     limit: Annotated[int, typer.Option(min=1, help="Show at most this many (latest).")] = 50,
 ) -> None:
     """Show the latest outbox rows: status, attempts, next attempt and last error."""
@@ -133,9 +130,7 @@ def list_cmd(
 
 @app.command("test")
 def test_cmd(
-    model: Annotated[
-        str, typer.Option("--model", "-m", help="Model name (monitors/<model>.yaml).")
-    ],
+    model: ModelOpt,
     severity: Annotated[
         str, typer.Option(help="Severity of the test message: info, warning or critical.")
     ] = "info",

@@ -10,12 +10,13 @@ an alert that cannot be sent waits in the outbox and never changes the exit code
 from __future__ import annotations
 
 import math
-from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
+
+from driftline.cli.options import AsOfOpt, ModelOpt
 
 if TYPE_CHECKING:
     from driftline.lifecycle.gates import GateReport
@@ -23,15 +24,6 @@ if TYPE_CHECKING:
 app = typer.Typer(no_args_is_help=True)
 console = Console()
 PANEL = "Model lifecycle"
-
-ModelOpt = Annotated[str, typer.Option("--model", "-m", help="Model name (monitors/<model>.yaml).")]
-AsOfOpt = Annotated[
-    datetime | None,
-    typer.Option(
-        "--as-of",
-        help="Data clock (UTC) to measure windows from. Default: the newest stored prediction.",
-    ),
-]
 
 
 @app.command("train", rich_help_panel=PANEL)

@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from driftline.cli.options import ModelOpt
 from driftline.config.errors import DriftlineError
 
 app = typer.Typer(
@@ -32,7 +33,6 @@ app.add_typer(privacy_app, name="privacy")
 console = Console()
 err_console = Console(stderr=True)
 
-ModelOpt = Annotated[str, typer.Option("--model", "-m", help="Model name (monitors/<model>.yaml).")]
 
 # Offline by default: no usage telemetry from the libraries driftline runs.
 _OFFLINE_ENV = {

@@ -11,6 +11,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from driftline.cli.options import ModelOpt, WindowEndOpt
+
 if TYPE_CHECKING:
     from driftline.monitoring.monitor import MonitorRun
     from driftline.monitoring.results import DriftResult
@@ -21,8 +23,6 @@ monitor_app = typer.Typer(
 )
 
 console = Console()
-
-ModelOpt = Annotated[str, typer.Option("--model", "-m", help="Model name (monitors/<model>.yaml).")]
 
 
 def _columns_table(result: DriftResult, title: str) -> Table:
@@ -124,16 +124,6 @@ def drift_check(
         raise typer.Exit(code=1)
 
 
-WhenOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--window-end",
-        help="End of the window to check (ISO date or time, UTC when no zone is given). "
-        "Default: the last window boundary (midnight UTC for daily windows).",
-    ),
-]
-
-
 def _runs_table(runs: list[MonitorRun], title: str) -> Table:
     table = Table(title=title)
     for name in ("window", "status", "drift share", "decision", "severity", "drifted columns"):
@@ -158,7 +148,7 @@ def _status(status: str) -> str:
 
 
 @monitor_app.command("run")
-def monitor_run(model: ModelOpt, window_end: WhenOpt = None) -> None:
+def monitor_run(model: ModelOpt, window_end: WindowEndOpt = None) -> None:
     """Check one window of a model against its champion's baseline.
 
     Exit codes: 0 the run was recorded (drift or not), 2 it failed (the message says why).

@@ -78,11 +78,10 @@ class ModelSummary:
 
 def _column_types(spec: ModelSpec) -> dict[str, str]:
     """Store column -> type name ('float', 'text'), for features and the score."""
-    m = spec.model
-    types = {c: "float" for c in m.features.numerical}
-    types.update({c: "text" for c in m.features.categorical})
-    types[m.prediction] = "float"
-    return types
+    return {
+        c: "float" if kind == "numerical" else "text"
+        for c, kind in spec.column_types_with_prediction.items()
+    }
 
 
 def prediction_types(spec: ModelSpec) -> dict[str, str]:

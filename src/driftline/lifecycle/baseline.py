@@ -50,15 +50,6 @@ _QUANTILES = {
 }
 
 
-def reference_schema(spec: ModelSpec) -> dict[str, str]:
-    """Column -> "numerical" | "categorical" for the features and the prediction."""
-    m = spec.model
-    schema = {c: "numerical" for c in m.features.numerical}
-    schema.update({c: "categorical" for c in m.features.categorical})
-    schema[m.prediction] = "numerical"
-    return schema
-
-
 def column_stats(frame: pd.DataFrame, schema: dict[str, str]) -> dict[str, dict[str, Any]]:
     """Per-column summary statistics of ``frame`` (all rows, not just the sample)."""
     stats: dict[str, dict[str, Any]] = {}
@@ -139,7 +130,7 @@ def build_baseline(
     timestamp, the consent flag and the label never reach the reference.
     """
     m = spec.model
-    schema = reference_schema(spec)
+    schema = spec.column_types_with_prediction
     scored = frame.copy()
     scored[m.prediction] = np.asarray(predictions, dtype=float)
     strata = [m.target, *m.segments] if m.target in scored.columns else list(m.segments)

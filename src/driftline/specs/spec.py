@@ -40,12 +40,18 @@ class ModelSpec(Section):
 
     @property
     def column_types(self) -> dict[str, str]:
-        """Feature column -> "numerical" | "categorical"."""
+        """Feature column -> "numerical" | "categorical" (the one spec-to-type map: the
+        store, the baseline and drift plans all derive their column types from it)."""
         f = self.model.features
         return {
             **dict.fromkeys(f.numerical, "numerical"),
             **dict.fromkeys(f.categorical, "categorical"),
         }
+
+    @property
+    def column_types_with_prediction(self) -> dict[str, str]:
+        """:attr:`column_types` plus the model's score column (numerical), in log order."""
+        return {**self.column_types, self.model.prediction: "numerical"}
 
     @model_validator(mode="after")
     def _monitoring_matches_features(self) -> ModelSpec:

@@ -1,0 +1,35 @@
+"""Options shared by several commands, each defined once (name, short flag, help text)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import typer
+
+#: The model a command acts on (``--model purchase_propensity``).
+ModelOpt = Annotated[str, typer.Option("--model", "-m", help="Model name (monitors/<model>.yaml).")]
+
+#: An optional model filter (commands that otherwise act on every model).
+ModelFilterOpt = Annotated[
+    str | None, typer.Option("--model", "-m", help="Only this model (default: every model).")
+]
+
+#: The data clock training-side windows are measured from.
+AsOfOpt = Annotated[
+    datetime | None,
+    typer.Option(
+        "--as-of",
+        help="Data clock (UTC) to measure windows from. Default: the newest stored prediction.",
+    ),
+]
+
+#: The end of a monitored window.
+WindowEndOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--window-end",
+        help="End of the window to check (ISO date or time, UTC when no zone is given). "
+        "Default: the last window boundary (midnight UTC for daily windows).",
+    ),
+]
