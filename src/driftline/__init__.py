@@ -10,16 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-_SDK = (
-    "Context",
-    "backfill",
-    "forget_entity",
-    "log_labels",
-    "log_predictions",
-    "monitor_all",
-    "monitor_model",
-)
-
 if TYPE_CHECKING:
     from driftline.context import Context
     from driftline.sdk import (
@@ -41,6 +31,9 @@ __all__ = [
     "monitor_all",
     "monitor_model",
 ]
+
+
+_SDK = frozenset(__all__) - {"__version__"}
 
 
 def __getattr__(name: str) -> Any:

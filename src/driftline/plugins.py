@@ -125,12 +125,21 @@ class Registry(Generic[T]):
         for point in entry_points(group=self.group):
             dist = point.dist
             where = f"{dist.name}=={dist.version}: {point.value}" if dist else point.value
+            known = self._entries.get(point.name)
+            if known is not None and known.source == where:
+                continue  # already loaded from this entry point
             try:
                 self.register(point.load(), name=point.name, source=where)
             except Exception as exc:  # one broken plugin must not break the others
                 message = f"{self.group} entry point {point.name!r} ({where}): {exc}"
                 self.errors.append(message)
                 log.warning("plugin not loaded: %s", message)
+
+    def refresh(self) -> None:
+        """Read the entry points again (after installing a plugin into a running process)."""
+        self._load()
+        with self._lock:
+            self._load_entry_points()
 
     def get(self, name: str) -> T:
         """The implementation named ``name``; SpecError listing the known names if none."""

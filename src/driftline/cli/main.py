@@ -187,12 +187,14 @@ from driftline.cli import alerts as _alerts  # noqa: E402
 from driftline.cli import demo as _demo  # noqa: E402
 from driftline.cli import lifecycle as _lifecycle  # noqa: E402
 from driftline.cli import ops as _ops  # noqa: E402
+from driftline.cli import plugins as _plugins  # noqa: E402
 
 app.command("demo")(_demo.demo)
 app.add_typer(_ops.dashboards_app, name="dashboards")
 app.command("ui")(_ops.ui)
 app.add_typer(_ops.deployments_app, name="deployments")
 app.command("serve")(_ops.serve)
+app.command("plugins")(_plugins.plugins)
 app.add_typer(_alerts.app, name="alerts")
 app.add_typer(_lifecycle.app)  # train, benchmark, promote, rollback, models
 
