@@ -3,7 +3,7 @@
 For each size (default 100k and 1M rows, reference and current alike) and 20 numerical
 + 2 categorical columns (a few of them shifted in the current frame), it runs:
 
-  driftline  driftline.drift.compare_frames: input validation and typing, the
+  driftline  driftline.monitoring.check.compare_frames: input validation and typing, the
              Evidently report (DataDriftPreset with tests, RowCount, MissingValueCount
              per column), data-quality rules, the typed DriftResult
   plain      Report([DataDriftPreset()]).run(current, reference), as the Evidently

@@ -11,7 +11,7 @@ import pytest
 from driftline.config.errors import BaselineError, DataError
 from driftline.lifecycle.baseline import Baseline
 from driftline.monitoring.check import check_drift, compare_frames
-from driftline.monitoring.methods import METHOD_TYPES, P_VALUE_METHODS
+from driftline.monitoring.engines.evidently import METHODS, EvidentlyEngine
 from driftline.monitoring.plan import DriftPlan
 from driftline.monitoring.results import DriftResult
 from driftline.specs import ModelSpec, load_spec, parse_spec
@@ -225,23 +225,61 @@ def test_report_is_saved_and_added_to_the_workspace(mspec: ModelSpec, tmp_path: 
 def test_method_table_matches_evidently() -> None:
     from evidently.legacy.calculations import stattests
     from evidently.legacy.calculations.stattests.registry import StatTest
+    from evidently.legacy.core import ColumnType
 
     tests = [t for t in vars(stattests).values() if isinstance(t, StatTest)]
     tabular = {t.name: t for t in tests if "text" not in {x.value for x in t.allowed_feature_types}}
     kind = {"num": "numerical", "cat": "categorical"}
     assert {n: {kind[x.value] for x in t.allowed_feature_types} for n, t in tabular.items()} == {
-        n: set(v) for n, v in METHOD_TYPES.items()
+        n: set(m.column_types) for n, m in METHODS.items()
     }
-    # The direction of the score: a p-value falls below, a distance rises above.
+    assert {n: t.default_threshold for n, t in tabular.items()} == {
+        n: m.threshold for n, m in METHODS.items()
+    }
+    # The direction of every score, by Evidently's own test on a clear shift: a p-value
+    # falls below its threshold, a distance rises to or above it.
     rng = np.random.default_rng(2)
+    frames = {
+        "numerical": (pd.Series(rng.normal(size=300)), pd.Series(rng.normal(size=300) + 1)),
+        "categorical": (
+            pd.Series(rng.choice(["a", "b"], 300, p=[0.8, 0.2])),
+            pd.Series(rng.choice(["a", "b"], 300, p=[0.3, 0.7])),
+        ),
+    }
+    evidently_type = {"numerical": ColumnType.Numerical, "categorical": ColumnType.Categorical}
+    for name, method in METHODS.items():
+        for column_type in method.column_types:
+            ref, cur = frames[column_type]
+            out = tabular[name](ref, cur, evidently_type[column_type], None)
+            assert out.drifted, (name, column_type)
+            assert (out.drift_score < out.actual_threshold) == method.p_value, name
+    # ... and the same through a whole check, where the result carries the engine's fact.
     ref = pd.DataFrame({"x": rng.normal(size=800)})
     cur = pd.DataFrame({"x": rng.normal(size=800) + 1})
-    for method in ("ks", "wasserstein"):
+    for name in ("ks", "wasserstein"):
         col = compare_frames(
-            ref, cur, DriftPlan(columns={"x": "numerical"}, methods={"x": method})
+            ref, cur, DriftPlan(columns={"x": "numerical"}, methods={"x": name})
         ).column("x")
         assert col.drifted
-        assert (col.score < col.threshold) == (method in P_VALUE_METHODS)
+        assert col.p_value == METHODS[name].p_value
+        assert (col.score < col.threshold) == METHODS[name].p_value
+
+
+def test_default_methods_match_evidently() -> None:
+    from evidently.legacy.calculations.stattests.registry import get_stattest
+
+    engine = EvidentlyEngine()
+    for rows in (1000, 1001):
+        for distinct in (2, 3, 5, 6):
+            for column_type in ("numerical", "categorical"):
+                values = pd.Series([str(i % distinct) for i in range(rows)])
+                if column_type == "numerical":
+                    values = values.astype(float)
+                evidently = get_stattest(values, values, column_type[:3], None).name
+                picked = engine.default_method(
+                    column_type, reference_rows=rows, distinct_values=distinct
+                )
+                assert picked == evidently, (rows, distinct, column_type)
 
 
 def test_snapshots_carry_every_metric_the_default_dashboard_plots(mspec: ModelSpec) -> None:

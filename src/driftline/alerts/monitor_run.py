@@ -13,7 +13,6 @@ import logging
 from typing import TYPE_CHECKING, Literal
 
 from driftline.config.errors import SpecError, StoreError
-from driftline.monitoring.methods import is_p_value
 
 if TYPE_CHECKING:
     from driftline.alerts import Alert, Destinations, NotifyResult
@@ -37,8 +36,9 @@ _SUMMARY_MAX = 1500
 
 
 def _strength(column: ColumnDrift) -> float:
-    """How far past its threshold a column is (for "most drifted first")."""
-    if is_p_value(column.method):
+    """How far past its threshold a column is (for "most drifted first"); the engine that
+    scored the column said whether its score is a p-value."""
+    if column.p_value:
         return column.threshold / max(column.score, 1e-300)
     return column.score / column.threshold if column.threshold else column.score
 

@@ -94,6 +94,13 @@ def drift_check(
     fail_on_drift: Annotated[
         bool, typer.Option("--fail-on-drift", help="Exit with code 1 when dataset drift is found.")
     ] = False,
+    engine: Annotated[
+        str | None,
+        typer.Option(
+            help="Drift engine, a registered name (`driftline plugins` lists them; an "
+            "unknown name is an error naming them). Default: the spec's, else evidently."
+        ),
+    ] = None,
 ) -> None:
     """Compare two files (CSV or Parquet) for drift, without a store.
 
@@ -107,7 +114,12 @@ def drift_check(
     spec = load_spec(spec_file) if spec_file is not None else None
     with console.status("checking drift"):
         check = check_files(
-            reference, current, spec=spec, numerical=numerical, categorical=categorical
+            reference,
+            current,
+            spec=spec,
+            numerical=numerical,
+            categorical=categorical,
+            engine=engine,
         )
     result = check.result
     _render_result(result, f"drift: {current} against {reference}")

@@ -17,12 +17,15 @@ import numpy as np
 import pandas as pd
 
 from driftline.config.errors import BaselineError, DataError
-from driftline.monitoring.engines import DriftEngine
-from driftline.monitoring.engines.evidently import EvidentlyEngine
-from driftline.monitoring.methods import ALL_MISSING, is_p_value
+from driftline.monitoring.engines import ENGINES, DriftEngine
 from driftline.monitoring.plan import DriftPlan
 from driftline.monitoring.quality import data_quality
-from driftline.monitoring.results import ColumnDrift, DriftResult, RealizedPerformance
+from driftline.monitoring.results import (
+    ALL_MISSING,
+    ColumnDrift,
+    DriftResult,
+    RealizedPerformance,
+)
 from driftline.specs import ModelSpec
 
 if TYPE_CHECKING:
@@ -44,8 +47,9 @@ def check_drift(
     """Compare a window of the model's inference log with its champion's baseline.
 
     ``labelled`` (score + target of predictions whose labels have matured) adds realized
-    metrics next to the baseline's validation metrics. Raises DataError when the window
-    or the baseline does not fit the spec.
+    metrics next to the baseline's validation metrics. ``engine`` defaults to the one the
+    spec names (``monitoring.drift.engine``). Raises DataError when the window does not
+    fit the spec, BaselineError when the baseline does not.
     """
     plan = DriftPlan.from_spec(spec)
     reference = baseline.reference
@@ -111,8 +115,12 @@ def compare_frames(
     tags: Sequence[str] = (),
     names: tuple[str, str] = ("reference", "current"),
 ) -> DriftResult:
-    """The engine-independent check of two frames under a plan (files or store windows)."""
-    engine = engine or EvidentlyEngine()
+    """The engine-independent check of two frames under a plan (files or store windows).
+
+    ``engine`` defaults to the registered engine the plan names (``plan.engine``); an
+    unknown name is a SpecError listing the registered ones.
+    """
+    engine = engine or ENGINES.get(plan.engine)
     wanted = dict(plan.columns)
     if plan.prediction:
         wanted[plan.prediction] = "numerical"
@@ -135,10 +143,18 @@ def compare_frames(
     def verdict(name: str) -> ColumnDrift:
         kind = wanted[name]
         if name in empty_cur:
-            return ColumnDrift(name, kind, ALL_MISSING, 1.0, limit, True, 1.0)
+            return ColumnDrift(name, kind, ALL_MISSING, 1.0, limit, True, 1.0, p_value=False)
         s = output.scores[name]
-        score = _finite(s.score, is_p_value(s.method))
-        return ColumnDrift(name, kind, s.method, score, s.threshold, s.drifted, missing_share[name])
+        return ColumnDrift(
+            name,
+            kind,
+            s.method,
+            _finite(s.score, s.p_value),
+            s.threshold,
+            s.drifted,
+            missing_share[name],
+            p_value=s.p_value,
+        )
 
     columns = tuple(verdict(c) for c in plan.columns)
     drifted = sum(c.drifted for c in columns)

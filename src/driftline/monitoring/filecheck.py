@@ -101,9 +101,15 @@ def check_files(
     spec: ModelSpec | None = None,
     numerical: str | list[str] | None = None,
     categorical: str | list[str] | None = None,
-    engine: DriftEngine | None = None,
+    engine: DriftEngine | str | None = None,
 ) -> FileCheck:
-    """Check ``current`` against ``reference``; columns from the spec, the lists, or inferred."""
+    """Check ``current`` against ``reference``; columns from the spec, the lists, or inferred.
+
+    ``engine`` is an engine or the name of a registered one (default: the spec's
+    ``monitoring.drift.engine``, else evidently). Raises DataError for unreadable files or
+    contradictory column lists, SpecError for an engine name that is not registered or
+    whose catalogue lacks a method the spec sets.
+    """
     num = _split(numerical) if isinstance(numerical, str | None) else list(numerical)
     cat = _split(categorical) if isinstance(categorical, str | None) else list(categorical)
     if spec is not None and (num or cat):
@@ -125,6 +131,8 @@ def check_files(
     else:
         columns, skipped = infer_columns(ref, cur)
         plan = DriftPlan.from_columns(columns)
+    if isinstance(engine, str):
+        plan, engine = plan.with_engine(engine), None
     result = compare_frames(
         ref, cur, plan, engine=engine, names=(f"reference {reference}", f"current {current}")
     )

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from driftline.config.errors import SpecError
+from driftline.monitoring.engines import DEFAULT_ENGINE, ENGINES, method_problem
 from driftline.specs import DataQuality, ModelSpec, Monitoring
 
 
@@ -13,7 +15,9 @@ class DriftPlan:
     """Which columns to test, how, and the rules around them (built from a spec or flags).
 
     ``prediction`` is the score column when its drift is tested (else None); ``score``
-    and ``target`` name the columns realized performance is computed from.
+    and ``target`` name the columns realized performance is computed from; ``engine``
+    names the registered drift engine that computes the tests (``methods`` are names in
+    its catalogue).
     """
 
     columns: dict[str, str]
@@ -26,6 +30,7 @@ class DriftPlan:
     score: str | None = None
     target: str | None = None
     quality: DataQuality = field(default_factory=DataQuality)
+    engine: str = DEFAULT_ENGINE
 
     @classmethod
     def from_spec(cls, spec: ModelSpec, *, prediction: bool | None = None) -> DriftPlan:
@@ -44,6 +49,7 @@ class DriftPlan:
             score=spec.model.prediction,
             target=spec.model.target,
             quality=mon.data_quality,
+            engine=plan.engine,
         )
 
     @classmethod
@@ -66,7 +72,27 @@ class DriftPlan:
             thresholds=thresholds,
             drift_share=mon.drift.drift_share,
             quality=mon.data_quality,
+            engine=mon.drift.engine,
         )
+
+    def with_engine(self, name: str) -> DriftPlan:
+        """The same plan computed by the registered engine ``name``.
+
+        Raises SpecError when no engine has that name (listing the registered ones) or
+        when a method of the plan is not in that engine's catalogue for its column.
+        """
+        engine = ENGINES.get(name)
+        wanted = [(c, m, self.columns[c]) for c, m in self.methods.items() if c in self.columns]
+        if self.prediction and self.prediction_method:
+            wanted.append((self.prediction, self.prediction_method, "numerical"))
+        problems = [
+            f"{column}: {why}"
+            for column, method, kind in wanted
+            if (why := method_problem(engine, method, kind))
+        ]
+        if problems:
+            raise SpecError(f"the plan does not fit drift engine {name!r}: {'; '.join(problems)}")
+        return replace(self, engine=name)
 
     @property
     def numerical(self) -> list[str]:

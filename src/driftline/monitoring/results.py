@@ -7,14 +7,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from driftline.monitoring.methods import is_p_value
+from driftline.monitoring.engines import DEFAULT_ENGINE, ENGINES
 
 QualityRule = Literal["missing_share", "unseen_categories", "out_of_range"]
+
+#: Not a statistical test: the column had no values in the window, which is drift by
+#: itself (a broken pipeline), reported with the share of missing values as its score.
+ALL_MISSING = "all_missing"
 
 
 @dataclass(frozen=True)
 class ColumnDrift:
-    """The verdict on one column: which test, its score and threshold, drifted or not."""
+    """The verdict on one column: which test, its score and threshold, drifted or not.
+
+    ``p_value`` is True when ``score`` is a p-value (drift = score below threshold) and
+    False for a distance; the engine that produced the score says which (its catalogue
+    entry for ``method``). Left out (None), as in results built by hand, it is read from
+    the catalogue of the default engine; :data:`ALL_MISSING` is not a p-value.
+    """
 
     name: str
     type: str
@@ -23,11 +33,11 @@ class ColumnDrift:
     threshold: float
     drifted: bool
     missing_share: float = 0.0
+    p_value: bool | None = field(default=None, kw_only=True)
 
-    @property
-    def p_value(self) -> bool:
-        """True when ``score`` is a p-value (drift = score below threshold)."""
-        return is_p_value(self.method)
+    def __post_init__(self) -> None:
+        if self.p_value is None:
+            object.__setattr__(self, "p_value", _default_p_value(self.method))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -86,6 +96,11 @@ class RealizedPerformance:
             "metrics": dict(self.metrics),
             "baseline": dict(self.baseline),
         }
+
+
+def _default_p_value(method: str) -> bool:
+    entry = ENGINES.get(DEFAULT_ENGINE).methods.get(method)
+    return entry is not None and entry.p_value
 
 
 class DriftReport(Protocol):

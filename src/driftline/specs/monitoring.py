@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from driftline.monitoring.engines import DEFAULT_ENGINE, ENGINES
 from driftline.specs.common import CRON_FIELD, Duration, Section
 
 
@@ -15,10 +16,12 @@ class DriftRule(Section):
 
     method: str | None = Field(
         default=None,
-        description="Evidently drift method, e.g. wasserstein, ks, psi, jensenshannon, "
-        "chisquare, z, hellinger, kl_div. Default: Evidently's choice by column type and "
-        "reference size (reference above 1000 rows: wasserstein for numerical, "
-        "jensenshannon for categorical; otherwise ks, chisquare or z).",
+        description="Drift method, a name in the catalogue of the drift engine "
+        "(monitoring.drift.engine); evidently's include wasserstein, ks, psi, "
+        "jensenshannon, chisquare, z, hellinger, kl_div. Default: the engine's choice by "
+        "column type and reference size (evidently, reference above 1000 rows: "
+        "wasserstein for numerical, jensenshannon for categorical; otherwise ks, "
+        "chisquare or z).",
     )
     threshold: float | None = Field(
         default=None,
@@ -33,6 +36,13 @@ class DriftRule(Section):
 class DriftSection(Section):
     """How input drift is tested, column by column and for the whole window."""
 
+    engine: str = Field(
+        default=DEFAULT_ENGINE,
+        description="Drift engine that computes the tests: a name in the drift engine "
+        "registry (built in: evidently; plugins add more through the driftline.engines "
+        "entry point group; `driftline plugins` lists them). Methods are names in its "
+        "catalogue.",
+    )
     method: str | None = Field(
         default=None, description="Drift method for every column (overridden below)."
     )
@@ -58,8 +68,15 @@ class DriftSection(Section):
         "columns drifted.",
     )
 
+    @field_validator("engine")
+    @classmethod
+    def _registered(cls, value: str) -> str:
+        if value not in ENGINES:
+            raise ValueError(ENGINES.unknown(value))
+        return value
+
     def rule_for(self, column: str, column_type: str) -> DriftRule:
-        """The effective method and threshold of one column (None = Evidently's default)."""
+        """The effective method and threshold of one column (None = the engine's default)."""
         by_type = self.numerical if column_type == "numerical" else self.categorical
         own = self.columns.get(column, DriftRule())
         return DriftRule(
@@ -73,7 +90,9 @@ class PredictionDrift(Section):
 
     enabled: bool = Field(default=True, description="Test the prediction column for drift.")
     method: str | None = Field(
-        default=None, description="Drift method for the score (default: Evidently's choice)."
+        default=None,
+        description="Drift method for the score, in the drift engine's catalogue "
+        "(default: the engine's choice).",
     )
     threshold: float | None = Field(
         default=None, gt=0, description="Threshold of that method (default: its own)."

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import Field, model_validator
 
-from driftline.monitoring.methods import check_method
+from driftline.monitoring.engines import ENGINES, method_problem
 from driftline.specs.alerts import AlertsSection
 from driftline.specs.common import Section
 from driftline.specs.model import ModelSection
@@ -75,12 +75,12 @@ class ModelSpec(Section):
             for c, rule in mon.drift.columns.items()
             if c in types
         ]
+        engine = ENGINES.get(mon.drift.engine)
         for where, method, kinds in checks:
-            for kind in kinds:
-                why = check_method(method, kind) if method else None
-                if why:
-                    problems.append(f"{where}: {why}")
-                    break
+            whys = [method_problem(engine, method, kind) for kind in kinds] if method else []
+            why = next((w for w in whys if w), None)
+            if why:
+                problems.append(f"{where}: {why}")
         if problems:
             raise ValueError("; ".join(problems))
         return self

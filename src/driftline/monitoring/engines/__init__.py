@@ -1,31 +1,69 @@
 """Drift engines: what computes the per-column statistics of a prepared window.
 
 An engine receives frames that hold exactly the columns to test, already typed, and returns
-one :class:`ColumnScore` per column plus, optionally, a report people can open.
+one :class:`ColumnScore` per column plus, optionally, a report people can open. Each engine
+owns its catalogue of methods (:class:`DriftMethod`): the spec's method names are checked
+against the catalogue of the engine the spec chose (``monitoring.drift.engine``), and the
+catalogue says whether a method's score is a p-value or a distance.
+
+Engines live in :data:`ENGINES`; a built-in registers itself in its module, a third party
+through the ``driftline.engines`` entry point group. This module stays cheap to import (no
+pandas, no Evidently): spec validation reads it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-import pandas as pd
+from driftline.plugins import Registry
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from driftline.monitoring.plan import DriftPlan
     from driftline.monitoring.results import DriftReport
+
+ColumnType = Literal["numerical", "categorical"]
+ScoreKind = Literal["p_value", "distance"]
+
+#: The engine a spec or a plan uses when it names none.
+DEFAULT_ENGINE = "evidently"
+
+
+@dataclass(frozen=True)
+class DriftMethod:
+    """One statistical test of an engine's catalogue.
+
+    ``column_types`` are the column types it can test; ``score`` says how to read its
+    score: a ``p_value`` (drift when below the threshold; the policy may correct these
+    for multiple testing) or a ``distance`` (drift when at or above the threshold).
+    ``threshold`` is the engine's default threshold for it.
+    """
+
+    name: str
+    column_types: frozenset[ColumnType]
+    score: ScoreKind
+    threshold: float
+
+    @property
+    def p_value(self) -> bool:
+        """True when the method scores with a p-value (smaller = more drift)."""
+        return self.score == "p_value"
 
 
 @dataclass(frozen=True)
 class ColumnScore:
-    """One column's test as an engine reports it."""
+    """One column's test as an engine reports it; ``p_value`` comes from the engine's
+    catalogue entry of ``method`` (True: a p-value, False: a distance)."""
 
     method: str
     score: float
     threshold: float
     drifted: bool
+    p_value: bool
 
 
 @dataclass
@@ -38,13 +76,21 @@ class EngineOutput:
 class DriftEngine(Protocol):
     """Computes per-column drift tests (and realized metrics) for a prepared window.
 
-    ``columns`` maps the columns to test to their type; ``current`` and ``reference``
-    hold exactly the plan's columns, already typed (float for numerical, str/None for
-    categorical). ``labelled`` is None or a frame of the score and a 0/1 target with
-    both classes present.
+    ``methods`` is the engine's catalogue, by name; ``default_method`` names the method the
+    engine picks for a column when the plan sets none. ``run``: ``columns`` maps the
+    columns to test to their type; ``current`` and ``reference`` hold exactly the plan's
+    columns, already typed (float for numerical, str/None for categorical). ``labelled``
+    is None or a frame of the score and a 0/1 target with both classes present.
     """
 
     name: str
+
+    @property
+    def methods(self) -> Mapping[str, DriftMethod]: ...
+
+    def default_method(
+        self, column_type: str, *, reference_rows: int, distinct_values: int
+    ) -> str: ...
 
     def run(
         self,
@@ -57,3 +103,43 @@ class DriftEngine(Protocol):
         timestamp: datetime | None = None,
         tags: Sequence[str] = (),
     ) -> EngineOutput: ...
+
+
+def _unfit(engine: Any) -> str | None:
+    """Why ``engine`` cannot be registered as a drift engine, or None."""
+    methods = getattr(engine, "methods", None)
+    if not isinstance(methods, Mapping) or not methods:
+        return "it needs a non-empty `methods` mapping of DriftMethod by name"
+    wrong = [k for k, m in methods.items() if not isinstance(m, DriftMethod) or m.name != k]
+    if wrong:
+        return f"`methods` entries {wrong} are not DriftMethod values under their own name"
+    missing = [a for a in ("run", "default_method") if not callable(getattr(engine, a, None))]
+    if missing:
+        return f"it lacks the method(s) {', '.join(missing)}"
+    return None
+
+
+#: Every drift engine by name (built in: ``evidently``).
+ENGINES: Registry[DriftEngine] = Registry(
+    "drift engine",
+    "driftline.engines",
+    ["driftline.monitoring.engines.evidently"],
+    check=_unfit,
+)
+
+
+def method_problem(engine: DriftEngine, method: str, column_type: str) -> str | None:
+    """Why ``engine`` cannot test a ``column_type`` column with ``method``, or None when it
+    can. The message lists the engine's methods (or the types the method applies to)."""
+    found = engine.methods.get(method)
+    if found is None:
+        return (
+            f"unknown drift method {method!r} for drift engine {engine.name!r}; "
+            f"choose one of {', '.join(sorted(engine.methods))}"
+        )
+    if column_type not in found.column_types:
+        return (
+            f"drift method {method!r} does not apply to {column_type} columns "
+            f"(it tests {', '.join(sorted(found.column_types))} columns)"
+        )
+    return None

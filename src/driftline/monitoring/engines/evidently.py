@@ -1,36 +1,103 @@
-"""The Evidently 0.7 drift engine.
+"""The Evidently 0.7 drift engine and its catalogue of methods.
 
 It runs an Evidently ``Report`` with ``DataDriftPreset(include_tests=True)`` for the
 features, a ``ValueDrift`` for the model's score, ``MissingValueCount`` per column, and
 ``RocAuc`` on labelled rows. Raw Evidently dictionaries never leave this module: results
 are matched by metric type and column, never by position.
+
+The catalogue (:data:`METHODS`) is plain data, so specs validate without importing
+Evidently; a unit test checks it against Evidently's own registry of statistical tests
+(names, column types, default thresholds, p-value or distance), so an upgrade that renames
+or adds a test fails loudly instead of drifting apart.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
 
 from driftline.config.errors import DataError
-from driftline.config.times import naive_utc
-from driftline.monitoring.engines import ColumnScore, EngineOutput
-from driftline.monitoring.plan import DriftPlan
+from driftline.monitoring.engines import (
+    ENGINES,
+    ColumnScore,
+    ColumnType,
+    DriftMethod,
+    EngineOutput,
+    ScoreKind,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from driftline.monitoring.plan import DriftPlan
+
+
+def _catalogue(
+    *rows: tuple[str, tuple[ColumnType, ...], ScoreKind, float],
+) -> Mapping[str, DriftMethod]:
+    """A read-only catalogue from (name, column types, score, default threshold) rows."""
+    return MappingProxyType(
+        {n: DriftMethod(n, frozenset(types), score, t) for n, types, score, t in rows}
+    )
+
+
+_NUM: tuple[ColumnType, ...] = ("numerical",)
+_CAT: tuple[ColumnType, ...] = ("categorical",)
+_BOTH: tuple[ColumnType, ...] = ("numerical", "categorical")
+
+#: Evidently 0.7.23's tabular statistical tests: name, column types, score, default threshold.
+METHODS: Mapping[str, DriftMethod] = _catalogue(
+    ("anderson", _NUM, "p_value", 0.1),
+    ("chisquare", _CAT, "p_value", 0.05),
+    ("cramer_von_mises", _NUM, "p_value", 0.1),
+    ("ed", _NUM, "distance", 0.1),
+    ("empirical_mmd", _NUM, "p_value", 0.1),
+    ("es", _NUM, "p_value", 0.05),
+    ("fisher_exact", _CAT, "p_value", 0.1),
+    ("g_test", _CAT, "p_value", 0.1),
+    ("hellinger", _BOTH, "distance", 0.1),
+    ("jensenshannon", _BOTH, "distance", 0.1),
+    ("kl_div", _BOTH, "distance", 0.1),
+    ("ks", _NUM, "p_value", 0.05),
+    ("mannw", _NUM, "p_value", 0.05),
+    ("psi", _BOTH, "distance", 0.1),
+    ("t_test", _NUM, "p_value", 0.05),
+    ("TVD", _CAT, "p_value", 0.1),
+    ("wasserstein", _NUM, "distance", 0.1),
+    ("z", _CAT, "p_value", 0.05),
+)
 
 
 class EvidentlyEngine:
     """Evidently 0.7: ``DataDriftPreset`` with tests, ``ValueDrift``, ``RocAuc``."""
 
     name = "evidently"
+    methods = METHODS
 
     def __init__(self, *, missing_counts: bool = True) -> None:
         # Row and missing-value counts feed the dashboards; the drift verdicts do not
         # need them (the benchmark turns them off to compare like with like).
         self.missing_counts = missing_counts
+
+    def default_method(self, column_type: str, *, reference_rows: int, distinct_values: int) -> str:
+        """The test Evidently picks when the plan names none: by the reference's size, the
+        column type and the distinct non-missing values of reference and current together.
+
+        Up to 1000 reference rows: ``ks`` for numerical columns with more than 5 values,
+        else ``chisquare`` (more than 2 values) or ``z``; above: ``wasserstein`` for
+        numerical columns with more than 5 values, else ``jensenshannon``. (So a numerical
+        column of few values gets a categorical test, as in Evidently.)
+        """
+        many = column_type == "numerical" and distinct_values > 5
+        if reference_rows <= 1000:
+            if many:
+                return "ks"
+            return "chisquare" if distinct_values > 2 else "z"
+        return "wasserstein" if many else "jensenshannon"
 
     def run(
         self,
@@ -46,6 +113,8 @@ class EvidentlyEngine:
         from evidently import DataDefinition, Dataset, Report
         from evidently.metrics import MissingValueCount, RowCount, ValueDrift
         from evidently.presets import DataDriftPreset
+
+        from driftline.config.times import naive_utc  # pandas: not at import (specs read us)
 
         features = [c for c in columns if c != plan.prediction]
         numerical = [c for c in plan.numerical if c in current.columns]
@@ -112,7 +181,8 @@ def _method_names() -> dict[str, str]:
 
 def _value_drift_scores(raw: dict[str, Any]) -> dict[str, ColumnScore]:
     """Per-column scores from a snapshot's dict: every ValueDrift metric, matched with
-    its test by the metric's id (never by position)."""
+    its test by the metric's id (never by position). DataError when Evidently reports a
+    method that is not in :data:`METHODS` (an Evidently upgrade the catalogue missed)."""
     names = _method_names()
     failed = {
         t["metric_config"]["metric_id"]: str(getattr(t["status"], "value", t["status"])) == "FAIL"
@@ -126,11 +196,18 @@ def _value_drift_scores(raw: dict[str, Any]) -> dict[str, ColumnScore]:
             continue
         column = config["column"]
         method = names.get(config.get("method"), str(config.get("method")))
+        entry = METHODS.get(method)
+        if entry is None:
+            raise DataError(
+                f"Evidently tested column {column!r} with {method!r}, which the evidently "
+                "engine's catalogue lacks; check the installed Evidently version"
+            )
         scores[column] = ColumnScore(
             method=method,
             score=float(metric["value"]),
             threshold=float(config["threshold"]),
             drifted=failed.get(metric["id"], False),
+            p_value=entry.p_value,
         )
     return scores
 
@@ -191,3 +268,6 @@ class EvidentlyReport:
             )
             ids.append(str(ref.id))
         return ids
+
+
+ENGINES.register(EvidentlyEngine())
