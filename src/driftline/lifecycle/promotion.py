@@ -19,7 +19,7 @@ from typing import Literal
 from driftline.config.errors import RegistryError
 from driftline.data.store import Store
 from driftline.lifecycle import audit
-from driftline.lifecycle.benchmark import BenchmarkResult, benchmark
+from driftline.lifecycle.benchmark import BenchmarkResult, benchmark, latest_benchmark
 from driftline.lifecycle.gates import Approval, GateReport, evaluate_gates
 from driftline.lifecycle.registry import CHALLENGER, CHAMPION, PREVIOUS, TAG, Registry
 from driftline.specs import ModelSpec
@@ -70,7 +70,7 @@ def current_benchmark(
     running one if there is none yet."""
     challenger = _require_challenger(registry, spec)
     champion = registry.version_by_alias(spec, CHAMPION)
-    stored = audit.latest_benchmark(store, spec.name, challenger, champion)
+    stored = latest_benchmark(store, spec.name, challenger, champion)
     if stored is not None and as_of is None:
         return stored
     return benchmark(store, registry, spec, challenger=challenger, as_of=as_of)
