@@ -1,4 +1,4 @@
-"""The gates (driftline.promotion.evaluate_gates): pure, on hand-made benchmark results."""
+"""The gates (driftline.lifecycle.gates): pure, on hand-made benchmark results."""
 
 from __future__ import annotations
 
