@@ -45,7 +45,7 @@ from driftline.alerts.lifecycle import (
 from driftline.context import Context
 from driftline.lifecycle.benchmark import BenchmarkResult, benchmark
 from driftline.lifecycle.gates import Approval, GateReport, evaluate_gates
-from driftline.lifecycle.promotion import PromotionOutcome, decide
+from driftline.lifecycle.promotion import PromotionOutcome, apply_gate_report
 from driftline.lifecycle.training import TrainingResult, train
 from driftline.specs import ModelSpec
 
@@ -103,7 +103,7 @@ def judge(result: BenchmarkResult, spec: ModelSpec, approval: Approval | None) -
 def apply_decision(spec: ModelSpec, report: GateReport, triggered_by: str) -> PromotionOutcome:
     """Move the aliases (promotion) or record the rejection; both audited."""
     with Context.open() as ctx:
-        return decide(ctx.store, ctx.registry(), spec, report, triggered_by=triggered_by)
+        return apply_gate_report(ctx.store, ctx.registry(), spec, report, triggered_by=triggered_by)
 
 
 @task(retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)

@@ -20,7 +20,7 @@ from driftline.config.settings import Settings
 from driftline.data.privacy import Pseudonymizer
 from driftline.data.store import Store
 from driftline.lifecycle import audit
-from driftline.lifecycle.benchmark import benchmark
+from driftline.lifecycle.benchmark import benchmark, latest_benchmark
 from driftline.lifecycle.promotion import PromotionOutcome, promote, rollback
 from driftline.lifecycle.registry import (
     CHALLENGER,
@@ -166,7 +166,7 @@ def test_benchmark_is_logged_on_the_challenger_and_kept_in_the_store(
 ) -> None:
     scenario, outcome = better
     spec = scenario.spec
-    stored = audit.latest_benchmark(lab.store, spec.name, "2", "1")
+    stored = latest_benchmark(lab.store, spec.name, "2", "1")
     assert stored is not None and stored.benchmark_id == outcome.report.benchmark_id
     assert stored.champion is not None and stored.ci_low is not None
     assert stored.ci_low <= stored.diff <= stored.ci_high

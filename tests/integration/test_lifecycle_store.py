@@ -11,7 +11,13 @@ from driftline.data.store import Store
 from driftline.data.windows import data_clock, usable_rows
 from driftline.devtools.simulate import simulate
 from driftline.lifecycle import audit
-from driftline.lifecycle.benchmark import BenchmarkResult, ModelScore, SegmentScore
+from driftline.lifecycle.benchmark import (
+    BenchmarkResult,
+    ModelScore,
+    SegmentScore,
+    latest_benchmark,
+    record_benchmark,
+)
 from driftline.specs import ModelSpec
 
 
@@ -37,16 +43,16 @@ def _result(challenger: str, champion: str | None, diff: float | None) -> Benchm
 
 
 def test_benchmarks_are_stored_and_found_by_exact_pair(store: Store) -> None:
-    first = audit.record_benchmark(store, _result("1", None, None))
-    older = audit.record_benchmark(store, _result("2", "1", 0.01))
-    newer = audit.record_benchmark(store, _result("2", "1", 0.03))
+    first = record_benchmark(store, _result("1", None, None))
+    older = record_benchmark(store, _result("2", "1", 0.01))
+    newer = record_benchmark(store, _result("2", "1", 0.03))
     assert first < older < newer
-    found = audit.latest_benchmark(store, "purchase_propensity", "2", "1")
+    found = latest_benchmark(store, "purchase_propensity", "2", "1")
     assert found is not None and found.benchmark_id == newer and found.diff == pytest.approx(0.03)
     assert found.segments[0].value == "email" and found.champion.size_bytes == 100
-    bootstrap = audit.latest_benchmark(store, "purchase_propensity", "1", None)
+    bootstrap = latest_benchmark(store, "purchase_propensity", "1", None)
     assert bootstrap is not None and bootstrap.champion is None
-    assert audit.latest_benchmark(store, "purchase_propensity", "3", "2") is None
+    assert latest_benchmark(store, "purchase_propensity", "3", "2") is None
 
 
 def test_decisions_are_appended_and_read_newest_first(store: Store) -> None:

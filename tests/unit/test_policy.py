@@ -8,7 +8,12 @@ from typing import Any
 
 import pytest
 
-from driftline.monitoring.policy import PastRun, benjamini_hochberg, decide, insufficient_data
+from driftline.monitoring.policy import (
+    PastRun,
+    benjamini_hochberg,
+    decide_action,
+    insufficient_data,
+)
 from driftline.monitoring.results import (
     ColumnDrift,
     DriftResult,
@@ -89,20 +94,20 @@ def perf(roc: float, *, rows: int = 2000, positives: int = 400) -> RealizedPerfo
 
 
 def test_too_few_rows_never_gives_a_drift_verdict() -> None:
-    decision = decide(result(("a", "b", "c"), rows=99), spec(), [], window_end=END)
+    decision = decide_action(result(("a", "b", "c"), rows=99), spec(), [], window_end=END)
     assert (decision.status, decision.action) == ("insufficient_data", "none")
     assert decision.drifted_columns == () and not decision.input_drift
     assert decision == insufficient_data(99, 100)
 
 
 def test_quiet_window() -> None:
-    decision = decide(result(), spec(), [], window_end=END)
+    decision = decide_action(result(), spec(), [], window_end=END)
     assert (decision.status, decision.action, decision.severity) == ("ok", "none", "none")
     assert decision.drift_share == 0.0
 
 
 def test_drift_below_the_share_is_noted_not_acted_on() -> None:
-    decision = decide(result(("a",)), spec(), [], window_end=END)
+    decision = decide_action(result(("a",)), spec(), [], window_end=END)
     assert (decision.status, decision.action) == ("ok", "none")
     assert decision.drifted_columns == ("a",)
     assert any("below the dataset threshold" in r for r in decision.reasons)
@@ -115,7 +120,7 @@ PERSIST = {"policy": {"persistence": {"required": 3, "of_last": 4}}}
 
 
 def test_first_drifted_window_alerts() -> None:
-    decision = decide(result(("a", "b")), spec(**PERSIST), [], window_end=END)
+    decision = decide_action(result(("a", "b")), spec(**PERSIST), [], window_end=END)
     assert (decision.status, decision.action, decision.severity) == ("drift", "alert", "medium")
     assert decision.triggers == ("dataset_drift",)
     assert any("input drift in 1 of the last 4 windows" in r for r in decision.reasons)
@@ -123,7 +128,7 @@ def test_first_drifted_window_alerts() -> None:
 
 def test_persistent_drift_retrains() -> None:
     history = [past(1), past(3)]  # with this one: 3 of the last 4 windows
-    decision = decide(result(("a", "b")), spec(**PERSIST), history, window_end=END)
+    decision = decide_action(result(("a", "b")), spec(**PERSIST), history, window_end=END)
     assert (decision.action, decision.severity) == ("retrain", "high")
     assert "persistent" in decision.triggers
 
@@ -140,7 +145,7 @@ def test_persistent_drift_retrains() -> None:
     ],
 )
 def test_windows_that_do_not_count_towards_persistence(history: list[PastRun]) -> None:
-    decision = decide(
+    decision = decide_action(
         result(("a", "b")), spec(**PERSIST), history, window_end=END, champion_version="7"
     )
     assert decision.action == "alert"
@@ -149,7 +154,7 @@ def test_windows_that_do_not_count_towards_persistence(history: list[PastRun]) -
 
 def test_the_latest_run_of_a_window_speaks_for_it() -> None:
     history = [past(1), past(1, drift=False), past(2)]
-    decision = decide(result(("a", "b")), spec(**PERSIST), history, window_end=END)
+    decision = decide_action(result(("a", "b")), spec(**PERSIST), history, window_end=END)
     assert decision.action == "retrain"
 
 
@@ -161,7 +166,7 @@ COOL = {"policy": {"persistence": {"required": 2, "of_last": 3}, "cooldown": "5d
 
 def test_cooldown_after_a_retrain_turns_retrain_into_alert() -> None:
     history = [past(1), past(4, action="retrain")]
-    decision = decide(result(("a", "b")), spec(**COOL), history, window_end=END)
+    decision = decide_action(result(("a", "b")), spec(**COOL), history, window_end=END)
     assert decision.action == "alert"
     assert "cooldown" in decision.triggers
     assert any("until 2026-09-21 00:00" in r for r in decision.reasons)
@@ -169,19 +174,19 @@ def test_cooldown_after_a_retrain_turns_retrain_into_alert() -> None:
 
 def test_retrain_once_the_cooldown_is_over() -> None:
     history = [past(1), past(5, action="retrain")]
-    decision = decide(result(("a", "b")), spec(**COOL), history, window_end=END)
+    decision = decide_action(result(("a", "b")), spec(**COOL), history, window_end=END)
     assert decision.action == "retrain"
 
 
 def test_a_new_champion_starts_a_cooldown() -> None:
     # Version 2 was first monitored yesterday, after version 1: it became champion then.
     history = [past(1, champion_version="2"), past(2, champion_version="1")]
-    decision = decide(
+    decision = decide_action(
         result(("a", "b")), spec(**COOL), history, window_end=END, champion_version="2"
     )
     assert decision.action == "alert" and "cooldown" in decision.triggers
     assert any("(2026-09-19 00:00)" in r for r in decision.reasons)
-    promoted = decide(
+    promoted = decide_action(
         result(("a", "b")),
         spec(**COOL),
         [past(1)],
@@ -195,10 +200,10 @@ def test_a_new_champion_starts_a_cooldown() -> None:
 
 
 def test_a_critical_feature_is_input_drift_on_its_own() -> None:
-    decision = decide(result(("c",)), spec(critical_features=["c"]), [], window_end=END)
+    decision = decide_action(result(("c",)), spec(critical_features=["c"]), [], window_end=END)
     assert decision.input_drift and decision.action == "alert"
     assert decision.triggers == ("critical_feature",)
-    plain = decide(result(("a",)), spec(critical_features=["c"]), [], window_end=END)
+    plain = decide_action(result(("a",)), spec(critical_features=["c"]), [], window_end=END)
     assert not plain.input_drift
 
 
@@ -220,27 +225,27 @@ def test_fdr_control_clears_marginal_p_values_when_many_columns_are_tested() -> 
     data["model"]["segments"] = []
     data["monitoring"] = {"min_rows": 100, "critical_features": ["f1"]}
     with_fdr = parse_spec(data)
-    decision = decide(raw, with_fdr, [], window_end=END)
+    decision = decide_action(raw, with_fdr, [], window_end=END)
     assert decision.drifted_columns == ("f0",)  # 0.03 and 0.04 fail BH at q=0.05 over 10
     assert not decision.input_drift  # f1 was critical, but FDR cleared it
     assert any("cleared 2 p-value columns: f1, f2" in r for r in decision.reasons)
     data["monitoring"]["policy"] = {"fdr": {"enabled": False}}
-    without = decide(raw, parse_spec(data), [], window_end=END)
+    without = decide_action(raw, parse_spec(data), [], window_end=END)
     assert without.drifted_columns == ("f0", "f1", "f2") and without.input_drift
 
 
 def test_fdr_leaves_few_columns_and_distances_alone() -> None:
     few = result(("a", "b"), method="ks", scores={"a": 0.04, "b": 0.03})
-    assert decide(few, spec(), [], window_end=END).drifted_columns == ("a", "b")  # 4 < 5
+    assert decide_action(few, spec(), [], window_end=END).drifted_columns == ("a", "b")  # 4 < 5
     distances = result(("a", "b"))
-    assert decide(distances, spec(), [], window_end=END).drifted_columns == ("a", "b")
+    assert decide_action(distances, spec(), [], window_end=END).drifted_columns == ("a", "b")
 
 
 # -- performance, quality, prediction ------------------------------------------------------
 
 
 def test_performance_drop_retrains_without_input_drift_or_persistence() -> None:
-    decision = decide(result(performance=perf(0.60)), spec(), [], window_end=END)
+    decision = decide_action(result(performance=perf(0.60)), spec(), [], window_end=END)
     assert (decision.action, decision.severity) == ("retrain", "critical")
     assert not decision.input_drift
     assert decision.triggers == ("performance_drop",)
@@ -251,13 +256,13 @@ def test_both_metrics_dropping_give_one_trigger_and_two_reasons() -> None:
     measured = RealizedPerformance(
         2000, 400, {"roc_auc": 0.55, "pr_auc": 0.2}, {"roc_auc": 0.70, "pr_auc": 0.46}
     )
-    decision = decide(result(performance=measured), spec(), [], window_end=END)
+    decision = decide_action(result(performance=measured), spec(), [], window_end=END)
     assert decision.triggers == ("performance_drop",)
     assert sum("below the champion's validation" in r for r in decision.reasons) == 2
 
 
 def test_performance_within_the_allowed_drop_is_fine() -> None:
-    decision = decide(result(performance=perf(0.66)), spec(), [], window_end=END)
+    decision = decide_action(result(performance=perf(0.66)), spec(), [], window_end=END)
     assert decision.action == "none"
     assert any("realized roc_auc 0.660 (validation 0.700)" in r for r in decision.reasons)
 
@@ -267,32 +272,34 @@ def test_performance_within_the_allowed_drop_is_fine() -> None:
     [perf(0.5, rows=100), perf(0.5, positives=5), perf(0.5, positives=1995)],
 )
 def test_performance_needs_enough_labels_of_each_class(measured: RealizedPerformance) -> None:
-    decision = decide(result(performance=measured), spec(), [], window_end=END)
+    decision = decide_action(result(performance=measured), spec(), [], window_end=END)
     assert decision.action == "none"
     assert any("performance not judged" in r for r in decision.reasons)
 
 
 def test_performance_without_a_baseline_value_is_not_judged() -> None:
     measured = RealizedPerformance(2000, 400, {"roc_auc": 0.5, "pr_auc": 0.1}, {})
-    decision = decide(result(performance=measured), spec(), [], window_end=END)
+    decision = decide_action(result(performance=measured), spec(), [], window_end=END)
     assert decision.action == "none"
     assert any("baseline has no roc_auc" in r for r in decision.reasons)
 
 
 def test_performance_drop_in_cooldown_alerts_critically() -> None:
     history = [past(1, action="retrain")]
-    decision = decide(result(performance=perf(0.55)), spec(), history, window_end=END)
+    decision = decide_action(result(performance=perf(0.55)), spec(), history, window_end=END)
     assert (decision.action, decision.severity) == ("alert", "critical")
     assert "cooldown" in decision.triggers
 
 
 def test_broken_data_alerts_and_blocks_retraining() -> None:
-    alone = decide(result(quality=(BUG,)), spec(), [], window_end=END)
+    alone = decide_action(result(quality=(BUG,)), spec(), [], window_end=END)
     assert (alone.action, alone.severity, alone.triggers) == ("alert", "high", ("data_quality",))
     assert not alone.quality_ok
-    blocked = decide(result(quality=(BUG,), performance=perf(0.5)), spec(), [], window_end=END)
+    blocked = decide_action(
+        result(quality=(BUG,), performance=perf(0.5)), spec(), [], window_end=END
+    )
     assert blocked.action == "alert" and "retrain_blocked" in blocked.triggers
-    allowed = decide(
+    allowed = decide_action(
         result(quality=(BUG,), performance=perf(0.5)),
         spec(data_quality={"block_retrain": False}),
         [],
@@ -302,7 +309,7 @@ def test_broken_data_alerts_and_blocks_retraining() -> None:
 
 
 def test_prediction_drift_alone_is_a_low_alert() -> None:
-    decision = decide(result(prediction_drift=True), spec(), [], window_end=END)
+    decision = decide_action(result(prediction_drift=True), spec(), [], window_end=END)
     assert (decision.action, decision.severity) == ("alert", "low")
     assert decision.triggers == ("prediction_drift",)
 
@@ -312,5 +319,5 @@ def test_naive_and_aware_timestamps_mix() -> None:
         PastRun(datetime(2026, 9, 19), "drift", "alert", True),
         PastRun(datetime(2026, 9, 18), "drift", "alert", True),
     ]
-    decision = decide(result(("a", "b")), spec(**PERSIST), history, window_end=END)
+    decision = decide_action(result(("a", "b")), spec(**PERSIST), history, window_end=END)
     assert decision.action == "retrain"

@@ -1,13 +1,14 @@
-"""The gates (driftline.promotion.evaluate_gates): pure, on hand-made benchmark results."""
+"""The gates (driftline.lifecycle.gates): pure, on hand-made benchmark results."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytest
 
 from driftline.lifecycle.benchmark import BenchmarkResult, ModelScore, SegmentScore
-from driftline.lifecycle.gates import GATES, Approval, GateReport, evaluate_gates
+from driftline.lifecycle.gates import GATES, Approval, GateReport, evaluate_gates, meets
 from driftline.specs import PromotionSection
 
 MB = 1024 * 1024
@@ -161,3 +162,75 @@ def test_report_round_trips_and_renders_every_gate() -> None:
     for name in GATES:
         assert f"| {name} |" in markdown
     assert "rejected by 1 gate(s): non_inferiority" in markdown
+
+
+# -- boundaries: plain comparisons with MLflow 3.17's validation semantics ------------------
+
+NAN = float("nan")
+
+
+@pytest.mark.parametrize("greater_is_better", [True, False])
+def test_a_value_equal_to_its_threshold_meets_it(greater_is_better: bool) -> None:
+    assert meets(0.7, 0.7, greater_is_better=greater_is_better)
+    better, worse = (0.71, 0.69) if greater_is_better else (0.69, 0.71)
+    assert meets(better, 0.7, greater_is_better=greater_is_better)
+    assert not meets(worse, 0.7, greater_is_better=greater_is_better)
+
+
+@pytest.mark.parametrize("greater_is_better", [True, False])
+def test_nan_never_meets_a_threshold(greater_is_better: bool) -> None:
+    assert not meets(NAN, 0.7, greater_is_better=greater_is_better)
+    assert not meets(0.7, NAN, greater_is_better=greater_is_better)
+
+
+def test_improvement_of_exactly_the_minimum_change_passes() -> None:
+    # MLflow's min_absolute_change: candidate >= baseline + change, the sum in floats.
+    needed = 0.68 + POLICY.min_improvement
+    exact = evaluate_gates(result(chal_auc=needed, champ_auc=0.68), POLICY)
+    assert exact.gate("improvement").status == "passed"
+    short = math.nextafter(needed, 0.0)
+    below = evaluate_gates(result(chal_auc=short, champ_auc=0.68), POLICY)
+    assert below.gate("improvement").status == "failed"
+
+
+def test_without_a_minimum_improvement_matching_the_champion_passes() -> None:
+    policy = PromotionSection(min_improvement=0.0)
+    report = evaluate_gates(result(chal_auc=0.68, champ_auc=0.68), policy)
+    assert report.gate("improvement").status == "passed"
+
+
+def test_a_nan_primary_metric_fails_floor_and_improvement_without_raising() -> None:
+    report = evaluate_gates(result(chal_auc=NAN), POLICY)
+    assert report.gate("floor").status == "failed"
+    assert report.gate("improvement").status == "failed"
+    champion_nan = evaluate_gates(result(chal_auc=0.72, champ_auc=NAN), POLICY)
+    assert champion_nan.gate("improvement").status == "failed"
+
+
+def test_values_at_each_gate_threshold_pass() -> None:
+    at_floor = evaluate_gates(result(chal_auc=POLICY.min_primary_metric, champ_auc=None), POLICY)
+    assert at_floor.gate("floor").status == "passed"
+    at_limits = evaluate_gates(
+        result(
+            ci=(0.0 - POLICY.non_inferiority_margin, 0.05),
+            ece=0.02 + POLICY.max_calibration_increase,  # champion's ECE is 0.02
+            speed=POLICY.min_rows_per_second,
+            size=POLICY.max_model_mb * MB,
+        ),
+        POLICY,
+    )
+    for name in ("non_inferiority", "calibration", "latency", "size"):
+        assert at_limits.gate(name).status == "passed", name
+
+
+def test_a_segment_losing_exactly_the_allowed_regression_passes() -> None:
+    policy = PromotionSection(max_segment_regression=0.25)
+    at_limit = evaluate_gates(result(segments=[_segment("email", 0.5, 0.75)]), policy)
+    assert at_limit.gate("segments").status == "passed"
+    beyond = evaluate_gates(result(segments=[_segment("email", 0.5, 0.75 + 1e-9)]), policy)
+    assert beyond.gate("segments").status == "failed"
+
+
+def test_a_missing_confidence_interval_fails_non_inferiority() -> None:
+    report = evaluate_gates(result(ci=(NAN, NAN)), POLICY)
+    assert report.gate("non_inferiority").status == "failed"

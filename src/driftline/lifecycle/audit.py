@@ -1,7 +1,10 @@
-"""The lifecycle's records in the store: benchmark results and the decision audit trail.
+"""The decision audit trail in the store: every promotion, rejection, rollback and failed
+alias move, with who or what triggered it and the gate report.
 
-Tables come from migration 0002 (``dl_benchmarks``, ``dl_model_decisions``). Rows are
-only ever inserted, never updated: the audit trail says what happened, in order.
+The table comes from migration 0002 (``dl_model_decisions``). Rows are only ever
+inserted, never updated: the audit trail says what happened, in order. Benchmark results
+(``dl_benchmarks``, same migration) are stored by :mod:`driftline.lifecycle.benchmark`;
+a decision refers to one by its id.
 """
 
 from __future__ import annotations
@@ -9,19 +12,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
 
 from driftline.config.times import utc
 from driftline.data.store import Store
-from driftline.tasks.binary import finite_or_none
 
-if TYPE_CHECKING:
-    from driftline.lifecycle.benchmark import BenchmarkResult
-
-BENCHMARKS_TABLE = "dl_benchmarks"
 DECISIONS_TABLE = "dl_model_decisions"
 
 
@@ -42,60 +40,6 @@ class DecisionRecord:
     gate_report: dict[str, Any] | None
     error: str | None
     created_at: pd.Timestamp
-
-
-def record_benchmark(store: Store, result: BenchmarkResult) -> int:
-    """Insert a benchmark result; returns its id."""
-    table = store.table(BENCHMARKS_TABLE)
-    primary = result.primary_metric
-    values = {
-        "model": result.model,
-        "challenger_version": result.challenger.version,
-        "champion_version": result.champion.version if result.champion else None,
-        "window_start": pd.Timestamp(result.window_start).to_pydatetime(),
-        "window_end": pd.Timestamp(result.window_end).to_pydatetime(),
-        "rows": result.rows,
-        "primary_metric": primary,
-        "challenger_value": finite_or_none(result.challenger.metrics[primary]),
-        "champion_value": finite_or_none(result.champion.metrics[primary])
-        if result.champion
-        else None,
-        "diff": finite_or_none(result.diff),
-        "ci_low": finite_or_none(result.ci_low),
-        "ci_high": finite_or_none(result.ci_high),
-        "result_json": result.to_json(),
-        "mlflow_run_id": result.mlflow_run_id,
-        "created_at": datetime.now(UTC),
-    }
-    with store.engine.begin() as conn:
-        return int(conn.execute(table.insert().values(**values)).inserted_primary_key[0])
-
-
-def latest_benchmark(
-    store: Store, model: str, challenger: str, champion: str | None
-) -> BenchmarkResult | None:
-    """The newest stored benchmark of exactly this challenger against this champion."""
-    from driftline.lifecycle.benchmark import BenchmarkResult
-
-    table = store.table(BENCHMARKS_TABLE)
-    champion_match = (
-        table.c.champion_version.is_(None)
-        if champion is None
-        else table.c.champion_version == champion
-    )
-    query = (
-        sa.select(table.c.id, table.c.result_json)
-        .where(table.c.model == model, table.c.challenger_version == challenger, champion_match)
-        .order_by(table.c.id.desc())
-        .limit(1)
-    )
-    with store.engine.connect() as conn:
-        row = conn.execute(query).first()
-    if row is None:
-        return None
-    data = json.loads(row.result_json)
-    data["benchmark_id"] = int(row.id)
-    return BenchmarkResult.from_dict(data)
 
 
 def record_decision(

@@ -14,16 +14,16 @@ import json
 import logging
 import time
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import sqlalchemy as sa
 
 from driftline.config.errors import DataError, RegistryError
 from driftline.data.store import Store
 from driftline.data.windows import benchmark_window, usable_rows
-from driftline.lifecycle import audit
 from driftline.lifecycle.registry import (
     CHALLENGER,
     CHAMPION,
@@ -34,11 +34,12 @@ from driftline.lifecycle.registry import (
 )
 from driftline.lifecycle.training import feature_frame, score, threads
 from driftline.specs import ModelSpec
-from driftline.tasks.binary import METRICS, classification_metrics, paired_bootstrap
+from driftline.tasks.binary import METRICS, classification_metrics, finite_or_none, paired_bootstrap
 
 log = logging.getLogger(__name__)
 
 MIN_BENCHMARK_ROWS = 200
+BENCHMARKS_TABLE = "dl_benchmarks"
 
 
 @dataclass(frozen=True)
@@ -195,7 +196,7 @@ def benchmark(
         )
     run_id = _log_to_mlflow(registry, spec, result)
     result = replace(result, mlflow_run_id=run_id)
-    result = replace(result, benchmark_id=audit.record_benchmark(store, result))
+    result = replace(result, benchmark_id=record_benchmark(store, result))
     log.info("%s: %s", spec.name, result.summary())
     return result
 
@@ -329,4 +330,69 @@ def _log_to_mlflow(registry: Registry, spec: ModelSpec, result: BenchmarkResult)
     return run_id
 
 
-__all__ = ["METRICS", "BenchmarkResult", "ModelScore", "SegmentScore", "benchmark"]
+# -- the store -----------------------------------------------------------------------------
+
+
+def record_benchmark(store: Store, result: BenchmarkResult) -> int:
+    """Keep a benchmark result in the store (``dl_benchmarks``); returns its id, which
+    the gate report and the audit trail refer to."""
+    table = store.table(BENCHMARKS_TABLE)
+    primary = result.primary_metric
+    values = {
+        "model": result.model,
+        "challenger_version": result.challenger.version,
+        "champion_version": result.champion.version if result.champion else None,
+        "window_start": pd.Timestamp(result.window_start).to_pydatetime(),
+        "window_end": pd.Timestamp(result.window_end).to_pydatetime(),
+        "rows": result.rows,
+        "primary_metric": primary,
+        "challenger_value": finite_or_none(result.challenger.metrics[primary]),
+        "champion_value": finite_or_none(result.champion.metrics[primary])
+        if result.champion
+        else None,
+        "diff": finite_or_none(result.diff),
+        "ci_low": finite_or_none(result.ci_low),
+        "ci_high": finite_or_none(result.ci_high),
+        "result_json": result.to_json(),
+        "mlflow_run_id": result.mlflow_run_id,
+        "created_at": datetime.now(UTC),
+    }
+    with store.engine.begin() as conn:
+        return int(conn.execute(table.insert().values(**values)).inserted_primary_key[0])
+
+
+def latest_benchmark(
+    store: Store, model: str, challenger: str, champion: str | None
+) -> BenchmarkResult | None:
+    """The newest stored benchmark of exactly this challenger against this champion
+    (``champion`` None: the benchmark of a first model), or None."""
+    table = store.table(BENCHMARKS_TABLE)
+    champion_match = (
+        table.c.champion_version.is_(None)
+        if champion is None
+        else table.c.champion_version == champion
+    )
+    query = (
+        sa.select(table.c.id, table.c.result_json)
+        .where(table.c.model == model, table.c.challenger_version == challenger, champion_match)
+        .order_by(table.c.id.desc())
+        .limit(1)
+    )
+    with store.engine.connect() as conn:
+        row = conn.execute(query).first()
+    if row is None:
+        return None
+    data = json.loads(row.result_json)
+    data["benchmark_id"] = int(row.id)
+    return BenchmarkResult.from_dict(data)
+
+
+__all__ = [
+    "METRICS",
+    "BenchmarkResult",
+    "ModelScore",
+    "SegmentScore",
+    "benchmark",
+    "latest_benchmark",
+    "record_benchmark",
+]

@@ -2,13 +2,14 @@
 :class:`GateReport` out.
 
 Each gate is passed, failed, skipped or pending, with the numbers behind it and a
-one-line reason. Nothing here acts: moving aliases, tagging versions and writing the
-audit trail on a report is :mod:`driftline.lifecycle.promotion`.
+one-line reason. Every threshold is a plain comparison of numbers (:func:`meets`: a value
+equal to its threshold passes, NaN fails), so the gates import neither MLflow nor
+anything else that does I/O. Nothing here acts: moving aliases, tagging versions and
+writing the audit trail on a report is :mod:`driftline.lifecycle.promotion`.
 """
 
 from __future__ import annotations
 
-import logging
 import math
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
@@ -127,42 +128,17 @@ class GateReport:
         return "\n".join(lines)
 
 
-def _validate(
-    metric: str, candidate: float, threshold: Any, baseline: float | None = None
-) -> str | None:
-    """None when MLflow's validation passes, else MLflow's failure message."""
-    import mlflow
-    from mlflow.models.evaluation import EvaluationResult
-    from mlflow.models.evaluation.validation import ModelValidationFailedException
+def meets(value: float, threshold: float, *, greater_is_better: bool = True) -> bool:
+    """Whether ``value`` reaches ``threshold``: ``value >= threshold``, or ``<=`` when
+    lower is better. Equal passes; NaN on either side never passes.
 
-    chatty = logging.getLogger("mlflow.models.evaluation.validation")
-    level = chatty.level
-    chatty.setLevel(logging.WARNING)  # it logs two INFO lines per check
-    try:
-        mlflow.validate_evaluation_results(
-            {metric: threshold},
-            EvaluationResult(metrics={metric: float(candidate)}, artifacts={}),
-            EvaluationResult(metrics={metric: float(baseline)}, artifacts={})
-            if baseline is not None
-            else None,
-        )
-    except ModelValidationFailedException as exc:
-        return str(exc.message).strip()
-    finally:
-        chatty.setLevel(level)
-    return None
-
-
-def _threshold(
-    *, threshold: float | None = None, min_change: float | None = None, greater: bool = True
-) -> Any:
-    from mlflow.models import MetricThreshold
-
-    return MetricThreshold(
-        threshold=None if threshold is None else float(threshold),
-        min_absolute_change=None if min_change is None else float(min_change),
-        greater_is_better=greater,
-    )
+    The semantics of MLflow 3.17's model validation (``MetricThreshold`` with
+    ``threshold``, checked by ``mlflow.validate_evaluation_results``), which the gates used
+    before; a ``min_absolute_change`` over a baseline is ``meets(value, baseline +
+    change)``, the sum taken in floating point as MLflow does. One difference: MLflow
+    raised ``decimal.InvalidOperation`` on a NaN in that comparison, here it fails.
+    """
+    return bool(value >= threshold if greater_is_better else value <= threshold)
 
 
 def evaluate_gates(
@@ -175,7 +151,7 @@ def evaluate_gates(
     value = chal.metrics[metric]
     gates: list[Gate] = []
 
-    failure = _validate(metric, value, _threshold(threshold=policy.min_primary_metric))
+    failure = not meets(value, policy.min_primary_metric)
     gates.append(
         Gate(
             "floor",
@@ -196,7 +172,7 @@ def evaluate_gates(
     gates.append(_calibration_gate(result, policy))
 
     speed = chal.rows_per_second
-    failure = _validate("rows_per_second", speed, _threshold(threshold=policy.min_rows_per_second))
+    failure = not meets(speed, policy.min_rows_per_second)
     gates.append(
         Gate(
             "latency",
@@ -209,9 +185,7 @@ def evaluate_gates(
         )
     )
     size_mb = chal.size_bytes / _MB
-    failure = _validate(
-        "model_size_mb", size_mb, _threshold(threshold=policy.max_model_mb, greater=False)
-    )
+    failure = not meets(size_mb, policy.max_model_mb, greater_is_better=False)
     gates.append(
         Gate(
             "size",
@@ -242,11 +216,7 @@ def _champion_gates(result: BenchmarkResult, policy: PromotionSection) -> list[G
     value = result.challenger.metrics[metric]
     base = result.champion.metrics[metric]
     gates = []
-    if policy.min_improvement > 0:
-        threshold = _threshold(min_change=policy.min_improvement)
-        failure = _validate(metric, value, threshold, base)
-    else:
-        failure = _validate(metric, value, _threshold(threshold=base))
+    failure = not meets(value, base + policy.min_improvement)
     gates.append(
         Gate(
             "improvement",
@@ -258,9 +228,7 @@ def _champion_gates(result: BenchmarkResult, policy: PromotionSection) -> list[G
         )
     )
     low = result.ci_low if result.ci_low is not None else float("nan")
-    failure = _validate(
-        f"{metric}_diff_ci_low", low, _threshold(threshold=0.0 - policy.non_inferiority_margin)
-    )
+    failure = not meets(low, 0.0 - policy.non_inferiority_margin)
     gates.append(
         Gate(
             "non_inferiority",
@@ -291,7 +259,7 @@ def _segment_gate(result: BenchmarkResult, policy: PromotionSection) -> Gate:
         ):
             continue
         checked.append(diff)
-        if _validate(f"{metric}_diff[{s.column}={s.value}]", diff, _threshold(threshold=allowed)):
+        if not meets(diff, allowed):
             regressions.append((diff, s))
     if not checked:
         return Gate(
@@ -331,7 +299,7 @@ def _calibration_gate(result: BenchmarkResult, policy: PromotionSection) -> Gate
         base = result.champion.metrics["ece"]
         limit = min(limit, base + policy.max_calibration_increase)
         text += f"; champion {base:.4f} + {policy.max_calibration_increase:.4f} allowed"
-    failure = _validate("ece", ece, _threshold(threshold=limit, greater=False))
+    failure = not meets(ece, limit, greater_is_better=False)
     verdict = "too poorly calibrated" if failure else "calibrated well enough"
     return Gate("calibration", "failed" if failure else "passed", f"{text}): {verdict}", ece, limit)
 

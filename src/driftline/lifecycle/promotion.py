@@ -6,12 +6,17 @@ or two champions: ``previous-champion`` is pointed at the current champion first
 ``champion`` is moved (one atomic alias update), then the ``challenger`` alias is dropped.
 Every decision is written to the store's audit trail and as tags on the model versions
 concerned. :func:`rollback` restores ``previous-champion``.
+
+Every outcome is recorded by one helper, :func:`_record_decision`: the audit row, the
+``driftline.*`` decision tags on the versions concerned and, for a judged challenger, the
+gate report on its benchmark run.
 """
 
 from __future__ import annotations
 
 import getpass
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
@@ -19,7 +24,7 @@ from typing import Literal
 from driftline.config.errors import RegistryError
 from driftline.data.store import Store
 from driftline.lifecycle import audit
-from driftline.lifecycle.benchmark import BenchmarkResult, benchmark
+from driftline.lifecycle.benchmark import BenchmarkResult, benchmark, latest_benchmark
 from driftline.lifecycle.gates import Approval, GateReport, evaluate_gates
 from driftline.lifecycle.registry import CHALLENGER, CHAMPION, PREVIOUS, TAG, Registry
 from driftline.specs import ModelSpec
@@ -70,7 +75,7 @@ def current_benchmark(
     running one if there is none yet."""
     challenger = _require_challenger(registry, spec)
     champion = registry.version_by_alias(spec, CHAMPION)
-    stored = audit.latest_benchmark(store, spec.name, challenger, champion)
+    stored = latest_benchmark(store, spec.name, challenger, champion)
     if stored is not None and as_of is None:
         return stored
     return benchmark(store, registry, spec, challenger=challenger, as_of=as_of)
@@ -91,10 +96,10 @@ def promote(
     every gate passes; otherwise record the rejection. Returns the outcome."""
     result = result or current_benchmark(store, registry, spec, as_of=as_of)
     report = evaluate_gates(result, spec.promotion, approval=approval)
-    return decide(store, registry, spec, report, triggered_by=triggered_by, note=note)
+    return apply_gate_report(store, registry, spec, report, triggered_by=triggered_by, note=note)
 
 
-def decide(
+def apply_gate_report(
     store: Store,
     registry: Registry,
     spec: ModelSpec,
@@ -103,7 +108,10 @@ def decide(
     triggered_by: str | None = None,
     note: str = "",
 ) -> PromotionOutcome:
-    """Act on a gate report: promote, reject (audited), or report that approval is pending."""
+    """Act on a gate report: promote the challenger when every gate passed, record the
+    rejection when one failed, or return ``pending`` (nothing recorded) while only the
+    manual approval is missing. Raises RegistryError when the registry changed since the
+    benchmark or an alias move failed (audited as ``failed``)."""
     actor = triggered_by or default_actor()
     base = {
         "model": spec.name,
@@ -121,31 +129,20 @@ def decide(
             **base,
         )
     if not report.passed:
-        audit_id = audit.record_decision(
+        audit_id = _record_decision(
             store,
-            model=spec.name,
+            registry,
+            spec,
             action="promote",
             outcome="rejected",
-            triggered_by=actor,
+            actor=actor,
             reason=_with_note(report.summary(), note),
-            challenger_version=report.challenger_version,
             champion_before=report.champion_version,
             champion_after=report.champion_version,
-            benchmark_id=report.benchmark_id,
-            gate_report=report.to_dict(),
+            report=report,
+            version=report.challenger_version,
+            tags={f"{TAG}failed_gates": ",".join(g.name for g in report.failed)},
         )
-        registry.set_version_tags(
-            spec,
-            report.challenger_version,
-            {
-                f"{TAG}decision": "rejected",
-                f"{TAG}decision_at": _now(),
-                f"{TAG}decision_by": actor,
-                f"{TAG}failed_gates": ",".join(g.name for g in report.failed),
-                f"{TAG}audit_id": str(audit_id),
-            },
-        )
-        _log_gate_report(registry, report, "rejected")
         log.info("%s", report.summary())
         return PromotionOutcome(
             status="rejected",
@@ -154,10 +151,10 @@ def decide(
             audit_id=audit_id,
             **base,
         )
-    return _apply_promotion(store, registry, spec, report, actor, note)
+    return _promote_challenger(store, registry, spec, report, actor, note)
 
 
-def _apply_promotion(
+def _promote_challenger(
     store: Store,
     registry: Registry,
     spec: ModelSpec,
@@ -191,18 +188,17 @@ def _apply_promotion(
             done.append(f"champion -> v{new}")
     except Exception as exc:
         after = _safe_alias(registry, spec, CHAMPION)
-        audit.record_decision(
+        _record_decision(
             store,
-            model=spec.name,
+            registry,
+            spec,
             action="promote",
             outcome="failed",
-            triggered_by=actor,
+            actor=actor,
             reason=f"promotion of v{new} interrupted after: {', '.join(done) or 'no step'}",
-            challenger_version=new,
             champion_before=old,
             champion_after=after,
-            benchmark_id=report.benchmark_id,
-            gate_report=report.to_dict(),
+            report=report,
             error=f"{type(exc).__name__}: {exc}",
         )
         raise RegistryError(
@@ -218,35 +214,23 @@ def _apply_promotion(
     except Exception as exc:  # the promotion itself is complete
         warnings.append(f"could not drop the challenger alias from v{new}: {exc}")
         log.warning("%s: %s", spec.name, warnings[-1])
-    audit_id = audit.record_decision(
+    stamp = _now()
+    audit_id = _record_decision(
         store,
-        model=spec.name,
+        registry,
+        spec,
         action="promote",
         outcome="promoted",
-        triggered_by=actor,
+        actor=actor,
         reason=reason,
-        challenger_version=new,
         champion_before=old,
         champion_after=new,
-        benchmark_id=report.benchmark_id,
-        gate_report=report.to_dict(),
+        report=report,
+        version=new,
+        tags={f"{TAG}replaced_version": old or "", f"{TAG}gates": report.summary()},
+        others={old: {f"{TAG}replaced_by": new, f"{TAG}replaced_at": stamp}} if old else {},
+        at=stamp,
     )
-    stamp = _now()
-    registry.set_version_tags(
-        spec,
-        new,
-        {
-            f"{TAG}decision": "promoted",
-            f"{TAG}decision_at": stamp,
-            f"{TAG}decision_by": actor,
-            f"{TAG}replaced_version": old or "",
-            f"{TAG}gates": report.summary(),
-            f"{TAG}audit_id": str(audit_id),
-        },
-    )
-    if old is not None:
-        registry.set_version_tags(spec, old, {f"{TAG}replaced_by": new, f"{TAG}replaced_at": stamp})
-    _log_gate_report(registry, report, "promoted")
     log.info("%s", reason)
     return PromotionOutcome(
         model=spec.name,
@@ -293,12 +277,13 @@ def rollback(
     try:
         registry.set_alias(spec, CHAMPION, previous)
     except Exception as exc:
-        audit.record_decision(
+        _record_decision(
             store,
-            model=spec.name,
+            registry,
+            spec,
             action="rollback",
             outcome="failed",
-            triggered_by=actor,
+            actor=actor,
             reason=reason or "rollback",
             champion_before=champion,
             champion_after=_safe_alias(registry, spec, CHAMPION),
@@ -310,29 +295,22 @@ def rollback(
         ) from exc
     registry.delete_alias(spec, PREVIOUS)
     text = f"v{champion} rolled back to v{previous}" + (f": {reason}" if reason else "")
-    audit_id = audit.record_decision(
+    stamp = _now()
+    audit_id = _record_decision(
         store,
-        model=spec.name,
+        registry,
+        spec,
         action="rollback",
         outcome="rolled_back",
-        triggered_by=actor,
+        actor=actor,
         reason=text,
         champion_before=champion,
         champion_after=previous,
+        version=champion,
+        tags={f"{TAG}rollback_reason": reason},
+        others={previous: {f"{TAG}restored_at": stamp}},
+        at=stamp,
     )
-    stamp = _now()
-    registry.set_version_tags(
-        spec,
-        champion,
-        {
-            f"{TAG}decision": "rolled_back",
-            f"{TAG}decision_at": stamp,
-            f"{TAG}decision_by": actor,
-            f"{TAG}rollback_reason": reason,
-            f"{TAG}audit_id": str(audit_id),
-        },
-    )
-    registry.set_version_tags(spec, previous, {f"{TAG}restored_at": stamp})
     log.info("%s: %s", spec.name, text)
     return PromotionOutcome(
         model=spec.name,
@@ -345,6 +323,69 @@ def rollback(
         triggered_by=actor,
         audit_id=audit_id,
     )
+
+
+def _record_decision(
+    store: Store,
+    registry: Registry,
+    spec: ModelSpec,
+    *,
+    action: Literal["promote", "rollback"],
+    outcome: Literal["promoted", "rejected", "rolled_back", "failed"],
+    actor: str,
+    reason: str,
+    champion_before: str | None,
+    champion_after: str | None,
+    report: GateReport | None = None,
+    version: str | None = None,
+    tags: Mapping[str, str] | None = None,
+    others: Mapping[str, Mapping[str, str]] | None = None,
+    at: str | None = None,
+    error: str | None = None,
+) -> int:
+    """Record one decision; returns its audit id.
+
+    Always appends the audit row (with the gate report, its benchmark and challenger when
+    ``report`` is given). A ``failed`` outcome stops there: the registry is what failed.
+    Otherwise ``version`` (the version decided about) gets the decision tags
+    (``decision``, ``decision_at``, ``decision_by``, then ``tags``, then ``audit_id``),
+    each version in ``others`` its own tags, and a judged challenger's gate report is
+    logged to its benchmark run. ``at`` is the decision time (default: now, UTC).
+    """
+    audit_id = audit.record_decision(
+        store,
+        model=spec.name,
+        action=action,
+        outcome=outcome,
+        triggered_by=actor,
+        reason=reason,
+        challenger_version=report.challenger_version if report else None,
+        champion_before=champion_before,
+        champion_after=champion_after,
+        benchmark_id=report.benchmark_id if report else None,
+        gate_report=report.to_dict() if report else None,
+        error=error,
+    )
+    if outcome == "failed":
+        return audit_id
+    if version is None:
+        raise ValueError(f"a {outcome!r} decision needs the version it is about")
+    registry.set_version_tags(
+        spec,
+        version,
+        {
+            f"{TAG}decision": outcome,
+            f"{TAG}decision_at": at or _now(),
+            f"{TAG}decision_by": actor,
+            **(tags or {}),
+            f"{TAG}audit_id": str(audit_id),
+        },
+    )
+    for other, other_tags in (others or {}).items():
+        registry.set_version_tags(spec, other, dict(other_tags))
+    if report is not None:
+        _log_gate_report(registry, report, outcome)
+    return audit_id
 
 
 def _log_gate_report(registry: Registry, report: GateReport, outcome: str) -> None:

@@ -5,10 +5,12 @@ model (``<model>``). Aliases carry the roles (registry stages are deprecated):
 ``champion`` serves, ``challenger`` is the newest candidate, ``previous-champion`` is what
 a rollback restores. Baselines are artifacts of the training run under ``baseline/``.
 
-Models are saved with skops and loaded with the allow-list of types below, held in this
-code rather than read from the artifact's MLmodel file as MLflow's loader does (so a
-tampered artifact cannot widen it). Pickled models are refused, and loading keeps working
-when MLflow is hardened with ``MLFLOW_ALLOW_PICKLE_DESERIALIZATION=false``.
+Models are saved with skops and loaded with driftline's allow-list of types
+(:func:`driftline.lifecycle.trainers.trusted_types`: a fixed base plus what the registered
+trainers declare), held in code rather than read from the artifact's MLmodel file as
+MLflow's loader does (so a tampered artifact cannot widen it). Pickled models are refused,
+and loading keeps working when MLflow is hardened with
+``MLFLOW_ALLOW_PICKLE_DESERIALIZATION=false``.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import pandas as pd
 from driftline.config.errors import BaselineError, RegistryError
 from driftline.config.settings import Settings
 from driftline.lifecycle.baseline import Baseline
+from driftline.lifecycle.trainers import trusted_types
 from driftline.specs import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -36,17 +39,6 @@ CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous-champion"
 ALIASES = (CHAMPION, CHALLENGER, PREVIOUS)
 BASELINE_DIR = "baseline"
 MODEL_ARTIFACT = "model"
-# Types outside skops' default trust that driftline's own pipelines contain. The gradient
-# boosting model's internal category encoder holds functools.partial(check_array, ...);
-# skops audits the wrapped function as a type of its own, so trusting ``partial`` admits
-# only partials of functions that are themselves on this list.
-TRUSTED_TYPES = (
-    "numpy.dtype",
-    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
-    "sklearn.tree._tree.Tree",
-    "functools.partial",
-    "sklearn.utils.validation.check_array",
-)
 TAG = "driftline."  # prefix of every tag driftline writes
 
 
@@ -223,7 +215,9 @@ class Registry:
                     f"{flavor.get('serialization_format')!r}; driftline loads only skops "
                     "models (no pickle). Retrain it with `driftline train`."
                 )
-            estimator = skops.io.load(local / flavor["pickled_model"], trusted=list(TRUSTED_TYPES))
+            estimator = skops.io.load(
+                local / flavor["pickled_model"], trusted=list(trusted_types())
+            )
         run_id = self.client.get_model_version(spec.name, str(version)).run_id
         return LoadedModel(str(version), estimator, size, run_id)
 

@@ -18,18 +18,14 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
 from driftline.config.errors import DataError, SpecError
 from driftline.data.store import Store
 from driftline.data.windows import Windows, data_clock, plan_windows, usable_rows
 from driftline.lifecycle.baseline import build_baseline
 from driftline.lifecycle.registry import CHALLENGER, CHAMPION, MODEL_ARTIFACT, TAG, Registry
+from driftline.lifecycle.trainers import trainer_for, trusted_types
 from driftline.specs import ModelSpec
 from driftline.tasks.binary import classification_metrics
 
@@ -40,52 +36,13 @@ REASONS: tuple[str, ...] = ("bootstrap", "drift", "schedule", "manual")
 
 
 def build_pipeline(spec: ModelSpec) -> Pipeline:
-    """The spec's scikit-learn pipeline: column transformer + classifier (unfitted)."""
-    m, t = spec.model, spec.training
-    numerical, categorical = m.features.numerical, m.features.categorical
-    if t.pipeline == "hist_gradient_boosting":
-        encoder = OrdinalEncoder(
-            handle_unknown="use_encoded_value",
-            unknown_value=np.nan,
-            encoded_missing_value=np.nan,
-        )
-        prep = ColumnTransformer(
-            [("num", "passthrough", numerical), ("cat", encoder, categorical)],
-            verbose_feature_names_out=False,
-        )
-        params: dict[str, Any] = {"random_state": t.random_state}
-        params.update(t.params)
-        mask = [False] * len(numerical) + [True] * len(categorical)
-        classifier: Any = HistGradientBoostingClassifier(categorical_features=mask)
-    else:
-        prep = ColumnTransformer(
-            [
-                (
-                    "num",
-                    Pipeline([("impute", SimpleImputer()), ("scale", StandardScaler())]),
-                    numerical,
-                ),
-                (
-                    "cat",
-                    Pipeline(
-                        [
-                            ("impute", SimpleImputer(strategy="constant", fill_value="missing")),
-                            ("onehot", OneHotEncoder(handle_unknown="ignore")),
-                        ]
-                    ),
-                    categorical,
-                ),
-            ],
-            verbose_feature_names_out=False,
-        )
-        params = {"max_iter": 1000, "random_state": t.random_state}
-        params.update(t.params)
-        classifier = LogisticRegression()
-    try:
-        classifier.set_params(**params)
-    except ValueError as exc:
-        raise SpecError(f"{spec.name}: training.params: {exc}") from None
-    return Pipeline([("prep", prep), ("classifier", classifier)])
+    """The spec's unfitted scikit-learn pipeline, built by the trainer that
+    ``training.pipeline`` names (see :mod:`driftline.lifecycle.trainers`).
+
+    Raises SpecError when the trainer is not registered, does not support the model's
+    task, or rejects ``training.params``.
+    """
+    return trainer_for(spec).build(spec)
 
 
 def feature_frame(spec: ModelSpec, frame: pd.DataFrame) -> pd.DataFrame:
@@ -314,17 +271,18 @@ def _log_and_register(
 
 
 def _trusted(pipeline: Pipeline) -> tuple[str, ...]:
-    """The skops types the pipeline needs beyond the default trust; each must be on
-    driftline's allow-list (a new estimator type is a code change, reviewed)."""
+    """The skops types the fitted pipeline needs beyond skops' default trust. Each must
+    be on the allow-list that loading uses (:func:`driftline.lifecycle.trainers.
+    trusted_types`: driftline's base types plus the registered trainers' declarations),
+    else SpecError: a model that could not be loaded again is never registered."""
     import skops.io
 
-    from driftline.lifecycle.registry import TRUSTED_TYPES
-
     needed = skops.io.get_untrusted_types(data=skops.io.dumps(pipeline))
-    unknown = sorted(set(needed) - set(TRUSTED_TYPES))
+    unknown = sorted(set(needed) - set(trusted_types()))
     if unknown:
         raise SpecError(
-            f"the pipeline contains types outside driftline's skops allow-list: {unknown}"
+            f"the pipeline contains types outside driftline's skops allow-list: {unknown}; "
+            "the trainer that builds it must declare them in its `trusted_types`"
         )
     return tuple(needed)
 

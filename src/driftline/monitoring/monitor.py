@@ -30,7 +30,7 @@ from driftline.data.windows import (
 from driftline.lifecycle.baseline import Baseline
 from driftline.monitoring.check import check_drift
 from driftline.monitoring.engines import DriftEngine
-from driftline.monitoring.policy import Decision, decide, failed, insufficient_data
+from driftline.monitoring.policy import Decision, decide_action, failed, insufficient_data
 from driftline.monitoring.results import DriftResult
 from driftline.monitoring.runs import history, record_run
 from driftline.specs import ModelSpec, Monitoring
@@ -197,7 +197,7 @@ def run_monitor(
             result = check_drift(
                 window, resolved, spec, labelled=labelled, engine=engine, timestamp=end
             )
-            decision = decide(
+            decision = decide_action(
                 result,
                 spec,
                 past,

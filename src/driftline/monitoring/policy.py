@@ -139,7 +139,7 @@ def effective_drift(result: DriftResult, spec: ModelSpec) -> tuple[list[str], li
     return drifted, cleared
 
 
-def decide(
+def decide_action(
     result: DriftResult,
     spec: ModelSpec,
     history: Sequence[PastRun],

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from pydantic import Field, field_validator
 
-from pydantic import Field
-
+from driftline.lifecycle.trainers import TRAINERS
 from driftline.specs.common import Section
 
 
@@ -18,11 +17,13 @@ class TrainingSection(Section):
     so the benchmark can score champion and challenger on data neither has seen.
     """
 
-    pipeline: Literal["hist_gradient_boosting", "logistic_regression"] = Field(
+    pipeline: str = Field(
         default="hist_gradient_boosting",
-        description="scikit-learn pipeline: a column transformer followed by "
-        "HistGradientBoostingClassifier (native categories, NaN-aware) or by "
-        "LogisticRegression (scaled numbers, one-hot categories).",
+        description="The trainer that builds the scikit-learn pipeline (a column transformer "
+        "followed by an estimator); allowed values are the names in the trainer registry "
+        "(`driftline plugins` lists them). Built in: hist_gradient_boosting "
+        "(HistGradientBoostingClassifier, native categories, NaN-aware) and "
+        "logistic_regression (LogisticRegression on scaled numbers, one-hot categories).",
     )
     params: dict[str, int | float | str | bool | None] = Field(
         default_factory=dict,
@@ -71,3 +72,10 @@ class TrainingSection(Section):
         "on machines whose cores are shared with other work: gradient boosting slows down "
         "many times over when its threads compete for busy cores.",
     )
+
+    @field_validator("pipeline")
+    @classmethod
+    def _pipeline_is_a_registered_trainer(cls, value: str) -> str:
+        if value not in TRAINERS:
+            raise ValueError(TRAINERS.unknown(value))
+        return value
