@@ -16,7 +16,8 @@ from uuid import UUID
 from driftline.flows.secrets import alert_urls
 from prefect.logging.loggers import flow_run_logger
 
-from driftline.alerts.lifecycle import delivery_note, flow_failed_alert, notify_event, scrub
+from driftline.alerts.lifecycle import delivery_note, flow_failed_alert, notify_event
+from driftline.config.secrets import scrub
 
 #: Name of a Failed state whose alert the flow has already sent.
 ALERTED_FAILURE = "Failed (alerted)"

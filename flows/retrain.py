@@ -40,8 +40,8 @@ from driftline.alerts.lifecycle import (
     notify_event,
     notify_outcome,
     retrain_started_alert,
-    scrub,
 )
+from driftline.config.secrets import scrub
 from driftline.context import Context
 from driftline.lifecycle.benchmark import BenchmarkResult, benchmark
 from driftline.lifecycle.gates import Approval, GateReport, evaluate_gates

@@ -13,8 +13,9 @@ import pytest
 from pydantic import SecretStr
 
 from driftline.alerts import DeliveryPolicy, Destinations, parse_retry_after, send_message
-from driftline.alerts.delivery import Deadline, classify, redact
+from driftline.alerts.delivery import Deadline, classify
 from driftline.config.errors import AlertError
+from driftline.config.secrets import redact
 from driftline.config.settings import Settings
 
 URL = "https://hooks.slack.example/services/T0SECRET/B0SECRET/unit-test-secret-token"

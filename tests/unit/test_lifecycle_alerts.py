@@ -20,9 +20,9 @@ from driftline.alerts.lifecycle import (
     rejected_alert,
     retrain_started_alert,
     rollback_alert,
-    scrub,
 )
 from driftline.alerts.outbox import render
+from driftline.config.secrets import scrub
 from driftline.lifecycle.gates import Gate, GateReport
 from driftline.lifecycle.promotion import PromotionOutcome
 from driftline.specs import AlertsSection

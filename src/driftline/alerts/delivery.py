@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ import tenacity
 from pydantic import SecretStr
 
 from driftline.config.errors import AlertError
+from driftline.config.secrets import protect_loggers, redact, register_secret
 from driftline.config.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -40,70 +40,23 @@ PERMANENT_STATUS = frozenset({400, 401, 403, 404, 405, 410, 413, 422})
 # of a flush (other alerts stay pending for a fixed URL) instead of failing them all.
 DEAD_URL_STATUS = frozenset({401, 403, 404, 410})
 _ENV = {"slack": "DRIFTLINE_SLACK_WEBHOOK_URL", "webhook": "DRIFTLINE_WEBHOOK_URL"}
-REDACTED = "<redacted webhook url>"
 
 
-class _Redactor(logging.Filter):
-    """Replaces registered secrets (and their path and query) in log records."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._secrets: set[str] = set()
-        self._lock = threading.Lock()
-
-    def add(self, url: str) -> None:
-        parts = {url}
-        try:
-            parsed = httpx.URL(url)
-            tail = parsed.raw_path.decode("ascii", "replace")
-            if len(tail) >= 8:
-                parts.add(tail)
-        except Exception:  # malformed: the whole string is still redacted
-            pass
-        with self._lock:
-            self._secrets |= parts
-
-    def redact(self, text: str) -> str:
-        for secret in sorted(self._secrets, key=len, reverse=True):
-            if secret in text:
-                text = text.replace(secret, REDACTED)
-        return text
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if self._secrets:
-            try:
-                message = record.getMessage()
-            except Exception:
-                return True
-            redacted = self.redact(message)
-            if redacted != message:
-                record.msg, record.args = redacted, None
-        return True
-
-
-_REDACTOR = _Redactor()
-_FILTERED_LOGGERS = (
+protect_loggers(
     "httpx",
     "httpcore.connection",
     "httpcore.http11",
     "httpcore.http2",
     "httpcore.proxy",
-    "driftline.alerts.delivery",
+    __name__,
     "driftline.alerts.outbox",
 )
-for _name in _FILTERED_LOGGERS:
-    logging.getLogger(_name).addFilter(_REDACTOR)
-
-
-def redact(text: str) -> str:
-    """``text`` with every registered webhook URL (and URL path) replaced."""
-    return _REDACTOR.redact(text)
 
 
 def _checked(url: str | SecretStr, channel: Channel) -> SecretStr:
     value = url.get_secret_value() if isinstance(url, SecretStr) else url
     value = value.strip()
-    _REDACTOR.add(value)
+    register_secret(value)
     try:
         parsed = httpx.URL(value)
         valid = parsed.scheme in {"http", "https"} and bool(parsed.host)

@@ -16,7 +16,6 @@ scrubbed of webhook URLs, passwords in URLs and ``token=``-style parameters.
 from __future__ import annotations
 
 import logging
-import re
 from datetime import datetime
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -24,8 +23,8 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from sqlalchemy.exc import SQLAlchemyError
 
 from driftline.alerts import Alert, Finding, Links, Severity
-from driftline.alerts.delivery import redact
 from driftline.config.errors import AlertError, DriftlineError, SpecError
+from driftline.config.secrets import scrub
 from driftline.tasks.binary import finite_or_none
 
 if TYPE_CHECKING:
@@ -54,23 +53,6 @@ _REASONS = {
     "schedule": "it is scheduled",
     "manual": "someone asked for it",
 }
-
-# Secrets that may hide in free text (an exception message, a note).
-_URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^\s/@]+@")
-_SLACK_HOOK = re.compile(r"(?i)(hooks\.slack(?:-gov)?\.com/)\S+")
-_SECRET_PARAM = re.compile(
-    r"(?i)\b((?:access_?|api_?|auth_?)?(?:token|password|passwd|pwd|secret|key|sig|signature))"
-    r"=[^\s&#'\"]+"
-)
-
-
-def scrub(text: str) -> str:
-    """``text`` without anything that looks like a secret: registered webhook URLs,
-    Slack webhook paths, the user and password part of URLs, ``token=...`` values."""
-    text = redact(text)
-    text = _SLACK_HOOK.sub(r"\1<redacted>", text)
-    text = _URL_CREDENTIALS.sub(r"\1***@", text)
-    return _SECRET_PARAM.sub(r"\1=***", text)
 
 
 def _clip(text: str, limit: int = _TEXT_MAX) -> str:

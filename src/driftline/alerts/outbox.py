@@ -32,12 +32,12 @@ from driftline.alerts.delivery import (
     SendResult,
     http_client,
     missing_url_message,
-    redact,
     send_message,
 )
 from driftline.alerts.message import Alert, Severity, as_utc
 from driftline.alerts.render import slack_payload, webhook_payload
 from driftline.config.errors import AlertError
+from driftline.config.secrets import redact
 from driftline.data.store import Store
 from driftline.specs import AlertsSection
 
