@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from driftline.alerts import Alert, slack_limit_violations
+from driftline.alerts import Alert
+from driftline.alerts.channels.slack import slack_limit_violations
 from driftline.alerts.lifecycle import (
     SYSTEM_MODEL,
     delivery_note,

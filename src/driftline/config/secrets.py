@@ -16,8 +16,6 @@ import logging
 import re
 import threading
 
-import httpx
-
 #: What a registered secret is replaced with.
 REDACTED = "<redacted webhook url>"
 
@@ -39,6 +37,8 @@ class _Redactor(logging.Filter):
         self._lock = threading.Lock()
 
     def add(self, secret: str) -> None:
+        import httpx  # here, not at the top: spec validation imports this module
+
         parts = {secret}
         try:
             parsed = httpx.URL(secret)
