@@ -32,6 +32,7 @@ from prefect.flow_runs import pause_flow_run
 from prefect.input import RunInput
 from prefect.runtime import flow_run
 from prefect.states import Completed, Running, State
+from pydantic import SecretStr
 
 from driftline.alerts import Alert, NotifyResult
 from driftline.alerts.lifecycle import delivery_note, retrain_started_alert
@@ -123,7 +124,7 @@ def announce_outcome(outcome: PromotionOutcome, link: str | None) -> str:
     return _delivered(lambda urls: notify_outcome(outcome, overrides=urls, flow_run_url=link))
 
 
-def _delivered(send: Callable[[dict[str, str]], NotifyResult | None]) -> str:
+def _delivered(send: Callable[[dict[str, SecretStr]], NotifyResult | None]) -> str:
     """Run ``send`` with the channels' URLs from Secret blocks; log what became of the
     alert. An alert that cannot be sent waits in the outbox; one that cannot be recorded
     is logged."""

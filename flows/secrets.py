@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 
+from pydantic import SecretStr
+
 from driftline.alerts.channels import CHANNELS
 
 log = logging.getLogger(__name__)
@@ -24,13 +26,13 @@ def secret_value(block_name: str) -> str | None:
     return str(value) if value else None
 
 
-def channel_urls() -> dict[str, str]:
+def channel_urls() -> dict[str, SecretStr]:
     """Each alert channel's URL from the Prefect Secret block the channel names, by
     channel name (``{"slack": ...}``); a channel without a block is left out, so its
     environment variable applies (``Destinations.from_settings(settings, overrides)``)."""
-    urls: dict[str, str] = {}
+    urls: dict[str, SecretStr] = {}
     for channel in CHANNELS:
         value = secret_value(channel.secret_block) if channel.secret_block else None
         if value:
-            urls[channel.name] = value
+            urls[channel.name] = SecretStr(value)
     return urls

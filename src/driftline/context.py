@@ -18,6 +18,8 @@ from driftline.data.store import Store
 from driftline.specs import ModelSpec, find_spec
 
 if TYPE_CHECKING:
+    from pydantic import SecretStr
+
     from driftline.alerts.delivery import Destinations
     from driftline.lifecycle.registry import Registry
 
@@ -49,7 +51,9 @@ class Context:
     def pseudonymizer(self) -> Pseudonymizer:
         return pseudonymizer_from(self.settings)
 
-    def alert_destinations(self, overrides: Mapping[str, str | None] | None = None) -> Destinations:
+    def alert_destinations(
+        self, overrides: Mapping[str, str | SecretStr | None] | None = None
+    ) -> Destinations:
         """Each alert channel's URL from settings, unless ``overrides`` gives it by channel
         name (e.g. a Prefect Secret block's value). AlertError for a malformed URL."""
         from driftline.alerts.delivery import Destinations

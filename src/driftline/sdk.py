@@ -34,6 +34,8 @@ from driftline.monitoring.monitor import (
 from driftline.specs import ModelSpec, Monitoring, find_spec
 
 if TYPE_CHECKING:
+    from pydantic import SecretStr
+
     from driftline.alerts import Alert, NotifyResult
     from driftline.lifecycle.promotion import PromotionOutcome
 
@@ -165,7 +167,7 @@ def notify_event(
     alert: Alert,
     *,
     settings: Settings | None = None,
-    overrides: Mapping[str, str | None] | None = None,
+    overrides: Mapping[str, str | SecretStr | None] | None = None,
 ) -> NotifyResult | None:
     """Record ``alert`` in the outbox under its model's ``alerts:`` rules (default rules
     when the spec does not load), then send what is due. ``overrides`` gives channel URLs
@@ -188,7 +190,7 @@ def notify_outcome(
     outcome: PromotionOutcome,
     *,
     settings: Settings | None = None,
-    overrides: Mapping[str, str | None] | None = None,
+    overrides: Mapping[str, str | SecretStr | None] | None = None,
     flow_run_url: str | None = None,
 ) -> NotifyResult | None:
     """:func:`notify_event` for a promotion, rejection or rollback; None when there is
@@ -206,7 +208,7 @@ def notify_monitor_run(
     run: MonitorRun,
     *,
     settings: Settings | None = None,
-    overrides: Mapping[str, str | None] | None = None,
+    overrides: Mapping[str, str | SecretStr | None] | None = None,
     flow_run_url: str | None = None,
 ) -> NotifyResult | None:
     """The monitor run's alert (if any) into the outbox, then sent (see
