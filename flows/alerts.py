@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from driftline.flows.hooks import alert_on_failure
-from driftline.flows.secrets import alert_urls
+from driftline.flows.secrets import channel_urls
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
@@ -16,7 +16,7 @@ def flush_alerts(max_seconds: float = 60.0) -> dict[str, int]:
     """Send every due alert in the outbox; unsent ones stay pending for the next run."""
     logger = get_run_logger()
     with Context.open() as ctx:
-        destinations = ctx.alert_destinations(**alert_urls())
+        destinations = ctx.alert_destinations(channel_urls())
         result = flush(ctx.store, destinations, DeliveryPolicy(max_flush_seconds=max_seconds))
     summary = {
         "sent": result.sent,

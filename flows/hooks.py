@@ -13,10 +13,12 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from driftline.flows.secrets import alert_urls
+from driftline.flows.secrets import channel_urls
 from prefect.logging.loggers import flow_run_logger
 
-from driftline.alerts.lifecycle import delivery_note, flow_failed_alert, notify_event, scrub
+from driftline.alerts.lifecycle import delivery_note, flow_failed_alert
+from driftline.config.secrets import scrub
+from driftline.sdk import notify_event
 
 #: Name of a Failed state whose alert the flow has already sent.
 ALERTED_FAILURE = "Failed (alerted)"
@@ -57,11 +59,11 @@ def alert_on_failure(flow: Any, flow_run: Any, state: Any) -> None:
             crashed=bool(state.is_crashed()),
         )
         try:
-            urls = alert_urls()
+            urls = channel_urls()
         except Exception as exc:  # no Prefect API: the environment's URLs still work
             logger.warning("Secret blocks not read (%s); using DRIFTLINE_* URLs", scrub(str(exc)))
             urls = {}
-        result = notify_event(alert, **urls)
+        result = notify_event(alert, overrides=urls)
         logger.info("flow_failed alert: %s", delivery_note(result))
     except Exception as exc:
         logger.error(

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from driftline.flows.hooks import ALERTED_FAILURE, alert_on_failure, flow_run_url
-from driftline.flows.secrets import alert_urls
+from driftline.flows.secrets import channel_urls
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import (
     create_link_artifact,
@@ -24,10 +24,9 @@ from prefect.cache_policies import NO_CACHE
 from prefect.events import emit_event
 from prefect.states import Failed
 
-from driftline.alerts.monitor_run import notify_monitor_run
 from driftline.monitoring.monitor import MonitorRun, timeline_row
 from driftline.ops.deployments import DRIFT_EVENT, model_resource
-from driftline.sdk import backfill, monitor_model
+from driftline.sdk import backfill, monitor_model, notify_monitor_run
 
 
 def _key(model: str, suffix: str) -> str:
@@ -70,7 +69,7 @@ def publish_artifacts(run: MonitorRun) -> None:
 @task(name="notify", persist_result=False, cache_policy=NO_CACHE)
 def notify(run: MonitorRun) -> dict[str, Any] | None:
     """The run's alert into the outbox, then sent (by the model's ``alerts:`` rules)."""
-    result = notify_monitor_run(run, flow_run_url=flow_run_url(), **alert_urls())
+    result = notify_monitor_run(run, flow_run_url=flow_run_url(), overrides=channel_urls())
     if result is None:
         return None
     return {"alert": result.enqueued.alert_id, "sent": result.flushed.sent}

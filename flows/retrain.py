@@ -20,10 +20,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 from driftline.flows.hooks import alert_on_failure, flow_run_url
-from driftline.flows.secrets import alert_urls
+from driftline.flows.secrets import channel_urls
 from prefect import flow, get_client, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
@@ -33,20 +32,17 @@ from prefect.flow_runs import pause_flow_run
 from prefect.input import RunInput
 from prefect.runtime import flow_run
 from prefect.states import Completed, Running, State
+from pydantic import SecretStr
 
 from driftline.alerts import Alert, NotifyResult
-from driftline.alerts.lifecycle import (
-    delivery_note,
-    notify_event,
-    notify_outcome,
-    retrain_started_alert,
-    scrub,
-)
+from driftline.alerts.lifecycle import delivery_note, retrain_started_alert
+from driftline.config.secrets import scrub
 from driftline.context import Context
 from driftline.lifecycle.benchmark import BenchmarkResult, benchmark
 from driftline.lifecycle.gates import Approval, GateReport, evaluate_gates
 from driftline.lifecycle.promotion import PromotionOutcome, apply_gate_report
 from driftline.lifecycle.training import TrainingResult, train
+from driftline.sdk import notify_event, notify_outcome
 from driftline.specs import ModelSpec
 
 
@@ -119,21 +115,22 @@ def publish_report(report: GateReport, outcome: PromotionOutcome) -> None:
 @task(name="alert-retrain-started", cache_policy=NO_CACHE)
 def announce_start(alert: Alert) -> str:
     """Record and send the retrain-started alert (never fails the run)."""
-    return _delivered(lambda urls: notify_event(alert, **urls))
+    return _delivered(lambda urls: notify_event(alert, overrides=urls))
 
 
 @task(name="alert-outcome", cache_policy=NO_CACHE)
 def announce_outcome(outcome: PromotionOutcome, link: str | None) -> str:
     """Record and send the promoted / rejected alert (never fails the run)."""
-    return _delivered(lambda urls: notify_outcome(outcome, flow_run_url=link, **urls))
+    return _delivered(lambda urls: notify_outcome(outcome, overrides=urls, flow_run_url=link))
 
 
-def _delivered(send: Callable[[dict[str, Any]], NotifyResult | None]) -> str:
-    """Run ``send`` with the Secret blocks' URLs; log what became of the alert. An alert
-    that cannot be sent waits in the outbox; one that cannot be recorded is logged."""
+def _delivered(send: Callable[[dict[str, SecretStr]], NotifyResult | None]) -> str:
+    """Run ``send`` with the channels' URLs from Secret blocks; log what became of the
+    alert. An alert that cannot be sent waits in the outbox; one that cannot be recorded
+    is logged."""
     logger = get_run_logger()
     try:
-        note = delivery_note(send(alert_urls()))
+        note = delivery_note(send(channel_urls()))
     except Exception as exc:  # an alert must never fail a retrain or undo a promotion
         note = f"alert not raised: {type(exc).__name__}: {scrub(str(exc))}"
         logger.error(note)

@@ -1,6 +1,6 @@
 """Secrets for flows: a Prefect Secret block when one exists, else the environment.
 
-The core never imports Prefect, so flows resolve the block here and pass the value in.
+The core never imports Prefect, so flows resolve the blocks here and pass the values in.
 Never pass a secret as a flow parameter: Prefect records parameters in the UI.
 """
 
@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import logging
 
-SLACK_BLOCK = "driftline-slack-webhook"
-WEBHOOK_BLOCK = "driftline-webhook"
+from pydantic import SecretStr
+
+from driftline.alerts.channels import CHANNELS
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,13 @@ def secret_value(block_name: str) -> str | None:
     return str(value) if value else None
 
 
-def alert_urls() -> dict[str, str | None]:
-    """Slack and generic webhook URLs from Secret blocks (None: use DRIFTLINE_* env)."""
-    return {"slack_url": secret_value(SLACK_BLOCK), "webhook_url": secret_value(WEBHOOK_BLOCK)}
+def channel_urls() -> dict[str, SecretStr]:
+    """Each alert channel's URL from the Prefect Secret block the channel names, by
+    channel name (``{"slack": ...}``); a channel without a block is left out, so its
+    environment variable applies (``Destinations.from_settings(settings, overrides)``)."""
+    urls: dict[str, SecretStr] = {}
+    for channel in CHANNELS:
+        value = secret_value(channel.secret_block) if channel.secret_block else None
+        if value:
+            urls[channel.name] = SecretStr(value)
+    return urls

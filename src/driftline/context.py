@@ -7,7 +7,7 @@ as arguments, so every rule can be tested without settings or services.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -18,7 +18,9 @@ from driftline.data.store import Store
 from driftline.specs import ModelSpec, find_spec
 
 if TYPE_CHECKING:
-    from driftline.alerts import Destinations
+    from pydantic import SecretStr
+
+    from driftline.alerts.delivery import Destinations
     from driftline.lifecycle.registry import Registry
 
 
@@ -50,14 +52,13 @@ class Context:
         return pseudonymizer_from(self.settings)
 
     def alert_destinations(
-        self, *, slack_url: str | None = None, webhook_url: str | None = None
+        self, overrides: Mapping[str, str | SecretStr | None] | None = None
     ) -> Destinations:
-        """Webhook URLs from settings, unless given here (e.g. a Prefect Secret's value)."""
-        from driftline.alerts import Destinations
+        """Each alert channel's URL from settings, unless ``overrides`` gives it by channel
+        name (e.g. a Prefect Secret block's value). AlertError for a malformed URL."""
+        from driftline.alerts.delivery import Destinations
 
-        return Destinations.from_settings(
-            self.settings, slack_url=slack_url, webhook_url=webhook_url
-        )
+        return Destinations.from_settings(self.settings, overrides)
 
     def registry(self) -> Registry:
         """The MLflow tracking server and model registry (see driftline.lifecycle.registry)."""

@@ -8,11 +8,14 @@ The same names are importable from the package: ``from driftline import log_pred
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from driftline.config.errors import SpecError, StoreError
 from driftline.config.settings import Settings, get_settings
 from driftline.context import Context
 from driftline.data import ingest
@@ -29,6 +32,14 @@ from driftline.monitoring.monitor import (
     unreachable_store_runs,
 )
 from driftline.specs import ModelSpec, Monitoring, find_spec
+
+if TYPE_CHECKING:
+    from pydantic import SecretStr
+
+    from driftline.alerts import Alert, NotifyResult
+    from driftline.lifecycle.promotion import PromotionOutcome
+
+log = logging.getLogger(__name__)
 
 
 def log_predictions(
@@ -147,3 +158,73 @@ def _by_name(
         )
     finally:
         opened.__exit__(None, None, None)
+
+
+# -- alerts, opening the store (the flows and their failure hooks call these) --------------
+
+
+def notify_event(
+    alert: Alert,
+    *,
+    settings: Settings | None = None,
+    overrides: Mapping[str, str | SecretStr | None] | None = None,
+) -> NotifyResult | None:
+    """Record ``alert`` in the outbox under its model's ``alerts:`` rules (default rules
+    when the spec does not load), then send what is due. ``overrides`` gives channel URLs
+    by channel name (e.g. Prefect Secret blocks' values) that win over the settings.
+    Never raises for an unreachable store, a bad spec or a bad URL: the alert stays
+    pending when it was recorded; None (with an error logged) when it could not be."""
+    from driftline.alerts import lifecycle
+
+    try:
+        with Context.open(settings) as ctx:
+            return lifecycle.notify_event(
+                ctx.store, alert, lambda: ctx.alert_destinations(overrides), spec_of=ctx.spec
+            )
+    except lifecycle.NOT_RECORDED as exc:
+        lifecycle.log_not_recorded(alert, exc)
+        return None
+
+
+def notify_outcome(
+    outcome: PromotionOutcome,
+    *,
+    settings: Settings | None = None,
+    overrides: Mapping[str, str | SecretStr | None] | None = None,
+    flow_run_url: str | None = None,
+) -> NotifyResult | None:
+    """:func:`notify_event` for a promotion, rejection or rollback; None when there is
+    nothing to say yet (approval pending) or the alert could not be recorded."""
+    from driftline.alerts.lifecycle import settled_alert
+
+    settings = settings or get_settings()
+    alert = settled_alert(outcome, settings, flow_run_url=flow_run_url)
+    if alert is None:
+        return None
+    return notify_event(alert, settings=settings, overrides=overrides)
+
+
+def notify_monitor_run(
+    run: MonitorRun,
+    *,
+    settings: Settings | None = None,
+    overrides: Mapping[str, str | SecretStr | None] | None = None,
+    flow_run_url: str | None = None,
+) -> NotifyResult | None:
+    """The monitor run's alert (if any) into the outbox, then sent (see
+    :func:`driftline.alerts.monitor_run.notify_run`). A spec that no longer loads still
+    alerts, under default rules; an unreachable store is logged and returns None (the
+    run failed for that already). AlertError for a malformed channel URL."""
+    from driftline.alerts.monitor_run import notify_run
+
+    try:
+        with Context.open(settings) as ctx:
+            try:
+                spec: ModelSpec | None = ctx.spec(run.model)
+            except SpecError:
+                spec = None
+            destinations = ctx.alert_destinations(overrides)
+            return notify_run(ctx.store, run, spec, destinations, flow_run_url=flow_run_url)
+    except StoreError as exc:
+        log.error("could not queue the alert of %s: %s", run.model, exc)
+        return None

@@ -25,9 +25,9 @@ from driftline.alerts import (
     flush,
     list_entries,
     notify,
-    slack_limit_violations,
 )
 from driftline.alerts import outbox as outbox_module
+from driftline.alerts.channels.slack import slack_limit_violations
 from driftline.alerts.outbox import OUTBOX_TABLE
 from driftline.data.store import Store
 from driftline.devtools.receiver import LocalReceiver, Reply
@@ -52,7 +52,7 @@ def receiver() -> Iterator[LocalReceiver]:
 
 
 def slack_to(rx: LocalReceiver) -> Destinations:
-    return Destinations(slack=SecretStr(rx.url))
+    return Destinations({"slack": SecretStr(rx.url)})
 
 
 def drift_alert(severity: str = "warning", n_features: int = 3, **kw: Any) -> Alert:
@@ -86,7 +86,9 @@ def test_an_alert_reaches_slack_and_the_webhook_and_is_marked_sent(
         links=Links(report="/tmp/report.html"),
     )
     config = AlertsSection(channels=["slack", "webhook"])
-    destinations = Destinations(slack=SecretStr(receiver.url), webhook=SecretStr(receiver.url))
+    destinations = Destinations(
+        {"slack": SecretStr(receiver.url), "webhook": SecretStr(receiver.url)}
+    )
     result = notify(store, alert, config, destinations, FAST)
     assert result.status_of("slack") == "sent" and result.status_of("webhook") == "sent"
     slack, webhook = receiver.payloads()
@@ -163,7 +165,7 @@ def test_an_unreachable_endpoint_is_retried_and_left_pending(store: Store) -> No
     with LocalReceiver(path=SECRET_PATH) as gone:
         url = gone.url  # the port is closed once this block ends
     alert = drift_alert()
-    result = notify(store, alert, CONFIG, Destinations(slack=SecretStr(url)), FAST)
+    result = notify(store, alert, CONFIG, Destinations({"slack": SecretStr(url)}), FAST)
     assert result.status_of("slack") == "pending"
     assert "connection error" in only_entry(store, alert).last_error
 
@@ -273,7 +275,9 @@ def test_the_webhook_channel_takes_any_2xx_slack_only_200_ok(
 ) -> None:
     receiver.script(Reply(204, ""), Reply(204, ""))
     config = AlertsSection(channels=["webhook", "slack"])
-    destinations = Destinations(slack=SecretStr(receiver.url), webhook=SecretStr(receiver.url))
+    destinations = Destinations(
+        {"slack": SecretStr(receiver.url), "webhook": SecretStr(receiver.url)}
+    )
     policy = DeliveryPolicy(request_timeout=0.5, attempts=1)
     result = notify(store, drift_alert(), config, destinations, policy)
     assert result.status_of("webhook") == "sent"
@@ -301,11 +305,15 @@ def test_the_webhook_url_never_appears_in_logs_rows_results_or_errors(
         dead = gone.url
     results.append(
         notify(
-            store, drift_alert(dedupe_key="x"), CONFIG, Destinations(slack=SecretStr(dead)), policy
+            store,
+            drift_alert(dedupe_key="x"),
+            CONFIG,
+            Destinations({"slack": SecretStr(dead)}),
+            policy,
         )
     )
     with pytest.raises(Exception) as bad:
-        Destinations(slack=SecretStr("hooks.slack.com" + SECRET_PATH))
+        Destinations({"slack": SecretStr("hooks.slack.com" + SECRET_PATH)})
     with store.engine.connect() as conn:
         rows = repr(conn.execute(sa.text(f"SELECT * FROM {OUTBOX_TABLE}")).fetchall())
     statuses = [r.status_of("slack") for r in results]

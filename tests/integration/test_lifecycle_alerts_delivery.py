@@ -10,17 +10,12 @@ from pathlib import Path
 import pytest
 
 from driftline.alerts import list_entries
-from driftline.alerts.lifecycle import (
-    delivery_note,
-    flow_failed_alert,
-    notify_event,
-    notify_outcome,
-    retrain_started_alert,
-)
+from driftline.alerts.lifecycle import delivery_note, flow_failed_alert, retrain_started_alert
 from driftline.config.settings import Settings
 from driftline.data.store import Store
 from driftline.devtools.receiver import LocalReceiver
 from driftline.lifecycle.promotion import PromotionOutcome
+from driftline.sdk import notify_event, notify_outcome
 
 from ..conftest import SPECS_DIR
 

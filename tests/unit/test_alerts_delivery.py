@@ -13,8 +13,10 @@ import pytest
 from pydantic import SecretStr
 
 from driftline.alerts import DeliveryPolicy, Destinations, parse_retry_after, send_message
-from driftline.alerts.delivery import Deadline, classify, redact
+from driftline.alerts.channels import CHANNELS
+from driftline.alerts.delivery import Deadline
 from driftline.config.errors import AlertError
+from driftline.config.secrets import redact
 from driftline.config.settings import Settings
 
 URL = "https://hooks.slack.example/services/T0SECRET/B0SECRET/unit-test-secret-token"
@@ -64,7 +66,7 @@ def sleeper() -> tuple[Callable[[float], None], list[float]]:
     ],
 )
 def test_answers_are_classified(channel: str, status: int, body: str, outcome: str) -> None:
-    result = classify(channel, response(status, body))
+    result = CHANNELS.get(channel).classify(response(status, body))
     assert result.outcome == outcome
     if outcome != "sent":
         assert f"HTTP {status}" in result.error
@@ -73,9 +75,10 @@ def test_answers_are_classified(channel: str, status: int, body: str, outcome: s
 
 
 def test_revoked_or_forbidden_urls_are_marked_dead_but_a_bad_payload_is_not() -> None:
-    assert classify("slack", response(404, "no_service")).dead_url
-    assert classify("slack", response(410)).dead_url
-    assert not classify("slack", response(400, "invalid_payload")).dead_url
+    slack = CHANNELS.get("slack")
+    assert slack.classify(response(404, "no_service")).dead_url
+    assert slack.classify(response(410)).dead_url
+    assert not slack.classify(response(400, "invalid_payload")).dead_url
 
 
 def test_retry_after_is_read_as_seconds_or_a_date() -> None:
@@ -85,7 +88,8 @@ def test_retry_after_is_read_as_seconds_or_a_date() -> None:
     assert parse_retry_after(format_datetime(now + timedelta(seconds=30), usegmt=True), now) == 30
     assert parse_retry_after("soon") is None
     assert parse_retry_after(None) is None
-    assert classify("slack", response(429, "rate_limited", **{"Retry-After": "7"})).retry_after == 7
+    answer = response(429, "rate_limited", **{"Retry-After": "7"})
+    assert CHANNELS.get("slack").classify(answer).retry_after == 7
 
 
 def test_429_waits_exactly_retry_after_then_sends() -> None:
@@ -156,10 +160,12 @@ def test_the_body_is_posted_as_json_to_the_url() -> None:
 def test_destinations_prefer_explicit_urls_then_settings() -> None:
     settings = Settings(slack_webhook_url="https://hooks.example/a/settings-secret-path")
     from_settings = Destinations.from_settings(settings)
-    assert from_settings.slack is not None and from_settings.webhook is None
-    assert from_settings.slack.get_secret_value().endswith("settings-secret-path")
-    explicit = Destinations.from_settings(settings, slack_url=URL, webhook_url=SECRET)
-    assert explicit.slack is not None and explicit.slack.get_secret_value() == URL
+    slack = from_settings.url("slack")
+    assert slack is not None and from_settings.url("webhook") is None
+    assert slack.get_secret_value().endswith("settings-secret-path")
+    explicit = Destinations.from_settings(settings, {"slack": URL, "webhook": SECRET})
+    slack = explicit.url("slack")
+    assert slack is not None and slack.get_secret_value() == URL
     assert explicit.configured() == ["slack", "webhook"]
     assert URL not in repr(explicit) and URL not in str(explicit)
     assert "slack=configured" in repr(explicit)
@@ -175,14 +181,14 @@ def test_destinations_prefer_explicit_urls_then_settings() -> None:
 )
 def test_a_malformed_url_is_an_error_that_does_not_show_it(bad: str) -> None:
     with pytest.raises(AlertError, match="DRIFTLINE_SLACK_WEBHOOK_URL") as caught:
-        Destinations(slack=SecretStr(bad))
+        Destinations({"slack": SecretStr(bad)})
     assert "bad-secret-xyz" not in str(caught.value)
 
 
 def test_registered_urls_are_redacted_from_httpx_logs_and_texts(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    Destinations(webhook=SECRET)
+    Destinations({"webhook": SECRET})
     caplog.set_level(logging.DEBUG)
     logging.getLogger("httpx").info("HTTP Request: %s %s %s", "POST", httpx.URL(URL), "200")
     assert URL not in caplog.text and "unit-test-secret-token" not in caplog.text

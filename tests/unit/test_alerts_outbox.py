@@ -29,7 +29,7 @@ from driftline.specs import AlertsSection
 
 T0 = datetime(2026, 3, 1, 6, 0, tzinfo=UTC)
 URL = "https://hooks.slack.example/services/T0/B0/outbox-unit-token"
-SLACK = Destinations(slack=SecretStr(URL))
+SLACK = Destinations({"slack": SecretStr(URL)})
 CONFIG = AlertsSection(cooldown_minutes=60, channels=["slack"])
 
 
@@ -198,7 +198,7 @@ def test_the_outbox_table_never_holds_the_url(sqlite_store: Store) -> None:
     enqueue(sqlite_store, alert(), AlertsSection(channels=["slack", "webhook"]))
     flush(
         sqlite_store,
-        Destinations(slack=SecretStr(URL), webhook=SecretStr(URL)),
+        Destinations({"slack": SecretStr(URL), "webhook": SecretStr(URL)}),
         DeliveryPolicy(attempts=1),
         client=mock_client(lambda r: httpx.Response(500, text=f"upstream said {r.url}")),
     )

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from driftline.alerts import Alert, slack_limit_violations
+from driftline.alerts import Alert
+from driftline.alerts.channels.slack import slack_limit_violations
 from driftline.alerts.lifecycle import (
     SYSTEM_MODEL,
     delivery_note,
@@ -20,9 +21,9 @@ from driftline.alerts.lifecycle import (
     rejected_alert,
     retrain_started_alert,
     rollback_alert,
-    scrub,
 )
 from driftline.alerts.outbox import render
+from driftline.config.secrets import scrub
 from driftline.lifecycle.gates import Gate, GateReport
 from driftline.lifecycle.promotion import PromotionOutcome
 from driftline.specs import AlertsSection

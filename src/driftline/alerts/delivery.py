@@ -1,109 +1,54 @@
-"""Sending one message to one webhook: retries, ``Retry-After``, timeouts, secrecy.
+"""Sending one message to one channel's endpoint: retries, ``Retry-After``, timeouts,
+secrecy.
 
 A webhook URL is a secret (anyone holding a Slack incoming-webhook URL can post to the
-channel), so it travels as a ``SecretStr`` and is registered with a logging filter that
-redacts it from every record of httpx/httpcore (httpx logs each request's URL at INFO)
-and of driftline's alert modules. Error texts are redacted before they are stored,
-logged or raised.
+channel), so it travels as a ``SecretStr`` and is registered with the logging filter of
+:mod:`driftline.config.secrets` that redacts it from every record of httpx/httpcore
+(httpx logs each request's URL at INFO) and of driftline's alert modules. Error texts
+are redacted before they are stored, logged or raised.
 
-Success is Slack's ``200 ok`` (the body must be ``ok``) or any 2xx for the generic
-webhook. 429 waits ``Retry-After`` (up to a cap), 5xx, timeouts and connection errors
-back off and retry; 400/401/403/404/405/410/413/422 are permanent. Every wait is bounded
-by a :class:`Deadline`, so a flush never hangs.
+What counts as success is the channel's to say (``classify`` of its
+:class:`~driftline.alerts.channels.AlertChannel`). 429 waits ``Retry-After`` (up to a cap),
+5xx, timeouts and connection errors back off and retry; 400/401/403/404/405/410/413/422
+are permanent. Every wait is bounded by a :class:`Deadline`, so a flush never hangs.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
-from typing import Literal
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
 
 import httpx
 import tenacity
 from pydantic import SecretStr
 
+from driftline.alerts.channels import CHANNELS, AlertChannel, SendResult
 from driftline.config.errors import AlertError
+from driftline.config.secrets import protect_loggers, redact, register_secret
 from driftline.config.settings import Settings
 
 log = logging.getLogger(__name__)
 
-Channel = Literal["slack", "webhook"]
-CHANNELS: tuple[Channel, ...] = ("slack", "webhook")
-PERMANENT_STATUS = frozenset({400, 401, 403, 404, 405, 410, 413, 422})
-# Permanent failures that say the URL itself is dead: skip that channel for the rest
-# of a flush (other alerts stay pending for a fixed URL) instead of failing them all.
-DEAD_URL_STATUS = frozenset({401, 403, 404, 410})
-_ENV = {"slack": "DRIFTLINE_SLACK_WEBHOOK_URL", "webhook": "DRIFTLINE_WEBHOOK_URL"}
-REDACTED = "<redacted webhook url>"
-
-
-class _Redactor(logging.Filter):
-    """Replaces registered secrets (and their path and query) in log records."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._secrets: set[str] = set()
-        self._lock = threading.Lock()
-
-    def add(self, url: str) -> None:
-        parts = {url}
-        try:
-            parsed = httpx.URL(url)
-            tail = parsed.raw_path.decode("ascii", "replace")
-            if len(tail) >= 8:
-                parts.add(tail)
-        except Exception:  # malformed: the whole string is still redacted
-            pass
-        with self._lock:
-            self._secrets |= parts
-
-    def redact(self, text: str) -> str:
-        for secret in sorted(self._secrets, key=len, reverse=True):
-            if secret in text:
-                text = text.replace(secret, REDACTED)
-        return text
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if self._secrets:
-            try:
-                message = record.getMessage()
-            except Exception:
-                return True
-            redacted = self.redact(message)
-            if redacted != message:
-                record.msg, record.args = redacted, None
-        return True
-
-
-_REDACTOR = _Redactor()
-_FILTERED_LOGGERS = (
+protect_loggers(
     "httpx",
     "httpcore.connection",
     "httpcore.http11",
     "httpcore.http2",
     "httpcore.proxy",
-    "driftline.alerts.delivery",
+    __name__,
     "driftline.alerts.outbox",
 )
-for _name in _FILTERED_LOGGERS:
-    logging.getLogger(_name).addFilter(_REDACTOR)
+
+#: A URL as given: a string, a ``SecretStr``, or None / blank for "not configured".
+Url = str | SecretStr | None
 
 
-def redact(text: str) -> str:
-    """``text`` with every registered webhook URL (and URL path) replaced."""
-    return _REDACTOR.redact(text)
-
-
-def _checked(url: str | SecretStr, channel: Channel) -> SecretStr:
-    value = url.get_secret_value() if isinstance(url, SecretStr) else url
-    value = value.strip()
-    _REDACTOR.add(value)
+def _checked(url: SecretStr, channel: AlertChannel) -> SecretStr:
+    value = url.get_secret_value().strip()
+    register_secret(value)
     try:
         parsed = httpx.URL(value)
         valid = parsed.scheme in {"http", "https"} and bool(parsed.host)
@@ -111,71 +56,85 @@ def _checked(url: str | SecretStr, channel: Channel) -> SecretStr:
         valid = False
     if not valid:
         raise AlertError(
-            f"the {channel} webhook URL is not an http(s) URL (it is not shown, being a "
-            f"secret); check {_ENV[channel]} or the Prefect Secret block that holds it"
+            f"the {channel.name} webhook URL is not an http(s) URL (it is not shown, being a "
+            f"secret); check {channel.env_var} or the Prefect Secret block that holds it"
         )
     return SecretStr(value)
 
 
-@dataclass(frozen=True, repr=False)
-class Destinations:
-    """The webhook URL of each channel (secrets), resolved once per run.
-
-    The core cannot read Prefect blocks, so a flow loads a Secret block itself and
-    passes its value (``Destinations.from_settings(s, slack_url=Secret.load(n).get())``);
-    otherwise the URLs come from DRIFTLINE_SLACK_WEBHOOK_URL / DRIFTLINE_WEBHOOK_URL.
-    """
-
-    slack: SecretStr | None = None
-    webhook: SecretStr | None = None
-
-    def __post_init__(self) -> None:
-        for channel in CHANNELS:
-            url = getattr(self, channel)
-            if url is not None:
-                object.__setattr__(self, channel, _checked(url, channel))
-
-    @classmethod
-    def from_settings(
-        cls,
-        settings: Settings,
-        *,
-        slack_url: str | SecretStr | None = None,
-        webhook_url: str | SecretStr | None = None,
-    ) -> Destinations:
-        """URLs given here (e.g. a Prefect Secret block's value) win over settings."""
-        slack = slack_url if slack_url else settings.slack_webhook_url
-        webhook = webhook_url if webhook_url else settings.webhook_url
-        return cls(slack=_secret_or_none(slack), webhook=_secret_or_none(webhook))
-
-    def url(self, channel: str) -> SecretStr | None:
-        """The channel's URL, or None when it is not configured."""
-        return getattr(self, channel, None) if channel in CHANNELS else None
-
-    def configured(self) -> list[Channel]:
-        return [c for c in CHANNELS if getattr(self, c) is not None]
-
-    def __repr__(self) -> str:
-        shown = ", ".join(
-            f"{c}={'configured' if getattr(self, c) is not None else 'not configured'}"
-            for c in CHANNELS
-        )
-        return f"Destinations({shown})"
-
-    __str__ = __repr__
-
-
-def _secret_or_none(value: str | SecretStr | None) -> SecretStr | None:
+def _secret_or_none(value: Url) -> SecretStr | None:
     if value is None:
         return None
     text = value.get_secret_value() if isinstance(value, SecretStr) else value
     return SecretStr(text) if text.strip() else None
 
 
+@dataclass(frozen=True, repr=False)
+class Destinations:
+    """The endpoint URL of each channel, by channel name (secrets), resolved once per run:
+    ``Destinations({"slack": SecretStr(url)})``.
+
+    Each URL is checked (an http(s) URL) and registered for redaction when the value is
+    built; None or blank means the channel is not configured. The core cannot read
+    Prefect blocks, so a flow loads each channel's Secret block itself and passes the
+    values as overrides (:meth:`from_settings`); otherwise the URLs come from each
+    channel's environment variable (DRIFTLINE_SLACK_WEBHOOK_URL, DRIFTLINE_WEBHOOK_URL).
+
+    Raises AlertError for a URL that is not http(s) (without showing it) and SpecError
+    for a channel name that is not registered.
+    """
+
+    urls: Mapping[str, Url] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        checked: dict[str, SecretStr] = {}
+        for name, url in self.urls.items():
+            channel = CHANNELS.get(name)
+            secret = _secret_or_none(url)
+            if secret is not None:
+                checked[name] = _checked(secret, channel)
+        object.__setattr__(self, "urls", MappingProxyType(checked))
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, overrides: Mapping[str, Url] | None = None
+    ) -> Destinations:
+        """Every registered channel's URL: ``overrides[name]`` when given (e.g. a Prefect
+        Secret block's value), else the channel's environment variable as read by
+        :meth:`Settings.secret <driftline.config.settings.Settings.secret>`."""
+        given = dict(overrides or {})
+        for name in given:
+            CHANNELS.get(name)  # an unknown name is an error, not silently ignored
+        urls: dict[str, Url] = {}
+        for channel in CHANNELS:
+            urls[channel.name] = given.get(channel.name) or settings.secret(channel.env_var)
+        return cls(urls)
+
+    def url(self, channel: str) -> SecretStr | None:
+        """The channel's URL, or None when it is not configured."""
+        url = self.urls.get(channel)
+        return url if isinstance(url, SecretStr) else None
+
+    def configured(self) -> list[str]:
+        """Names of the channels that have a URL, sorted."""
+        return sorted(self.urls)
+
+    def __repr__(self) -> str:
+        names = sorted(set(CHANNELS.names()) | set(self.urls))
+        shown = ", ".join(
+            f"{c}={'configured' if c in self.urls else 'not configured'}" for c in names
+        )
+        return f"Destinations({shown})"
+
+    __str__ = __repr__
+
+
 def missing_url_message(channel: str) -> str:
     """What to do when an alert is due on a channel that has no URL."""
+    if channel not in CHANNELS:
+        return f"no {channel} webhook URL configured: {CHANNELS.unknown(channel)}"
     return (
-        f"no {channel} webhook URL configured: set {_ENV.get(channel, channel)} or pass "
+        f"no {channel} webhook URL configured: set {CHANNELS.get(channel).env_var} or pass "
         "the URL (e.g. a Prefect Secret block's value) to Destinations.from_settings"
     )
 
@@ -222,62 +181,8 @@ class Deadline:
         return self.remaining() <= 0.0
 
 
-@dataclass(frozen=True)
-class SendResult:
-    """What sending one message came to: ``sent``, ``retry`` (later) or ``failed``."""
-
-    outcome: Literal["sent", "retry", "failed"]
-    error: str = ""
-    status_code: int | None = None
-    retry_after: float | None = None
-    tries: int = 1
-    dead_url: bool = False
-
-    @property
-    def retryable(self) -> bool:
-        return self.outcome == "retry"
-
-
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
-
-
-def classify(channel: str, response: httpx.Response) -> SendResult:
-    """Turn a webhook's answer into a :class:`SendResult` (one try)."""
-    status = response.status_code
-    body = redact(response.text[:300].strip())
-    ok = (status == 200 and body == "ok") if channel == "slack" else 200 <= status < 300
-    if ok:
-        return SendResult("sent", status_code=status)
-    shown = json.dumps(body[:200]) if body else "no body"
-    if status == 429:
-        wait = parse_retry_after(response.headers.get("Retry-After"))
-        return SendResult("retry", f"HTTP 429 rate limited ({shown})", status, wait)
-    if status in PERMANENT_STATUS:
-        return SendResult(
-            "failed", f"HTTP {status} {shown}", status, dead_url=status in DEAD_URL_STATUS
-        )
-    if status == 200:
-        return SendResult("retry", f'HTTP 200 but the body was {shown}, not "ok"', status)
-    return SendResult("retry", f"HTTP {status} {shown}", status)
-
-
 def _post_once(
-    client: httpx.Client, channel: str, url: SecretStr, content: bytes, timeout: float
+    client: httpx.Client, channel: AlertChannel, url: SecretStr, content: bytes, timeout: float
 ) -> SendResult:
     if timeout <= 0.0:
         return SendResult("retry", "the flush's time budget ran out before sending", tries=0)
@@ -294,7 +199,7 @@ def _post_once(
         return SendResult("retry", f"connection error: {type(exc).__name__}: {redact(str(exc))}")
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
         return SendResult("failed", f"request error: {type(exc).__name__}: {redact(str(exc))}")
-    return classify(channel, response)
+    return channel.classify(response)
 
 
 def send_message(
@@ -309,9 +214,11 @@ def send_message(
 ) -> SendResult:
     """POST ``body`` to ``url`` with the policy's retries, all within ``deadline``.
 
+    ``channel`` (a registered channel's name) says what its endpoint's answer means.
     Returns the last try's result with the number of tries; never raises for HTTP or
-    network trouble and never waits past the deadline.
+    network trouble and never waits past the deadline (SpecError for an unknown channel).
     """
+    kind = CHANNELS.get(channel)
     content = body.encode("utf-8")
     backoff = tenacity.wait_exponential_jitter(
         initial=policy.backoff_initial, max=policy.backoff_max, jitter=policy.backoff_initial
@@ -352,7 +259,7 @@ def send_message(
     def attempt() -> SendResult:
         nonlocal tries
         result = _post_once(
-            client, channel, url, content, min(policy.request_timeout, deadline.remaining())
+            client, kind, url, content, min(policy.request_timeout, deadline.remaining())
         )
         tries += result.tries
         return result

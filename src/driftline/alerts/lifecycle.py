@@ -3,8 +3,9 @@ and a flow that failed.
 
 The builders are pure (values in, :class:`~driftline.alerts.Alert` out) so every message
 can be checked without a registry, a store or Prefect; :func:`notify_event` and
-:func:`notify_outcome` are the one place the CLI, the flows and the flows' failure hooks
-record and send them. Lifecycle events always alert (the spec's ``min_severity`` gates
+:func:`notify_outcome` are the one place that records and sends them, given an open
+store (the edges open it: the CLI, and :mod:`driftline.sdk` for the flows and their
+failure hooks). Lifecycle events always alert (the spec's ``min_severity`` gates
 only findings); delivery problems never raise: an alert that could not be sent stays
 pending in the outbox, one that could not even be recorded is logged.
 
@@ -16,24 +17,26 @@ scrubbed of webhook URLs, passwords in URLs and ``token=``-style parameters.
 from __future__ import annotations
 
 import logging
-import re
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from driftline.alerts import Alert, Finding, Links, Severity
-from driftline.alerts.delivery import redact
+from driftline.alerts.message import Alert, Finding, Links, Severity
 from driftline.config.errors import AlertError, DriftlineError, SpecError
+from driftline.config.secrets import scrub
 from driftline.tasks.binary import finite_or_none
 
 if TYPE_CHECKING:
-    from driftline.alerts import NotifyResult
+    from driftline.alerts.delivery import Destinations
+    from driftline.alerts.outbox import NotifyResult
     from driftline.config.settings import Settings
-    from driftline.context import Context
+    from driftline.data.store import Store
     from driftline.lifecycle.gates import GateReport
     from driftline.lifecycle.promotion import PromotionOutcome
+    from driftline.specs import AlertsSection, ModelSpec
 
 log = logging.getLogger(__name__)
 
@@ -54,23 +57,6 @@ _REASONS = {
     "schedule": "it is scheduled",
     "manual": "someone asked for it",
 }
-
-# Secrets that may hide in free text (an exception message, a note).
-_URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^\s/@]+@")
-_SLACK_HOOK = re.compile(r"(?i)(hooks\.slack(?:-gov)?\.com/)\S+")
-_SECRET_PARAM = re.compile(
-    r"(?i)\b((?:access_?|api_?|auth_?)?(?:token|password|passwd|pwd|secret|key|sig|signature))"
-    r"=[^\s&#'\"]+"
-)
-
-
-def scrub(text: str) -> str:
-    """``text`` without anything that looks like a secret: registered webhook URLs,
-    Slack webhook paths, the user and password part of URLs, ``token=...`` values."""
-    text = redact(text)
-    text = _SLACK_HOOK.sub(r"\1<redacted>", text)
-    text = _URL_CREDENTIALS.sub(r"\1***@", text)
-    return _SECRET_PARAM.sub(r"\1=***", text)
 
 
 def _clip(text: str, limit: int = _TEXT_MAX) -> str:
@@ -298,6 +284,21 @@ def outcome_alert(
     return build(outcome, tracking_uri=tracking_uri, flow_run_url=flow_run_url)
 
 
+def settled_alert(
+    outcome: PromotionOutcome, settings: Settings, *, flow_run_url: str | None = None
+) -> Alert | None:
+    """:func:`outcome_alert` with the MLflow link from the settings' tracking URI (none
+    when the default local store's folder cannot be made); None while a manual approval
+    is pending."""
+    if outcome.status == "pending":
+        return None
+    try:
+        tracking_uri: str | None = settings.tracking_uri()
+    except OSError:
+        tracking_uri = None
+    return outcome_alert(outcome, tracking_uri=tracking_uri, flow_run_url=flow_run_url)
+
+
 def flow_failed_alert(
     model: str | None,
     *,
@@ -333,83 +334,83 @@ def flow_failed_alert(
 # -- recording and sending ----------------------------------------------------------------
 
 
-def notify_event(
-    alert: Alert,
-    *,
-    settings: Settings | None = None,
-    context: Context | None = None,
-    slack_url: str | None = None,
-    webhook_url: str | None = None,
-) -> NotifyResult | None:
-    """Record ``alert`` in the outbox (under its model's ``alerts:`` rules, or the default
-    rules when the spec does not load), then send what is due. Never raises for an
-    unreachable store, a bad spec or a bad webhook URL: the alert stays pending when it
-    was recorded, and None is returned (with an error logged) when it could not be."""
-    from driftline.context import Context
+#: What recording an alert may run into (an unreachable store, a bad spec, a bad URL):
+#: logged by the notify functions, never raised.
+NOT_RECORDED = (DriftlineError, SQLAlchemyError, OSError)
 
+
+def log_not_recorded(alert: Alert, error: BaseException) -> None:
+    """Log (scrubbed) that ``alert`` could not be recorded in the outbox; for edges that
+    open the store themselves and must not raise either."""
+    log.error(
+        "could not record the %s alert of %s in the outbox: %s",
+        alert.kind,
+        alert.model,
+        scrub(str(error)),
+    )
+
+
+def notify_event(
+    store: Store,
+    alert: Alert,
+    destinations: Callable[[], Destinations],
+    *,
+    spec_of: Callable[[str], ModelSpec] | None = None,
+) -> NotifyResult | None:
+    """Record ``alert`` in the outbox of ``store``, then send what is due.
+
+    The model's ``alerts:`` rules come from ``spec_of(alert.model)``; default rules apply
+    when there is no loader or the spec does not load. ``destinations`` (the channels'
+    URLs) is called only once the alert is recorded, so a malformed URL leaves it pending
+    for a fixed one. Never raises for an unreachable store, a bad spec or a bad webhook
+    URL: None is returned (with an error logged) when the alert could not be recorded.
+    """
     try:
-        if context is not None:
-            return _record_and_send(context, alert, slack_url, webhook_url)
-        with Context.open(settings) as ctx:
-            return _record_and_send(ctx, alert, slack_url, webhook_url)
-    except (DriftlineError, SQLAlchemyError, OSError) as exc:
-        log.error(
-            "could not record the %s alert of %s in the outbox: %s",
-            alert.kind,
-            alert.model,
-            scrub(str(exc)),
-        )
+        return _record_and_send(store, alert, destinations, spec_of)
+    except NOT_RECORDED as exc:
+        log_not_recorded(alert, exc)
         return None
 
 
 def _record_and_send(
-    ctx: Context, alert: Alert, slack_url: str | None, webhook_url: str | None
+    store: Store,
+    alert: Alert,
+    destinations: Callable[[], Destinations],
+    spec_of: Callable[[str], ModelSpec] | None,
 ) -> NotifyResult:
-    from driftline.alerts import FlushResult, NotifyResult, counts, enqueue, flush
+    from driftline.alerts.outbox import FlushResult, NotifyResult, counts, enqueue, flush
 
+    config: AlertsSection | None = None
+    if spec_of is not None and alert.model != SYSTEM_MODEL:
+        try:
+            config = spec_of(alert.model).alerts
+        except SpecError as exc:
+            log.warning("alert rules of %s not read (%s): default rules apply", alert.model, exc)
+    enqueued = enqueue(store, alert, config)
     try:
-        config = ctx.spec(alert.model).alerts if alert.model != SYSTEM_MODEL else None
-    except SpecError as exc:
-        log.warning("alert rules of %s not read (%s): default rules apply", alert.model, exc)
-        config = None
-    enqueued = enqueue(ctx.store, alert, config)
-    try:
-        destinations = ctx.alert_destinations(slack_url=slack_url, webhook_url=webhook_url)
+        urls = destinations()
     except AlertError as exc:  # recorded first: it stays pending for a fixed URL
         log.error("alert %s of %s recorded, not sent: %s", alert.kind, alert.model, exc)
-        return NotifyResult(enqueued, FlushResult([], counts(ctx.store)))
-    return NotifyResult(enqueued, flush(ctx.store, destinations))
+        return NotifyResult(enqueued, FlushResult([], counts(store)))
+    return NotifyResult(enqueued, flush(store, urls))
 
 
 def notify_outcome(
+    store: Store,
     outcome: PromotionOutcome,
+    destinations: Callable[[], Destinations],
     *,
-    settings: Settings | None = None,
-    context: Context | None = None,
-    slack_url: str | None = None,
-    webhook_url: str | None = None,
+    settings: Settings,
+    spec_of: Callable[[str], ModelSpec] | None = None,
     flow_run_url: str | None = None,
 ) -> NotifyResult | None:
-    """Alert about a promotion, rejection or rollback (the one call of the CLI and the
-    retrain flow); None when there is nothing to say yet (approval pending) or the alert
-    could not be recorded. The MLflow link comes from the settings' tracking URI."""
-    from driftline.config.settings import get_settings
-
-    if outcome.status == "pending":
-        return None
-    if context is not None:
-        settings = context.settings
-    settings = settings or get_settings()
-    try:
-        tracking_uri: str | None = settings.tracking_uri()
-    except OSError:  # the default local store's folder cannot be made: no link then
-        tracking_uri = None
-    alert = outcome_alert(outcome, tracking_uri=tracking_uri, flow_run_url=flow_run_url)
+    """Alert about a promotion, rejection or rollback (:func:`settled_alert`) through
+    :func:`notify_event`; None when there is nothing to say yet (approval pending) or
+    the alert could not be recorded."""
+    alert = settled_alert(outcome, settings, flow_run_url=flow_run_url)
     if alert is None:
         return None
-    return notify_event(
-        alert, settings=settings, context=context, slack_url=slack_url, webhook_url=webhook_url
-    )
+    return notify_event(store, alert, destinations, spec_of=spec_of)
 
 
 def delivery_note(result: NotifyResult | None) -> str:

@@ -2,8 +2,8 @@
 
 An :class:`Alert` is a small typed value that any caller can build (the monitor from a
 drift result and decision, the retrain flow from a gate report, a flow's failure hook).
-Renderers turn it into a Slack Block Kit message or a plain JSON body; the outbox stores
-and delivers it. Nothing here talks to the network or the database.
+Each alert channel renders it (Slack Block Kit, the generic webhook's plain JSON, …); the
+outbox stores and delivers it. Nothing here talks to the network or the database.
 """
 
 from __future__ import annotations

@@ -9,20 +9,14 @@ suppression) and delivers.
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING, Literal
-
-from driftline.config.errors import SpecError, StoreError
 
 if TYPE_CHECKING:
     from driftline.alerts import Alert, Destinations, NotifyResult
-    from driftline.config.settings import Settings
     from driftline.data.store import Store
     from driftline.monitoring.monitor import MonitorRun
     from driftline.monitoring.results import ColumnDrift
     from driftline.specs import ModelSpec
-
-log = logging.getLogger(__name__)
 
 #: The policy's five severities folded onto the alerts' three.
 SEVERITY = {
@@ -147,29 +141,3 @@ def notify_run(
     if alert is None:
         return None
     return notify(store, alert, spec.alerts if spec is not None else None, destinations)
-
-
-def notify_monitor_run(
-    run: MonitorRun,
-    *,
-    settings: Settings | None = None,
-    slack_url: str | None = None,
-    webhook_url: str | None = None,
-    flow_run_url: str | None = None,
-) -> NotifyResult | None:
-    """:func:`notify_run` from settings (webhook URLs from there unless given, e.g. from
-    a Prefect Secret). A spec that no longer loads still alerts, under default rules;
-    an unreachable store is logged and returns None (the run failed for that already)."""
-    from driftline.context import Context
-
-    try:
-        with Context.open(settings) as ctx:
-            try:
-                spec: ModelSpec | None = ctx.spec(run.model)
-            except SpecError:
-                spec = None
-            destinations = ctx.alert_destinations(slack_url=slack_url, webhook_url=webhook_url)
-            return notify_run(ctx.store, run, spec, destinations, flow_run_url=flow_run_url)
-    except StoreError as exc:
-        log.error("could not queue the alert of %s: %s", run.model, exc)
-        return None

@@ -24,20 +24,18 @@ from typing import Any, Literal
 import httpx
 import sqlalchemy as sa
 
+from driftline.alerts.channels import CHANNELS, SendResult
 from driftline.alerts.delivery import (
-    CHANNELS,
     Deadline,
     DeliveryPolicy,
     Destinations,
-    SendResult,
     http_client,
     missing_url_message,
-    redact,
     send_message,
 )
 from driftline.alerts.message import Alert, Severity, as_utc
-from driftline.alerts.render import slack_payload, webhook_payload
 from driftline.config.errors import AlertError
+from driftline.config.secrets import redact
 from driftline.data.store import Store
 from driftline.specs import AlertsSection
 
@@ -192,15 +190,9 @@ def _entry(row: Any) -> OutboxEntry:
 
 
 def render(alert: Alert, channel: str, config: AlertsSection) -> str:
-    """The JSON body of ``alert`` for ``channel`` (Block Kit for Slack, plain JSON else)."""
-    if channel == "slack":
-        payload = slack_payload(
-            alert, max_features=config.max_features, max_findings=config.max_findings
-        )
-    elif channel == "webhook":
-        payload = webhook_payload(alert)
-    else:
-        raise AlertError(f"unknown alert channel {channel!r}: use one of {', '.join(CHANNELS)}")
+    """The JSON body of ``alert`` for ``channel``, as the channel renders it (Block Kit
+    for Slack, the alert as JSON for the generic webhook). SpecError for an unknown one."""
+    payload = CHANNELS.get(channel).render(alert, config)
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
 
 

@@ -1,7 +1,8 @@
 """``driftline alerts``: flush the outbox, list it, and send a test alert.
 
-Webhook URLs come from DRIFTLINE_SLACK_WEBHOOK_URL and DRIFTLINE_WEBHOOK_URL; they are
-secrets and no command prints them.
+Each channel's webhook URL comes from its environment variable (DRIFTLINE_SLACK_WEBHOOK_URL,
+DRIFTLINE_WEBHOOK_URL, or the one a plugin channel names); URLs are secrets and no command
+prints them.
 """
 
 from __future__ import annotations
@@ -136,7 +137,7 @@ def test_cmd(
     ] = "info",
 ) -> None:
     """Send a test alert through the model's configured channels, now."""
-    from driftline.alerts import Alert, enqueue, flush
+    from driftline.alerts import CHANNELS, Alert, enqueue, flush
     from driftline.context import Context
 
     if severity not in ("info", "warning", "critical"):
@@ -148,10 +149,11 @@ def test_cmd(
         configured = [c for c in spec.alerts.channels if destinations.url(c) is not None]
         missing = [c for c in spec.alerts.channels if c not in configured]
         if not configured:
+            variables = [CHANNELS.get(c).env_var for c in spec.alerts.channels]
             raise AlertError(
                 f"no alert channel of model {model} has a URL (alerts.channels: "
-                f"{', '.join(spec.alerts.channels) or 'none'}): set DRIFTLINE_SLACK_WEBHOOK_URL "
-                "and/or DRIFTLINE_WEBHOOK_URL"
+                f"{', '.join(spec.alerts.channels) or 'none'}): set "
+                f"{' and/or '.join(variables) or 'a channel in the spec and its URL'}"
             )
         for channel in missing:
             console.print(f"[yellow]skipping {channel}: no URL configured[/]")

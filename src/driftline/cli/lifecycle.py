@@ -175,7 +175,15 @@ def promote_cmd(
             note=note,
         )
         if outcome.status != "pending":
-            alerted = delivery_note(notify_outcome(outcome, context=ctx))
+            alerted = delivery_note(
+                notify_outcome(
+                    ctx.store,
+                    outcome,
+                    ctx.alert_destinations,
+                    settings=ctx.settings,
+                    spec_of=ctx.spec,
+                )
+            )
     if outcome.report is not None:
         console.print(gate_table(outcome.report))
     for warning in outcome.warnings:
@@ -207,7 +215,11 @@ def rollback_cmd(
 
     with Context.open() as ctx:
         outcome = rollback(ctx.store, ctx.registry(), ctx.spec(model), reason=reason)
-        alerted = delivery_note(notify_outcome(outcome, context=ctx))
+        alerted = delivery_note(
+            notify_outcome(
+                ctx.store, outcome, ctx.alert_destinations, settings=ctx.settings, spec_of=ctx.spec
+            )
+        )
     console.print(f"[bold green]{outcome.reason}[/] (audit record {outcome.audit_id})")
     console.print(alerted, style="dim", markup=False, highlight=False)
 

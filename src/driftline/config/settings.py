@@ -6,6 +6,7 @@ where the value is needed, so tests and the CLI can point driftline elsewhere.
 
 from __future__ import annotations
 
+import os
 from functools import cached_property
 from pathlib import Path
 
@@ -53,6 +54,8 @@ class Settings(BaseSettings):
         description="URL of a generic webhook that receives each alert as plain JSON "
         "(a secret: never logged).",
     )
+    # An alert channel names the environment variable of its URL; the two built-in
+    # channels' variables are settings above. Read any of them with ``secret``.
 
     @cached_property
     def resolved_home(self) -> Path:
@@ -83,6 +86,20 @@ class Settings(BaseSettings):
     def mlflow_artifacts_dir(self) -> Path:
         """Where MLflow experiments in the default local store keep their artifacts."""
         return self._subdir("mlartifacts")
+
+    def secret(self, env_var: str) -> SecretStr | None:
+        """The secret held by the environment variable ``env_var`` (e.g. an alert channel's
+        URL), None when unset or blank. A variable that is a setting (DRIFTLINE_ and a
+        field name: DRIFTLINE_SLACK_WEBHOOK_URL is ``slack_webhook_url``) is read from
+        these settings, so a value given to ``Settings(...)`` wins; any other (a plugin
+        channel's own variable) from the environment, when asked."""
+        prefix = str(self.model_config.get("env_prefix", ""))
+        field = env_var[len(prefix) :].lower() if env_var.upper().startswith(prefix) else ""
+        value: object = (
+            getattr(self, field) if field in type(self).model_fields else os.environ.get(env_var)
+        )
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        return SecretStr(text) if isinstance(text, str) and text.strip() else None
 
     def tracking_uri(self) -> str:
         """MLflow tracking and registry URI: the setting, else SQLite in the home folder."""

@@ -28,6 +28,7 @@ from typing import Any
 import pandas as pd
 
 from driftline.config.errors import BaselineError, RegistryError
+from driftline.config.secrets import hide_credentials
 from driftline.config.settings import Settings
 from driftline.lifecycle.baseline import Baseline
 from driftline.lifecycle.trainers import trusted_types
@@ -83,7 +84,7 @@ class Registry:
         return cls(uri, settings.mlflow_artifacts_dir() if local else None)
 
     def __repr__(self) -> str:
-        return f"Registry({_redact(self.tracking_uri)})"
+        return f"Registry({hide_credentials(self.tracking_uri)})"
 
     # -- fluent-API scope ---------------------------------------------------------------
 
@@ -338,11 +339,3 @@ def json_default(value: Any) -> Any:
     if hasattr(value, "item"):  # numpy scalars
         return value.item()
     return str(value)
-
-
-def _redact(uri: str) -> str:
-    """A tracking URI without its password."""
-    if "@" in uri and "://" in uri:
-        scheme, rest = uri.split("://", 1)
-        return f"{scheme}://***@{rest.split('@', 1)[1]}"
-    return uri

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import AfterValidator, Field, field_validator
 
+from driftline.alerts.channels import CHANNELS
 from driftline.specs.common import Section
 
-AlertChannel = Literal["slack", "webhook"]
+
+def _registered(name: str) -> str:
+    """``name`` when it is a registered alert channel; the error lists those that are."""
+    if name not in CHANNELS:
+        raise ValueError(CHANNELS.unknown(name))
+    return name
 
 
-def _default_channels() -> list[AlertChannel]:
+#: The name of a registered alert channel (see driftline.alerts.channels).
+ChannelName = Annotated[str, AfterValidator(_registered)]
+
+
+def _default_channels() -> list[ChannelName]:
     return ["slack"]
 
 
@@ -20,9 +30,9 @@ class AlertsSection(Section):
 
     Drift, data-quality and performance findings alert at or above ``min_severity``;
     lifecycle events (retrain started, challenger promoted or rejected, rollback, a
-    failed flow) always alert. Webhook URLs are secrets and never appear here: they come
-    from the environment (DRIFTLINE_SLACK_WEBHOOK_URL, DRIFTLINE_WEBHOOK_URL) or a
-    Prefect Secret block.
+    failed flow) always alert. Webhook URLs are secrets and never appear here: each
+    channel reads its own from the environment (DRIFTLINE_SLACK_WEBHOOK_URL,
+    DRIFTLINE_WEBHOOK_URL) or a Prefect Secret block.
     """
 
     enabled: bool = Field(default=True, description="Send alerts for this model at all.")
@@ -38,10 +48,11 @@ class AlertsSection(Section):
         "minutes of the last one sent is recorded as suppressed instead of sent, unless "
         "its severity is higher (escalation always goes out). 0 sends every repeat.",
     )
-    channels: list[AlertChannel] = Field(
+    channels: list[ChannelName] = Field(
         default_factory=_default_channels,
         description="Where alerts go: 'slack' (incoming webhook, Block Kit) and/or "
-        "'webhook' (the alert as plain JSON, for other tools).",
+        "'webhook' (the alert as plain JSON, for other tools), or any other registered "
+        "alert channel (driftline.alerts.channels.CHANNELS).",
     )
     max_features: int = Field(
         default=10,

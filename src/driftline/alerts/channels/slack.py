@@ -1,4 +1,7 @@
-"""Alerts as messages: Slack Block Kit (with a plain-text fallback) and plain JSON.
+"""The ``slack`` channel: a Slack incoming webhook, sent Block Kit with a plain-text fallback.
+
+The URL comes from DRIFTLINE_SLACK_WEBHOOK_URL, or in flows from the Prefect Secret block
+``driftline-slack-webhook``. Success is status 200 with the body ``ok``.
 
 Slack rejects a message that breaks its limits (HTTP 400 ``invalid_blocks``), and a
 rejected alert is a lost alert, so every piece of text is clipped to its limit here,
@@ -10,9 +13,22 @@ counted in UTF-16 code units, which is never less than the characters Slack coun
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from driftline.alerts.channels import (
+    CHANNELS,
+    AlertChannel,
+    SendResult,
+    answer_text,
+    quoted,
+    refused,
+)
 from driftline.alerts.message import Alert, FeatureDrift, Finding, Severity
+
+if TYPE_CHECKING:
+    import httpx
+
+    from driftline.specs.alerts import AlertsSection
 
 HEADER_MAX = 150
 SECTION_TEXT_MAX = 3000
@@ -227,11 +243,6 @@ def slack_payload(
     return {"text": fallback_text(alert), "blocks": blocks[:BLOCKS_MAX]}
 
 
-def webhook_payload(alert: Alert) -> dict[str, Any]:
-    """The JSON body for the generic webhook: the alert itself, every field, as JSON."""
-    return alert.model_dump(mode="json")
-
-
 def slack_limit_violations(payload: dict[str, Any]) -> list[str]:
     """Every way ``payload`` breaks Slack's message limits (empty when it is valid)."""
     problems: list[str] = []
@@ -272,3 +283,31 @@ def slack_limit_violations(payload: dict[str, Any]) -> list[str]:
         else:
             problems.append(f"block {i}: unexpected type {kind!r}")
     return problems
+
+
+class SlackChannel(AlertChannel):
+    """Slack incoming webhooks: Block Kit within Slack's limits; ``200 ok`` is success."""
+
+    name = "slack"
+    env_var = "DRIFTLINE_SLACK_WEBHOOK_URL"
+    secret_block = "driftline-slack-webhook"
+    description = "Slack incoming webhook (Block Kit with a plain-text fallback)"
+
+    def render(self, alert: Alert, config: AlertsSection) -> dict[str, Any]:
+        """:func:`slack_payload` with the spec's ``max_features`` and ``max_findings``."""
+        return slack_payload(
+            alert, max_features=config.max_features, max_findings=config.max_findings
+        )
+
+    def classify(self, response: httpx.Response) -> SendResult:
+        """Sent only on status 200 *and* body ``ok``: a 200 with another body (a proxy,
+        a captive portal) or a 204 is retried later."""
+        body = answer_text(response)
+        if response.status_code == 200 and body == "ok":
+            return SendResult("sent", status_code=200)
+        if response.status_code == 200:
+            return SendResult("retry", f'HTTP 200 but the body was {quoted(body)}, not "ok"', 200)
+        return refused(response, body)
+
+
+CHANNELS.register(SlackChannel())
