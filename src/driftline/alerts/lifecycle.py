@@ -26,7 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from driftline.alerts import Alert, Finding, Links, Severity
 from driftline.alerts.delivery import redact
 from driftline.config.errors import AlertError, DriftlineError, SpecError
-from driftline.tasks.binary import finite_or_none
+from driftline.config.values import finite_or_none
 
 if TYPE_CHECKING:
     from driftline.alerts import NotifyResult

@@ -15,8 +15,8 @@ import pandas as pd
 import sqlalchemy as sa
 
 from driftline.config.times import utc
+from driftline.config.values import finite_or_none
 from driftline.data.store import Store
-from driftline.tasks.binary import finite_or_none
 
 if TYPE_CHECKING:
     from driftline.lifecycle.benchmark import BenchmarkResult

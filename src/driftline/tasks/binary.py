@@ -7,7 +7,6 @@ metrics before promotion, so the numbers a reviewer sees are always defined one 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -18,15 +17,6 @@ from sklearn.metrics import (
     log_loss,
     roc_auc_score,
 )
-
-
-def finite_or_none(value: float | None) -> float | None:
-    """``value`` as a float, or None when it is missing, NaN or infinite (for JSON)."""
-    if value is None:
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
-
 
 METRICS = ("roc_auc", "pr_auc", "log_loss", "brier", "ece")
 # Whether a larger value of each metric means a better model.
