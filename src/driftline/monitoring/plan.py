@@ -13,7 +13,8 @@ class DriftPlan:
     """Which columns to test, how, and the rules around them (built from a spec or flags).
 
     ``prediction`` is the score column when its drift is tested (else None); ``score``
-    and ``target`` name the columns realized performance is computed from.
+    and ``target`` name the columns realized performance is computed from, and ``task``
+    the model task that computes it (see :mod:`driftline.tasks`).
     """
 
     columns: dict[str, str]
@@ -25,6 +26,7 @@ class DriftPlan:
     prediction_threshold: float | None = None
     score: str | None = None
     target: str | None = None
+    task: str | None = None
     quality: DataQuality = field(default_factory=DataQuality)
 
     @classmethod
@@ -43,6 +45,7 @@ class DriftPlan:
             prediction_threshold=mon.prediction_drift.threshold,
             score=spec.model.prediction,
             target=spec.model.target,
+            task=spec.model.task,
             quality=mon.data_quality,
         )
 

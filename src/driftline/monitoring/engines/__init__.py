@@ -1,7 +1,9 @@
 """Drift engines: what computes the per-column statistics of a prepared window.
 
 An engine receives frames that hold exactly the columns to test, already typed, and returns
-one :class:`ColumnScore` per column plus, optionally, a report people can open.
+one :class:`ColumnScore` per column plus, optionally, a report people can open. Realized
+performance is not an engine's business: the model's task computes it
+(:mod:`driftline.tasks`); an engine may only show the labelled rows in its report.
 """
 
 from __future__ import annotations
@@ -31,17 +33,16 @@ class ColumnScore:
 @dataclass
 class EngineOutput:
     scores: dict[str, ColumnScore]
-    realized: dict[str, float]
     report: DriftReport | None
 
 
 class DriftEngine(Protocol):
-    """Computes per-column drift tests (and realized metrics) for a prepared window.
+    """Computes per-column drift tests for a prepared window.
 
     ``columns`` maps the columns to test to their type; ``current`` and ``reference``
     hold exactly the plan's columns, already typed (float for numerical, str/None for
-    categorical). ``labelled`` is None or a frame of the score and a 0/1 target with
-    both classes present.
+    categorical). ``labelled`` is None or the score and label rows the task computed
+    realized performance on (for display in the report only).
     """
 
     name: str
