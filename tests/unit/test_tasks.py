@@ -62,14 +62,8 @@ def test_an_unknown_task_is_a_spec_error_listing_the_known_ones() -> None:
     )
 
 
-class ToyRegression(Task):
-    """A task with its own metric names, to show what spec validation reads."""
-
-    name = "toy_regression"
-    metrics = {"rmse": False, "mae": False}  # noqa: RUF012
-    primary_metrics = ("rmse",)
-    watched_metrics = ("mae",)
-    calibration_metric = None
+class _ToyMethods(Task):
+    """Every method of a toy regression task, without its metric attributes."""
 
     def label_problems(self, labels: pd.Series) -> list[RowProblem]:
         return [RowProblem(labels.isna(), "have no value")]
@@ -119,6 +113,16 @@ class ToyRegression(Task):
 
     def segment_gateable(self, rows: int, positives: int) -> bool:
         return rows > 0
+
+
+class ToyRegression(_ToyMethods):
+    """A task with its own metric names, to show what spec validation reads."""
+
+    name = "toy_regression"
+    metrics = {"rmse": False, "mae": False}  # noqa: RUF012
+    primary_metrics = ("rmse",)
+    watched_metrics = ("mae",)
+    calibration_metric = None
 
 
 @pytest.fixture
@@ -193,6 +197,12 @@ def test_the_registry_refuses_what_is_not_a_task() -> None:
     with pytest.raises(ValueError, match=r"metrics \['r2'\] are not among its metrics"):
         TASKS.register(Inconsistent())
     assert "inconsistent" not in TASKS.names()
+
+    class Unmeasured(_ToyMethods):
+        name = "unmeasured"
+
+    with pytest.raises(ValueError, match="does not set metrics, primary_metrics, watched_metrics"):
+        TASKS.register(Unmeasured())
 
 
 # -- labels and scores ---------------------------------------------------------------------

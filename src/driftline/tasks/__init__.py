@@ -169,6 +169,10 @@ def _check(value: object) -> str | None:
     """Why ``value`` cannot be registered as a task, or None."""
     if not isinstance(value, Task):
         return "a task must be an instance of driftline.tasks.Task"
+    attributes = ("metrics", "primary_metrics", "watched_metrics")
+    lacking = [a for a in attributes if not hasattr(value, a)]
+    if lacking:
+        return f"it does not set {', '.join(lacking)}"
     named = [*value.primary_metrics, *value.watched_metrics]
     if value.calibration_metric is not None:
         named.append(value.calibration_metric)
