@@ -79,7 +79,7 @@ class ToyEngine:
             scores[column] = ColumnScore(
                 method, float(score), threshold, bool(score >= threshold), p_value=False
             )
-        return EngineOutput(scores=scores, realized={}, report=None)
+        return EngineOutput(scores=scores, report=None)
 
 
 @pytest.fixture

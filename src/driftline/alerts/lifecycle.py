@@ -27,7 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from driftline.alerts.message import Alert, Finding, Links, Severity
 from driftline.config.errors import AlertError, DriftlineError, SpecError
 from driftline.config.secrets import scrub
-from driftline.tasks.binary import finite_or_none
+from driftline.config.values import finite_or_none
 
 if TYPE_CHECKING:
     from driftline.alerts.delivery import Destinations

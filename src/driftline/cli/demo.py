@@ -79,8 +79,9 @@ def _run(days: int, rows_per_day: int, seed: int, started: float) -> list[dict[s
     from driftline.devtools.simulate import simulate
     from driftline.flows.monitor import monitor_model_flow
     from driftline.lifecycle.promotion import promote
-    from driftline.lifecycle.training import feature_frame, score, train
+    from driftline.lifecycle.training import feature_frame, train
     from driftline.ops.dashboards import sync_dashboard
+    from driftline.tasks import TASKS
 
     def step(text: str) -> None:
         console.print(f"[dim]{time.monotonic() - started:6.1f}s[/] {text}")
@@ -114,9 +115,11 @@ def _run(days: int, rows_per_day: int, seed: int, started: float) -> list[dict[s
                     champion.update(
                         version=version, model=registry.load_model(spec, version).estimator
                     )
-                frame[spec.model.prediction] = score(
-                    champion["model"], feature_frame(spec, frame)
-                ).round(5)
+                frame[spec.model.prediction] = (
+                    TASKS.get(spec.model.task)
+                    .score(champion["model"], feature_frame(spec, frame))
+                    .round(5)
+                )
             ingest.log_predictions(ctx.store, spec, frame, pseudo, source=f"day {day}")
             arrived = sim.labels[labels_at == day]
             if not arrived.empty:

@@ -45,6 +45,7 @@ def train_cmd(
     from driftline.context import Context
     from driftline.lifecycle.promotion import default_actor
     from driftline.lifecycle.training import REASONS, train
+    from driftline.tasks import TASKS
 
     if reason is not None and reason not in REASONS:
         raise typer.BadParameter(f"choose one of {', '.join(REASONS)}", param_hint="--reason")
@@ -73,7 +74,7 @@ def train_cmd(
     )
     for key in ("read", "unlabelled", "duplicates", "train_rows", "validation_rows"):
         table.add_row(f"rows: {key.replace('_', ' ')}", f"{result.counts[key]:,}")
-    for key in ("roc_auc", "pr_auc", "log_loss", "brier", "ece"):
+    for key in TASKS.get(spec.model.task).metrics:
         table.add_row(f"validation {key}", _num(result.metrics[key]))
     table.add_row("baseline reference rows", f"{result.baseline_rows:,}")
     table.add_row("MLflow run", result.run_id)
@@ -92,6 +93,7 @@ def benchmark_cmd(
     """Score challenger and champion on the newest out-of-time window; log and store it."""
     from driftline.context import Context
     from driftline.lifecycle.benchmark import benchmark
+    from driftline.tasks import TASKS
 
     with Context.open() as ctx, console.status(f"benchmarking {model}"):
         result = benchmark(
@@ -106,7 +108,7 @@ def benchmark_cmd(
     table.add_column(f"challenger v{result.challenger.version}", justify="right")
     if result.champion:
         table.add_column(f"champion v{result.champion.version}", justify="right")
-    for key in ("roc_auc", "pr_auc", "log_loss", "brier", "ece"):
+    for key in TASKS.get(result.task).metrics:
         row = [key, _num(result.challenger.metrics[key])]
         if result.champion:
             row.append(_num(result.champion.metrics[key]))

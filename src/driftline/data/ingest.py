@@ -28,6 +28,7 @@ from driftline.data.store import (
     prediction_types,
 )
 from driftline.specs import ModelSpec
+from driftline.tasks import TASKS
 
 _TRUE = {"true", "t", "yes", "y", "1", "1.0"}
 _FALSE = {"false", "f", "no", "n", "0", "0.0"}
@@ -150,7 +151,8 @@ def prepare_predictions(spec: ModelSpec, df: pd.DataFrame, source: str) -> pd.Da
         out[column] = values.where(values.isna(), values.astype(str))
     score = _numeric(df, m.prediction, problems)
     problems.rows(m.prediction, score.isna(), "have no score")
-    problems.rows(m.prediction, (score < 0) | (score > 1), "are outside [0, 1]")
+    for problem in TASKS.get(m.task).prediction_problems(score):
+        problems.rows(m.prediction, problem.rows, problem.what)
     out[m.prediction] = score
     problems.raise_if_any()
     out[TS_US] = to_ts_us(out[TS_US])
@@ -168,7 +170,8 @@ def prepare_labels(spec: ModelSpec, df: pd.DataFrame, source: str) -> pd.DataFra
     out["model"] = spec.name
     out[REQUEST_ID] = _text_ids(df, m.request_id, problems)
     label = _numeric(df, m.target, problems)
-    problems.rows(m.target, ~label.isin([0.0, 1.0]), "are not 0 or 1")
+    for problem in TASKS.get(m.task).label_problems(label):
+        problems.rows(m.target, problem.rows, problem.what)
     out["label"] = label
     if "labelled_at" in df.columns:
         out["labelled_ts_us"] = _timestamps(df, "labelled_at", problems)

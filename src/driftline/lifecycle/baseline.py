@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from driftline.specs import ModelSpec
+from driftline.tasks import TASKS
 
 
 @dataclass(frozen=True)
@@ -133,7 +134,8 @@ def build_baseline(
     schema = spec.column_types_with_prediction
     scored = frame.copy()
     scored[m.prediction] = np.asarray(predictions, dtype=float)
-    strata = [m.target, *m.segments] if m.target in scored.columns else list(m.segments)
+    # The task's strata (binary: label, then segments); the label only when the frame has it.
+    strata = [c for c in TASKS.get(m.task).strata(m.target, m.segments) if c in scored.columns]
     sample = stratified_sample(scored, strata, sample_size, seed)
     reference = sample[list(schema)].reset_index(drop=True)
     return Baseline(

@@ -22,6 +22,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from driftline.config.errors import DataError, RegistryError
+from driftline.config.values import finite_or_none
 from driftline.data.store import Store
 from driftline.data.windows import benchmark_window, usable_rows
 from driftline.lifecycle.registry import (
@@ -32,9 +33,9 @@ from driftline.lifecycle.registry import (
     Registry,
     json_default,
 )
-from driftline.lifecycle.training import feature_frame, score, threads
+from driftline.lifecycle.training import feature_frame, threads
 from driftline.specs import ModelSpec
-from driftline.tasks.binary import METRICS, classification_metrics, finite_or_none, paired_bootstrap
+from driftline.tasks import DEFAULT_TASK, TASKS, Task
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,10 @@ class SegmentScore:
 
 @dataclass(frozen=True)
 class BenchmarkResult:
-    """Champion vs challenger on one out-of-time window (champion None at bootstrap)."""
+    """Champion vs challenger on one out-of-time window (champion None at bootstrap).
+
+    ``task`` names the model task whose metrics these are (results stored before it was
+    recorded are binary classification)."""
 
     model: str
     window_start: str
@@ -90,6 +94,7 @@ class BenchmarkResult:
     segments: list[SegmentScore] = field(default_factory=list)
     mlflow_run_id: str | None = None
     benchmark_id: int | None = None
+    task: str = DEFAULT_TASK
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -152,32 +157,36 @@ def benchmark(
     start, end = benchmark_window(store, spec, trained_until, as_of)
     frame, _ = usable_rows(store, spec, start, end)
     m = spec.model
-    if len(frame) < MIN_BENCHMARK_ROWS or frame[m.target].nunique() < 2:
+    task = TASKS.get(m.task)
+    why = task.why_unusable(frame[m.target])
+    if len(frame) < MIN_BENCHMARK_ROWS or why:
         raise DataError(
             f"{spec.name}: the benchmark window {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} "
-            f"UTC holds {len(frame):,} labelled rows (need {MIN_BENCHMARK_ROWS} with both "
-            "classes) that neither model trained on; wait for more labels to mature"
+            f"UTC holds {len(frame):,} labelled rows (need {MIN_BENCHMARK_ROWS}"
+            + (f"; {why}" if why else "")
+            + ") that neither model trained on; wait for more labels to mature"
         )
     x = feature_frame(spec, frame)
     y = frame[m.target].to_numpy()
     champ_p, champ_score = (None, None)
     with threads(spec):
-        chal_p, chal_score = _score(chal_model, x, y, trained_until[0])
+        chal_p, chal_score = _score(task, chal_model, x, y, trained_until[0])
         if champ_model is not None:
-            champ_p, champ_score = _score(champ_model, x, y, trained_until[1])
+            champ_p, champ_score = _score(task, champ_model, x, y, trained_until[1])
     result = BenchmarkResult(
         model=spec.name,
         window_start=start.isoformat(),
         window_end=end.isoformat(),
         rows=len(frame),
-        positives=int(y.sum()),
+        positives=task.count_labels(y)[1],
         primary_metric=p.primary_metric,
         challenger=chal_score,
         champion=champ_score,
-        segments=_segments(spec, frame, y, chal_p, champ_p),
+        segments=_segments(task, spec, frame, y, chal_p, champ_p),
+        task=task.name,
     )
     if champ_p is not None:
-        boot = paired_bootstrap(
+        boot = task.paired_bootstrap(
             y,
             chal_p,
             champ_p,
@@ -207,29 +216,34 @@ def _train_end(registry: Registry, spec: ModelSpec, version: str) -> pd.Timestam
 
 
 def _score(
-    loaded: LoadedModel, x: pd.DataFrame, y: np.ndarray, train_end: pd.Timestamp | None
+    task: Task,
+    loaded: LoadedModel,
+    x: pd.DataFrame,
+    y: np.ndarray,
+    train_end: pd.Timestamp | None,
 ) -> tuple[np.ndarray, ModelScore]:
-    p = score(loaded.estimator, x)
+    p = task.score(loaded.estimator, x)
     return p, ModelScore(
         version=loaded.version,
-        metrics=classification_metrics(y, p),
-        rows_per_second=_throughput(loaded.estimator, x),
+        metrics=task.evaluate(y, p),
+        rows_per_second=_throughput(task, loaded.estimator, x),
         size_bytes=loaded.size_bytes,
         train_end=train_end.isoformat() if train_end is not None else None,
     )
 
 
-def _throughput(estimator: Any, x: pd.DataFrame, repeats: int = 3) -> float:
+def _throughput(task: Task, estimator: Any, x: pd.DataFrame, repeats: int = 3) -> float:
     """Batch scoring throughput in rows per second (best of a few runs)."""
     best = float("inf")
     for _ in range(repeats):
         started = time.perf_counter()
-        estimator.predict_proba(x)
+        task.score(estimator, x)
         best = min(best, time.perf_counter() - started)
     return float(len(x) / best) if best > 0 else float("inf")
 
 
 def _segments(
+    task: Task,
     spec: ModelSpec,
     frame: pd.DataFrame,
     y: np.ndarray,
@@ -241,17 +255,16 @@ def _segments(
         values = frame[column].astype(object).where(frame[column].notna(), "<missing>")
         for value in sorted(values.astype(str).unique()):
             mask = (values.astype(str) == value).to_numpy()
+            rows, positives = task.count_labels(y[mask])
             out.append(
                 SegmentScore(
                     column=column,
                     value=value,
-                    rows=int(mask.sum()),
-                    positives=int(y[mask].sum()),
-                    challenger=classification_metrics(y[mask], chal_p[mask]),
+                    rows=rows,
+                    positives=positives,
+                    challenger=task.evaluate(y[mask], chal_p[mask]),
                     champion=(
-                        classification_metrics(y[mask], champ_p[mask])
-                        if champ_p is not None
-                        else None
+                        task.evaluate(y[mask], champ_p[mask]) if champ_p is not None else None
                     ),
                 )
             )
@@ -388,7 +401,6 @@ def latest_benchmark(
 
 
 __all__ = [
-    "METRICS",
     "BenchmarkResult",
     "ModelScore",
     "SegmentScore",

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from driftline.lifecycle.benchmark import BenchmarkResult
 from driftline.specs import PromotionSection
+from driftline.tasks import TASKS
 
 GateStatus = Literal["passed", "failed", "skipped", "pending"]
 GATES = (
@@ -246,6 +247,7 @@ def _champion_gates(result: BenchmarkResult, policy: PromotionSection) -> list[G
 
 def _segment_gate(result: BenchmarkResult, policy: PromotionSection) -> Gate:
     metric = result.primary_metric
+    task = TASKS.get(result.task)
     allowed = 0.0 - policy.max_segment_regression
     checked: list[float] = []
     regressions = []
@@ -253,7 +255,7 @@ def _segment_gate(result: BenchmarkResult, policy: PromotionSection) -> Gate:
         diff = s.diff(metric)
         if (
             s.rows < policy.min_segment_rows
-            or not 0 < s.positives < s.rows
+            or not task.segment_gateable(s.rows, s.positives)
             or diff is None
             or not math.isfinite(diff)
         ):
@@ -292,11 +294,14 @@ def _segment_gate(result: BenchmarkResult, policy: PromotionSection) -> Gate:
 
 
 def _calibration_gate(result: BenchmarkResult, policy: PromotionSection) -> Gate:
-    ece = result.challenger.metrics["ece"]
+    metric = TASKS.get(result.task).calibration_metric
+    if metric is None:
+        return Gate("calibration", "skipped", f"task {result.task} has no calibration metric")
+    ece = result.challenger.metrics[metric]
     limit = policy.max_ece
     text = f"ECE {ece:.4f} (ceiling {policy.max_ece:.4f}"
     if result.champion is not None:
-        base = result.champion.metrics["ece"]
+        base = result.champion.metrics[metric]
         limit = min(limit, base + policy.max_calibration_increase)
         text += f"; champion {base:.4f} + {policy.max_calibration_increase:.4f} allowed"
     failure = not meets(ece, limit, greater_is_better=False)

@@ -27,7 +27,7 @@ from driftline.lifecycle.baseline import build_baseline
 from driftline.lifecycle.registry import CHALLENGER, CHAMPION, MODEL_ARTIFACT, TAG, Registry
 from driftline.lifecycle.trainers import trainer_for, trusted_types
 from driftline.specs import ModelSpec
-from driftline.tasks.binary import classification_metrics
+from driftline.tasks import TASKS
 
 log = logging.getLogger(__name__)
 
@@ -64,11 +64,6 @@ def threads(spec: ModelSpec) -> AbstractContextManager[Any]:
     from threadpoolctl import threadpool_limits
 
     return threadpool_limits(limits=spec.training.n_threads, user_api="openmp")
-
-
-def score(estimator: Any, features: pd.DataFrame) -> np.ndarray:
-    """Probability of the positive class."""
-    return np.asarray(estimator.predict_proba(features)[:, 1], dtype=float)
 
 
 @dataclass(frozen=True)
@@ -110,9 +105,10 @@ def train(
 
     ``reason`` is one of bootstrap, drift, schedule, manual (default: bootstrap when the
     model has no champion yet, else manual). Raises DataError when the window holds too
-    few usable rows or a single class.
+    few usable rows or labels the task cannot learn from (binary: a single class).
     """
     m, t = spec.model, spec.training
+    task = TASKS.get(m.task)
     champion = registry.version_by_alias(spec, CHAMPION)
     reason = reason or ("bootstrap" if champion is None else "manual")
     if reason not in REASONS:
@@ -123,18 +119,19 @@ def train(
 
     cut = round(len(frame) * (1 - t.validation_fraction))
     fit_rows, val_rows = frame.iloc[:cut], frame.iloc[cut:]
-    if fit_rows[m.target].nunique() < 2 or val_rows[m.target].nunique() < 2:
+    why = task.why_unusable(fit_rows[m.target]) or task.why_unusable(val_rows[m.target])
+    if why:
         raise DataError(
-            f"{spec.name}: the training or validation part of {_window_text(windows)} holds a "
-            "single class; widen training.lookback_days or wait for more labels"
+            f"{spec.name}: in the training or validation part of {_window_text(windows)}, "
+            f"{why}; widen training.lookback_days or wait for more labels"
         )
     counts.update(train_rows=len(fit_rows), validation_rows=len(val_rows))
     x_fit, x_val = feature_frame(spec, fit_rows), feature_frame(spec, val_rows)
     with threads(spec):
         pipeline = build_pipeline(spec).fit(x_fit, fit_rows[m.target].to_numpy())
-        val_scores = score(pipeline, x_val)
-        all_scores = score(pipeline, feature_frame(spec, frame))
-    metrics = classification_metrics(val_rows[m.target].to_numpy(), val_scores)
+        val_scores = task.score(pipeline, x_val)
+        all_scores = task.score(pipeline, feature_frame(spec, frame))
+    metrics = task.evaluate(val_rows[m.target].to_numpy(), val_scores)
     baseline = build_baseline(
         spec,
         frame,
@@ -184,11 +181,9 @@ def _check_trainable(spec: ModelSpec, frame: pd.DataFrame, windows: Windows) -> 
             "predictions and labels, widen training.lookback_days, or pass an --as-of "
             "that leaves the labels time to mature."
         )
-    if frame[m.target].nunique() < 2:
-        raise DataError(
-            f"{spec.name}: every label in {_window_text(windows)} is "
-            f"{frame[m.target].iloc[0]}; a classifier needs both classes"
-        )
+    why = TASKS.get(m.task).why_unusable(frame[m.target])
+    if why:
+        raise DataError(f"{spec.name}: in {_window_text(windows)}, {why}")
 
 
 def _window_text(windows: Windows) -> str:

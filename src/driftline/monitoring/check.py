@@ -2,7 +2,8 @@
 
 The statistics come from a drift engine (see :mod:`driftline.monitoring.engines`).
 Everything around the engine is engine-independent: input validation, columns that
-arrived empty, data-quality rules, realized performance, the dataset verdict.
+arrived empty, data-quality rules, the dataset verdict, and realized performance (which
+the model's task computes, see :mod:`driftline.tasks`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from driftline.monitoring.results import (
     RealizedPerformance,
 )
 from driftline.specs import ModelSpec
+from driftline.tasks import TASKS, Task
 
 if TYPE_CHECKING:
     from driftline.lifecycle.baseline import Baseline
@@ -47,9 +49,10 @@ def check_drift(
     """Compare a window of the model's inference log with its champion's baseline.
 
     ``labelled`` (score + target of predictions whose labels have matured) adds realized
-    metrics next to the baseline's validation metrics. ``engine`` defaults to the one the
-    spec names (``monitoring.drift.engine``). Raises DataError when the window does not
-    fit the spec, BaselineError when the baseline does not.
+    metrics, computed by the spec's task, next to the baseline's validation metrics.
+    ``engine`` defaults to the one the spec names (``monitoring.drift.engine``). Raises
+    DataError when the window does not fit the spec, BaselineError when the baseline
+    does not.
     """
     plan = DriftPlan.from_spec(spec)
     reference = baseline.reference
@@ -118,7 +121,10 @@ def compare_frames(
     """The engine-independent check of two frames under a plan (files or store windows).
 
     ``engine`` defaults to the registered engine the plan names (``plan.engine``); an
-    unknown name is a SpecError listing the registered ones.
+    unknown name is a SpecError listing the registered ones. With ``labelled`` rows and a
+    plan that names the score, the target and the task, the result carries realized
+    performance from the task; the engine only gets the rows to show them. Raises
+    DataError for frames that do not fit the plan.
     """
     engine = engine or ENGINES.get(plan.engine)
     wanted = dict(plan.columns)
@@ -136,7 +142,8 @@ def compare_frames(
     if not testable:
         raise DataError(f"{names[1]}: every checked column is empty")
 
-    labels = _labelled(labelled, plan)
+    task = TASKS.get(plan.task) if plan.task else None
+    labels = _labelled(labelled, plan, task)
     output = engine.run(cur, ref, plan, testable, labels, timestamp=timestamp, tags=tuple(tags))
     limit = plan.quality.max_missing_share
 
@@ -160,12 +167,12 @@ def compare_frames(
     drifted = sum(c.drifted for c in columns)
     share = drifted / len(columns)
     performance = None
-    if labelled is not None and plan.score and plan.target:
-        rows, positives = _label_counts(labelled, plan.target)
+    if labelled is not None and plan.score and plan.target and task is not None:
+        rows, positives = task.count_labels(labelled[plan.target])
         performance = RealizedPerformance(
             labelled_rows=rows,
             positives=positives,
-            metrics=dict(output.realized),
+            metrics=task.realized(labels, plan.score, plan.target) if labels is not None else {},
             baseline={k: float(v) for k, v in (baseline_metrics or {}).items()},
         )
     return DriftResult(
@@ -191,34 +198,16 @@ def _finite(value: float, p_value: bool) -> float:
     return value if math.isfinite(value) else 1e308
 
 
-def _label_counts(labelled: pd.DataFrame, target: str) -> tuple[int, int]:
-    """(labelled rows, positive labels) among ``labelled``."""
-    if target not in labelled.columns:
-        return 0, 0
-    values = pd.to_numeric(labelled[target], errors="coerce").dropna()
-    return len(values), int((values == 1).sum())
-
-
-def _labelled(labelled: pd.DataFrame | None, plan: DriftPlan) -> pd.DataFrame | None:
-    """Score + 0/1 target rows fit for ROC AUC (both classes present), else None."""
-    if labelled is None or plan.score is None or plan.target is None:
+def _labelled(
+    labelled: pd.DataFrame | None, plan: DriftPlan, task: Task | None
+) -> pd.DataFrame | None:
+    """Score + label rows the task can compute realized metrics on, else None."""
+    if labelled is None or plan.score is None or plan.target is None or task is None:
         return None
     missing = [c for c in (plan.score, plan.target) if c not in labelled.columns]
     if missing:
         raise DataError(f"labelled rows lack columns {missing}")
-    frame = pd.DataFrame(
-        {
-            plan.score: pd.to_numeric(labelled[plan.score], errors="coerce"),
-            plan.target: pd.to_numeric(labelled[plan.target], errors="coerce"),
-        }
-    ).dropna()
-    if frame.empty or frame[plan.target].nunique() < 2:
-        return None
-    bad = ~frame[plan.target].isin([0, 1])
-    if bad.any():
-        raise DataError(f"labels in {plan.target!r} must be 0 or 1; found {bad.sum()} others")
-    frame[plan.target] = frame[plan.target].astype(int)
-    return frame.reset_index(drop=True)
+    return task.labelled(labelled, plan.score, plan.target)
 
 
 def _prepare(frame: pd.DataFrame, columns: Mapping[str, str], name: str) -> pd.DataFrame:

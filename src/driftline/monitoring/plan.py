@@ -15,9 +15,9 @@ class DriftPlan:
     """Which columns to test, how, and the rules around them (built from a spec or flags).
 
     ``prediction`` is the score column when its drift is tested (else None); ``score``
-    and ``target`` name the columns realized performance is computed from; ``engine``
-    names the registered drift engine that computes the tests (``methods`` are names in
-    its catalogue).
+    and ``target`` name the columns realized performance is computed from, ``task`` the
+    model task that computes it (see :mod:`driftline.tasks`), and ``engine`` the registered
+    drift engine that computes the tests (``methods`` are names in its catalogue).
     """
 
     columns: dict[str, str]
@@ -29,6 +29,7 @@ class DriftPlan:
     prediction_threshold: float | None = None
     score: str | None = None
     target: str | None = None
+    task: str | None = None
     quality: DataQuality = field(default_factory=DataQuality)
     engine: str = DEFAULT_ENGINE
 
@@ -48,6 +49,7 @@ class DriftPlan:
             prediction_threshold=mon.prediction_drift.threshold,
             score=spec.model.prediction,
             target=spec.model.target,
+            task=spec.model.task,
             quality=mon.data_quality,
             engine=plan.engine,
         )

@@ -29,6 +29,7 @@ import pandas as pd
 from driftline.config.times import utc
 from driftline.monitoring.results import DriftResult
 from driftline.specs import ModelSpec
+from driftline.tasks import TASKS
 
 Action = Literal["none", "alert", "retrain"]
 Status = Literal["ok", "drift", "insufficient_data", "failed"]
@@ -252,13 +253,11 @@ def _performance(result: DriftResult, spec: ModelSpec, found: _Findings) -> bool
     perf = result.performance
     if not rules.enabled or perf is None:
         return False
-    few = min(perf.positives, perf.negatives) < rules.min_positives
-    if perf.labelled_rows < rules.min_labelled_rows or few or not perf.metrics:
-        found.note(
-            f"performance not judged: {perf.labelled_rows} labelled predictions "
-            f"({perf.positives} positive); needs {rules.min_labelled_rows} with at least "
-            f"{rules.min_positives} of each class"
-        )
+    why = TASKS.get(spec.model.task).why_not_judged(
+        perf, min_labelled_rows=rules.min_labelled_rows, min_positives=rules.min_positives
+    )
+    if why:
+        found.note(why)
         return False
     dropped = False
     for metric, max_drop in rules.max_drop.items():

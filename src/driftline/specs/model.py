@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from driftline.specs.common import Section
+from driftline.tasks import DEFAULT_TASK, TASKS
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _MODEL_NAME = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
@@ -32,8 +32,12 @@ class ModelSection(Section):
     """What the model is and which columns of its inference log mean what."""
 
     name: str = Field(description="Model name: lowercase letters, digits, underscores.")
-    task: Literal["binary_classification"] = Field(
-        default="binary_classification", description="Prediction task."
+    task: str = Field(
+        default=DEFAULT_TASK,
+        description="Prediction task: a name in the task registry (built in: "
+        "binary_classification; packages add tasks through the `driftline.tasks` entry "
+        "point group). It decides the metrics, the label and score checks and how "
+        "realized performance is computed.",
     )
     request_id: str = Field(
         default="request_id", description="Column with the unique id of each prediction."
@@ -66,6 +70,13 @@ class ModelSection(Section):
             raise ValueError(
                 "must be 1-48 lowercase letters, digits or underscores, starting with a letter"
             )
+        return value
+
+    @field_validator("task")
+    @classmethod
+    def _task_registered(cls, value: str) -> str:
+        if value not in TASKS:
+            raise ValueError(TASKS.unknown(value))
         return value
 
     @model_validator(mode="after")

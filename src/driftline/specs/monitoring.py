@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
@@ -130,10 +130,8 @@ class DataQuality(Section):
     )
 
 
-PerformanceMetric = Literal["roc_auc", "pr_auc"]
-
-
-def _default_drops() -> dict[PerformanceMetric, float]:
+def _default_drops() -> dict[str, float]:
+    """binary_classification's watched metrics (another task's spec sets its own)."""
     return {"roc_auc": 0.05, "pr_auc": 0.10}
 
 
@@ -155,11 +153,12 @@ class Performance(Section):
         ge=1,
         description="Fewer positive (or negative) labels than this: no verdict.",
     )
-    max_drop: dict[PerformanceMetric, float] = Field(
+    max_drop: dict[str, float] = Field(
         default_factory=_default_drops,
         description="Largest tolerated drop of each metric below the champion's validation "
-        "value (absolute, e.g. 0.05 = 5 points of ROC AUC). PR AUC also moves with the "
-        "share of positives, so give it more room.",
+        "value (absolute, e.g. 0.05 = 5 points of ROC AUC). The keys are the realized "
+        "metrics the model's task watches (binary_classification: roc_auc, pr_auc). PR AUC "
+        "also moves with the share of positives, so give it more room.",
     )
 
     @field_validator("max_drop")

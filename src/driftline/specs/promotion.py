@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import Field
 
 from driftline.specs.common import Section
@@ -16,8 +14,10 @@ class PromotionSection(Section):
     are skipped, and recorded as skipped, when the model has no champion yet.
     """
 
-    primary_metric: Literal["roc_auc", "pr_auc"] = Field(
-        default="roc_auc", description="Metric the improvement and the bootstrap refer to."
+    primary_metric: str = Field(
+        default="roc_auc",
+        description="Metric the improvement and the bootstrap refer to: one of the primary "
+        "metrics of the model's task (binary_classification: roc_auc, pr_auc).",
     )
     min_primary_metric: float = Field(
         default=0.55,

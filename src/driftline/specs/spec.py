@@ -13,6 +13,7 @@ from driftline.specs.model import ModelSection
 from driftline.specs.monitoring import Monitoring
 from driftline.specs.promotion import PromotionSection
 from driftline.specs.training import TrainingSection
+from driftline.tasks import TASKS
 
 
 class ModelSpec(Section):
@@ -81,6 +82,29 @@ class ModelSpec(Section):
             why = next((w for w in whys if w), None)
             if why:
                 problems.append(f"{where}: {why}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @model_validator(mode="after")
+    def _metrics_belong_to_the_task(self) -> ModelSpec:
+        """Metric names depend on ``model.task``: the primary metric must be one the task
+        can bootstrap, and every ``max_drop`` key a metric its realized performance reports."""
+        task = TASKS.get(self.model.task)
+        problems: list[str] = []
+        primary = self.promotion.primary_metric
+        if primary not in task.primary_metrics:
+            problems.append(
+                f"promotion.primary_metric: {primary!r} is not a primary metric of task "
+                f"{task.name}; choose one of {', '.join(task.primary_metrics)}"
+            )
+        stray = [k for k in self.monitoring.performance.max_drop if k not in task.watched_metrics]
+        if stray:
+            problems.append(
+                f"monitoring.performance.max_drop: {', '.join(map(repr, stray))} "
+                f"{'is not a metric' if len(stray) == 1 else 'are not metrics'} that task "
+                f"{task.name} watches; choose from {', '.join(task.watched_metrics)}"
+            )
         if problems:
             raise ValueError("; ".join(problems))
         return self

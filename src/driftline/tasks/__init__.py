@@ -1,1 +1,189 @@
-"""Model tasks."""
+"""Model tasks: everything that depends on what a model predicts, behind one interface.
+
+A task knows how a model scores rows, which metrics exist and which direction is better,
+which labels and predictions are valid, how the baseline sample is stratified, which
+metrics realized performance watches, and when labels, a window or a segment hold enough
+to judge. Every call site asks the registry: ``TASKS.get(spec.model.task)``; spec
+validation reads ``model.task``, ``promotion.primary_metric`` and the keys of
+``monitoring.performance.max_drop`` from it.
+
+Built in: ``binary_classification`` (:mod:`driftline.tasks.binary`). A new task is one
+module that subclasses :class:`Task` and registers an instance (``TASKS.register(MyTask())``),
+or, from another package, an entry point in the ``driftline.tasks`` group.
+
+This module stays cheap to import (no pandas, scikit-learn or Evidently): spec validation
+reads it.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from driftline.plugins import Registry
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+    from driftline.monitoring.results import RealizedPerformance
+
+#: The task of a spec that names none.
+DEFAULT_TASK = "binary_classification"
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """Rows of a batch a task cannot use: ``rows`` is a boolean mask over the batch,
+    ``what`` completes "N rows ..." (e.g. ``"are not 0 or 1"``)."""
+
+    rows: pd.Series | np.ndarray
+    what: str
+
+
+@dataclass(frozen=True)
+class PairedBootstrap:
+    """The difference (candidate - reference) of a metric with its confidence interval."""
+
+    metric: str
+    diff: float
+    ci_low: float
+    ci_high: float
+    confidence: float
+    samples: int
+
+
+class Task(ABC):
+    """One kind of model (binary classification today; regression, multiclass next).
+
+    An abstract base class rather than a Protocol: a task bundles a dozen methods, and a
+    plugin that forgets one must fail when it is registered (instantiating it raises
+    TypeError naming the missing methods), not weeks later inside a monitor run; the
+    registry checks membership with a plain ``isinstance``.
+
+    Subclasses set these class attributes:
+
+    - ``name``: the registry key, the value of ``model.task`` in a spec;
+    - ``metrics``: every metric :meth:`evaluate` returns, mapped to whether a larger value
+      means a better model;
+    - ``primary_metrics``: the metrics a promotion may rank by (``promotion.primary_metric``);
+      :meth:`paired_bootstrap` supports each;
+    - ``watched_metrics``: the metrics :meth:`realized` returns, the allowed keys of
+      ``monitoring.performance.max_drop``;
+    - ``calibration_metric``: the metric the calibration gate reads (lower is better), or
+      None when the task has none (the gate is then skipped).
+    """
+
+    name: str
+    metrics: Mapping[str, bool]
+    primary_metrics: tuple[str, ...]
+    watched_metrics: tuple[str, ...]
+    calibration_metric: str | None = None
+
+    def __repr__(self) -> str:
+        return f"<task {self.name}>"
+
+    # -- data: what the store accepts --------------------------------------------------------
+
+    @abstractmethod
+    def label_problems(self, labels: pd.Series) -> list[RowProblem]:
+        """Rows whose label the task cannot learn from or judge with (missing values
+        included). ``labels`` are numeric (ingestion parsed them)."""
+
+    @abstractmethod
+    def prediction_problems(self, predictions: pd.Series) -> list[RowProblem]:
+        """Rows whose logged prediction (numeric, present) the task's models cannot have made."""
+
+    @abstractmethod
+    def why_unusable(self, labels: pd.Series | np.ndarray) -> str | None:
+        """Why a model cannot be trained or benchmarked on these labels (e.g. a single
+        class), or None when it can."""
+
+    @abstractmethod
+    def strata(self, target: str, segments: Sequence[str]) -> list[str]:
+        """The columns the baseline sample is stratified by, so that rare label values and
+        segments keep their share of the reference."""
+
+    # -- models: scoring, metrics, comparison -------------------------------------------------
+
+    @abstractmethod
+    def score(self, estimator: Any, features: pd.DataFrame) -> np.ndarray:
+        """The model's predictions on ``features``: one float per row, as the store logs them."""
+
+    @abstractmethod
+    def evaluate(self, y: np.ndarray, p: np.ndarray) -> dict[str, float]:
+        """Every metric in ``metrics`` of predictions ``p`` against labels ``y`` (NaN where
+        undefined), plus descriptive counts (e.g. ``rows``)."""
+
+    @abstractmethod
+    def paired_bootstrap(
+        self,
+        y: np.ndarray,
+        p_candidate: np.ndarray,
+        p_reference: np.ndarray,
+        *,
+        metric: str,
+        samples: int,
+        confidence: float,
+        seed: int,
+    ) -> PairedBootstrap:
+        """The interval of ``metric(candidate) - metric(reference)`` on resamples of the
+        same rows. Raises ValueError for a metric outside ``primary_metrics`` or labels
+        the metric is undefined on."""
+
+    # -- monitoring: realized performance -------------------------------------------------------
+
+    @abstractmethod
+    def labelled(self, frame: pd.DataFrame, score: str, target: str) -> pd.DataFrame | None:
+        """The rows of ``frame`` (columns ``score`` and ``target``, both present) that
+        realized metrics can be computed on, typed; None when there are none or their
+        labels are unusable. Raises DataError for labels the task cannot read."""
+
+    @abstractmethod
+    def count_labels(self, labels: pd.Series | np.ndarray) -> tuple[int, int]:
+        """(labelled rows, positive labels) among ``labels`` (missing values left out)."""
+
+    @abstractmethod
+    def realized(self, labelled: pd.DataFrame, score: str, target: str) -> dict[str, float]:
+        """``watched_metrics`` of the stored scores against matured labels (``labelled``
+        comes from :meth:`labelled`)."""
+
+    @abstractmethod
+    def why_not_judged(
+        self, performance: RealizedPerformance, *, min_labelled_rows: int, min_positives: int
+    ) -> str | None:
+        """Why realized performance holds too little to compare with the baseline (the
+        note a monitor run shows), or None when it can be judged."""
+
+    # -- promotion ----------------------------------------------------------------------------
+
+    @abstractmethod
+    def segment_gateable(self, rows: int, positives: int) -> bool:
+        """Whether a benchmark segment of ``rows`` rows (``positives`` positive labels) has
+        metrics the segment gate can compare."""
+
+
+def _check(value: object) -> str | None:
+    """Why ``value`` cannot be registered as a task, or None."""
+    if not isinstance(value, Task):
+        return "a task must be an instance of driftline.tasks.Task"
+    attributes = ("metrics", "primary_metrics", "watched_metrics")
+    lacking = [a for a in attributes if not hasattr(value, a)]
+    if lacking:
+        return f"it does not set {', '.join(lacking)}"
+    named = [*value.primary_metrics, *value.watched_metrics]
+    if value.calibration_metric is not None:
+        named.append(value.calibration_metric)
+    unknown = sorted({m for m in named if m not in value.metrics})
+    if unknown:
+        return f"metrics {unknown} are not among its metrics ({', '.join(value.metrics)})"
+    return None
+
+
+TASKS: Registry[Task] = Registry(
+    "task", "driftline.tasks", ["driftline.tasks.binary"], check=_check
+)
+
+__all__ = ["DEFAULT_TASK", "TASKS", "PairedBootstrap", "RowProblem", "Task"]

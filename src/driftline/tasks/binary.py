@@ -1,42 +1,31 @@
-"""Classification metrics of a scored window, and the paired bootstrap that compares two
-models on the same rows.
+"""The ``binary_classification`` task: a model that scores the probability of a 0/1 label.
 
-The same functions compute the validation metrics at training time and the benchmark
-metrics before promotion, so the numbers a reviewer sees are always defined one way.
+Its metrics (ROC AUC, PR AUC, log loss, Brier score, expected calibration error), the
+paired bootstrap that compares two models on the same rows, and the rules a binary label
+and a probability must follow. The same functions compute the validation metrics at
+training time, the benchmark metrics before promotion and realized performance in a
+monitor run, so the numbers a reviewer sees are always defined one way.
+
+scikit-learn and pandas are imported where they are used: importing this module (which the
+task registry does during spec validation) stays cheap.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sklearn.metrics import (
-    average_precision_score,
-    brier_score_loss,
-    log_loss,
-    roc_auc_score,
-)
 
+from driftline.config.errors import DataError
+from driftline.tasks import TASKS, PairedBootstrap, RowProblem, Task
 
-def finite_or_none(value: float | None) -> float | None:
-    """``value`` as a float, or None when it is missing, NaN or infinite (for JSON)."""
-    if value is None:
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
+if TYPE_CHECKING:
+    import pandas as pd
 
+    from driftline.monitoring.results import RealizedPerformance
 
-METRICS = ("roc_auc", "pr_auc", "log_loss", "brier", "ece")
-# Whether a larger value of each metric means a better model.
-GREATER_IS_BETTER = {
-    "roc_auc": True,
-    "pr_auc": True,
-    "log_loss": False,
-    "brier": False,
-    "ece": False,
-}
 _EPS = 1e-15
 
 
@@ -52,17 +41,31 @@ def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> 
     return float(np.abs(score - hits).sum() / y.size)
 
 
+def ranking_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
+    """ROC AUC and PR AUC (average precision, scikit-learn's step-wise estimate) of scores
+    ``p`` for 0/1 labels ``y``; ``y`` must hold both classes (sklearn raises otherwise)."""
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    return {
+        "roc_auc": float(roc_auc_score(y, p)),
+        "pr_auc": float(average_precision_score(y, p)),
+    }
+
+
 def classification_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
     """ROC AUC, PR AUC, log loss, Brier score and ECE, plus rows and positive rate.
 
+    Scores are clipped to [1e-15, 1 - 1e-15] first (log loss is infinite at 0 and 1).
     Ranking metrics are NaN when the rows hold a single class (they are undefined).
     """
+    from sklearn.metrics import brier_score_loss, log_loss
+
     y = np.asarray(y, dtype=int)
     p = np.clip(np.asarray(p, dtype=float), _EPS, 1 - _EPS)
     both = y.size > 0 and 0 < y.sum() < y.size
+    ranking = ranking_metrics(y, p) if both else dict.fromkeys(("roc_auc", "pr_auc"), float("nan"))
     return {
-        "roc_auc": float(roc_auc_score(y, p)) if both else float("nan"),
-        "pr_auc": float(average_precision_score(y, p)) if both else float("nan"),
+        **ranking,
         "log_loss": float(log_loss(y, p, labels=[0, 1])) if y.size else float("nan"),
         "brier": float(brier_score_loss(y, p, pos_label=1)) if y.size else float("nan"),
         "ece": expected_calibration_error(y, p),
@@ -120,18 +123,6 @@ _WEIGHTED: dict[str, Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], 
 }
 
 
-@dataclass(frozen=True)
-class PairedBootstrap:
-    """The difference (candidate - reference) of a metric with its confidence interval."""
-
-    metric: str
-    diff: float
-    ci_low: float
-    ci_high: float
-    confidence: float
-    samples: int
-
-
 def paired_bootstrap(
     y: np.ndarray,
     p_candidate: np.ndarray,
@@ -169,3 +160,121 @@ def paired_bootstrap(
     alpha = (1 - confidence) / 2
     low, high = np.quantile(all_diffs, [alpha, 1 - alpha])
     return PairedBootstrap(metric, point, float(low), float(high), confidence, samples)
+
+
+class BinaryClassification(Task):
+    """A model that scores the probability of the positive class of a 0/1 label."""
+
+    name = "binary_classification"
+    # Whether a larger value of each metric means a better model.
+    metrics = MappingProxyType(
+        {"roc_auc": True, "pr_auc": True, "log_loss": False, "brier": False, "ece": False}
+    )
+    primary_metrics = tuple(_WEIGHTED)
+    watched_metrics = ("roc_auc", "pr_auc")
+    calibration_metric = "ece"
+
+    def label_problems(self, labels: pd.Series) -> list[RowProblem]:
+        """Labels other than 0 and 1 (a missing label too)."""
+        return [RowProblem(~labels.isin([0.0, 1.0]), "are not 0 or 1")]
+
+    def prediction_problems(self, predictions: pd.Series) -> list[RowProblem]:
+        """Scores outside [0, 1]: not a probability."""
+        return [RowProblem((predictions < 0) | (predictions > 1), "are outside [0, 1]")]
+
+    def why_unusable(self, labels: pd.Series | np.ndarray) -> str | None:
+        """A classifier needs both classes (missing labels are ignored)."""
+        import pandas as pd
+
+        present = pd.Series(labels).dropna()
+        if present.nunique() >= 2:
+            return None
+        if present.empty:
+            return "there are no labels"
+        return f"every label is {present.iloc[0]}; a classifier needs both classes"
+
+    def strata(self, target: str, segments: Sequence[str]) -> list[str]:
+        """The label first (the positive class keeps its rate), then the segments."""
+        return [target, *segments]
+
+    def score(self, estimator: Any, features: pd.DataFrame) -> np.ndarray:
+        """Probability of the positive class: ``predict_proba(features)[:, 1]``."""
+        return np.asarray(estimator.predict_proba(features)[:, 1], dtype=float)
+
+    def evaluate(self, y: np.ndarray, p: np.ndarray) -> dict[str, float]:
+        """:func:`classification_metrics`."""
+        return classification_metrics(y, p)
+
+    def paired_bootstrap(
+        self,
+        y: np.ndarray,
+        p_candidate: np.ndarray,
+        p_reference: np.ndarray,
+        *,
+        metric: str,
+        samples: int,
+        confidence: float,
+        seed: int,
+    ) -> PairedBootstrap:
+        """:func:`paired_bootstrap` (roc_auc or pr_auc)."""
+        return paired_bootstrap(
+            y,
+            p_candidate,
+            p_reference,
+            metric=metric,
+            samples=samples,
+            confidence=confidence,
+            seed=seed,
+        )
+
+    def labelled(self, frame: pd.DataFrame, score: str, target: str) -> pd.DataFrame | None:
+        """Rows with a numeric score and label; None unless both classes are present.
+        Raises DataError when a label is neither 0 nor 1. Labels come back as int."""
+        import pandas as pd
+
+        rows = pd.DataFrame(
+            {
+                score: pd.to_numeric(frame[score], errors="coerce"),
+                target: pd.to_numeric(frame[target], errors="coerce"),
+            }
+        ).dropna()
+        if rows.empty or self.why_unusable(rows[target]):
+            return None
+        for problem in self.label_problems(rows[target]):
+            bad = int(np.count_nonzero(problem.rows))
+            if bad:
+                raise DataError(f"labels in {target!r}: {bad} rows {problem.what}")
+        rows[target] = rows[target].astype(int)
+        return rows.reset_index(drop=True)
+
+    def count_labels(self, labels: pd.Series | np.ndarray) -> tuple[int, int]:
+        """(numeric labels, labels equal to 1)."""
+        import pandas as pd
+
+        values = pd.to_numeric(pd.Series(labels), errors="coerce").dropna()
+        return len(values), int((values == 1).sum())
+
+    def realized(self, labelled: pd.DataFrame, score: str, target: str) -> dict[str, float]:
+        """ROC AUC and PR AUC of the stored scores as logged (not clipped)."""
+        return ranking_metrics(labelled[target].to_numpy(), labelled[score].to_numpy())
+
+    def why_not_judged(
+        self, performance: RealizedPerformance, *, min_labelled_rows: int, min_positives: int
+    ) -> str | None:
+        """Too few labelled predictions, or fewer than ``min_positives`` of either class."""
+        perf = performance
+        few = min(perf.positives, perf.negatives) < min_positives
+        if perf.labelled_rows < min_labelled_rows or few or not perf.metrics:
+            return (
+                f"performance not judged: {perf.labelled_rows} labelled predictions "
+                f"({perf.positives} positive); needs {min_labelled_rows} with at least "
+                f"{min_positives} of each class"
+            )
+        return None
+
+    def segment_gateable(self, rows: int, positives: int) -> bool:
+        """Both classes present: ranking metrics are defined."""
+        return 0 < positives < rows
+
+
+TASKS.register(BinaryClassification())

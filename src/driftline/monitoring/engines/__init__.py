@@ -9,6 +9,9 @@ catalogue says whether a method's score is a p-value or a distance.
 Engines live in :data:`ENGINES`; a built-in registers itself in its module, a third party
 through the ``driftline.engines`` entry point group. This module stays cheap to import (no
 pandas, no Evidently): spec validation reads it.
+
+Realized performance is not an engine's business: the model's task computes it
+(:mod:`driftline.tasks`); an engine may only show the labelled rows in its report.
 """
 
 from __future__ import annotations
@@ -69,18 +72,18 @@ class ColumnScore:
 @dataclass
 class EngineOutput:
     scores: dict[str, ColumnScore]
-    realized: dict[str, float]
     report: DriftReport | None
 
 
 class DriftEngine(Protocol):
-    """Computes per-column drift tests (and realized metrics) for a prepared window.
+    """Computes per-column drift tests for a prepared window.
 
     ``methods`` is the engine's catalogue, by name; ``default_method`` names the method the
     engine picks for a column when the plan sets none. ``run``: ``columns`` maps the
     columns to test to their type; ``current`` and ``reference`` hold exactly the plan's
     columns, already typed (float for numerical, str/None for categorical). ``labelled``
-    is None or a frame of the score and a 0/1 target with both classes present.
+    is None or the score and label rows the task computed realized performance on (for
+    display in the report only).
     """
 
     name: str

@@ -1,9 +1,11 @@
 """The Evidently 0.7 drift engine and its catalogue of methods.
 
 It runs an Evidently ``Report`` with ``DataDriftPreset(include_tests=True)`` for the
-features, a ``ValueDrift`` for the model's score, ``MissingValueCount`` per column, and
-``RocAuc`` on labelled rows. Raw Evidently dictionaries never leave this module: results
-are matched by metric type and column, never by position.
+features, a ``ValueDrift`` for the model's score and ``MissingValueCount`` per column.
+Labelled rows become a second snapshot, ``RocAuc``, for people and the dashboards only:
+the realized metrics the policy reads come from the model's task. Raw Evidently
+dictionaries never leave this module: results are matched by metric type and column,
+never by position.
 
 The catalogue (:data:`METHODS`) is plain data, so specs validate without importing
 Evidently; a unit test checks it against Evidently's own registry of statistical tests
@@ -158,15 +160,11 @@ class EvidentlyEngine:
         if missing:
             raise DataError(f"the drift engine returned no result for columns {sorted(missing)}")
 
-        realized: dict[str, float] = {}
         performance = None
         if labelled is not None and plan.score and plan.target:
-            realized, performance = _realized_evidently(
-                labelled, plan.score, plan.target, stamp, tags
-            )
+            performance = _performance_snapshot(labelled, plan.score, plan.target, stamp, tags)
         return EngineOutput(
             scores={c: scores[c] for c in columns},
-            realized=realized,
             report=EvidentlyReport(snapshot, performance),
         )
 
@@ -212,34 +210,29 @@ def _value_drift_scores(raw: dict[str, Any]) -> dict[str, ColumnScore]:
     return scores
 
 
-def _realized_evidently(
+def _performance_snapshot(
     labelled: pd.DataFrame,
     prediction: str,
     target: str,
     timestamp: datetime | None,
     tags: Sequence[str],
-) -> tuple[dict[str, float], Any]:
+) -> Any:
+    """An Evidently ``RocAuc`` snapshot of the labelled rows (score + 0/1 label), for the
+    ``-performance.html`` report and the dashboards' ROC AUC panel. Its value is for
+    display: realized performance comes from the task, with the same definition."""
     from evidently import BinaryClassification, DataDefinition, Dataset, Report
     from evidently.metrics import RocAuc
-    from sklearn.metrics import average_precision_score
 
     definition = DataDefinition(
         numerical_columns=[prediction],
         classification=[BinaryClassification(target=target, prediction_probas=prediction)],
     )
-    snapshot = Report([RocAuc()]).run(
+    return Report([RocAuc()]).run(
         Dataset.from_pandas(labelled[[prediction, target]], data_definition=definition),
         None,
         timestamp=timestamp,
         tags=[*tags, "performance"],
     )
-    realized: dict[str, float] = {}
-    for metric in snapshot.dict().get("metrics", []):
-        if str(metric.get("config", {}).get("type", "")).endswith(":RocAuc"):
-            realized["roc_auc"] = float(metric["value"])
-    # Evidently 0.7 has no PR AUC metric; average precision is its usual estimate.
-    realized["pr_auc"] = float(average_precision_score(labelled[target], labelled[prediction]))
-    return realized, snapshot
 
 
 class EvidentlyReport:

@@ -1,0 +1,16 @@
+"""JSON-number helpers: values that must survive ``json.dumps`` as plain numbers."""
+
+from __future__ import annotations
+
+import math
+
+
+def finite_or_none(value: float | None) -> float | None:
+    """``value`` as a float, or None when it is missing, NaN or infinite.
+
+    JSON has no NaN or infinity: stored records, alerts and artifacts write None instead.
+    """
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
