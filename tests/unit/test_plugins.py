@@ -128,8 +128,11 @@ def _spec_data() -> dict[str, Any]:
 
 def test_entry_point_plugins_are_validated_in_a_spec(installed: Path) -> None:
     data = _spec_data()
-    data["monitoring"]["drift"] = {"engine": "toy_ep", "method": "mean_shift"}
-    data["monitoring"]["drift"]["categorical"] = {"method": "top_share"}
+    data["monitoring"]["drift"] = {
+        "engine": "toy_ep",
+        "numerical": {"method": "mean_shift"},
+        "categorical": {"method": "top_share"},
+    }
     data["monitoring"]["prediction_drift"] = {"method": "mean_shift"}
     data["alerts"]["channels"] = ["slack", "toy_ep"]
     spec = parse_spec(data, "plugin.yaml")
