@@ -13,6 +13,7 @@ import yaml
 
 from driftline.config.errors import DataError, SpecError
 from driftline.data.ingest import prepare_labels, prepare_predictions
+from driftline.lifecycle.trainers import TRAINERS
 from driftline.monitoring.check import compare_frames
 from driftline.monitoring.plan import DriftPlan
 from driftline.monitoring.results import RealizedPerformance
@@ -125,16 +126,33 @@ class ToyRegression(_ToyMethods):
     calibration_metric = None
 
 
+class ToyRegressionTrainer:
+    """A trainer for the toy task (a spec names a trainer that supports its task)."""
+
+    name = "toy_regression_trainer"
+    description = "mean of the target"
+    tasks = ("toy_regression",)
+    trusted_types = ()
+
+    def build(self, spec: ModelSpec) -> Any:
+        from sklearn.dummy import DummyRegressor
+
+        return DummyRegressor()
+
+
 @pytest.fixture
 def toy() -> Iterator[Task]:
     task = TASKS.register(ToyRegression(), source="tests")
+    TRAINERS.register(ToyRegressionTrainer(), source="tests")
     yield task
     TASKS.unregister(task.name)
+    TRAINERS.unregister(ToyRegressionTrainer.name)
 
 
 def _toy_spec(**sections: Any) -> dict[str, Any]:
     data = _raw()
     data["model"]["task"] = "toy_regression"
+    data["training"] = {**data.get("training", {}), "pipeline": ToyRegressionTrainer.name}
     data["promotion"] = {**data.get("promotion", {}), "primary_metric": "rmse"}
     data.setdefault("monitoring", {})["performance"] = {"max_drop": {"mae": 0.5}}
     for key, value in sections.items():

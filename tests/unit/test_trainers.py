@@ -72,10 +72,12 @@ def test_an_unknown_trainer_is_a_spec_error_naming_the_registered_ones(spec: Mod
 def test_a_trainer_that_does_not_support_the_task_is_refused(
     spec: ModelSpec, toy: ToyTrainer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(toy, "tasks", ("regression",))
     parsed = parse_spec(_with_training(spec, pipeline="toy_prior"))
+    monkeypatch.setattr(toy, "tasks", ("regression",))
     with pytest.raises(SpecError, match="does not support the task 'binary_classification'"):
-        build_pipeline(parsed)
+        parse_spec(_with_training(spec, pipeline="toy_prior"))
+    with pytest.raises(SpecError, match="does not support the task 'binary_classification'"):
+        build_pipeline(parsed)  # a spec validated before the trainer changed
 
 
 def test_a_trainer_without_tasks_cannot_be_registered() -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pydantic import Field, model_validator
 
+from driftline.lifecycle.trainers import TRAINERS, task_problem
 from driftline.monitoring.engines import ENGINES, method_problem
 from driftline.specs.alerts import AlertsSection
 from driftline.specs.common import Section
@@ -89,9 +90,13 @@ class ModelSpec(Section):
     @model_validator(mode="after")
     def _metrics_belong_to_the_task(self) -> ModelSpec:
         """Metric names depend on ``model.task``: the primary metric must be one the task
-        can bootstrap, and every ``max_drop`` key a metric its realized performance reports."""
+        can bootstrap, and every ``max_drop`` key a metric its realized performance reports.
+        The trainer (``training.pipeline``) must support the task too."""
         task = TASKS.get(self.model.task)
         problems: list[str] = []
+        why = task_problem(TRAINERS.get(self.training.pipeline), task.name)
+        if why:
+            problems.append(f"training.pipeline: {why}")
         primary = self.promotion.primary_metric
         if primary not in task.primary_metrics:
             problems.append(

@@ -106,13 +106,22 @@ def trainer_for(spec: ModelSpec) -> Trainer:
     """The trainer named by ``training.pipeline``; SpecError when it is not registered or
     does not support the spec's ``model.task``."""
     trainer = TRAINERS.get(spec.training.pipeline)
-    if spec.model.task not in trainer.tasks:
-        raise SpecError(
-            f"{spec.name}: training.pipeline {trainer.name!r} does not support the task "
-            f"{spec.model.task!r} (it supports {', '.join(trainer.tasks)}); choose a trainer "
-            f"that does: {', '.join(_supporting(spec.model.task)) or 'none is registered'}"
-        )
+    why = task_problem(trainer, spec.model.task)
+    if why:
+        raise SpecError(f"{spec.name}: training.pipeline: {why}")
     return trainer
+
+
+def task_problem(trainer: Trainer, task: str) -> str | None:
+    """Why ``trainer`` cannot train a model of ``task`` (naming the trainers that can), or
+    None when it can. Spec validation and :func:`trainer_for` both ask this."""
+    if task in trainer.tasks:
+        return None
+    return (
+        f"{trainer.name!r} does not support the task {task!r} (it supports "
+        f"{', '.join(trainer.tasks)}); choose a trainer that does: "
+        f"{', '.join(_supporting(task)) or 'none is registered'}"
+    )
 
 
 def _supporting(task: str) -> list[str]:
