@@ -64,43 +64,56 @@ class Registry(Generic[T]):
         self._builtins = tuple(builtins)
         self._check = check
         self._entries: dict[str, Entry[T]] = {}
+        self._failed: dict[str, str] = {}
         self._loaded = False
         self._loading = False
         self._lock = threading.RLock()
-        self.errors: list[str] = []
 
     def __repr__(self) -> str:
         return f"Registry({self.kind!r}, group={self.group!r})"
 
+    @property
+    def errors(self) -> list[str]:
+        """Why each entry point of the group that failed to load did (one line each)."""
+        return list(self._failed.values())
+
     # -- adding ---------------------------------------------------------------------------
 
     def register(self, value: T, *, name: str | None = None, source: str | None = None) -> T:
-        """Add ``value`` under ``name`` (default: its ``name`` attribute); returns it, so
-        it also works as a class decorator (the class is instantiated once).
+        """Add ``value`` under its ``name`` attribute; returns it, so it also works as a
+        class decorator (the class is instantiated once, without arguments).
 
-        Raises ValueError when the name is taken by another implementation or the value
-        fails the registry's check.
+        ``name`` (an entry point's name) must equal the object's own ``name``: the rest of
+        driftline (URLs of a channel, the engine recorded with a run) knows an
+        implementation by its own name. Raises ValueError when the names differ, the name
+        is taken by another implementation, or the value fails the registry's check.
         """
         item: Any = value() if isinstance(value, type) else value
-        key = name or getattr(item, "name", None)
-        if not isinstance(key, str) or not key:
-            raise ValueError(f"a {self.kind} needs a non-empty string `name`; got {key!r}")
+        own = getattr(item, "name", None)
+        if not isinstance(own, str) or not own:
+            raise ValueError(f"a {self.kind} needs a non-empty string `name`; got {own!r}")
+        if name is not None and name != own:
+            raise ValueError(
+                f"the entry point is named {name!r} but the {self.kind} calls itself {own!r}; "
+                f"name the entry point {own!r}"
+            )
         why = self._check(item) if self._check else None
         if why:
-            raise ValueError(f"{self.kind} {key!r} cannot be registered: {why}")
+            raise ValueError(f"{self.kind} {own!r} cannot be registered: {why}")
         where = source or (BUILTIN if self._loading else _defined_in(item))
         with self._lock:
-            existing = self._entries.get(key)
+            existing = self._entries.get(own)
             if existing is not None and existing.value is not item:
                 raise ValueError(
-                    f"{self.kind} {key!r} is already registered (from {existing.source}); "
+                    f"{self.kind} {own!r} is already registered (from {existing.source}); "
                     "choose another name"
                 )
-            self._entries[key] = Entry(key, item, where)
+            self._entries[own] = Entry(own, item, where)
         return value
 
     def unregister(self, name: str) -> None:
-        """Remove ``name`` (tests, or replacing a plugin at run time)."""
+        """Remove ``name`` (tests, or replacing a plugin at run time). A plugin whose
+        package is still installed comes back with the next :meth:`refresh`."""
         with self._lock:
             self._entries.pop(name, None)
 
@@ -109,7 +122,7 @@ class Registry(Generic[T]):
     def _load(self) -> None:
         if self._loaded:
             return
-        with self._lock:
+        with self._lock:  # other threads wait here until built-ins and plugins are in
             if self._loaded or self._loading:
                 return
             self._loading = True
@@ -118,10 +131,13 @@ class Registry(Generic[T]):
                     importlib.import_module(module)
             finally:
                 self._loading = False
-            self._loaded = True
             self._load_entry_points()
+            self._loaded = True
 
     def _load_entry_points(self) -> None:
+        """Register the group's entry points; failures are kept (and logged once) until a
+        later scan no longer finds them failing."""
+        previous, self._failed = self._failed, {}
         for point in entry_points(group=self.group):
             dist = point.dist
             where = f"{dist.name}=={dist.version}: {point.value}" if dist else point.value
@@ -132,8 +148,9 @@ class Registry(Generic[T]):
                 self.register(point.load(), name=point.name, source=where)
             except Exception as exc:  # one broken plugin must not break the others
                 message = f"{self.group} entry point {point.name!r} ({where}): {exc}"
-                self.errors.append(message)
-                log.warning("plugin not loaded: %s", message)
+                if previous.get(where) != message:
+                    log.warning("plugin not loaded: %s", message)
+                self._failed[where] = message
 
     def refresh(self) -> None:
         """Read the entry points again (after installing a plugin into a running process)."""
@@ -150,8 +167,16 @@ class Registry(Generic[T]):
         return entry.value
 
     def unknown(self, name: str) -> str:
-        """The message for a name that is not registered."""
-        return f"unknown {self.kind} {name!r}; choose one of {', '.join(self.names()) or 'none'}"
+        """The message for a name that is not registered: the known names, and what to do."""
+        known = ", ".join(self.names()) or "none"
+        text = f"unknown {self.kind} {name!r}; choose one of {known}"
+        failed = [e for e in self._failed.values() if f"entry point {name!r} " in e]
+        if failed:
+            return f"{text}. It did not load: {failed[0]}"
+        return (
+            f"{text} (a {self.kind} from another package appears once that package is "
+            f"installed; `driftline plugins` lists what is registered)"
+        )
 
     def names(self) -> list[str]:
         """Registered names, sorted."""

@@ -84,9 +84,13 @@ from tests.unit.test_engines import ToyEngine
 class EntryPointEngine(ToyEngine):
     """A drift engine installed by another package."""
 
+    name = "toy_ep"
+
 
 class EntryPointChannel(ToyChannel):
     """An alert channel installed by another package."""
+
+    name = "toy_ep"
 '''
 
 ENTRY_POINTS = """
@@ -98,6 +102,7 @@ toy_ep = toy_driftline_plugins:EntryPointChannel
 
 [driftline.trainers]
 broken = toy_driftline_plugins:DoesNotExist
+misnamed = toy_driftline_plugins:EntryPointEngine
 """
 
 
@@ -119,7 +124,7 @@ def installed(tmp_path: Path) -> Iterator[Path]:
         sys.modules.pop("toy_driftline_plugins", None)
         for registry in (ENGINES, CHANNELS):
             registry.unregister("toy_ep")
-        TRAINERS.errors.clear()
+        TRAINERS.refresh()  # the distribution is gone: so are its failures
 
 
 def _spec_data() -> dict[str, Any]:
@@ -146,6 +151,21 @@ def test_a_broken_entry_point_is_reported_and_breaks_nothing(installed: Path) ->
     assert any("broken" in e and DIST in e for e in TRAINERS.errors)
     assert "broken" not in TRAINERS.names()
     assert "hist_gradient_boosting" in TRAINERS.names()
+    with pytest.raises(SpecError, match=r"unknown trainer 'broken'.*It did not load: .*broken"):
+        TRAINERS.get("broken")
+
+
+def test_reading_the_entry_points_again_reports_each_failure_once(installed: Path) -> None:
+    before = list(TRAINERS.errors)
+    TRAINERS.refresh()
+    assert TRAINERS.errors == before
+
+
+def test_an_entry_point_named_unlike_its_object_is_refused(installed: Path) -> None:
+    """URLs of a channel and the engine recorded with a run use the object's own name,
+    so an entry point may not give it another."""
+    (message,) = [e for e in TRAINERS.errors if "'misnamed'" in e]
+    assert "name the entry point 'toy_ep'" in message
 
 
 def test_without_the_distribution_the_plugin_names_are_spec_errors() -> None:
@@ -160,11 +180,22 @@ def test_driftline_plugins_lists_every_registry_and_where_each_came_from(
 ) -> None:
     run: Cli = cli_runner(monkeypatch, capsys)
     code, out = run("plugins")
-    assert code == 0
+    assert code == 1  # an installed plugin failed to load
     for group in ("driftline.tasks", "driftline.engines", "driftline.trainers"):
         assert group in out
     assert "driftline.channels" in out
     for name in ("binary_classification", "evidently", "logistic_regression", "webhook"):
         assert name in out
-    assert "toy_ep" in out and f"{DIST}==0.1.0" in out
+    engine_row = next(line for line in out.splitlines() if "EntryPointEngine" in line)
+    assert "toy_ep" in engine_row and f"{DIST}==0.1.0" in engine_row
     assert "not loaded" in out and "broken" in out
+    assert "DRIFTLINE_SLACK_WEBHOOK_URL" in out  # where each channel's URL comes from
+    assert "``" not in out  # docstrings are shown without their markup
+
+
+def test_driftline_plugins_exits_0_when_everything_loaded(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = cli_runner(monkeypatch, capsys)("plugins")
+    assert code == 0, out
+    assert "not loaded" not in out

@@ -200,7 +200,7 @@ def test_binary_metric_names_are_still_checked() -> None:
 
 def test_the_registry_refuses_what_is_not_a_task() -> None:
     with pytest.raises(ValueError, match=r"must be an instance of driftline\.tasks\.Task"):
-        TASKS.register(object(), name="not_a_task")  # type: ignore[arg-type]
+        TASKS.register(type("NotATask", (), {"name": "not_a_task"})())  # type: ignore[arg-type]
 
     class Unfinished(Task):
         name = "unfinished"

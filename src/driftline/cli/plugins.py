@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+import re
+from collections.abc import Callable
 from typing import Any
 
+import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -11,33 +15,57 @@ from rich.table import Table
 console = Console()
 
 
-def _registries() -> dict[str, Any]:
+def _registries() -> dict[str, tuple[Any, str, Callable[[Any], str]]]:
+    """Registry by title, with the heading and value of the column only it has."""
     from driftline.alerts.channels import CHANNELS
     from driftline.lifecycle.trainers import TRAINERS
     from driftline.monitoring.engines import ENGINES
     from driftline.tasks import TASKS
 
-    return {"tasks": TASKS, "engines": ENGINES, "trainers": TRAINERS, "channels": CHANNELS}
+    return {
+        "tasks": (TASKS, "metrics (primary first)", lambda t: ", ".join(t.primary_metrics)),
+        "engines": (ENGINES, "methods", lambda e: ", ".join(sorted(e.methods))),
+        "trainers": (TRAINERS, "tasks", lambda t: ", ".join(t.tasks)),
+        "channels": (
+            CHANNELS,
+            "URL from",
+            lambda c: (
+                c.env_var + (f" or Prefect Secret {c.secret_block}" if c.secret_block else "")
+            ),
+        ),
+    }
 
 
 def _about(value: Any) -> str:
-    """One line about a registered implementation: its description, else its docstring."""
+    """One line about a registered implementation: its description, else its docstring's
+    first paragraph, without reStructuredText markup."""
     text = getattr(value, "description", None) or (type(value).__doc__ or "")
-    return " ".join(str(text).split("\n\n")[0].split())
+    first = " ".join(str(text).strip().split("\n\n")[0].split())
+    return re.sub(r":\w+:`~?([^`]+)`|``([^`]+)``", lambda m: m.group(1) or m.group(2), first)
 
 
 def plugins() -> None:
     """List the registered tasks, drift engines, trainers and alert channels, with where
-    each came from (built in, or a package's entry point)."""
+    each came from (built in, or a package's entry point). Exits 1 when an installed
+    plugin failed to load, naming it and why."""
+    logging.getLogger("driftline.plugins").setLevel(logging.ERROR)  # failures shown below
     problems: list[str] = []
-    for title, registry in _registries().items():
+    for title, (registry, heading, detail) in _registries().items():
         table = Table(title=f"{title} (entry point group {registry.group})", title_justify="left")
         table.add_column("name", no_wrap=True)
         table.add_column("from")
+        table.add_column(heading)
         table.add_column("what it is")
         for entry in registry.entries():
-            table.add_row(escape(entry.name), escape(entry.source), escape(_about(entry.value)))
+            table.add_row(
+                escape(entry.name),
+                escape(entry.source),
+                escape(detail(entry.value)),
+                escape(_about(entry.value)),
+            )
         console.print(table)
         problems += registry.errors
     for problem in problems:
         console.print(f"[yellow]not loaded:[/] {escape(problem)}")
+    if problems:
+        raise typer.Exit(code=1)
