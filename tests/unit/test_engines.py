@@ -273,3 +273,60 @@ def test_file_check_and_cli_take_an_engine_by_name(
     assert cli(*base, "--engine", "toy", "--json", out) == 0
     assert json.loads(out.read_text())["columns"][0]["method"] == "mean_shift"
     assert cli(*base, "--engine", "nope") == 2
+
+
+class _Misbehaving(ToyEngine):
+    """A toy engine that breaks its contract in the way ``mode`` says."""
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+
+    def run(
+        self, current: pd.DataFrame, reference: pd.DataFrame, plan: DriftPlan, *a: Any, **k: Any
+    ) -> EngineOutput:  # noqa: E501
+        if self.mode == "crash":
+            raise RuntimeError("boom in run")
+        out = super().run(current, reference, plan, *a, **k)
+        scores = dict(out.scores)
+        first = next(iter(scores))
+        if self.mode == "missing":
+            scores.pop(first)
+        elif self.mode == "unknown_method":
+            scores[first] = ColumnScore("nope", 0.1, 0.5, False, p_value=False)
+        elif self.mode == "numpy":
+            s = scores[first]
+            scores[first] = ColumnScore(
+                s.method, np.float32(s.score), s.threshold, np.bool_(True), p_value=False
+            )
+        return EngineOutput(scores=scores, report=None)
+
+
+def _small_frames() -> tuple[pd.DataFrame, pd.DataFrame, DriftPlan]:
+    rng = np.random.default_rng(0)
+    ref = pd.DataFrame({"x": rng.normal(size=300), "c": rng.choice(["a", "b"], 300)})
+    cur = pd.DataFrame({"x": rng.normal(1, size=300), "c": rng.choice(["a", "b"], 300)})
+    return ref, cur, DriftPlan(columns={"x": "numerical", "c": "categorical"})
+
+
+@pytest.mark.parametrize(
+    ("mode", "message"),
+    [
+        ("crash", r"drift engine 'toy' failed: RuntimeError: boom in run"),
+        ("missing", r"drift engine 'toy' returned no result for \['x'\]"),
+        ("unknown_method", r"column 'x' outside its contract: method 'nope' is not in its"),
+    ],
+)
+def test_an_engine_outside_its_contract_is_a_plugin_error(mode: str, message: str) -> None:
+    from driftline.config.errors import PluginError
+
+    ref, cur, plan = _small_frames()
+    with pytest.raises(PluginError, match=message):
+        compare_frames(ref, cur, plan, engine=_Misbehaving(mode))
+
+
+def test_engine_scores_become_plain_python_values() -> None:
+    ref, cur, plan = _small_frames()
+    result = compare_frames(ref, cur, plan, engine=_Misbehaving("numpy"))
+    x = result.column("x")
+    assert type(x.drifted) is bool and type(x.score) is float
+    json.dumps(result.to_contract())  # the --json contract stays serialisable

@@ -31,3 +31,8 @@ class RegistryError(DriftlineError):
 
 class AlertError(DriftlineError):
     """An alert could not be built or delivered."""
+
+
+class PluginError(DriftlineError):
+    """A registered implementation (task, drift engine, trainer, alert channel) failed or
+    answered outside its contract; the message names it and where it came from."""

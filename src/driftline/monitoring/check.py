@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from driftline.config.errors import BaselineError, DataError
-from driftline.monitoring.engines import ENGINES, DriftEngine
+from driftline.config.errors import BaselineError, DataError, DriftlineError, PluginError
+from driftline.monitoring.engines import ENGINES, ColumnScore, DriftEngine, EngineOutput
 from driftline.monitoring.plan import DriftPlan
 from driftline.monitoring.quality import data_quality
 from driftline.monitoring.results import (
@@ -144,14 +144,15 @@ def compare_frames(
 
     task = TASKS.get(plan.task) if plan.task else None
     labels = _labelled(labelled, plan, task)
-    output = engine.run(cur, ref, plan, testable, labels, timestamp=timestamp, tags=tuple(tags))
+    output = _run_engine(engine, cur, ref, plan, testable, labels, timestamp, tuple(tags))
+    scores = _checked_scores(engine, output.scores, testable)
     limit = plan.quality.max_missing_share
 
     def verdict(name: str) -> ColumnDrift:
         kind = wanted[name]
         if name in empty_cur:
             return ColumnDrift(name, kind, ALL_MISSING, 1.0, limit, True, 1.0, p_value=False)
-        s = output.scores[name]
+        s = scores[name]
         return ColumnDrift(
             name,
             kind,
@@ -188,6 +189,67 @@ def compare_frames(
         engine=engine.name,
         report=output.report,
     )
+
+
+def _engine_name(engine: DriftEngine) -> str:
+    """``'name' (where it came from)`` for messages about an engine."""
+    name = getattr(engine, "name", type(engine).__name__)
+    entry = next((e for e in ENGINES.entries() if e.value is engine), None)
+    return f"{name!r} ({entry.source})" if entry else repr(name)
+
+
+def _run_engine(
+    engine: DriftEngine,
+    current: pd.DataFrame,
+    reference: pd.DataFrame,
+    plan: DriftPlan,
+    columns: dict[str, str],
+    labelled: pd.DataFrame | None,
+    timestamp: datetime | None,
+    tags: tuple[str, ...],
+) -> EngineOutput:
+    """``engine.run``; an exception other than driftline's own becomes a PluginError that
+    names the engine (a crash in a statistics library is not "drift found")."""
+    try:
+        return engine.run(
+            current, reference, plan, columns, labelled, timestamp=timestamp, tags=tags
+        )
+    except DriftlineError:
+        raise
+    except Exception as exc:
+        log.exception("drift engine %s failed", getattr(engine, "name", engine))
+        raise PluginError(
+            f"drift engine {_engine_name(engine)} failed: {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def _checked_scores(
+    engine: DriftEngine, scores: Mapping[str, ColumnScore], columns: Mapping[str, str]
+) -> dict[str, ColumnScore]:
+    """The engine's scores, one per tested column, as plain Python values; a missing
+    column, a method outside the engine's catalogue or a p-value flag that contradicts it
+    is a PluginError naming the engine."""
+    missing = sorted(set(columns) - set(scores))
+    if missing:
+        raise PluginError(f"drift engine {_engine_name(engine)} returned no result for {missing}")
+    out: dict[str, ColumnScore] = {}
+    for column in columns:
+        s = scores[column]
+        method = engine.methods.get(s.method)
+        if method is None or method.p_value != bool(s.p_value):
+            why = (
+                f"method {s.method!r} is not in its catalogue"
+                if method is None
+                else f"its catalogue says {s.method!r} scores a {method.score}"
+            )
+            raise PluginError(
+                f"drift engine {_engine_name(engine)} answered for column {column!r} "
+                f"outside its contract: {why}"
+            )
+        out[column] = ColumnScore(
+            s.method, float(s.score), float(s.threshold), bool(s.drifted), p_value=method.p_value
+        )
+    return out
 
 
 def _finite(value: float, p_value: bool) -> float:

@@ -156,10 +156,6 @@ class EvidentlyEngine:
                 tags=list(tags),
             )
         scores = _value_drift_scores(snapshot.dict())
-        missing = set(columns) - set(scores)
-        if missing:
-            raise DataError(f"the drift engine returned no result for columns {sorted(missing)}")
-
         performance = None
         if labelled is not None and plan.score and plan.target:
             performance = _performance_snapshot(labelled, plan.score, plan.target, stamp, tags)
