@@ -38,9 +38,10 @@ from driftline.alerts import Alert, NotifyResult
 from driftline.alerts.lifecycle import delivery_note, retrain_started_alert
 from driftline.config.secrets import scrub
 from driftline.context import Context
-from driftline.lifecycle.benchmark import BenchmarkResult, benchmark
+from driftline.lifecycle.benchmark import benchmark
 from driftline.lifecycle.gates import Approval, GateReport, evaluate_gates
 from driftline.lifecycle.promotion import PromotionOutcome, apply_gate_report
+from driftline.lifecycle.results import BenchmarkResult
 from driftline.lifecycle.training import TrainingResult, train
 from driftline.sdk import notify_event, notify_outcome
 from driftline.specs import ModelSpec

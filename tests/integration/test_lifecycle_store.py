@@ -11,13 +11,8 @@ from driftline.data.store import Store
 from driftline.data.windows import data_clock, usable_rows
 from driftline.devtools.simulate import simulate
 from driftline.lifecycle import audit
-from driftline.lifecycle.benchmark import (
-    BenchmarkResult,
-    ModelScore,
-    SegmentScore,
-    latest_benchmark,
-    record_benchmark,
-)
+from driftline.lifecycle.benchmark import latest_benchmark, record_benchmark
+from driftline.lifecycle.results import BenchmarkResult, ModelScore, SegmentScore
 from driftline.specs import ModelSpec
 
 

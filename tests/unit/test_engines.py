@@ -283,7 +283,7 @@ class _Misbehaving(ToyEngine):
 
     def run(
         self, current: pd.DataFrame, reference: pd.DataFrame, plan: DriftPlan, *a: Any, **k: Any
-    ) -> EngineOutput:  # noqa: E501
+    ) -> EngineOutput:
         if self.mode == "crash":
             raise RuntimeError("boom in run")
         out = super().run(current, reference, plan, *a, **k)

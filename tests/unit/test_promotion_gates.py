@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from driftline.lifecycle.benchmark import BenchmarkResult, ModelScore, SegmentScore
 from driftline.lifecycle.gates import GATES, Approval, GateReport, evaluate_gates, meets
+from driftline.lifecycle.results import BenchmarkResult, ModelScore, SegmentScore
 from driftline.specs import PromotionSection
 
 MB = 1024 * 1024

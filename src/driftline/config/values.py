@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 
 def finite_or_none(value: float | None) -> float | None:
@@ -14,3 +15,10 @@ def finite_or_none(value: float | None) -> float | None:
         return None
     value = float(value)
     return value if math.isfinite(value) else None
+
+
+def json_default(value: Any) -> Any:
+    """For ``json.dumps(default=...)``: numpy scalars as Python numbers, else ``str``."""
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    return str(value)

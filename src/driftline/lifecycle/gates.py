@@ -14,7 +14,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from driftline.lifecycle.benchmark import BenchmarkResult
+from driftline.lifecycle.results import BenchmarkResult
 from driftline.specs import PromotionSection
 from driftline.tasks import TASKS
 
@@ -133,11 +133,9 @@ def meets(value: float, threshold: float, *, greater_is_better: bool = True) -> 
     """Whether ``value`` reaches ``threshold``: ``value >= threshold``, or ``<=`` when
     lower is better. Equal passes; NaN on either side never passes.
 
-    The semantics of MLflow 3.17's model validation (``MetricThreshold`` with
-    ``threshold``, checked by ``mlflow.validate_evaluation_results``), which the gates used
-    before; a ``min_absolute_change`` over a baseline is ``meets(value, baseline +
-    change)``, the sum taken in floating point as MLflow does. One difference: MLflow
-    raised ``decimal.InvalidOperation`` on a NaN in that comparison, here it fails.
+    Source: the semantics of MLflow 3.17's model validation (``MetricThreshold``); a
+    ``min_absolute_change`` over a baseline is ``meets(value, baseline + change)``, the sum
+    taken in floating point as MLflow does (where MLflow raises on a NaN, this fails).
     """
     return bool(value >= threshold if greater_is_better else value <= threshold)
 
@@ -152,13 +150,20 @@ def evaluate_gates(
     value = chal.metrics[metric]
     gates: list[Gate] = []
 
-    failure = not meets(value, policy.min_primary_metric)
+    finite = math.isfinite(value)
+    failure = not finite or not meets(value, policy.min_primary_metric)
     gates.append(
         Gate(
             "floor",
-            "failed" if failure or not math.isfinite(value) else "passed",
+            "failed" if failure else "passed",
             f"{metric} {value:.4f} "
-            + ("is below" if failure else "reaches")
+            + (
+                "is below"
+                if finite and failure
+                else "is not a finite number:"
+                if failure
+                else "reaches"
+            )
             + f" the floor {policy.min_primary_metric:.4f}",
             value,
             policy.min_primary_metric,
@@ -213,7 +218,8 @@ def evaluate_gates(
 
 def _champion_gates(result: BenchmarkResult, policy: PromotionSection) -> list[Gate]:
     metric = result.primary_metric
-    assert result.champion is not None and result.diff is not None
+    if result.champion is None or result.diff is None:
+        raise ValueError("the champion gates need a benchmark against a champion")
     value = result.challenger.metrics[metric]
     base = result.champion.metrics[metric]
     gates = []

@@ -24,9 +24,10 @@ from typing import Literal
 from driftline.config.errors import RegistryError
 from driftline.data.store import Store
 from driftline.lifecycle import audit
-from driftline.lifecycle.benchmark import BenchmarkResult, benchmark, latest_benchmark
+from driftline.lifecycle.benchmark import benchmark, latest_benchmark
 from driftline.lifecycle.gates import Approval, GateReport, evaluate_gates
 from driftline.lifecycle.registry import CHALLENGER, CHAMPION, PREVIOUS, TAG, Registry
+from driftline.lifecycle.results import BenchmarkResult
 from driftline.specs import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -394,13 +395,12 @@ def _log_gate_report(registry: Registry, report: GateReport, outcome: str) -> No
     if not report.benchmark_run_id:
         return
     try:
-        registry.client.log_text(
+        registry.log_run_files(
             report.benchmark_run_id,
-            f"{report.to_markdown()}\n\n**Outcome: {outcome}.**\n",
-            "gate_report.md",
-        )
-        registry.client.log_dict(
-            report.benchmark_run_id, {**report.to_dict(), "outcome": outcome}, "gate_report.json"
+            {
+                "gate_report.md": f"{report.to_markdown()}\n\n**Outcome: {outcome}.**\n",
+                "gate_report.json": {**report.to_dict(), "outcome": outcome},
+            },
         )
     except Exception as exc:
         log.warning("cannot log the gate report to MLflow run %s: %s", report.benchmark_run_id, exc)

@@ -30,6 +30,7 @@ import pandas as pd
 from driftline.config.errors import BaselineError, RegistryError
 from driftline.config.secrets import hide_credentials
 from driftline.config.settings import Settings
+from driftline.config.values import json_default
 from driftline.lifecycle.baseline import Baseline
 from driftline.lifecycle.trainers import trusted_types
 from driftline.specs import ModelSpec
@@ -145,6 +146,14 @@ class Registry:
 
     def delete_alias(self, spec: ModelSpec, alias: str) -> None:
         self.client.delete_registered_model_alias(spec.name, alias)
+
+    def log_run_files(self, run_id: str, files: dict[str, str | dict[str, Any]]) -> None:
+        """Attach files to a run as artifacts: text as is, mappings as JSON."""
+        for path, content in files.items():
+            if isinstance(content, str):
+                self.client.log_text(run_id, content, path)
+            else:
+                self.client.log_dict(run_id, content, path)
 
     def set_version_tags(self, spec: ModelSpec, version: str, tags: dict[str, Any]) -> None:
         for key, value in tags.items():
@@ -332,10 +341,3 @@ def _tag_value(value: Any) -> str:
 
 def _write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, indent=2, default=json_default))  # keeps column order
-
-
-def json_default(value: Any) -> Any:
-    """For ``json.dumps(default=...)``: numpy scalars as Python numbers, else ``str``."""
-    if hasattr(value, "item"):  # numpy scalars
-        return value.item()
-    return str(value)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import warnings
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
@@ -280,10 +280,3 @@ def _trusted(pipeline: Pipeline) -> tuple[str, ...]:
             "the trainer that builds it must declare them in its `trusted_types`"
         )
     return tuple(needed)
-
-
-def result_to_dict(result: TrainingResult) -> dict[str, Any]:
-    """A JSON-friendly form (for flow artifacts and the CLI)."""
-    data = asdict(result)
-    data["windows"] = result.windows.as_params()
-    return data

@@ -68,12 +68,13 @@ def check_drift(
         engine=engine,
         timestamp=timestamp,
         tags=[spec.name, f"version:{baseline.version}"],
-        names=("baseline " + f"{baseline.model} v{baseline.version}", "window"),
+        names=(f"baseline {baseline.model} v{baseline.version}", "window"),
     )
 
 
 def _check_baseline(baseline: Baseline, spec: ModelSpec, plan: DriftPlan) -> None:
-
+    """BaselineError when the baseline is another model's, lacks a monitored column, or
+    types a column differently from the spec."""
     if baseline.model != spec.name:
         raise BaselineError(f"the baseline belongs to {baseline.model!r}, not {spec.name!r}")
     wanted = list(plan.columns) + ([plan.prediction] if plan.prediction else [])
