@@ -9,11 +9,13 @@ outbox stores and delivers it. Nothing here talks to the network or the database
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from driftline.config.times import utc_datetime, utc_now
 
 AlertKind = Literal[
     "drift",
@@ -61,7 +63,7 @@ class Window(_Value):
     @field_validator("start", "end")
     @classmethod
     def _utc(cls, value: datetime) -> datetime:
-        return as_utc(value)
+        return utc_datetime(value)
 
     @model_validator(mode="after")
     def _ordered(self) -> Window:
@@ -158,14 +160,12 @@ class Alert(_Value):
     alert_id: str = Field(
         default_factory=lambda: uuid.uuid4().hex, description="Unique id of this alert."
     )
-    created_at: datetime = Field(
-        default_factory=lambda: datetime.now(UTC), description="When it was raised (UTC)."
-    )
+    created_at: datetime = Field(default_factory=utc_now, description="When it was raised (UTC).")
 
     @field_validator("created_at")
     @classmethod
     def _utc(cls, value: datetime) -> datetime:
-        return as_utc(value)
+        return utc_datetime(value)
 
     @model_validator(mode="before")
     @classmethod
@@ -189,25 +189,3 @@ def default_dedupe_key(model: str, kind: str, alert_id: str) -> str:
     if kind in FINDING_KINDS or kind == "flow_failed":
         return f"{model}:{kind}"
     return f"{model}:{kind}:{alert_id}"
-
-
-def as_utc(value: datetime) -> datetime:
-    """A plain timezone-aware UTC datetime; naive values are taken to be UTC already.
-
-    Subclasses (``pandas.Timestamp``) become plain datetimes, which every database
-    driver binds; nanoseconds are dropped.
-    """
-    if type(value) is not datetime:
-        value = datetime(
-            value.year,
-            value.month,
-            value.day,
-            value.hour,
-            value.minute,
-            value.second,
-            value.microsecond,
-            tzinfo=value.tzinfo,
-        )
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)

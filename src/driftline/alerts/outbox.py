@@ -18,7 +18,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import httpx
@@ -33,9 +33,10 @@ from driftline.alerts.delivery import (
     missing_url_message,
     send_message,
 )
-from driftline.alerts.message import Alert, Severity, as_utc
+from driftline.alerts.message import Alert, Severity
 from driftline.config.errors import AlertError
 from driftline.config.secrets import redact
+from driftline.config.times import utc_datetime, utc_now
 from driftline.data.store import Store
 from driftline.specs import AlertsSection
 
@@ -164,10 +165,6 @@ def _table(store: Store) -> sa.Table:
         ) from None
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 def _entry(row: Any) -> OutboxEntry:
     return OutboxEntry(
         id=int(row.id),
@@ -182,9 +179,9 @@ def _entry(row: Any) -> OutboxEntry:
         attempts=int(row.attempts),
         last_error=row.last_error,
         note=row.note,
-        created_at=as_utc(row.created_at),
-        next_attempt_at=as_utc(row.next_attempt_at),
-        sent_at=as_utc(row.sent_at) if row.sent_at is not None else None,
+        created_at=utc_datetime(row.created_at),
+        next_attempt_at=utc_datetime(row.next_attempt_at),
+        sent_at=utc_datetime(row.sent_at) if row.sent_at is not None else None,
         body=row.body,
     )
 
@@ -234,7 +231,7 @@ def enqueue(
         log.info("alert %s for %s not recorded: %s", alert.kind, alert.model, reason)
         return EnqueueResult(alert.alert_id, [], reason)
     table = _table(store)
-    now = as_utc(now) if now is not None else _utc_now()
+    now = utc_datetime(now) if now is not None else utc_now()
     bodies: dict[str, str] = {c: render(alert, c, config) for c in config.channels}
     ids: list[int] = []
     try:
@@ -299,7 +296,7 @@ def _insert(
                 status = "suppressed"
                 note = (
                     f"repeat of outbox #{last.id} ({last.severity}, "
-                    f"{as_utc(last.created_at):%Y-%m-%d %H:%M} UTC) within the "
+                    f"{utc_datetime(last.created_at):%Y-%m-%d %H:%M} UTC) within the "
                     f"{config.cooldown_minutes}-minute cooldown"
                 )
         inserted = conn.execute(
@@ -375,7 +372,7 @@ def counts(store: Store, *, model: str | None = None) -> dict[str, int]:
 def requeue_failed(store: Store, *, model: str | None = None) -> int:
     """Make failed rows pending again (e.g. after fixing a revoked webhook URL)."""
     table = _table(store)
-    now = _utc_now()
+    now = utc_now()
     query = (
         table.update()
         .where(table.c.status == "failed")
@@ -413,7 +410,7 @@ def _record(
     attempts = entry.attempts + result.tries
     values: dict[str, Any] = {"attempts": attempts, "claimed_until": None, "updated_at": now}
     if result.outcome == "sent":
-        values.update(status="sent", sent_at=_utc_now(), last_error=None)
+        values.update(status="sent", sent_at=utc_now(), last_error=None)
     elif result.outcome == "failed":
         values.update(status="failed", last_error=result.error)
     else:
@@ -452,7 +449,7 @@ def flush(
     """
     policy = policy or DeliveryPolicy()
     table = _table(store)
-    now = as_utc(now) if now is not None else _utc_now()
+    now = utc_datetime(now) if now is not None else utc_now()
     deadline = Deadline(policy.max_flush_seconds)
     where = [
         table.c.status == "pending",

@@ -7,7 +7,6 @@ prints them.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -15,6 +14,7 @@ from rich.console import Console
 
 from driftline.cli.options import ModelFilterOpt, ModelOpt
 from driftline.config.errors import AlertError
+from driftline.config.times import utc_now
 
 app = typer.Typer(
     help="Alerts: deliver what is pending, look at the outbox, send a test message.",
@@ -163,7 +163,7 @@ def test_cmd(
             severity=severity,  # type: ignore[arg-type]
             title="Test alert",
             summary=f"If you can read this, driftline alerts for *{model}* reach this channel.",
-            facts={"Sent by": "driftline alerts test", "At": f"{datetime.now(UTC):%H:%M:%S} UTC"},
+            facts={"Sent by": "driftline alerts test", "At": f"{utc_now():%H:%M:%S} UTC"},
         )
         config = spec.alerts.model_copy(update={"enabled": True, "channels": configured})
         enqueued = enqueue(ctx.store, alert, config)

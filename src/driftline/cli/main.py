@@ -67,8 +67,9 @@ def db_upgrade() -> None:
 def _ingest(kind: str, path: Path, model: str) -> None:
     from driftline.context import Context
     from driftline.data import ingest
+    from driftline.data.files import read_table
 
-    frame = ingest.read_table(path)
+    frame = read_table(path, csv_as_text=True)
     with Context.open() as ctx, console.status(f"ingesting {len(frame):,} {kind} from {path}"):
         spec = ctx.spec(model)
         if kind == "predictions":

@@ -8,7 +8,6 @@ batch writes nothing. Loading the same rows twice stores each request once.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -59,22 +58,6 @@ class _Problems:
                 f"{self.source}: batch rejected, nothing was written:\n{listed}\n"
                 "Row numbers are 1-based and do not count the header. Fix the rows and load again."
             )
-
-
-def read_table(path: Path | str) -> pd.DataFrame:
-    """Read a CSV or Parquet file into a frame, with a clear error for anything else."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: file not found")
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".csv":
-            return pd.read_csv(path, dtype=str, keep_default_na=True)
-        if suffix in {".parquet", ".pq"}:
-            return pd.read_parquet(path)
-    except Exception as exc:
-        raise DataError(f"{path}: cannot be read as {suffix[1:]}: {exc}") from None
-    raise DataError(f"{path}: unsupported file type {suffix!r}; use .csv or .parquet")
 
 
 def _require(df: pd.DataFrame, columns: list[str], problems: _Problems) -> bool:

@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from importlib import resources
 from typing import Any
 
@@ -33,7 +33,7 @@ from sqlalchemy.engine import Engine
 
 from driftline.config.errors import StoreError
 from driftline.config.settings import Settings
-from driftline.config.times import from_ts_us, ts_us
+from driftline.config.times import from_ts_us, ts_us, utc_now
 from driftline.specs import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -180,7 +180,7 @@ class Store:
                         name=spec.name,
                         table_name=name,
                         columns_json=json.dumps(wanted, sort_keys=True),
-                        created_at=datetime.now(UTC),
+                        created_at=utc_now(),
                     )
                 )
                 return table

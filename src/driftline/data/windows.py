@@ -9,13 +9,13 @@ or simulated history is handled exactly like live traffic.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
 
 from driftline.config.errors import DataError
-from driftline.config.times import ts_us, utc
+from driftline.config.times import ts_us, utc, utc_now
 from driftline.data.store import ENTITY_KEY, LABELS_TABLE, Store
 from driftline.specs import ModelSpec, Monitoring
 
@@ -30,7 +30,7 @@ def window_bounds(
     epoch, so daily windows end at midnight UTC)."""
     length = pd.Timedelta(monitoring.window)
     if window_end is None:
-        current = pd.Timestamp(utc(now or datetime.now(UTC)))
+        current = pd.Timestamp(utc(now or utc_now()))
         end = current.floor(length) if length <= pd.Timedelta(days=1) else _floor(current, length)
     else:
         end = _timestamp(window_end, "window end")

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
 
-from driftline.config.times import utc
+from driftline.config.times import utc, utc_now
 from driftline.data.store import Store
 
 DECISIONS_TABLE = "dl_model_decisions"
@@ -71,7 +70,7 @@ def record_decision(
         "benchmark_id": benchmark_id,
         "gate_report_json": json.dumps(gate_report, default=str) if gate_report else None,
         "error": error,
-        "created_at": datetime.now(UTC),
+        "created_at": utc_now(),
     }
     with store.engine.begin() as conn:
         return int(conn.execute(table.insert().values(**values)).inserted_primary_key[0])

@@ -14,7 +14,7 @@ import json
 import logging
 import time
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -22,6 +22,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from driftline.config.errors import DataError, RegistryError
+from driftline.config.times import utc_now
 from driftline.config.values import finite_or_none
 from driftline.data.store import Store
 from driftline.data.windows import benchmark_window, usable_rows
@@ -279,7 +280,7 @@ def record_benchmark(store: Store, result: BenchmarkResult) -> int:
         "ci_high": finite_or_none(result.ci_high),
         "result_json": result.to_json(),
         "mlflow_run_id": result.mlflow_run_id,
-        "created_at": datetime.now(UTC),
+        "created_at": utc_now(),
     }
     with store.engine.begin() as conn:
         return int(conn.execute(table.insert().values(**values)).inserted_primary_key[0])

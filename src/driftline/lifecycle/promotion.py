@@ -18,10 +18,11 @@ import getpass
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Literal
 
 from driftline.config.errors import RegistryError
+from driftline.config.times import utc_now
 from driftline.data.store import Store
 from driftline.lifecycle import audit
 from driftline.lifecycle.benchmark import benchmark, latest_benchmark
@@ -215,7 +216,7 @@ def _promote_challenger(
     except Exception as exc:  # the promotion itself is complete
         warnings.append(f"could not drop the challenger alias from v{new}: {exc}")
         log.warning("%s: %s", spec.name, warnings[-1])
-    stamp = _now()
+    stamp = _stamp()
     audit_id = _record_decision(
         store,
         registry,
@@ -296,7 +297,7 @@ def rollback(
         ) from exc
     registry.delete_alias(spec, PREVIOUS)
     text = f"v{champion} rolled back to v{previous}" + (f": {reason}" if reason else "")
-    stamp = _now()
+    stamp = _stamp()
     audit_id = _record_decision(
         store,
         registry,
@@ -376,7 +377,7 @@ def _record_decision(
         version,
         {
             f"{TAG}decision": outcome,
-            f"{TAG}decision_at": at or _now(),
+            f"{TAG}decision_at": at or _stamp(),
             f"{TAG}decision_by": actor,
             **(tags or {}),
             f"{TAG}audit_id": str(audit_id),
@@ -431,5 +432,6 @@ def _with_note(text: str, note: str) -> str:
     return f"{text} ({note})" if note else text
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+def _stamp() -> str:
+    """Now, as the ISO text of a version tag (UTC, seconds)."""
+    return utc_now().isoformat(timespec="seconds")

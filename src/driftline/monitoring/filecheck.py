@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from driftline.config.errors import DataError
+from driftline.data.files import read_table
 from driftline.monitoring.check import compare_frames
 from driftline.monitoring.engines import DriftEngine
 from driftline.monitoring.plan import DriftPlan
@@ -32,21 +33,9 @@ class FileCheck:
 
 
 def read_frame(path: Path | str) -> pd.DataFrame:
-    """Read a CSV or Parquet file with its column types; DataError says what is wrong."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: file not found")
-    suffix = path.suffix.lower()
-    if suffix not in {".csv", ".parquet", ".pq"}:
-        raise DataError(
-            f"{path}: unsupported file type {suffix or '(none)'!r}; use .csv or .parquet"
-        )
-    try:
-        frame = pd.read_csv(path) if suffix == ".csv" else pd.read_parquet(path)
-    except pd.errors.EmptyDataError:
-        raise DataError(f"{path}: the file is empty") from None
-    except Exception as exc:
-        raise DataError(f"{path}: cannot be read as {suffix[1:]}: {exc}") from None
+    """A CSV or Parquet file with its column types (see :func:`read_table`); DataError when
+    it has no rows."""
+    frame = read_table(path)
     if frame.empty:
         raise DataError(f"{path}: the file has no rows")
     return frame

@@ -15,11 +15,12 @@ import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from driftline.config.errors import DataError, DriftlineError
+from driftline.config.times import utc_now
 from driftline.data.store import Store
 from driftline.data.windows import (
     performance_window,
@@ -312,7 +313,7 @@ def _append_failure(path: Path, model: str, start: datetime, end: datetime, mess
         "window_end": end.isoformat(),
         "status": "failed",
         "error": message,
-        "created_at": datetime.now(UTC).isoformat(),
+        "created_at": utc_now().isoformat(),
     }
     try:
         with path.open("a") as out:

@@ -9,25 +9,18 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-import pandas as pd
 import sqlalchemy as sa
 
+from driftline.config.times import utc_datetime, utc_now
 from driftline.data.store import Store
 from driftline.monitoring.policy import Decision, PastRun
 from driftline.monitoring.results import ColumnDrift, DriftResult
 
 RUNS_TABLE = "dl_monitor_runs"
 COLUMNS_TABLE = "dl_monitor_columns"
-
-
-def utc(value: datetime | pd.Timestamp) -> datetime:
-    """A timezone-aware UTC datetime (SQLite hands back naive ones; they are UTC)."""
-    ts = pd.Timestamp(value)
-    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-    return ts.to_pydatetime()
 
 
 @dataclass(frozen=True)
@@ -105,8 +98,8 @@ def record_run(
     perf = result.performance if result is not None else None
     row = {
         "model": model,
-        "window_start": utc(window_start),
-        "window_end": utc(window_end),
+        "window_start": utc_datetime(window_start),
+        "window_end": utc_datetime(window_end),
         "status": decision.status,
         "decision": decision.action,
         "severity": decision.severity,
@@ -128,7 +121,7 @@ def record_run(
         "report_path": report_path,
         "error": error,
         "engine": result.engine if result is not None else None,
-        "created_at": utc(created_at or datetime.now(UTC)),
+        "created_at": utc_datetime(created_at or utc_now()),
     }
     with store.engine.begin() as conn:
         key = conn.execute(runs.insert().values(**row)).inserted_primary_key
@@ -163,8 +156,8 @@ def _stored(row: Any) -> StoredRun:
     return StoredRun(
         id=int(row.id),
         model=row.model,
-        window_start=utc(row.window_start),
-        window_end=utc(row.window_end),
+        window_start=utc_datetime(row.window_start),
+        window_end=utc_datetime(row.window_end),
         status=row.status,
         decision=row.decision,
         severity=row.severity,
@@ -184,7 +177,7 @@ def _stored(row: Any) -> StoredRun:
         report_path=row.report_path,
         error=row.error,
         engine=row.engine,
-        created_at=utc(row.created_at),
+        created_at=utc_datetime(row.created_at),
     )
 
 
@@ -200,9 +193,9 @@ def list_runs(
     runs = store.table(RUNS_TABLE)
     query = sa.select(runs).where(runs.c.model == model)
     if since is not None:
-        query = query.where(runs.c.window_end >= utc(since))
+        query = query.where(runs.c.window_end >= utc_datetime(since))
     if before is not None:
-        query = query.where(runs.c.window_end < utc(before))
+        query = query.where(runs.c.window_end < utc_datetime(before))
     query = query.order_by(runs.c.window_end.desc(), runs.c.id.desc())
     if limit is not None:
         query = query.limit(limit)

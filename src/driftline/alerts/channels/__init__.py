@@ -30,6 +30,7 @@ from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from driftline.config.secrets import redact
+from driftline.config.times import utc_now
 from driftline.plugins import Registry
 
 if TYPE_CHECKING:
@@ -143,7 +144,7 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+    return max(0.0, (when - (now or utc_now())).total_seconds())
 
 
 def refused(response: httpx.Response, body: str | None = None) -> SendResult:
