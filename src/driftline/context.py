@@ -55,7 +55,7 @@ class Context:
         self, overrides: Mapping[str, str | SecretStr | None] | None = None
     ) -> Destinations:
         """Each alert channel's URL from settings, unless ``overrides`` gives it by channel
-        name (e.g. a Prefect Secret block's value). AlertError for a malformed URL."""
+        name (e.g. a Prefect Secret block's value); a malformed one is reported per channel."""
         from driftline.alerts.delivery import Destinations
 
         return Destinations.from_settings(self.settings, overrides)

@@ -214,7 +214,7 @@ def notify_monitor_run(
     """The monitor run's alert (if any) into the outbox, then sent (see
     :func:`driftline.alerts.monitor_run.notify_run`). A spec that no longer loads still
     alerts, under default rules; an unreachable store is logged and returns None (the
-    run failed for that already). AlertError for a malformed channel URL."""
+    run failed for that already). A malformed channel URL leaves its alert pending."""
     from driftline.alerts.monitor_run import notify_run
 
     try:

@@ -312,14 +312,16 @@ def test_the_webhook_url_never_appears_in_logs_rows_results_or_errors(
             policy,
         )
     )
+    malformed = Destinations({"slack": SecretStr("hooks.slack.com" + SECRET_PATH)})
     with pytest.raises(Exception) as bad:
-        Destinations({"slack": SecretStr("hooks.slack.com" + SECRET_PATH)})
+        malformed.require(["slack"])
     with store.engine.connect() as conn:
         rows = repr(conn.execute(sa.text(f"SELECT * FROM {OUTBOX_TABLE}")).fetchall())
     statuses = [r.status_of("slack") for r in results]
     assert statuses == ["sent", "pending", "failed", "pending"]  # every path was taken
     assert "HTTP Request: POST" in caplog.text  # httpx did log its requests...
-    for where in (caplog.text, rows, repr(results), str(bad.value), repr(slack_to(receiver))):
+    texts = (caplog.text, rows, repr(results), str(bad.value), repr(malformed))
+    for where in (*texts, repr(slack_to(receiver))):
         assert "integration-secret-token" not in where  # ...without the secret path
         assert receiver.url not in where and dead not in where
 

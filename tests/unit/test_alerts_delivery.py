@@ -180,9 +180,16 @@ def test_destinations_prefer_explicit_urls_then_settings() -> None:
     ],
 )
 def test_a_malformed_url_is_an_error_that_does_not_show_it(bad: str) -> None:
+    destinations = Destinations({"slack": SecretStr(bad), "webhook": SECRET})
+    assert destinations.url("slack") is None
+    assert destinations.url("webhook") is not None  # the other channel still works
+    problem = destinations.problem("slack") or ""
+    assert "DRIFTLINE_SLACK_WEBHOOK_URL" in problem and "bad-secret-xyz" not in problem
+    assert "bad-secret-xyz" not in repr(destinations)
     with pytest.raises(AlertError, match="DRIFTLINE_SLACK_WEBHOOK_URL") as caught:
-        Destinations({"slack": SecretStr(bad)})
+        destinations.require(["slack"])
     assert "bad-secret-xyz" not in str(caught.value)
+    destinations.require(["webhook"])  # nothing wrong there
 
 
 def test_registered_urls_are_redacted_from_httpx_logs_and_texts(

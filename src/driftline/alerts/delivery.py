@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
 import httpx
 import tenacity
@@ -80,20 +81,30 @@ class Destinations:
     values as overrides (:meth:`from_settings`); otherwise the URLs come from each
     channel's environment variable (DRIFTLINE_SLACK_WEBHOOK_URL, DRIFTLINE_WEBHOOK_URL).
 
-    Raises AlertError for a URL that is not http(s) (without showing it) and SpecError
-    for a channel name that is not registered.
+    A URL that is not http(s) leaves its channel unusable, with the reason in
+    :meth:`problem` (the URL itself never shown), and no other channel affected: one
+    plugin's bad variable must not silence every model's alerts. :meth:`require` raises
+    AlertError for the channels a caller needs. SpecError for a channel name that is not
+    registered.
     """
 
     urls: Mapping[str, Url] = field(default_factory=dict)
+    invalid: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         checked: dict[str, SecretStr] = {}
+        invalid: dict[str, str] = dict(self.invalid)
         for name, url in self.urls.items():
             channel = CHANNELS.get(name)
             secret = _secret_or_none(url)
-            if secret is not None:
+            if secret is None:
+                continue
+            try:
                 checked[name] = _checked(secret, channel)
+            except AlertError as exc:
+                invalid[name] = str(exc)
         object.__setattr__(self, "urls", MappingProxyType(checked))
+        object.__setattr__(self, "invalid", MappingProxyType(invalid))
 
     @classmethod
     def from_settings(
@@ -111,9 +122,21 @@ class Destinations:
         return cls(urls)
 
     def url(self, channel: str) -> SecretStr | None:
-        """The channel's URL, or None when it is not configured."""
+        """The channel's URL, or None when it is not configured or not a valid URL."""
         url = self.urls.get(channel)
         return url if isinstance(url, SecretStr) else None
+
+    def problem(self, channel: str) -> str | None:
+        """Why alerts cannot go to ``channel`` (no URL, or a malformed one), or None."""
+        if channel in self.invalid:
+            return self.invalid[channel]
+        return None if self.url(channel) is not None else missing_url_message(channel)
+
+    def require(self, channels: Sequence[str]) -> None:
+        """AlertError naming the first of ``channels`` whose URL is malformed."""
+        for channel in channels:
+            if channel in self.invalid:
+                raise AlertError(self.invalid[channel])
 
     def configured(self) -> list[str]:
         """Names of the channels that have a URL, sorted."""
@@ -121,12 +144,16 @@ class Destinations:
 
     def __repr__(self) -> str:
         names = sorted(set(CHANNELS.names()) | set(self.urls))
-        shown = ", ".join(
-            f"{c}={'configured' if c in self.urls else 'not configured'}" for c in names
-        )
+        shown = ", ".join(f"{c}={_state(c, self.urls, self.invalid)}" for c in names)
         return f"Destinations({shown})"
 
     __str__ = __repr__
+
+
+def _state(channel: str, urls: Mapping[str, Any], invalid: Mapping[str, str]) -> str:
+    if channel in urls:
+        return "configured"
+    return "invalid" if channel in invalid else "not configured"
 
 
 def missing_url_message(channel: str) -> str:

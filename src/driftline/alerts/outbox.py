@@ -473,7 +473,7 @@ def flush(
         for entry in due:
             url = destinations.url(entry.channel)
             if url is None:
-                reason = missing_url_message(entry.channel)
+                reason = destinations.problem(entry.channel) or missing_url_message(entry.channel)
             elif entry.channel in blocked:
                 reason = blocked[entry.channel]
             elif deadline.expired():

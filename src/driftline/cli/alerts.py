@@ -146,6 +146,7 @@ def test_cmd(
     with Context.open() as ctx:
         spec = ctx.spec(model)
         destinations = ctx.alert_destinations()
+        destinations.require(spec.alerts.channels)
         configured = [c for c in spec.alerts.channels if destinations.url(c) is not None]
         missing = [c for c in spec.alerts.channels if c not in configured]
         if not configured:
