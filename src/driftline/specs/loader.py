@@ -41,7 +41,10 @@ def _describe(error: ValidationError, source: str) -> str:
             lines.append(f"  - {key}: required key is missing")
         else:
             msg = item["msg"].removeprefix("Value error, ")
-            lines.append(f"  - {key}: {msg}")
+            if loc:
+                lines.append(f"  - {key}: {msg}")
+            else:  # rules across sections: one problem a line, each naming its key
+                lines += [f"  - {problem}" for problem in msg.splitlines()]
     return "\n".join(lines)
 
 

@@ -84,7 +84,7 @@ class ModelSpec(Section):
             if why:
                 problems.append(f"{where}: {why}")
         if problems:
-            raise ValueError("; ".join(problems))
+            raise ValueError("\n".join(problems))
         return self
 
     @model_validator(mode="after")
@@ -111,5 +111,5 @@ class ModelSpec(Section):
                 f"{task.name} watches; choose from {', '.join(task.watched_metrics)}"
             )
         if problems:
-            raise ValueError("; ".join(problems))
+            raise ValueError("\n".join(problems))
         return self
