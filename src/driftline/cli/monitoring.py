@@ -89,7 +89,7 @@ def drift_check(
         ),
     ] = None,
     html_out: Annotated[
-        Path | None, typer.Option("--html", help="Write the Evidently HTML report here.")
+        Path | None, typer.Option("--html", help="Write the engine's HTML report here (Evidently makes one).")
     ] = None,
     fail_on_drift: Annotated[
         bool, typer.Option("--fail-on-drift", help="Exit with code 1 when dataset drift is found.")
@@ -108,10 +108,14 @@ def drift_check(
 
     Without --spec, column types come from --numerical/--categorical or from the data.
     """
+    from driftline.config.errors import SpecError
+    from driftline.monitoring.engines import ENGINES
     from driftline.monitoring.filecheck import check_files
     from driftline.specs import load_spec
 
     spec = load_spec(spec_file) if spec_file is not None else None
+    if engine is not None and engine not in ENGINES:
+        raise SpecError(f"--engine: {ENGINES.unknown(engine)}")
     with console.status("checking drift"):
         check = check_files(
             reference,
@@ -129,9 +133,15 @@ def drift_check(
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(json.dumps(result.to_contract(), indent=2))
         console.print(f"wrote {json_out}", highlight=False)
-    if html_out is not None and result.report is not None:
-        for path in result.report.save_html(html_out):
-            console.print(f"wrote {path}", highlight=False)
+    if html_out is not None:
+        if result.report is None:
+            console.print(
+                f"[yellow]no HTML report written: the {result.engine} engine makes none[/]",
+                highlight=False,
+            )
+        else:
+            for path in result.report.save_html(html_out):
+                console.print(f"wrote {path}", highlight=False)
     if fail_on_drift and result.dataset_drift:
         raise typer.Exit(code=1)
 

@@ -2,7 +2,7 @@
 
 Every section is a pydantic model with ``extra="forbid"``, so a typo is an error that
 names the file, the key and the keys that are allowed. Field descriptions are the
-reference documentation of the YAML (the README's spec tables are built from them).
+reference documentation of the YAML (keep the README's spec tables in step with them).
 """
 
 from __future__ import annotations
