@@ -89,7 +89,8 @@ def drift_check(
         ),
     ] = None,
     html_out: Annotated[
-        Path | None, typer.Option("--html", help="Write the engine's HTML report here (Evidently makes one).")
+        Path | None,
+        typer.Option("--html", help="Write the engine's HTML report here (Evidently makes one)."),
     ] = None,
     fail_on_drift: Annotated[
         bool, typer.Option("--fail-on-drift", help="Exit with code 1 when dataset drift is found.")
