@@ -48,9 +48,17 @@ def plugins() -> None:
     """List the registered tasks, drift engines, trainers and alert channels, with where
     each came from (built in, or a package's entry point). Exits 1 when an installed
     plugin failed to load, naming it and why."""
-    logging.getLogger("driftline.plugins").setLevel(logging.ERROR)  # failures shown below
     problems: list[str] = []
-    for title, (registry, heading, detail) in _registries().items():
+    chatty = logging.getLogger("driftline.plugins")
+    level = chatty.level
+    chatty.setLevel(logging.ERROR)  # load failures are listed below, not logged as well
+    try:
+        registries = _registries()
+        for registry, _, _ in registries.values():
+            registry.names()  # load built-ins and entry points now
+    finally:
+        chatty.setLevel(level)
+    for title, (registry, heading, detail) in registries.items():
         table = Table(title=f"{title} (entry point group {registry.group})", title_justify="left")
         table.add_column("name", no_wrap=True)
         table.add_column("from")
