@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, model_validator
 
@@ -15,6 +16,13 @@ from driftline.specs.monitoring import Monitoring
 from driftline.specs.promotion import PromotionSection
 from driftline.specs.training import TrainingSection
 from driftline.tasks import TASKS
+
+
+def _nested(section: Any, *keys: str) -> Any:
+    """``section[key1][key2]...`` of raw spec data, whether mappings or section models."""
+    for key in keys:
+        section = section.get(key) if isinstance(section, dict) else getattr(section, key, None)
+    return section
 
 
 class ModelSpec(Section):
@@ -54,6 +62,26 @@ class ModelSpec(Section):
     def column_types_with_prediction(self) -> dict[str, str]:
         """:attr:`column_types` plus the model's score column (numerical), in log order."""
         return {**self.column_types, self.model.prediction: "numerical"}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _approve_asks_for_a_person(cls, data: Any) -> Any:
+        """``monitoring.policy.retrain: approve`` forces ``promotion.manual_approval`` on
+        (whatever that key says), so every way to champion (the retrain flow, ``driftline
+        promote``) waits for a person.
+
+        Done at validation: a spec built with ``model_copy`` (which skips validation) must
+        set both itself."""
+        if not isinstance(data, dict):
+            return data
+        if _nested(data.get("monitoring"), "policy", "retrain") != "approve":
+            return data
+        promotion = data.get("promotion")
+        if isinstance(promotion, PromotionSection):
+            promotion = promotion.model_copy(update={"manual_approval": True})
+        else:
+            promotion = {**(promotion or {}), "manual_approval": True}
+        return {**data, "promotion": promotion}
 
     @model_validator(mode="after")
     def _monitoring_matches_features(self) -> ModelSpec:
