@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from driftline.lifecycle.trainers import TRAINERS, task_problem
+from driftline.lifecycle.trainers import TRAINERS, is_import_path, task_problem
 from driftline.monitoring.engines import ENGINES, method_problem
 from driftline.specs.alerts import AlertsSection
 from driftline.specs.common import Section
@@ -119,12 +119,15 @@ class ModelSpec(Section):
     def _metrics_belong_to_the_task(self) -> ModelSpec:
         """Metric names depend on ``model.task``: the primary metric must be one the task
         can bootstrap, and every ``max_drop`` key a metric its realized performance reports.
-        The trainer (``training.pipeline``) must support the task too."""
+        A registered trainer (``training.trainer``) must support the task too (a function
+        given by import path is checked when it trains: its model must have the task's
+        prediction method)."""
         task = TASKS.get(self.model.task)
         problems: list[str] = []
-        why = task_problem(TRAINERS.get(self.training.pipeline), task.name)
+        trainer = self.training.trainer
+        why = None if is_import_path(trainer) else task_problem(TRAINERS.get(trainer), task.name)
         if why:
-            problems.append(f"training.pipeline: {why}")
+            problems.append(f"training.trainer: {why}")
         primary = self.promotion.primary_metric
         if primary not in task.primary_metrics:
             problems.append(
