@@ -374,3 +374,20 @@ def test_driftline_adopt_prints_what_it_recorded(
     code, out = cli("adopt", "--model", "churn_cli_untrusted", *args[3:])
     assert code == 2 and "Traceback" not in out
     assert "sklearn.tree._tree.Tree" in out and "training.trusted_types" in out
+
+
+def test_the_sdk_adopts_from_files_with_labels_in_the_reference(lab: Lab, tmp_path: Path) -> None:
+    import driftline
+
+    spec = lab.spec("churn_sdk", allowed_flavors=["lightgbm"])
+    folder = tmp_path / "booster"
+    mlflow.lightgbm.save_model(lab.team_lgbm.booster_, str(folder))  # LightGBM text
+    reference, labels = _reference(spec, lab.team_lgbm)
+    path = tmp_path / "reference.csv"
+    reference.assign(purchased_7d=labels["purchased_7d"].to_numpy()).to_csv(path, index=False)
+    result = driftline.adopt("churn_sdk", str(folder), path, settings=lab.settings)
+    assert (result.version, result.flavor) == ("1", "lightgbm")
+    assert result.labelled_rows == result.reference_rows
+    assert result.max_score_difference is not None and result.max_score_difference < 1e-6
+    assert result.outcome.triggered_by.startswith("sdk:")
+    assert lab.registry.version_by_alias(spec, CHAMPION) == "1"
