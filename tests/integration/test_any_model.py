@@ -391,3 +391,32 @@ def test_the_sdk_adopts_from_files_with_labels_in_the_reference(lab: Lab, tmp_pa
     assert result.max_score_difference is not None and result.max_score_difference < 1e-6
     assert result.outcome.triggered_by.startswith("sdk:")
     assert lab.registry.version_by_alias(spec, CHAMPION) == "1"
+
+
+class _Halves(mlflow.pyfunc.PythonModel):  # type: ignore[name-defined,misc]
+    """A custom pyfunc: the team's own scoring rule (saved with cloudpickle by MLflow)."""
+
+    def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> Any:
+        return (model_input["cart_adds_7d"].astype(float) > 0).astype(float) * 0.5 + 0.25
+
+
+def test_any_pyfunc_is_adopted_only_with_python_function_allowed(lab: Lab, tmp_path: Path) -> None:
+    import mlflow.pyfunc
+
+    folder = tmp_path / "rule"
+    mlflow.pyfunc.save_model(str(folder), python_model=_Halves())
+    strict = lab.spec("churn_rule_strict")
+    reference, labels = _reference(strict, lab.team_rf)
+    reference = reference.drop(columns=[strict.model.prediction])
+    with pytest.raises(SpecError, match="needs the 'python_function' flavour"):
+        adopt(lab.store, lab.registry, strict, model_uri=str(folder), reference=reference)
+    assert lab.registry.versions(strict) == []
+
+    spec = lab.spec("churn_rule", allowed_flavors=["python_function"])
+    result = adopt(
+        lab.store, lab.registry, spec, model_uri=str(folder), reference=reference, labels=labels
+    )
+    assert result.flavor == "python_function"
+    loaded = lab.registry.load_model(spec, result.version)
+    p = loaded.estimator.predict_proba(feature_frame(spec, reference.head(4)))
+    assert p.shape == (4, 2) and set(p[:, 1]) <= {0.25, 0.75}
