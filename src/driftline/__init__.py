@@ -13,6 +13,7 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:
     from driftline.context import Context
     from driftline.sdk import (
+        adopt,
         backfill,
         forget_entity,
         log_labels,
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Context",
     "__version__",
+    "adopt",
     "backfill",
     "forget_entity",
     "log_labels",

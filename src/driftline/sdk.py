@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from pydantic import SecretStr
 
     from driftline.alerts import Alert, NotifyResult
+    from driftline.lifecycle.adopt import AdoptionResult
     from driftline.lifecycle.promotion import PromotionOutcome
 
 log = logging.getLogger(__name__)
@@ -65,6 +67,58 @@ def forget_entity(
     with Context.open(settings) as ctx:
         key = ctx.pseudonymizer().pseudonymise(entity_id)
         return ctx.store.forget(ctx.spec(model), key)
+
+
+def adopt(
+    model: str | ModelSpec,
+    model_uri: str,
+    reference: pd.DataFrame | str | Path,
+    *,
+    labels: pd.DataFrame | str | Path | None = None,
+    replace_champion: bool = False,
+    triggered_by: str | None = None,
+    settings: Settings | None = None,
+) -> AdoptionResult:
+    """Adopt a model you already have as the champion of ``model``: store it under the
+    spec's trust rules, capture its baseline from ``reference`` (features, predictions,
+    labels from its target column or from ``labels`` joined on the request id), and make
+    it champion through the promotion audit; then alert like a promotion. ``reference``
+    and ``labels`` are frames or CSV / Parquet paths. See :mod:`driftline.lifecycle.adopt`
+    for what is recorded and the errors raised."""
+    from driftline.alerts.lifecycle import notify_outcome
+    from driftline.lifecycle.adopt import adopt as adopt_model
+    from driftline.lifecycle.promotion import default_actor
+
+    reference_frame, reference_source = _frame(reference, "reference")
+    labels_frame, labels_source = (None, "labels") if labels is None else _frame(labels, "labels")
+    with Context.open(settings) as ctx:
+        result = adopt_model(
+            ctx.store,
+            ctx.registry(),
+            ctx.spec(model),
+            model_uri=model_uri,
+            reference=reference_frame,
+            labels=labels_frame,
+            triggered_by=triggered_by or default_actor().replace("cli:", "sdk:", 1),
+            replace_champion=replace_champion,
+            reference_source=reference_source,
+            labels_source=labels_source,
+        )
+        notify_outcome(
+            ctx.store,
+            result.outcome,
+            ctx.alert_destinations,
+            settings=ctx.settings,
+            spec_of=ctx.spec,
+        )
+    return result
+
+
+def _frame(data: pd.DataFrame | str | Path, name: str) -> tuple[pd.DataFrame, str]:
+    """A frame as given, or read from a CSV / Parquet path; and how messages name it."""
+    if isinstance(data, pd.DataFrame):
+        return data, name
+    return ingest.read_table(data), str(data)
 
 
 # -- monitoring by model name ----------------------------------------------------------------

@@ -24,29 +24,33 @@ from tests.lifecycle_data import CHAMPION_DAY, day, load, world
 
 REPO_SPEC = Path(__file__).resolve().parents[2] / "monitors" / "purchase_propensity.yaml"
 KEY = "f" * 32
+OWN_TRAINER = "tests.user_trainers:logistic"
 
 
-def _write_spec(folder: Path, name: str, manual_approval: bool) -> None:
+def _write_spec(folder: Path, name: str, manual_approval: bool, trainer: str = "") -> None:
     data = yaml.safe_load(REPO_SPEC.read_text())
     data["model"]["name"] = name
     data["promotion"]["manual_approval"] = manual_approval
+    if trainer:
+        data["training"]["trainer"] = trainer
     data["training"]["n_threads"] = 1  # see tests/lifecycle_data.variant
     (folder / f"{name}.yaml").write_text(yaml.safe_dump(data))
 
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
-    """A home with three models' traffic, and the environment pointing at it."""
+    """A home with four models' traffic, and the environment pointing at it."""
     root = tmp_path_factory.mktemp("retrain-flow")
     specs = root / "monitors"
     specs.mkdir()
     _write_spec(specs, "pp_auto", manual_approval=False)
     _write_spec(specs, "pp_approved", manual_approval=True)
     _write_spec(specs, "pp_unanswered", manual_approval=True)
+    _write_spec(specs, "pp_own", manual_approval=False, trainer=OWN_TRAINER)
     settings = Settings(home=root / "home", specs_dir=specs, pseudonym_key=KEY)
     store = Store.from_settings(settings)
     sim = world("concept_drift")
-    for name in ("pp_auto", "pp_approved", "pp_unanswered"):
+    for name in ("pp_auto", "pp_approved", "pp_unanswered", "pp_own"):
         load(
             store, find_spec(name, specs), Pseudonymizer(KEY.encode()), sim.predictions, sim.labels
         )
@@ -146,3 +150,15 @@ def test_flow_promotes_when_a_person_approves(home: Settings) -> None:
     gate = state.result().report.gate("manual_approval")
     assert (gate.status, gate.reason) == ("passed", "approved by alice: looks right")
     assert _champion(home, "pp_approved") == "1"
+
+
+def test_flow_trains_with_your_own_trainer(home: Settings) -> None:
+    sim = world("concept_drift")
+    state = retrain_model(
+        model="pp_own", reason="bootstrap", as_of=day(sim, CHAMPION_DAY), return_state=True
+    )
+    assert state.name == "Promoted", state.message
+    spec = find_spec("pp_own", home.specs_dir)
+    info = Registry.from_settings(home).version(spec, "1")
+    assert info.tags["driftline.trainer"] == OWN_TRAINER
+    assert info.aliases == (CHAMPION,)

@@ -153,6 +153,19 @@ def test_first_promotion_says_so_and_local_tracking_has_no_link() -> None:
     assert alert.links.model_version is None
 
 
+def test_an_adopted_champion_says_it_was_adopted() -> None:
+    outcome = _outcome(
+        "promoted",
+        None,
+        reason="v4 adopted from models:/churn/7, without gates: it already serves, replacing v3",
+    )
+    alert = promoted_alert(outcome)
+    assert alert.title == "v4 adopted as champion (replacing v3)"
+    assert "models:/churn/7" in alert.summary
+    assert "Benchmark window" not in alert.facts
+    _slack_ok(alert)
+
+
 # -- rejected -----------------------------------------------------------------------------
 
 

@@ -97,6 +97,15 @@ def test_quality_and_performance_take_precedence(mspec: ModelSpec) -> None:
     assert retrain.title.endswith("(retrain)")
     assert [f.name for f in retrain.performance] == ["realized roc_auc"]  # pr_auc: no baseline
     assert retrain.performance[0].threshold == pytest.approx(0.65)
+    monitor_only = alert_for(
+        _run(
+            _decision("alert", "critical", "performance_drop", "retrain_recommended"),
+            performance=perf,
+        ),
+        mspec,
+    )
+    assert monitor_only is not None and monitor_only.kind == "performance"
+    assert monitor_only.title.endswith("(retrain recommended)")
 
 
 def test_failed_runs_alert_and_quiet_runs_do_not() -> None:

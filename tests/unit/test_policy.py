@@ -321,3 +321,55 @@ def test_naive_and_aware_timestamps_mix() -> None:
     ]
     decision = decide_action(result(("a", "b")), spec(**PERSIST), history, window_end=END)
     assert decision.action == "retrain"
+
+
+# -- policy.retrain: auto, approve, never --------------------------------------------------
+
+
+def test_retrain_never_alerts_that_a_retrain_is_recommended() -> None:
+    decision = decide_action(
+        result(performance=perf(0.60)), spec(policy={"retrain": "never"}), [], window_end=END
+    )
+    assert (decision.action, decision.severity) == ("alert", "critical")
+    assert decision.triggers == ("performance_drop", "retrain_recommended")
+    assert any("realized roc_auc 0.600 is 0.100 below" in r for r in decision.reasons)
+    assert any(
+        r.startswith("retrain recommended, not started: monitoring.policy.retrain is never")
+        for r in decision.reasons
+    )
+
+
+def test_retrain_never_recommends_nothing_when_the_retrain_was_held_back() -> None:
+    history = [past(1, action="retrain")]
+    decision = decide_action(
+        result(performance=perf(0.55)), spec(policy={"retrain": "never"}), history, window_end=END
+    )
+    assert decision.action == "alert"
+    assert "cooldown" in decision.triggers and "retrain_recommended" not in decision.triggers
+
+
+@pytest.mark.parametrize("policy", ["auto", "approve"])
+def test_retrain_auto_and_approve_decide_retrain(policy: str) -> None:
+    decision = decide_action(
+        result(performance=perf(0.60)), spec(policy={"retrain": policy}), [], window_end=END
+    )
+    assert decision.action == "retrain"
+    assert "retrain_recommended" not in decision.triggers
+
+
+def test_retrain_policy_is_one_of_three_words() -> None:
+    from driftline.config.errors import SpecError
+
+    with pytest.raises(SpecError, match=r"monitoring\.policy\.retrain"):
+        spec(policy={"retrain": "sometimes"})
+
+
+def test_retrain_approve_forces_the_manual_approval_gate_on() -> None:
+    assert spec(policy={"retrain": "approve"}).promotion.manual_approval is True
+    assert spec(policy={"retrain": "auto"}).promotion.manual_approval is False
+    data = load_spec(SPEC_FILE).model_dump(exclude={"source"}, mode="json")
+    data["monitoring"]["policy"]["retrain"] = "approve"
+    assert data["promotion"]["manual_approval"] is False  # approve wins over it
+    assert parse_spec(data).promotion.manual_approval is True
+    del data["promotion"]
+    assert parse_spec(data).promotion.manual_approval is True

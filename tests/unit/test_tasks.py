@@ -152,7 +152,7 @@ def toy() -> Iterator[Task]:
 def _toy_spec(**sections: Any) -> dict[str, Any]:
     data = _raw()
     data["model"]["task"] = "toy_regression"
-    data["training"] = {**data.get("training", {}), "pipeline": ToyRegressionTrainer.name}
+    data["training"] = {**data.get("training", {}), "trainer": ToyRegressionTrainer.name}
     data["promotion"] = {**data.get("promotion", {}), "primary_metric": "rmse"}
     data.setdefault("monitoring", {})["performance"] = {"max_drop": {"mae": 0.5}}
     for key, value in sections.items():

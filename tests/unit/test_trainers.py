@@ -55,16 +55,16 @@ def test_both_built_in_trainers_are_registered_for_binary_classification() -> No
 def test_a_registered_trainer_is_accepted_by_the_spec_and_builds_the_pipeline(
     spec: ModelSpec, toy: ToyTrainer
 ) -> None:
-    parsed = parse_spec(_with_training(spec, pipeline="toy_prior"))
-    assert parsed.training.pipeline == "toy_prior"
+    parsed = parse_spec(_with_training(spec, trainer="toy_prior"))
+    assert parsed.training.trainer == "toy_prior"
     pipeline = build_pipeline(parsed)
     assert isinstance(pipeline.named_steps["classifier"], DummyClassifier)
     assert "tests.toy.Thing" in trusted_types()
 
 
 def test_an_unknown_trainer_is_a_spec_error_naming_the_registered_ones(spec: ModelSpec) -> None:
-    with pytest.raises(SpecError, match=r"training\.pipeline: unknown trainer 'xgboost'") as err:
-        parse_spec(_with_training(spec, pipeline="xgboost"))
+    with pytest.raises(SpecError, match=r"training\.trainer: unknown trainer 'xgboost'") as err:
+        parse_spec(_with_training(spec, trainer="xgboost"))
     for name in TRAINERS.names():
         assert name in str(err.value)
 
@@ -72,10 +72,10 @@ def test_an_unknown_trainer_is_a_spec_error_naming_the_registered_ones(spec: Mod
 def test_a_trainer_that_does_not_support_the_task_is_refused(
     spec: ModelSpec, toy: ToyTrainer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    parsed = parse_spec(_with_training(spec, pipeline="toy_prior"))
+    parsed = parse_spec(_with_training(spec, trainer="toy_prior"))
     monkeypatch.setattr(toy, "tasks", ("regression",))
     with pytest.raises(SpecError, match="does not support the task 'binary_classification'"):
-        parse_spec(_with_training(spec, pipeline="toy_prior"))
+        parse_spec(_with_training(spec, trainer="toy_prior"))
     with pytest.raises(SpecError, match="does not support the task 'binary_classification'"):
         build_pipeline(parsed)  # a spec validated before the trainer changed
 
@@ -105,7 +105,7 @@ def test_each_built_in_declares_the_skops_types_its_fitted_pipeline_needs(
 
     from driftline.lifecycle.training import feature_frame
 
-    spec = parse_spec(_with_training(spec, pipeline=name))
+    spec = parse_spec(_with_training(spec, trainer=name))
     rng = np.random.default_rng(0)
     rows = 200
     frame = pd.DataFrame(

@@ -25,7 +25,7 @@ def test_windows_leave_labels_time_to_mature_and_keep_a_holdout(spec: ModelSpec)
 
 def test_existing_specs_without_lifecycle_sections_still_validate(spec: ModelSpec) -> None:
     bare = parse_spec({"model": spec.model.model_dump()})
-    assert bare.training.pipeline == "hist_gradient_boosting"
+    assert bare.training.trainer == "hist_gradient_boosting"
     assert bare.promotion.primary_metric == "roc_auc"
     assert bare.promotion.manual_approval is False
 
@@ -60,12 +60,12 @@ def _frame(n: int = 400, seed: int = 0) -> pd.DataFrame:
     return frame
 
 
-@pytest.mark.parametrize("pipeline", ["hist_gradient_boosting", "logistic_regression"])
+@pytest.mark.parametrize("trainer", ["hist_gradient_boosting", "logistic_regression"])
 def test_both_pipelines_fit_with_missing_values_and_unseen_categories(
-    spec: ModelSpec, pipeline: str
+    spec: ModelSpec, trainer: str
 ) -> None:
     spec = spec.model_copy(
-        update={"training": spec.training.model_copy(update={"pipeline": pipeline})}
+        update={"training": spec.training.model_copy(update={"trainer": trainer})}
     )
     frame = _frame()
     model = build_pipeline(spec).fit(feature_frame(spec, frame), frame["purchased_7d"])

@@ -171,12 +171,16 @@ def promoted_alert(
     facts["Decided by"] = outcome.triggered_by
     if outcome.warnings:
         summary += "\nWarnings: " + "; ".join(outcome.warnings)
+    # Without a gate report the version was installed, not judged: an adopted model.
+    if outcome.report is None:
+        head = f"{_v(new)} adopted as champion"
+    else:
+        head = f"Challenger {_v(new)} promoted to champion"
     return Alert(
         model=outcome.model,
         kind="promoted",
         severity=SEVERITY["promoted"],
-        title=f"Challenger {_v(new)} promoted to champion"
-        + (f" (replacing {_v(old)})" if old else " (first model)"),
+        title=head + (f" (replacing {_v(old)})" if old else " (first model)"),
         summary=_clip(scrub(summary)),
         decision=outcome.status,
         facts={k: _clip(scrub(v), 300) for k, v in facts.items()},

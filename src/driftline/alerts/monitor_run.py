@@ -105,6 +105,8 @@ def alert_for(
         kind, title = "drift", "The model's score drifted"
     if d.action == "retrain":
         title += " (retrain)"
+    elif "retrain_recommended" in triggers:
+        title += " (retrain recommended)"
     return Alert(
         model=run.model,
         kind=kind,

@@ -1,15 +1,18 @@
-"""Model lifecycle commands: ``train``, ``benchmark``, ``promote``, ``rollback``, ``models``.
+"""Model lifecycle commands: ``train``, ``benchmark``, ``promote``, ``rollback``, ``adopt``,
+``models``.
 
-Thin: parse, call driftline.training / benchmark / promotion, render with rich. A rejected
+Thin: parse, call driftline.training / benchmark / promotion / adopt, render with rich. A rejected
 challenger is an expected outcome, not an error: ``promote`` then exits with code 1 (so a
 CI job or a script can branch on it), errors exit with 2 as everywhere else. ``promote``
 and ``rollback`` alert (promoted, rejected, rollback) to the webhooks of the environment;
-an alert that cannot be sent waits in the outbox and never changes the exit code.
+an alert that cannot be sent waits in the outbox and never changes the exit code. ``adopt``
+alerts like a promotion.
 """
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -224,6 +227,100 @@ def rollback_cmd(
         )
     console.print(f"[bold green]{outcome.reason}[/] (audit record {outcome.audit_id})")
     console.print(alerted, style="dim", markup=False, highlight=False)
+
+
+@app.command("adopt", rich_help_panel=PANEL)
+def adopt_cmd(
+    model: ModelOpt,
+    model_uri: Annotated[
+        str,
+        typer.Option(
+            "--model-uri",
+            help="The model you have: models:/NAME/VERSION, models:/NAME@ALIAS, "
+            "runs:/RUN_ID/PATH, or the folder of an MLflow model.",
+        ),
+    ],
+    reference: Annotated[
+        Path,
+        typer.Option(
+            help="CSV or Parquet of rows the model scored: the spec's features, its "
+            "predictions (prediction column), the consent flag if the spec has one, and "
+            "optionally the target column.",
+        ),
+    ],
+    labels: Annotated[
+        Path | None,
+        typer.Option(
+            help="CSV or Parquet of labels (request id, target), joined on the reference's "
+            "request id: the file `driftline ingest labels` reads.",
+        ),
+    ] = None,
+    replace_champion: Annotated[
+        bool,
+        typer.Option(
+            "--replace-champion",
+            help="Replace an existing champion (no gates; `driftline rollback` restores it).",
+        ),
+    ] = False,
+) -> None:
+    """Adopt a model you already have: baseline it and make it the champion (audited)."""
+    from driftline.alerts.lifecycle import delivery_note, notify_outcome
+    from driftline.context import Context
+    from driftline.data.ingest import read_table
+    from driftline.lifecycle.adopt import adopt
+    from driftline.lifecycle.promotion import default_actor
+    from driftline.tasks import TASKS
+
+    reference_frame = read_table(reference)
+    labels_frame = read_table(labels) if labels is not None else None
+    with Context.open() as ctx, console.status(f"adopting {model_uri} as {model}"):
+        spec = ctx.spec(model)
+        result = adopt(
+            ctx.store,
+            ctx.registry(),
+            spec,
+            model_uri=model_uri,
+            reference=reference_frame,
+            labels=labels_frame,
+            triggered_by=default_actor(),
+            replace_champion=replace_champion,
+            reference_source=str(reference),
+            labels_source=str(labels),
+        )
+        alerted = delivery_note(
+            notify_outcome(
+                ctx.store,
+                result.outcome,
+                ctx.alert_destinations,
+                settings=ctx.settings,
+                spec_of=ctx.spec,
+            )
+        )
+    outcome = result.outcome
+    table = Table(title=f"{result.model} version {result.version} is the champion (adopted)")
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    table.add_row("from", result.source_uri)
+    table.add_row("stored as", result.flavor)
+    table.add_row(
+        "champion before", f"v{outcome.champion_before}" if outcome.champion_before else "-"
+    )
+    table.add_row("reference rows (consenting)", f"{result.reference_rows:,}")
+    table.add_row("labelled rows", f"{result.labelled_rows:,}")
+    table.add_row("baseline reference rows", f"{result.baseline_rows:,}")
+    if result.max_score_difference is not None:
+        table.add_row("largest score difference", _num(result.max_score_difference))
+    for key in TASKS.get(spec.model.task).metrics:
+        table.add_row(f"validation {key}", _num(result.metrics.get(key)))
+    end = f"{result.train_end[:16].replace('T', ' ')} UTC" if result.train_end else "-"
+    table.add_row("benchmark windows start after", end)
+    table.add_row("MLflow run", result.run_id)
+    table.add_row("audit record", str(outcome.audit_id))
+    console.print(table)
+    for warning in result.warnings:
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    console.print(alerted, style="dim", markup=False, highlight=False)
+    console.print(f"[bold green]{outcome.reason}[/]", highlight=False)
 
 
 @app.command("models", rich_help_panel=PANEL)

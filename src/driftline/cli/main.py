@@ -197,7 +197,7 @@ app.add_typer(_ops.deployments_app, name="deployments")
 app.command("serve")(_ops.serve)
 app.command("plugins")(_plugins.plugins)
 app.add_typer(_alerts.app, name="alerts")
-app.add_typer(_lifecycle.app)  # train, benchmark, promote, rollback, models
+app.add_typer(_lifecycle.app)  # train, benchmark, promote, rollback, adopt, models
 
 from driftline.cli import monitoring as _monitoring  # noqa: E402  (drift and monitor commands)
 

@@ -29,6 +29,11 @@ class RegistryError(DriftlineError):
     """The model registry is not in the state an operation needs."""
 
 
+class ModelError(DriftlineError):
+    """A model cannot be used: its trainer failed or returned something driftline cannot
+    score or store, or a model to adopt cannot be read or scored."""
+
+
 class AlertError(DriftlineError):
     """An alert could not be built or delivered."""
 

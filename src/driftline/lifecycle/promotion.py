@@ -5,7 +5,9 @@ the aliases only when every gate passed, in an order that never leaves the model
 or two champions: ``previous-champion`` is pointed at the current champion first, then
 ``champion`` is moved (one atomic alias update), then the ``challenger`` alias is dropped.
 Every decision is written to the store's audit trail and as tags on the model versions
-concerned. :func:`rollback` restores ``previous-champion``.
+concerned. :func:`rollback` restores ``previous-champion``. :func:`install_champion`
+makes a version champion without gates (a model adopted from production), audited the
+same way.
 
 Every outcome is recorded by one helper, :func:`_record_decision`: the audit row, the
 ``driftline.*`` decision tags on the versions concerned and, for a judged challenger, the
@@ -246,6 +248,85 @@ def _promote_challenger(
         report=report,
         audit_id=audit_id,
         warnings=tuple(warnings),
+    )
+
+
+def install_champion(
+    store: Store,
+    registry: Registry,
+    spec: ModelSpec,
+    version: str,
+    *,
+    reason: str,
+    triggered_by: str | None = None,
+    tags: Mapping[str, str] | None = None,
+) -> PromotionOutcome:
+    """Make ``version`` the champion without a benchmark or gates: for a model that
+    already serves in production and is being adopted (:mod:`driftline.lifecycle.adopt`).
+
+    Aliases move as in a promotion (``previous-champion`` to the current champion first,
+    then ``champion``), so a rollback restores the model it replaced. The decision is
+    recorded like a promotion (outcome ``promoted``, ``reason`` first in the audit text,
+    decision tags plus ``tags`` on the version). RegistryError when the version already is
+    champion or an alias move fails (audited as ``failed``; the old champion stays).
+    """
+    actor = triggered_by or default_actor()
+    old = registry.version_by_alias(spec, CHAMPION)
+    if old == version:
+        raise RegistryError(f"{spec.name} version {version} already is the champion")
+    done: list[str] = []
+    try:
+        if old is not None:
+            registry.set_alias(spec, PREVIOUS, old)
+            done.append(f"previous-champion -> v{old}")
+        registry.set_alias(spec, CHAMPION, version)
+    except Exception as exc:
+        after = _safe_alias(registry, spec, CHAMPION)
+        _record_decision(
+            store,
+            registry,
+            spec,
+            action="promote",
+            outcome="failed",
+            actor=actor,
+            reason=f"{reason}: interrupted after {', '.join(done) or 'no step'}",
+            champion_before=old,
+            champion_after=after,
+            error=f"{type(exc).__name__}: {exc}",
+        )
+        raise RegistryError(
+            f"{spec.name}: making v{version} the champion was interrupted "
+            f"({type(exc).__name__}: {exc}). The champion is still "
+            f"{'v' + after if after else 'unset'}; fix the registry connection and try again."
+        ) from exc
+    text = reason + (f", replacing v{old}" if old else " (first model)")
+    stamp = _stamp()
+    audit_id = _record_decision(
+        store,
+        registry,
+        spec,
+        action="promote",
+        outcome="promoted",
+        actor=actor,
+        reason=text,
+        champion_before=old,
+        champion_after=version,
+        version=version,
+        tags={**(tags or {}), f"{TAG}replaced_version": old or ""},
+        others={old: {f"{TAG}replaced_by": version, f"{TAG}replaced_at": stamp}} if old else {},
+        at=stamp,
+    )
+    log.info("%s: %s", spec.name, text)
+    return PromotionOutcome(
+        model=spec.name,
+        action="promote",
+        status="promoted",
+        challenger_version=version,
+        champion_before=old,
+        champion_after=version,
+        reason=text,
+        triggered_by=actor,
+        audit_id=audit_id,
     )
 
 

@@ -5,12 +5,13 @@ model (``<model>``). Aliases carry the roles (registry stages are deprecated):
 ``champion`` serves, ``challenger`` is the newest candidate, ``previous-champion`` is what
 a rollback restores. Baselines are artifacts of the training run under ``baseline/``.
 
-Models are saved with skops and loaded with driftline's allow-list of types
-(:func:`driftline.lifecycle.trainers.trusted_types`: a fixed base plus what the registered
-trainers declare), held in code rather than read from the artifact's MLmodel file as
-MLflow's loader does (so a tampered artifact cannot widen it). Pickled models are refused,
-and loading keeps working when MLflow is hardened with
-``MLFLOW_ALLOW_PICKLE_DESERIALIZATION=false``.
+scikit-learn models are saved with skops and loaded with driftline's allow-list of types
+(:func:`driftline.lifecycle.flavors.allowed_types`: a fixed base, what the registered
+trainers declare and the spec's ``training.trusted_types``), held in code and the spec
+rather than read from the artifact's MLmodel file as MLflow's loader does (so a tampered
+artifact cannot widen it). Pickled models are refused, and loading keeps working when
+MLflow is hardened with ``MLFLOW_ALLOW_PICKLE_DESERIALIZATION=false``. Other flavours
+(LightGBM, any pyfunc) load only when the spec allows them (:mod:`driftline.lifecycle.flavors`).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from driftline.config.secrets import hide_credentials
 from driftline.config.settings import Settings
 from driftline.config.values import json_default
 from driftline.lifecycle.baseline import Baseline
-from driftline.lifecycle.trainers import trusted_types
+from driftline.lifecycle.flavors import load_stored
 from driftline.specs import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -147,6 +148,10 @@ class Registry:
     def delete_alias(self, spec: ModelSpec, alias: str) -> None:
         self.client.delete_registered_model_alias(spec.name, alias)
 
+    def delete_version(self, spec: ModelSpec, version: str) -> None:
+        """Remove a registered version (one whose registration could not be completed)."""
+        self.client.delete_model_version(spec.name, str(version))
+
     def log_run_files(self, run_id: str, files: dict[str, str | dict[str, Any]]) -> None:
         """Attach files to a run as artifacts: text as is, mappings as JSON."""
         for path, content in files.items():
@@ -202,32 +207,17 @@ class Registry:
     # -- model artifacts ----------------------------------------------------------------
 
     def load_model(self, spec: ModelSpec, version: str) -> LoadedModel:
-        """Download a version's model and load it with skops and driftline's allow-list."""
-        import skops.io
-        from mlflow.models import Model
-
+        """Download a version's model and load it under the spec's rules
+        (:func:`driftline.lifecycle.flavors.load_stored`: scikit-learn with skops and the
+        allow-list; LightGBM text or any pyfunc only when ``training.allowed_flavors`` says
+        so). SpecError naming the version and what the spec would have to allow."""
         with self.active(), tempfile.TemporaryDirectory(prefix="driftline-model-") as tmp:
             import mlflow.artifacts
 
             source = self.client.get_model_version_download_uri(spec.name, str(version))
             local = Path(mlflow.artifacts.download_artifacts(artifact_uri=source, dst_path=tmp))
             size = sum(f.stat().st_size for f in local.rglob("*") if f.is_file())
-            try:
-                flavor = Model.load(str(local)).flavors["sklearn"]
-            except KeyError:
-                raise RegistryError(
-                    f"{spec.name} version {version} is not a scikit-learn model; driftline "
-                    "benchmarks and promotes the models it trained itself"
-                ) from None
-            if flavor.get("serialization_format") != "skops":
-                raise RegistryError(
-                    f"{spec.name} version {version} is serialised with "
-                    f"{flavor.get('serialization_format')!r}; driftline loads only skops "
-                    "models (no pickle). Retrain it with `driftline train`."
-                )
-            estimator = skops.io.load(
-                local / flavor["pickled_model"], trusted=list(trusted_types())
-            )
+            estimator = load_stored(local, spec, f"{spec.name} version {version}")
         run_id = self.client.get_model_version(spec.name, str(version)).run_id
         return LoadedModel(str(version), estimator, size, run_id)
 
@@ -272,8 +262,9 @@ class Registry:
             except (MlflowException, OSError) as exc:
                 raise BaselineError(
                     f"{spec.name} version {version}: cannot read the baseline artifacts of "
-                    f"run {info.run_id} ({type(exc).__name__}: {exc}). Was it trained by "
-                    f"driftline? Retrain with `driftline train --model {spec.name}`."
+                    f"run {info.run_id} ({type(exc).__name__}: {exc}). Was it trained or "
+                    f"adopted by driftline? Train one with `driftline train --model "
+                    f"{spec.name}`, or give a model you have a baseline with `driftline adopt`."
                 ) from None
             missing = [
                 f

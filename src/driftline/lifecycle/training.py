@@ -1,8 +1,11 @@
-"""Training: assemble a training set from the store, fit the spec's pipeline, register it.
+"""Training: assemble a training set from the store, fit the spec's model, register it.
 
 The training window ends where the holdout window starts (see :func:`plan_windows`), so
-the benchmark can always score a new model on days it never saw. Every trained model is
-logged to MLflow with its parameters, validation metrics, signature, input example, the
+the benchmark can always score a new model on days it never saw. The model is fitted by
+the spec's trainer (a registered one, or the user's function given as an import path;
+see :mod:`driftline.lifecycle.trainers`) and stored in the flavour that suits it
+(:mod:`driftline.lifecycle.flavors`: scikit-learn with skops, LightGBM as text). Every
+trained model is logged to MLflow with its parameters, validation metrics, signature, the
 training data as a dataset input, why it was trained, and its baseline; the new version
 gets the ``challenger`` alias. Promotion is a separate, gated step.
 """
@@ -20,12 +23,13 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from driftline.config.errors import DataError, SpecError
+from driftline.config.errors import DataError, DriftlineError, ModelError
 from driftline.data.store import Store
 from driftline.data.windows import Windows, data_clock, plan_windows, usable_rows
+from driftline.lifecycle import flavors
 from driftline.lifecycle.baseline import build_baseline
 from driftline.lifecycle.registry import CHALLENGER, CHAMPION, MODEL_ARTIFACT, TAG, Registry
-from driftline.lifecycle.trainers import trainer_for, trusted_types
+from driftline.lifecycle.trainers import train_function, trainer_for
 from driftline.specs import ModelSpec
 from driftline.tasks import TASKS
 
@@ -36,13 +40,46 @@ REASONS: tuple[str, ...] = ("bootstrap", "drift", "schedule", "manual")
 
 
 def build_pipeline(spec: ModelSpec) -> Pipeline:
-    """The spec's unfitted scikit-learn pipeline, built by the trainer that
-    ``training.pipeline`` names (see :mod:`driftline.lifecycle.trainers`).
+    """The spec's unfitted scikit-learn pipeline, built by the registered trainer that
+    ``training.trainer`` names (see :mod:`driftline.lifecycle.trainers`).
 
-    Raises SpecError when the trainer is not registered, does not support the model's
-    task, or rejects ``training.params``.
+    Raises SpecError when the trainer is not registered (an import path builds nothing: it
+    fits), does not support the model's task, or rejects ``training.params``.
     """
     return trainer_for(spec).build(spec)
+
+
+def training_frame(spec: ModelSpec, rows: pd.DataFrame) -> pd.DataFrame:
+    """What a trainer receives: :func:`feature_frame` of ``rows`` plus the target column
+    (no identifiers, timestamps or consent flags)."""
+    frame = feature_frame(spec, rows)
+    frame[spec.model.target] = rows[spec.model.target].to_numpy()
+    return frame
+
+
+def fit_model(spec: ModelSpec, frame: pd.DataFrame) -> flavors.Prepared:
+    """Fit the spec's model on ``frame`` (:func:`training_frame`) with its trainer, and
+    check what came back (:func:`driftline.lifecycle.flavors.prepare`).
+
+    Raises SpecError when the trainer cannot be found or imported, or the spec must allow
+    something the model needs (a flavour, skops types); ModelError when the trainer raises
+    (the original exception is chained) or returns something driftline cannot score or
+    store.
+    """
+    name = spec.training.trainer
+    what = f"the model returned by training.trainer {name!r}"
+    fit = train_function(spec)
+    try:
+        model = fit(frame.copy(), spec)
+    except DriftlineError:
+        raise
+    except Exception as exc:  # the user's code may fail in any way
+        raise ModelError(
+            f"{spec.name}: training.trainer {name!r} raised {type(exc).__name__}: {exc}"
+        ) from exc
+    if model is None:
+        raise ModelError(f"{spec.name}: training.trainer {name!r} returned None, not a model")
+    return flavors.prepare(model, spec, what=what)
 
 
 def feature_frame(spec: ModelSpec, frame: pd.DataFrame) -> pd.DataFrame:
@@ -100,12 +137,14 @@ def train(
     monitor_run_id: str | None = None,
     as_of: datetime | pd.Timestamp | None = None,
 ) -> TrainingResult:
-    """Train the spec's pipeline on matured labels, log it with its baseline, register it
+    """Train the spec's model on matured labels, log it with its baseline, register it
     and give the new version the ``challenger`` alias.
 
     ``reason`` is one of bootstrap, drift, schedule, manual (default: bootstrap when the
     model has no champion yet, else manual). Raises DataError when the window holds too
-    few usable rows or labels the task cannot learn from (binary: a single class).
+    few usable rows or labels the task cannot learn from (binary: a single class);
+    SpecError or ModelError when the trainer cannot be used or its model cannot be scored
+    or stored (see :func:`fit_model`). Nothing is registered then.
     """
     m, t = spec.model, spec.training
     task = TASKS.get(m.task)
@@ -128,9 +167,9 @@ def train(
     counts.update(train_rows=len(fit_rows), validation_rows=len(val_rows))
     x_fit, x_val = feature_frame(spec, fit_rows), feature_frame(spec, val_rows)
     with threads(spec):
-        pipeline = build_pipeline(spec).fit(x_fit, fit_rows[m.target].to_numpy())
-        val_scores = task.score(pipeline, x_val)
-        all_scores = task.score(pipeline, feature_frame(spec, frame))
+        prepared = fit_model(spec, training_frame(spec, fit_rows))
+        val_scores = _scores(spec, task, prepared.model, x_val)
+        all_scores = _scores(spec, task, prepared.model, feature_frame(spec, frame))
     metrics = task.evaluate(val_rows[m.target].to_numpy(), val_scores)
     baseline = build_baseline(
         spec,
@@ -147,13 +186,19 @@ def train(
         f"{TAG}champion_at_training": champion or "",
     }
     run_id, version = _log_and_register(
-        registry, spec, pipeline, frame, x_fit, windows, counts, metrics, tags
+        registry, spec, prepared, frame, x_fit, windows, counts, metrics, tags
     )
     registry.log_baseline(baseline, run_id)
     registry.set_version_tags(
         spec,
         version,
-        {**tags, f"{TAG}train_end": windows.train_end.isoformat(), f"{TAG}run_id": run_id},
+        {
+            **tags,
+            f"{TAG}train_end": windows.train_end.isoformat(),
+            f"{TAG}run_id": run_id,
+            f"{TAG}trainer": t.trainer,
+            f"{TAG}flavor": prepared.flavor,
+        },
     )
     registry.set_alias(spec, CHALLENGER, version)
     result = TrainingResult(
@@ -170,6 +215,27 @@ def train(
     )
     log.info("%s", result.summary())
     return result
+
+
+def _scores(spec: ModelSpec, task: Any, model: Any, x: pd.DataFrame) -> np.ndarray:
+    """The model's scores of ``x`` through the task; ModelError when scoring fails or gives
+    values the task's models cannot produce (e.g. probabilities outside [0, 1])."""
+    what = f"{spec.name}: the model of training.trainer {spec.training.trainer!r}"
+    try:
+        scores = task.score(model, x)
+    except DriftlineError:
+        raise
+    except Exception as exc:
+        raise ModelError(
+            f"{what} cannot score the training window: {type(exc).__name__}: {exc}"
+        ) from exc
+    series = pd.Series(scores)
+    bad = [p.what for p in task.prediction_problems(series) if np.count_nonzero(p.rows)]
+    if series.isna().any():
+        bad.append("are missing")
+    if bad:
+        raise ModelError(f"{what}: some of its scores {'; '.join(bad)}")
+    return scores
 
 
 def _check_trainable(spec: ModelSpec, frame: pd.DataFrame, windows: Windows) -> None:
@@ -196,7 +262,7 @@ def _window_text(windows: Windows) -> str:
 def _log_and_register(
     registry: Registry,
     spec: ModelSpec,
-    pipeline: Pipeline,
+    prepared: flavors.Prepared,
     frame: pd.DataFrame,
     x_fit: pd.DataFrame,
     windows: Windows,
@@ -207,16 +273,11 @@ def _log_and_register(
     """One MLflow run: params, metrics, dataset input, model (registered). Returns the
     run id and the new version number."""
     import mlflow
-    import sklearn
-    import skops
-    from mlflow.models import infer_signature
 
     m, t = spec.model, spec.training
     experiment_id = registry.experiment_id(spec)
     # Identifiers, timestamps and consent never leave the store: features + label only.
-    dataset_frame = feature_frame(spec, frame)
-    dataset_frame[m.target] = frame[m.target].to_numpy()
-    example = x_fit.head(5)
+    dataset_frame = training_frame(spec, frame)
     with (
         warnings.catch_warnings(),
         registry.active(),
@@ -228,7 +289,8 @@ def _log_and_register(
         warnings.filterwarnings("ignore", message=".*integer column", category=UserWarning)
         mlflow.log_params(
             {
-                "pipeline": t.pipeline,
+                "trainer": t.trainer,
+                "flavor": prepared.flavor,
                 **{f"param.{k}": v for k, v in t.params.items()},
                 "lookback_days": t.lookback_days,
                 "holdout_days": t.holdout_days,
@@ -243,40 +305,6 @@ def _log_and_register(
             dataset_frame, name=f"{spec.name}-training", targets=m.target
         )
         mlflow.log_input(dataset, context="training")
-        signature = infer_signature(example, pipeline.predict_proba(example))
-        info = mlflow.sklearn.log_model(
-            pipeline,
-            name=MODEL_ARTIFACT,
-            signature=signature,
-            input_example=example,
-            registered_model_name=spec.name,
-            serialization_format="skops",
-            skops_trusted_types=list(_trusted(pipeline)),
-            pyfunc_predict_fn="predict_proba",
-            pip_requirements=[
-                f"scikit-learn=={sklearn.__version__}",
-                f"skops=={skops.__version__}",
-                f"pandas=={pd.__version__}",
-                f"numpy=={np.__version__}",
-            ],
-        )
+        version = flavors.log_model(prepared, spec, example=x_fit.head(5), artifact=MODEL_ARTIFACT)
         run_id = run.info.run_id
-    version = str(info.registered_model_version)
     return run_id, version
-
-
-def _trusted(pipeline: Pipeline) -> tuple[str, ...]:
-    """The skops types the fitted pipeline needs beyond skops' default trust. Each must
-    be on the allow-list that loading uses (:func:`driftline.lifecycle.trainers.
-    trusted_types`: driftline's base types plus the registered trainers' declarations),
-    else SpecError: a model that could not be loaded again is never registered."""
-    import skops.io
-
-    needed = skops.io.get_untrusted_types(data=skops.io.dumps(pipeline))
-    unknown = sorted(set(needed) - set(trusted_types()))
-    if unknown:
-        raise SpecError(
-            f"the pipeline contains types outside driftline's skops allow-list: {unknown}; "
-            "the trainer that builds it must declare them in its `trusted_types`"
-        )
-    return tuple(needed)

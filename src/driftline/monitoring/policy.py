@@ -14,7 +14,11 @@ tested in milliseconds. The rules, in order of precedence:
 6. No retrain during the cooldown after a retrain decision or a new champion; broken
    data-quality rules block retraining too (``data_quality.block_retrain``). Both turn
    a retrain into an alert and say why.
-7. Prediction drift or broken data-quality rules alone alert.
+7. ``policy.retrain: never`` (monitor only) turns a retrain that survived rule 6 into an
+   alert with the trigger ``retrain_recommended``: the reasons say why a retrain would
+   have started, and nothing is trained. (``approve`` still decides ``retrain``; the
+   approval is asked for by the promotion gates.)
+8. Prediction drift or broken data-quality rules alone alert.
 """
 
 from __future__ import annotations
@@ -231,6 +235,15 @@ def decide_action(
                 "high",
                 "retrain held back: fix the data-quality problems first (a model retrained "
                 "on broken data learns the bug)",
+            )
+        if action == "retrain" and mon.policy.retrain == "never":
+            action = "alert"
+            found.add(
+                "retrain_recommended",
+                "high",
+                "retrain recommended, not started: monitoring.policy.retrain is never "
+                f"(monitor only); train a challenger with `driftline train --model {spec.name}` "
+                "and promote it when you choose",
             )
     if not found.triggers:
         found.note("no drift, no data-quality problem, no performance drop")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -217,6 +217,15 @@ class Policy(Section):
     )
     fdr: FalseDiscovery = Field(
         default_factory=FalseDiscovery, description="False discovery rate control."
+    )
+    retrain: Literal["auto", "approve", "never"] = Field(
+        default="auto",
+        description="What a retrain decision does. auto: the monitor starts the "
+        "retrain-model flow, which promotes the challenger if every gate passes. approve: "
+        "the same, but the challenger waits for a person's approval before it can become "
+        "champion (turns promotion.manual_approval on). never: monitor only; the decision "
+        "becomes an alert saying a retrain is recommended (trigger retrain_recommended) and "
+        "nothing is trained.",
     )
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, model_validator
 
-from driftline.lifecycle.trainers import TRAINERS, task_problem
+from driftline.lifecycle.trainers import TRAINERS, is_import_path, task_problem
 from driftline.monitoring.engines import ENGINES, method_problem
 from driftline.specs.alerts import AlertsSection
 from driftline.specs.common import Section
@@ -15,6 +16,13 @@ from driftline.specs.monitoring import Monitoring
 from driftline.specs.promotion import PromotionSection
 from driftline.specs.training import TrainingSection
 from driftline.tasks import TASKS
+
+
+def _nested(section: Any, *keys: str) -> Any:
+    """``section[key1][key2]...`` of raw spec data, whether mappings or section models."""
+    for key in keys:
+        section = section.get(key) if isinstance(section, dict) else getattr(section, key, None)
+    return section
 
 
 class ModelSpec(Section):
@@ -55,6 +63,26 @@ class ModelSpec(Section):
         """:attr:`column_types` plus the model's score column (numerical), in log order."""
         return {**self.column_types, self.model.prediction: "numerical"}
 
+    @model_validator(mode="before")
+    @classmethod
+    def _approve_asks_for_a_person(cls, data: Any) -> Any:
+        """``monitoring.policy.retrain: approve`` forces ``promotion.manual_approval`` on
+        (whatever that key says), so every way to champion (the retrain flow, ``driftline
+        promote``) waits for a person.
+
+        Done at validation: a spec built with ``model_copy`` (which skips validation) must
+        set both itself."""
+        if not isinstance(data, dict):
+            return data
+        if _nested(data.get("monitoring"), "policy", "retrain") != "approve":
+            return data
+        promotion = data.get("promotion")
+        if isinstance(promotion, PromotionSection):
+            promotion = promotion.model_copy(update={"manual_approval": True})
+        else:
+            promotion = {**(promotion or {}), "manual_approval": True}
+        return {**data, "promotion": promotion}
+
     @model_validator(mode="after")
     def _monitoring_matches_features(self) -> ModelSpec:
         mon, types = self.monitoring, self.column_types
@@ -91,12 +119,15 @@ class ModelSpec(Section):
     def _metrics_belong_to_the_task(self) -> ModelSpec:
         """Metric names depend on ``model.task``: the primary metric must be one the task
         can bootstrap, and every ``max_drop`` key a metric its realized performance reports.
-        The trainer (``training.pipeline``) must support the task too."""
+        A registered trainer (``training.trainer``) must support the task too (a function
+        given by import path is checked when it trains: its model must have the task's
+        prediction method)."""
         task = TASKS.get(self.model.task)
         problems: list[str] = []
-        why = task_problem(TRAINERS.get(self.training.pipeline), task.name)
+        trainer = self.training.trainer
+        why = None if is_import_path(trainer) else task_problem(TRAINERS.get(trainer), task.name)
         if why:
-            problems.append(f"training.pipeline: {why}")
+            problems.append(f"training.trainer: {why}")
         primary = self.promotion.primary_metric
         if primary not in task.primary_metrics:
             problems.append(

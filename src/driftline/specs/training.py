@@ -1,11 +1,39 @@
-"""The ``training:`` section: which rows, which trainer, what baseline."""
+"""The ``training:`` section: which rows, which trainer, what baseline, what may be loaded."""
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+import re
+from typing import Any
 
-from driftline.lifecycle.trainers import TRAINERS
+from pydantic import Field, field_validator, model_validator
+
+from driftline.lifecycle.flavors import OPT_IN_FLAVORS
+from driftline.lifecycle.trainers import trainer_problem
 from driftline.specs.common import Section
+
+_QUALIFIED = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
+#: Modules whose types can run commands or code when constructed: never trusted, whatever a
+#: spec says (a guard against obvious mistakes, not a complete list; see trusted_types).
+_NEVER_TRUSTED = frozenset(
+    {
+        "builtins",
+        "code",
+        "ctypes",
+        "importlib",
+        "marshal",
+        "nt",
+        "operator",
+        "os",
+        "pickle",
+        "posix",
+        "runpy",
+        "shutil",
+        "socket",
+        "subprocess",
+        "sys",
+        "types",
+    }
+)
 
 
 class TrainingSection(Section):
@@ -17,17 +45,34 @@ class TrainingSection(Section):
     so the benchmark can score champion and challenger on data neither has seen.
     """
 
-    pipeline: str = Field(
+    trainer: str = Field(
         default="hist_gradient_boosting",
-        description="The trainer that builds the scikit-learn pipeline (a column transformer "
-        "followed by an estimator); allowed values are the names in the trainer registry "
-        "(`driftline plugins` lists them). Built in: hist_gradient_boosting "
-        "(HistGradientBoostingClassifier, native categories, NaN-aware) and "
-        "logistic_regression (LogisticRegression on scaled numbers, one-hot categories).",
+        description="What fits the model: a name in the trainer registry (`driftline plugins` "
+        "lists them; built in: hist_gradient_boosting, HistGradientBoostingClassifier with "
+        "native categories, NaN-aware; logistic_regression, LogisticRegression on scaled "
+        "numbers and one-hot categories), or your own function as an import path "
+        "`package.module:function` that takes the training frame and the spec and returns a "
+        'fitted model (README, "Your own trainer"). `pipeline` is its old name and still '
+        "accepted.",
+    )
+    trusted_types: list[str] = Field(
+        default_factory=list,
+        description="Fully qualified types your models hold beyond driftline's skops "
+        "allow-list (e.g. sklearn.tree._tree.Tree for random forests). skops constructs "
+        "them when it loads any version of this model, so list data-holding types only, "
+        "never a function.",
+    )
+    allowed_flavors: list[str] = Field(
+        default_factory=list,
+        description="What driftline may store and load beyond scikit-learn models saved with "
+        "skops: lightgbm (LightGBM's own text format), python_function (any MLflow model, "
+        "loaded with MLflow's loader, which may unpickle: code in the artifact runs), "
+        "pickle (adopt may read a pickled model once and stores it again safely).",
     )
     params: dict[str, int | float | str | bool | None] = Field(
         default_factory=dict,
-        description="Hyperparameters passed to the classifier, e.g. {max_iter: 300}.",
+        description="Hyperparameters, e.g. {max_iter: 300}: a built-in trainer passes them "
+        "to its estimator; your own trainer reads them from spec.training.params.",
     )
     lookback_days: int = Field(
         default=14,
@@ -73,9 +118,45 @@ class TrainingSection(Section):
         "many times over when its threads compete for busy cores.",
     )
 
-    @field_validator("pipeline")
+    @model_validator(mode="before")
     @classmethod
-    def _pipeline_is_a_registered_trainer(cls, value: str) -> str:
-        if value not in TRAINERS:
-            raise ValueError(TRAINERS.unknown(value))
+    def _pipeline_is_the_old_name_of_trainer(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "pipeline" in data:
+            if "trainer" in data:
+                raise ValueError("give training.trainer only (training.pipeline is its old name)")
+            data = {**data, "trainer": data["pipeline"]}
+            del data["pipeline"]
+        return data
+
+    @field_validator("trainer")
+    @classmethod
+    def _registered_or_import_path(cls, value: str) -> str:
+        why = trainer_problem(value)
+        if why:
+            raise ValueError(why)
+        return value
+
+    @field_validator("trusted_types")
+    @classmethod
+    def _qualified_data_types(cls, value: list[str]) -> list[str]:
+        bad = [t for t in value if not _QUALIFIED.match(t)]
+        if bad:
+            raise ValueError(f"{bad} are not fully qualified type names (package.module.Type)")
+        refused = [t for t in value if t.split(".", 1)[0] in _NEVER_TRUSTED]
+        if refused:
+            raise ValueError(
+                f"{refused} can run commands or code when constructed and are never "
+                "trusted; list only types that hold data"
+            )
+        return value
+
+    @field_validator("allowed_flavors")
+    @classmethod
+    def _known_flavors(cls, value: list[str]) -> list[str]:
+        unknown = [f for f in value if f not in OPT_IN_FLAVORS]
+        if unknown:
+            raise ValueError(
+                f"unknown {unknown}; choose from {', '.join(OPT_IN_FLAVORS)} "
+                "(scikit-learn models saved with skops are always allowed)"
+            )
         return value

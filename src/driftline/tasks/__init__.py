@@ -73,7 +73,10 @@ class Task(ABC):
     - ``watched_metrics``: the metrics :meth:`realized` returns, the allowed keys of
       ``monitoring.performance.max_drop``;
     - ``calibration_metric``: the metric the calibration gate reads (lower is better), or
-      None when the task has none (the gate is then skipped).
+      None when the task has none (the gate is then skipped);
+    - ``prediction_method``: the method a fitted model of this task must have, which
+      :meth:`score` calls (``predict_proba`` for classification, ``predict`` by default);
+      a trainer's model or an adopted model without it is refused.
     """
 
     name: str
@@ -81,6 +84,7 @@ class Task(ABC):
     primary_metrics: tuple[str, ...]
     watched_metrics: tuple[str, ...]
     calibration_metric: str | None = None
+    prediction_method: str = "predict"
 
     def __repr__(self) -> str:
         return f"<task {self.name}>"

@@ -173,6 +173,7 @@ class BinaryClassification(Task):
     primary_metrics = tuple(_WEIGHTED)
     watched_metrics = ("roc_auc", "pr_auc")
     calibration_metric = "ece"
+    prediction_method = "predict_proba"
 
     def label_problems(self, labels: pd.Series) -> list[RowProblem]:
         """Labels other than 0 and 1 (a missing label too)."""

@@ -1,30 +1,45 @@
-"""Trainers: what turns a spec into an unfitted scikit-learn pipeline (the registry).
+"""Trainers: what fits a spec's model (the registry, and your own functions).
 
-A trainer is one module that registers itself in :data:`TRAINERS`; ``training.pipeline``
-in a spec names one, and spec validation reads the allowed names from the registry. Each
-trainer says which model tasks it supports and which skops types its fitted pipelines
-hold beyond skops' default trust (see :func:`trusted_types` for what that allows).
+``training.trainer`` in a spec names either a registered trainer or a function of yours
+given as an import path ``package.module:function``. Either way training calls one
+:data:`TrainFunction`: ``fit(frame, spec)`` returns a fitted model (see
+:func:`train_function`).
 
-Built in: ``hist_gradient_boosting`` and ``logistic_regression`` (both for
-``binary_classification``). A third party adds one with an entry point in the
-``driftline.trainers`` group, or at run time with ``TRAINERS.register(MyTrainer())``.
+A registered trainer is one module that registers itself in :data:`TRAINERS`; spec
+validation reads the allowed names from the registry. Each says which model tasks it
+supports and which skops types its fitted pipelines hold beyond skops' default trust (see
+:func:`trusted_types` for what that allows). Built in: ``hist_gradient_boosting`` and
+``logistic_regression`` (both for ``binary_classification``). A third party adds one with
+an entry point in the ``driftline.trainers`` group, or at run time with
+``TRAINERS.register(MyTrainer())``.
 
 Keep these modules cheap to import: spec validation imports them, so scikit-learn is
-imported inside ``build``.
+imported inside ``build`` and a trainer's import path is imported only when it trains.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import importlib
+import re
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from driftline.config.errors import SpecError
 from driftline.plugins import Registry
 
 if TYPE_CHECKING:
+    import pandas as pd
     from sklearn.pipeline import Pipeline
 
     from driftline.specs import ModelSpec
+
+#: ``fit(frame, spec) -> fitted model``: what every trainer comes down to. ``frame`` holds
+#: the training rows: the spec's features, typed as driftline scores them (numbers as
+#: floats, categories as strings, missing as NaN), and the target column.
+TrainFunction = Callable[["pd.DataFrame", "ModelSpec"], Any]
+
+#: A trainer given as an import path: ``package.module:function``.
+IMPORT_PATH = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*$")
 
 #: Types outside skops' default trust that any scikit-learn pipeline may hold and that
 #: carry no code of their own (``numpy.dtype``, e.g. in a fitted scaler or imputer).
@@ -34,7 +49,7 @@ BASE_TRUSTED_TYPES: tuple[str, ...] = ("numpy.dtype",)
 class Trainer(Protocol):
     """Builds the unfitted pipeline a spec asks for.
 
-    ``name`` is the value of ``training.pipeline``; ``description`` one line for
+    ``name`` is the value of ``training.trainer``; ``description`` one line for
     ``driftline plugins``; ``tasks`` the ``model.task`` values it can train for;
     ``trusted_types`` the skops types its fitted pipelines hold beyond skops' default
     trust and :data:`BASE_TRUSTED_TYPES` (each one widens what driftline will load from
@@ -85,7 +100,9 @@ def trusted_types() -> tuple[str, ...]:
     """The skops allow-list: :data:`BASE_TRUSTED_TYPES` plus every registered trainer's
     ``trusted_types``, sorted, without duplicates.
 
-    Training refuses a fitted pipeline that needs a type outside this list, and
+    A spec adds the types its own models need with ``training.trusted_types``
+    (:func:`driftline.lifecycle.flavors.allowed_types` is the list for one spec). Training
+    refuses a fitted model that needs a type outside that list, and
     :meth:`driftline.lifecycle.registry.Registry.load_model` loads every model version
     with it. The list is held in code, never read from the artifact (so a tampered
     artifact cannot widen it), and it is the union over trainers because a stored
@@ -103,13 +120,78 @@ def trusted_types() -> tuple[str, ...]:
 
 
 def trainer_for(spec: ModelSpec) -> Trainer:
-    """The trainer named by ``training.pipeline``; SpecError when it is not registered or
-    does not support the spec's ``model.task``."""
-    trainer = TRAINERS.get(spec.training.pipeline)
+    """The registered trainer named by ``training.trainer``; SpecError when it is not
+    registered (or is an import path) or does not support the spec's ``model.task``."""
+    trainer = TRAINERS.get(spec.training.trainer)
     why = task_problem(trainer, spec.model.task)
     if why:
-        raise SpecError(f"{spec.name}: training.pipeline: {why}")
+        raise SpecError(f"{spec.name}: training.trainer: {why}")
     return trainer
+
+
+def is_import_path(value: str) -> bool:
+    """Whether a ``training.trainer`` value is an import path (``package.module:function``)
+    rather than a registered name."""
+    return ":" in value
+
+
+def trainer_problem(value: str) -> str | None:
+    """Why ``value`` cannot be a ``training.trainer`` (neither a registered name nor a
+    well-formed import path), or None. Nothing is imported: a function is looked up when
+    it trains, in the environment that trains."""
+    if is_import_path(value):
+        if IMPORT_PATH.match(value):
+            return None
+        return f"{value!r} is not an import path of the form package.module:function"
+    if value in TRAINERS:
+        return None
+    return f"{TRAINERS.unknown(value)}, or give your own function as package.module:function"
+
+
+def train_function(spec: ModelSpec) -> TrainFunction:
+    """The function that fits the spec's model: ``fit(frame, spec) -> fitted model``.
+
+    A registered trainer builds its pipeline and fits it on the frame's features and
+    target; an import path is imported now. Raises SpecError when the name is not
+    registered, the trainer does not support the task, or the import path does not import
+    or name a function.
+    """
+    name = spec.training.trainer
+    if is_import_path(name):
+        return import_trainer(name, spec.name)
+    trainer = trainer_for(spec)
+
+    def fit(frame: pd.DataFrame, spec: ModelSpec) -> Any:
+        m = spec.model
+        return trainer.build(spec).fit(frame[m.features.all], frame[m.target].to_numpy())
+
+    return fit
+
+
+def import_trainer(path: str, model: str = "") -> TrainFunction:
+    """Import ``package.module:function``; SpecError saying what failed (the module does
+    not import, has no such name, or the name is not a function)."""
+    where = f"{model}: training.trainer {path!r}" if model else f"training.trainer {path!r}"
+    if not IMPORT_PATH.match(path):
+        raise SpecError(f"{where} is not an import path of the form package.module:function")
+    module_name, _, attribute = path.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:  # the user's module may fail in any way while importing
+        raise SpecError(
+            f"{where}: cannot import {module_name!r} ({type(exc).__name__}: {exc}). Install "
+            "the package that holds it in the environment that trains (the CLI, and the "
+            "workers that run retrain-model), or fix the path."
+        ) from None
+    function = getattr(module, attribute, None)
+    if function is None:
+        raise SpecError(f"{where}: module {module_name!r} has no {attribute!r}")
+    if not callable(function):
+        raise SpecError(
+            f"{where}: {attribute!r} is a {type(function).__name__}, not a function "
+            "taking (frame, spec)"
+        )
+    return function  # type: ignore[no-any-return]
 
 
 def task_problem(trainer: Trainer, task: str) -> str | None:
@@ -148,9 +230,15 @@ def with_params(
 
 __all__ = [
     "BASE_TRUSTED_TYPES",
+    "IMPORT_PATH",
     "TRAINERS",
+    "TrainFunction",
     "Trainer",
+    "import_trainer",
+    "is_import_path",
+    "train_function",
     "trainer_for",
+    "trainer_problem",
     "trusted_types",
     "with_params",
 ]
