@@ -20,6 +20,7 @@ from driftline.config.errors import SpecError, StoreError
 from driftline.config.settings import Settings, get_settings
 from driftline.context import Context
 from driftline.data import ingest
+from driftline.data.files import read_table
 from driftline.data.store import ErasureResult, IngestResult
 from driftline.data.windows import window_ends
 from driftline.lifecycle.baseline import Baseline
@@ -118,7 +119,7 @@ def _frame(data: pd.DataFrame | str | Path, name: str) -> tuple[pd.DataFrame, st
     """A frame as given, or read from a CSV / Parquet path; and how messages name it."""
     if isinstance(data, pd.DataFrame):
         return data, name
-    return ingest.read_table(data), str(data)
+    return read_table(data, csv_as_text=True), str(data)
 
 
 # -- monitoring by model name ----------------------------------------------------------------

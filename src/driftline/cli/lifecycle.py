@@ -266,13 +266,13 @@ def adopt_cmd(
     """Adopt a model you already have: baseline it and make it the champion (audited)."""
     from driftline.alerts.lifecycle import delivery_note, notify_outcome
     from driftline.context import Context
-    from driftline.data.ingest import read_table
+    from driftline.data.files import read_table
     from driftline.lifecycle.adopt import adopt
     from driftline.lifecycle.promotion import default_actor
     from driftline.tasks import TASKS
 
-    reference_frame = read_table(reference)
-    labels_frame = read_table(labels) if labels is not None else None
+    reference_frame = read_table(reference, csv_as_text=True)
+    labels_frame = read_table(labels, csv_as_text=True) if labels is not None else None
     with Context.open() as ctx, console.status(f"adopting {model_uri} as {model}"):
         spec = ctx.spec(model)
         result = adopt(
