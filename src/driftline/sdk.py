@@ -43,11 +43,23 @@ log = logging.getLogger(__name__)
 
 
 def log_predictions(
-    model: str | ModelSpec, df: pd.DataFrame, *, settings: Settings | None = None
+    model: str | ModelSpec,
+    df: pd.DataFrame,
+    *,
+    model_version: str | int | None = None,
+    settings: Settings | None = None,
 ) -> IngestResult:
-    """Validate, pseudonymise and store a batch of predictions (all or nothing)."""
+    """Validate, pseudonymise and store a batch of predictions (all or nothing).
+
+    ``model_version``: the registry version of the model that scored the batch (e.g. the
+    champion the serving app loaded), stored with every row so realized performance is
+    judged against that version's own validation metrics. The batch may carry a
+    ``model_version`` column instead; both at once must agree. Raises DataError for a bad
+    batch (nothing written)."""
     with Context.open(settings) as ctx:
-        return ingest.log_predictions(ctx.store, ctx.spec(model), df, ctx.pseudonymizer())
+        return ingest.log_predictions(
+            ctx.store, ctx.spec(model), df, ctx.pseudonymizer(), model_version=model_version
+        )
 
 
 def log_labels(
