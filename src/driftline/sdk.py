@@ -27,6 +27,7 @@ from driftline.monitoring.monitor import (
     FAILURES_FILE,
     BaselineLoader,
     MonitorRun,
+    VersionLoader,
     WindowEnds,
     monitor_models,
     unreachable_store_runs,
@@ -89,6 +90,18 @@ def champion_loader(settings: Settings) -> BaselineLoader:
         from driftline.lifecycle.registry import load_champion_baseline
 
         return load_champion_baseline(settings, spec)
+
+    return load
+
+
+def version_loader(settings: Settings) -> VersionLoader:
+    """The baseline of any registered version, from the MLflow registry: the monitor reads
+    the reference and validation metrics of the versions that made a window's predictions."""
+
+    def load(spec: ModelSpec, version: str) -> Baseline:
+        from driftline.lifecycle.registry import load_baseline
+
+        return load_baseline(settings, spec, version)
 
     return load
 
@@ -167,6 +180,7 @@ def _by_name(
             workspace_dir=settings.workspace_dir(),
             engine=engine,
             now=now,
+            load_version=version_loader(settings),
         )
     finally:
         opened.__exit__(None, None, None)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -18,14 +19,17 @@ import numpy as np
 import pandas as pd
 
 from driftline.config.errors import BaselineError, DataError
-from driftline.monitoring.engines import ENGINES, DriftEngine
+from driftline.monitoring.attribution import majority_version, version_key
+from driftline.monitoring.engines import ENGINES, ColumnScore, DriftEngine
 from driftline.monitoring.plan import DriftPlan
 from driftline.monitoring.quality import data_quality
 from driftline.monitoring.results import (
     ALL_MISSING,
     ColumnDrift,
+    DriftReport,
     DriftResult,
     RealizedPerformance,
+    combine_reports,
 )
 from driftline.specs import ModelSpec
 from driftline.tasks import TASKS, Task
@@ -45,6 +49,7 @@ def check_drift(
     labelled: pd.DataFrame | None = None,
     engine: DriftEngine | None = None,
     timestamp: datetime | None = None,
+    baselines: Mapping[str, Baseline] | None = None,
 ) -> DriftResult:
     """Compare a window of the model's inference log with its champion's baseline.
 
@@ -53,23 +58,100 @@ def check_drift(
     ``engine`` defaults to the one the spec names (``monitoring.drift.engine``). Raises
     DataError when the window does not fit the spec, BaselineError when the baseline
     does not.
+
+    When ``current`` and ``labelled`` carry the spec's ``model.model_version`` column (the
+    version that made each row, as :mod:`driftline.monitoring.attribution` assigns it):
+
+    - rows without a version (no known model made them: a bootstrap period) are left out
+      of every test, so they never raise a drift or performance alarm;
+    - features are tested against ``baseline`` (the champion's), whichever version scored
+      the rows: the inputs do not depend on the model;
+    - the score is tested on the rows of the version that made most of the window, against
+      that version's own reference (``baseline``, or the version's entry in ``baselines``):
+      a new model scores differently by design, which is not drift. One version keeps one
+      score verdict per window; a window that spans a promotion is judged by the version
+      that served most of it, and the next window belongs to the new champion alone;
+    - realized performance is measured per version against that version's own validation
+      metrics: the champion's is ``performance`` (what the policy judges), the others'
+      ``other_performance`` (shown, never judged; a version missing from ``baselines`` is
+      shown without validation metrics).
+
+    Without the column every row counts as the champion's.
     """
     plan = DriftPlan.from_spec(spec)
-    reference = baseline.reference
     _check_baseline(baseline, spec, plan)
-    ranges = _baseline_ranges(baseline)
-    return compare_frames(
-        reference,
+    column = spec.model.model_version
+    champion = baseline.version
+    known = dict(baselines or {})
+    notes: list[str] = []
+    score: ScoreSample | None = None
+    if column in current.columns:
+        made = current[column].notna()
+        if not made.all():
+            notes.append(
+                f"{int((~made).sum()):,} rows of the window were made by no known model "
+                "version (logged before the first champion, or without a score): left out"
+            )
+            current = current[made]
+        versions = current[column].astype(str)
+        tested = majority_version(versions, champion)
+        if plan.prediction and tested is not None and not (versions == champion).all():
+            source = baseline if tested == champion else known.get(tested)
+            if source is None:
+                notes.append(
+                    f"the score was not tested: most of the window was scored by version "
+                    f"{tested}, whose baseline could not be read from the registry"
+                )
+                plan = replace(plan, prediction=None)
+            else:
+                _check_score_reference(source, spec)
+                score = ScoreSample(current[versions == tested], source.reference, tested)
+    judged, others = labelled, []
+    if labelled is not None and column in labelled.columns:
+        by_version = labelled[column]
+        unknown = int(by_version.isna().sum())
+        if unknown:
+            notes.append(
+                f"{unknown:,} labelled predictions were made by no known model version: not scored"
+            )
+        judged = labelled[by_version == champion]
+        task = TASKS.get(spec.model.task)
+        for version in sorted(set(by_version.dropna()) - {champion}, key=version_key):
+            source = known.get(version)
+            others.append(
+                realized_performance(
+                    labelled[by_version == version],
+                    plan,
+                    task,
+                    source.metrics if source is not None else {},
+                    version=version,
+                )[0]
+            )
+    result = compare_frames(
+        baseline.reference,
         current,
         plan,
-        labelled=labelled,
+        labelled=judged,
         baseline_metrics=baseline.metrics,
-        ranges=ranges,
+        ranges=_baseline_ranges(baseline),
         engine=engine,
         timestamp=timestamp,
-        tags=[spec.name, f"version:{baseline.version}"],
-        names=("baseline " + f"{baseline.model} v{baseline.version}", "window"),
+        tags=[spec.name, f"version:{champion}"],
+        names=(f"baseline {baseline.model} v{champion}", "window"),
+        version=champion,
+        score=score,
     )
+    return replace(result, other_performance=tuple(others), notes=(*result.notes, *notes))
+
+
+def _check_score_reference(baseline: Baseline, spec: ModelSpec) -> None:
+    """The version whose score is tested must have its score in its reference."""
+    if spec.model.prediction not in baseline.reference.columns:
+        raise BaselineError(
+            f"the baseline of {spec.name} version {baseline.version} has no score column "
+            f"{spec.model.prediction!r}, so the scores that version made cannot be tested; "
+            "retrain, or turn monitoring.prediction_drift off"
+        )
 
 
 def _check_baseline(baseline: Baseline, spec: ModelSpec, plan: DriftPlan) -> None:
@@ -105,6 +187,77 @@ def _baseline_ranges(baseline: Baseline) -> dict[str, tuple[float, float]]:
     return ranges
 
 
+@dataclass(frozen=True)
+class ScoreSample:
+    """Scores to test apart from the features: the window's rows one model version made
+    (``current``) and that version's reference (``reference``), each holding at least the
+    score column."""
+
+    current: pd.DataFrame
+    reference: pd.DataFrame
+    version: str
+
+
+@dataclass(frozen=True)
+class _EngineRun:
+    """One engine run over prepared frames: per-column scores, missing shares, the report."""
+
+    reference: pd.DataFrame
+    current: pd.DataFrame
+    scores: dict[str, ColumnScore]
+    missing_share: dict[str, float]
+    empty: list[str]
+    report: DriftReport | None
+
+
+def _run_engine(
+    engine: DriftEngine,
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    plan: DriftPlan,
+    labels: pd.DataFrame | None,
+    *,
+    timestamp: datetime | None,
+    tags: Sequence[str],
+    names: tuple[str, str],
+) -> _EngineRun:
+    """Prepare both frames for ``plan`` (its columns and its score, if any), check that
+    there is something to compare, and run the engine on the columns that have values."""
+    wanted = dict(plan.columns)
+    if plan.prediction:
+        wanted[plan.prediction] = "numerical"
+    ref = _prepare(reference, wanted, names[0])
+    cur = _prepare(current, wanted, names[1])
+    empty_ref = [c for c in wanted if ref[c].notna().sum() == 0]
+    if empty_ref:
+        raise DataError(f"{names[0]}: columns {empty_ref} have no values; nothing to compare with")
+    missing_share = {c: float(cur[c].isna().mean()) for c in wanted}
+    empty_cur = [c for c in wanted if missing_share[c] == 1.0]
+    testable = {c: t for c, t in wanted.items() if c not in empty_cur}
+    if not testable:
+        raise DataError(f"{names[1]}: every checked column is empty")
+    output = engine.run(cur, ref, plan, testable, labels, timestamp=timestamp, tags=tuple(tags))
+    return _EngineRun(ref, cur, output.scores, missing_share, empty_cur, output.report)
+
+
+def _verdict(run: _EngineRun, name: str, kind: str, limit: float) -> ColumnDrift:
+    """One column's verdict from an engine run; a column with no values in the window is
+    drift by itself (:data:`ALL_MISSING`)."""
+    if name in run.empty:
+        return ColumnDrift(name, kind, ALL_MISSING, 1.0, limit, True, 1.0, p_value=False)
+    s = run.scores[name]
+    return ColumnDrift(
+        name,
+        kind,
+        s.method,
+        _finite(s.score, s.p_value),
+        s.threshold,
+        s.drifted,
+        run.missing_share[name],
+        p_value=s.p_value,
+    )
+
+
 def compare_frames(
     reference: pd.DataFrame,
     current: pd.DataFrame,
@@ -117,77 +270,101 @@ def compare_frames(
     timestamp: datetime | None = None,
     tags: Sequence[str] = (),
     names: tuple[str, str] = ("reference", "current"),
+    version: str | None = None,
+    score: ScoreSample | None = None,
 ) -> DriftResult:
     """The engine-independent check of two frames under a plan (files or store windows).
 
     ``engine`` defaults to the registered engine the plan names (``plan.engine``); an
     unknown name is a SpecError listing the registered ones. With ``labelled`` rows and a
     plan that names the score, the target and the task, the result carries realized
-    performance from the task; the engine only gets the rows to show them. Raises
-    DataError for frames that do not fit the plan.
+    performance from the task; the engine only gets the rows to show them. ``version``
+    names the model version of ``reference`` and of the labelled rows (recorded on the
+    result). ``score``, when given, replaces the score of ``current`` and ``reference``:
+    the engine then runs twice, once for the features and once for the score alone, and
+    the report holds both. Raises DataError for frames that do not fit the plan.
     """
     engine = engine or ENGINES.get(plan.engine)
-    wanted = dict(plan.columns)
-    if plan.prediction:
-        wanted[plan.prediction] = "numerical"
-    ref = _prepare(reference, wanted, names[0])
-    cur = _prepare(current, wanted, names[1])
-
-    empty_ref = [c for c in wanted if ref[c].notna().sum() == 0]
-    if empty_ref:
-        raise DataError(f"{names[0]}: columns {empty_ref} have no values; nothing to compare with")
-    missing_share = {c: float(cur[c].isna().mean()) for c in wanted}
-    empty_cur = [c for c in wanted if missing_share[c] == 1.0]
-    testable = {c: t for c, t in wanted.items() if c not in empty_cur}
-    if not testable:
-        raise DataError(f"{names[1]}: every checked column is empty")
-
     task = TASKS.get(plan.task) if plan.task else None
-    labels = _labelled(labelled, plan, task)
-    output = engine.run(cur, ref, plan, testable, labels, timestamp=timestamp, tags=tuple(tags))
-    limit = plan.quality.max_missing_share
-
-    def verdict(name: str) -> ColumnDrift:
-        kind = wanted[name]
-        if name in empty_cur:
-            return ColumnDrift(name, kind, ALL_MISSING, 1.0, limit, True, 1.0, p_value=False)
-        s = output.scores[name]
-        return ColumnDrift(
-            name,
-            kind,
-            s.method,
-            _finite(s.score, s.p_value),
-            s.threshold,
-            s.drifted,
-            missing_share[name],
-            p_value=s.p_value,
+    performance, labels = None, None
+    if labelled is not None and plan.score and plan.target and task is not None:
+        performance, labels = realized_performance(
+            labelled, plan, task, baseline_metrics or {}, version=version
         )
-
-    columns = tuple(verdict(c) for c in plan.columns)
+    features = replace(plan, prediction=None) if score is not None else plan
+    run = _run_engine(
+        engine,
+        reference,
+        current,
+        features,
+        labels,
+        timestamp=timestamp,
+        tags=tags,
+        names=names,
+    )
+    limit = plan.quality.max_missing_share
+    columns = tuple(_verdict(run, c, plan.columns[c], limit) for c in plan.columns)
+    prediction, report = None, run.report
+    tested_version = version
+    if plan.prediction and score is None:
+        prediction = _verdict(run, plan.prediction, "numerical", limit)
+    elif plan.prediction and score is not None:
+        alone = replace(plan, columns={}, methods={}, thresholds={})
+        scored = _run_engine(
+            engine,
+            score.reference,
+            score.current,
+            alone,
+            None,
+            timestamp=timestamp,
+            tags=[*tags, f"score:v{score.version}"],
+            names=(f"reference of version {score.version}", f"rows of version {score.version}"),
+        )
+        prediction = _verdict(scored, plan.prediction, "numerical", limit)
+        report = combine_reports(report, f"-score-v{score.version}", scored.report)
+        tested_version = score.version
     drifted = sum(c.drifted for c in columns)
     share = drifted / len(columns)
-    performance = None
-    if labelled is not None and plan.score and plan.target and task is not None:
-        rows, positives = task.count_labels(labelled[plan.target])
-        performance = RealizedPerformance(
-            labelled_rows=rows,
-            positives=positives,
-            metrics=task.realized(labels, plan.score, plan.target) if labels is not None else {},
-            baseline={k: float(v) for k, v in (baseline_metrics or {}).items()},
-        )
     return DriftResult(
         columns=columns,
         drift_share=share,
         drift_share_threshold=plan.drift_share,
         dataset_drift=share >= plan.drift_share,
-        prediction=verdict(plan.prediction) if plan.prediction else None,
-        quality=tuple(data_quality(ref, cur, plan, ranges or {})),
+        prediction=prediction,
+        quality=tuple(data_quality(run.reference, run.current, plan, ranges or {})),
         performance=performance,
-        rows_reference=len(ref),
-        rows_current=len(cur),
+        rows_reference=len(run.reference),
+        rows_current=len(run.current),
         engine=engine.name,
-        report=output.report,
+        report=report,
+        prediction_version=tested_version if prediction is not None else None,
     )
+
+
+def realized_performance(
+    labelled: pd.DataFrame,
+    plan: DriftPlan,
+    task: Task,
+    validation: Mapping[str, float],
+    *,
+    version: str | None = None,
+) -> tuple[RealizedPerformance, pd.DataFrame | None]:
+    """Realized performance of ``labelled`` rows (the plan's score and target columns)
+    next to ``validation``, the validation metrics of the version that made them; and the
+    rows the task could score (None when it could not, e.g. a single class). Raises
+    DataError when a column is missing or a label unreadable."""
+    if plan.score is None or plan.target is None:
+        raise DataError("realized performance needs a plan that names the score and the target")
+    labels = _labelled(labelled, plan, task)
+    rows, positives = task.count_labels(labelled[plan.target])
+    performance = RealizedPerformance(
+        labelled_rows=rows,
+        positives=positives,
+        metrics=task.realized(labels, plan.score, plan.target) if labels is not None else {},
+        baseline={k: float(v) for k, v in validation.items()},
+        version=version,
+    )
+    return performance, labels
 
 
 def _finite(value: float, p_value: bool) -> float:
