@@ -201,7 +201,7 @@ def prepare_predictions(
     if m.model_version in df.columns:
         versions = _versions(df[m.model_version], m.model_version, problems)
     else:
-        versions = pd.Series(None, index=df.index, dtype=object)
+        versions = pd.Series([None] * len(df), index=df.index, dtype=object)
     if model_version is not None:
         given = registry_version(model_version, source)
         problems.rows(

@@ -104,15 +104,15 @@ class ModelSection(Section):
             if column in seen:
                 raise ValueError(f"column {column!r} is used twice")
             seen.add(column)
-        if self.model_version in [*input_columns, self.request_id]:
-            raise ValueError(
-                f"model_version: column {self.model_version!r} is already used by another "
-                "column of the prediction batches; name the version column differently"
-            )
         clash = sorted(set(input_columns) & RESERVED_COLUMNS)
         if clash:
             raise ValueError(
                 f"column names {clash} are reserved by the store; rename them in the spec"
+            )
+        if self.model_version in [*input_columns, self.request_id]:
+            raise ValueError(
+                f"model_version: column {self.model_version!r} is already used by another "
+                "column of the prediction batches; name the version column differently"
             )
         stray = [s for s in self.segments if s not in self.features.categorical]
         if stray:
