@@ -179,7 +179,7 @@ def test_score_is_tested_against_the_reference_of_the_version_that_made_it(
     # Without the version's baseline the score is not tested, and the check says why.
     blind = check_drift(old_scores, v2, mspec)
     assert blind.prediction is None and blind.prediction_version is None
-    assert any("scored by version 1, whose baseline could not be read" in n for n in blind.notes)
+    assert any("scored by version 1, whose baseline is not available" in n for n in blind.notes)
 
 
 def test_a_mixed_window_tests_the_majority_versions_rows_and_saves_both_reports(

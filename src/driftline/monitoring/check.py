@@ -100,7 +100,7 @@ def check_drift(
             if source is None:
                 notes.append(
                     f"the score was not tested: most of the window was scored by version "
-                    f"{tested}, whose baseline could not be read from the registry"
+                    f"{tested}, whose baseline is not available (see the log)"
                 )
                 plan = replace(plan, prediction=None)
             else:
@@ -141,7 +141,7 @@ def check_drift(
         version=champion,
         score=score,
     )
-    return replace(result, other_performance=tuple(others), notes=(*result.notes, *notes))
+    return replace(result, other_performance=tuple(others), notes=tuple(notes))
 
 
 def _check_score_reference(baseline: Baseline, spec: ModelSpec) -> None:

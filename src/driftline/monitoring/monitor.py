@@ -270,7 +270,9 @@ def run_monitor(
         return _failed_run(store, spec.name, start, end, exc, version=version, rows=rows)
 
 
-def made_by(frame: pd.DataFrame, spec: ModelSpec, intervals: list[ChampionInterval]) -> pd.Series:
+def made_by(
+    frame: pd.DataFrame, spec: ModelSpec, intervals: Sequence[ChampionInterval]
+) -> pd.Series:
     """The model version that made each row of a window read from the store: the logged
     version, else the champion at the row's time; None for a row without a score (no
     model scored it) or from before the first champion."""
