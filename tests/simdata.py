@@ -80,11 +80,14 @@ def baseline_from(
 def monitored_home(root: Path, key: str, *, champions: list[str], orphans: list[str]) -> Settings:
     """A home with specs (copies of purchase_propensity under other names) and the
     lifecycle test world (concept drift from day 21) loaded for each model. Models in
-    ``champions`` get a champion trained and promoted with the data clock at day 21.
+    ``champions`` get a champion trained and promoted with the data clock at day 21; the
+    predictions from day 21 on are logged after it, with its version (as a serving app
+    does), the earlier ones without (a bootstrap period, never judged).
 
     Prediction drift is off: the stored scores come from the simulator's rule, not from
     the trained champion, so they differ from the baseline's scores by construction.
     """
+    from driftline.data import ingest
     from driftline.data.privacy import Pseudonymizer
     from driftline.data.store import Store
     from driftline.lifecycle.promotion import promote
@@ -105,15 +108,25 @@ def monitored_home(root: Path, key: str, *, champions: list[str], orphans: list[
     store = Store.from_settings(settings)
     registry = Registry.from_settings(settings)
     sim = world("concept_drift")
+    pseudonymizer = Pseudonymizer(key.encode())
+    served = sim.predictions["event_ts"] >= day(sim, CHAMPION_DAY)
     for name in [*champions, *orphans]:
         spec = find_spec(name, specs)
-        load(store, spec, Pseudonymizer(key.encode()), sim.predictions, sim.labels)
+        before = sim.predictions[~served] if name in champions else sim.predictions
+        load(store, spec, pseudonymizer, before, sim.labels)
     for name in champions:
         spec = find_spec(name, specs)
         as_of = day(sim, CHAMPION_DAY)
         train(store, registry, spec, as_of=as_of, triggered_by="test")
         outcome = promote(store, registry, spec, as_of=as_of, triggered_by="test")
         assert outcome.promoted, outcome.reason
+        ingest.log_predictions(
+            store,
+            spec,
+            sim.predictions[served],
+            pseudonymizer,
+            model_version=outcome.champion_after,
+        )
     store.dispose()
     return settings
 

@@ -29,6 +29,7 @@ from driftline.monitoring.monitor import (
     FAILURES_FILE,
     BaselineLoader,
     MonitorRun,
+    VersionLoader,
     WindowEnds,
     monitor_models,
     unreachable_store_runs,
@@ -46,11 +47,23 @@ log = logging.getLogger(__name__)
 
 
 def log_predictions(
-    model: str | ModelSpec, df: pd.DataFrame, *, settings: Settings | None = None
+    model: str | ModelSpec,
+    df: pd.DataFrame,
+    *,
+    model_version: str | int | None = None,
+    settings: Settings | None = None,
 ) -> IngestResult:
-    """Validate, pseudonymise and store a batch of predictions (all or nothing)."""
+    """Validate, pseudonymise and store a batch of predictions (all or nothing).
+
+    ``model_version``: the registry version of the model that scored the batch (e.g. the
+    champion the serving app loaded), stored with every row so realized performance is
+    judged against that version's own validation metrics. The batch may carry a
+    ``model_version`` column instead; both at once must agree. Raises DataError for a bad
+    batch (nothing written)."""
     with Context.open(settings) as ctx:
-        return ingest.log_predictions(ctx.store, ctx.spec(model), df, ctx.pseudonymizer())
+        return ingest.log_predictions(
+            ctx.store, ctx.spec(model), df, ctx.pseudonymizer(), model_version=model_version
+        )
 
 
 def log_labels(
@@ -136,6 +149,18 @@ def champion_loader(settings: Settings) -> BaselineLoader:
     return load
 
 
+def version_loader(settings: Settings) -> VersionLoader:
+    """The baseline of any registered version, from the MLflow registry: the monitor reads
+    the reference and validation metrics of the versions that made a window's predictions."""
+
+    def load(spec: ModelSpec, version: str) -> Baseline:
+        from driftline.lifecycle.registry import load_baseline
+
+        return load_baseline(settings, spec, version)
+
+    return load
+
+
 def monitor_model(
     model: str,
     window_end: datetime | str | None = None,
@@ -210,6 +235,7 @@ def _by_name(
             workspace_dir=settings.workspace_dir(),
             engine=engine,
             now=now,
+            load_version=version_loader(settings),
         )
     finally:
         opened.__exit__(None, None, None)

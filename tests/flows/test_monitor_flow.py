@@ -53,7 +53,7 @@ def _artifact(key: str) -> Any:
 
 
 def test_quiet_window_runs_and_publishes_its_artifacts(home: Settings) -> None:
-    summary = monitor_model_flow(model="pp_watched", window_end=_iso(CHAMPION_DAY))
+    summary = monitor_model_flow(model="pp_watched", window_end=_iso(CHAMPION_DAY + 1))
     assert (summary["status"], summary["decision"]) == ("ok", "none"), summary["reasons"]
     assert summary["action_taken"] == "-"
     assert summary["champion_version"] == "1"

@@ -31,7 +31,7 @@ def cli(
 
 
 def test_run_then_history(cli: Cli, home: Settings) -> None:
-    code, text = cli("monitor", "run", "-m", "pp_cli", "--window-end", iso_day(CHAMPION_DAY))
+    code, text = cli("monitor", "run", "-m", "pp_cli", "--window-end", iso_day(CHAMPION_DAY + 1))
     assert code == 0, text
     assert "against champion v1" in text
     assert "status ok, decision none" in text
@@ -39,11 +39,12 @@ def test_run_then_history(cli: Cli, home: Settings) -> None:
     code, text = cli("monitor", "run", "-m", "pp_cli", "--window-end", iso_day(35))
     assert code == 0, text
     assert "decision retrain (severity critical)" in text
-    assert "realized roc_auc" in text
+    assert "realized roc_auc" in text and "of champion v1" in text
     code, text = cli("monitor", "history", "-m", "pp_cli")
     assert code == 0, text
     lines = [line for line in text.splitlines() if "2026-" in line]
     assert "retrain" in lines[0] and "critical" in lines[0]  # newest window first
+    assert "(v1)" in lines[0]  # the realized metrics are v1's predictions'
     assert "none" in lines[1]
 
 

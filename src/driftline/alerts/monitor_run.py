@@ -79,15 +79,17 @@ def alert_for(
     perf = result.performance
     allowed = spec.monitoring.performance.max_drop if spec is not None else {}
     if perf is not None and "performance_drop" in triggers:
+        # Only the champion's own predictions are judged; say which version they are.
+        whose = f" of v{perf.version}" if perf.version else ""
         for metric, value in perf.metrics.items():
             drop = perf.drop(metric)
             if drop is None or metric not in allowed or drop <= allowed[metric]:
                 continue
             performance.append(
                 Finding(
-                    name=f"realized {metric}",
+                    name=f"realized {metric}{whose}",
                     detail=f"{value:.3f} against validation {perf.baseline[metric]:.3f} "
-                    f"on {perf.labelled_rows} labelled predictions",
+                    f"on {perf.labelled_rows} labelled predictions{whose}",
                     value=value,
                     threshold=perf.baseline[metric] - allowed[metric],
                 )
@@ -122,9 +124,23 @@ def alert_for(
         drifted_features=features,
         quality=quality,
         performance=performance,
-        facts={"Champion": f"v{run.champion_version}"} if run.champion_version else {},
+        facts=_facts(run, kind),
         links=Links(report=str(run.report_path) if run.report_path else None, flow_run=flow_run),
     )
+
+
+def _facts(run: MonitorRun, kind: str) -> dict[str, str]:
+    """The champion, and which version made the predictions a finding is about when that
+    is not simply the champion's whole window."""
+    facts = {"Champion": f"v{run.champion_version}"} if run.champion_version else {}
+    result = run.result
+    perf = result.performance if result is not None else None
+    if kind == "performance" and perf is not None and perf.version:
+        facts["Realized performance of"] = f"v{perf.version}'s predictions"
+    version = result.prediction_version if result is not None else None
+    if version and version != run.champion_version:
+        facts["Score tested"] = f"v{version}'s predictions, against v{version}'s reference"
+    return facts
 
 
 def notify_run(

@@ -2,7 +2,8 @@
 
 Seventy simulated days of shop traffic for ``purchase_propensity``: a paid-social
 channel shift from day 21, then concept drift from day 35. The demo plays the serving app (it
-scores each day's visitors with the current champion and logs them), the label feed
+scores each day's visitors with the current champion and logs them with that champion's
+version, so each version is judged by its own predictions), the label feed
 (purchase labels arrive 7 days later), and the scheduler (the ``monitor-model`` flow
 once a day, which alerts and, when the policy says so, runs ``retrain-model``).
 
@@ -110,7 +111,7 @@ def _run(days: int, rows_per_day: int, seed: int, started: float) -> list[dict[s
             that arrived that day."""
             frame = by_day[day].copy()
             version = registry.version_by_alias(spec, "champion")
-            if version is not None:
+            if version is not None:  # else the bootstrap: the rule's scores, no version
                 if champion.get("version") != version:
                     champion.update(
                         version=version, model=registry.load_model(spec, version).estimator
@@ -120,7 +121,9 @@ def _run(days: int, rows_per_day: int, seed: int, started: float) -> list[dict[s
                     .score(champion["model"], feature_frame(spec, frame))
                     .round(5)
                 )
-            ingest.log_predictions(ctx.store, spec, frame, pseudo, source=f"day {day}")
+            ingest.log_predictions(
+                ctx.store, spec, frame, pseudo, source=f"day {day}", model_version=version
+            )
             arrived = sim.labels[labels_at == day]
             if not arrived.empty:
                 ingest.log_labels(ctx.store, spec, arrived, source=f"labels of day {day}")

@@ -64,7 +64,7 @@ def db_upgrade() -> None:
     store.dispose()
 
 
-def _ingest(kind: str, path: Path, model: str) -> None:
+def _ingest(kind: str, path: Path, model: str, model_version: str | None = None) -> None:
     from driftline.context import Context
     from driftline.data import ingest
     from driftline.data.files import read_table
@@ -74,7 +74,12 @@ def _ingest(kind: str, path: Path, model: str) -> None:
         spec = ctx.spec(model)
         if kind == "predictions":
             result = ingest.log_predictions(
-                ctx.store, spec, frame, ctx.pseudonymizer(), source=str(path)
+                ctx.store,
+                spec,
+                frame,
+                ctx.pseudonymizer(),
+                source=str(path),
+                model_version=model_version,
             )
         else:
             result = ingest.log_labels(ctx.store, spec, frame, source=str(path))
@@ -89,9 +94,16 @@ def _ingest(kind: str, path: Path, model: str) -> None:
 def ingest_predictions(
     file: Annotated[Path, typer.Argument(help="CSV or Parquet file of predictions.")],
     model: ModelOpt,
+    model_version: Annotated[
+        str | None,
+        typer.Option(
+            help="Registry version of the model that scored every row of the file (e.g. "
+            "4); instead of, or agreeing with, a model_version column in the file."
+        ),
+    ] = None,
 ) -> None:
     """Validate and store a batch of predictions (all rows or none)."""
-    _ingest("predictions", file, model)
+    _ingest("predictions", file, model, model_version)
 
 
 @ingest_app.command("labels")

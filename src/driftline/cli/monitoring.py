@@ -15,7 +15,8 @@ from driftline.cli.options import ModelOpt, WindowEndOpt
 
 if TYPE_CHECKING:
     from driftline.monitoring.monitor import MonitorRun
-    from driftline.monitoring.results import DriftResult
+    from driftline.monitoring.results import DriftResult, RealizedPerformance
+    from driftline.monitoring.runs import StoredRun
 
 drift_app = typer.Typer(help="Drift checks on files, without a store.", no_args_is_help=True)
 monitor_app = typer.Typer(
@@ -58,12 +59,18 @@ def _render_result(result: DriftResult, title: str) -> None:
         console.print(
             f"[yellow]data quality[/] {finding.column}: {finding.detail}", highlight=False
         )
-    if result.performance is not None and result.performance.metrics:
+    for perf in (result.performance, *result.other_performance):
+        if perf is None or not perf.metrics:
+            continue
         shown = ", ".join(
-            f"{k} {v:.3f} (baseline {result.performance.baseline.get(k, float('nan')):.3f})"
-            for k, v in result.performance.metrics.items()
+            f"{k} {v:.3f} (baseline {perf.baseline.get(k, float('nan')):.3f})"
+            for k, v in perf.metrics.items()
         )
-        console.print(f"realized performance: {shown}", highlight=False)
+        whose = ""
+        if perf.version is not None:
+            judged = perf is result.performance
+            whose = f" of v{perf.version}" + ("" if judged else " (not the champion: not judged)")
+        console.print(f"realized performance{whose}: {shown}", highlight=False)
 
 
 @drift_app.command("check")
@@ -220,6 +227,21 @@ def monitor_backfill(
         raise typer.Exit(code=2)
 
 
+def _realized(run: StoredRun) -> str:
+    """Realized metrics with the version whose predictions they measure: the judged
+    (champion's) first, then other versions' in brackets; "-" when none were computed."""
+
+    def metrics(perf: RealizedPerformance) -> str:
+        return " ".join(f"{k} {v:.3f}" for k, v in perf.metrics.items())
+
+    judged = run.realized
+    parts = []
+    if judged is not None and judged.metrics:
+        parts.append(f"{metrics(judged)} (v{judged.version or '?'})")
+    parts += [f"[v{p.version}: {metrics(p)}]" for p in run.other_realized if p.metrics]
+    return " ".join(parts) or "-"
+
+
 @monitor_app.command("history")
 def monitor_history(
     model: ModelOpt,
@@ -236,6 +258,7 @@ def monitor_history(
         table.add_column(name, justify="right" if name in {"run", "drift share"} else "left")
     table.add_column("champion")
     table.add_column("rows", justify="right")
+    table.add_column("realized (version)")
     table.add_column("report or error")
     for run in runs:
         table.add_row(
@@ -247,6 +270,7 @@ def monitor_history(
             run.severity,
             run.champion_version or "-",
             f"{run.rows_current:,}" if run.rows_current is not None else "-",
+            _realized(run),
             run.error or run.report_path or "",
         )
     console.print(table if runs else f"no monitor runs stored for {model!r} yet")

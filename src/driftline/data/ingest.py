@@ -3,6 +3,11 @@
 A batch is checked whole before anything is written; every problem is reported with
 the column and the first rows at fault (1-based, header not counted), and a rejected
 batch writes nothing. Loading the same rows twice stores each request once.
+
+A prediction may say which registry version of the model made it: a ``model_version``
+column (named by ``model.model_version``) or one version for the whole batch. A row
+without a version may lack a score too (a bootstrap period before any model existed):
+it is stored, and monitoring never scores it.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from driftline.data.store import (
     ENTITY_KEY,
     LABEL_TYPES,
     LABELS_TABLE,
+    MODEL_VERSION,
     REQUEST_ID,
     TS_US,
     IngestResult,
@@ -111,9 +117,52 @@ def _timestamps(df: pd.DataFrame, column: str, problems: _Problems) -> pd.Series
     return parsed
 
 
-def prepare_predictions(spec: ModelSpec, df: pd.DataFrame, source: str) -> pd.DataFrame:
+def _versions(raw: pd.Series, column: str, problems: _Problems) -> pd.Series:
+    """Registry versions as canonical text ("4"; also from 4, 4.0 or " 4 "), None where
+    blank. Anything else (e.g. "v4", "latest") is a problem: realized performance is judged
+    against the registry version's own validation metrics, so the value must name one."""
+    values = raw.astype(object)
+    blank = values.isna() | (values.astype(str).str.strip() == "")
+    is_bool = values.map(lambda v: isinstance(v, bool | np.bool_))
+    number = pd.to_numeric(values.where(~blank & ~is_bool).astype(str).str.strip(), errors="coerce")
+    whole = number.notna() & (number >= 1) & (number < 1e15) & (number % 1 == 0)
+    problems.rows(
+        column,
+        ~blank & ~whole,
+        "are not model registry versions (whole numbers from 1, as the MLflow registry "
+        "numbers them, e.g. 4)",
+    )
+    return pd.Series(
+        [str(int(n)) if ok else None for n, ok in zip(number, whole, strict=True)],
+        index=raw.index,
+        dtype=object,
+    )
+
+
+def registry_version(value: str | int, source: str) -> str:
+    """One model version given for a whole batch, as canonical text. Raises DataError when
+    it is not a registry version number."""
+    problems = _Problems(source)
+    version = _versions(pd.Series([value]), "model_version", problems)
+    if problems.items:
+        raise DataError(
+            f"{source}: model_version={value!r} is not a model registry version; pass the "
+            "version number the MLflow registry gave the model that scored the batch, e.g. 4"
+        )
+    return str(version.iloc[0])
+
+
+def prepare_predictions(
+    spec: ModelSpec, df: pd.DataFrame, source: str, *, model_version: str | int | None = None
+) -> pd.DataFrame:
     """Validate a batch of predictions and return it in store columns (entity ids
-    still raw). Raises DataError listing every problem."""
+    still raw). Raises DataError listing every problem.
+
+    The version of each row comes from the batch's ``model.model_version`` column or, for
+    the whole batch, from ``model_version`` (which fills rows the column leaves blank; a
+    row naming another version rejects the batch). A row with a version must have a
+    score; a row without one may leave the score empty (stored as NULL, never scored).
+    """
     m = spec.model
     problems = _Problems(source)
     if df.empty:
@@ -132,8 +181,25 @@ def prepare_predictions(spec: ModelSpec, df: pd.DataFrame, source: str) -> pd.Da
     for column in m.features.categorical:
         values = df[column].astype(object)
         out[column] = values.where(values.isna(), values.astype(str))
+    if m.model_version in df.columns:
+        versions = _versions(df[m.model_version], m.model_version, problems)
+    else:
+        versions = pd.Series([None] * len(df), index=df.index, dtype=object)
+    if model_version is not None:
+        given = registry_version(model_version, source)
+        problems.rows(
+            m.model_version,
+            versions.notna() & (versions != given),
+            f"name another version than model_version={given!r} given for the batch",
+        )
+        versions = versions.where(versions.notna(), given)
+    out[MODEL_VERSION] = versions
     score = _numeric(df, m.prediction, problems)
-    problems.rows(m.prediction, score.isna(), "have no score")
+    problems.rows(
+        m.prediction,
+        score.isna() & versions.notna(),
+        "have a model version but no score (a row without a score must not name a version)",
+    )
     for problem in TASKS.get(m.task).prediction_problems(score):
         problems.rows(m.prediction, problem.rows, problem.what)
     out[m.prediction] = score
@@ -172,9 +238,14 @@ def log_predictions(
     pseudonymizer: Pseudonymizer,
     *,
     source: str = "batch",
+    model_version: str | int | None = None,
 ) -> IngestResult:
-    """Validate, pseudonymise and store a batch of predictions, all or nothing."""
-    frame = prepare_predictions(spec, df, source)
+    """Validate, pseudonymise and store a batch of predictions, all or nothing.
+
+    ``model_version``: the registry version that scored the whole batch (see
+    :func:`prepare_predictions`). Raises DataError for a bad batch, StoreError when the
+    store refuses it (nothing written either way)."""
+    frame = prepare_predictions(spec, df, source, model_version=model_version)
     frame[ENTITY_KEY] = pseudonymizer.pseudonymise_series(frame[ENTITY_KEY])
     deduped = frame.drop_duplicates(subset=[REQUEST_ID], keep="first")
     table = store.ensure_model(spec)

@@ -5,6 +5,10 @@ Fixed tables come from Alembic migrations (``driftline/data/migrations``), appli
 Each model's inference log is a typed table ``dl_pred_<model>`` built from its spec:
 one column per feature, so a window is a plain indexed range scan.
 
+Each row may carry the registry version of the model that made it (``model_version``,
+text, indexed; NULL when the batch did not say): monitoring measures realized performance
+per version (see :mod:`driftline.monitoring.attribution`).
+
 Bulk paths: on PostgreSQL a batch goes to the ADBC driver as Arrow (binary COPY) into
 a temporary table, then ``INSERT ... ON CONFLICT (key) DO NOTHING``; on SQLite one
 ``executemany`` of the same INSERT. Either way one transaction per batch, so a batch is
@@ -42,6 +46,7 @@ LABELS_TABLE = "dl_labels"
 MODELS_TABLE = "dl_models"
 # Store-side names of the fixed columns of an inference log.
 REQUEST_ID, ENTITY_KEY, TS_US, CONSENT = "request_id", "entity_key", "ts_us", "consent"
+MODEL_VERSION = "model_version"
 
 
 @dataclass(frozen=True)
@@ -84,6 +89,12 @@ def _column_types(spec: ModelSpec) -> dict[str, str]:
     }
 
 
+def _tracked_types(spec: ModelSpec) -> dict[str, str]:
+    """The columns ``dl_models`` records for a model's table, which :meth:`Store.ensure_model`
+    adds to an older table when missing: the spec's columns and ``model_version``."""
+    return {**_column_types(spec), MODEL_VERSION: "text"}
+
+
 def prediction_types(spec: ModelSpec) -> dict[str, str]:
     """Every column of a model's inference log (as written by ingestion) -> kind."""
     return {
@@ -91,8 +102,15 @@ def prediction_types(spec: ModelSpec) -> dict[str, str]:
         ENTITY_KEY: "text",
         TS_US: "int",
         CONSENT: "bool",
+        MODEL_VERSION: "text",
         **_column_types(spec),
     }
+
+
+def version_index_name(spec: ModelSpec) -> str:
+    """The index on a model's ``model_version`` column (within PostgreSQL's 63 characters:
+    model names have at most 48)."""
+    return f"ix_{spec.name}_version"
 
 
 LABEL_TYPES = {"model": "text", REQUEST_ID: "text", "label": "float", "labelled_ts_us": "int"}
@@ -164,9 +182,14 @@ class Store:
         return f"dl_pred_{spec.name}"
 
     def ensure_model(self, spec: ModelSpec) -> sa.Table:
-        """Create (or extend with new columns) the model's inference log."""
+        """Create (or extend with new columns) the model's inference log.
+
+        A table created before ``model_version`` existed gets the column and its index
+        here, once (``CREATE INDEX IF NOT EXISTS``: safe to repeat on SQLite and PostgreSQL).
+        Raises StoreError when a column's type in the spec differs from the stored one.
+        """
         name = self.predictions_table_name(spec)
-        wanted = _column_types(spec)
+        wanted = _tracked_types(spec)
         models = self.table(MODELS_TABLE)
         with self.engine.begin() as conn:
             row = conn.execute(
@@ -175,6 +198,7 @@ class Store:
             if row is None:
                 table = self._define_predictions(name, wanted)
                 table.create(conn, checkfirst=True)
+                self._index_versions(conn, spec)
                 conn.execute(
                     models.insert().values(
                         name=spec.name,
@@ -200,6 +224,8 @@ class Store:
             for column, kind in added.items():
                 col_type = _sa_type(kind).compile(dialect=self.engine.dialect)
                 conn.execute(sa.text(f'ALTER TABLE {name} ADD COLUMN "{column}" {col_type}'))
+            if MODEL_VERSION in added:
+                self._index_versions(conn, spec)
             if added:
                 merged = {**stored, **added}
                 conn.execute(
@@ -213,6 +239,16 @@ class Store:
                 ) if name in self.metadata.tables else None
                 return self._define_predictions(name, merged)
             return self._define_predictions(name, stored)
+
+    def _index_versions(self, conn: sa.Connection, spec: ModelSpec) -> None:
+        """Index ``model_version`` (idempotent: a table created with the index keeps it)."""
+        table = self.predictions_table_name(spec)
+        conn.execute(
+            sa.text(
+                f"CREATE INDEX IF NOT EXISTS {version_index_name(spec)} "
+                f'ON {table} ("{MODEL_VERSION}")'
+            )
+        )
 
     def _define_predictions(self, name: str, columns: dict[str, str]) -> sa.Table:
         if name in self.metadata.tables:
@@ -341,7 +377,9 @@ class Store:
         consented_only: bool = False,
         limit: int | None = None,
     ) -> pd.DataFrame:
-        """The inference log in ``[start, end)``, ordered by time, with spec column names.
+        """The inference log in ``[start, end)``, ordered by time, with spec column names
+        (the model version as logged, None where the batch gave none, under
+        ``model.model_version``).
 
         ``with_labels`` adds the target column (NaN where no label has arrived);
         ``consented_only`` drops rows whose consent flag is false or missing.
@@ -375,7 +413,7 @@ class Store:
             sql += f" LIMIT {int(limit)}"
         frame = self.query_frame(sql, params, types)
         frame.insert(2, m.timestamp, from_ts_us(frame.pop(TS_US)))
-        rename = {REQUEST_ID: m.request_id}
+        rename = {REQUEST_ID: m.request_id, MODEL_VERSION: m.model_version}
         if m.consent:
             rename[CONSENT] = m.consent
         else:

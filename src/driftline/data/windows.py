@@ -15,8 +15,8 @@ from typing import Any
 import pandas as pd
 
 from driftline.config.errors import DataError
-from driftline.config.times import ts_us, utc, utc_now
-from driftline.data.store import ENTITY_KEY, LABELS_TABLE, Store
+from driftline.config.times import from_ts_us, ts_us, utc, utc_now
+from driftline.data.store import ENTITY_KEY, LABELS_TABLE, MODEL_VERSION, TS_US, Store
 from driftline.specs import ModelSpec, Monitoring
 
 # -- monitored windows ---------------------------------------------------------------------
@@ -89,13 +89,14 @@ def performance_window(spec: ModelSpec, end: datetime) -> tuple[datetime, dateti
 def read_labelled(
     store: Store, spec: ModelSpec, start: datetime, end: datetime, *, as_of: datetime
 ) -> pd.DataFrame:
-    """Score and label of predictions in ``[start, end)`` whose label arrived by ``as_of``
-    (so a backfill sees only what was known then)."""
+    """Score, label, prediction time and logged model version (None where none was
+    logged) of predictions in ``[start, end)`` whose label arrived by ``as_of`` (so a
+    backfill sees only what was known then), under the spec's column names."""
     m = spec.model
     store.ensure_model(spec)
     table = store.predictions_table_name(spec)
     sql = (
-        f'SELECT p."{m.prediction}", l.label FROM {table} p '
+        f'SELECT p."{m.prediction}", l.label, p.{TS_US}, p.{MODEL_VERSION} FROM {table} p '
         f"JOIN {LABELS_TABLE} l ON l.model = ? AND l.request_id = p.request_id "
         "WHERE p.ts_us >= ? AND p.ts_us < ? AND l.labelled_ts_us <= ?"
     )
@@ -103,7 +104,11 @@ def read_labelled(
     if m.consent:
         sql += " AND p.consent = ?"
         params.append(True)
-    return store.query_frame(sql, params, {m.prediction: "float", m.target: "float"})
+    types = {m.prediction: "float", m.target: "float", TS_US: "int", m.model_version: "text"}
+    frame = store.query_frame(sql, params, types)
+    stamps = from_ts_us(frame.pop(TS_US))
+    frame[m.timestamp] = stamps.set_axis(frame.index)
+    return frame
 
 
 # -- training, holdout and benchmark windows -----------------------------------------------

@@ -100,3 +100,26 @@ def recent_decisions(store: Store, model: str, limit: int = 10) -> list[Decision
         )
         for r in rows
     ]
+
+
+#: Outcomes after which ``champion_after`` holds the champion alias (the alias moved).
+TAKEOVER_OUTCOMES = ("promoted", "rolled_back")
+
+
+def champion_takeovers(store: Store, model: str) -> list[tuple[pd.Timestamp, str]]:
+    """When each champion of ``model`` took over, oldest first: ``(created_at,
+    champion_after)`` of every promotion and rollback that moved the alias. Rejections and
+    failed moves left the champion as it was and are not listed. Alias moves made outside
+    driftline (e.g. in the MLflow UI) are not in the audit trail, so not here either."""
+    table = store.table(DECISIONS_TABLE)
+    query = (
+        sa.select(table.c.created_at, table.c.champion_after)
+        .where(
+            table.c.model == model,
+            table.c.outcome.in_(TAKEOVER_OUTCOMES),
+            table.c.champion_after.is_not(None),
+        )
+        .order_by(table.c.created_at, table.c.id)
+    )
+    with store.engine.connect() as conn:
+        return [(utc(r.created_at), str(r.champion_after)) for r in conn.execute(query)]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -18,14 +19,17 @@ import numpy as np
 import pandas as pd
 
 from driftline.config.errors import BaselineError, DataError, DriftlineError, PluginError
-from driftline.monitoring.engines import ENGINES, ColumnScore, DriftEngine, EngineOutput
+from driftline.monitoring.attribution import majority_version, version_key
+from driftline.monitoring.engines import ENGINES, ColumnScore, DriftEngine
 from driftline.monitoring.plan import DriftPlan
 from driftline.monitoring.quality import data_quality
 from driftline.monitoring.results import (
     ALL_MISSING,
     ColumnDrift,
+    DriftReport,
     DriftResult,
     RealizedPerformance,
+    combine_reports,
 )
 from driftline.specs import ModelSpec
 from driftline.tasks import TASKS, Task
@@ -45,6 +49,7 @@ def check_drift(
     labelled: pd.DataFrame | None = None,
     engine: DriftEngine | None = None,
     timestamp: datetime | None = None,
+    baselines: Mapping[str, Baseline] | None = None,
 ) -> DriftResult:
     """Compare a window of the model's inference log with its champion's baseline.
 
@@ -53,28 +58,104 @@ def check_drift(
     ``engine`` defaults to the one the spec names (``monitoring.drift.engine``). Raises
     DataError when the window does not fit the spec, BaselineError when the baseline
     does not.
+
+    When ``current`` and ``labelled`` carry the spec's ``model.model_version`` column (the
+    version that made each row, as :mod:`driftline.monitoring.attribution` assigns it):
+
+    - rows without a version (no known model made them: a bootstrap period) are left out
+      of every test, so they never raise a drift or performance alarm;
+    - features are tested against ``baseline`` (the champion's), whichever version scored
+      the rows: the inputs do not depend on the model;
+    - the score is tested on the rows of the version that made most of the window, against
+      that version's own reference (``baseline``, or the version's entry in ``baselines``):
+      a new model scores differently by design, which is not drift. One version keeps one
+      score verdict per window; a window that spans a promotion is judged by the version
+      that served most of it, and the next window belongs to the new champion alone;
+    - realized performance is measured per version against that version's own validation
+      metrics: the champion's is ``performance`` (what the policy judges), the others'
+      ``other_performance`` (shown, never judged; a version missing from ``baselines`` is
+      shown without validation metrics).
+
+    Without the column every row counts as the champion's.
     """
     plan = DriftPlan.from_spec(spec)
-    reference = baseline.reference
     _check_baseline(baseline, spec, plan)
-    ranges = _baseline_ranges(baseline)
-    return compare_frames(
-        reference,
+    column = spec.model.model_version
+    champion = baseline.version
+    known = dict(baselines or {})
+    notes: list[str] = []
+    score: ScoreSample | None = None
+    if column in current.columns:
+        made = current[column].notna()
+        if not made.all():
+            notes.append(
+                f"{int((~made).sum()):,} rows of the window were made by no known model "
+                "version (logged before the first champion, or without a score): left out"
+            )
+            current = current[made]
+        versions = current[column].astype(str)
+        tested = majority_version(versions, champion)
+        if plan.prediction and tested is not None and not (versions == champion).all():
+            source = baseline if tested == champion else known.get(tested)
+            if source is None:
+                notes.append(
+                    f"the score was not tested: most of the window was scored by version "
+                    f"{tested}, whose baseline is not available (see the log)"
+                )
+                plan = replace(plan, prediction=None)
+            else:
+                _check_score_reference(source, spec)
+                score = ScoreSample(current[versions == tested], source.reference, tested)
+    judged, others = labelled, []
+    if labelled is not None and column in labelled.columns:
+        by_version = labelled[column]
+        unknown = int(by_version.isna().sum())
+        if unknown:
+            notes.append(
+                f"{unknown:,} labelled predictions were made by no known model version: not scored"
+            )
+        judged = labelled[by_version == champion]
+        task = TASKS.get(spec.model.task)
+        for version in sorted(set(by_version.dropna()) - {champion}, key=version_key):
+            source = known.get(version)
+            others.append(
+                realized_performance(
+                    labelled[by_version == version],
+                    plan,
+                    task,
+                    source.metrics if source is not None else {},
+                    version=version,
+                )[0]
+            )
+    result = compare_frames(
+        baseline.reference,
         current,
         plan,
-        labelled=labelled,
+        labelled=judged,
         baseline_metrics=baseline.metrics,
-        ranges=ranges,
+        ranges=_baseline_ranges(baseline),
         engine=engine,
         timestamp=timestamp,
-        tags=[spec.name, f"version:{baseline.version}"],
-        names=(f"baseline {baseline.model} v{baseline.version}", "window"),
+        tags=[spec.name, f"version:{champion}"],
+        names=(f"baseline {baseline.model} v{champion}", "window"),
+        version=champion,
+        score=score,
     )
+    return replace(result, other_performance=tuple(others), notes=tuple(notes))
+
+
+def _check_score_reference(baseline: Baseline, spec: ModelSpec) -> None:
+    """The version whose score is tested must have its score in its reference."""
+    if spec.model.prediction not in baseline.reference.columns:
+        raise BaselineError(
+            f"the baseline of {spec.name} version {baseline.version} has no score column "
+            f"{spec.model.prediction!r}, so the scores that version made cannot be tested; "
+            "retrain, or turn monitoring.prediction_drift off"
+        )
 
 
 def _check_baseline(baseline: Baseline, spec: ModelSpec, plan: DriftPlan) -> None:
-    """BaselineError when the baseline is another model's, lacks a monitored column, or
-    types a column differently from the spec."""
+
     if baseline.model != spec.name:
         raise BaselineError(f"the baseline belongs to {baseline.model!r}, not {spec.name!r}")
     wanted = list(plan.columns) + ([plan.prediction] if plan.prediction else [])
@@ -106,34 +187,47 @@ def _baseline_ranges(baseline: Baseline) -> dict[str, tuple[float, float]]:
     return ranges
 
 
-def compare_frames(
+@dataclass(frozen=True)
+class ScoreSample:
+    """Scores to test apart from the features: the window's rows one model version made
+    (``current``) and that version's reference (``reference``), each holding at least the
+    score column."""
+
+    current: pd.DataFrame
+    reference: pd.DataFrame
+    version: str
+
+
+@dataclass(frozen=True)
+class _EngineRun:
+    """One engine run over prepared frames: per-column scores, missing shares, the report."""
+
+    reference: pd.DataFrame
+    current: pd.DataFrame
+    scores: dict[str, ColumnScore]
+    missing_share: dict[str, float]
+    empty: list[str]
+    report: DriftReport | None
+
+
+def _run_engine(
+    engine: DriftEngine,
     reference: pd.DataFrame,
     current: pd.DataFrame,
     plan: DriftPlan,
+    labels: pd.DataFrame | None,
     *,
-    labelled: pd.DataFrame | None = None,
-    baseline_metrics: Mapping[str, float] | None = None,
-    ranges: Mapping[str, tuple[float, float]] | None = None,
-    engine: DriftEngine | None = None,
-    timestamp: datetime | None = None,
-    tags: Sequence[str] = (),
-    names: tuple[str, str] = ("reference", "current"),
-) -> DriftResult:
-    """The engine-independent check of two frames under a plan (files or store windows).
-
-    ``engine`` defaults to the registered engine the plan names (``plan.engine``); an
-    unknown name is a SpecError listing the registered ones. With ``labelled`` rows and a
-    plan that names the score, the target and the task, the result carries realized
-    performance from the task; the engine only gets the rows to show them. Raises
-    DataError for frames that do not fit the plan.
-    """
-    engine = engine or ENGINES.get(plan.engine)
+    timestamp: datetime | None,
+    tags: Sequence[str],
+    names: tuple[str, str],
+) -> _EngineRun:
+    """Prepare both frames for ``plan`` (its columns and its score, if any), check that
+    there is something to compare, and run the engine on the columns that have values."""
     wanted = dict(plan.columns)
     if plan.prediction:
         wanted[plan.prediction] = "numerical"
     ref = _prepare(reference, wanted, names[0])
     cur = _prepare(current, wanted, names[1])
-
     empty_ref = [c for c in wanted if ref[c].notna().sum() == 0]
     if empty_ref:
         raise DataError(f"{names[0]}: columns {empty_ref} have no values; nothing to compare with")
@@ -142,54 +236,17 @@ def compare_frames(
     testable = {c: t for c, t in wanted.items() if c not in empty_cur}
     if not testable:
         raise DataError(f"{names[1]}: every checked column is empty")
-
-    task = TASKS.get(plan.task) if plan.task else None
-    labels = _labelled(labelled, plan, task)
-    output = _run_engine(engine, cur, ref, plan, testable, labels, timestamp, tuple(tags))
+    try:
+        output = engine.run(cur, ref, plan, testable, labels, timestamp=timestamp, tags=tuple(tags))
+    except DriftlineError:
+        raise
+    except Exception as exc:  # a crash in a statistics library is not "drift found"
+        log.exception("drift engine %s failed", getattr(engine, "name", engine))
+        raise PluginError(
+            f"drift engine {_engine_name(engine)} failed: {type(exc).__name__}: {exc}"
+        ) from exc
     scores = _checked_scores(engine, output.scores, testable)
-    limit = plan.quality.max_missing_share
-
-    def verdict(name: str) -> ColumnDrift:
-        kind = wanted[name]
-        if name in empty_cur:
-            return ColumnDrift(name, kind, ALL_MISSING, 1.0, limit, True, 1.0, p_value=False)
-        s = scores[name]
-        return ColumnDrift(
-            name,
-            kind,
-            s.method,
-            _finite(s.score, s.p_value),
-            s.threshold,
-            s.drifted,
-            missing_share[name],
-            p_value=s.p_value,
-        )
-
-    columns = tuple(verdict(c) for c in plan.columns)
-    drifted = sum(c.drifted for c in columns)
-    share = drifted / len(columns)
-    performance = None
-    if labelled is not None and plan.score and plan.target and task is not None:
-        rows, positives = task.count_labels(labelled[plan.target])
-        performance = RealizedPerformance(
-            labelled_rows=rows,
-            positives=positives,
-            metrics=task.realized(labels, plan.score, plan.target) if labels is not None else {},
-            baseline={k: float(v) for k, v in (baseline_metrics or {}).items()},
-        )
-    return DriftResult(
-        columns=columns,
-        drift_share=share,
-        drift_share_threshold=plan.drift_share,
-        dataset_drift=share >= plan.drift_share,
-        prediction=verdict(plan.prediction) if plan.prediction else None,
-        quality=tuple(data_quality(ref, cur, plan, ranges or {})),
-        performance=performance,
-        rows_reference=len(ref),
-        rows_current=len(cur),
-        engine=engine.name,
-        report=output.report,
-    )
+    return _EngineRun(ref, cur, scores, missing_share, empty_cur, output.report)
 
 
 def _engine_name(engine: DriftEngine) -> str:
@@ -197,31 +254,6 @@ def _engine_name(engine: DriftEngine) -> str:
     name = getattr(engine, "name", type(engine).__name__)
     entry = next((e for e in ENGINES.entries() if e.value is engine), None)
     return f"{name!r} ({entry.source})" if entry else repr(name)
-
-
-def _run_engine(
-    engine: DriftEngine,
-    current: pd.DataFrame,
-    reference: pd.DataFrame,
-    plan: DriftPlan,
-    columns: dict[str, str],
-    labelled: pd.DataFrame | None,
-    timestamp: datetime | None,
-    tags: tuple[str, ...],
-) -> EngineOutput:
-    """``engine.run``; an exception other than driftline's own becomes a PluginError that
-    names the engine (a crash in a statistics library is not "drift found")."""
-    try:
-        return engine.run(
-            current, reference, plan, columns, labelled, timestamp=timestamp, tags=tags
-        )
-    except DriftlineError:
-        raise
-    except Exception as exc:
-        log.exception("drift engine %s failed", getattr(engine, "name", engine))
-        raise PluginError(
-            f"drift engine {_engine_name(engine)} failed: {type(exc).__name__}: {exc}"
-        ) from exc
 
 
 def _checked_scores(
@@ -251,6 +283,133 @@ def _checked_scores(
             s.method, float(s.score), float(s.threshold), bool(s.drifted), p_value=method.p_value
         )
     return out
+
+
+def _verdict(run: _EngineRun, name: str, kind: str, limit: float) -> ColumnDrift:
+    """One column's verdict from an engine run; a column with no values in the window is
+    drift by itself (:data:`ALL_MISSING`)."""
+    if name in run.empty:
+        return ColumnDrift(name, kind, ALL_MISSING, 1.0, limit, True, 1.0, p_value=False)
+    s = run.scores[name]
+    return ColumnDrift(
+        name,
+        kind,
+        s.method,
+        _finite(s.score, s.p_value),
+        s.threshold,
+        s.drifted,
+        run.missing_share[name],
+        p_value=s.p_value,
+    )
+
+
+def compare_frames(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    plan: DriftPlan,
+    *,
+    labelled: pd.DataFrame | None = None,
+    baseline_metrics: Mapping[str, float] | None = None,
+    ranges: Mapping[str, tuple[float, float]] | None = None,
+    engine: DriftEngine | None = None,
+    timestamp: datetime | None = None,
+    tags: Sequence[str] = (),
+    names: tuple[str, str] = ("reference", "current"),
+    version: str | None = None,
+    score: ScoreSample | None = None,
+) -> DriftResult:
+    """The engine-independent check of two frames under a plan (files or store windows).
+
+    ``engine`` defaults to the registered engine the plan names (``plan.engine``); an
+    unknown name is a SpecError listing the registered ones. With ``labelled`` rows and a
+    plan that names the score, the target and the task, the result carries realized
+    performance from the task; the engine only gets the rows to show them. ``version``
+    names the model version of ``reference`` and of the labelled rows (recorded on the
+    result). ``score``, when given, replaces the score of ``current`` and ``reference``:
+    the engine then runs twice, once for the features and once for the score alone, and
+    the report holds both. Raises DataError for frames that do not fit the plan.
+    """
+    engine = engine or ENGINES.get(plan.engine)
+    task = TASKS.get(plan.task) if plan.task else None
+    performance, labels = None, None
+    if labelled is not None and plan.score and plan.target and task is not None:
+        performance, labels = realized_performance(
+            labelled, plan, task, baseline_metrics or {}, version=version
+        )
+    features = replace(plan, prediction=None) if score is not None else plan
+    run = _run_engine(
+        engine,
+        reference,
+        current,
+        features,
+        labels,
+        timestamp=timestamp,
+        tags=tags,
+        names=names,
+    )
+    limit = plan.quality.max_missing_share
+    columns = tuple(_verdict(run, c, plan.columns[c], limit) for c in plan.columns)
+    prediction, report = None, run.report
+    tested_version = version
+    if plan.prediction and score is None:
+        prediction = _verdict(run, plan.prediction, "numerical", limit)
+    elif plan.prediction and score is not None:
+        alone = replace(plan, columns={}, methods={}, thresholds={})
+        scored = _run_engine(
+            engine,
+            score.reference,
+            score.current,
+            alone,
+            None,
+            timestamp=timestamp,
+            tags=[*tags, f"score:v{score.version}"],
+            names=(f"reference of version {score.version}", f"rows of version {score.version}"),
+        )
+        prediction = _verdict(scored, plan.prediction, "numerical", limit)
+        report = combine_reports(report, f"-score-v{score.version}", scored.report)
+        tested_version = score.version
+    drifted = sum(c.drifted for c in columns)
+    share = drifted / len(columns)
+    return DriftResult(
+        columns=columns,
+        drift_share=share,
+        drift_share_threshold=plan.drift_share,
+        dataset_drift=share >= plan.drift_share,
+        prediction=prediction,
+        quality=tuple(data_quality(run.reference, run.current, plan, ranges or {})),
+        performance=performance,
+        rows_reference=len(run.reference),
+        rows_current=len(run.current),
+        engine=engine.name,
+        report=report,
+        prediction_version=tested_version if prediction is not None else None,
+    )
+
+
+def realized_performance(
+    labelled: pd.DataFrame,
+    plan: DriftPlan,
+    task: Task,
+    validation: Mapping[str, float],
+    *,
+    version: str | None = None,
+) -> tuple[RealizedPerformance, pd.DataFrame | None]:
+    """Realized performance of ``labelled`` rows (the plan's score and target columns)
+    next to ``validation``, the validation metrics of the version that made them; and the
+    rows the task could score (None when it could not, e.g. a single class). Raises
+    DataError when a column is missing or a label unreadable."""
+    if plan.score is None or plan.target is None:
+        raise DataError("realized performance needs a plan that names the score and the target")
+    labels = _labelled(labelled, plan, task)
+    rows, positives = task.count_labels(labelled[plan.target])
+    performance = RealizedPerformance(
+        labelled_rows=rows,
+        positives=positives,
+        metrics=task.realized(labels, plan.score, plan.target) if labels is not None else {},
+        baseline={k: float(v) for k, v in validation.items()},
+        version=version,
+    )
+    return performance, labels
 
 
 def _finite(value: float, p_value: bool) -> float:

@@ -1,5 +1,6 @@
 """A monitor run: read a window of the inference log, resolve the champion's baseline,
-check drift, decide, store the run, save the report.
+attribute each row to the model version that made it, check drift, decide, store the
+run, save the report.
 
 :func:`run_monitor` is the heart (a store, a spec and a baseline in; a :class:`MonitorRun`
 out); :func:`monitor_models` runs many windows of many models on one store. Opening the
@@ -19,6 +20,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from driftline.config.errors import DataError, DriftlineError
 from driftline.config.times import utc_now
 from driftline.data.store import Store
@@ -28,7 +31,13 @@ from driftline.data.windows import (
     read_window,
     window_bounds,
 )
+from driftline.lifecycle.audit import champion_takeovers
 from driftline.lifecycle.baseline import Baseline
+from driftline.monitoring.attribution import (
+    ChampionInterval,
+    attribute_versions,
+    champion_intervals,
+)
 from driftline.monitoring.check import check_drift
 from driftline.monitoring.engines import DriftEngine
 from driftline.monitoring.policy import Decision, decide_action, failed, insufficient_data
@@ -39,7 +48,10 @@ from driftline.specs import ModelSpec, Monitoring
 log = logging.getLogger(__name__)
 
 BaselineSource = Baseline | Callable[[], Baseline]
+#: The baseline of a model's champion now.
 BaselineLoader = Callable[[ModelSpec], Baseline]
+#: The baseline of one registered version of a model (BaselineError when it has none).
+VersionLoader = Callable[[ModelSpec, str], Baseline]
 FAILURES_FILE = "monitor-failures.jsonl"
 
 
@@ -87,6 +99,12 @@ class MonitorRun:
             "prediction_drift": self.result.prediction_drift if self.result else None,
             "quality_issues": len(self.result.quality) if self.result else None,
             "realized": dict(perf.metrics) if perf is not None else None,
+            "realized_version": perf.version if perf is not None else None,
+            "realized_other_versions": {
+                p.version: dict(p.metrics)
+                for p in (self.result.other_performance if self.result else ())
+            },
+            "score_version": self.result.prediction_version if self.result else None,
             "reasons": list(self.decision.reasons),
             "triggers": list(self.decision.triggers),
             "champion_version": self.champion_version,
@@ -141,7 +159,14 @@ class MonitorRun:
                 else f"{k} {v:.3f}"
                 for k, v in perf.metrics.items()
             )
-            lines.append(f"- realized: {shown} on {perf.labelled_rows} labelled predictions")
+            whose = f" (predictions of champion v{perf.version})" if perf.version else ""
+            lines.append(f"- realized{whose}: {shown} on {perf.labelled_rows} labelled predictions")
+        for other in self.result.other_performance if self.result is not None else ():
+            shown = ", ".join(f"{k} {v:.3f}" for k, v in other.metrics.items()) or "no metrics"
+            lines.append(
+                f"- realized (predictions of v{other.version}, not judged): {shown} on "
+                f"{other.labelled_rows} labelled predictions"
+            )
         if self.report_path is not None:
             lines.append(f"- report: `{self.report_path}`")
         if self.run_id is not None:
@@ -164,12 +189,21 @@ def run_monitor(
     engine: DriftEngine | None = None,
     promoted_at: datetime | None = None,
     now: datetime | None = None,
+    baseline_of: Callable[[str], Baseline] | None = None,
 ) -> MonitorRun:
     """Monitor one window of ``spec``'s model against ``baseline`` and record the run.
 
     ``baseline`` may be a callable (resolved after the window is read, so a missing
     champion becomes a failed run). Reports go under ``reports_dir/<model>/``, snapshots
     into the Evidently workspace at ``workspace_dir`` (both optional).
+
+    Each row of the window and of the labelled performance window is attributed to the
+    model version that made it (:mod:`driftline.monitoring.attribution`: the logged
+    version, else the champion of the audit trail at the row's time). Rows no known
+    version made are never tested: a window with fewer than ``min_rows`` others is
+    ``insufficient_data``. ``baseline_of(version)`` gives other versions' baselines (their
+    score reference and validation metrics, see :func:`check_drift`); without it, or when
+    it raises, those versions are checked without them.
     """
     mon = spec.monitoring
     start, end = window_bounds(mon, window_end, now=now)
@@ -186,17 +220,28 @@ def run_monitor(
         resolved = baseline() if callable(baseline) else baseline
         version = resolved.version
         past = history(store, spec.name, since=_history_start(mon, end), before=end)
+        intervals = champion_intervals(champion_takeovers(store, spec.name), current=version)
+        window[spec.model.model_version] = made_by(window, spec, intervals)
+        attributed = int(window[spec.model.model_version].notna().sum())
         result: DriftResult | None = None
         paths: tuple[Path, ...] = ()
-        if rows < mon.min_rows:
-            decision = insufficient_data(rows, mon.min_rows)
+        if attributed < mon.min_rows:
+            decision = insufficient_data(attributed, mon.min_rows, unattributed=rows - attributed)
         else:
             labelled = None
             if mon.performance.enabled:
                 p_start, p_end = performance_window(spec, end)
                 labelled = read_labelled(store, spec, p_start, p_end, as_of=end)
+                labelled[spec.model.model_version] = made_by(labelled, spec, intervals)
+            others = _versions_in(spec, window, labelled) - {version}
             result = check_drift(
-                window, resolved, spec, labelled=labelled, engine=engine, timestamp=end
+                window,
+                resolved,
+                spec,
+                labelled=labelled,
+                engine=engine,
+                timestamp=end,
+                baselines=_baselines(spec, others, baseline_of),
             )
             decision = decide_action(
                 result,
@@ -224,6 +269,43 @@ def run_monitor(
         )
     except Exception as exc:
         return _failed_run(store, spec.name, start, end, exc, version=version, rows=rows)
+
+
+def made_by(
+    frame: pd.DataFrame, spec: ModelSpec, intervals: Sequence[ChampionInterval]
+) -> pd.Series:
+    """The model version that made each row of a window read from the store: the logged
+    version, else the champion at the row's time; None for a row without a score (no
+    model scored it) or from before the first champion."""
+    m = spec.model
+    logged = (
+        frame[m.model_version]
+        if m.model_version in frame.columns
+        else pd.Series([None] * len(frame), index=frame.index, dtype=object)
+    )
+    versions = attribute_versions(logged, frame[m.timestamp], intervals)
+    return versions.where(frame[m.prediction].notna(), None)
+
+
+def _versions_in(spec: ModelSpec, *frames: pd.DataFrame | None) -> set[str]:
+    column = spec.model.model_version
+    return {str(v) for f in frames if f is not None for v in f[column].dropna().unique()}
+
+
+def _baselines(
+    spec: ModelSpec, versions: set[str], baseline_of: Callable[[str], Baseline] | None
+) -> dict[str, Baseline]:
+    """The baselines of ``versions`` that can be read; a version whose baseline cannot be
+    read is logged and left out (the check then says what it could not do)."""
+    found: dict[str, Baseline] = {}
+    if baseline_of is None:
+        return found
+    for version in sorted(versions):
+        try:
+            found[version] = baseline_of(version)
+        except Exception as exc:  # a missing or unreadable version must not stop the run
+            log.warning("%s: no baseline of version %s: %s", spec.name, version, _message(exc))
+    return found
 
 
 def _history_start(mon: Monitoring, end: datetime) -> datetime:
@@ -339,10 +421,12 @@ def monitor_models(
     workspace_dir: Path | None = None,
     engine: DriftEngine | None = None,
     now: datetime | None = None,
+    load_version: VersionLoader | None = None,
 ) -> list[MonitorRun]:
     """Monitor each model's windows in time order against its champion's baseline (resolved
-    once per model, on first use). A model whose spec does not load becomes a failed run;
-    one failure stops no other."""
+    once per model, on first use). ``load_version`` reads other versions' baselines (each
+    once per model). A model whose spec does not load becomes a failed run; one failure
+    stops no other."""
     runs: list[MonitorRun] = []
     for model in models:
         try:
@@ -352,6 +436,7 @@ def monitor_models(
             runs.append(_failed_run(store, model, start, end, exc))
             continue
         resolve = _once(load_baseline, spec)
+        versions = _cached(load_version, spec) if load_version is not None else None
         for window_end in ends(spec):
             runs.append(
                 run_monitor(
@@ -363,6 +448,7 @@ def monitor_models(
                     workspace_dir=workspace_dir,
                     engine=engine,
                     now=now,
+                    baseline_of=versions,
                 )
             )
     return runs
@@ -392,6 +478,19 @@ def _once(loader: BaselineLoader, spec: ModelSpec) -> Callable[[], Baseline]:
         return cached[0]
 
     return resolve
+
+
+def _cached(loader: VersionLoader, spec: ModelSpec) -> Callable[[str], Baseline]:
+    """Read each version's baseline once (one registry read per version and model); a
+    failure is not cached, so the next window tries again."""
+    cache: dict[str, Baseline] = {}
+
+    def baseline_of(version: str) -> Baseline:
+        if version not in cache:
+            cache[version] = loader(spec, version)
+        return cache[version]
+
+    return baseline_of
 
 
 def _first(values: Sequence[datetime | str | None]) -> datetime | str | None:

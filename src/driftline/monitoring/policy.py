@@ -8,7 +8,11 @@ tested in milliseconds. The rules, in order of precedence:
    p-value methods, only the columns Benjamini-Hochberg rejects at ``fdr.alpha`` count.
 3. Input drift = drift share at or above ``drift.drift_share``, or any critical feature.
 4. A realized-performance drop beyond ``performance.max_drop`` asks for a retrain on its
-   own: concept drift shows in labels, not in inputs, and needs no persistence.
+   own: concept drift shows in labels, not in inputs, and needs no persistence. Only the
+   champion's own predictions are judged, against the champion's validation metrics;
+   other versions' realized performance (a predecessor's predictions still maturing after
+   a promotion) is reported in the reasons and never alarms: a retrain replaces the
+   champion, so only the champion's performance can ask for one.
 5. Input drift asks for a retrain only when it persisted (``required`` of the windows in
    the last ``of_last`` window lengths, this one included, against the same champion).
 6. No retrain during the cooldown after a retrain decision or a new champion; broken
@@ -81,16 +85,29 @@ class Decision:
         }
 
 
-def insufficient_data(rows: int, min_rows: int) -> Decision:
-    """The decision for a window too small to judge: no drift verdict either way."""
+def insufficient_data(rows: int, min_rows: int, *, unattributed: int = 0) -> Decision:
+    """The decision for a window too small to judge: no drift verdict either way.
+
+    ``rows`` counts the rows a known model version made; ``unattributed`` the window's
+    other rows (logged before the first champion, or without a score), never monitored.
+    """
+    if unattributed:
+        why = (
+            f"only {rows} rows in the window were made by a known model version "
+            f"({unattributed:,} more were logged before the first champion or without a "
+            f"score, and are never monitored); at least {min_rows} are needed for a verdict "
+            "(monitoring.min_rows)"
+        )
+    else:
+        why = (
+            f"only {rows} rows in the window; at least {min_rows} are needed for a verdict "
+            "(monitoring.min_rows)"
+        )
     return Decision(
         action="none",
         severity="none",
         status="insufficient_data",
-        reasons=(
-            f"only {rows} rows in the window; at least {min_rows} are needed for a verdict "
-            "(monitoring.min_rows)",
-        ),
+        reasons=(why,),
         triggers=("insufficient_data",),
     )
 
@@ -191,12 +208,17 @@ def decide_action(
         found.add("data_quality", "high", f"data-quality rules broken: {listed}")
     if result.prediction_drift and result.prediction is not None:
         p = result.prediction
+        made_by = f" of v{result.prediction_version}" if result.prediction_version else ""
         found.add(
             "prediction_drift",
             "low",
-            f"the score {p.name!r} drifted ({p.method} {p.score:.3g}, threshold {p.threshold:g})",
+            f"the score {p.name!r}{made_by} drifted ({p.method} {p.score:.3g}, "
+            f"threshold {p.threshold:g})",
         )
     performance_drop = _performance(result, spec, found)
+    _other_versions(result, found)
+    for note in result.notes:
+        found.note(note)
 
     # Retrain wishes, then what may stop them.
     persistent = False
@@ -266,11 +288,12 @@ def _performance(result: DriftResult, spec: ModelSpec, found: _Findings) -> bool
     perf = result.performance
     if not rules.enabled or perf is None:
         return False
+    whose = f" of champion v{perf.version}" if perf.version else ""
     why = TASKS.get(spec.model.task).why_not_judged(
         perf, min_labelled_rows=rules.min_labelled_rows, min_positives=rules.min_positives
     )
     if why:
-        found.note(why)
+        found.note(f"{why}" + (f" (counting predictions{whose} only)" if whose else ""))
         return False
     dropped = False
     for metric, max_drop in rules.max_drop.items():
@@ -285,13 +308,30 @@ def _performance(result: DriftResult, spec: ModelSpec, found: _Findings) -> bool
             found.add(
                 "performance_drop",
                 "critical",
-                f"realized {metric} {realized:.3f} is {drop:.3f} below the champion's "
+                f"realized {metric} {realized:.3f}{whose} is {drop:.3f} below the champion's "
                 f"validation {base:.3f} (allowed drop {max_drop:g}, "
                 f"{perf.labelled_rows} labelled predictions)",
             )
         else:
-            found.note(f"realized {metric} {realized:.3f} (validation {base:.3f})")
+            found.note(f"realized {metric} {realized:.3f}{whose} (validation {base:.3f})")
     return dropped
+
+
+def _other_versions(result: DriftResult, found: _Findings) -> None:
+    """Note the realized performance of versions other than the champion: measured against
+    their own validation metrics, never judged (see rule 4)."""
+    for perf in result.other_performance:
+        shown = ", ".join(
+            f"{m} {v:.3f}"
+            + (f" (its validation {perf.baseline[m]:.3f})" if m in perf.baseline else "")
+            for m, v in perf.metrics.items()
+        )
+        found.note(
+            f"predictions of v{perf.version} (not the champion): "
+            f"{'realized ' + shown if shown else 'no realized metrics'} on "
+            f"{perf.labelled_rows} labelled predictions; shown, not judged: only the "
+            "champion's own predictions can ask for a retrain"
+        )
 
 
 def _persistence(

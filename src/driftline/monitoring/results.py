@@ -72,12 +72,19 @@ class QualityFinding:
 
 @dataclass(frozen=True)
 class RealizedPerformance:
-    """Metrics of the stored scores against matured labels, next to the baseline's."""
+    """Metrics of the stored scores against matured labels, next to the validation
+    metrics of the version that made them (``baseline``; empty when unknown).
+
+    ``version`` is the model version whose predictions were scored (None when versions
+    were not known, e.g. a file check); realized performance is only ever compared with
+    the same version's validation metrics.
+    """
 
     labelled_rows: int
     positives: int
     metrics: dict[str, float]
     baseline: dict[str, float]
+    version: str | None = None
 
     @property
     def negatives(self) -> int:
@@ -95,7 +102,20 @@ class RealizedPerformance:
             "positives": self.positives,
             "metrics": dict(self.metrics),
             "baseline": dict(self.baseline),
+            "version": self.version,
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RealizedPerformance:
+        """The inverse of :meth:`to_dict`; stored runs from before versions were known
+        have no ``version`` (None)."""
+        return cls(
+            labelled_rows=int(data["labelled_rows"]),
+            positives=int(data["positives"]),
+            metrics={k: float(v) for k, v in data.get("metrics", {}).items()},
+            baseline={k: float(v) for k, v in data.get("baseline", {}).items()},
+            version=data.get("version"),
+        )
 
 
 def _default_p_value(method: str) -> bool:
@@ -115,9 +135,47 @@ class DriftReport(Protocol):
         ...
 
 
+class ReportSet:
+    """The reports of one check made by separate engine runs (the features against the
+    champion's reference, the score against its own version's), kept together: saved side
+    by side, the first under the path given and each other with its suffix in the name."""
+
+    def __init__(self, first: DriftReport, others: dict[str, DriftReport]) -> None:
+        self.first = first
+        self.others = others
+
+    def save_html(self, path: Path) -> list[Path]:
+        written = self.first.save_html(path)
+        for suffix, report in self.others.items():
+            written += report.save_html(path.with_name(f"{path.stem}{suffix}{path.suffix}"))
+        return written
+
+    def add_to_workspace(self, workspace: Any, project_id: Any, name: str) -> list[str]:
+        ids = self.first.add_to_workspace(workspace, project_id, name)
+        for suffix, report in self.others.items():
+            ids += report.add_to_workspace(workspace, project_id, f"{name} {suffix.strip('-')}")
+        return ids
+
+
+def combine_reports(
+    first: DriftReport | None, suffix: str, second: DriftReport | None
+) -> DriftReport | None:
+    """One report for two engine runs (either may have made none)."""
+    if first is None or second is None:
+        return first or second
+    return ReportSet(first, {suffix: second})
+
+
 @dataclass(frozen=True)
 class DriftResult:
-    """Everything a drift check found; plain values, safe to store and to render."""
+    """Everything a drift check found; plain values, safe to store and to render.
+
+    ``prediction_version`` is the model version whose rows' score was tested (against that
+    version's own reference); ``performance`` is the realized performance the policy judges
+    (the champion's predictions) and ``other_performance`` that of other versions found in
+    the labelled window (measured against their own validation metrics, never judged);
+    ``notes`` say what the check left out and why (e.g. rows no known model made).
+    """
 
     columns: tuple[ColumnDrift, ...]
     drift_share: float
@@ -130,6 +188,9 @@ class DriftResult:
     rows_current: int
     engine: str
     report: DriftReport | None = field(default=None, compare=False, repr=False)
+    prediction_version: str | None = None
+    other_performance: tuple[RealizedPerformance, ...] = ()
+    notes: tuple[str, ...] = ()
 
     @property
     def drifted_columns(self) -> list[str]:
@@ -163,5 +224,8 @@ class DriftResult:
             quality=[q.to_dict() for q in self.quality],
             performance=self.performance.to_dict() if self.performance else None,
             engine=self.engine,
+            prediction_version=self.prediction_version,
+            other_performance=[p.to_dict() for p in self.other_performance],
+            notes=list(self.notes),
         )
         return out

@@ -3,6 +3,11 @@
 Every run is kept, failed ones included, so the history shows what the monitor saw and
 decided each time. When a window was checked more than once, the latest run speaks for
 it in the policy's history.
+
+``performance_json`` holds the realized performance the policy judged (the champion's
+predictions, with their ``version``) and, under ``other_versions``, that of other versions
+in the labelled window. Runs stored before versions were known lack both keys and still
+load (their version is None).
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import sqlalchemy as sa
 from driftline.config.times import utc_datetime, utc_now
 from driftline.data.store import Store
 from driftline.monitoring.policy import Decision, PastRun
-from driftline.monitoring.results import ColumnDrift, DriftResult
+from driftline.monitoring.results import ColumnDrift, DriftResult, RealizedPerformance
 
 RUNS_TABLE = "dl_monitor_runs"
 COLUMNS_TABLE = "dl_monitor_columns"
@@ -51,6 +56,17 @@ class StoredRun:
     error: str | None
     engine: str | None
     created_at: datetime
+
+    @property
+    def realized(self) -> RealizedPerformance | None:
+        """The realized performance the policy judged (the champion's predictions)."""
+        return RealizedPerformance.from_dict(self.performance) if self.performance else None
+
+    @property
+    def other_realized(self) -> list[RealizedPerformance]:
+        """Realized performance of other versions in the labelled window (not judged)."""
+        others = (self.performance or {}).get("other_versions", [])
+        return [RealizedPerformance.from_dict(o) for o in others]
 
     def past(self) -> PastRun:
         """The run as the policy sees it in the history."""
@@ -114,7 +130,16 @@ def record_run(
         "rows_current": result.rows_current if result is not None else rows_current,
         "rows_reference": result.rows_reference if result is not None else None,
         "rows_labelled": perf.labelled_rows if perf is not None else None,
-        "performance_json": json.dumps(perf.to_dict()) if perf is not None else None,
+        "performance_json": (
+            json.dumps(
+                {
+                    **perf.to_dict(),
+                    "other_versions": [o.to_dict() for o in result.other_performance],
+                }
+            )
+            if perf is not None and result is not None
+            else None
+        ),
         "quality_json": (
             json.dumps([q.to_dict() for q in result.quality]) if result is not None else None
         ),

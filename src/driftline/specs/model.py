@@ -12,7 +12,9 @@ from driftline.tasks import DEFAULT_TASK, TASKS
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _MODEL_NAME = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
 # Columns the prediction store adds itself; a spec may not use these names.
-RESERVED_COLUMNS = frozenset({"request_id", "entity_key", "ts_us", "consent", "ingested_at"})
+RESERVED_COLUMNS = frozenset(
+    {"request_id", "entity_key", "ts_us", "consent", "model_version", "ingested_at"}
+)
 
 
 class Features(Section):
@@ -62,6 +64,14 @@ class ModelSection(Section):
         description="Boolean column: did the customer consent to their data being used "
         "for monitoring and training? Rows without consent are excluded from training.",
     )
+    model_version: str = Field(
+        default="model_version",
+        description="Optional column of prediction batches: the registry version of the "
+        "model that made each prediction (a whole number, e.g. 4). Realized performance "
+        "is measured per version against that version's own validation metrics; rows "
+        "without it are attributed to the version that was champion when they were scored "
+        '(README, "Which version made each prediction").',
+    )
 
     @field_validator("name")
     @classmethod
@@ -86,7 +96,7 @@ class ModelSection(Section):
         input_columns = [self.entity_id, self.timestamp, self.prediction, *self.features.all]
         if self.consent:
             input_columns.append(self.consent)
-        for column in [*input_columns, self.request_id, self.target]:
+        for column in [*input_columns, self.request_id, self.target, self.model_version]:
             if not _IDENT.match(column):
                 raise ValueError(f"column name {column!r} must be a plain identifier")
         seen: set[str] = set()
@@ -98,6 +108,11 @@ class ModelSection(Section):
         if clash:
             raise ValueError(
                 f"column names {clash} are reserved by the store; rename them in the spec"
+            )
+        if self.model_version in [*input_columns, self.request_id]:
+            raise ValueError(
+                f"model_version: column {self.model_version!r} is already used by another "
+                "column of the prediction batches; name the version column differently"
             )
         stray = [s for s in self.segments if s not in self.features.categorical]
         if stray:

@@ -81,7 +81,9 @@ class DriftEngine(Protocol):
     ``methods`` is the engine's catalogue, by name; ``default_method`` names the method the
     engine picks for a column when the plan sets none. ``run``: ``columns`` maps the
     columns to test to their type; ``current`` and ``reference`` hold exactly the plan's
-    columns, already typed (float for numerical, str/None for categorical). ``labelled``
+    columns, already typed (float for numerical, str/None for categorical); a run may test
+    the score alone (a plan without feature columns, when the score is compared with the
+    reference of the model version that made it). ``labelled``
     is None or the score and label rows the task computed realized performance on (for
     display in the report only).
     """

@@ -125,15 +125,18 @@ class EvidentlyEngine:
         definition = DataDefinition(
             numerical_columns=numerical, categorical_columns=plan.categorical
         )
-        items: list[Any] = [
-            DataDriftPreset(
-                columns=features,
-                drift_share=plan.drift_share,
-                per_column_method={c: m for c, m in plan.methods.items() if c in features} or None,
-                per_column_threshold={c: t for c, t in plan.thresholds.items() if c in features}
-                or None,
+        items: list[Any] = []
+        if features:  # a run may test the score alone (against its own version's reference)
+            items.append(
+                DataDriftPreset(
+                    columns=features,
+                    drift_share=plan.drift_share,
+                    per_column_method={c: m for c, m in plan.methods.items() if c in features}
+                    or None,
+                    per_column_threshold={c: t for c, t in plan.thresholds.items() if c in features}
+                    or None,
+                )
             )
-        ]
         if plan.prediction and plan.prediction in columns:
             items.append(
                 ValueDrift(
