@@ -187,7 +187,7 @@ def test_an_adopted_forest_is_stored_with_skops_and_becomes_champion(lab: Lab, f
     assert flavor["serialization_format"] == "skops"
     decision = audit.recent_decisions(lab.store, spec.name)[0]
     assert (decision.action, decision.outcome, decision.champion_after) == (
-        "promote",
+        "adopt",
         "promoted",
         "1",
     )

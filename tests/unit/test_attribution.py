@@ -98,3 +98,15 @@ def test_an_interval_contains_its_start_not_its_end() -> None:
 )
 def test_majority_version(versions: list[str | None], champion: str, expected: str | None) -> None:
     assert majority_version(pd.Series(versions, dtype=object), champion) == expected
+
+
+def test_an_adopted_first_champion_made_the_rows_before_its_adoption() -> None:
+    """An adopted model was serving before driftline knew it; a promoted one was not."""
+    at = pd.Timestamp("2026-10-01", tz="UTC")
+    adopted = champion_intervals([(at, "1", True), (at + pd.Timedelta(days=5), "2", False)])
+    assert [(i.version, i.start) for i in adopted] == [
+        ("1", None),
+        ("2", at + pd.Timedelta(days=5)),
+    ]
+    promoted = champion_intervals([(at, "1", False)])
+    assert promoted[0].start == at

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 import sqlalchemy as sa
@@ -106,14 +106,23 @@ def recent_decisions(store: Store, model: str, limit: int = 10) -> list[Decision
 TAKEOVER_OUTCOMES = ("promoted", "rolled_back")
 
 
-def champion_takeovers(store: Store, model: str) -> list[tuple[pd.Timestamp, str]]:
-    """When each champion of ``model`` took over, oldest first: ``(created_at,
-    champion_after)`` of every promotion and rollback that moved the alias. Rejections and
-    failed moves left the champion as it was and are not listed. Alias moves made outside
-    driftline (e.g. in the MLflow UI) are not in the audit trail, so not here either."""
+class Takeover(NamedTuple):
+    """A champion taking over: when, which version, and whether it was adopted (a model
+    that already served before driftline knew it) rather than promoted or restored."""
+
+    when: pd.Timestamp
+    version: str
+    adopted: bool = False
+
+
+def champion_takeovers(store: Store, model: str) -> list[Takeover]:
+    """When each champion of ``model`` took over, oldest first: every promotion, adoption
+    and rollback that moved the alias. Rejections and failed moves left the champion as it
+    was and are not listed. Alias moves made outside driftline (e.g. in the MLflow UI) are
+    not in the audit trail, so not here either."""
     table = store.table(DECISIONS_TABLE)
     query = (
-        sa.select(table.c.created_at, table.c.champion_after)
+        sa.select(table.c.created_at, table.c.champion_after, table.c.action)
         .where(
             table.c.model == model,
             table.c.outcome.in_(TAKEOVER_OUTCOMES),
@@ -122,4 +131,7 @@ def champion_takeovers(store: Store, model: str) -> list[tuple[pd.Timestamp, str
         .order_by(table.c.created_at, table.c.id)
     )
     with store.engine.connect() as conn:
-        return [(utc(r.created_at), str(r.champion_after)) for r in conn.execute(query)]
+        return [
+            Takeover(utc(r.created_at), str(r.champion_after), r.action == "adopt")
+            for r in conn.execute(query)
+        ]

@@ -182,35 +182,18 @@ def _promote_challenger(
         + (f", replacing v{old}" if old else " (first model)"),
         note,
     )
-    done: list[str] = []
-    try:
-        if old is not None and not moved:
-            registry.set_alias(spec, PREVIOUS, old)
-            done.append(f"previous-champion -> v{old}")
-        if not moved:
-            registry.set_alias(spec, CHAMPION, new)
-            done.append(f"champion -> v{new}")
-    except Exception as exc:
-        after = _safe_alias(registry, spec, CHAMPION)
-        _record_decision(
+    if not moved:
+        _move_champion(
             store,
             registry,
             spec,
-            action="promote",
-            outcome="failed",
+            new=new,
+            old=old,
             actor=actor,
-            reason=f"promotion of v{new} interrupted after: {', '.join(done) or 'no step'}",
-            champion_before=old,
-            champion_after=after,
+            what=f"promotion of v{new}",
+            retry=f"run `driftline promote --model {spec.name}` again",
             report=report,
-            error=f"{type(exc).__name__}: {exc}",
         )
-        raise RegistryError(
-            f"{spec.name}: promotion of v{new} was interrupted ({type(exc).__name__}: {exc}) "
-            f"after {', '.join(done) or 'no alias move'}. The champion is still "
-            f"{'v' + after if after else 'unset'}; fix the registry connection and run "
-            f"`driftline promote --model {spec.name}` again."
-        ) from exc
     warnings = []
     try:
         if challenger_now is not None:
@@ -266,7 +249,8 @@ def install_champion(
 
     Aliases move as in a promotion (``previous-champion`` to the current champion first,
     then ``champion``), so a rollback restores the model it replaced. The decision is
-    recorded like a promotion (outcome ``promoted``, ``reason`` first in the audit text,
+    recorded like a promotion (action ``adopt``, outcome ``promoted``, ``reason`` first in
+    the audit text,
     decision tags plus ``tags`` on the version). RegistryError when the version already is
     champion or an alias move fails (audited as ``failed``; the old champion stays).
     """
@@ -274,38 +258,23 @@ def install_champion(
     old = registry.version_by_alias(spec, CHAMPION)
     if old == version:
         raise RegistryError(f"{spec.name} version {version} already is the champion")
-    done: list[str] = []
-    try:
-        if old is not None:
-            registry.set_alias(spec, PREVIOUS, old)
-            done.append(f"previous-champion -> v{old}")
-        registry.set_alias(spec, CHAMPION, version)
-    except Exception as exc:
-        after = _safe_alias(registry, spec, CHAMPION)
-        _record_decision(
-            store,
-            registry,
-            spec,
-            action="promote",
-            outcome="failed",
-            actor=actor,
-            reason=f"{reason}: interrupted after {', '.join(done) or 'no step'}",
-            champion_before=old,
-            champion_after=after,
-            error=f"{type(exc).__name__}: {exc}",
-        )
-        raise RegistryError(
-            f"{spec.name}: making v{version} the champion was interrupted "
-            f"({type(exc).__name__}: {exc}). The champion is still "
-            f"{'v' + after if after else 'unset'}; fix the registry connection and try again."
-        ) from exc
+    _move_champion(
+        store,
+        registry,
+        spec,
+        new=version,
+        old=old,
+        actor=actor,
+        what=f"making v{version} the champion",
+        retry="try again",
+    )
     text = reason + (f", replacing v{old}" if old else " (first model)")
     stamp = _stamp()
     audit_id = _record_decision(
         store,
         registry,
         spec,
-        action="promote",
+        action="adopt",
         outcome="promoted",
         actor=actor,
         reason=text,
@@ -408,12 +377,57 @@ def rollback(
     )
 
 
+def _move_champion(
+    store: Store,
+    registry: Registry,
+    spec: ModelSpec,
+    *,
+    new: str,
+    old: str | None,
+    actor: str,
+    what: str,
+    retry: str,
+    report: GateReport | None = None,
+) -> None:
+    """Point ``previous-champion`` at ``old`` (when there is one), then ``champion`` at
+    ``new``: never zero or two champions. A failed move is audited (outcome ``failed``)
+    and raised as a RegistryError saying what moved, who is champion now and what to do
+    (``retry``)."""
+    done: list[str] = []
+    try:
+        if old is not None:
+            registry.set_alias(spec, PREVIOUS, old)
+            done.append(f"previous-champion -> v{old}")
+        registry.set_alias(spec, CHAMPION, new)
+        done.append(f"champion -> v{new}")
+    except Exception as exc:
+        after = _safe_alias(registry, spec, CHAMPION)
+        _record_decision(
+            store,
+            registry,
+            spec,
+            action="promote",
+            outcome="failed",
+            actor=actor,
+            reason=f"{what} interrupted after: {', '.join(done) or 'no step'}",
+            champion_before=old,
+            champion_after=after,
+            report=report,
+            error=f"{type(exc).__name__}: {exc}",
+        )
+        raise RegistryError(
+            f"{spec.name}: {what} was interrupted ({type(exc).__name__}: {exc}) "
+            f"after {', '.join(done) or 'no alias move'}. The champion is still "
+            f"{'v' + after if after else 'unset'}; fix the registry connection and {retry}."
+        ) from exc
+
+
 def _record_decision(
     store: Store,
     registry: Registry,
     spec: ModelSpec,
     *,
-    action: Literal["promote", "rollback"],
+    action: Literal["promote", "adopt", "rollback"],
     outcome: Literal["promoted", "rejected", "rolled_back", "failed"],
     actor: str,
     reason: str,

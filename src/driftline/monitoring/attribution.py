@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -45,18 +46,25 @@ class ChampionInterval:
 
 
 def champion_intervals(
-    takeovers: Sequence[tuple[datetime | pd.Timestamp, str]], *, current: str | None = None
+    takeovers: Sequence[tuple[datetime | pd.Timestamp, str] | tuple[Any, str, bool]],
+    *,
+    current: str | None = None,
 ) -> list[ChampionInterval]:
-    """The champion's intervals, oldest first, from ``(when, new champion)`` takeovers.
+    """The champion's intervals, oldest first, from ``(when, new champion[, adopted])``
+    takeovers (see :func:`driftline.lifecycle.audit.champion_takeovers`).
 
     Each interval ends where the next begins; a takeover by the version that already held
     the alias extends its interval, and takeovers at the same instant keep the last.
     Without any takeover, ``current`` (the champion now, if any) is taken to have held the
-    alias for all time: one open interval, or none when ``current`` is None.
+    alias for all time: one open interval, or none when ``current`` is None. A first
+    champion that was *adopted* served before driftline knew it, so its interval is open
+    at the start too: unversioned rows from before the adoption are its predictions.
     """
-    ordered = sorted(((utc(when), str(version)) for when, version in takeovers), key=_first)
+    ordered = sorted(((utc(t[0]), str(t[1])) for t in takeovers), key=_first)
     if not ordered:
         return [ChampionInterval(current, None, None)] if current is not None else []
+    first = min(takeovers, key=lambda t: utc(t[0]))
+    adopted_first = len(first) > 2 and bool(first[2])
     merged: list[tuple[pd.Timestamp, str]] = []
     for when, version in ordered:
         if merged and merged[-1][0] == when:
@@ -65,7 +73,11 @@ def champion_intervals(
             continue
         merged.append((when, version))
     return [
-        ChampionInterval(version, when, merged[i + 1][0] if i + 1 < len(merged) else None)
+        ChampionInterval(
+            version,
+            None if i == 0 and adopted_first else when,
+            merged[i + 1][0] if i + 1 < len(merged) else None,
+        )
         for i, (when, version) in enumerate(merged)
     ]
 
