@@ -517,11 +517,9 @@ class TableSource(PredictionSource):
         return found
 
     def _store_label_count(self) -> int:
-        if self.store is None:
-            return 0
+        if self.store is None or self.store.schema_problem() is not None:
+            return 0  # no driftline tables yet: no labels ingested
         with self.store.engine.connect() as conn:
-            if not sa.inspect(conn).has_table(LABELS_TABLE):
-                return 0
             table = self.store.table(LABELS_TABLE)
             query = sa.select(sa.func.count()).where(table.c.model == self.spec.name)
             return int(conn.execute(query).scalar_one())
@@ -545,6 +543,13 @@ def open_source(
         yield TableSource(spec, engine, store)
     finally:
         engine.dispose()
+
+
+def summarize(store: Store, spec: ModelSpec) -> ModelSummary:
+    """What ``spec``'s source holds (counts, first and last prediction time), read only.
+    SourceError when a source table cannot be read."""
+    with open_source(store, spec) as source:
+        return source.summarize(spec)
 
 
 def require_stored(spec: ModelSpec, kind: str, action: str) -> None:
