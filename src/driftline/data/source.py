@@ -462,8 +462,10 @@ class TableSource(PredictionSource):
             ) from None
 
     def _fetch(self, conn: Connection, query: sa.Executable) -> pd.DataFrame:
+        """The rows as Python objects (an integer category with NULLs stays ``3``, not
+        ``3.0``); :meth:`_typed` gives each column its type."""
         result = self._run(conn, query)
-        return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+        return pd.DataFrame(result.fetchall(), columns=list(result.keys()), dtype=object)
 
     def _typed(self, frame: pd.DataFrame, extra: list[str]) -> pd.DataFrame:
         """Rows as the store returns them: typed columns, the entity id replaced by an

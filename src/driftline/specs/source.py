@@ -142,10 +142,11 @@ class SourceSection(Section):
     )
     query: str | None = Field(
         default=None,
-        description="Instead of `table`: a SELECT returning the predictions. It may use "
-        "the parameters `:start` and `:end` (the window, UTC; PostgreSQL: timestamptz) "
-        "to filter early; driftline also keeps only rows with `model.timestamp` in "
-        "`[start, end)`.",
+        description="Instead of `table`: a SELECT returning the predictions (rename "
+        "columns with AS). It may use `:start` and `:end`, the window `[start, end)` in "
+        "UTC (PostgreSQL: timestamptz; SQLite: text `YYYY-MM-DD HH:MM:SS.SSS`, the form of "
+        "`strftime('%Y-%m-%d %H:%M:%f', col)`), so the database can use its index; "
+        "driftline also keeps only rows whose `model.timestamp` is in the window.",
     )
     labels: SourceLabels | None = Field(
         default=None,
