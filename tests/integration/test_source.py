@@ -426,7 +426,7 @@ def test_a_failing_query_and_repeated_labels(
         "SELECT request_id, purchased_7d FROM outcomes "
         "UNION ALL SELECT request_id, 1 - purchased_7d FROM outcomes"
     )
-    with pytest.raises(DataError, match="request ids more than one row"):
+    with pytest.raises(DataError, match="appear more than once after their labels are joined"):
         usable_rows(store, sourced(spec, labels={"query": twice}), *window)
 
 

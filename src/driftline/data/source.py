@@ -242,7 +242,8 @@ class TableSource(PredictionSource):
                 frame = self._with_store_labels(frame, as_of=None)
             else:
                 frame[m.target] = _numbers(frame.pop(_LABEL), f"label column {m.target}")
-                _one_label_each(frame, m.request_id, self.description)
+                if not labels.in_predictions:
+                    _one_label_each(frame, m.request_id, self.description)
         return frame.reset_index(drop=True)
 
     def read_labelled(
@@ -275,7 +276,8 @@ class TableSource(PredictionSource):
             if m.consent:
                 query = query.where(p.c[m.consent] == sa.true())
             frame = self._fetch(conn, query)
-        _one_label_each(frame, m.request_id, self.description)
+        if not labels.in_predictions:
+            _one_label_each(frame, m.request_id, self.description)
         return pd.DataFrame(
             {
                 m.prediction: _numbers(frame[m.prediction], f"prediction column {m.prediction}"),
@@ -296,7 +298,7 @@ class TableSource(PredictionSource):
             aggregates = [sa.func.count(), sa.func.min(ts), sa.func.max(ts), consenting]
             if labels is not None and labels.in_predictions:
                 aggregates.append(sa.func.count(p.c[m.target]))
-            row = self._run(conn, sa.select(*aggregates).select_from(p)).one()
+            row: Any = self._run(conn, sa.select(*aggregates).select_from(p)).one()
             if labels is not None and not labels.in_predictions:
                 relation = self._labels_relation(conn)
                 n_labels = self._run(conn, sa.select(sa.func.count()).select_from(relation))
@@ -408,7 +410,9 @@ class TableSource(PredictionSource):
                 for name in sorted(query_parameters(query))
             )
         )
-        probe = sa.select(sa.literal_column("*")).select_from(text.columns().subquery(alias))
+        probe: sa.Select[Any] = sa.select(sa.literal_column("*")).select_from(
+            text.columns().subquery(alias)
+        )
         names = list(self._run(conn, probe.where(sa.false())).keys())
         return text.columns(*(sa.column(n) for n in names)).subquery(alias)
 
@@ -627,10 +631,12 @@ def _flags(column: pd.Series, what: str) -> pd.Series:
 
 
 def _one_label_each(frame: pd.DataFrame, request_id: str, where: str) -> None:
+    """DataError when joining the labels repeated a prediction (a request id with two
+    label rows, or repeated in the predictions themselves)."""
     repeated = frame[request_id][frame[request_id].duplicated()]
     if not repeated.empty:
         raise DataError(
-            f"the labels of the {where} give {repeated.nunique()} request ids more than one "
-            f"row (e.g. {repeated.iloc[0]!r}): keep one row per request id, e.g. the latest "
-            "in a labels query"
+            f"{repeated.nunique()} request ids of the {where} appear more than once after "
+            f"their labels are joined (e.g. {repeated.iloc[0]!r}): keep one row per request "
+            "id in the labels (e.g. the latest, in a labels query) and in the predictions"
         )
