@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -120,6 +121,7 @@ class Store:
         try:
             parsed = sa.engine.make_url(url)
             self._display = parsed.render_as_string(hide_password=True)
+            self._file = parsed.database if parsed.get_backend_name() == "sqlite" else None
             if read_only:
                 self.engine: Engine = create_read_only_engine(parsed, future=True)
             else:
@@ -192,8 +194,9 @@ class Store:
             with self.engine.connect() as conn:
                 current = set(MigrationContext.configure(conn).get_current_heads())
         except sa.exc.OperationalError as exc:
-            if self.dialect == "sqlite" and "unable to open" in str(exc.orig):
-                current = set()
+            missing = self._file is not None and not Path(self._file).exists()
+            if self.dialect == "sqlite" and missing and "unable to open" in str(exc.orig):
+                current = set()  # read-only: the file is not created
             else:
                 raise StoreError(
                     f"cannot reach the store at {self!r}: {scrub(str(exc.orig))}. Is the "
