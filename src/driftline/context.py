@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from driftline.config.settings import Settings, get_settings
@@ -33,10 +34,17 @@ class Context:
 
     @classmethod
     @contextmanager
-    def open(cls, settings: Settings | None = None) -> Iterator[Context]:
-        """Open the store named by ``settings`` (default: the environment's) for a block."""
+    def open(
+        cls, settings: Settings | None = None, *, read_only: bool = False
+    ) -> Iterator[Context]:
+        """Open the store named by ``settings`` (default: the environment's) for a block.
+
+        ``read_only`` is for commands that only look (status, histories, lists): the store
+        is neither created nor migrated and cannot be written; such a command checks
+        ``store.schema_problem()`` / ``store.require_schema()`` before reading.
+        """
         settings = settings or get_settings()
-        store = Store.from_settings(settings)
+        store = Store.from_settings(settings, read_only=read_only)
         try:
             yield cls(settings, store)
         finally:
@@ -65,3 +73,16 @@ class Context:
         from driftline.lifecycle.registry import Registry
 
         return Registry.from_settings(self.settings)
+
+    def existing_registry(self) -> Registry | None:
+        """The registry for commands that only look: None when it is a local SQLite file
+        or folder that does not exist yet (nothing was trained or adopted), so that
+        looking creates nothing; no artifact folder is created either."""
+        from driftline.lifecycle.registry import Registry
+
+        uri = self.settings.tracking_uri() if self.settings.mlflow_tracking_uri else None
+        uri = uri or f"sqlite:///{self.settings.home.expanduser().resolve() / 'mlflow.db'}"
+        local = uri.removeprefix("sqlite:///").removeprefix("file://")
+        if ("://" not in local or uri.startswith("file:")) and not Path(local).exists():
+            return None
+        return Registry(uri)

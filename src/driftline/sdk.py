@@ -21,6 +21,7 @@ from driftline.config.settings import Settings, get_settings
 from driftline.context import Context
 from driftline.data import ingest
 from driftline.data.files import read_table
+from driftline.data.source import require_stored
 from driftline.data.store import ErasureResult, IngestResult
 from driftline.data.windows import window_ends
 from driftline.lifecycle.baseline import Baseline
@@ -77,10 +78,13 @@ def log_labels(
 def forget_entity(
     model: str | ModelSpec, entity_id: str, *, settings: Settings | None = None
 ) -> ErasureResult:
-    """Erase every stored row of one customer, given their raw id."""
+    """Erase every stored row of one customer, given their raw id. DataError for a model
+    that reads its predictions from a ``source:`` table (erase them there)."""
     with Context.open(settings) as ctx:
+        spec = ctx.spec(model)
+        require_stored(spec, "predictions", "erase a customer's predictions")
         key = ctx.pseudonymizer().pseudonymise(entity_id)
-        return ctx.store.forget(ctx.spec(model), key)
+        return ctx.store.forget(spec, key)
 
 
 def adopt(

@@ -94,8 +94,8 @@ def test_the_alerts_spec_section_has_defaults_and_rejects_typos(spec_dict: dict)
 
 @pytest.fixture
 def spec_dict(spec: ModelSpec) -> dict:
-    assert spec.source is not None
-    return yaml.safe_load(spec.source.read_text())
+    assert spec.path is not None
+    return yaml.safe_load(spec.path.read_text())
 
 
 def test_the_example_spec_configures_alerts(spec: ModelSpec) -> None:

@@ -44,7 +44,7 @@ def test_out_of_range_gate_values_are_rejected(spec: ModelSpec) -> None:
 
 
 def test_repository_spec_documents_every_lifecycle_key(spec: ModelSpec) -> None:
-    data = yaml.safe_load(spec.source.read_text())
+    data = yaml.safe_load(spec.path.read_text())
     assert set(data["training"]) == set(type(spec.training).model_fields)
     assert set(data["promotion"]) == set(type(spec.promotion).model_fields)
 

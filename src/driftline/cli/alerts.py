@@ -107,7 +107,8 @@ def list_cmd(
     if status is not None and status not in _STATUSES:
         raise typer.BadParameter(f"choose one of {', '.join(_STATUSES)}", param_hint="--status")
     console = _console()
-    with Context.open() as ctx:
+    with Context.open(read_only=True) as ctx:
+        ctx.store.require_schema()
         entries = list_entries(ctx.store, status=status, model=model, limit=limit)  # type: ignore[arg-type]
         totals = counts(ctx.store, model=model)
     _say(console, f"alerts outbox: {_totals(totals)}")

@@ -333,12 +333,14 @@ def models_cmd(
     from driftline.lifecycle import audit
     from driftline.lifecycle.registry import TAG
 
-    with Context.open() as ctx:
+    with Context.open(read_only=True) as ctx:
+        ctx.store.require_schema()
         spec = ctx.spec(model)
-        registry = ctx.registry()
-        versions = registry.versions(spec)
+        registry = ctx.existing_registry()  # looking creates no MLflow store
+        versions = registry.versions(spec) if registry is not None else []
         decisions = audit.recent_decisions(ctx.store, spec.name, limit)
-    table = Table(title=f"{spec.name}: registered versions ({registry!r})")
+    where = repr(registry) if registry is not None else "no MLflow registry yet"
+    table = Table(title=f"{spec.name}: registered versions ({where})")
     for column in ("version", "aliases", "created (UTC)", "reason", "trained until", "decision"):
         table.add_column(column)
     for v in versions:

@@ -8,14 +8,19 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from driftline.cli.options import ModelOpt
 from driftline.config.errors import DriftlineError
+
+if TYPE_CHECKING:
+    from driftline.data.store import ModelSummary
+    from driftline.specs import ModelSpec
 
 app = typer.Typer(
     name="driftline",
@@ -55,7 +60,8 @@ def main() -> None:
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
-    """Create or migrate the store's tables (also done automatically on first use)."""
+    """Create or migrate the store's tables (also done by commands that write, on first use;
+    commands that only look, such as status, never create or migrate anything)."""
     from driftline.config.settings import get_settings
     from driftline.data.store import Store
 
@@ -170,23 +176,42 @@ def simulate_cmd(
 
 @app.command("status")
 def status() -> None:
-    """Show what the store holds for each model."""
+    """Show what each model's predictions source holds: driftline's store, or the table a
+    spec's source: names. Creates nothing, anywhere: on a database without driftline's
+    tables it says so (and still shows models that read from their own table)."""
     from driftline.context import Context
+    from driftline.data.source import summarize
     from driftline.specs import list_specs
 
-    with Context.open() as ctx:
-        known = set(ctx.store.registered_models())
-        specs = [s for s in list_specs(ctx.settings.specs_dir) if s.name in known]
-        console.print(_summary_table([ctx.store.summarize(s) for s in specs]))
+    rows: list[tuple[ModelSpec, ModelSummary | str]] = []
+    with Context.open(read_only=True) as ctx:
+        problem = ctx.store.schema_problem()
+        known = set(ctx.store.registered_models()) if problem is None else set()
+        for spec in list_specs(ctx.settings.specs_dir):
+            if spec.source is None and spec.name not in known:
+                continue
+            try:
+                rows.append((spec, summarize(ctx.store, spec)))
+            except DriftlineError as exc:  # one unreadable source hides no other model
+                rows.append((spec, str(exc)))
+    if problem is not None:
+        console.print(problem, style="yellow", markup=False, highlight=False)
+    if rows or problem is None:
+        console.print(_summary_table(rows))
 
 
-def _summary_table(summaries: list) -> Table:  # type: ignore[type-arg]
-    table = Table(title="prediction store")
-    for column in ("model", "predictions", "first", "last", "consenting", "labels"):
-        table.add_column(column, justify="right" if column != "model" else "left")
-    for s in summaries:
+def _summary_table(rows: list[tuple[ModelSpec, ModelSummary | str]]) -> Table:
+    table = Table(title="predictions")
+    for column in ("model", "read from", "predictions", "first", "last", "consenting", "labels"):
+        table.add_column(column, justify="left" if column in ("model", "read from") else "right")
+    for spec, s in rows:
+        where = escape(spec.source.describe()) if spec.source else "driftline store"
+        if isinstance(s, str):
+            table.add_row(spec.name, where, f"[red]{escape(s)}[/]", "", "", "", "")
+            continue
         table.add_row(
             s.model,
+            where,
             f"{s.predictions:,}",
             f"{s.first_ts:%Y-%m-%d %H:%M}" if s.first_ts is not None else "-",
             f"{s.last_ts:%Y-%m-%d %H:%M}" if s.last_ts is not None else "-",

@@ -251,7 +251,8 @@ def monitor_history(
     from driftline.context import Context
     from driftline.monitoring.runs import list_runs
 
-    with Context.open() as ctx:
+    with Context.open(read_only=True) as ctx:
+        ctx.store.require_schema()
         runs = list_runs(ctx.store, model, limit=limit)
     table = Table(title=f"{model}: monitor runs")
     for name in ("run", "window end", "status", "drift share", "decision", "severity"):

@@ -21,6 +21,11 @@ class StoreError(DriftlineError):
     """The prediction store cannot be reached or is not in the expected shape."""
 
 
+class SourceError(StoreError):
+    """A model's ``source:`` table cannot be read: its URL variable is unset, or the
+    database, the table or a mapped column is missing."""
+
+
 class BaselineError(DriftlineError):
     """A model version has no usable reference profile."""
 

@@ -64,11 +64,14 @@ class Settings(BaseSettings):
         home.mkdir(parents=True, exist_ok=True)
         return home
 
-    def store_url(self) -> str:
-        """The prediction store's SQLAlchemy URL (secret: never log it)."""
+    def store_url(self, *, create_home: bool = True) -> str:
+        """The prediction store's SQLAlchemy URL (secret: never log it). The default is a
+        SQLite file in the home folder, which is created unless ``create_home`` is false
+        (read-only commands create nothing)."""
         if self.database_url is not None:
             return self.database_url.get_secret_value()
-        return f"sqlite:///{self.resolved_home / 'driftline.db'}"
+        home = self.resolved_home if create_home else self.home.expanduser().resolve()
+        return f"sqlite:///{home / 'driftline.db'}"
 
     def _subdir(self, name: str) -> Path:
         path = self.resolved_home / name

@@ -20,6 +20,7 @@ import pandas as pd
 from driftline.config.errors import DataError
 from driftline.config.times import to_ts_us
 from driftline.data.privacy import Pseudonymizer
+from driftline.data.source import require_stored
 from driftline.data.store import (
     CONSENT,
     ENTITY_KEY,
@@ -243,8 +244,10 @@ def log_predictions(
     """Validate, pseudonymise and store a batch of predictions, all or nothing.
 
     ``model_version``: the registry version that scored the whole batch (see
-    :func:`prepare_predictions`). Raises DataError for a bad batch, StoreError when the
-    store refuses it (nothing written either way)."""
+    :func:`prepare_predictions`). Raises DataError for a bad batch or for a model that
+    reads its predictions from a ``source:`` table, StoreError when the store refuses it
+    (nothing written either way)."""
+    require_stored(spec, "predictions", "ingest predictions")
     frame = prepare_predictions(spec, df, source, model_version=model_version)
     frame[ENTITY_KEY] = pseudonymizer.pseudonymise_series(frame[ENTITY_KEY])
     deduped = frame.drop_duplicates(subset=[REQUEST_ID], keep="first")
@@ -256,9 +259,12 @@ def log_predictions(
 def log_labels(
     store: Store, spec: ModelSpec, df: pd.DataFrame, *, source: str = "batch"
 ) -> IngestResult:
-    """Validate and store a batch of labels that arrived after the predictions."""
+    """Validate and store a batch of labels that arrived after the predictions. DataError
+    for a model whose ``source:`` names where its labels are."""
+    require_stored(spec, "labels", "ingest labels")
     frame = prepare_labels(spec, df, source)
     deduped = frame.drop_duplicates(subset=[REQUEST_ID], keep="first")
-    store.ensure_model(spec)
+    if spec.source is None:  # a source model has no inference log here, only labels
+        store.ensure_model(spec)
     inserted = store.insert_ignore(LABELS_TABLE, deduped, ["model", REQUEST_ID], LABEL_TYPES)
     return IngestResult(spec.name, "labels", len(frame), inserted, len(frame) - len(deduped))

@@ -1,7 +1,9 @@
 """The prediction store: SQL tables and the queries on them.
 
 Fixed tables come from Alembic migrations (``driftline/data/migrations``), applied by
-:meth:`Store.upgrade` (``driftline db upgrade``, and automatically when a store opens).
+:meth:`Store.upgrade` (``driftline db upgrade``, and automatically when a store opens for
+writing). A store opened ``read_only`` (the commands that only look) never migrates and
+cannot write: :meth:`Store.schema_problem` says when its tables are missing or behind.
 Each model's inference log is a typed table ``dl_pred_<model>`` built from its spec:
 one column per feature, so a window is a plain indexed range scan.
 
@@ -26,6 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -33,11 +36,15 @@ import pyarrow as pa
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 
 from driftline.config.errors import StoreError
+from driftline.config.secrets import scrub
 from driftline.config.settings import Settings
 from driftline.config.times import from_ts_us, ts_us, utc_now
+from driftline.data.readonly import create_read_only_engine
 from driftline.specs import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -123,28 +130,45 @@ def _sa_type(kind: str) -> sa.types.TypeEngine[Any]:
 class Store:
     """A connection to the prediction store (SQLite or PostgreSQL)."""
 
-    def __init__(self, url: str, *, migrate: bool = True) -> None:
+    def __init__(self, url: str, *, migrate: bool = True, read_only: bool = False) -> None:
+        """Connect to the store at ``url`` (a secret: never logged) and, when ``migrate``,
+        apply pending migrations. ``read_only`` connects so that nothing can be written
+        or created (SQLite ``mode=ro``, PostgreSQL read-only transactions) and never
+        migrates: for commands that only look. StoreError for a bad URL or database."""
+        self.read_only = read_only
         try:
-            self.engine: Engine = sa.create_engine(url, future=True)
-        except Exception as exc:  # bad URL, missing driver
+            parsed = sa.engine.make_url(url)
+            self._display = parsed.render_as_string(hide_password=True)
+            self._file = parsed.database if parsed.get_backend_name() == "sqlite" else None
+            if read_only:
+                self.engine: Engine = create_read_only_engine(parsed, future=True)
+            else:
+                self.engine = sa.create_engine(parsed, future=True)
+        except Exception as exc:  # bad URL, missing driver, unsupported database
             raise StoreError(
-                f"cannot use the store URL ({type(exc).__name__}: {exc}); check "
+                f"cannot use the store URL ({type(exc).__name__}: {scrub(str(exc))}); check "
                 "DRIFTLINE_DATABASE_URL (e.g. postgresql+psycopg://user@host/db)"
             ) from None
         if self.dialect == "sqlite":
-            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+            if not read_only:
+                sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         elif self.dialect != "postgresql":
             raise StoreError(f"unsupported database {self.dialect!r}: use SQLite or PostgreSQL")
         self.metadata = sa.MetaData()
-        if migrate:
+        if migrate and not read_only:
             self.upgrade()
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, migrate: bool = True) -> Store:
-        return cls(settings.store_url(), migrate=migrate)
+    def from_settings(
+        cls, settings: Settings, *, migrate: bool = True, read_only: bool = False
+    ) -> Store:
+        """The store named by ``settings``; ``read_only`` creates nothing, not even the home
+        folder of the default SQLite file."""
+        url = settings.store_url(create_home=not read_only)
+        return cls(url, migrate=migrate, read_only=read_only)
 
     def __repr__(self) -> str:
-        return f"Store({self.engine.url.render_as_string(hide_password=True)})"
+        return f"Store({self._display})"
 
     @property
     def dialect(self) -> str:
@@ -155,21 +179,71 @@ class Store:
 
     # -- schema -----------------------------------------------------------------------
 
-    def upgrade(self) -> None:
-        """Apply every pending Alembic migration (all branches)."""
+    @staticmethod
+    def _alembic_config() -> Config:
         cfg = Config()
         cfg.set_main_option(
             "script_location", str(resources.files("driftline.data") / "migrations")
         )
+        return cfg
+
+    def upgrade(self) -> None:
+        """Apply every pending Alembic migration (all branches)."""
+        if self.read_only:
+            raise StoreError(f"{self!r} was opened read-only: it cannot be migrated")
+        cfg = self._alembic_config()
         try:
             with self.engine.begin() as conn:
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, "heads")
         except sa.exc.OperationalError as exc:
             raise StoreError(
-                f"cannot reach the store at {self!r}: {exc.orig}. Is the database "
-                "running and DRIFTLINE_DATABASE_URL right?"
+                f"cannot reach the store at {self!r}: {scrub(str(exc.orig))}. Is the "
+                "database running and DRIFTLINE_DATABASE_URL right?"
             ) from None
+
+    def schema_problem(self) -> str | None:
+        """Why this store cannot be used as it is, and what to do: no driftline tables
+        yet, or migrations pending (or applied by a newer driftline); None when it is up
+        to date. Reads only: creates nothing, not even a missing SQLite file.
+        StoreError when the database cannot be reached."""
+        script = ScriptDirectory.from_config(self._alembic_config())
+        try:
+            with self.engine.connect() as conn:
+                current = set(MigrationContext.configure(conn).get_current_heads())
+        except sa.exc.OperationalError as exc:
+            missing = self._file is not None and not Path(self._file).exists()
+            if self.dialect == "sqlite" and missing and "unable to open" in str(exc.orig):
+                current = set()  # read-only: the file is not created
+            else:
+                raise StoreError(
+                    f"cannot reach the store at {self!r}: {scrub(str(exc.orig))}. Is the "
+                    "database running and DRIFTLINE_DATABASE_URL right?"
+                ) from None
+        if not current:
+            return (
+                f"no driftline tables at {self._display} yet: `driftline db upgrade` creates "
+                "them (ingesting predictions does too)"
+            )
+        known = {rev.revision for rev in script.walk_revisions()}
+        if current - known:
+            return (
+                f"the store at {self._display} was migrated by a newer driftline "
+                f"(revision {', '.join(sorted(current - known))}): upgrade driftline"
+            )
+        heads = set(script.get_heads())
+        if current != heads:
+            return (
+                f"the store at {self._display} is at revision {', '.join(sorted(current))}, "
+                f"this driftline needs {', '.join(sorted(heads))}: run `driftline db upgrade`"
+            )
+        return None
+
+    def require_schema(self) -> None:
+        """Raise StoreError (saying what to run) unless the store's tables are up to date."""
+        problem = self.schema_problem()
+        if problem is not None:
+            raise StoreError(problem)
 
     def table(self, name: str) -> sa.Table:
         """A fixed table, reflected once."""
@@ -422,6 +496,36 @@ class Store:
             rename["__label"] = m.target
         return frame.rename(columns=rename)
 
+    def read_labelled(
+        self,
+        spec: ModelSpec,
+        start: datetime | pd.Timestamp,
+        end: datetime | pd.Timestamp,
+        *,
+        as_of: datetime | pd.Timestamp,
+    ) -> pd.DataFrame:
+        """Score, label, prediction time and logged model version (None where none was
+        logged) of the predictions in ``[start, end)`` whose label arrived by ``as_of`` (so a
+        backfill sees only what was known then), under the spec's column names; consenting
+        rows only when the spec has a consent column."""
+        m = spec.model
+        self.ensure_model(spec)
+        table = self.predictions_table_name(spec)
+        sql = (
+            f'SELECT p."{m.prediction}", l.label, p.{TS_US}, p.{MODEL_VERSION} FROM {table} p '
+            f"JOIN {LABELS_TABLE} l ON l.model = ? AND l.request_id = p.request_id "
+            "WHERE p.ts_us >= ? AND p.ts_us < ? AND l.labelled_ts_us <= ?"
+        )
+        params: list[Any] = [spec.name, *(ts_us(t) for t in (start, end, as_of))]
+        if m.consent:
+            sql += " AND p.consent = ?"
+            params.append(True)
+        types = {m.prediction: "float", m.target: "float", TS_US: "int", m.model_version: "text"}
+        frame = self.query_frame(sql, params, types)
+        stamps = from_ts_us(frame.pop(TS_US))
+        frame[m.timestamp] = stamps.set_axis(frame.index)
+        return frame
+
     # -- privacy --------------------------------------------------------------------------
 
     def forget(self, spec: ModelSpec, entity_key: str) -> ErasureResult:
@@ -443,19 +547,23 @@ class Store:
     # -- overview -------------------------------------------------------------------------
 
     def summarize(self, spec: ModelSpec) -> ModelSummary:
-        self.ensure_model(spec)
+        """How many predictions (and consenting ones) and labels the store holds for a
+        model, and the first and last prediction time; zeros when none were ingested.
+        Reads only: creates nothing (a read-only store can answer)."""
         table = self.predictions_table_name(spec)
         with self.engine.connect() as conn:
+            labels = conn.execute(
+                sa.text(f"SELECT COUNT(*) FROM {LABELS_TABLE} WHERE model = :m"),
+                {"m": spec.name},
+            ).scalar_one()
+            if not sa.inspect(conn).has_table(table):
+                return ModelSummary(spec.name, 0, None, None, 0, int(labels))
             row = conn.execute(
                 sa.text(
                     f"SELECT COUNT(*) AS n, MIN(ts_us) AS lo, MAX(ts_us) AS hi, "
                     f"SUM(CASE WHEN consent THEN 1 ELSE 0 END) AS c FROM {table}"
                 )
             ).one()
-            labels = conn.execute(
-                sa.text(f"SELECT COUNT(*) FROM {LABELS_TABLE} WHERE model = :m"),
-                {"m": spec.name},
-            ).scalar_one()
         lo = from_ts_us([row.lo]).iloc[0] if row.lo is not None else None
         hi = from_ts_us([row.hi]).iloc[0] if row.hi is not None else None
         return ModelSummary(spec.name, int(row.n), lo, hi, int(row.c or 0), int(labels))

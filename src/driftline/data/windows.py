@@ -2,21 +2,23 @@
 performance window, training and holdout windows, the benchmark window.
 
 All times are UTC, windows are ``[start, end)``. Training-side windows are measured back
-from the data clock (the newest stored prediction, or an explicit ``as_of``), so replayed
-or simulated history is handled exactly like live traffic.
+from the data clock (the newest prediction, or an explicit ``as_of``), so replayed or
+simulated history is handled exactly like live traffic. Rows come from the model's
+source (:func:`driftline.data.source.open_source`): driftline's store, or the table the
+spec's ``source:`` names.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import pandas as pd
 
 from driftline.config.errors import DataError
-from driftline.config.times import from_ts_us, ts_us, utc, utc_now
-from driftline.data.store import ENTITY_KEY, LABELS_TABLE, MODEL_VERSION, TS_US, Store
+from driftline.config.times import utc, utc_now
+from driftline.data.source import open_source
+from driftline.data.store import ENTITY_KEY, Store
 from driftline.specs import ModelSpec, Monitoring
 
 # -- monitored windows ---------------------------------------------------------------------
@@ -75,8 +77,9 @@ def window_ends(
 
 def read_window(store: Store, spec: ModelSpec, start: datetime, end: datetime) -> pd.DataFrame:
     """The predictions of ``[start, end)`` (consenting customers only when the spec has a
-    consent column: their consent covers monitoring)."""
-    return store.read_predictions(spec, start, end, consented_only=bool(spec.model.consent))
+    consent column: their consent covers monitoring), from the model's source."""
+    with open_source(store, spec) as source:
+        return source.read_predictions(spec, start, end, consented_only=bool(spec.model.consent))
 
 
 def performance_window(spec: ModelSpec, end: datetime) -> tuple[datetime, datetime]:
@@ -90,25 +93,11 @@ def read_labelled(
     store: Store, spec: ModelSpec, start: datetime, end: datetime, *, as_of: datetime
 ) -> pd.DataFrame:
     """Score, label, prediction time and logged model version (None where none was
-    logged) of predictions in ``[start, end)`` whose label arrived by ``as_of`` (so a
-    backfill sees only what was known then), under the spec's column names."""
-    m = spec.model
-    store.ensure_model(spec)
-    table = store.predictions_table_name(spec)
-    sql = (
-        f'SELECT p."{m.prediction}", l.label, p.{TS_US}, p.{MODEL_VERSION} FROM {table} p '
-        f"JOIN {LABELS_TABLE} l ON l.model = ? AND l.request_id = p.request_id "
-        "WHERE p.ts_us >= ? AND p.ts_us < ? AND l.labelled_ts_us <= ?"
-    )
-    params: list[Any] = [spec.name, *(ts_us(t) for t in (start, end, as_of))]
-    if m.consent:
-        sql += " AND p.consent = ?"
-        params.append(True)
-    types = {m.prediction: "float", m.target: "float", TS_US: "int", m.model_version: "text"}
-    frame = store.query_frame(sql, params, types)
-    stamps = from_ts_us(frame.pop(TS_US))
-    frame[m.timestamp] = stamps.set_axis(frame.index)
-    return frame
+    logged) of predictions in ``[start, end)`` whose label arrived by ``as_of``
+    (so a backfill sees only what was known then), from the model's source, under the
+    spec's column names."""
+    with open_source(store, spec) as source:
+        return source.read_labelled(spec, start, end, as_of=as_of)
 
 
 # -- training, holdout and benchmark windows -----------------------------------------------
@@ -155,14 +144,12 @@ def plan_windows(spec: ModelSpec, as_of: datetime | pd.Timestamp) -> Windows:
 
 
 def data_clock(store: Store, spec: ModelSpec) -> pd.Timestamp:
-    """The time of the newest stored prediction: "now" for windows, so replayed or
-    simulated history is handled exactly like live traffic."""
-    last = store.summarize(spec).last_ts
-    if last is None:
-        raise DataError(
-            f"the store holds no predictions for {spec.name!r}: ingest some with "
-            f"`driftline ingest predictions FILE --model {spec.name}` first"
-        )
+    """The time of the newest prediction (in the model's source): "now" for windows, so
+    replayed or simulated history is handled exactly like live traffic."""
+    with open_source(store, spec) as source:
+        last = source.newest_prediction(spec)
+        if last is None:
+            raise DataError(source.empty_message(spec))
     return (utc(last) + pd.Timedelta(microseconds=1)).ceil("s")
 
 
@@ -175,9 +162,10 @@ def usable_rows(
     repeated log lines: same entity, time and features (e.g. a retried request).
     """
     m = spec.model
-    frame = store.read_predictions(
-        spec, start, end, with_labels=True, consented_only=m.consent is not None
-    )
+    with open_source(store, spec) as source:
+        frame = source.read_predictions(
+            spec, start, end, with_labels=True, consented_only=m.consent is not None
+        )
     read = len(frame)
     frame = frame[frame[m.target].notna()]
     labelled = len(frame)

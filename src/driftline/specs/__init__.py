@@ -23,6 +23,7 @@ from driftline.specs.monitoring import (
     PredictionDrift,
 )
 from driftline.specs.promotion import PromotionSection
+from driftline.specs.source import SourceLabels, SourceSection
 from driftline.specs.spec import ModelSpec
 from driftline.specs.training import TrainingSection
 
@@ -43,6 +44,8 @@ __all__ = [
     "Policy",
     "PredictionDrift",
     "PromotionSection",
+    "SourceLabels",
+    "SourceSection",
     "TrainingSection",
     "find_spec",
     "list_specs",

@@ -4,7 +4,7 @@ name the file, the key and the keys that are allowed."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -22,11 +22,18 @@ def _allowed_keys(cls: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
         field = current.model_fields.get(part) if hasattr(current, "model_fields") else None
         if field is None:
             return []
-        annotation = field.annotation
-        current = annotation
+        current = _section_class(field.annotation)
     if hasattr(current, "model_fields"):
         return [n for n, f in current.model_fields.items() if not f.exclude]
     return []
+
+
+def _section_class(annotation: Any) -> Any:
+    """The section model inside an annotation: ``SourceSection | None`` -> SourceSection."""
+    if hasattr(annotation, "model_fields"):
+        return annotation
+    models = [a for a in get_args(annotation) if hasattr(a, "model_fields")]
+    return models[0] if len(models) == 1 else annotation
 
 
 def _describe(error: ValidationError, source: str) -> str:
@@ -68,7 +75,7 @@ def load_spec(path: Path | str) -> ModelSpec:
     except yaml.YAMLError as exc:
         raise SpecError(f"{path}: not valid YAML: {exc}") from None
     spec = parse_spec(data, str(path))
-    return spec.model_copy(update={"source": path})
+    return spec.model_copy(update={"path": path})
 
 
 def find_spec(model: str, specs_dir: Path) -> ModelSpec:

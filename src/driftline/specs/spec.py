@@ -14,6 +14,7 @@ from driftline.specs.common import Section
 from driftline.specs.model import ModelSection
 from driftline.specs.monitoring import Monitoring
 from driftline.specs.promotion import PromotionSection
+from driftline.specs.source import SourceSection
 from driftline.specs.training import TrainingSection
 from driftline.tasks import TASKS
 
@@ -42,7 +43,12 @@ class ModelSpec(Section):
     promotion: PromotionSection = Field(
         default_factory=PromotionSection, description="Gates a challenger must pass."
     )
-    source: Path | None = Field(default=None, exclude=True, description="File it came from.")
+    source: SourceSection | None = Field(
+        default=None,
+        description="Read predictions (and labels) from an existing table or query in "
+        "your database instead of driftline's store; driftline only reads there.",
+    )
+    path: Path | None = Field(default=None, exclude=True, description="File it came from.")
 
     @property
     def name(self) -> str:
