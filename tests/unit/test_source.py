@@ -11,7 +11,6 @@ import pytest
 import sqlalchemy as sa
 
 from driftline.config.errors import DataError
-from driftline.data import source as source_module
 from driftline.data.source import (
     StoreSource,
     TableSource,
@@ -118,8 +117,7 @@ def test_optional_columns_are_read_when_the_table_has_them(
 ) -> None:
     """A column a spec may map but a table may lack (the model version) is read when
     present and simply absent otherwise."""
-    assert optional_columns(spec) == []  # nothing optional in today's spec
-    monkeypatch.setattr(source_module, "optional_columns", lambda _spec: ["model_version"])
+    assert optional_columns(spec) == ["model_version"]  # model.model_version
     _write(shop, [_row(spec, "r1")])
     assert "model_version" not in _read(store, _sourced(spec)).columns
     _write(shop, [_row(spec, "r1", model_version=7)])
@@ -149,7 +147,11 @@ def test_labels_in_the_predictions_count_once_known(
         assert full["purchased_7d"].isna().tolist() == [False, False, True]
     with open_source(store, by_column) as reader:
         got = reader.read_labelled(by_column, DAY_START, DAY_END, as_of=datetime(2026, 10, 6))
-        assert got.to_dict("list") == {"score": [0.25], "purchased_7d": [1.0]}
+        assert got[["score", "purchased_7d"]].to_dict("list") == {
+            "score": [0.25],
+            "purchased_7d": [1.0],
+        }
+        assert got["model_version"].tolist() == [None]  # the table logs no version
         summary = reader.summarize(by_column)
         assert (summary.predictions, summary.labels, summary.consenting) == (3, 2, 3)
 
