@@ -115,7 +115,9 @@ def test_a_model_monitored_from_its_own_table(
     cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shop_sim: Simulation
 ) -> None:
     shop = tmp_path / "shop.db"
-    write_shop(f"sqlite:///{shop}", shop_sim)
+    # The serving app logs the version that scored each row: v1, which driftline trains
+    # and promotes below (unversioned rows from before the first promotion are never judged).
+    write_shop(f"sqlite:///{shop}", shop_sim, version="1")
     specs = tmp_path / "monitors"
     specs.mkdir()
     data = yaml.safe_load((SPECS_DIR / "purchase_propensity.yaml").read_text())

@@ -262,7 +262,7 @@ def test_across_a_promotion_each_version_is_judged_by_its_own_predictions(
     v1 = v1_baseline(vspec, parts["v1"][day_of(sim)[parts["v1"].index] <= 7])
     v2 = baseline_from(sim, vspec, 12, 14, version="2")
     others = {"1": v1}.__getitem__
-    assert [v for _, v in champion_takeovers(store, vspec.name)] == ["1", "2"]
+    assert [t.version for t in champion_takeovers(store, vspec.name)] == ["1", "2"]
 
     def monitor(day: int, baseline: Baseline = v2) -> MonitorRun:
         run = run_monitor(store, vspec, baseline, end_of(day), baseline_of=others)

@@ -53,11 +53,16 @@ class Shop:
     schema: str | None = None
 
 
-def write_shop(url: str, sim: Simulation, schema: str | None = None) -> None:
-    """Create the user's tables the way a serving app would have (driftline not involved)."""
+def write_shop(
+    url: str, sim: Simulation, schema: str | None = None, *, version: str | None = None
+) -> None:
+    """Create the user's tables the way a serving app would have (driftline not involved);
+    ``version``: the model version the app logged with every score."""
     scores = sim.predictions.drop(columns=["churn_score"]).merge(
         sim.labels.rename(columns={"labelled_at": "label_known_at"}), on="request_id", how="left"
     )
+    if version is not None:
+        scores["model_version"] = version
     outcomes = sim.labels.rename(columns={"labelled_at": "known_at"})
     engine = sa.create_engine(url)
     try:
@@ -115,8 +120,10 @@ def renamed(spec: ModelSpec, name: str) -> ModelSpec:
 
 def _comparable(frame: pd.DataFrame) -> pd.DataFrame:
     """A window without the entity key (a pseudonym in the store, an in-memory hash from
-    a source) and with timestamps at the store's precision (microseconds)."""
+    a source), with timestamps at the store's precision (microseconds), columns by name
+    (their order is not part of a read's contract)."""
     out = frame.drop(columns=[ENTITY_KEY]).reset_index(drop=True)
+    out = out[sorted(out.columns)]
     out["event_ts"] = out["event_ts"].dt.floor("us")
     return out
 

@@ -237,6 +237,9 @@ class TableSource(PredictionSource):
                 query = query.where(p.c[m.consent] == sa.true())
             frame = self._fetch(conn, query)
         frame = self._typed(frame, extra)
+        for column in optional_columns(spec):
+            if column not in frame:  # the table does not log it: every row lacks it
+                frame[column] = pd.Series([None] * len(frame), index=frame.index, dtype=object)
         if with_labels:
             if labels is None:
                 frame = self._with_store_labels(frame, as_of=None)
@@ -262,7 +265,7 @@ class TableSource(PredictionSource):
             frame = frame[frame[m.target].notna()]
             if version not in frame:
                 frame[version] = None
-            return frame[[m.prediction, m.target, m.timestamp, version]].reset_index(drop=True)
+            return frame[[m.prediction, m.target, version, m.timestamp]].reset_index(drop=True)
         with self._connect() as conn:
             p, extra = self._predictions(conn, start, end)
             target, known_at, joined = self._labels(conn, p)
@@ -291,8 +294,8 @@ class TableSource(PredictionSource):
             {
                 m.prediction: _numbers(frame[m.prediction], f"prediction column {m.prediction}"),
                 m.target: _numbers(frame[_LABEL], f"label column {m.target}"),
-                m.timestamp: _times(frame[m.timestamp], f"time column {m.timestamp}"),
                 version: _texts(frame[version]) if version in frame else None,
+                m.timestamp: _times(frame[m.timestamp], f"time column {m.timestamp}"),
             }
         )
 
