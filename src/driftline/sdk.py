@@ -9,7 +9,7 @@ The same names are importable from the package: ``from driftline import log_pred
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from driftline.alerts import Alert, NotifyResult
     from driftline.lifecycle.adopt import AdoptionResult
     from driftline.lifecycle.promotion import PromotionOutcome
+    from driftline.lifecycle.registry import Registry
 
 log = logging.getLogger(__name__)
 
@@ -60,11 +61,30 @@ def log_predictions(
     champion the serving app loaded), stored with every row so realized performance is
     judged against that version's own validation metrics. The batch may carry a
     ``model_version`` column instead; both at once must agree. Raises DataError for a bad
-    batch (nothing written)."""
+    batch (nothing written); RegistryError for a version the registry does not have."""
     with Context.open(settings) as ctx:
+        spec = ctx.spec(model)
         return ingest.log_predictions(
-            ctx.store, ctx.spec(model), df, ctx.pseudonymizer(), model_version=model_version
+            ctx.store,
+            spec,
+            df,
+            ctx.pseudonymizer(),
+            model_version=model_version,
+            check_version=version_checker(ctx, spec),
         )
+
+
+def version_checker(ctx: Context, spec: ModelSpec) -> Callable[[str], object]:
+    """A check that ``spec``'s model has a registered version (RegistryError naming the
+    version and how to list them), for ingestion; the registry is opened on first use."""
+    registries: list[Registry] = []
+
+    def check(version: str) -> object:
+        if not registries:
+            registries.append(ctx.registry())
+        return registries[0].version(spec, version)
+
+    return check
 
 
 def log_labels(

@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from driftline.alerts.monitor_run import alert_for
+from driftline.config.settings import Settings
 from driftline.data.ingest import log_labels, log_predictions
 from driftline.data.privacy import Pseudonymizer
 from driftline.data.store import MODELS_TABLE, Store, version_index_name
@@ -207,6 +208,18 @@ def test_versions_and_empty_scores_are_stored_and_read_back(store: Store, spec: 
     assert rows["score"].isna().tolist() == [False] * 250 + [True] * 50
 
 
+def registered(settings: Settings, spec: ModelSpec, versions: int) -> None:
+    """Register versions 1..``versions`` of the model (ingestion checks a version exists)."""
+    from driftline.lifecycle.registry import Registry
+
+    client = Registry.from_settings(settings).client
+    client.create_registered_model(spec.name)
+    folder = settings.resolved_home / "dummy-model"
+    folder.mkdir(exist_ok=True)
+    for _ in range(versions):
+        client.create_model_version(spec.name, source=folder.as_uri())
+
+
 def test_csv_and_sdk_ingestion_carry_the_version(
     store: Store,
     spec: ModelSpec,
@@ -223,6 +236,7 @@ def test_csv_and_sdk_ingestion_carry_the_version(
     monkeypatch.setenv("DRIFTLINE_SPECS_DIR", str(SPECS_DIR))
     monkeypatch.setenv("DRIFTLINE_PSEUDONYM_KEY", KEY)
     cli = cli_runner(monkeypatch, capsys)
+    registered(Settings(home=tmp_path / "home", specs_dir=SPECS_DIR), spec, 6)
     preds = world().predictions
     csv = tmp_path / "preds.csv"
     batch = preds.iloc[:40].copy()
@@ -341,3 +355,18 @@ def test_runs_stored_before_versions_still_load(store: Store, spec: ModelSpec) -
     [run] = list_runs(store, spec.name)
     assert run.realized is not None and run.realized.version is None
     assert run.realized.metrics == {"roc_auc": 0.61} and run.other_realized == []
+
+
+def test_a_version_the_registry_does_not_have_is_refused_before_anything_is_written(
+    tmp_path: Path, spec: ModelSpec
+) -> None:
+    """A typo in the version would judge every row against nothing: refused, none stored."""
+    from driftline.config.errors import RegistryError
+    from tests.conftest import SPECS_DIR
+
+    settings = Settings(home=tmp_path / "home", specs_dir=SPECS_DIR, pseudonym_key=KEY)
+    registered(settings, spec, 1)
+    batch = world().predictions.iloc[:20]
+    with pytest.raises(RegistryError, match="has no version 7"):
+        sdk_log_predictions(spec.name, batch, model_version=7, settings=settings)
+    assert sdk_log_predictions(spec.name, batch, model_version=1, settings=settings).inserted == 20

@@ -74,6 +74,7 @@ def _ingest(kind: str, path: Path, model: str, model_version: str | None = None)
     from driftline.context import Context
     from driftline.data import ingest
     from driftline.data.files import read_table
+    from driftline.sdk import version_checker
 
     frame = read_table(path, csv_as_text=True)
     with Context.open() as ctx, console.status(f"ingesting {len(frame):,} {kind} from {path}"):
@@ -86,6 +87,7 @@ def _ingest(kind: str, path: Path, model: str, model_version: str | None = None)
                 ctx.pseudonymizer(),
                 source=str(path),
                 model_version=model_version,
+                check_version=version_checker(ctx, spec),
             )
         else:
             result = ingest.log_labels(ctx.store, spec, frame, source=str(path))

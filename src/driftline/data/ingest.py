@@ -12,6 +12,7 @@ it is stored, and monitoring never scores it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -240,15 +241,21 @@ def log_predictions(
     *,
     source: str = "batch",
     model_version: str | int | None = None,
+    check_version: Callable[[str], object] | None = None,
 ) -> IngestResult:
     """Validate, pseudonymise and store a batch of predictions, all or nothing.
 
     ``model_version``: the registry version that scored the whole batch (see
-    :func:`prepare_predictions`). Raises DataError for a bad batch or for a model that
-    reads its predictions from a ``source:`` table, StoreError when the store refuses it
-    (nothing written either way)."""
+    :func:`prepare_predictions`). ``check_version`` is called with each distinct version
+    the batch names before anything is written, and raises for one the registry does not
+    have (the edges pass the registry's lookup; the core knows no registry). Raises
+    DataError for a bad batch or for a model that reads its predictions from a
+    ``source:`` table, StoreError when the store refuses it (nothing written either way)."""
     require_stored(spec, "predictions", "ingest predictions")
     frame = prepare_predictions(spec, df, source, model_version=model_version)
+    if check_version is not None:
+        for version in sorted(frame[MODEL_VERSION].dropna().unique(), key=int):
+            check_version(str(version))
     frame[ENTITY_KEY] = pseudonymizer.pseudonymise_series(frame[ENTITY_KEY])
     deduped = frame.drop_duplicates(subset=[REQUEST_ID], keep="first")
     table = store.ensure_model(spec)
