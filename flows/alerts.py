@@ -7,7 +7,8 @@ from driftline.flows.secrets import channel_urls
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
-from driftline.alerts import DeliveryPolicy, flush
+from driftline.alerts.delivery import DeliveryPolicy
+from driftline.alerts.outbox import flush
 from driftline.context import Context
 
 

@@ -34,8 +34,9 @@ from prefect.runtime import flow_run
 from prefect.states import Completed, Running, State
 from pydantic import SecretStr
 
-from driftline.alerts import Alert, NotifyResult
 from driftline.alerts.lifecycle import delivery_note, retrain_started_alert
+from driftline.alerts.message import Alert
+from driftline.alerts.outbox import NotifyResult
 from driftline.config.secrets import scrub
 from driftline.context import Context
 from driftline.lifecycle.benchmark import benchmark

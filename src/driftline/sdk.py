@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -40,7 +41,8 @@ from driftline.specs import ModelSpec, Monitoring, find_spec
 if TYPE_CHECKING:
     from pydantic import SecretStr
 
-    from driftline.alerts import Alert, NotifyResult
+    from driftline.alerts.message import Alert
+    from driftline.alerts.outbox import NotifyResult
     from driftline.lifecycle.adopt import AdoptionResult
     from driftline.lifecycle.promotion import PromotionOutcome
     from driftline.lifecycle.registry import Registry
@@ -242,13 +244,12 @@ def _by_name(
 ) -> list[MonitorRun]:
     settings = settings or get_settings()
     loader = baseline_loader or champion_loader(settings)
-    try:
-        opened = Context.open(settings)
-        ctx = opened.__enter__()
-    except Exception as exc:  # the store is unreachable: record the failures in a file
-        failures = settings.resolved_home / FAILURES_FILE
-        return unreachable_store_runs(models, ends, exc, failures, now=now)
-    try:
+    with ExitStack() as stack:
+        try:
+            ctx = stack.enter_context(Context.open(settings))
+        except Exception as exc:  # the store is unreachable: record the failures in a file
+            failures = settings.resolved_home / FAILURES_FILE
+            return unreachable_store_runs(models, ends, exc, failures, now=now)
         return monitor_models(
             ctx.store,
             models,
@@ -261,8 +262,6 @@ def _by_name(
             now=now,
             load_version=version_loader(settings),
         )
-    finally:
-        opened.__exit__(None, None, None)
 
 
 # -- alerts, opening the store (the flows and their failure hooks call these) --------------

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from driftline.alerts import Alert, enqueue
+from driftline.alerts.message import Alert
+from driftline.alerts.outbox import enqueue
 from driftline.config.settings import Settings
 from driftline.context import Context
 from driftline.devtools.receiver import LocalReceiver, Reply

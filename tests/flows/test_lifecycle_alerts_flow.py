@@ -18,7 +18,7 @@ from driftline.flows.hooks import ALERTED_FAILURE, alert_on_failure
 from driftline.flows.retrain import retrain_model
 from typer.testing import CliRunner
 
-from driftline.alerts import list_entries
+from driftline.alerts.outbox import list_entries
 from driftline.cli.main import app
 from driftline.config.settings import Settings
 from driftline.data.privacy import Pseudonymizer

@@ -17,7 +17,7 @@ from driftline.flows.hooks import ALERTED_FAILURE
 from driftline.flows.monitor import backfill_monitor_flow, emit_drift_event, monitor_model_flow
 from prefect.artifacts import Artifact
 
-from driftline.alerts import list_entries
+from driftline.alerts.outbox import list_entries
 from driftline.config.settings import Settings
 from driftline.data.store import Store
 from driftline.lifecycle.registry import Registry

@@ -15,7 +15,7 @@ import pytest
 import yaml
 from driftline.flows.monitor import monitor_model_flow
 
-from driftline.alerts import list_entries
+from driftline.alerts.outbox import list_entries
 from driftline.config.settings import Settings
 from driftline.data.store import Store
 from driftline.lifecycle import audit

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from driftline.alerts import Alert, enqueue
+from driftline.alerts.message import Alert
+from driftline.alerts.outbox import enqueue
 from driftline.cli.main import app
 from driftline.config.errors import AlertError
 from driftline.config.settings import Settings

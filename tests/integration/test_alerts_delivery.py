@@ -14,21 +14,11 @@ import pytest
 import sqlalchemy as sa
 from pydantic import SecretStr
 
-from driftline.alerts import (
-    Alert,
-    DeliveryPolicy,
-    Destinations,
-    FeatureDrift,
-    Finding,
-    Links,
-    enqueue,
-    flush,
-    list_entries,
-    notify,
-)
 from driftline.alerts import outbox as outbox_module
 from driftline.alerts.channels.slack import slack_limit_violations
-from driftline.alerts.outbox import OUTBOX_TABLE
+from driftline.alerts.delivery import DeliveryPolicy, Destinations
+from driftline.alerts.message import Alert, FeatureDrift, Finding, Links
+from driftline.alerts.outbox import OUTBOX_TABLE, enqueue, flush, list_entries, notify
 from driftline.data.store import Store
 from driftline.devtools.receiver import LocalReceiver, Reply
 from driftline.specs import AlertsSection

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from driftline.alerts import list_entries
 from driftline.alerts.lifecycle import delivery_note, flow_failed_alert, retrain_started_alert
+from driftline.alerts.outbox import list_entries
 from driftline.config.settings import Settings
 from driftline.data.store import Store
 from driftline.devtools.receiver import LocalReceiver

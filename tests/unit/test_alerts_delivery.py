@@ -12,9 +12,8 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from driftline.alerts import DeliveryPolicy, Destinations, parse_retry_after, send_message
-from driftline.alerts.channels import CHANNELS
-from driftline.alerts.delivery import Deadline
+from driftline.alerts.channels import CHANNELS, parse_retry_after
+from driftline.alerts.delivery import Deadline, DeliveryPolicy, Destinations, send_message
 from driftline.config.errors import AlertError
 from driftline.config.secrets import redact
 from driftline.config.settings import Settings

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from driftline.alerts import Alert, Severity, Window
+from driftline.alerts.message import Alert, Severity, Window
 from driftline.config.errors import SpecError
 from driftline.specs import AlertsSection, ModelSpec, parse_spec
 

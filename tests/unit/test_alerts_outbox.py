@@ -13,17 +13,16 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from driftline.alerts import (
-    Alert,
-    DeliveryPolicy,
-    Destinations,
+from driftline.alerts.delivery import DeliveryPolicy, Destinations
+from driftline.alerts.message import Alert
+from driftline.alerts.outbox import (
+    OUTBOX_TABLE,
     counts,
     enqueue,
     flush,
     list_entries,
     requeue_failed,
 )
-from driftline.alerts.outbox import OUTBOX_TABLE
 from driftline.data.store import Store
 from driftline.specs import AlertsSection
 

@@ -9,9 +9,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from driftline.alerts import Alert, FeatureDrift, Finding, Links, Window
 from driftline.alerts.channels.slack import fallback_text, slack_limit_violations, slack_payload
 from driftline.alerts.channels.webhook import webhook_payload
+from driftline.alerts.message import Alert, FeatureDrift, Finding, Links, Window
 
 
 def u16(text: str) -> int:

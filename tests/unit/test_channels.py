@@ -13,8 +13,10 @@ import httpx
 import pytest
 import yaml
 
-from driftline.alerts import Alert, DeliveryPolicy, Destinations, notify
 from driftline.alerts.channels import CHANNELS, AlertChannel, SendResult, answer_text, refused
+from driftline.alerts.delivery import DeliveryPolicy, Destinations
+from driftline.alerts.message import Alert
+from driftline.alerts.outbox import notify
 from driftline.config.errors import SpecError
 from driftline.config.settings import Settings
 from driftline.data.store import Store

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 
 import pytest
 
-from driftline.alerts import Alert
 from driftline.alerts.channels.slack import slack_limit_violations
 from driftline.alerts.lifecycle import (
     SYSTEM_MODEL,
@@ -22,6 +21,7 @@ from driftline.alerts.lifecycle import (
     retrain_started_alert,
     rollback_alert,
 )
+from driftline.alerts.message import Alert
 from driftline.alerts.outbox import render
 from driftline.config.secrets import scrub
 from driftline.lifecycle.gates import Gate, GateReport

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from driftline.alerts import Destinations, list_entries
+from driftline.alerts.delivery import Destinations
 from driftline.alerts.monitor_run import alert_for, notify_run
+from driftline.alerts.outbox import list_entries
 from driftline.data.store import Store
 from driftline.monitoring.monitor import MonitorRun
 from driftline.monitoring.policy import Decision, failed, insufficient_data

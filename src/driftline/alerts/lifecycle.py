@@ -1,7 +1,7 @@
 """Lifecycle events as alerts: retrain started, challenger promoted or rejected, rollback,
 and a flow that failed.
 
-The builders are pure (values in, :class:`~driftline.alerts.Alert` out) so every message
+The builders are pure (values in, :class:`~driftline.alerts.message.Alert` out) so every message
 can be checked without a registry, a store or Prefect; :func:`notify_event` and
 :func:`notify_outcome` are the one place that records and sends them, given an open
 store (the edges open it: the CLI, and :mod:`driftline.sdk` for the flows and their

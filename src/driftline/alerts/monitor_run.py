@@ -12,7 +12,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    from driftline.alerts import Alert, Destinations, NotifyResult
+    from driftline.alerts.delivery import Destinations
+    from driftline.alerts.message import Alert
+    from driftline.alerts.outbox import NotifyResult
     from driftline.data.store import Store
     from driftline.monitoring.monitor import MonitorRun
     from driftline.monitoring.results import ColumnDrift
@@ -42,8 +44,8 @@ def alert_for(
 ) -> Alert | None:
     """The alert a monitor run raises, or None when it raises nothing. ``flow_run_url``
     (the Prefect flow run that monitored, when known) becomes the message's link."""
-    from driftline.alerts import Alert, FeatureDrift, Finding, Links, Severity, Window
     from driftline.alerts.lifecycle import public_url
+    from driftline.alerts.message import Alert, FeatureDrift, Finding, Links, Severity, Window
 
     flow_run = public_url(flow_run_url)
 
@@ -153,7 +155,7 @@ def notify_run(
 ) -> NotifyResult | None:
     """Put the run's alert (if any) in the outbox and send what is due; None when the
     run raises nothing. Delivery problems stay in the outbox, never raise."""
-    from driftline.alerts import notify
+    from driftline.alerts.outbox import notify
 
     alert = alert_for(run, spec, flow_run_url=flow_run_url)
     if alert is None:

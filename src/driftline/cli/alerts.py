@@ -57,7 +57,8 @@ def flush_cmd(
     ] = 60.0,
 ) -> None:
     """Send every pending alert that is due; print what was sent and what is left."""
-    from driftline.alerts import DeliveryPolicy, flush, requeue_failed
+    from driftline.alerts.delivery import DeliveryPolicy
+    from driftline.alerts.outbox import flush, requeue_failed
     from driftline.context import Context
 
     console = _console()
@@ -101,7 +102,7 @@ def list_cmd(
     limit: Annotated[int, typer.Option(min=1, help="Show at most this many (latest).")] = 50,
 ) -> None:
     """Show the latest outbox rows: status, attempts, next attempt and last error."""
-    from driftline.alerts import counts, list_entries
+    from driftline.alerts.outbox import counts, list_entries
     from driftline.context import Context
 
     if status is not None and status not in _STATUSES:
@@ -138,7 +139,9 @@ def test_cmd(
     ] = "info",
 ) -> None:
     """Send a test alert through the model's configured channels, now."""
-    from driftline.alerts import CHANNELS, Alert, enqueue, flush
+    from driftline.alerts.channels import CHANNELS
+    from driftline.alerts.message import Alert
+    from driftline.alerts.outbox import enqueue, flush
     from driftline.context import Context
 
     if severity not in ("info", "warning", "critical"):

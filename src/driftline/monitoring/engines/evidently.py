@@ -80,11 +80,6 @@ class EvidentlyEngine:
     name = "evidently"
     methods = METHODS
 
-    def __init__(self, *, missing_counts: bool = True) -> None:
-        # Row and missing-value counts feed the dashboards; the drift verdicts do not
-        # need them (the benchmark turns them off to compare like with like).
-        self.missing_counts = missing_counts
-
     def default_method(self, column_type: str, *, reference_rows: int, distinct_values: int) -> str:
         """The test Evidently picks when the plan names none: by the reference's size, the
         column type and the distinct non-missing values of reference and current together.
@@ -145,8 +140,8 @@ class EvidentlyEngine:
                     threshold=plan.prediction_threshold,
                 )
             )
-        if self.missing_counts:
-            items += [RowCount(), *(MissingValueCount(column=c) for c in plan.columns)]
+        # Row and missing-value counts feed the dashboards, not the verdicts.
+        items += [RowCount(), *(MissingValueCount(column=c) for c in plan.columns)]
         report = Report(items, include_tests=True)
         stamp = naive_utc(timestamp)
         with warnings.catch_warnings():
