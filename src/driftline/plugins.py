@@ -103,9 +103,16 @@ class Registry(Generic[T]):
         where = source or (BUILTIN if self._loading else _defined_in(item))
         with self._lock:
             existing = self._entries.get(own)
-            if existing is not None and existing.value is not item:
+            if existing is not None and type(existing.value) is type(item):
+                # The same implementation again: a plugin module that registers itself on
+                # import and is also named by its entry point. Keep the first instance;
+                # an entry point is the better account of where it came from.
+                if source is not None:
+                    self._entries[own] = Entry(own, existing.value, where)
+                return value
+            if existing is not None:
                 raise ValueError(
-                    f"{self.kind} {own!r} is already registered (from {existing.source}); "
+                    f"{self.kind} {own!r} is already registered ({existing.source}); "
                     "choose another name"
                 )
             self._entries[own] = Entry(own, item, where)

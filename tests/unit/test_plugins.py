@@ -53,8 +53,22 @@ def test_a_taken_name_is_refused_and_a_class_is_instantiated() -> None:
     registry: Registry[Thing] = Registry("thing", "driftline.test-things", [])
     assert registry.register(Thing) is Thing  # works as a class decorator
     assert isinstance(registry.get("thing"), Thing)
+
+    class OtherThing(Thing):
+        """Another implementation under the same name."""
+
     with pytest.raises(ValueError, match="already registered"):
-        registry.register(Thing("thing"))
+        registry.register(OtherThing("thing"))
+
+
+def test_the_same_implementation_twice_is_one_entry() -> None:
+    """A plugin module that registers itself on import and is also named by its entry
+    point: one entry, credited to the entry point."""
+    registry: Registry[Thing] = Registry("thing", "driftline.test-things", [])
+    first = registry.register(Thing("thing"))
+    registry.register(Thing("thing"), name="thing", source="pkg==1.0: mod:Thing")
+    (entry,) = registry.entries()
+    assert entry.value is first and entry.source == "pkg==1.0: mod:Thing"
 
 
 def test_the_registry_check_refuses_unfit_values() -> None:
