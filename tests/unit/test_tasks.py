@@ -334,3 +334,36 @@ def test_a_specs_drift_plan_names_its_task(spec: ModelSpec) -> None:
     assert spec.model.task == "binary_classification"  # the default
     assert DriftPlan.from_spec(spec).task == "binary_classification"
     assert DriftPlan.from_columns(spec.column_types).task is None  # files: no labels
+
+
+def test_task_options_are_validated_by_the_task_and_reach_task_for() -> None:
+    from pydantic import Field
+
+    from driftline.specs.model import ModelSection
+    from driftline.tasks import TaskOptions, task_for
+
+    data = _raw()
+    data["model"]["task_options"] = {"threshold": 0.5}
+    with pytest.raises(SpecError, match=r"task_options for task binary_classification: "):
+        parse_spec(data)
+
+    class Options(TaskOptions):
+        power: float = Field(default=1.5, ge=0)
+
+    class WithOptions(BinaryClassification):
+        name = "binary_with_options"
+        options_model = Options
+
+    TASKS.register(WithOptions())
+    try:
+        data["model"]["task"] = "binary_with_options"
+        data["model"]["task_options"] = {"power": -1}
+        with pytest.raises(SpecError, match=r"task_options for task binary_with_options: power"):
+            parse_spec(data)
+        data["model"]["task_options"] = {"power": 2}
+        task = task_for(ModelSection.model_validate(data["model"]))
+        assert task.options == Options(power=2.0)
+        assert TASKS.get("binary_with_options").options == Options()  # the prototype is unchanged
+        assert task.higher_is_better("roc_auc") and not task.higher_is_better("log_loss")
+    finally:
+        TASKS.unregister("binary_with_options")

@@ -82,7 +82,7 @@ def _run(days: int, rows_per_day: int, seed: int, started: float) -> list[dict[s
     from driftline.lifecycle.promotion import promote
     from driftline.lifecycle.training import feature_frame, train
     from driftline.ops.dashboards import sync_dashboard
-    from driftline.tasks import TASKS
+    from driftline.tasks import task_for
 
     def step(text: str) -> None:
         console.print(f"[dim]{time.monotonic() - started:6.1f}s[/] {text}")
@@ -117,7 +117,7 @@ def _run(days: int, rows_per_day: int, seed: int, started: float) -> list[dict[s
                         version=version, model=registry.load_model(spec, version).estimator
                     )
                 frame[spec.model.prediction] = (
-                    TASKS.get(spec.model.task)
+                    task_for(spec.model)
                     .score(champion["model"], feature_frame(spec, frame))
                     .round(5)
                 )

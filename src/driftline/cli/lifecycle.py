@@ -48,7 +48,7 @@ def train_cmd(
     from driftline.context import Context
     from driftline.lifecycle.promotion import default_actor
     from driftline.lifecycle.training import REASONS, train
-    from driftline.tasks import TASKS
+    from driftline.tasks import task_for
 
     if reason is not None and reason not in REASONS:
         raise typer.BadParameter(f"choose one of {', '.join(REASONS)}", param_hint="--reason")
@@ -77,7 +77,7 @@ def train_cmd(
     )
     for key in ("read", "unlabelled", "duplicates", "train_rows", "validation_rows"):
         table.add_row(f"rows: {key.replace('_', ' ')}", f"{result.counts[key]:,}")
-    for key in TASKS.get(spec.model.task).metrics:
+    for key in task_for(spec.model).metrics:
         table.add_row(f"validation {key}", _num(result.metrics[key]))
     table.add_row("baseline reference rows", f"{result.baseline_rows:,}")
     table.add_row("MLflow run", result.run_id)
@@ -269,7 +269,7 @@ def adopt_cmd(
     from driftline.data.files import read_table
     from driftline.lifecycle.adopt import adopt
     from driftline.lifecycle.promotion import default_actor
-    from driftline.tasks import TASKS
+    from driftline.tasks import task_for
 
     reference_frame = read_table(reference, csv_as_text=True)
     labels_frame = read_table(labels, csv_as_text=True) if labels is not None else None
@@ -310,7 +310,7 @@ def adopt_cmd(
     table.add_row("baseline reference rows", f"{result.baseline_rows:,}")
     if result.max_score_difference is not None:
         table.add_row("largest score difference", _num(result.max_score_difference))
-    for key in TASKS.get(spec.model.task).metrics:
+    for key in task_for(spec.model).metrics:
         table.add_row(f"validation {key}", _num(result.metrics.get(key)))
     end = f"{result.train_end[:16].replace('T', ' ')} UTC" if result.train_end else "-"
     table.add_row("benchmark windows start after", end)

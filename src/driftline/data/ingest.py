@@ -35,7 +35,7 @@ from driftline.data.store import (
     prediction_types,
 )
 from driftline.specs import ModelSpec
-from driftline.tasks import TASKS
+from driftline.tasks import task_for
 
 _TRUE = {"true", "t", "yes", "y", "1", "1.0"}
 _FALSE = {"false", "f", "no", "n", "0", "0.0"}
@@ -202,7 +202,7 @@ def prepare_predictions(
         score.isna() & versions.notna(),
         "have a model version but no score (a row without a score must not name a version)",
     )
-    for problem in TASKS.get(m.task).prediction_problems(score):
+    for problem in task_for(m).prediction_problems(score):
         problems.rows(m.prediction, problem.rows, problem.what)
     out[m.prediction] = score
     problems.raise_if_any()
@@ -221,7 +221,7 @@ def prepare_labels(spec: ModelSpec, df: pd.DataFrame, source: str) -> pd.DataFra
     out["model"] = spec.name
     out[REQUEST_ID] = _text_ids(df, m.request_id, problems)
     label = _numeric(df, m.target, problems)
-    for problem in TASKS.get(m.task).label_problems(label):
+    for problem in task_for(m).label_problems(label):
         problems.rows(m.target, problem.rows, problem.what)
     out["label"] = label
     if "labelled_at" in df.columns:

@@ -47,7 +47,7 @@ from driftline.lifecycle.promotion import PromotionOutcome, default_actor, insta
 from driftline.lifecycle.registry import CHAMPION, MODEL_ARTIFACT, TAG, Registry
 from driftline.lifecycle.training import feature_frame
 from driftline.specs import ModelSpec
-from driftline.tasks import TASKS
+from driftline.tasks import task_for
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ def adopt(
     ModelError when the model cannot be downloaded, read or score the reference.
     """
     m = spec.model
-    task = TASKS.get(m.task)
+    task = task_for(m)
     actor = triggered_by or default_actor()
     champion = registry.version_by_alias(spec, CHAMPION)
     if champion is not None and not replace_champion:
@@ -214,7 +214,7 @@ def reference_frame(
     Raises DataError naming the file, the columns and the rows at fault.
     """
     m = spec.model
-    task = TASKS.get(m.task)
+    task = task_for(m)
     if reference.empty:
         raise DataError(f"{source}: the reference has no rows")
     needed = [*m.features.all, *([m.consent] if m.consent else [])]
@@ -293,7 +293,7 @@ def _metrics(
     """Validation metrics of ``predictions`` on the labelled rows, and how many there
     were; none (with a note) without labels. DataError when labels cannot be judged."""
     m = spec.model
-    task = TASKS.get(m.task)
+    task = task_for(m)
     if m.target not in frame.columns:
         notes.append(
             "no labels: the baseline has no validation metrics, so realized performance is "

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from driftline.specs import ModelSpec
-from driftline.tasks import TASKS
+from driftline.tasks import task_for
 
 
 @dataclass(frozen=True)
@@ -135,7 +135,7 @@ def build_baseline(
     scored = frame.copy()
     scored[m.prediction] = np.asarray(predictions, dtype=float)
     # The task's strata (binary: label, then segments); the label only when the frame has it.
-    strata = [c for c in TASKS.get(m.task).strata(m.target, m.segments) if c in scored.columns]
+    strata = [c for c in task_for(m).strata(m.target, m.segments) if c in scored.columns]
     sample = stratified_sample(scored, strata, sample_size, seed)
     reference = sample[list(schema)].reset_index(drop=True)
     return Baseline(

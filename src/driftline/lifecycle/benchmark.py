@@ -30,7 +30,7 @@ from driftline.lifecycle.registry import CHALLENGER, CHAMPION, TAG, LoadedModel,
 from driftline.lifecycle.results import BenchmarkResult, ModelScore, SegmentScore
 from driftline.lifecycle.training import feature_frame, threads
 from driftline.specs import ModelSpec
-from driftline.tasks import TASKS, Task
+from driftline.tasks import Task, task_for
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ def benchmark(
     start, end = benchmark_window(store, spec, trained_until, as_of)
     frame, _ = usable_rows(store, spec, start, end)
     m = spec.model
-    task = TASKS.get(m.task)
+    task = task_for(m)
     why = task.why_unusable(frame[m.target])
     if len(frame) < MIN_BENCHMARK_ROWS or why:
         raise DataError(

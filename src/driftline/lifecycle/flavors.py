@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from driftline.config.errors import DriftlineError, ModelError, SpecError
 from driftline.lifecycle.trainers import trusted_types
-from driftline.tasks import TASKS
+from driftline.tasks import task_for
 
 if TYPE_CHECKING:
     import numpy as np
@@ -193,7 +193,7 @@ def prepare(model: Any, spec: ModelSpec, *, what: str) -> Prepared:
     if booster is not None:
         require(spec, LIGHTGBM, what)
         return Prepared(LIGHTGBM, LightGBMClassifier(booster), booster)
-    method = TASKS.get(spec.model.task).prediction_method
+    method = task_for(spec.model).prediction_method
     if not _is_sklearn(model):
         raise ModelError(
             f"{what} is a {_qualified(type(model))}; driftline stores scikit-learn "
@@ -257,7 +257,7 @@ def log_model(
     import mlflow
     from mlflow.models import infer_signature
 
-    task = TASKS.get(spec.model.task)
+    task = task_for(spec.model)
     if prepared.flavor == PYFUNC:
         return _register_folder(Path(prepared.stored), spec, artifact)
     signature = infer_signature(example, getattr(prepared.model, task.prediction_method)(example))

@@ -31,7 +31,7 @@ from driftline.lifecycle.baseline import build_baseline
 from driftline.lifecycle.registry import CHALLENGER, CHAMPION, MODEL_ARTIFACT, TAG, Registry
 from driftline.lifecycle.trainers import train_function, trainer_for
 from driftline.specs import ModelSpec
-from driftline.tasks import TASKS
+from driftline.tasks import task_for
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +147,7 @@ def train(
     or stored (see :func:`fit_model`). Nothing is registered then.
     """
     m, t = spec.model, spec.training
-    task = TASKS.get(m.task)
+    task = task_for(m)
     champion = registry.version_by_alias(spec, CHAMPION)
     reason = reason or ("bootstrap" if champion is None else "manual")
     if reason not in REASONS:
@@ -247,7 +247,7 @@ def _check_trainable(spec: ModelSpec, frame: pd.DataFrame, windows: Windows) -> 
             "predictions and labels, widen training.lookback_days, or pass an --as-of "
             "that leaves the labels time to mature."
         )
-    why = TASKS.get(m.task).why_unusable(frame[m.target])
+    why = task_for(m).why_unusable(frame[m.target])
     if why:
         raise DataError(f"{spec.name}: in {_window_text(windows)}, {why}")
 

@@ -32,7 +32,7 @@ from driftline.monitoring.results import (
     combine_reports,
 )
 from driftline.specs import ModelSpec
-from driftline.tasks import TASKS, Task
+from driftline.tasks import TASKS, Task, task_for
 
 if TYPE_CHECKING:
     from driftline.lifecycle.baseline import Baseline
@@ -115,7 +115,7 @@ def check_drift(
                 f"{unknown:,} labelled predictions were made by no known model version: not scored"
             )
         judged = labelled[by_version == champion]
-        task = TASKS.get(spec.model.task)
+        task = task_for(spec.model)
         for version in sorted(set(by_version.dropna()) - {champion}, key=version_key):
             source = known.get(version)
             others.append(

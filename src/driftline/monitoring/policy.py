@@ -37,7 +37,7 @@ import pandas as pd
 from driftline.config.times import utc
 from driftline.monitoring.results import DriftResult
 from driftline.specs import ModelSpec
-from driftline.tasks import TASKS
+from driftline.tasks import task_for
 
 Action = Literal["none", "alert", "retrain"]
 Status = Literal["ok", "drift", "insufficient_data", "failed"]
@@ -289,7 +289,7 @@ def _performance(result: DriftResult, spec: ModelSpec, found: _Findings) -> bool
     if not rules.enabled or perf is None:
         return False
     whose = f" of champion v{perf.version}" if perf.version else ""
-    why = TASKS.get(spec.model.task).why_not_judged(
+    why = task_for(spec.model).why_not_judged(
         perf, min_labelled_rows=rules.min_labelled_rows, min_positives=rules.min_positives
     )
     if why:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from driftline.specs.common import Section
 from driftline.tasks import DEFAULT_TASK, TASKS
@@ -40,6 +41,11 @@ class ModelSection(Section):
         "binary_classification; packages add tasks through the `driftline.tasks` entry "
         "point group). It decides the metrics, the label and score checks and how "
         "realized performance is computed.",
+    )
+    task_options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Settings of the task, validated by the task itself: each task checks "
+        "its own keys, and a task without options accepts none.",
     )
     request_id: str = Field(
         default="request_id", description="Column with the unique id of each prediction."
@@ -88,6 +94,21 @@ class ModelSection(Section):
         if value not in TASKS:
             raise ValueError(TASKS.unknown(value))
         return value
+
+    @model_validator(mode="after")
+    def _task_options_valid(self) -> ModelSection:
+        if self.task not in TASKS:
+            return self
+        task = TASKS.get(self.task)
+        try:
+            task.configure(self.task_options)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or '(options)'}: {e['msg']}"
+                for e in exc.errors()
+            )
+            raise ValueError(f"task_options for task {self.task}: {problems}") from None
+        return self
 
     @model_validator(mode="after")
     def _columns_consistent(self) -> ModelSection:

@@ -16,7 +16,7 @@ from driftline.specs.monitoring import Monitoring
 from driftline.specs.promotion import PromotionSection
 from driftline.specs.source import SourceSection
 from driftline.specs.training import TrainingSection
-from driftline.tasks import TASKS
+from driftline.tasks import task_for
 
 
 def _nested(section: Any, *keys: str) -> Any:
@@ -128,7 +128,7 @@ class ModelSpec(Section):
         A registered trainer (``training.trainer``) must support the task too (a function
         given by import path is checked when it trains: its model must have the task's
         prediction method)."""
-        task = TASKS.get(self.model.task)
+        task = task_for(self.model)
         problems: list[str] = []
         trainer = self.training.trainer
         why = None if is_import_path(trainer) else task_problem(TRAINERS.get(trainer), task.name)

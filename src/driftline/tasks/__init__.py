@@ -17,10 +17,13 @@ reads it.
 
 from __future__ import annotations
 
+import copy
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
 
 from driftline.plugins import Registry
 
@@ -29,9 +32,17 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from driftline.monitoring.results import RealizedPerformance
+    from driftline.specs.model import ModelSection
 
 #: The task of a spec that names none.
 DEFAULT_TASK = "binary_classification"
+
+
+class TaskOptions(BaseModel):
+    """The ``model.task_options`` of a spec, as one task reads them. A task with options
+    subclasses this (strict keys, frozen) and names it in ``Task.options_model``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 @dataclass(frozen=True)
@@ -76,7 +87,13 @@ class Task(ABC):
       None when the task has none (the gate is then skipped);
     - ``prediction_method``: the method a fitted model of this task must have, which
       :meth:`score` calls (``predict_proba`` for classification, ``predict`` by default);
-      a trainer's model or an adopted model without it is refused.
+      a trainer's model or an adopted model without it is refused;
+    - ``options_model``: the :class:`TaskOptions` subclass that validates the spec's
+      ``model.task_options`` (the default accepts none).
+
+    The registered instance holds default options; :func:`task_for` returns a copy
+    configured with one spec's options (``self.options``), which every call site that
+    has a spec uses.
     """
 
     name: str
@@ -85,6 +102,25 @@ class Task(ABC):
     watched_metrics: tuple[str, ...]
     calibration_metric: str | None = None
     prediction_method: str = "predict"
+    options_model: ClassVar[type[TaskOptions]] = TaskOptions
+
+    @property
+    def options(self) -> TaskOptions:
+        """This instance's options (the defaults unless :meth:`configure` made it)."""
+        return self.__dict__.get("_options") or self.options_model()
+
+    def configure(self, options: Mapping[str, Any] | None) -> Task:
+        """A copy of this task that reads ``options`` (a spec's ``model.task_options``).
+
+        Raises pydantic.ValidationError for unknown keys or bad values."""
+        configured = copy.copy(self)
+        configured.__dict__["_options"] = self.options_model.model_validate(dict(options or {}))
+        return configured
+
+    def higher_is_better(self, metric: str) -> bool:
+        """Whether a larger value of ``metric`` means a better model. Raises KeyError for
+        a metric the task does not compute."""
+        return bool(self.metrics[metric])
 
     def __repr__(self) -> str:
         return f"<task {self.name}>"
@@ -190,4 +226,21 @@ TASKS: Registry[Task] = Registry(
     "task", "driftline.tasks", ["driftline.tasks.binary"], check=_check
 )
 
-__all__ = ["DEFAULT_TASK", "TASKS", "PairedBootstrap", "RowProblem", "Task"]
+
+def task_for(model: ModelSection) -> Task:
+    """The task of a spec's ``model:`` section, configured with its ``task_options``.
+
+    Raises PluginError for a task that is not registered (spec validation refuses those
+    first) and pydantic.ValidationError for options the task does not accept."""
+    return TASKS.get(model.task).configure(model.task_options)
+
+
+__all__ = [
+    "DEFAULT_TASK",
+    "TASKS",
+    "PairedBootstrap",
+    "RowProblem",
+    "Task",
+    "TaskOptions",
+    "task_for",
+]
