@@ -51,16 +51,26 @@ def test_binary_classification_is_built_in() -> None:
 
 
 def test_an_unknown_task_is_a_spec_error_listing_the_known_ones() -> None:
-    with pytest.raises(SpecError, match=r"unknown task 'regression'; choose one of .*binary"):
-        TASKS.get("regression")
+    with pytest.raises(SpecError, match=r"unknown task 'forecasting'; choose one of .*binary"):
+        TASKS.get("forecasting")
     data = _raw()
-    data["model"]["task"] = "regression"
+    data["model"]["task"] = "forecasting"
     with pytest.raises(SpecError) as err:
         parse_spec(data, "monitors/purchase_propensity.yaml")
     assert "monitors/purchase_propensity.yaml: invalid model spec" in str(err.value)
-    assert "model.task: unknown task 'regression'; choose one of binary_classification" in str(
-        err.value
+    assert (
+        "model.task: unknown task 'forecasting'; choose one of binary_classification, regression"
+        in str(err.value)
     )
+
+
+def test_regression_is_built_in_with_directions() -> None:
+    task = TASKS.get("regression")
+    assert {e.name: e.source for e in TASKS.entries()}["regression"] == BUILTIN
+    assert [m for m, greater in task.metrics.items() if greater] == ["r2", "gini"]
+    assert not task.higher_is_better("mae") and task.higher_is_better("gini")
+    assert task.calibration_metric == "calibration_error"
+    assert task.prediction_method == "predict"
 
 
 class _ToyMethods(Task):

@@ -43,12 +43,17 @@ def _with_training(spec: ModelSpec, **training: Any) -> dict[str, Any]:
     return {"model": spec.model.model_dump(), "training": training}
 
 
-def test_both_built_in_trainers_are_registered_for_binary_classification() -> None:
+def test_the_built_in_trainers_are_registered_with_their_tasks() -> None:
     entries = {e.name: e for e in TRAINERS.entries()}
-    assert {"hist_gradient_boosting", "logistic_regression"} <= set(entries)
-    for name in ("hist_gradient_boosting", "logistic_regression"):
+    expected = {
+        "hist_gradient_boosting": ("binary_classification", "regression"),
+        "logistic_regression": ("binary_classification",),
+        "linear_regression": ("regression",),
+    }
+    assert set(expected) <= set(entries)
+    for name, tasks in expected.items():
         assert entries[name].source == BUILTIN
-        assert entries[name].value.tasks == ("binary_classification",)
+        assert entries[name].value.tasks == tasks
         assert entries[name].value.description
 
 

@@ -104,9 +104,9 @@ def test_baseline_holds_no_identifiers_and_keeps_strata(spec: ModelSpec) -> None
 
 def test_stratified_sample_keeps_small_frames_whole_and_bounds_large_ones() -> None:
     small = pd.DataFrame({"y": [0, 1] * 5, "s": list("ab") * 5})
-    assert len(stratified_sample(small, ["y", "s"], 100)) == 10
+    assert len(stratified_sample(small, [small["y"], small["s"]], 100)) == 10
     big = pd.DataFrame({"y": ([1] + [0] * 9) * 1000, "s": list("abcde") * 2000})
-    sample = stratified_sample(big, ["y", "s"], 1000)
+    sample = stratified_sample(big, [big["y"], big["s"]], 1000)
     assert len(sample) <= 1000
     assert sample["y"].mean() == pytest.approx(0.1, abs=0.01)
 

@@ -77,11 +77,12 @@ class AdoptionResult:
     max_score_difference: float | None = None
     train_end: str | None = None
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    primary_metric: str = "roc_auc"
 
     def summary(self) -> str:
         head = f"{self.model} version {self.version} adopted as champion from {self.source_uri}"
-        metric = self.metrics.get("roc_auc")
-        scored = f", validation ROC AUC {metric:.4f}" if metric is not None else ""
+        metric = self.metrics.get(self.primary_metric)
+        scored = f", validation {self.primary_metric} {metric:.4f}" if metric is not None else ""
         return f"{head} ({self.flavor}; baseline of {self.baseline_rows:,} rows{scored})"
 
 
@@ -188,6 +189,7 @@ def adopt(
         max_score_difference=difference,
         train_end=train_end,
         warnings=tuple(notes),
+        primary_metric=spec.promotion.primary_metric,
     )
     log.info("%s", result.summary())
     for note in notes:
@@ -305,7 +307,9 @@ def _metrics(
     why = task.why_unusable(y)
     if why:
         raise DataError(f"the reference's labels cannot validate the model: {why}")
-    return task.evaluate(y.astype(int), predictions[known]), int(known.sum())
+    return task.evaluate(task.typed_labels(pd.Series(y)).to_numpy(), predictions[known]), int(
+        known.sum()
+    )
 
 
 # -- the model ----------------------------------------------------------------------------

@@ -96,15 +96,15 @@ def _num(value: Any) -> float | None:
 
 
 def stratified_sample(
-    frame: pd.DataFrame, strata: list[str], size: int, seed: int = 0
+    frame: pd.DataFrame, keys: list[pd.Series], size: int, seed: int = 0
 ) -> pd.DataFrame:
-    """At most ``size`` rows, each stratum (combination of ``strata`` values) keeping its
-    share of the rows, so rare segments and the positive class stay represented."""
+    """At most ``size`` rows, each stratum (combination of the values of ``keys``, series
+    aligned with ``frame``) keeping its share of the rows, so rare segments, the positive
+    class and a value's heavy tail stay represented."""
     if len(frame) <= size:
         return frame.copy()
     frac = size / len(frame)
-    keys = [frame[c].astype(str).fillna("<missing>") for c in strata] if strata else None
-    if keys is None:
+    if not keys:
         return frame.sample(n=size, random_state=seed)
     groups = frame.groupby(keys, sort=True, dropna=False, group_keys=False)
     sample = groups.sample(frac=frac, random_state=seed)
@@ -134,9 +134,10 @@ def build_baseline(
     schema = spec.column_types_with_prediction
     scored = frame.copy()
     scored[m.prediction] = np.asarray(predictions, dtype=float)
-    # The task's strata (binary: label, then segments); the label only when the frame has it.
-    strata = [c for c in task_for(m).strata(m.target, m.segments) if c in scored.columns]
-    sample = stratified_sample(scored, strata, sample_size, seed)
+    # The task's strata (binary: label, then segments; regression: the label's quantile
+    # bin, then segments); the label only when the frame has it.
+    keys = task_for(m).stratum_keys(scored, m.target, m.segments)
+    sample = stratified_sample(scored, keys, sample_size, seed)
     reference = sample[list(schema)].reset_index(drop=True)
     return Baseline(
         model=spec.name,

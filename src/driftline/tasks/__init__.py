@@ -7,7 +7,8 @@ to judge. Every call site asks the registry: ``TASKS.get(spec.model.task)``; spe
 validation reads ``model.task``, ``promotion.primary_metric`` and the keys of
 ``monitoring.performance.max_drop`` from it.
 
-Built in: ``binary_classification`` (:mod:`driftline.tasks.binary`). A new task is one
+Built in: ``binary_classification`` (:mod:`driftline.tasks.binary`) and ``regression``
+(:mod:`driftline.tasks.regression`). A new task is one
 module that subclasses :class:`Task` and registers an instance (``TASKS.register(MyTask())``),
 or, from another package, an entry point in the ``driftline.tasks`` group.
 
@@ -67,7 +68,7 @@ class PairedBootstrap:
 
 
 class Task(ABC):
-    """One kind of model (binary classification today; regression, multiclass next).
+    """One kind of model (binary classification, regression, ...).
 
     An abstract base class rather than a Protocol: a task bundles a dozen methods, and a
     plugin that forgets one must fail when it is registered (instantiating it raises
@@ -146,6 +147,22 @@ class Task(ABC):
         """The columns the baseline sample is stratified by, so that rare label values and
         segments keep their share of the reference."""
 
+    def stratum_keys(
+        self, frame: pd.DataFrame, target: str, segments: Sequence[str]
+    ) -> list[pd.Series]:
+        """One key per stratum column of ``frame`` (:meth:`strata`, those present), as
+        text with missing values named; a task with a continuous label bins it here."""
+        return [
+            frame[c].astype(str).fillna("<missing>")
+            for c in self.strata(target, segments)
+            if c in frame.columns
+        ]
+
+    def typed_labels(self, labels: pd.Series) -> pd.Series:
+        """Present labels (checked by :meth:`label_problems`) in the type the task's
+        trainers and metrics take; floats unless the task overrides it."""
+        return labels.astype(float)
+
     # -- models: scoring, metrics, comparison -------------------------------------------------
 
     @abstractmethod
@@ -156,6 +173,12 @@ class Task(ABC):
     def evaluate(self, y: np.ndarray, p: np.ndarray) -> dict[str, float]:
         """Every metric in ``metrics`` of predictions ``p`` against labels ``y`` (NaN where
         undefined), plus descriptive counts (e.g. ``rows``)."""
+
+    def calibration_table(self, y: np.ndarray, p: np.ndarray) -> list[dict[str, float]] | None:
+        """A table of predicted vs actual by group of predictions (rows of plain numbers,
+        e.g. regression's deciles), kept with benchmark results and shown next to the
+        calibration gate; None when the task has none."""
+        return None
 
     @abstractmethod
     def paired_bootstrap(
@@ -223,7 +246,10 @@ def _check(value: object) -> str | None:
 
 
 TASKS: Registry[Task] = Registry(
-    "task", "driftline.tasks", ["driftline.tasks.binary"], check=_check
+    "task",
+    "driftline.tasks",
+    ["driftline.tasks.binary", "driftline.tasks.regression"],
+    check=_check,
 )
 
 

@@ -198,6 +198,10 @@ class BinaryClassification(Task):
         """The label first (the positive class keeps its rate), then the segments."""
         return [target, *segments]
 
+    def typed_labels(self, labels: pd.Series) -> pd.Series:
+        """0/1 labels as int."""
+        return labels.astype(int)
+
     def score(self, estimator: Any, features: pd.DataFrame) -> np.ndarray:
         """Probability of the positive class: ``predict_proba(features)[:, 1]``."""
         return np.asarray(estimator.predict_proba(features)[:, 1], dtype=float)

@@ -8,8 +8,9 @@ given as an import path ``package.module:function``. Either way training calls o
 A registered trainer is one module that registers itself in :data:`TRAINERS`; spec
 validation reads the allowed names from the registry. Each says which model tasks it
 supports and which skops types its fitted pipelines hold beyond skops' default trust (see
-:func:`trusted_types` for what that allows). Built in: ``hist_gradient_boosting`` and
-``logistic_regression`` (both for ``binary_classification``). A third party adds one with
+:func:`trusted_types` for what that allows). Built in: ``hist_gradient_boosting`` (for
+``binary_classification`` and ``regression``), ``logistic_regression``
+(``binary_classification``) and ``linear_regression`` (``regression``). A third party adds one with
 an entry point in the ``driftline.trainers`` group, or at run time with
 ``TRAINERS.register(MyTrainer())``.
 
@@ -57,7 +58,8 @@ class Trainer(Protocol):
 
     ``build(spec)`` returns an unfitted ``sklearn.pipeline.Pipeline`` that takes the
     frame of :func:`driftline.lifecycle.training.feature_frame` (numerical columns as
-    floats, categorical ones as strings, missing as NaN) and has ``predict_proba``. It
+    floats, categorical ones as strings, missing as NaN) and has the task's
+    ``prediction_method`` (``predict_proba`` for a classifier, ``predict``). It
     applies ``training.params`` and ``training.random_state`` and raises SpecError on a
     parameter the estimator does not accept.
     """
@@ -91,6 +93,7 @@ TRAINERS: Registry[Trainer] = Registry(
     [
         "driftline.lifecycle.trainers.hist_gradient_boosting",
         "driftline.lifecycle.trainers.logistic_regression",
+        "driftline.lifecycle.trainers.linear_regression",
     ],
     check=_check,
 )

@@ -3,7 +3,7 @@ scaled numbers and one-hot categories."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from driftline.lifecycle.trainers import TRAINERS, with_params
 
@@ -25,34 +25,41 @@ class LogisticRegressionTrainer:
 
     def build(self, spec: ModelSpec) -> Pipeline:
         """Column transformer + LogisticRegression, unfitted."""
-        from sklearn.compose import ColumnTransformer
-        from sklearn.impute import SimpleImputer
         from sklearn.linear_model import LogisticRegression
-        from sklearn.pipeline import Pipeline
-        from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-        prep = ColumnTransformer(
-            [
-                (
-                    "num",
-                    Pipeline([("impute", SimpleImputer()), ("scale", StandardScaler())]),
-                    spec.model.features.numerical,
-                ),
-                (
-                    "cat",
-                    Pipeline(
-                        [
-                            ("impute", SimpleImputer(strategy="constant", fill_value="missing")),
-                            ("onehot", OneHotEncoder(handle_unknown="ignore")),
-                        ]
-                    ),
-                    spec.model.features.categorical,
-                ),
-            ],
-            verbose_feature_names_out=False,
-        )
         defaults = {"max_iter": 1000, "random_state": spec.training.random_state}
-        return with_params(spec, prep, LogisticRegression(), defaults)
+        return with_params(spec, scaled_one_hot(spec), LogisticRegression(), defaults)
+
+
+def scaled_one_hot(spec: ModelSpec) -> Any:
+    """The preprocessing of the linear trainers: numerical columns mean-imputed and
+    standardised, categorical ones imputed as ``missing`` and one-hot encoded (unseen
+    categories ignored); an unfitted ColumnTransformer."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    return ColumnTransformer(
+        [
+            (
+                "num",
+                Pipeline([("impute", SimpleImputer()), ("scale", StandardScaler())]),
+                spec.model.features.numerical,
+            ),
+            (
+                "cat",
+                Pipeline(
+                    [
+                        ("impute", SimpleImputer(strategy="constant", fill_value="missing")),
+                        ("onehot", OneHotEncoder(handle_unknown="ignore")),
+                    ]
+                ),
+                spec.model.features.categorical,
+            ),
+        ],
+        verbose_feature_names_out=False,
+    )
 
 
 TRAINERS.register(LogisticRegressionTrainer())
