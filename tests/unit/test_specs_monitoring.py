@@ -71,7 +71,7 @@ def test_durations_and_rule_precedence() -> None:
         ({"window": "1 fortnight"}, "monitoring.window"),
         ({"window": "0d"}, "must be longer than zero"),
         ({"drift": {"drift_share": 0}}, "monitoring.drift.drift_share"),
-        ({"performance": {"max_drop": {"roc_auc": 2}}}, "between 0 and 1"),
+        ({"performance": {"max_drop": {"roc_auc": -0.1}}}, "must be positive numbers"),
         ({"performance": {"max_drop": {"f1": 0.1}}}, "monitoring.performance.max_drop"),
     ],
 )

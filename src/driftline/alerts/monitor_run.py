@@ -87,13 +87,15 @@ def alert_for(
             drop = perf.drop(metric)
             if drop is None or metric not in allowed or drop <= allowed[metric]:
                 continue
+            cohort = f" (cohort {perf.cohort})" if perf.cohort else ""
             performance.append(
                 Finding(
-                    name=f"realized {metric}{whose}",
+                    name=f"realized {metric}{whose}{cohort}",
                     detail=f"{value:.3f} against validation {perf.baseline[metric]:.3f} "
-                    f"on {perf.labelled_rows} labelled predictions{whose}",
+                    f"on {perf.labelled_rows} labelled predictions{whose}{cohort}"
+                    + ("" if perf.higher(metric) else f" ({metric}: lower is better)"),
                     value=value,
-                    threshold=perf.baseline[metric] - allowed[metric],
+                    threshold=perf.limit(metric, allowed[metric]),
                 )
             )
     drifted = len(d.drifted_columns)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
 from rich.table import Table
 
 from driftline.cli.options import AsOfOpt, ModelOpt
@@ -124,6 +124,13 @@ def benchmark_cmd(
     table.add_row("rows per second", *speed)
     table.add_row("size (MB)", *size)
     console.print(table)
+    calibration = {
+        f"{who} v{score.version}": score.calibration
+        for who, score in (("challenger", result.challenger), ("champion", result.champion))
+        if score is not None and score.calibration
+    }
+    if calibration:
+        console.print(calibration_table(calibration))
     if result.segments:
         seg = Table(title=f"{result.primary_metric} by segment")
         for column in ("segment", "rows", "positives", "challenger", "champion", "difference"):
@@ -369,8 +376,9 @@ def models_cmd(
         console.print(log)
 
 
-def gate_table(report: GateReport) -> Table:
-    """A gate report as a rich table (shared with the demo)."""
+def gate_table(report: GateReport) -> RenderableType:
+    """A gate report as a rich table, followed by the calibration tables it holds (shared
+    with the demo)."""
     style = {"passed": "green", "failed": "red", "skipped": "dim", "pending": "yellow"}
     title = f"gates: {report.model} v{report.challenger_version}" + (
         f" vs champion v{report.champion_version}" if report.champion_version else " (first model)"
@@ -386,6 +394,24 @@ def gate_table(report: GateReport) -> Table:
             _num(g.threshold),
             g.reason,
         )
+    if not report.calibration:
+        return table
+    return Group(table, calibration_table(report.calibration))
+
+
+def calibration_table(tables: dict[str, list[dict[str, float]]]) -> Table:
+    """Mean predicted vs mean actual per predicted decile, one pair of columns per model."""
+    table = Table(title="calibration by predicted decile (mean predicted / mean actual)")
+    table.add_column("decile", justify="right")
+    for who in tables:
+        table.add_column(who, justify="right")
+    deciles = max((len(t) for t in tables.values()), default=0)
+    for index in range(deciles):
+        row = [str(index + 1)]
+        for t in tables.values():
+            r = t[index] if index < len(t) else None
+            row.append(f"{_num(r['mean_predicted'])} / {_num(r['mean_actual'])}" if r else "-")
+        table.add_row(*row)
     return table
 
 

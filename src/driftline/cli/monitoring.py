@@ -70,7 +70,8 @@ def _render_result(result: DriftResult, title: str) -> None:
         if perf.version is not None:
             judged = perf is result.performance
             whose = f" of v{perf.version}" + ("" if judged else " (not the champion: not judged)")
-        console.print(f"realized performance{whose}: {shown}", highlight=False)
+        cohort = f" (cohort {perf.cohort})" if perf.cohort else ""
+        console.print(f"realized performance{whose}{cohort}: {shown}", highlight=False)
 
 
 @drift_app.command("check")
@@ -237,7 +238,8 @@ def _realized(run: StoredRun) -> str:
     judged = run.realized
     parts = []
     if judged is not None and judged.metrics:
-        parts.append(f"{metrics(judged)} (v{judged.version or '?'})")
+        cohort = f"cohort {judged.cohort}: " if judged.cohort else ""
+        parts.append(f"{cohort}{metrics(judged)} (v{judged.version or '?'})")
     parts += [f"[v{p.version}: {metrics(p)}]" for p in run.other_realized if p.metrics]
     return " ".join(parts) or "-"
 

@@ -20,6 +20,7 @@ from driftline.config.times import utc, utc_now
 from driftline.data.source import open_source
 from driftline.data.store import ENTITY_KEY, Store
 from driftline.specs import ModelSpec, Monitoring
+from driftline.tasks import task_for
 
 # -- monitored windows ---------------------------------------------------------------------
 
@@ -82,11 +83,48 @@ def read_window(store: Store, spec: ModelSpec, start: datetime, end: datetime) -
         return source.read_predictions(spec, start, end, consented_only=bool(spec.model.consent))
 
 
-def performance_window(spec: ModelSpec, end: datetime) -> tuple[datetime, datetime]:
-    """The predictions whose labels are scored at ``end``: a performance window that ends
-    ``label_delay_days`` before the monitored window does."""
-    stop = pd.Timestamp(end) - pd.Timedelta(days=spec.model.label_delay_days)
-    return (stop - pd.Timedelta(spec.monitoring.performance.window)).to_pydatetime(), stop
+@dataclass(frozen=True)
+class PerformanceWindow:
+    """The predictions whose labels are scored at a monitored window's end: ``[start,
+    end)``, and the cohort's name (``2026-W35``, ``2026-09``) when the spec measures by
+    cohort, else None."""
+
+    start: datetime
+    end: datetime
+    cohort: str | None = None
+
+
+def performance_window(spec: ModelSpec, end: datetime) -> PerformanceWindow:
+    """The predictions whose labels are scored at ``end``: every one of them was made at
+    least ``label_delay_days`` before ``end``, so its label's horizon has fully elapsed
+    (a censored label never counts).
+
+    Without ``monitoring.performance.cohort``: the ``performance.window`` ending
+    ``label_delay_days`` before ``end``. With ``week`` (ISO weeks, Monday 00:00 UTC) or
+    ``month``: the newest whole cohort that ends at or before that point, so a 365-day
+    label delay judges e.g. the cohort of week 2026-W35 once its last prediction matured.
+    """
+    stop = pd.Timestamp(utc(end)) - pd.Timedelta(days=spec.model.label_delay_days)
+    kind = spec.monitoring.performance.cohort
+    if kind is None:
+        start = stop - pd.Timedelta(spec.monitoring.performance.window)
+        return PerformanceWindow(start.to_pydatetime(), stop.to_pydatetime())
+    naive = stop.tz_convert("UTC").tz_localize(None)
+    if kind == "week":
+        # The Monday on or before ``stop``: the end of the newest matured week.
+        cohort_end = naive.normalize() - pd.Timedelta(days=naive.weekday())
+        cohort_start = cohort_end - pd.Timedelta(days=7)
+        year, week, _ = cohort_start.isocalendar()
+        name = f"{year}-W{week:02d}"
+    else:
+        cohort_end = naive.normalize().replace(day=1)
+        cohort_start = (cohort_end - pd.Timedelta(days=1)).replace(day=1)
+        name = f"{cohort_start:%Y-%m}"
+    return PerformanceWindow(
+        cohort_start.tz_localize("UTC").to_pydatetime(),
+        cohort_end.tz_localize("UTC").to_pydatetime(),
+        name,
+    )
 
 
 def read_labelled(
@@ -173,7 +211,7 @@ def usable_rows(
     counts = {"read": read, "unlabelled": read - labelled, "duplicates": labelled - len(frame)}
     counts["rows"] = len(frame)
     frame = frame.reset_index(drop=True)
-    frame[m.target] = frame[m.target].astype(int)
+    frame[m.target] = task_for(m).typed_labels(frame[m.target])
     return frame, counts
 
 

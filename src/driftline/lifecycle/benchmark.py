@@ -141,6 +141,7 @@ def _score(
         rows_per_second=_throughput(task, loaded.estimator, x),
         size_bytes=loaded.size_bytes,
         train_end=train_end.isoformat() if train_end is not None else None,
+        calibration=task.calibration_table(y, p),
     )
 
 

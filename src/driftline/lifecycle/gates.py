@@ -11,7 +11,7 @@ writing the audit trail on a report is :mod:`driftline.lifecycle.promotion`.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from driftline.lifecycle.results import BenchmarkResult
@@ -64,6 +64,9 @@ class GateReport:
     benchmark_id: int | None = None
     window: str = ""
     benchmark_run_id: str | None = None
+    #: The task's calibration tables on the benchmark window (e.g. regression's mean
+    #: predicted vs mean actual per predicted decile), keyed "challenger v5", "champion v3".
+    calibration: dict[str, list[dict[str, float]]] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -126,6 +129,19 @@ class GateReport:
                 f"| {g.name} | {icon[g.status]} {g.status} | {_fmt(g.observed)} | "
                 f"{_fmt(g.threshold)} | {g.reason.replace('|', '/')} |"
             )
+        for who, table in self.calibration.items():
+            lines += [
+                "",
+                f"Calibration of {who} by predicted decile:",
+                "",
+                "| decile | rows | mean predicted | mean actual |",
+                "|---|---|---|---|",
+                *(
+                    f"| {r['decile']:.0f} | {r['rows']:,.0f} | {_fmt(r['mean_predicted'])} | "
+                    f"{_fmt(r['mean_actual'])} |"
+                    for r in table
+                ),
+            ]
         return "\n".join(lines)
 
 
@@ -150,21 +166,25 @@ def evaluate_gates(
     value = chal.metrics[metric]
     gates: list[Gate] = []
 
+    higher = TASKS.get(result.task).higher_is_better(metric)
     finite = math.isfinite(value)
-    failure = not finite or not meets(value, policy.min_primary_metric)
+    failure = not finite or not meets(value, policy.min_primary_metric, greater_is_better=higher)
+    bound = "floor" if higher else "ceiling"
     gates.append(
         Gate(
             "floor",
             "failed" if failure else "passed",
             f"{metric} {value:.4f} "
             + (
-                "is below"
+                ("is below" if higher else "is above")
                 if finite and failure
                 else "is not a finite number:"
                 if failure
                 else "reaches"
+                if higher
+                else "is within"
             )
-            + f" the floor {policy.min_primary_metric:.4f}",
+            + f" the {bound} {policy.min_primary_metric:.4f}",
             value,
             policy.min_primary_metric,
         )
@@ -213,6 +233,11 @@ def evaluate_gates(
         benchmark_id=result.benchmark_id,
         window=f"{result.window_start} to {result.window_end}, {result.rows:,} rows",
         benchmark_run_id=result.mlflow_run_id,
+        calibration={
+            f"{who} v{score.version}": score.calibration
+            for who, score in (("challenger", chal), ("champion", champ))
+            if score is not None and score.calibration
+        },
     )
 
 
@@ -222,29 +247,42 @@ def _champion_gates(result: BenchmarkResult, policy: PromotionSection) -> list[G
         raise ValueError("the champion gates need a benchmark against a champion")
     value = result.challenger.metrics[metric]
     base = result.champion.metrics[metric]
+    higher = TASKS.get(result.task).higher_is_better(metric)
     gates = []
-    failure = not meets(value, base + policy.min_improvement)
+    # Differences are challenger - champion; for a metric where lower is better (an
+    # error), an improvement is a negative difference and every bound flips.
+    sign = 1.0 if higher else -1.0
+    needed = base + sign * policy.min_improvement
+    failure = not meets(value, needed, greater_is_better=higher)
     gates.append(
         Gate(
             "improvement",
             "failed" if failure else "passed",
             f"{metric} {value:.4f} vs champion {base:.4f} ({result.diff:+.4f}; "
-            f"needs at least +{policy.min_improvement:.4f})",
+            f"needs {'at least' if higher else 'at most'} "
+            f"{sign * policy.min_improvement:+.4f}"
+            + ("" if higher else f", {metric}: lower is better")
+            + ")",
             result.diff,
-            policy.min_improvement,
+            sign * policy.min_improvement,
         )
     )
-    low = result.ci_low if result.ci_low is not None else float("nan")
-    failure = not meets(low, 0.0 - policy.non_inferiority_margin)
+    # The bound of the interval on the losing side: the lower bound of a gain, the upper
+    # bound of an error's change.
+    edge = result.ci_low if higher else result.ci_high
+    bound = edge if edge is not None else float("nan")
+    allowed = -sign * policy.non_inferiority_margin
+    failure = not meets(bound, allowed, greater_is_better=higher)
     gates.append(
         Gate(
             "non_inferiority",
-            "failed" if failure or not math.isfinite(low) else "passed",
+            "failed" if failure or not math.isfinite(bound) else "passed",
             f"{result.confidence:.0%} bootstrap interval of the {metric} difference is "
-            f"[{low:+.4f}, {result.ci_high:+.4f}]; its lower bound must be at least "
-            f"{0.0 - policy.non_inferiority_margin:+.4f}",
-            low,
-            0.0 - policy.non_inferiority_margin,
+            f"[{_signed(result.ci_low)}, {_signed(result.ci_high)}]; its "
+            f"{'lower' if higher else 'upper'} bound must be "
+            f"{'at least' if higher else 'at most'} {allowed:+.4f}",
+            bound,
+            allowed,
         )
     )
     gates.append(_segment_gate(result, policy))
@@ -254,7 +292,8 @@ def _champion_gates(result: BenchmarkResult, policy: PromotionSection) -> list[G
 def _segment_gate(result: BenchmarkResult, policy: PromotionSection) -> Gate:
     metric = result.primary_metric
     task = TASKS.get(result.task)
-    allowed = 0.0 - policy.max_segment_regression
+    higher = task.higher_is_better(metric)
+    allowed = (-1.0 if higher else 1.0) * policy.max_segment_regression
     checked: list[float] = []
     regressions = []
     for s in result.segments:
@@ -267,16 +306,18 @@ def _segment_gate(result: BenchmarkResult, policy: PromotionSection) -> Gate:
         ):
             continue
         checked.append(diff)
-        if not meets(diff, allowed):
+        if not meets(diff, allowed, greater_is_better=higher):
             regressions.append((diff, s))
     if not checked:
         return Gate(
             "segments",
             "skipped",
-            f"no segment has {policy.min_segment_rows} rows of both classes to compare",
+            f"no segment has {policy.min_segment_rows} rows with labels the task can "
+            "compare (for a classifier: both classes)",
         )
     if regressions:
-        regressions.sort(key=lambda item: item[0])
+        # Worst first: the largest loss in the metric's own direction.
+        regressions.sort(key=lambda item: item[0] if higher else -item[0])
         worst_diff = regressions[0][0]
         named = ", ".join(
             f"{s.column}={s.value} ({d:+.4f}, {s.rows:,} rows)" for d, s in regressions
@@ -293,8 +334,9 @@ def _segment_gate(result: BenchmarkResult, policy: PromotionSection) -> Gate:
         "segments",
         "passed",
         f"no segment of {len(checked)} with at least {policy.min_segment_rows} rows loses "
-        f"more than {policy.max_segment_regression:.4f} {metric}",
-        min(checked),
+        f"more than {policy.max_segment_regression:.4f} {metric}"
+        + ("" if higher else " (lower is better: a loss is a rise)"),
+        min(checked) if higher else max(checked),
         allowed,
     )
 
@@ -305,7 +347,8 @@ def _calibration_gate(result: BenchmarkResult, policy: PromotionSection) -> Gate
         return Gate("calibration", "skipped", f"task {result.task} has no calibration metric")
     ece = result.challenger.metrics[metric]
     limit = policy.max_ece
-    text = f"ECE {ece:.4f} (ceiling {policy.max_ece:.4f}"
+    label = "ECE" if metric == "ece" else metric
+    text = f"{label} {ece:.4f} (ceiling {policy.max_ece:.4f}"
     if result.champion is not None:
         base = result.champion.metrics[metric]
         limit = min(limit, base + policy.max_calibration_increase)
@@ -324,6 +367,10 @@ def _approval_gate(policy: PromotionSection, approval: Approval | None) -> Gate:
     if approval.approved:
         return Gate("manual_approval", "passed", f"approved by {approval.reviewer}{comment}")
     return Gate("manual_approval", "failed", f"rejected by {approval.reviewer}{comment}")
+
+
+def _signed(value: float | None) -> str:
+    return "nan" if value is None else f"{value:+.4f}"
 
 
 def _fmt(value: float | None) -> str:

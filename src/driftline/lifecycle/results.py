@@ -17,13 +17,15 @@ from driftline.tasks import DEFAULT_TASK
 
 @dataclass(frozen=True)
 class ModelScore:
-    """One model's numbers on the benchmark window."""
+    """One model's numbers on the benchmark window; ``calibration`` is the task's table of
+    predicted vs actual by group of predictions (regression: deciles), when it has one."""
 
     version: str
     metrics: dict[str, float]
     rows_per_second: float
     size_bytes: int
     train_end: str | None = None
+    calibration: list[dict[str, float]] | None = None
 
 
 @dataclass(frozen=True)

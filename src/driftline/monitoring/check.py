@@ -50,11 +50,13 @@ def check_drift(
     engine: DriftEngine | None = None,
     timestamp: datetime | None = None,
     baselines: Mapping[str, Baseline] | None = None,
+    cohort: str | None = None,
 ) -> DriftResult:
     """Compare a window of the model's inference log with its champion's baseline.
 
     ``labelled`` (score + target of predictions whose labels have matured) adds realized
-    metrics, computed by the spec's task, next to the baseline's validation metrics.
+    metrics, computed by the spec's task, next to the baseline's validation metrics;
+    ``cohort`` names the prediction cohort they come from (recorded with them).
     ``engine`` defaults to the one the spec names (``monitoring.drift.engine``). Raises
     DataError when the window does not fit the spec, BaselineError when the baseline
     does not.
@@ -141,7 +143,13 @@ def check_drift(
         version=champion,
         score=score,
     )
-    return replace(result, other_performance=tuple(others), notes=tuple(notes))
+    performance = result.performance
+    if cohort is not None:
+        performance = replace(performance, cohort=cohort) if performance else None
+        others = [replace(o, cohort=cohort) for o in others]
+    return replace(
+        result, performance=performance, other_performance=tuple(others), notes=tuple(notes)
+    )
 
 
 def _check_score_reference(baseline: Baseline, spec: ModelSpec) -> None:
@@ -330,7 +338,7 @@ def compare_frames(
     the report holds both. Raises DataError for frames that do not fit the plan.
     """
     engine = engine or ENGINES.get(plan.engine)
-    task = TASKS.get(plan.task) if plan.task else None
+    task = TASKS.get(plan.task).configure(plan.task_options) if plan.task else None
     performance, labels = None, None
     if labelled is not None and plan.score and plan.target and task is not None:
         performance, labels = realized_performance(
@@ -402,12 +410,14 @@ def realized_performance(
         raise DataError("realized performance needs a plan that names the score and the target")
     labels = _labelled(labelled, plan, task)
     rows, positives = task.count_labels(labelled[plan.target])
+    metrics = task.realized(labels, plan.score, plan.target) if labels is not None else {}
     performance = RealizedPerformance(
         labelled_rows=rows,
         positives=positives,
-        metrics=task.realized(labels, plan.score, plan.target) if labels is not None else {},
+        metrics=metrics,
         baseline={k: float(v) for k, v in validation.items()},
         version=version,
+        higher_is_better={m: task.higher_is_better(m) for m in task.watched_metrics},
     )
     return performance, labels
 

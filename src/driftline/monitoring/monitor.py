@@ -100,6 +100,7 @@ class MonitorRun:
             "quality_issues": len(self.result.quality) if self.result else None,
             "realized": dict(perf.metrics) if perf is not None else None,
             "realized_version": perf.version if perf is not None else None,
+            "realized_cohort": perf.cohort if perf is not None else None,
             "realized_other_versions": {
                 p.version: dict(p.metrics)
                 for p in (self.result.other_performance if self.result else ())
@@ -160,7 +161,10 @@ class MonitorRun:
                 for k, v in perf.metrics.items()
             )
             whose = f" (predictions of champion v{perf.version})" if perf.version else ""
-            lines.append(f"- realized{whose}: {shown} on {perf.labelled_rows} labelled predictions")
+            cohort = f" (cohort {perf.cohort})" if perf.cohort else ""
+            lines.append(
+                f"- realized{whose}{cohort}: {shown} on {perf.labelled_rows} labelled predictions"
+            )
         for other in self.result.other_performance if self.result is not None else ():
             shown = ", ".join(f"{k} {v:.3f}" for k, v in other.metrics.items()) or "no metrics"
             lines.append(
@@ -228,10 +232,11 @@ def run_monitor(
         if attributed < mon.min_rows:
             decision = insufficient_data(attributed, mon.min_rows, unattributed=rows - attributed)
         else:
-            labelled = None
+            labelled, cohort = None, None
             if mon.performance.enabled:
-                p_start, p_end = performance_window(spec, end)
-                labelled = read_labelled(store, spec, p_start, p_end, as_of=end)
+                scored = performance_window(spec, end)
+                cohort = scored.cohort
+                labelled = read_labelled(store, spec, scored.start, scored.end, as_of=end)
                 labelled[spec.model.model_version] = made_by(labelled, spec, intervals)
             others = _versions_in(spec, window, labelled) - {version}
             result = check_drift(
@@ -242,6 +247,7 @@ def run_monitor(
                 engine=engine,
                 timestamp=end,
                 baselines=_baselines(spec, others, baseline_of),
+                cohort=cohort,
             )
             decision = decide_action(
                 result,

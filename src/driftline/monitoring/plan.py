@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from driftline.config.errors import SpecError
 from driftline.monitoring.engines import DEFAULT_ENGINE, ENGINES, method_problem
@@ -16,7 +17,8 @@ class DriftPlan:
 
     ``prediction`` is the score column when its drift is tested (else None); ``score``
     and ``target`` name the columns realized performance is computed from, ``task`` the
-    model task that computes it (see :mod:`driftline.tasks`), and ``engine`` the registered
+    model task that computes it (see :mod:`driftline.tasks`) with the spec's
+    ``task_options``, and ``engine`` the registered
     drift engine that computes the tests (``methods`` are names in its catalogue).
     """
 
@@ -32,6 +34,7 @@ class DriftPlan:
     task: str | None = None
     quality: DataQuality = field(default_factory=DataQuality)
     engine: str = DEFAULT_ENGINE
+    task_options: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_spec(cls, spec: ModelSpec, *, prediction: bool | None = None) -> DriftPlan:
@@ -52,6 +55,7 @@ class DriftPlan:
             task=spec.model.task,
             quality=mon.data_quality,
             engine=plan.engine,
+            task_options=dict(spec.model.task_options),
         )
 
     @classmethod

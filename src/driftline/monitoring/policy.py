@@ -303,17 +303,19 @@ def _performance(result: DriftResult, spec: ModelSpec, found: _Findings) -> bool
                 found.note(f"{metric} not judged: the champion's baseline has no {metric}")
             continue
         realized, base = perf.metrics[metric], perf.baseline[metric]
+        cohort = f"cohort {perf.cohort}: " if perf.cohort else ""
         if drop > max_drop:
             dropped = True
+            worse = "below" if perf.higher(metric) else "above"
             found.add(
                 "performance_drop",
                 "critical",
-                f"realized {metric} {realized:.3f}{whose} is {drop:.3f} below the champion's "
-                f"validation {base:.3f} (allowed drop {max_drop:g}, "
+                f"{cohort}realized {metric} {realized:.3f}{whose} is {drop:.3f} {worse} the "
+                f"champion's validation {base:.3f} (allowed {max_drop:g} worse, "
                 f"{perf.labelled_rows} labelled predictions)",
             )
         else:
-            found.note(f"realized {metric} {realized:.3f}{whose} (validation {base:.3f})")
+            found.note(f"{cohort}realized {metric} {realized:.3f}{whose} (validation {base:.3f})")
     return dropped
 
 

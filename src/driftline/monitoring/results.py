@@ -77,7 +77,11 @@ class RealizedPerformance:
 
     ``version`` is the model version whose predictions were scored (None when versions
     were not known, e.g. a file check); realized performance is only ever compared with
-    the same version's validation metrics.
+    the same version's validation metrics. ``higher_is_better`` gives each metric's
+    direction (the task's; a metric it does not name counts as higher-is-better, as every
+    metric of runs stored before directions were recorded). ``cohort`` names the
+    prediction cohort scored (``2026-W35``, ``2026-09``) when the spec measures by cohort
+    (``monitoring.performance.cohort``), else None (a rolling window).
     """
 
     labelled_rows: int
@@ -85,16 +89,30 @@ class RealizedPerformance:
     metrics: dict[str, float]
     baseline: dict[str, float]
     version: str | None = None
+    higher_is_better: dict[str, bool] = field(default_factory=dict)
+    cohort: str | None = None
 
     @property
     def negatives(self) -> int:
         return self.labelled_rows - self.positives
 
+    def higher(self, metric: str) -> bool:
+        """Whether a larger ``metric`` is better."""
+        return self.higher_is_better.get(metric, True)
+
     def drop(self, metric: str) -> float | None:
-        """How far ``metric`` fell below the baseline (negative = improved)."""
+        """How far ``metric`` got worse than the baseline, in the metric's own direction
+        (baseline - realized when higher is better, realized - baseline for an error);
+        negative = improved. None when either value is missing."""
         if metric not in self.metrics or metric not in self.baseline:
             return None
-        return self.baseline[metric] - self.metrics[metric]
+        worse = self.baseline[metric] - self.metrics[metric]
+        return worse if self.higher(metric) else -worse
+
+    def limit(self, metric: str, max_drop: float) -> float:
+        """The worst realized value of ``metric`` within ``max_drop`` of the baseline."""
+        base = self.baseline[metric]
+        return base - max_drop if self.higher(metric) else base + max_drop
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -103,18 +121,22 @@ class RealizedPerformance:
             "metrics": dict(self.metrics),
             "baseline": dict(self.baseline),
             "version": self.version,
+            "higher_is_better": dict(self.higher_is_better),
+            "cohort": self.cohort,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RealizedPerformance:
-        """The inverse of :meth:`to_dict`; stored runs from before versions were known
-        have no ``version`` (None)."""
+        """The inverse of :meth:`to_dict`; stored runs from before versions, directions or
+        cohorts were recorded have none."""
         return cls(
             labelled_rows=int(data["labelled_rows"]),
             positives=int(data["positives"]),
             metrics={k: float(v) for k, v in data.get("metrics", {}).items()},
             baseline={k: float(v) for k, v in data.get("baseline", {}).items()},
             version=data.get("version"),
+            higher_is_better={k: bool(v) for k, v in data.get("higher_is_better", {}).items()},
+            cohort=data.get("cohort"),
         )
 
 

@@ -48,6 +48,11 @@ class Panel(_Strict):
     for_each: Literal["numerical", "categorical", "features"] | None = Field(
         default=None, description="Repeat the values once per feature column of this kind."
     )
+    tasks: list[str] | None = Field(
+        default=None,
+        description="Show the panel only for models of these tasks (model.task), e.g. "
+        "realized ROC AUC for binary_classification, MAE for regression; None: every model.",
+    )
     values: list[PanelValue] = Field(min_length=1)
 
 
@@ -102,12 +107,15 @@ def _columns(spec: ModelSpec, kind: str | None) -> list[str | None]:
 
 
 def render_panels(dashboard: DashboardSpec, spec: ModelSpec) -> list[Any]:
-    """Evidently panel models for a model, with ``{column}``/``{prediction}`` filled in."""
+    """Evidently panel models for a model, with ``{column}``/``{prediction}`` filled in;
+    panels limited to other tasks (``tasks``) are left out."""
     from evidently.sdk.models import PanelMetric
     from evidently.sdk.panels import bar_plot_panel, counter_panel, line_plot_panel
 
     panels = []
     for panel in dashboard.panels:
+        if panel.tasks is not None and spec.model.task not in panel.tasks:
+            continue
         values = []
         for column in _columns(spec, panel.for_each):
             names = {

@@ -155,18 +155,28 @@ class Performance(Section):
     )
     max_drop: dict[str, float] = Field(
         default_factory=_default_drops,
-        description="Largest tolerated drop of each metric below the champion's validation "
-        "value (absolute, e.g. 0.05 = 5 points of ROC AUC). The keys are the realized "
-        "metrics the model's task watches (binary_classification: roc_auc, pr_auc). PR AUC "
-        "also moves with the share of positives, so give it more room.",
+        description="Largest tolerated worsening of each metric against the champion's "
+        "validation value, in the metric's units and direction (absolute, e.g. 0.05 = 5 "
+        "points of ROC AUC below validation; for mae, 5.0 = an error 5 currency units "
+        "above). The keys are the realized metrics the model's task watches "
+        "(binary_classification: roc_auc, pr_auc; regression: mae, rmse, wape, gini). PR "
+        "AUC also moves with the share of positives, so give it more room.",
+    )
+    cohort: Literal["week", "month"] | None = Field(
+        default=None,
+        description="Measure realized performance per prediction cohort: the newest ISO "
+        "week (2026-W35) or calendar month (2026-09) whose every prediction's label has "
+        "matured (label_delay_days after the cohort's end) by the monitored window's end, "
+        "instead of the rolling `window`. For long label delays (a 365-day lifetime "
+        "value): a cohort is judged whole, never with censored labels.",
     )
 
     @field_validator("max_drop")
     @classmethod
     def _drops_positive(cls, value: dict[str, float]) -> dict[str, float]:
-        bad = [k for k, v in value.items() if not 0 < v < 1]
+        bad = [k for k, v in value.items() if not 0 < v < float("inf")]
         if bad:
-            raise ValueError(f"drops must lie between 0 and 1 (check {bad})")
+            raise ValueError(f"drops must be positive numbers (check {bad})")
         return value
 
 

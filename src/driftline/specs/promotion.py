@@ -17,28 +17,29 @@ class PromotionSection(Section):
     primary_metric: str = Field(
         default="roc_auc",
         description="Metric the improvement and the bootstrap refer to: one of the primary "
-        "metrics of the model's task (binary_classification: roc_auc, pr_auc).",
+        "metrics of the model's task (binary_classification: roc_auc, pr_auc; regression: "
+        "mae, rmse, r2, deviance, gini). Every margin below is in this metric's units and "
+        "follows its direction (for an error such as mae, lower is better).",
     )
     min_primary_metric: float = Field(
         default=0.55,
-        ge=0,
-        le=1,
         description="Absolute floor: the challenger's primary metric on the benchmark "
-        "window must reach this, champion or not.",
+        "window must reach this, champion or not. For a metric where lower is better it is "
+        "a ceiling (the challenger's mae must be at most this), and the spec must set it: "
+        "the default is a ROC AUC.",
     )
     min_improvement: float = Field(
         default=0.005,
         ge=0,
-        le=1,
         description="The challenger's primary metric must beat the champion's by at least "
-        "this much (absolute) on the benchmark window.",
+        "this much (absolute; lower by this much for an error) on the benchmark window.",
     )
     non_inferiority_margin: float = Field(
         default=0.0,
         ge=0,
-        le=1,
-        description="The lower bound of the paired bootstrap confidence interval of "
-        "(challenger - champion) must be at least -margin. 0 asks for a significant gain.",
+        description="The paired bootstrap confidence interval of (challenger - champion) "
+        "must not reach further than this into the worse side: its lower bound at least "
+        "-margin (upper bound at most +margin for an error). 0 asks for a significant gain.",
     )
     confidence: float = Field(
         default=0.95, gt=0.5, lt=1, description="Confidence level of the bootstrap interval."
@@ -49,15 +50,15 @@ class PromotionSection(Section):
     max_segment_regression: float = Field(
         default=0.02,
         ge=0,
-        le=1,
         description="No segment (value of a model.segments column) with enough rows may "
-        "lose more than this on the primary metric against the champion.",
+        "lose more than this on the primary metric against the champion (in the metric's "
+        "direction: an error may rise by at most this).",
     )
     min_segment_rows: int = Field(
         default=500,
         ge=1,
-        description="Segments with fewer benchmark rows (or a single class) are reported "
-        "but not gated.",
+        description="Segments with fewer benchmark rows (or, for a classifier, a single "
+        "class) are reported but not gated.",
     )
     max_calibration_increase: float = Field(
         default=0.02,

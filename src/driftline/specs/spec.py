@@ -125,7 +125,9 @@ class ModelSpec(Section):
     def _metrics_belong_to_the_task(self) -> ModelSpec:
         """Metric names depend on ``model.task``: the primary metric must be one the task
         can bootstrap, and every ``max_drop`` key a metric its realized performance reports.
-        A registered trainer (``training.trainer``) must support the task too (a function
+        A primary metric where lower is better needs an explicit ceiling
+        (``promotion.min_primary_metric``, in its own units). A registered trainer
+        (``training.trainer``) must support the task too (a function
         given by import path is checked when it trains: its model must have the task's
         prediction method)."""
         task = task_for(self.model)
@@ -139,6 +141,15 @@ class ModelSpec(Section):
             problems.append(
                 f"promotion.primary_metric: {primary!r} is not a primary metric of task "
                 f"{task.name}; choose one of {', '.join(task.primary_metrics)}"
+            )
+        elif (
+            not task.higher_is_better(primary)
+            and "min_primary_metric" not in self.promotion.model_fields_set
+        ):
+            problems.append(
+                f"promotion.min_primary_metric: {primary} is an error (lower is better), so "
+                "this key is its ceiling in the target's units (the challenger's "
+                f"{primary} must be at most this); set it: the default 0.55 is a ROC AUC floor"
             )
         stray = [k for k in self.monitoring.performance.max_drop if k not in task.watched_metrics]
         if stray:

@@ -2,7 +2,8 @@
 
 It runs an Evidently ``Report`` with ``DataDriftPreset(include_tests=True)`` for the
 features, a ``ValueDrift`` for the model's score and ``MissingValueCount`` per column.
-Labelled rows become a second snapshot, ``RocAuc``, for people and the dashboards only:
+Labelled rows become a second snapshot (``RocAuc`` for a classifier; ``MAE``, ``RMSE``,
+``R2Score`` for a regression), for people and the dashboards only:
 the realized metrics the policy reads come from the model's task. Raw Evidently
 dictionaries never leave this module: results are matched by metric type and column,
 never by position.
@@ -156,7 +157,9 @@ class EvidentlyEngine:
         scores = _value_drift_scores(snapshot.dict())
         performance = None
         if labelled is not None and plan.score and plan.target:
-            performance = _performance_snapshot(labelled, plan.score, plan.target, stamp, tags)
+            performance = _performance_snapshot(
+                labelled, plan.score, plan.target, stamp, tags, task=plan.task
+            )
         return EngineOutput(
             scores={c: scores[c] for c in columns},
             report=EvidentlyReport(snapshot, performance),
@@ -210,18 +213,30 @@ def _performance_snapshot(
     target: str,
     timestamp: datetime | None,
     tags: Sequence[str],
+    *,
+    task: str | None = None,
 ) -> Any:
-    """An Evidently ``RocAuc`` snapshot of the labelled rows (score + 0/1 label), for the
-    ``-performance.html`` report and the dashboards' ROC AUC panel. Its value is for
-    display: realized performance comes from the task, with the same definition."""
-    from evidently import BinaryClassification, DataDefinition, Dataset, Report
-    from evidently.metrics import RocAuc
+    """An Evidently snapshot of the labelled rows for the ``-performance.html`` report and
+    the dashboards' performance panels, with the data definition of the model's task:
+    ``RocAuc`` for a 0/1 label (``BinaryClassification``), ``MAE``, ``RMSE`` and
+    ``R2Score`` for a value (``Regression``). Its values are for display: realized
+    performance comes from the task, with the same definitions."""
+    from evidently import BinaryClassification, DataDefinition, Dataset, Regression, Report
+    from evidently.metrics import MAE, RMSE, R2Score, RocAuc
 
-    definition = DataDefinition(
-        numerical_columns=[prediction],
-        classification=[BinaryClassification(target=target, prediction_probas=prediction)],
-    )
-    return Report([RocAuc()]).run(
+    if task == "regression":
+        definition = DataDefinition(
+            numerical_columns=[prediction, target],
+            regression=[Regression(target=target, prediction=prediction)],
+        )
+        metrics: list[Any] = [MAE(), RMSE(), R2Score()]
+    else:
+        definition = DataDefinition(
+            numerical_columns=[prediction],
+            classification=[BinaryClassification(target=target, prediction_probas=prediction)],
+        )
+        metrics = [RocAuc()]
+    return Report(metrics).run(
         Dataset.from_pandas(labelled[[prediction, target]], data_definition=definition),
         None,
         timestamp=timestamp,
