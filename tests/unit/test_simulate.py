@@ -136,3 +136,23 @@ def test_timeline_describes_events() -> None:
 def test_unknown_scenario() -> None:
     with pytest.raises(ValueError, match="unknown scenario 'black_friday'"):
         simulate("black_friday", days=2, rows_per_day=10)
+
+
+def test_customer_ltv_is_seeded_zero_inflated_heavy_tailed_and_labelled_a_year_later() -> None:
+    from driftline.devtools.simulate import LTV_HORIZON, simulate_customer_ltv
+
+    sim = simulate_customer_ltv("flash_sale", days=8, rows_per_day=400, seed=2, history_days=7)
+    again = simulate_customer_ltv("flash_sale", days=8, rows_per_day=400, seed=2, history_days=7)
+    pd.testing.assert_frame_equal(sim.predictions, again.predictions)
+    assert sim.predictions["request_id"].is_unique
+    assert sim.predictions["event_ts"].min() < pd.Timestamp("2026-09-01", tz="UTC")
+    value = sim.labels["value_12m"]
+    assert 0.1 < (value == 0).mean() < 0.6  # many customers never come back
+    assert value.max() > 10 * value[value > 0].median()  # a heavy tail
+    assert (sim.labels["labelled_at"] - sim.predictions["event_ts"] == LTV_HORIZON).all()
+    assert (sim.predictions["ltv_score"] > 0).all()
+    assert sim.timeline["label_delay_days"] == 365
+    # The sale brings discount hunters in the days it runs.
+    day = (sim.predictions["event_ts"] - pd.Timestamp("2026-09-01", tz="UTC")).dt.days
+    sale = sim.predictions.loc[day.between(4, 6), "discount_share"].mean()
+    assert sale > sim.predictions.loc[day < 0, "discount_share"].mean() + 0.2

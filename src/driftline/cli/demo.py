@@ -1,11 +1,15 @@
 """``driftline demo``: the whole story on embedded defaults, day by day.
 
 Seventy simulated days of shop traffic for ``purchase_propensity``: a paid-social
-channel shift from day 21, then concept drift from day 35. The demo plays the serving app (it
-scores each day's visitors with the current champion and logs them with that champion's
-version, so each version is judged by its own predictions), the label feed
-(purchase labels arrive 7 days later), and the scheduler (the ``monitor-model`` flow
-once a day, which alerts and, when the policy says so, runs ``retrain-model``).
+channel shift from day 21, then concept drift from day 35. Beside it, ``customer_ltv``
+(a regression: the next 12 months' value of a few hundred customers a day, labels 365
+days later, so a year of its history comes first) is bootstrapped with a linear model and
+monitored the same way; a better challenger replaces it once. The demo plays the serving
+app (it scores each day's visitors with the current champion and logs them with that
+champion's version, so each version is judged by its own predictions), the label feed
+(purchase labels arrive 7 days later, values 365 days later), and the scheduler (the
+``monitor-model`` flow once a day per model, which alerts and, when the policy says so,
+runs ``retrain-model``).
 
 Everything lives in ``<home>/demo`` (SQLite store, MLflow, Evidently workspace,
 reports, a temporary Prefect server's database), recreated on every run. Slack
@@ -27,7 +31,11 @@ from rich.table import Table
 
 console = Console()
 MODEL = "purchase_propensity"
+LTV_MODEL = "customer_ltv"
 BOOTSTRAP_DAY = 17  # label delay 7 + holdout 3 + a week of training data
+LTV_ROWS_PER_DAY = 250  # small: the LTV model adds one flow a day to the demo's budget
+LTV_HISTORY_DAYS = 392  # label delay 365 + holdout 7 + lookback 28 before the bootstrap
+LTV_UPGRADE_DAY = 30  # the LTV team tries the spec's trainer, unless a retrain came first
 
 
 def _demo_environment(home: Path, specs_dir: Path, dashboards_dir: Path) -> None:
@@ -76,63 +84,45 @@ def demo(
 def _run(days: int, rows_per_day: int, seed: int, started: float) -> list[dict[str, Any]]:
     from driftline.cli.lifecycle import gate_table
     from driftline.context import Context
-    from driftline.data import ingest
-    from driftline.devtools.simulate import simulate
+    from driftline.devtools.simulate import simulate, simulate_customer_ltv
     from driftline.flows.monitor import monitor_model_flow
     from driftline.lifecycle.promotion import promote
-    from driftline.lifecycle.training import feature_frame, train
+    from driftline.lifecycle.training import train
     from driftline.ops.dashboards import sync_dashboard
-    from driftline.tasks import task_for
 
     def step(text: str) -> None:
         console.print(f"[dim]{time.monotonic() - started:6.1f}s[/] {text}")
 
     console.rule("driftline demo")
     with Context.open() as ctx:
-        spec = ctx.spec(MODEL)
+        spec, ltv_spec = ctx.spec(MODEL), ctx.spec(LTV_MODEL)
         step(f"home {ctx.settings.resolved_home}; store {ctx.store!r}")
         sim = simulate("demo", days=days, rows_per_day=rows_per_day, seed=seed)
+        ltv = simulate_customer_ltv(
+            "demo",
+            days=days,
+            rows_per_day=LTV_ROWS_PER_DAY,
+            seed=seed,
+            history_days=LTV_HISTORY_DAYS,
+        )
         start = pd.Timestamp(sim.timeline["start"])
-        step(f"simulated {days} days, {len(sim.predictions):,} visitors")
+        step(
+            f"simulated {days} days, {len(sim.predictions):,} visitors; {LTV_MODEL}: "
+            f"{len(ltv.predictions):,} customers from {LTV_HISTORY_DAYS} days before"
+        )
         for event in sim.timeline["events"]:
             step(
                 f"  scripted: {event['kind']} from day {event['start_day']} "
                 f"({event['description']})"
             )
         registry, pseudo = ctx.registry(), ctx.pseudonymizer()
-        by_day = dict(
-            list(sim.predictions.groupby((sim.predictions["event_ts"] - start).dt.days, sort=True))
-        )
-        labels_at = (sim.labels["labelled_at"] - start).dt.total_seconds() // 86_400
-        champion: dict[str, Any] = {}
-
-        def serve_and_log(day: int) -> None:
-            """The serving app: score with the champion, log predictions, then the labels
-            that arrived that day."""
-            frame = by_day[day].copy()
-            version = registry.version_by_alias(spec, "champion")
-            if version is not None:  # else the bootstrap: the rule's scores, no version
-                if champion.get("version") != version:
-                    champion.update(
-                        version=version, model=registry.load_model(spec, version).estimator
-                    )
-                frame[spec.model.prediction] = (
-                    task_for(spec.model)
-                    .score(champion["model"], feature_frame(spec, frame))
-                    .round(5)
-                )
-            ingest.log_predictions(
-                ctx.store, spec, frame, pseudo, source=f"day {day}", model_version=version
-            )
-            arrived = sim.labels[labels_at == day]
-            if not arrived.empty:
-                ingest.log_labels(ctx.store, spec, arrived, source=f"labels of day {day}")
-
+        app = _ServingApp(ctx.store, registry, pseudo, start)
         for day in range(BOOTSTRAP_DAY):
-            serve_and_log(day)
+            app.serve_and_log(spec, sim.predictions, sim.labels, day)
+        app.log_history(ltv_spec, ltv, until_day=BOOTSTRAP_DAY)
         step(
-            f"days 0-{BOOTSTRAP_DAY - 1}: logged predictions of the rule-based scorer, "
-            "and the labels that arrived"
+            f"days 0-{BOOTSTRAP_DAY - 1}: logged predictions of the rule-based scorers "
+            f"({LTV_MODEL}: a year of them), and the labels that arrived"
         )
         as_of = start + pd.Timedelta(days=BOOTSTRAP_DAY)
         trained = train(
@@ -142,43 +132,133 @@ def _run(days: int, rows_per_day: int, seed: int, started: float) -> list[dict[s
         step(f"bootstrap: trained v{trained.version}; {first.reason}")
         if first.report is not None:
             console.print(gate_table(first.report))
-        sync_dashboard(ctx.settings.workspace_dir(), ctx.settings.dashboards_dir, spec)
-        step("Evidently dashboard synced; starting the daily monitor (temporary Prefect server)")
+        # The LTV model starts as a linear GLM; the spec's own trainer is the upgrade.
+        linear = ltv_spec.model_copy(
+            update={
+                "training": ltv_spec.training.model_copy(update={"trainer": "linear_regression"})
+            }
+        )
+        trained = train(
+            ctx.store, registry, linear, reason="bootstrap", triggered_by="demo", as_of=as_of
+        )
+        first = promote(ctx.store, registry, ltv_spec, triggered_by="demo", as_of=as_of)
+        step(
+            f"{LTV_MODEL} bootstrap (linear_regression): trained v{trained.version}; {first.reason}"
+        )
+        for model_spec in (spec, ltv_spec):
+            sync_dashboard(ctx.settings.workspace_dir(), ctx.settings.dashboards_dir, model_spec)
+        step("Evidently dashboards synced; starting the daily monitors (temporary Prefect server)")
 
         timeline: list[dict[str, Any]] = []
         for day in range(BOOTSTRAP_DAY, days):
-            serve_and_log(day)
+            app.serve_and_log(spec, sim.predictions, sim.labels, day)
+            app.serve_and_log(ltv_spec, ltv.predictions, ltv.labels, day)
             window_end = start + pd.Timedelta(days=day + 1)
-            summary = monitor_model_flow(
-                model=MODEL, window_end=window_end.isoformat(), retrain_via="subflow"
-            )
-            if isinstance(summary, dict):
-                row = {
-                    "day": day,
-                    "status": summary["status"],
-                    "drift_share": summary.get("drift_share"),
-                    "decision": summary["decision"],
-                    "action": summary.get("action_taken", "-"),
-                    "why": _first_reason(summary),
-                    "champion": registry.version_by_alias(spec, "champion"),
-                }
-            else:  # a failed run returns its state
-                row = {
-                    "day": day,
-                    "status": "failed",
-                    "drift_share": None,
-                    "decision": "-",
-                    "action": "-",
-                    "why": str(summary)[:60],
-                    "champion": None,
-                }
-            timeline.append(row)
-            share = "-" if row["drift_share"] is None else f"{row['drift_share']:.2f}"
-            step(
-                f"day {day:2d}  {row['status']:<17} drift share {share:>5}  "
-                f"{row['decision']:<8} {row['action']}  (champion v{row['champion']})"
-            )
+            for model_spec in (spec, ltv_spec):
+                if model_spec is ltv_spec and day == LTV_UPGRADE_DAY:
+                    _upgrade(ctx.store, registry, ltv_spec, window_end, step)
+                summary = monitor_model_flow(
+                    model=model_spec.name, window_end=window_end.isoformat(), retrain_via="subflow"
+                )
+                row = _row(day, model_spec.name, summary)
+                row["champion"] = registry.version_by_alias(model_spec, "champion")
+                timeline.append(row)
+                share = "-" if row["drift_share"] is None else f"{row['drift_share']:.2f}"
+                step(
+                    f"day {day:2d} {model_spec.name:<19} {row['status']:<17} drift share "
+                    f"{share:>5}  {row['decision']:<8} {row['action']}  "
+                    f"(champion v{row['champion']})"
+                )
     return timeline
+
+
+class _ServingApp:
+    """The serving app of the demo: scores each day's rows with the model's champion,
+    logs them with its version, and logs the labels that arrived that day."""
+
+    def __init__(self, store: Any, registry: Any, pseudo: Any, start: pd.Timestamp) -> None:
+        self.store, self.registry, self.pseudo, self.start = store, registry, pseudo, start
+        self.champions: dict[str, tuple[str, Any]] = {}
+
+    def _day(self, ts: pd.Series) -> pd.Series:
+        return (ts - self.start).dt.total_seconds() // 86_400
+
+    def serve_and_log(
+        self, spec: Any, predictions: pd.DataFrame, labels: pd.DataFrame, day: int
+    ) -> None:
+        from driftline.data import ingest
+        from driftline.lifecycle.training import feature_frame
+        from driftline.tasks import task_for
+
+        frame = predictions[self._day(predictions[spec.model.timestamp]) == day].copy()
+        version = self.registry.version_by_alias(spec, "champion")
+        if version is not None:  # else the bootstrap: the rule's scores, no version
+            cached = self.champions.get(spec.name)
+            if cached is None or cached[0] != version:
+                model = self.registry.load_model(spec, version).estimator
+                self.champions[spec.name] = cached = (version, model)
+            frame[spec.model.prediction] = (
+                task_for(spec.model).score(cached[1], feature_frame(spec, frame)).round(5)
+            )
+        ingest.log_predictions(
+            self.store, spec, frame, self.pseudo, source=f"day {day}", model_version=version
+        )
+        arrived = labels[self._day(labels["labelled_at"]) == day]
+        if not arrived.empty:
+            ingest.log_labels(self.store, spec, arrived, source=f"labels of day {day}")
+
+    def log_history(self, spec: Any, sim: Any, *, until_day: int) -> None:
+        """Everything before ``until_day`` at once: the rule's scores, the labels that had
+        arrived by then."""
+        from driftline.data import ingest
+
+        before = self.start + pd.Timedelta(days=until_day)
+        rows = sim.predictions[sim.predictions[spec.model.timestamp] < before]
+        ingest.log_predictions(self.store, spec, rows, self.pseudo, source="history")
+        arrived = sim.labels[sim.labels["labelled_at"] < before]
+        if not arrived.empty:
+            ingest.log_labels(self.store, spec, arrived, source="labels of the history")
+
+
+def _upgrade(store: Any, registry: Any, spec: Any, as_of: pd.Timestamp, step: Any) -> None:
+    """The LTV team trains the spec's own trainer as a challenger, unless a retrain has
+    already replaced the linear bootstrap champion; the gates decide."""
+    from driftline.cli.lifecycle import gate_table
+    from driftline.lifecycle.promotion import promote
+    from driftline.lifecycle.training import train
+
+    if registry.version_by_alias(spec, "champion") != "1":
+        return
+    trained = train(store, registry, spec, reason="manual", triggered_by="demo", as_of=as_of)
+    outcome = promote(store, registry, spec, triggered_by="demo", as_of=as_of)
+    step(
+        f"{spec.name}: the team tries {spec.training.trainer} as v{trained.version}; "
+        f"{outcome.reason}"
+    )
+    if outcome.report is not None:
+        console.print(gate_table(outcome.report))
+
+
+def _row(day: int, model: str, summary: Any) -> dict[str, Any]:
+    if isinstance(summary, dict):
+        return {
+            "day": day,
+            "model": model,
+            "status": summary["status"],
+            "drift_share": summary.get("drift_share"),
+            "decision": summary["decision"],
+            "action": summary.get("action_taken", "-"),
+            "why": _first_reason(summary),
+        }
+    return {  # a failed run returns its state
+        "day": day,
+        "model": model,
+        "status": "failed",
+        "drift_share": None,
+        "decision": "-",
+        "action": "-",
+        "why": str(summary)[:60],
+    }
 
 
 def _first_reason(summary: dict[str, Any]) -> str:
@@ -196,14 +276,16 @@ def _report(
     from driftline.lifecycle.audit import recent_decisions
     from driftline.specs import find_spec
 
-    table = Table(title="monitoring timeline (one window a day)")
-    for column in ("day", "status", "drift share", "decision", "action", "champion", "why"):
+    table = Table(title="monitoring timeline (one window a day per model)")
+    for column in ("day", "model", "status", "drift share", "decision", "action", "champion"):
         table.add_column(column, overflow="fold")
+    table.add_column("why", overflow="fold")
     for row in timeline:
         share = row["drift_share"]
         style = {"alert": "yellow", "retrain": "red"}.get(row["decision"], "")
         table.add_row(
             str(row["day"]),
+            row["model"],
             row["status"],
             "-" if share is None else f"{share:.2f}",
             row["decision"],
@@ -214,25 +296,31 @@ def _report(
         )
     console.print(table)
     with Context.open() as ctx:
-        spec = find_spec(MODEL, ctx.settings.specs_dir)
-        decisions = recent_decisions(ctx.store, spec.name, limit=10)
+        decisions = {
+            name: recent_decisions(
+                ctx.store, find_spec(name, ctx.settings.specs_dir).name, limit=10
+            )
+            for name in (MODEL, LTV_MODEL)
+        }
     from driftline.cli.lifecycle import gate_table
     from driftline.lifecycle.gates import GateReport
 
-    shown = set()
-    for d in decisions:  # newest first: the last rejection and the last promotion
-        if d.outcome in shown or d.gate_report is None or d.champion_before is None:
-            continue
-        shown.add(d.outcome)
-        console.print(f"[bold]gate report of the last {d.outcome} challenger[/]")
-        console.print(gate_table(GateReport.from_dict(d.gate_report)))
-    console.print("[bold]promotion audit trail[/]")
-    for d in reversed(decisions):
-        versions = f"v{d.champion_before or '-'} -> v{d.champion_after or '-'}"
-        console.print(
-            f"  {d.created_at:%Y-%m-%d %H:%M} {d.action:<8} {d.outcome:<11} "
-            f"challenger v{d.challenger_version}  champion {versions}  by {d.triggered_by}"
-        )
+    for name, trail in decisions.items():
+        shown = set()
+        for d in trail:  # newest first: the last rejection and the last promotion
+            if d.outcome in shown or d.gate_report is None or d.champion_before is None:
+                continue
+            shown.add(d.outcome)
+            console.print(f"[bold]{name}: gate report of the last {d.outcome} challenger[/]")
+            console.print(gate_table(GateReport.from_dict(d.gate_report)))
+    for name, trail in decisions.items():
+        console.print(f"[bold]{name}: promotion audit trail[/]")
+        for d in reversed(trail):
+            versions = f"v{d.champion_before or '-'} -> v{d.champion_after or '-'}"
+            console.print(
+                f"  {d.created_at:%Y-%m-%d %H:%M} {d.action:<8} {d.outcome:<11} "
+                f"challenger v{d.challenger_version}  champion {versions}  by {d.triggered_by}"
+            )
     if receiver is not None:
         payloads = receiver.payloads()
         console.print(

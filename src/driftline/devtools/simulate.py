@@ -4,10 +4,11 @@ Each simulated day draws visitors with RFM-style features, a device and a channe
 a true purchase-within-7-days probability, and a score from a fixed scoring rule (the
 "model" before a real one is trained). The same visitors are also scored by a second
 model, churn risk (``churn_score``, label ``churned_30d`` 30 days later), so two models
-can be monitored side by side. Named scenarios place events on a timeline
-that is returned (and written) with the data, so tests and the demo know exactly which
-days and columns drifted. Everything is vectorised and seeded: the same arguments
-always give the same rows.
+can be monitored side by side. :func:`simulate_customer_ltv` draws the same kind of
+customers for a regression model, ``customer_ltv`` (12-month value, label 365 days
+later). Named scenarios place events on a timeline that is returned (and written) with
+the data, so tests and the demo know exactly which days and columns drifted. Everything
+is vectorised and seeded: the same arguments always give the same rows.
 """
 
 from __future__ import annotations
@@ -356,3 +357,134 @@ def simulate(
         ],
     }
     return Simulation(data[columns], labels, timeline, churn_labels)
+
+
+# -- customer_ltv: a regression model ------------------------------------------------------
+
+LTV_HORIZON = timedelta(days=365)
+LTV_COLUMNS = ["request_id", "customer_id", "event_ts", *NUMERICAL, *CATEGORICAL]
+
+
+def _ltv_season(ts: pd.Series) -> np.ndarray:
+    """1 in the late-November promotion season (Black Friday to Christmas), fading to 0
+    in late May: a smooth yearly cycle."""
+    day = ts.dt.dayofyear.to_numpy(dtype=float)
+    return 0.5 * (1 + np.cos(2 * np.pi * (day - 335) / 365.25))
+
+
+def _ltv_expected_log(f: dict[str, np.ndarray], concept: float) -> np.ndarray:
+    """Log of the mean 12-month spend of a buyer; ``concept`` in [0, 1] blends in the
+    price-driven behaviour (discount hunters spend less, loyalty matters less)."""
+    base = (
+        np.log(f["avg_order_value"].astype(float))
+        + 0.45 * np.log1p(f["frequency_90d"])
+        + 0.5 * (f["recency_days"] < 21)
+        + 0.3 * (f["top_category"] == "electronics")
+        - 0.4 * (f["channel"] == "paid_social")
+        + 0.6 * f["email_open_rate"]
+    )
+    if concept <= 0:
+        return base
+    drifted = base - 0.3 * np.log1p(f["frequency_90d"]) - 1.2 * f["discount_share"]
+    return (1 - concept) * base + concept * drifted
+
+
+def _ltv_buy_logit(f: dict[str, np.ndarray]) -> np.ndarray:
+    """Log-odds that the customer buys again within 12 months."""
+    return (
+        -0.4
+        + 0.7 * np.log1p(f["frequency_90d"])
+        - 0.012 * f["recency_days"]
+        + 1.2 * f["email_open_rate"]
+        - 0.5 * (f["customer_type"] == "new")
+        + 0.15 * f["sessions_7d"]
+    )
+
+
+def simulate_customer_ltv(
+    scenario: str = "stable",
+    *,
+    days: int = 28,
+    rows_per_day: int = 500,
+    seed: int = 0,
+    start: date = date(2026, 9, 1),
+    history_days: int = 0,
+) -> Simulation:
+    """Simulate the ``customer_ltv`` model: each day's visitors (the same RFM features as
+    :func:`simulate`), a score from a fixed value rule (``ltv_score``) and the value the
+    customer spends over the next 12 months (``value_12m``, arriving 365 days later).
+
+    The value is zero-inflated and heavy-tailed: a buy-again probability times a
+    lognormal spend (sigma 0.9). A seasonal promotion effect lowers the value of
+    customers who arrive in the promotion season with a high discount share (bargain
+    hunters rarely come back), and the scenario's events move it like the purchase
+    model: ``flash_sale`` brings discount-driven customers, ``concept_drift`` makes
+    discounts predict lower value, shifts change who arrives. ``history_days`` days of
+    the stable world come before ``start`` (so a 365-day label has matured by ``start``).
+    """
+    if days < 1 or rows_per_day < 1 or history_days < 0:
+        raise ValueError("days and rows_per_day must be at least 1, history_days at least 0")
+    events = scenario_events(scenario, days)
+    rng = np.random.default_rng(seed)
+    origin = datetime(start.year, start.month, start.day, tzinfo=UTC)
+    # The stable history is drawn a week at a time (nothing happens in it, and the season
+    # is read from each row's own time); the scenario's days one by one.
+    blocks = [(d, min(7, -d)) for d in range(-history_days, 0, 7)]
+    blocks += [(d, 1) for d in range(days)]
+    parts: dict[str, list[np.ndarray]] = {}
+    for index, (day, length) in enumerate(blocks):
+        f = _day(rng, day, rows_per_day * length, events, pool=rows_per_day * 5)
+        n = int(f.pop("__n")[0])
+        concept = max((_strength(e, day) for e in events if e.kind == "concept_drift"), default=0)
+        seconds = np.sort(rng.uniform(0, 86_400 * length, n))
+        ts = pd.Series(pd.Timestamp(origin + timedelta(days=day)) + pd.to_timedelta(seconds, "s"))
+        p_buy = 1 / (1 + np.exp(-_ltv_buy_logit(f)))
+        sigma = 0.9
+        spend = np.exp(_ltv_expected_log(f, concept) + rng.normal(0, sigma, n) - sigma**2 / 2)
+        promotion = 1 - 0.6 * _ltv_season(ts) * f["discount_share"]
+        value = np.where(rng.random(n) < p_buy, spend * promotion * 2.5, 0.0)
+        rule = p_buy * np.exp(_ltv_expected_log(f, 0.0)) * 2.5 * rng.lognormal(0, 0.3, n)
+        columns = {
+            "__row": np.arange(n) + index * 10_000_000,
+            "event_ts": ts.dt.tz_localize(None).to_numpy(),
+            **{c: f[c] for c in [*NUMERICAL, *CATEGORICAL, "consent_analytics"]},
+            "ltv_score": np.round(rule, 2),
+            "value_12m": np.round(value, 2),
+        }
+        for name, values in columns.items():
+            parts.setdefault(name, []).append(np.asarray(values))
+    data = pd.DataFrame({name: np.concatenate(values) for name, values in parts.items()})
+    data["event_ts"] = data["event_ts"].dt.tz_localize("UTC")
+    row = data.pop("__row").astype(str)
+    data.insert(0, "request_id", (f"ltv{seed}-" + row).astype(object))
+    data.insert(1, "customer_id", ("L" + row).astype(object))
+    for column in CATEGORICAL:
+        data[column] = data[column].astype(object)
+    labels = pd.DataFrame(
+        {
+            "request_id": data["request_id"],
+            "value_12m": data.pop("value_12m"),
+            "labelled_at": data["event_ts"] + LTV_HORIZON,
+        }
+    )
+    timeline = {
+        "scenario": scenario,
+        "description": SCENARIOS[scenario],
+        "model": "customer_ltv",
+        "seed": seed,
+        "start": origin.isoformat(),
+        "days": days,
+        "history_days": history_days,
+        "rows_per_day": rows_per_day,
+        "label_delay_days": LTV_HORIZON.days,
+        "events": [
+            {
+                **asdict(e),
+                "start": (origin + timedelta(days=e.start_day)).isoformat(),
+                "end": (origin + timedelta(days=e.end_day)).isoformat(),
+                "columns": list(e.columns),
+            }
+            for e in events
+        ],
+    }
+    return Simulation(data[[*LTV_COLUMNS, "ltv_score", "consent_analytics"]], labels, timeline)
