@@ -158,7 +158,8 @@ def test_dashboard_renders_panels_with_data(  # type: ignore[no-untyped-def]
         timeout=120,
         check=True,
     )
-    sections = _panel_sections(out.stdout, [p.title for p in dashboard.panels])
+    panels = dashboard.panels_for(spec.model.task)
+    sections = _panel_sections(out.stdout, [p.title for p in panels])
     empty = [
         title
         for title, html in sections.items()

@@ -286,12 +286,7 @@ def test_snapshots_carry_every_metric_the_default_dashboard_plots(mspec: ModelSp
     from driftline.ops.dashboards import load_dashboard
 
     dashboard, _ = load_dashboard(SPEC_FILE.parents[1] / "dashboards", mspec.name)
-    wanted = {
-        v.metric
-        for panel in dashboard.panels
-        if panel.tasks is None or mspec.model.task in panel.tasks
-        for v in panel.values
-    }
+    wanted = {v.metric for panel in dashboard.panels_for(mspec.model.task) for v in panel.values}
     sim = scenario("stable")
     result = check_drift(
         window(sim, 5), baseline_from(sim, mspec), mspec, labelled=labelled(sim, 3, 4)

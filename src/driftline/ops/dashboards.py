@@ -61,6 +61,10 @@ class DashboardSpec(_Strict):
 
     panels: list[Panel] = Field(min_length=1)
 
+    def panels_for(self, task: str) -> list[Panel]:
+        """The panels a model of ``task`` shows (those without ``tasks``, or naming it)."""
+        return [p for p in self.panels if p.tasks is None or task in p.tasks]
+
 
 @dataclass(frozen=True)
 class SyncResult:
@@ -113,9 +117,7 @@ def render_panels(dashboard: DashboardSpec, spec: ModelSpec) -> list[Any]:
     from evidently.sdk.panels import bar_plot_panel, counter_panel, line_plot_panel
 
     panels = []
-    for panel in dashboard.panels:
-        if panel.tasks is not None and spec.model.task not in panel.tasks:
-            continue
+    for panel in dashboard.panels_for(spec.model.task):
         values = []
         for column in _columns(spec, panel.for_each):
             names = {
