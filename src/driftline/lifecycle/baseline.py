@@ -132,10 +132,12 @@ def build_baseline(
     """
     m = spec.model
     schema = spec.column_types_with_prediction
+    task = task_for(m)
     scored = frame.copy()
-    scored[m.prediction] = np.asarray(predictions, dtype=float)
-    # The task's strata (binary: label, then segments); the label only when the frame has it.
-    strata = [c for c in task_for(m).strata(m.target, m.segments) if c in scored.columns]
+    for column, values in task.prediction_frame(m, predictions).items():
+        scored[column] = values.to_numpy()
+    # The task's strata (label, then segments); the label only when the frame has it.
+    strata = [c for c in task.strata(m.target, m.segments) if c in scored.columns]
     sample = stratified_sample(scored, strata, sample_size, seed)
     reference = sample[list(schema)].reset_index(drop=True)
     return Baseline(

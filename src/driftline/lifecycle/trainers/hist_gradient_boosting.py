@@ -20,7 +20,7 @@ class HistGradientBoostingTrainer:
 
     name = "hist_gradient_boosting"
     description = "HistGradientBoostingClassifier with native categories, NaN-aware (scikit-learn)"
-    tasks = ("binary_classification",)
+    tasks = ("binary_classification", "multiclass_classification")
     # The fitted trees, and the category encoder inside the classifier, which holds
     # functools.partial(check_array, ...): skops audits the wrapped function as a type of
     # its own, so trusting ``partial`` admits only partials of functions on the list.
