@@ -119,13 +119,14 @@ class TrainingResult:
     baseline_rows: int
     champion_version: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    primary_metric: str = "roc_auc"
 
     def summary(self) -> str:
         return (
             f"{self.model} version {self.version} ({self.reason}): trained on "
             f"{self.counts['train_rows']:,} rows from {self.windows.train_start:%Y-%m-%d} to "
-            f"{self.windows.train_end:%Y-%m-%d}, validation ROC AUC "
-            f"{self.metrics.get('roc_auc', float('nan')):.4f}"
+            f"{self.windows.train_end:%Y-%m-%d}, validation {self.primary_metric} "
+            f"{self.metrics.get(self.primary_metric, float('nan')):.4f}"
         )
 
 
@@ -214,6 +215,7 @@ def train(
         baseline_rows=len(baseline.reference),
         champion_version=champion,
         tags=tags,
+        primary_metric=spec.promotion.primary_metric,
     )
     log.info("%s", result.summary())
     return result
