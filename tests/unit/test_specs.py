@@ -21,7 +21,11 @@ def test_shipped_spec_is_valid() -> None:
     assert spec.name == "purchase_propensity"
     assert "channel" in spec.model.features.categorical
     assert spec.model.segments == ["channel", "device"]
-    assert [s.name for s in list_specs(SPECS_DIR)] == ["churn_risk", "purchase_propensity"]
+    assert [s.name for s in list_specs(SPECS_DIR)] == [
+        "churn_risk",
+        "next_category",
+        "purchase_propensity",
+    ]
 
 
 def test_unknown_key_names_file_key_and_allowed_keys() -> None:
@@ -87,7 +91,9 @@ def test_invalid_yaml(tmp_path: Path) -> None:
 
 
 def test_find_spec_unknown_model_lists_known(tmp_path: Path) -> None:
-    with pytest.raises(SpecError, match=r"specs found in .*: churn_risk, purchase_propensity"):
+    with pytest.raises(
+        SpecError, match=r"specs found in .*: churn_risk, next_category, purchase_propensity"
+    ):
         find_spec("churn", SPECS_DIR)
 
 

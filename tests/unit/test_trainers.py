@@ -43,12 +43,12 @@ def _with_training(spec: ModelSpec, **training: Any) -> dict[str, Any]:
     return {"model": spec.model.model_dump(), "training": training}
 
 
-def test_both_built_in_trainers_are_registered_for_binary_classification() -> None:
+def test_both_built_in_trainers_are_registered_for_both_classification_tasks() -> None:
     entries = {e.name: e for e in TRAINERS.entries()}
     assert {"hist_gradient_boosting", "logistic_regression"} <= set(entries)
     for name in ("hist_gradient_boosting", "logistic_regression"):
         assert entries[name].source == BUILTIN
-        assert entries[name].value.tasks == ("binary_classification",)
+        assert entries[name].value.tasks == ("binary_classification", "multiclass_classification")
         assert entries[name].value.description
 
 
