@@ -85,10 +85,14 @@ def test_bootstrap_interval_brackets_the_difference(mc_spec: ModelSpec) -> None:
     y, p = _fixed()
     worse = 0.5 * p + 0.5 / 3 + np.random.default_rng(1).normal(0, 0.05, p.shape).clip(-0.1, 0.1)
     worse = np.clip(worse, 0.01, None)
-    boot = task.paired_bootstrap(
-        y, p, worse, metric="accuracy", samples=200, confidence=0.9, seed=0
-    )
-    assert boot.ci_low <= boot.diff <= boot.ci_high
+    for metric in task.primary_metrics:
+        boot = task.paired_bootstrap(
+            y, p, worse, metric=metric, samples=200, confidence=0.9, seed=0
+        )
+        # The vectorised resampling computes the metric as scikit-learn does.
+        expected = task.evaluate(y, p)[metric] - task.evaluate(y, worse)[metric]
+        assert boot.diff == pytest.approx(expected)
+        assert boot.ci_low <= boot.diff <= boot.ci_high
     with pytest.raises(ValueError, match="log_loss"):
         task.paired_bootstrap(y, p, worse, metric="log_loss", samples=100, confidence=0.9, seed=0)
 
