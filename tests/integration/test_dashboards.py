@@ -32,6 +32,21 @@ def test_default_dashboard_is_valid(spec: ModelSpec) -> None:
     assert any(p.for_each == "numerical" for p in dashboard.panels)
 
 
+def test_multiclass_dashboard_repeats_over_every_prediction_column() -> None:
+    from driftline.ops.dashboards import render_panels
+    from driftline.specs import load_spec
+
+    spec = load_spec(REPO / "monitors" / "next_category.yaml")
+    dashboard, path = load_dashboard(DASHBOARDS, spec.name)
+    assert path.name == "next_category.yaml"
+    [drift] = [p for p in dashboard.panels if p.for_each == "predictions"]
+    panel = render_panels(dashboard, spec)[dashboard.panels.index(drift)]
+    columns = [v.metric_labels["column"] for v in panel.values]
+    assert columns == list(spec.prediction_types)  # predicted class, then p_<class>
+    metrics = {v.metric for p in dashboard.panels for v in p.values}
+    assert {"Accuracy", "F1Score", "RocAuc", "LogLoss"} <= metrics
+
+
 def test_bad_dashboard_file_is_explained(tmp_path: Path, spec: ModelSpec) -> None:
     (tmp_path / f"{spec.name}.yaml").write_text("panels:\n  - title: x\n    type: pie\n")
     with pytest.raises(SpecError, match=r"invalid dashboard: panels\.0\.type"):

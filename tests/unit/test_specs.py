@@ -24,6 +24,7 @@ def test_shipped_spec_is_valid() -> None:
     assert [s.name for s in list_specs(SPECS_DIR)] == [
         "churn_risk",
         "customer_ltv",
+        "next_category",
         "purchase_propensity",
     ]
 
@@ -92,7 +93,8 @@ def test_invalid_yaml(tmp_path: Path) -> None:
 
 def test_find_spec_unknown_model_lists_known(tmp_path: Path) -> None:
     with pytest.raises(
-        SpecError, match=r"specs found in .*: churn_risk, customer_ltv, purchase_propensity"
+        SpecError,
+        match=r"specs found in .*: churn_risk, customer_ltv, next_category, purchase_propensity",
     ):
         find_spec("churn", SPECS_DIR)
 

@@ -67,8 +67,7 @@ def alert_for(
     result = run.result
     triggers = set(d.triggers)
     counted = [c for c in result.columns if c.name in set(d.drifted_columns)]
-    if result.prediction is not None and result.prediction.drifted:
-        counted.append(result.prediction)
+    counted += [p for p in result.predictions if p.drifted]
     features = [
         FeatureDrift(column=c.name, method=c.method, score=c.score, threshold=c.threshold)
         for c in sorted(counted, key=_strength, reverse=True)

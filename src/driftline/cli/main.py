@@ -165,7 +165,12 @@ def simulate_cmd(
     with console.status(f"simulating {days} days of {scenario}"):
         sim = simulate(scenario, days=days, rows_per_day=rows_per_day, seed=seed)
     out.mkdir(parents=True, exist_ok=True)
-    for name, frame in (("predictions", sim.predictions), ("labels", sim.labels)):
+    written = (
+        ("predictions", sim.predictions),
+        ("labels", sim.labels),
+        ("next_category_labels", sim.next_category_labels),
+    )
+    for name, frame in written:
         path = out / f"{name}.{fmt}"
         if fmt == "csv":
             frame.to_csv(path, index=False)

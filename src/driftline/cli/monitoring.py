@@ -30,11 +30,9 @@ def _columns_table(result: DriftResult, title: str) -> Table:
     table = Table(title=title)
     for name in ("column", "type", "method", "score", "threshold", "drifted"):
         table.add_column(name, justify="right" if name in {"score", "threshold"} else "left")
-    rows = list(result.columns)
-    if result.prediction is not None:
-        rows.append(result.prediction)
+    rows = [*result.columns, *result.predictions]
     for col in rows:
-        label = f"{col.name} (prediction)" if col is result.prediction else col.name
+        label = f"{col.name} (prediction)" if col in result.predictions else col.name
         table.add_row(
             label,
             col.type,

@@ -164,12 +164,18 @@ def prepare_predictions(
     the whole batch, from ``model_version`` (which fills rows the column leaves blank; a
     row naming another version rejects the batch). A row with a version must have a
     score; a row without one may leave the score empty (stored as NULL, never scored).
+    The prediction columns are the task's (:meth:`driftline.tasks.Task.prediction_columns`),
+    checked by the task (a multiclass row's probabilities must sum to 1).
     """
     m = spec.model
+    task = task_for(m)
     problems = _Problems(source)
     if df.empty:
         raise DataError(f"{source}: the batch has no rows")
-    needed = [m.request_id, m.entity_id, m.timestamp, m.prediction, *m.features.all]
+    kinds = spec.prediction_types
+    derived = set(task.derived_prediction_columns(m))
+    logged = [c for c in kinds if c not in derived]
+    needed = [m.request_id, m.entity_id, m.timestamp, *logged, *m.features.all]
     if m.consent:
         needed.append(m.consent)
     _require(df, needed, problems)
@@ -196,18 +202,59 @@ def prepare_predictions(
         )
         versions = versions.where(versions.notna(), given)
     out[MODEL_VERSION] = versions
-    score = _numeric(df, m.prediction, problems)
+    predictions = _predictions(spec, df, problems)
+    scores = [c for c, kind in kinds.items() if kind == "numerical"]
     problems.rows(
-        m.prediction,
-        score.isna() & versions.notna(),
+        " + ".join(scores),
+        predictions[scores].isna().all(axis=1) & versions.notna(),
         "have a model version but no score (a row without a score must not name a version)",
     )
-    for problem in task_for(m).prediction_problems(score):
-        problems.rows(m.prediction, problem.rows, problem.what)
-    out[m.prediction] = score
+    for column, problem in task.check_predictions(m, predictions):
+        problems.rows(column, problem.rows, problem.what)
+    for column in kinds:
+        out[column] = predictions[column]
     problems.raise_if_any()
     out[TS_US] = to_ts_us(out[TS_US])
     return out.reset_index(drop=True)
+
+
+def _predictions(spec: ModelSpec, df: pd.DataFrame, problems: _Problems) -> pd.DataFrame:
+    """The batch's prediction columns, typed by kind (numbers as float, categories as
+    text), with the columns the task derives filled where the batch leaves them blank."""
+    m = spec.model
+    task = task_for(m)
+    out = pd.DataFrame(index=df.index)
+    for column, kind in spec.prediction_types.items():
+        if column not in df.columns:  # a derived column (others are required)
+            out[column] = pd.Series([None] * len(df), index=df.index, dtype=object)
+        elif kind == "numerical":
+            out[column] = _numeric(df, column, problems)
+        else:
+            values = df[column].astype(object)
+            blank = values.isna() | (values.astype(str).str.strip() == "")
+            out[column] = values.astype(str).str.strip().where(~blank, None)
+    derived = task.derived_prediction_columns(m)
+    if derived:
+        filled = task.prediction_frame(m, task.stored_scores(m, out))
+        for column in derived:
+            out[column] = out[column].where(out[column].notna(), filled[column].to_numpy())
+    return out
+
+
+def prepare_prediction_columns(spec: ModelSpec, df: pd.DataFrame, source: str) -> pd.DataFrame:
+    """The prediction columns of ``df`` (a reference file, say) typed and checked by the
+    model's task, derived columns filled; rows without any score are left as they are.
+    Raises DataError listing the columns and rows at fault (KeyError-free: a missing
+    column is one of them)."""
+    problems = _Problems(source)
+    task = task_for(spec.model)
+    derived = set(task.derived_prediction_columns(spec.model))
+    _require(df, [c for c in spec.prediction_types if c not in derived], problems)
+    predictions = _predictions(spec, df, problems)
+    for column, problem in task.check_predictions(spec.model, predictions):
+        problems.rows(column, problem.rows, problem.what)
+    problems.raise_if_any()
+    return predictions
 
 
 def prepare_labels(spec: ModelSpec, df: pd.DataFrame, source: str) -> pd.DataFrame:
@@ -220,8 +267,10 @@ def prepare_labels(spec: ModelSpec, df: pd.DataFrame, source: str) -> pd.DataFra
     out = pd.DataFrame(index=df.index)
     out["model"] = spec.name
     out[REQUEST_ID] = _text_ids(df, m.request_id, problems)
-    label = _numeric(df, m.target, problems)
-    for problem in task_for(m).label_problems(label):
+    task = task_for(m)
+    encoded = task.encode_labels(df[m.target])
+    label = _numeric(df, m.target, problems) if encoded is None else encoded
+    for problem in task.label_problems(label):
         problems.rows(m.target, problem.rows, problem.what)
     out["label"] = label
     if "labelled_at" in df.columns:

@@ -36,6 +36,7 @@ from driftline.data.readonly import create_read_only_engine
 from driftline.data.store import ENTITY_KEY, LABELS_TABLE, ModelSummary, Store
 from driftline.specs import ModelSpec, SourceSection
 from driftline.specs.source import query_parameters, split_relation
+from driftline.tasks import task_for
 
 log = logging.getLogger(__name__)
 
@@ -143,10 +144,57 @@ class StoreSource(PredictionSource):
 
 def optional_columns(spec: ModelSpec) -> list[str]:
     """Spec columns a source may lack: read when the table (or query) has them, absent
-    from the frame otherwise. Today the model version column, once specs name one
-    (``model.model_version``)."""
+    from the frame otherwise. The model version column (``model.model_version``), and the
+    prediction columns the task derives from the others (a multiclass model's predicted
+    class: the most probable class where the table has none)."""
     version = spec.model.model_version
-    return [version] if isinstance(version, str) and version else []
+    derived = list(task_for(spec.model).derived_prediction_columns(spec.model))
+    return [*([version] if isinstance(version, str) and version else []), *derived]
+
+
+def _logged_predictions(spec: ModelSpec) -> list[str]:
+    """The prediction columns a source must have (the task's, but those it derives)."""
+    derived = set(task_for(spec.model).derived_prediction_columns(spec.model))
+    return [c for c in spec.prediction_types if c not in derived]
+
+
+def _typed_predictions(spec: ModelSpec, frame: pd.DataFrame) -> pd.DataFrame:
+    """The prediction columns of ``frame`` typed (numbers as float, categories as text),
+    derived columns filled where the source has none. DataError for a number that is not."""
+    m = spec.model
+    task = task_for(m)
+    out = pd.DataFrame(index=frame.index)
+    for column, kind in spec.prediction_types.items():
+        if column not in frame:
+            out[column] = pd.Series([None] * len(frame), index=frame.index, dtype=object)
+        elif kind == "numerical":
+            out[column] = _numbers(frame[column], f"prediction column {column}")
+        else:
+            out[column] = _texts(frame[column])
+    derived = task.derived_prediction_columns(m)
+    if derived:
+        filled = task.prediction_frame(m, task.stored_scores(m, out))
+        for column in derived:
+            out[column] = out[column].where(out[column].notna(), filled[column].to_numpy())
+    return out
+
+
+def _labels(spec: ModelSpec, column: pd.Series) -> pd.Series:
+    """Labels as the store keeps them: numbers, or the task's encoding (a multiclass
+    model's class positions). DataError naming the column when a value is not a label."""
+    target = spec.model.target
+    task = task_for(spec.model)
+    encoded = task.encode_labels(column)
+    if encoded is None:
+        return _numbers(column, f"label column {target}")
+    bad = column.notna() & encoded.isna()
+    if bad.any():
+        examples = ", ".join(repr(v) for v in column[bad].head(3))
+        raise DataError(
+            f"the source's label column {target} holds values that are not labels of task "
+            f"{task.name} ({examples}); fix the labels or the spec's task_options"
+        )
+    return encoded
 
 
 def source_url(spec: ModelSpec, environ: Mapping[str, str] | None = None) -> str:
@@ -222,7 +270,7 @@ class TableSource(PredictionSource):
             p, extra = self._predictions(conn, start, end)
             columns = [p.c[m.request_id], p.c[m.entity_id].label(_ENTITY), p.c[m.timestamp]]
             columns += [p.c[c] for c in [*([m.consent] if m.consent else []), *m.features.all]]
-            columns += [p.c[m.prediction], *(p.c[c] for c in extra)]
+            columns += [*(p.c[c] for c in _logged_predictions(spec)), *(p.c[c] for c in extra)]
             joined = p
             if with_labels and labels is not None:
                 target, _, joined = self._labels(conn, p)
@@ -244,7 +292,7 @@ class TableSource(PredictionSource):
             if labels is None:
                 frame = self._with_store_labels(frame, as_of=None)
             else:
-                frame[m.target] = _numbers(frame.pop(_LABEL), f"label column {m.target}")
+                frame[m.target] = _labels(spec, frame.pop(_LABEL))
                 if not labels.in_predictions:
                     _one_label_each(frame, m.request_id, self.description)
         return frame.reset_index(drop=True)
@@ -265,14 +313,15 @@ class TableSource(PredictionSource):
             frame = frame[frame[m.target].notna()]
             if version not in frame:
                 frame[version] = None
-            return frame[[m.prediction, m.target, version, m.timestamp]].reset_index(drop=True)
+            kept = [*spec.prediction_types, m.target, version, m.timestamp]
+            return frame[kept].reset_index(drop=True)
         with self._connect() as conn:
             p, extra = self._predictions(conn, start, end)
             target, known_at, joined = self._labels(conn, p)
             query = (
                 sa.select(
                     p.c[m.request_id],
-                    p.c[m.prediction],
+                    *(p.c[c] for c in _logged_predictions(spec)),
                     target.label(_LABEL),
                     p.c[m.timestamp],
                     *(p.c[c] for c in extra),
@@ -290,14 +339,11 @@ class TableSource(PredictionSource):
             frame = self._fetch(conn, query)
         if not labels.in_predictions:
             _one_label_each(frame, m.request_id, self.description)
-        return pd.DataFrame(
-            {
-                m.prediction: _numbers(frame[m.prediction], f"prediction column {m.prediction}"),
-                m.target: _numbers(frame[_LABEL], f"label column {m.target}"),
-                version: _texts(frame[version]) if version in frame else None,
-                m.timestamp: _times(frame[m.timestamp], f"time column {m.timestamp}"),
-            }
-        )
+        out = _typed_predictions(spec, frame)
+        out[m.target] = _labels(spec, frame[_LABEL])
+        out[version] = _texts(frame[version]) if version in frame else None
+        out[m.timestamp] = _times(frame[m.timestamp], f"time column {m.timestamp}")
+        return out
 
     def summarize(self, spec: ModelSpec) -> ModelSummary:
         m, labels = spec.model, self.section.labels
@@ -357,7 +403,8 @@ class TableSource(PredictionSource):
         ``[start, end)``), and the optional columns it has. SourceError when the table or
         a column the spec names is missing."""
         m, labels = self.spec.model, self.section.labels
-        needed = [m.request_id, m.entity_id, m.timestamp, *m.features.all, m.prediction]
+        needed = [m.request_id, m.entity_id, m.timestamp, *m.features.all]
+        needed += _logged_predictions(self.spec)
         if m.consent:
             needed.append(m.consent)
         if labels is not None and labels.in_predictions:
@@ -501,9 +548,11 @@ class TableSource(PredictionSource):
             out[column] = _numbers(frame[column], f"numerical feature {column}")
         for column in m.features.categorical:
             out[column] = _texts(frame[column])
-        out[m.prediction] = _numbers(frame[m.prediction], f"prediction column {m.prediction}")
         for column in extra:
             out[column] = _texts(frame[column])
+        predictions = _typed_predictions(self.spec, frame)
+        for column in predictions:
+            out[column] = predictions[column]
         if _LABEL in frame:
             out[_LABEL] = frame[_LABEL]
         return out

@@ -89,7 +89,7 @@ class ModelSummary:
 
 
 def _column_types(spec: ModelSpec) -> dict[str, str]:
-    """Store column -> type name ('float', 'text'), for features and the score."""
+    """Store column -> type name ('float', 'text'), for features and the prediction columns."""
     return {
         c: "float" if kind == "numerical" else "text"
         for c, kind in spec.column_types_with_prediction.items()
@@ -504,15 +504,20 @@ class Store:
         *,
         as_of: datetime | pd.Timestamp,
     ) -> pd.DataFrame:
-        """Score, label, prediction time and logged model version (None where none was
+        """Prediction columns (the score; a multiclass model's predicted class and
+        probabilities), label, prediction time and logged model version (None where none was
         logged) of the predictions in ``[start, end)`` whose label arrived by ``as_of`` (so a
         backfill sees only what was known then), under the spec's column names; consenting
         rows only when the spec has a consent column."""
         m = spec.model
         self.ensure_model(spec)
         table = self.predictions_table_name(spec)
+        predictions = {
+            c: kind for c, kind in _column_types(spec).items() if c in spec.prediction_types
+        }
+        selected = ", ".join(f'p."{c}"' for c in predictions)
         sql = (
-            f'SELECT p."{m.prediction}", l.label, p.{TS_US}, p.{MODEL_VERSION} FROM {table} p '
+            f"SELECT {selected}, l.label, p.{TS_US}, p.{MODEL_VERSION} FROM {table} p "
             f"JOIN {LABELS_TABLE} l ON l.model = ? AND l.request_id = p.request_id "
             "WHERE p.ts_us >= ? AND p.ts_us < ? AND l.labelled_ts_us <= ?"
         )
@@ -520,7 +525,7 @@ class Store:
         if m.consent:
             sql += " AND p.consent = ?"
             params.append(True)
-        types = {m.prediction: "float", m.target: "float", TS_US: "int", m.model_version: "text"}
+        types = {**predictions, m.target: "float", TS_US: "int", m.model_version: "text"}
         frame = self.query_frame(sql, params, types)
         stamps = from_ts_us(frame.pop(TS_US))
         frame[m.timestamp] = stamps.set_axis(frame.index)

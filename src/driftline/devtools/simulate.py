@@ -3,9 +3,11 @@
 Each simulated day draws visitors with RFM-style features, a device and a channel,
 a true purchase-within-7-days probability, and a score from a fixed scoring rule (the
 "model" before a real one is trained). The same visitors are also scored by a second
-model, churn risk (``churn_score``, label ``churned_30d`` 30 days later), so two models
-can be monitored side by side. :func:`simulate_customer_ltv` draws the same kind of
-customers for a regression model, ``customer_ltv`` (12-month value, label 365 days
+model, churn risk (``churn_score``, label ``churned_30d`` 30 days later), and by a
+multiclass model, next category (``p_<category>`` per category and ``predicted_category``,
+label ``next_category`` 7 days later, see :func:`simulate_next_category`), so several
+models can be monitored side by side. :func:`simulate_customer_ltv` draws the same kind
+of customers for a regression model, ``customer_ltv`` (12-month value, label 365 days
 later). Named scenarios place events on a timeline that is returned (and written) with
 the data, so tests and the demo know exactly which days and columns drifted. Everything
 is vectorised and seeded: the same arguments always give the same rows.
@@ -37,6 +39,7 @@ DEVICES = ["mobile", "desktop", "tablet"]
 CHANNELS = ["organic", "paid_search", "paid_social", "email", "direct", "referral"]
 CATEGORIES = ["fashion", "electronics", "home", "beauty", "sports", "toys"]
 LABEL_DELAY = timedelta(days=7)
+NEXT_CATEGORY_LABEL_DELAY = timedelta(days=7)
 CHURN_LABEL_DELAY = timedelta(days=30)
 
 SCENARIOS: dict[str, str] = {
@@ -70,6 +73,7 @@ class Simulation:
     labels: pd.DataFrame
     timeline: dict[str, Any] = field(default_factory=dict)
     churn_labels: pd.DataFrame = field(default_factory=pd.DataFrame)
+    next_category_labels: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def labels_known_by(self, when: datetime | pd.Timestamp) -> pd.DataFrame:
         """Purchase labels that have arrived by ``when`` (7 days after the visit)."""
@@ -78,6 +82,11 @@ class Simulation:
     def churn_labels_known_by(self, when: datetime | pd.Timestamp) -> pd.DataFrame:
         """Churn labels that have arrived by ``when`` (30 days after the visit)."""
         return self.churn_labels[self.churn_labels["labelled_at"] <= pd.Timestamp(when)]
+
+    def next_category_labels_known_by(self, when: datetime | pd.Timestamp) -> pd.DataFrame:
+        """Next-category labels that have arrived by ``when`` (7 days after the visit)."""
+        labels = self.next_category_labels
+        return labels[labels["labelled_at"] <= pd.Timestamp(when)]
 
 
 def scenario_events(scenario: str, days: int) -> list[Event]:
@@ -328,6 +337,8 @@ def simulate(
             "labelled_at": data["event_ts"] + CHURN_LABEL_DELAY,
         }
     )
+    next_predictions, next_labels = simulate_next_category(data, events, seed=seed)
+    data = pd.concat([data, next_predictions], axis=1)
     columns = [
         "request_id",
         "customer_id",
@@ -336,6 +347,7 @@ def simulate(
         *CATEGORICAL,
         "score",
         "churn_score",
+        *next_predictions.columns,
         "consent_analytics",
     ]
     timeline = {
@@ -356,7 +368,7 @@ def simulate(
             for e in events
         ],
     }
-    return Simulation(data[columns], labels, timeline, churn_labels)
+    return Simulation(data[columns], labels, timeline, churn_labels, next_labels)
 
 
 # -- customer_ltv: a regression model ------------------------------------------------------
@@ -488,3 +500,78 @@ def simulate_customer_ltv(
         ],
     }
     return Simulation(data[[*LTV_COLUMNS, "ltv_score", "consent_analytics"]], labels, timeline)
+
+
+# -- next category: a multiclass model ------------------------------------------------------
+
+#: How each visitor trait moves the log-odds of each category of the next purchase.
+_CATEGORY_BASE = np.array([0.4, 0.0, 0.1, 0.0, -0.2, -0.4])  # order of CATEGORIES
+
+
+def _category_logits(visitors: pd.DataFrame, concept: np.ndarray) -> np.ndarray:
+    """True log-odds (n x 6, CATEGORIES order) of the next purchase's category: customers
+    mostly come back for the category they buy most (``top_category``), mobile and paid
+    social visitors lean to fashion and beauty, email readers to home, big baskets to
+    electronics. ``concept`` (n, 0..1) moves them to a new habit: home and sports replace
+    the usual category (what predicts the category changes; the inputs do not)."""
+    n = len(visitors)
+    logits = np.tile(_CATEGORY_BASE, (n, 1))
+    top = visitors["top_category"].to_numpy()
+    for j, category in enumerate(CATEGORIES):
+        logits[:, j] += 1.6 * (top == category)
+    mobile = (visitors["device"].to_numpy() == "mobile").astype(float)
+    social = (visitors["channel"].to_numpy() == "paid_social").astype(float)
+    email = (visitors["channel"].to_numpy() == "email").astype(float)
+    aov = np.nan_to_num(visitors["avg_order_value"].to_numpy(dtype=float), nan=55.0)
+    logits[:, 0] += 0.5 * mobile + 0.6 * social
+    logits[:, 3] += 0.4 * mobile + 0.5 * social
+    logits[:, 2] += 0.6 * email
+    logits[:, 1] += 0.8 * np.log(aov / 55.0)
+    shifted = np.tile(_CATEGORY_BASE, (n, 1)) + np.array([0.0, 0.0, 1.8, 0.0, 1.5, 0.0])
+    return (1 - concept[:, None]) * logits + concept[:, None] * shifted
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def simulate_next_category(
+    visitors: pd.DataFrame, events: list[Event], *, seed: int = 0
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The ``next_category`` model on simulated visitors (``request_id``, ``event_ts``,
+    ``device``, ``channel``, ``top_category``, ``avg_order_value``): its predictions
+    (``p_<category>`` for each of CATEGORIES, rounded, summing to 1; ``predicted_category``)
+    aligned with ``visitors``, and its labels (``request_id``, ``next_category``,
+    ``labelled_at`` 7 days after the visit).
+
+    The model's probabilities follow the true habits with noise; the scenarios move it:
+    ``channel_shift`` and ``mobile_shift`` move its inputs (more fashion and beauty
+    predicted), ``flash_sale``'s smaller baskets move it away from electronics, and
+    ``concept_drift`` changes what customers buy next (home and sports) without changing
+    the inputs, so realized performance drops. Own random stream (seeded
+    from ``seed``): the other models' rows do not change."""
+    rng = np.random.default_rng([seed, 10])
+    origin = visitors["event_ts"].min().floor("D")
+    day = ((visitors["event_ts"] - origin) // pd.Timedelta(days=1)).to_numpy()
+    concept = np.zeros(len(visitors))
+    for event in events:
+        if event.kind == "concept_drift":
+            strength = np.array([_strength(event, d) for d in range(int(day.max()) + 1)])
+            concept = np.maximum(concept, strength[day])
+    truth = _softmax(_category_logits(visitors, concept))
+    model = _softmax(_category_logits(visitors, np.zeros(len(visitors))))
+    model = _softmax(np.log(model) + rng.normal(0, 0.35, model.shape))
+    model = np.round(model, 4)
+    model[:, 0] = np.clip(np.round(1 - model[:, 1:].sum(axis=1), 4), 0, 1)  # rows sum to 1
+    predictions = pd.DataFrame(model, columns=[f"p_{c}" for c in CATEGORIES])
+    predictions["predicted_category"] = np.asarray(CATEGORIES, dtype=object)[model.argmax(axis=1)]
+    drawn = (truth.cumsum(axis=1) < rng.random((len(visitors), 1))).sum(axis=1)
+    labels = pd.DataFrame(
+        {
+            "request_id": visitors["request_id"].to_numpy(),
+            "next_category": np.asarray(CATEGORIES, dtype=object)[np.minimum(drawn, 5)],
+            "labelled_at": visitors["event_ts"].to_numpy() + NEXT_CATEGORY_LABEL_DELAY,
+        }
+    )
+    return predictions.set_axis(visitors.index), labels

@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from driftline.config.errors import DataError, DriftlineError, ModelError, RegistryError
-from driftline.data.ingest import prepare_labels
+from driftline.data.ingest import prepare_labels, prepare_prediction_columns
 from driftline.data.store import REQUEST_ID, Store
 from driftline.lifecycle import flavors
 from driftline.lifecycle.baseline import build_baseline
@@ -125,10 +125,11 @@ def adopt(
         folder = _fetch(registry, model_uri, Path(tmp))
         prepared = flavors.load_source(folder, spec, f"the model at {model_uri}")
         x = feature_frame(spec, frame)
-        computed = _score(task, prepared.model, x, model_uri)
+        computed = _score(spec, task, prepared.model, x, model_uri)
         difference: float | None = None
-        if m.prediction in frame.columns:
-            predictions = frame[m.prediction].to_numpy(dtype=float)
+        logged = _has_predictions(spec, frame)
+        if logged:
+            predictions = task.stored_scores(m, frame)
             difference = float(np.max(np.abs(computed - predictions)))
             if difference > SCORE_TOLERANCE:
                 notes.append(
@@ -185,7 +186,7 @@ def adopt(
         labelled_rows=labelled,
         metrics=metrics,
         outcome=outcome,
-        scored_by_driftline=m.prediction not in frame.columns,
+        scored_by_driftline=not logged,
         max_score_difference=difference,
         train_end=train_end,
         warnings=tuple(notes),
@@ -241,16 +242,15 @@ def reference_frame(
         bad = out[column].isna() & rows[column].notna() & (rows[column].astype(str) != "")
         if bad.any():
             problems.append(f"column {column!r}: {int(bad.sum())} values are not numbers")
-    if m.prediction in rows.columns:
-        score = pd.to_numeric(rows[m.prediction], errors="coerce")
-        if score.isna().any():
-            problems.append(
-                f"column {m.prediction!r}: {int(score.isna().sum())} rows have no score"
-            )
-        for problem in task.prediction_problems(score.dropna()):
-            if np.count_nonzero(problem.rows):
-                problems.append(f"column {m.prediction!r}: rows {problem.what}")
-        out[m.prediction] = score.to_numpy(dtype=float)
+    if _has_predictions(spec, rows):
+        # Checked by the task, as ingestion checks them (DataError naming columns, rows).
+        predictions = prepare_prediction_columns(spec, rows, source)
+        scores = [c for c, kind in spec.prediction_types.items() if kind == "numerical"]
+        unscored = predictions[scores].isna().any(axis=1)
+        if unscored.any():
+            problems.append(f"columns {scores}: {int(unscored.sum())} rows have no score")
+        for column in predictions:
+            out[column] = predictions[column].to_numpy()
     if labels is not None:
         if m.target in rows.columns:
             problems.append(
@@ -267,7 +267,8 @@ def reference_frame(
             ids = rows[m.request_id].astype(str).str.strip()
             out[m.target] = ids.map(by_id).to_numpy(dtype=float)
     elif m.target in rows.columns:
-        target = pd.to_numeric(rows[m.target], errors="coerce")
+        encoded = task.encode_labels(rows[m.target])
+        target = pd.to_numeric(rows[m.target], errors="coerce") if encoded is None else encoded
         for problem in task.label_problems(target.dropna()):
             if np.count_nonzero(problem.rows):
                 problems.append(f"column {m.target!r}: labels {problem.what}")
@@ -276,6 +277,13 @@ def reference_frame(
         listed = "\n".join(f"  - {p}" for p in problems)
         raise DataError(f"{source}: cannot adopt with this reference:\n{listed}")
     return out
+
+
+def _has_predictions(spec: ModelSpec, frame: pd.DataFrame) -> bool:
+    """Whether ``frame`` holds the model's logged predictions (every prediction column
+    but those the task derives)."""
+    derived = set(task_for(spec.model).derived_prediction_columns(spec.model))
+    return all(c in frame.columns for c in spec.prediction_types if c not in derived)
 
 
 def _reference_end(spec: ModelSpec, reference: pd.DataFrame) -> str | None:
@@ -335,7 +343,7 @@ def _fetch(registry: Registry, uri: str, folder: Path) -> Path:
             raise ModelError(f"cannot download {uri} ({type(exc).__name__}: {exc})") from None
 
 
-def _score(task: Any, model: Any, x: pd.DataFrame, uri: str) -> np.ndarray:
+def _score(spec: ModelSpec, task: Any, model: Any, x: pd.DataFrame, uri: str) -> np.ndarray:
     try:
         scores = np.asarray(task.score(model, x), dtype=float)
     except DriftlineError:
@@ -345,7 +353,8 @@ def _score(task: Any, model: Any, x: pd.DataFrame, uri: str) -> np.ndarray:
             f"the model at {uri} cannot score the reference ({type(exc).__name__}: {exc}); "
             "the reference must hold the features it was trained on, named as in the spec"
         ) from None
-    bad = [p.what for p in task.prediction_problems(pd.Series(scores)) if np.count_nonzero(p.rows)]
+    checked = task.check_predictions(spec.model, task.prediction_frame(spec.model, scores))
+    bad = [p.what for _, p in checked if np.count_nonzero(p.rows)]
     if np.isnan(scores).any():
         bad.append("are missing")
     if bad:

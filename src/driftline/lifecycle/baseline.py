@@ -132,11 +132,13 @@ def build_baseline(
     """
     m = spec.model
     schema = spec.column_types_with_prediction
+    task = task_for(m)
     scored = frame.copy()
-    scored[m.prediction] = np.asarray(predictions, dtype=float)
-    # The task's strata (binary: label, then segments; regression: the label's quantile
-    # bin, then segments); the label only when the frame has it.
-    keys = task_for(m).stratum_keys(scored, m.target, m.segments)
+    for column, values in task.prediction_frame(m, predictions).items():
+        scored[column] = values.to_numpy()
+    # The task's strata (binary and multiclass: label, then segments; regression: the
+    # label's quantile bin, then segments); the label only when the frame has it.
+    keys = task.stratum_keys(scored, m.target, m.segments)
     sample = stratified_sample(scored, keys, sample_size, seed)
     reference = sample[list(schema)].reset_index(drop=True)
     return Baseline(

@@ -24,6 +24,7 @@ GATES = (
     "improvement",
     "non_inferiority",
     "segments",
+    "class_recall",
     "calibration",
     "latency",
     "size",
@@ -195,6 +196,7 @@ def evaluate_gates(
         gates.append(Gate("segments", "skipped", skipped))
     else:
         gates += _champion_gates(result, policy)
+    gates.append(class_recall_gate(result, policy))
     gates.append(_calibration_gate(result, policy))
 
     speed = chal.rows_per_second
@@ -338,6 +340,55 @@ def _segment_gate(result: BenchmarkResult, policy: PromotionSection) -> Gate:
         + ("" if higher else " (lower is better: a loss is a rise)"),
         min(checked) if higher else max(checked),
         allowed,
+    )
+
+
+def class_recall_gate(result: BenchmarkResult, policy: PromotionSection) -> Gate:
+    """No class may lose more than ``policy.max_class_recall_drop`` of recall (absolute,
+    challenger - champion on the benchmark window): a multiclass challenger that is better
+    on average but stops finding one class is blocked. Skipped without a champion or for a
+    task without per-class recall (``recall_<class>`` metrics, e.g. binary); a class whose
+    recall is undefined on either side (no rows of it) is reported, not gated."""
+    from driftline.tasks.multiclass import class_recalls
+
+    challenger = class_recalls(result.challenger.metrics)
+    if not challenger:
+        return Gate("class_recall", "skipped", f"task {result.task} has no per-class recall")
+    if result.champion is None:
+        return Gate("class_recall", "skipped", "no champion yet: nothing to compare with")
+    champion = class_recalls(result.champion.metrics)
+    margin = policy.max_class_recall_drop
+    diffs = {
+        c: challenger[c] - champion[c]
+        for c in challenger
+        if c in champion and math.isfinite(challenger[c]) and math.isfinite(champion[c])
+    }
+    unjudged = sorted(set(challenger) - set(diffs))
+    note = f" (not judged, no rows: {', '.join(unjudged)})" if unjudged else ""
+    if not diffs:
+        return Gate("class_recall", "skipped", f"no class has rows on both sides{note}")
+    worst = min(diffs, key=lambda c: diffs[c])
+    lost = {c: d for c, d in diffs.items() if not meets(d, 0.0 - margin)}
+    if lost:
+        named = ", ".join(
+            f"{c} {champion[c]:.4f} -> {challenger[c]:.4f} ({d:+.4f})"
+            for c, d in sorted(lost.items(), key=lambda item: item[1])
+        )
+        return Gate(
+            "class_recall",
+            "failed",
+            f"{len(lost)} of {len(diffs)} classes lose more than {margin:.4f} recall: "
+            f"{named}{note}",
+            diffs[worst],
+            0.0 - margin,
+        )
+    return Gate(
+        "class_recall",
+        "passed",
+        f"no class of {len(diffs)} loses more than {margin:.4f} recall (worst: {worst} "
+        f"{diffs[worst]:+.4f}){note}",
+        diffs[worst],
+        0.0 - margin,
     )
 
 

@@ -51,9 +51,11 @@ def build_pipeline(spec: ModelSpec) -> Pipeline:
 
 def training_frame(spec: ModelSpec, rows: pd.DataFrame) -> pd.DataFrame:
     """What a trainer receives: :func:`feature_frame` of ``rows`` plus the target column
-    (no identifiers, timestamps or consent flags)."""
+    as the task names labels (a multiclass model's class names); no identifiers,
+    timestamps or consent flags."""
     frame = feature_frame(spec, rows)
-    frame[spec.model.target] = rows[spec.model.target].to_numpy()
+    labels = rows[spec.model.target].to_numpy()
+    frame[spec.model.target] = task_for(spec.model).decode_labels(labels)
     return frame
 
 
@@ -231,9 +233,10 @@ def _scores(spec: ModelSpec, task: Any, model: Any, x: pd.DataFrame) -> np.ndarr
         raise ModelError(
             f"{what} cannot score the training window: {type(exc).__name__}: {exc}"
         ) from exc
-    series = pd.Series(scores)
-    bad = [p.what for p in task.prediction_problems(series) if np.count_nonzero(p.rows)]
-    if series.isna().any():
+    columns = task.prediction_frame(spec.model, scores)
+    checked = task.check_predictions(spec.model, columns)
+    bad = [p.what for _, p in checked if np.count_nonzero(p.rows)]
+    if np.isnan(np.asarray(scores, dtype=float)).any():
         bad.append("are missing")
     if bad:
         raise ModelError(f"{what}: some of its scores {'; '.join(bad)}")

@@ -153,11 +153,12 @@ def check_drift(
 
 
 def _check_score_reference(baseline: Baseline, spec: ModelSpec) -> None:
-    """The version whose score is tested must have its score in its reference."""
-    if spec.model.prediction not in baseline.reference.columns:
+    """The version whose score is tested must have its prediction columns in its reference."""
+    missing = [c for c in spec.prediction_types if c not in baseline.reference.columns]
+    if missing:
         raise BaselineError(
-            f"the baseline of {spec.name} version {baseline.version} has no score column "
-            f"{spec.model.prediction!r}, so the scores that version made cannot be tested; "
+            f"the baseline of {spec.name} version {baseline.version} has no prediction "
+            f"columns {missing}, so the predictions that version made cannot be tested; "
             "retrain, or turn monitoring.prediction_drift off"
         )
 
@@ -166,7 +167,7 @@ def _check_baseline(baseline: Baseline, spec: ModelSpec, plan: DriftPlan) -> Non
 
     if baseline.model != spec.name:
         raise BaselineError(f"the baseline belongs to {baseline.model!r}, not {spec.name!r}")
-    wanted = list(plan.columns) + ([plan.prediction] if plan.prediction else [])
+    wanted = [*plan.columns, *plan.tested_predictions]
     missing = [c for c in wanted if c not in baseline.reference.columns]
     if missing:
         raise BaselineError(
@@ -231,9 +232,7 @@ def _run_engine(
 ) -> _EngineRun:
     """Prepare both frames for ``plan`` (its columns and its score, if any), check that
     there is something to compare, and run the engine on the columns that have values."""
-    wanted = dict(plan.columns)
-    if plan.prediction:
-        wanted[plan.prediction] = "numerical"
+    wanted = {**plan.columns, **plan.tested_predictions}
     ref = _prepare(reference, wanted, names[0])
     cur = _prepare(current, wanted, names[1])
     empty_ref = [c for c in wanted if ref[c].notna().sum() == 0]
@@ -360,7 +359,7 @@ def compare_frames(
     prediction, report = None, run.report
     tested_version = version
     if plan.prediction and score is None:
-        prediction = _verdict(run, plan.prediction, "numerical", limit)
+        predictions = [_verdict(run, c, k, limit) for c, k in plan.tested_predictions.items()]
     elif plan.prediction and score is not None:
         alone = replace(plan, columns={}, methods={}, thresholds={})
         scored = _run_engine(
@@ -373,9 +372,11 @@ def compare_frames(
             tags=[*tags, f"score:v{score.version}"],
             names=(f"reference of version {score.version}", f"rows of version {score.version}"),
         )
-        prediction = _verdict(scored, plan.prediction, "numerical", limit)
+        predictions = [_verdict(scored, c, k, limit) for c, k in plan.tested_predictions.items()]
         report = combine_reports(report, f"-score-v{score.version}", scored.report)
         tested_version = score.version
+    if plan.prediction:
+        prediction, *extra = predictions
     drifted = sum(c.drifted for c in columns)
     share = drifted / len(columns)
     return DriftResult(
@@ -384,6 +385,7 @@ def compare_frames(
         drift_share_threshold=plan.drift_share,
         dataset_drift=share >= plan.drift_share,
         prediction=prediction,
+        extra_predictions=tuple(extra) if prediction is not None else (),
         quality=tuple(data_quality(run.reference, run.current, plan, ranges or {})),
         performance=performance,
         rows_reference=len(run.reference),

@@ -110,9 +110,9 @@ def check_files(
     skipped: dict[str, str] = {}
     if spec is not None:
         plan = DriftPlan.from_spec(spec)
-        score = plan.prediction
-        if score and (score not in ref.columns or score not in cur.columns):
-            skipped[score] = "prediction column not in both files"
+        absent = [c for c in plan.tested_predictions if c not in ref or c not in cur]
+        if absent:  # every prediction column (multiclass: class and probabilities) or none
+            skipped.update(dict.fromkeys(absent, "prediction column not in both files"))
             plan = DriftPlan.from_spec(spec, prediction=False)
     elif num or cat:
         columns = {**dict.fromkeys(num, "numerical"), **dict.fromkeys(cat, "categorical")}

@@ -118,20 +118,19 @@ class MonitorRun:
         """One row per tested column (the score last), for tables."""
         if self.result is None:
             return []
-        columns = list(self.result.columns)
-        if self.result.prediction is not None:
-            columns.append(self.result.prediction)
+        predictions = self.result.predictions
+        columns = [*self.result.columns, *predictions]
         counted = set(self.decision.drifted_columns)
         return [
             {
                 "column": c.name,
-                "role": "prediction" if c is self.result.prediction else "feature",
+                "role": "prediction" if c in predictions else "feature",
                 "type": c.type,
                 "method": c.method,
                 "score": round(c.score, 6),
                 "threshold": c.threshold,
                 "drifted": c.drifted,
-                "counted": c.name in counted or (c is self.result.prediction and c.drifted),
+                "counted": c.name in counted or (c in predictions and c.drifted),
                 "missing_share": round(c.missing_share, 4),
             }
             for c in columns

@@ -9,17 +9,24 @@ from typing import Any
 from driftline.config.errors import SpecError
 from driftline.monitoring.engines import DEFAULT_ENGINE, ENGINES, method_problem
 from driftline.specs import DataQuality, ModelSpec, Monitoring
+from driftline.tasks import task_for
+from driftline.tasks.multiclass import MulticlassOptions
 
 
 @dataclass(frozen=True)
 class DriftPlan:
     """Which columns to test, how, and the rules around them (built from a spec or flags).
 
-    ``prediction`` is the score column when its drift is tested (else None); ``score``
-    and ``target`` name the columns realized performance is computed from, ``task`` the
-    model task that computes it (see :mod:`driftline.tasks`) with the spec's
-    ``task_options``, and ``engine`` the registered
-    drift engine that computes the tests (``methods`` are names in its catalogue).
+    ``prediction`` is the model's prediction column when prediction drift is tested (else
+    None), of kind ``prediction_kind``; ``extra_predictions`` are the task's other
+    prediction columns (column -> kind), tested with it (a multiclass model: the predicted
+    class is ``prediction``, categorical, and each class's probability an extra, numerical).
+    ``prediction_method`` / ``prediction_threshold`` apply to the numerical ones; the
+    engine picks for the others. ``classes`` maps a multiclass model's classes to their
+    probability columns (empty otherwise). ``score`` and ``target`` name the columns
+    realized performance is computed from, ``task`` (with ``task_options``) the model task
+    that computes it (see :mod:`driftline.tasks`), and ``engine`` the registered drift
+    engine that computes the tests (``methods`` are names in its catalogue).
     """
 
     columns: dict[str, str]
@@ -29,12 +36,15 @@ class DriftPlan:
     prediction: str | None = None
     prediction_method: str | None = None
     prediction_threshold: float | None = None
+    prediction_kind: str = "numerical"
+    extra_predictions: dict[str, str] = field(default_factory=dict)
+    classes: dict[str, str] = field(default_factory=dict)
     score: str | None = None
     target: str | None = None
     task: str | None = None
+    task_options: dict[str, Any] = field(default_factory=dict)
     quality: DataQuality = field(default_factory=DataQuality)
     engine: str = DEFAULT_ENGINE
-    task_options: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_spec(cls, spec: ModelSpec, *, prediction: bool | None = None) -> DriftPlan:
@@ -42,6 +52,9 @@ class DriftPlan:
         mon = spec.monitoring
         plan = cls.from_columns(spec.column_types, mon)
         with_prediction = mon.prediction_drift.enabled if prediction is None else prediction
+        kinds = dict(spec.prediction_types)
+        main_kind = kinds.pop(spec.model.prediction)
+        options = task_for(spec.model).options
         return DriftPlan(
             columns=plan.columns,
             methods=plan.methods,
@@ -50,12 +63,15 @@ class DriftPlan:
             prediction=spec.model.prediction if with_prediction else None,
             prediction_method=mon.prediction_drift.method,
             prediction_threshold=mon.prediction_drift.threshold,
+            prediction_kind=main_kind,
+            extra_predictions=kinds,
+            classes=options.columns if isinstance(options, MulticlassOptions) else {},
             score=spec.model.prediction,
             target=spec.model.target,
             task=spec.model.task,
+            task_options=dict(spec.model.task_options),
             quality=mon.data_quality,
             engine=plan.engine,
-            task_options=dict(spec.model.task_options),
         )
 
     @classmethod
@@ -89,8 +105,12 @@ class DriftPlan:
         """
         engine = ENGINES.get(name)
         wanted = [(c, m, self.columns[c]) for c, m in self.methods.items() if c in self.columns]
-        if self.prediction and self.prediction_method:
-            wanted.append((self.prediction, self.prediction_method, "numerical"))
+        if self.prediction_method:
+            wanted += [
+                (c, self.prediction_method, kind)
+                for c, kind in self.tested_predictions.items()
+                if kind == "numerical"
+            ]
         problems = [
             f"{column}: {why}"
             for column, method, kind in wanted
@@ -99,6 +119,21 @@ class DriftPlan:
         if problems:
             raise SpecError(f"the plan does not fit drift engine {name!r}: {'; '.join(problems)}")
         return replace(self, engine=name)
+
+    @property
+    def tested_predictions(self) -> dict[str, str]:
+        """Every prediction column whose drift is tested -> kind (none when ``prediction``
+        is None)."""
+        if not self.prediction:
+            return {}
+        return {self.prediction: self.prediction_kind, **self.extra_predictions}
+
+    def prediction_rule(self, column: str) -> tuple[str | None, float | None]:
+        """(method, threshold) for a prediction column: the spec's ``prediction_drift``
+        choice for numerical ones, the engine's default (None, None) otherwise."""
+        if self.tested_predictions.get(column) == "numerical":
+            return self.prediction_method, self.prediction_threshold
+        return None, None
 
     @property
     def numerical(self) -> list[str]:

@@ -206,15 +206,15 @@ def decide_action(
     if result.quality:
         listed = "; ".join(f"{q.column}: {q.detail}" for q in result.quality)
         found.add("data_quality", "high", f"data-quality rules broken: {listed}")
-    if result.prediction_drift and result.prediction is not None:
-        p = result.prediction
+    if result.prediction_drift:
         made_by = f" of v{result.prediction_version}" if result.prediction_version else ""
-        found.add(
-            "prediction_drift",
-            "low",
-            f"the score {p.name!r}{made_by} drifted ({p.method} {p.score:.3g}, "
-            f"threshold {p.threshold:g})",
-        )
+        drifted = [
+            f"{p.name!r}{made_by} drifted ({p.method} {p.score:.3g}, threshold {p.threshold:g})"
+            for p in result.predictions
+            if p.drifted
+        ]
+        what = "the score" if len(result.predictions) == 1 else "the prediction column"
+        found.add("prediction_drift", "low", f"{what} {'; '.join(drifted)}")
     performance_drop = _performance(result, spec, found)
     _other_versions(result, found)
     for note in result.notes:

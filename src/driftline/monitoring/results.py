@@ -213,14 +213,21 @@ class DriftResult:
     prediction_version: str | None = None
     other_performance: tuple[RealizedPerformance, ...] = ()
     notes: tuple[str, ...] = ()
+    extra_predictions: tuple[ColumnDrift, ...] = ()
 
     @property
     def drifted_columns(self) -> list[str]:
         return [c.name for c in self.columns if c.drifted]
 
     @property
+    def predictions(self) -> tuple[ColumnDrift, ...]:
+        """Every tested prediction column: ``prediction`` first (the score; a multiclass
+        model's predicted class), then ``extra_predictions`` (each class's probability)."""
+        return (self.prediction, *self.extra_predictions) if self.prediction else ()
+
+    @property
     def prediction_drift(self) -> bool:
-        return bool(self.prediction and self.prediction.drifted)
+        return any(p.drifted for p in self.predictions)
 
     def column(self, name: str) -> ColumnDrift:
         for col in self.columns:
@@ -243,6 +250,7 @@ class DriftResult:
         out.update(
             drift_share_threshold=self.drift_share_threshold,
             prediction=self.prediction.to_dict() if self.prediction else None,
+            extra_predictions=[p.to_dict() for p in self.extra_predictions],
             quality=[q.to_dict() for q in self.quality],
             performance=self.performance.to_dict() if self.performance else None,
             engine=self.engine,

@@ -154,8 +154,7 @@ def record_run(
         run_id = int(key[0])
         if result is not None:
             items: list[tuple[str, ColumnDrift]] = [("feature", c) for c in result.columns]
-            if result.prediction is not None:
-                items.append(("prediction", result.prediction))
+            items += [("prediction", p) for p in result.predictions]
             conn.execute(
                 columns.insert(),
                 [

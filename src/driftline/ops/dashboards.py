@@ -45,8 +45,10 @@ class Panel(_Strict):
     aggregation: Literal["last", "sum", "avg"] = Field(
         default="last", description="How a counter panel folds the runs."
     )
-    for_each: Literal["numerical", "categorical", "features"] | None = Field(
-        default=None, description="Repeat the values once per feature column of this kind."
+    for_each: Literal["numerical", "categorical", "features", "predictions"] | None = Field(
+        default=None,
+        description="Repeat the values once per feature column of this kind, or per "
+        "prediction column of the model's task (predictions).",
     )
     tasks: list[str] | None = Field(
         default=None,
@@ -98,7 +100,9 @@ def load_dashboard(dashboards_dir: Path, model: str) -> tuple[DashboardSpec, Pat
 
 
 def _columns(spec: ModelSpec, kind: str | None) -> list[str | None]:
-    """The feature columns a panel repeats over (``[None]``: the panel does not repeat)."""
+    """The columns a panel repeats over (``[None]``: the panel does not repeat): features
+    by type, or the prediction columns of the model's task (a multiclass model's
+    predicted class and each class's probability)."""
     features = spec.model.features
     if kind is None:
         return [None]
@@ -106,6 +110,7 @@ def _columns(spec: ModelSpec, kind: str | None) -> list[str | None]:
         "numerical": features.numerical,
         "categorical": features.categorical,
         "features": features.all,
+        "predictions": list(spec.prediction_types),
     }[kind]
     return list(chosen)
 

@@ -55,7 +55,11 @@ class ModelSection(Section):
         "never stored raw."
     )
     timestamp: str = Field(description="Column with the prediction time.")
-    prediction: str = Field(description="Column with the model's score (probability).")
+    prediction: str = Field(
+        description="Column with the model's prediction: binary_classification's score "
+        "(probability of the positive class); multiclass_classification's predicted class "
+        "(its probabilities are in the columns task_options names)."
+    )
     target: str = Field(description="Column with the ground-truth label in label files.")
     label_delay_days: int = Field(
         default=7, ge=0, description="Days after a prediction until its label has matured."
@@ -114,7 +118,12 @@ class ModelSection(Section):
     def _columns_consistent(self) -> ModelSection:
         if not self.features.all:
             raise ValueError("features: list at least one numerical or categorical column")
-        input_columns = [self.entity_id, self.timestamp, self.prediction, *self.features.all]
+        # The task's prediction columns (binary: model.prediction; multiclass: the
+        # predicted class and one probability column per class) are input columns too.
+        predictions = list(
+            TASKS.get(self.task).configure(self.task_options).prediction_columns(self)
+        )
+        input_columns = [self.entity_id, self.timestamp, *predictions, *self.features.all]
         if self.consent:
             input_columns.append(self.consent)
         for column in [*input_columns, self.request_id, self.target, self.model_version]:

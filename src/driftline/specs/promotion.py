@@ -18,8 +18,10 @@ class PromotionSection(Section):
         default="roc_auc",
         description="Metric the improvement and the bootstrap refer to: one of the primary "
         "metrics of the model's task (binary_classification: roc_auc, pr_auc; regression: "
-        "mae, rmse, r2, deviance, gini). Every margin below is in this metric's units and "
-        "follows its direction (for an error such as mae, lower is better).",
+        "mae, rmse, r2, deviance, gini; multiclass_classification: roc_auc_macro, the "
+        "default for it, roc_auc_weighted, accuracy, f1_macro). Every margin below is in "
+        "this metric's units and follows its direction (for an error such as mae, lower is "
+        "better).",
     )
     min_primary_metric: float = Field(
         default=0.55,
@@ -59,6 +61,13 @@ class PromotionSection(Section):
         ge=1,
         description="Segments with fewer benchmark rows (or, for a classifier, a single "
         "class) are reported but not gated.",
+    )
+    max_class_recall_drop: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="Multiclass models: no class's recall on the benchmark window may fall "
+        "more than this (absolute) below the champion's (the class_recall gate).",
     )
     max_calibration_increase: float = Field(
         default=0.02,

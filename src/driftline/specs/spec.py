@@ -16,7 +16,7 @@ from driftline.specs.monitoring import Monitoring
 from driftline.specs.promotion import PromotionSection
 from driftline.specs.source import SourceSection
 from driftline.specs.training import TrainingSection
-from driftline.tasks import task_for
+from driftline.tasks import TASKS, task_for
 
 
 def _nested(section: Any, *keys: str) -> Any:
@@ -65,9 +65,44 @@ class ModelSpec(Section):
         }
 
     @property
+    def prediction_types(self) -> dict[str, str]:
+        """The columns of one logged prediction -> kind, as the model's task defines them
+        (binary: the score, numerical; multiclass: the predicted class, categorical, and
+        each class's probability, numerical)."""
+        return task_for(self.model).prediction_columns(self.model)
+
+    @property
     def column_types_with_prediction(self) -> dict[str, str]:
-        """:attr:`column_types` plus the model's score column (numerical), in log order."""
-        return {**self.column_types, self.model.prediction: "numerical"}
+        """:attr:`column_types` plus the prediction columns, in log order."""
+        return {**self.column_types, **self.prediction_types}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _task_defaults(cls, data: Any) -> Any:
+        """A task may give ``promotion.primary_metric`` and
+        ``monitoring.performance.max_drop`` defaults of its own (``Task.default_primary_metric``,
+        ``Task.default_max_drop``); a spec that sets them keeps its values."""
+        if not isinstance(data, dict):
+            return data
+        task_name = _nested(data.get("model"), "task")
+        if not isinstance(task_name, str) or task_name not in TASKS:
+            return data
+        task = TASKS.get(task_name)
+        promotion, monitoring = data.get("promotion"), data.get("monitoring")
+        promotion = promotion or {}
+        if (
+            task.default_primary_metric
+            and isinstance(promotion, dict)
+            and "primary_metric" not in promotion
+        ):
+            promotion = {**promotion, "primary_metric": task.default_primary_metric}
+            data = {**data, "promotion": promotion}
+        if task.default_max_drop and isinstance(monitoring or {}, dict):
+            performance = (monitoring or {}).get("performance") or {}
+            if isinstance(performance, dict) and "max_drop" not in performance:
+                performance = {**performance, "max_drop": dict(task.default_max_drop)}
+                data = {**data, "monitoring": {**(monitoring or {}), "performance": performance}}
+        return data
 
     @model_validator(mode="before")
     @classmethod

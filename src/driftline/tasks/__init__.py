@@ -7,8 +7,9 @@ to judge. Every call site asks the registry: ``TASKS.get(spec.model.task)``; spe
 validation reads ``model.task``, ``promotion.primary_metric`` and the keys of
 ``monitoring.performance.max_drop`` from it.
 
-Built in: ``binary_classification`` (:mod:`driftline.tasks.binary`) and ``regression``
-(:mod:`driftline.tasks.regression`). A new task is one
+Built in: ``binary_classification`` (:mod:`driftline.tasks.binary`), ``regression``
+(:mod:`driftline.tasks.regression`) and ``multiclass_classification``
+(:mod:`driftline.tasks.multiclass`). A new task is one
 module that subclasses :class:`Task` and registers an instance (``TASKS.register(MyTask())``),
 or, from another package, an entry point in the ``driftline.tasks`` group.
 
@@ -90,7 +91,17 @@ class Task(ABC):
       :meth:`score` calls (``predict_proba`` for classification, ``predict`` by default);
       a trainer's model or an adopted model without it is refused;
     - ``options_model``: the :class:`TaskOptions` subclass that validates the spec's
-      ``model.task_options`` (the default accepts none).
+      ``model.task_options`` (the default accepts none);
+    - ``default_primary_metric`` / ``default_max_drop``: what a spec of this task gets when
+      it leaves ``promotion.primary_metric`` / ``monitoring.performance.max_drop`` out
+      (None: the sections' own defaults, binary classification's).
+
+    A prediction is logged as one or more store columns (:meth:`prediction_columns`: by
+    default the single score column ``model.prediction``); :meth:`prediction_frame` and
+    :meth:`stored_scores` convert between what :meth:`score` returns and those columns.
+    Labels are stored as numbers; a task whose labels are names (classes) converts them
+    with :meth:`encode_labels` and :meth:`decode_labels`. These hooks have defaults that
+    fit a task with one numeric score and numeric labels.
 
     The registered instance holds default options; :func:`task_for` returns a copy
     configured with one spec's options (``self.options``), which every call site that
@@ -104,6 +115,8 @@ class Task(ABC):
     calibration_metric: str | None = None
     prediction_method: str = "predict"
     options_model: ClassVar[type[TaskOptions]] = TaskOptions
+    default_primary_metric: ClassVar[str | None] = None
+    default_max_drop: ClassVar[Mapping[str, float] | None] = None
 
     @property
     def options(self) -> TaskOptions:
@@ -127,6 +140,51 @@ class Task(ABC):
         return f"<task {self.name}>"
 
     # -- data: what the store accepts --------------------------------------------------------
+
+    def prediction_columns(self, model: ModelSection) -> dict[str, str]:
+        """The store columns that hold one logged prediction, in log order, each mapped to
+        its kind (``"numerical"`` or ``"categorical"``). Default: the score column
+        ``model.prediction``, numerical. The store, the baseline and drift plans read it."""
+        return {model.prediction: "numerical"}
+
+    def derived_prediction_columns(self, model: ModelSection) -> tuple[str, ...]:
+        """Prediction columns a batch may leave out (or leave blank in some rows): the task
+        derives them from the others with :meth:`prediction_frame`. Default: none."""
+        return ()
+
+    def prediction_frame(self, model: ModelSection, scores: np.ndarray) -> pd.DataFrame:
+        """The store's prediction columns for ``scores`` as :meth:`score` returns them
+        (one row per scored row; rows of NaN scores give missing values). Default: the
+        one score column."""
+        import numpy as np
+        import pandas as pd
+
+        return pd.DataFrame({model.prediction: np.asarray(scores, dtype=float)})
+
+    def stored_scores(self, model: ModelSection, frame: pd.DataFrame) -> np.ndarray:
+        """The inverse of :meth:`prediction_frame`: the scores (the shape :meth:`score`
+        returns) held by the prediction columns of ``frame``. Raises KeyError for a
+        missing column."""
+        return frame[model.prediction].to_numpy(dtype=float)
+
+    def check_predictions(
+        self, model: ModelSection, frame: pd.DataFrame
+    ) -> list[tuple[str, RowProblem]]:
+        """Rows of ``frame`` (the prediction columns, numbers as float, categories as text
+        or None; derived columns filled) the task's models cannot have made, each with the
+        column to name in the error. Default: :meth:`prediction_problems` of the score."""
+        return [(model.prediction, p) for p in self.prediction_problems(frame[model.prediction])]
+
+    def encode_labels(self, labels: pd.Series) -> pd.Series | None:
+        """Labels as read (text or numbers) as the floats the store keeps, NaN where a
+        value is not a label of this task (:meth:`label_problems` then names the rows);
+        None when labels are plain numbers (the default: parsed as numbers)."""
+        return None
+
+    def decode_labels(self, labels: np.ndarray) -> np.ndarray:
+        """Stored labels as a trainer receives them (the inverse of :meth:`encode_labels`).
+        Default: unchanged."""
+        return labels
 
     @abstractmethod
     def label_problems(self, labels: pd.Series) -> list[RowProblem]:
@@ -248,7 +306,7 @@ def _check(value: object) -> str | None:
 TASKS: Registry[Task] = Registry(
     "task",
     "driftline.tasks",
-    ["driftline.tasks.binary", "driftline.tasks.regression"],
+    ["driftline.tasks.binary", "driftline.tasks.regression", "driftline.tasks.multiclass"],
     check=_check,
 )
 

@@ -25,7 +25,7 @@ class HistGradientBoostingTrainer:
         "HistGradientBoostingClassifier / Regressor with native categories, NaN-aware "
         "(scikit-learn)"
     )
-    tasks = ("binary_classification", "regression")
+    tasks = ("binary_classification", "regression", "multiclass_classification")
     # The fitted trees, and the category encoder inside the classifier, which holds
     # functools.partial(check_array, ...): skops audits the wrapped function as a type of
     # its own, so trusting ``partial`` admits only partials of functions on the list.

@@ -20,7 +20,7 @@ class LogisticRegressionTrainer:
 
     name = "logistic_regression"
     description = "LogisticRegression on scaled numbers and one-hot categories (scikit-learn)"
-    tasks = ("binary_classification",)
+    tasks = ("binary_classification", "multiclass_classification")
     trusted_types: tuple[str, ...] = ()  # numpy.dtype is in the base list
 
     def build(self, spec: ModelSpec) -> Pipeline:

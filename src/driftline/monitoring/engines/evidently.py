@@ -1,9 +1,11 @@
 """The Evidently 0.7 drift engine and its catalogue of methods.
 
 It runs an Evidently ``Report`` with ``DataDriftPreset(include_tests=True)`` for the
-features, a ``ValueDrift`` for the model's score and ``MissingValueCount`` per column.
-Labelled rows become a second snapshot (``RocAuc`` for a classifier; ``MAE``, ``RMSE``,
-``R2Score`` for a regression), for people and the dashboards only:
+features, a ``ValueDrift`` for each prediction column (the score; a multiclass model's
+predicted class and class probabilities) and ``MissingValueCount`` per column. Labelled
+rows become a second snapshot (``RocAuc`` under ``BinaryClassification``; ``MAE``,
+``RMSE``, ``R2Score`` under ``Regression``; accuracy, F1, ROC AUC and log loss under
+``MulticlassClassification``), for people and the dashboards only:
 the realized metrics the policy reads come from the model's task. Raw Evidently
 dictionaries never leave this module: results are matched by metric type and column,
 never by position.
@@ -114,13 +116,14 @@ class EvidentlyEngine:
 
         from driftline.config.times import naive_utc  # pandas: not at import (specs read us)
 
-        features = [c for c in columns if c != plan.prediction]
+        predictions = plan.tested_predictions
+        features = [c for c in columns if c not in predictions]
         numerical = [c for c in plan.numerical if c in current.columns]
-        if plan.prediction and plan.prediction in current.columns:
-            numerical.append(plan.prediction)
-        definition = DataDefinition(
-            numerical_columns=numerical, categorical_columns=plan.categorical
-        )
+        categorical = list(plan.categorical)
+        for column, kind in predictions.items():
+            if column in current.columns:
+                (numerical if kind == "numerical" else categorical).append(column)
+        definition = DataDefinition(numerical_columns=numerical, categorical_columns=categorical)
         items: list[Any] = []
         if features:  # a run may test the score alone (against its own version's reference)
             items.append(
@@ -133,14 +136,10 @@ class EvidentlyEngine:
                     or None,
                 )
             )
-        if plan.prediction and plan.prediction in columns:
-            items.append(
-                ValueDrift(
-                    column=plan.prediction,
-                    method=plan.prediction_method,
-                    threshold=plan.prediction_threshold,
-                )
-            )
+        for column in predictions:
+            if column in columns:
+                method, threshold = plan.prediction_rule(column)
+                items.append(ValueDrift(column=column, method=method, threshold=threshold))
         # Row and missing-value counts feed the dashboards, not the verdicts.
         items += [RowCount(), *(MissingValueCount(column=c) for c in plan.columns)]
         report = Report(items, include_tests=True)
@@ -156,7 +155,9 @@ class EvidentlyEngine:
             )
         scores = _value_drift_scores(snapshot.dict())
         performance = None
-        if labelled is not None and plan.score and plan.target:
+        if labelled is not None and plan.classes and plan.target:
+            performance = _multiclass_snapshot(labelled, plan.classes, plan.target, stamp, tags)
+        elif labelled is not None and plan.score and plan.target:
             performance = _performance_snapshot(
                 labelled, plan.score, plan.target, stamp, tags, task=plan.task
             )
@@ -242,6 +243,46 @@ def _performance_snapshot(
         timestamp=timestamp,
         tags=[*tags, "performance"],
     )
+
+
+def _multiclass_snapshot(
+    labelled: pd.DataFrame,
+    classes: Mapping[str, str],
+    target: str,
+    timestamp: datetime | None,
+    tags: Sequence[str],
+) -> Any:
+    """An Evidently snapshot of a multiclass model's labelled rows (``MulticlassClassification``:
+    class names as labels, one probability column per class, the most probable class as
+    the prediction): accuracy, macro F1, macro ROC AUC and log loss, for the
+    ``-performance.html`` report and the dashboards. Display only, like the binary one."""
+    import numpy as np
+    import pandas as pd
+    from evidently import DataDefinition, Dataset, MulticlassClassification, Report
+    from evidently.metrics import Accuracy, F1Score, LogLoss, RocAuc
+
+    names = list(classes)
+    p = labelled[list(classes.values())].to_numpy(dtype=float)
+    frame = pd.DataFrame(p, columns=names)
+    frame[target] = np.asarray(names, dtype=object)[labelled[target].to_numpy(dtype=int)]
+    frame["__predicted"] = np.asarray(names, dtype=object)[p.argmax(axis=1)]
+    definition = DataDefinition(
+        numerical_columns=names,
+        categorical_columns=[target, "__predicted"],
+        classification=[
+            MulticlassClassification(
+                target=target, prediction_labels="__predicted", prediction_probas=names
+            )
+        ],
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return Report([Accuracy(), F1Score(), RocAuc(), LogLoss()]).run(
+            Dataset.from_pandas(frame, data_definition=definition),
+            None,
+            timestamp=timestamp,
+            tags=[*tags, "performance"],
+        )
 
 
 class EvidentlyReport:
