@@ -12,14 +12,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from driftline.flows.monitor import monitor_model_flow
+from driftline.flows.retrain import retrain_model
 
 from driftline.config.settings import Settings
 from driftline.data import ingest
 from driftline.data.privacy import Pseudonymizer
 from driftline.data.store import Store
 from driftline.devtools.simulate import Simulation, simulate
-from driftline.flows.monitor import monitor_model_flow
-from driftline.flows.retrain import retrain_model
 from driftline.lifecycle.promotion import PromotionOutcome
 from driftline.monitoring.runs import run_columns
 from driftline.specs import find_spec
