@@ -145,9 +145,15 @@ def simulate_cmd(
         str,
         typer.Option(
             help="stable, flash_sale, channel_shift, "
-            "mobile_shift, concept_drift, pipeline_bug, demo"
+            "mobile_shift, concept_drift, pipeline_bug, harmless_shift, demo"
         ),
     ] = "stable",
+    change_day: Annotated[
+        int | None,
+        typer.Option(
+            min=0, help="Day the scenario's change starts (default: mid-timeline; not for demo)."
+        ),
+    ] = None,
     days: Annotated[int, typer.Option(min=1, help="Days of traffic.")] = 28,
     rows_per_day: Annotated[int, typer.Option(min=1, help="Visitors per ordinary day.")] = 20_000,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same rows).")] = 0,
@@ -163,7 +169,12 @@ def simulate_cmd(
     if fmt not in {"parquet", "csv"}:
         raise typer.BadParameter("choose parquet or csv", param_hint="--format")
     with console.status(f"simulating {days} days of {scenario}"):
-        sim = simulate(scenario, days=days, rows_per_day=rows_per_day, seed=seed)
+        try:
+            sim = simulate(
+                scenario, days=days, rows_per_day=rows_per_day, seed=seed, change_day=change_day
+            )
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--change-day") from None
     out.mkdir(parents=True, exist_ok=True)
     for name, frame in (("predictions", sim.predictions), ("labels", sim.labels)):
         path = out / f"{name}.{fmt}"
