@@ -235,6 +235,7 @@ def _summary_table(rows: list[tuple[ModelSpec, ModelSummary | str]]) -> Table:
 
 
 from driftline.cli import alerts as _alerts  # noqa: E402
+from driftline.cli import baseline as _baseline  # noqa: E402
 from driftline.cli import demo as _demo  # noqa: E402
 from driftline.cli import lifecycle as _lifecycle  # noqa: E402
 from driftline.cli import ops as _ops  # noqa: E402
@@ -247,6 +248,7 @@ app.add_typer(_ops.deployments_app, name="deployments")
 app.command("serve")(_ops.serve)
 app.command("plugins")(_plugins.plugins)
 app.add_typer(_alerts.app, name="alerts")
+app.add_typer(_baseline.app, name="baseline")
 app.add_typer(_lifecycle.app)  # train, benchmark, promote, rollback, adopt, models
 
 from driftline.cli import monitoring as _monitoring  # noqa: E402  (drift and monitor commands)
