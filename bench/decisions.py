@@ -138,13 +138,12 @@ def bench_spec(specs_dir: Path) -> ModelSpec:
 
 
 def retrain_arguments(run: MonitorRun) -> dict[str, Any]:
-    """What the monitor flow passes to ``retrain-model`` for a retrain decision."""
-    decision = run.decision
-    args: dict[str, Any] = {"reason": getattr(decision, "retrain_reason", None) or "drift"}
-    since = getattr(decision, "change_point", None)
-    if since is not None:
-        args["since"] = since
-    return args
+    """What the monitor flow passes to ``retrain-model`` for a retrain decision: its
+    reason and the change point to train after."""
+    return {
+        "reason": run.decision.retrain_reason or "drift",
+        "since": run.decision.change_point,
+    }
 
 
 def replay(scenario: str, change_day: int | None, *, timeline: bool = False) -> Replay:
