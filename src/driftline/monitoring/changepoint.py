@@ -8,7 +8,8 @@ cost", JASA 107) from the ``ruptures`` library (Truong, Oudre & Vayatis 2020), w
 least-squares cost (a change in the mean) and a BIC-like penalty ``3 sigma^2 log n``
 whose noise level sigma is estimated robustly from day-to-day differences (median
 absolute deviation / 0.6745 / sqrt 2). The newest change PELT finds is the one that matters; when it
-finds none, the single best split (``ruptures.Dynp`` with one breakpoint) is used.
+finds none, the whole series is one regime and the change is at (or before) its first
+day.
 
 Pure: a series in, a timestamp out.
 """
@@ -31,9 +32,9 @@ def locate_change(series: pd.Series) -> pd.Timestamp | None:
     metric, NaN days ignored), or None when it has fewer than :data:`MIN_DAYS` values.
 
     Method: PELT with the l2 cost and penalty ``3 sigma^2 log n`` (``ruptures.Pelt``, one day
-    minimum per segment); without a breakpoint above the penalty, the single best split
-    (``ruptures.Dynp``, one breakpoint). The returned day is the first day after the
-    newest breakpoint.
+    minimum per segment). The returned day is the first day after the newest breakpoint;
+    without a breakpoint above the penalty, the series' first day (one regime throughout:
+    the change came at or before it).
     """
     import ruptures
 
@@ -48,11 +49,8 @@ def locate_change(series: pd.Series) -> pd.Timestamp | None:
     penalty = 3 * sigma**2 * math.log(n)
     breaks = ruptures.Pelt(model="l2", min_size=1, jump=1).fit(signal).predict(pen=penalty)
     inner = [b for b in breaks if b < n]
-    if not inner:
-        inner = [b for b in ruptures.Dynp(model="l2", min_size=1, jump=1).fit(signal).predict(1)]
-        inner = [b for b in inner if b < n]
-    if not inner:
-        return None
+    if not inner:  # one regime throughout: the change is at (or before) its first day
+        return pd.Timestamp(values.index[0])
     return pd.Timestamp(values.index[max(inner)])
 
 
