@@ -127,9 +127,10 @@ def monitor_model_flow(
 
         outcome = retrain_model(
             model=model,
-            reason="drift",
+            reason=run.decision.retrain_reason or "drift",
             monitor_run_id=str(run.run_id) if run.run_id is not None else None,
             as_of=run.window_end,
+            since=run.decision.change_point,
         )
         logger.info("retrain-model finished: %s", outcome)
         taken.append(f"retrain: v{outcome.challenger_version} {outcome.status}")

@@ -70,8 +70,10 @@ def train_challenger(
     triggered_by: str,
     monitor_run_id: str | None,
     as_of: datetime | None,
+    since: datetime | None,
 ) -> TrainingResult:
-    """Fit the spec's pipeline on matured labels; register it as the challenger."""
+    """Fit the spec's pipeline on matured labels (after the change point ``since``, when
+    given); register it as the challenger."""
     with Context.open() as ctx:
         return train(
             ctx.store,
@@ -81,6 +83,7 @@ def train_challenger(
             triggered_by=triggered_by,
             monitor_run_id=monitor_run_id,
             as_of=as_of,
+            since=since,
         )
 
 
@@ -188,8 +191,13 @@ def retrain_model(
     monitor_run_id: str | None = None,
     as_of: datetime | None = None,
     approval_timeout_seconds: int | None = None,
+    since: datetime | None = None,
 ) -> State:
-    """Train -> benchmark -> gates -> promote or reject. Returns the PromotionOutcome."""
+    """Train -> benchmark -> gates -> promote or reject. Returns the PromotionOutcome.
+
+    ``reason``: one of :data:`driftline.lifecycle.training.TRAINING_REASONS` (a monitor
+    passes its decision's: ``drift`` or ``performance``). ``since``: the change point the
+    monitor located; the challenger is trained and benchmarked on data after it."""
     logger = get_run_logger()
     actor = f"flow:retrain-model/{flow_run.get_name() or flow_run.get_id()}"
     link = flow_run_url()
@@ -202,9 +210,10 @@ def retrain_model(
             triggered_by=actor,
             as_of=as_of,
             flow_run_url=link,
+            since=since,
         )
     )
-    trained = train_challenger(spec, reason, actor, monitor_run_id, as_of)
+    trained = train_challenger(spec, reason, actor, monitor_run_id, as_of, since)
     logger.info(trained.summary())
     result = benchmark_challenger(spec, trained.version, as_of)
     logger.info(result.summary())

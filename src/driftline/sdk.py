@@ -197,8 +197,12 @@ def monitor_model(
     now: datetime | None = None,
 ) -> MonitorRun:
     """Monitor one window of ``model`` against its champion; never raises for bad data,
-    a bad spec, a missing champion or an unreachable store (the run is failed instead)."""
-    return _by_name([model], lambda _: [window_end], settings, baseline_loader, engine, now)[0]
+    a bad spec, a missing champion or an unreachable store (the run is failed instead).
+    With ``monitoring.policy.rebaseline: auto``, a run that acknowledges drift makes the
+    recent windows the champion's reference (:func:`rebaseline_acknowledged`)."""
+    runs = _by_name([model], lambda _: [window_end], settings, baseline_loader, engine, now)
+    rebaseline_acknowledged(runs, settings=settings)
+    return runs[0]
 
 
 def backfill(
@@ -231,7 +235,49 @@ def monitor_all(
     settings = settings or get_settings()
     if models is None:
         models = sorted(p.stem for p in settings.specs_dir.glob("*.yaml"))
-    return _by_name(list(models), lambda _: [window_end], settings, baseline_loader, engine, None)
+    runs = _by_name(list(models), lambda _: [window_end], settings, baseline_loader, engine, None)
+    rebaseline_acknowledged(runs, settings=settings)
+    return runs
+
+
+def rebaseline_acknowledged(
+    runs: Sequence[MonitorRun], *, settings: Settings | None = None
+) -> list[str]:
+    """For each run that just acknowledged drift (trigger ``drift_acknowledged`` with an
+    alert: the first window that says so) of a model whose spec says
+    ``monitoring.policy.rebaseline: auto``, make its last ``persistence.of_last`` windows
+    the champion's monitoring reference (:func:`driftline.lifecycle.rebaseline.refresh_baseline`,
+    audited, triggered by ``policy:rebaseline``). Returns what was done, one line each; a
+    failure is logged and listed, never raised (the monitor run is already recorded)."""
+    from driftline.lifecycle.rebaseline import refresh_baseline
+
+    settings = settings or get_settings()
+    due = [r for r in runs if "drift_acknowledged" in r.decision.triggers and r.action == "alert"]
+    done: list[str] = []
+    if not due:
+        return done
+    with Context.open(settings) as ctx:
+        for run in due:
+            try:
+                spec = ctx.spec(run.model)
+                if spec.monitoring.policy.rebaseline != "auto":
+                    continue
+                mon = spec.monitoring
+                start = run.window_end - mon.window * mon.policy.persistence.of_last
+                result = refresh_baseline(
+                    ctx.store,
+                    ctx.registry(),
+                    spec,
+                    start,
+                    run.window_end,
+                    triggered_by="policy:rebaseline",
+                    why="drift acknowledged (monitoring.policy.rebaseline: auto)",
+                )
+                done.append(result.reason)
+            except Exception as exc:  # the run stands; a person can refresh by hand
+                log.error("%s: automatic re-baseline failed: %s", run.model, exc)
+                done.append(f"{run.model}: automatic re-baseline failed: {exc}")
+    return done
 
 
 def _by_name(

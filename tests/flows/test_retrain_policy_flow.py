@@ -20,6 +20,7 @@ from driftline.config.settings import Settings
 from driftline.data.store import Store
 from driftline.lifecycle import audit
 from driftline.lifecycle.registry import CHAMPION, Registry
+from driftline.sdk import monitor_model
 from driftline.specs import find_spec
 from tests.simdata import iso_day, monitored_home
 
@@ -41,6 +42,10 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     _set_policy(settings.specs_dir, "pp_never", "never")
     # 0.001 h: the flow's approval pause times out after 3 s.
     _set_policy(settings.specs_dir, "pp_approve", "approve", approval_timeout_hours=0.001)
+    # The champions' first monitored window (day 22) starts their grace; day 35 is past it.
+    for name in ("pp_never", "pp_approve"):
+        first = monitor_model(name, iso_day(22), settings=settings)
+        assert first.status != "failed", first.error
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("DRIFTLINE_HOME", str(settings.home))
         mp.setenv("DRIFTLINE_SPECS_DIR", str(settings.specs_dir))

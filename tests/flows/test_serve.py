@@ -69,7 +69,22 @@ def test_drift_event_parameters_are_valid_retrain_parameters() -> None:
     parameters = plan["purchase_propensity-retrain"].trigger_parameters
     schema = parameter_schema(retrain_model).model_dump_for_openapi()
     rendered = _rendered(parameters, {"run_id": 42, "model": "purchase_propensity"})
-    assert rendered == {"model": "purchase_propensity", "reason": "drift", "monitor_run_id": "42"}
+    assert rendered == {
+        "model": "purchase_propensity",
+        "reason": "drift",
+        "monitor_run_id": "42",
+        "since": None,
+    }
+    assert is_valid(rendered, schema)
+    # a performance drop with its change point: the retrain trains after it
+    payload = {
+        "run_id": 7,
+        "retrain_reason": "performance",
+        "change_point": "2026-10-01T00:00:00+00:00",
+    }
+    rendered = _rendered(parameters, payload)
+    assert rendered["reason"] == "performance"
+    assert rendered["since"] == "2026-10-01T00:00:00+00:00"
     assert is_valid(rendered, schema)
     # an event from elsewhere, without a run id, still starts a retrain
     assert is_valid(_rendered(parameters, {}), schema)

@@ -447,6 +447,7 @@ def test_two_workers_run_both_monitors_and_a_drift_event_starts_a_retrain(
             "model": "purchase_propensity",
             "reason": "drift",
             "monitor_run_id": str(asked_by),
+            "since": None,  # an event without a change point: the usual windows
         }
         retrained = wait_for(
             lambda: api.finished(retrain["id"]),

@@ -309,3 +309,30 @@ def test_realized_performance_does_not_need_prediction_drift(mspec: ModelSpec) -
         "roc_auc",
         "pr_auc",
     }
+
+
+def test_a_rounded_two_valued_score_is_tested_as_a_number_and_does_not_drift() -> None:
+    """A model with two leaves scores two values; the serving app logs them rounded to 5
+    decimals. Tested as a category, each rounded value is a category the reference never
+    had (every window drifted); tested as a number, rounding moves nothing."""
+    rng = np.random.default_rng(4)
+    leaves = np.array([0.123456789, 0.876543211])
+
+    def frame(rows: int, rounded: bool) -> pd.DataFrame:
+        score = leaves[(rng.random(rows) < 0.3).astype(int)]
+        return pd.DataFrame(
+            {"x": rng.normal(0, 1, rows), "score": score.round(5) if rounded else score}
+        )
+
+    plan = DriftPlan(columns={"x": "numerical"}, prediction="score")
+    result = compare_frames(frame(3000, rounded=False), frame(3000, rounded=True), plan)
+    assert result.prediction is not None
+    assert result.prediction.method == "wasserstein"
+    assert not result.prediction.drifted, result.prediction
+    small = compare_frames(frame(800, rounded=False), frame(800, rounded=False), plan)
+    assert small.prediction is not None and small.prediction.method == "ks"
+    # a real move of the score still drifts
+    moved = frame(3000, rounded=True)
+    moved["score"] = np.where(rng.random(3000) < 0.6, leaves[1], leaves[0]).round(5)
+    shifted = compare_frames(frame(3000, rounded=False), moved, plan)
+    assert shifted.prediction is not None and shifted.prediction.drifted

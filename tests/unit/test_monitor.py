@@ -201,9 +201,13 @@ def test_a_broken_spec_does_not_stop_the_other_monitors(tmp_path: Path, mspec: M
 # -- decisions over time -------------------------------------------------------------------
 
 
-def test_backfill_waits_for_persistence_then_cools_down(tmp_path: Path, mspec: ModelSpec) -> None:
+def test_backfill_waits_for_persistence_then_for_labels_after_the_change(
+    tmp_path: Path, mspec: ModelSpec
+) -> None:
     """channel_shift ramps up from day 5 (channel is critical): input drift must persist
-    2 of 3 windows before a retrain, and no second retrain comes in the 3-day cooldown."""
+    2 of 3 windows before a retrain is wanted; then the retrain waits ("pending") for
+    labelled rows after the drift's first day, which a 7-day label delay does not give
+    within the 10 days, and no cooldown starts while it waits."""
     spec_data = yaml.safe_load((SPECS / "purchase_propensity.yaml").read_text())
     spec_data["monitoring"] = {
         "critical_features": ["channel"],
@@ -232,11 +236,15 @@ def test_backfill_waits_for_persistence_then_cools_down(tmp_path: Path, mspec: M
     first = min(drifted)
     assert first <= 7, "the shift should be caught within 3 days"
     assert days[first].action == "alert"  # drift once: not yet persistent
-    assert days[first + 1].action == "retrain"  # twice in the last three windows
-    assert "persistent" in days[first + 1].decision.triggers
-    for later in range(first + 2, min(first + 4, 10)):  # the 3-day cooldown
-        assert days[later].action == "alert"
-        assert "cooldown" in days[later].decision.triggers
+    for later in range(first + 1, 10):  # twice in the last three windows: wanted, pending
+        decision = days[later].decision
+        assert decision.action == "alert"
+        assert {"persistent", "retrain_pending"} <= set(decision.triggers)
+        assert "cooldown" not in decision.triggers
+        assert decision.retrain_reason == "drift"
+        assert any(r.startswith("retrain pending: 0 of ") for r in decision.reasons)
+        change = f"after the change on {days[first].window_start:%Y-%m-%d}"
+        assert any(change in r for r in decision.reasons)
     assert all(days[d].action != "retrain" for d in days if d < first)
     assert all(days[d].action == "none" for d in days if d < event_start(sim))
     past = history(store, "purchase_propensity", since=end_of(0), before=end_of(10))

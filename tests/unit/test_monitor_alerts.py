@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -151,3 +152,19 @@ def test_notify_run_records_the_alert_in_the_outbox(tmp_path: Path, mspec: Model
         is None
     )
     store.dispose()
+
+
+def test_a_pending_retrain_and_an_acknowledged_drift_say_so(mspec: ModelSpec) -> None:
+    pending = replace(
+        _decision("alert", "high", "dataset_drift", "persistent", "retrain_pending"),
+        retrain_reason="drift",
+        change_point=datetime(2026, 9, 2, tzinfo=UTC),
+    )
+    alert = alert_for(_run(pending), mspec)
+    assert alert is not None and alert.title.endswith("(retrain pending)")
+    assert alert.facts["Retrain reason"] == "drift"
+    assert alert.facts["Trains on data after"] == "2026-09-02 00:00 UTC"
+    acknowledged = _decision("alert", "low", "drift_acknowledged")
+    alert = alert_for(_run(acknowledged), mspec)
+    assert alert is not None and alert.title == "Drift acknowledged: no better model"
+    assert "Retrain reason" not in alert.facts

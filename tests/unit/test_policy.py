@@ -9,9 +9,12 @@ from typing import Any
 import pytest
 
 from driftline.monitoring.policy import (
+    Acknowledged,
+    ChangePoint,
     PastRun,
     benjamini_hochberg,
     decide_action,
+    drift_onset,
     insufficient_data,
 )
 from driftline.monitoring.results import (
@@ -373,3 +376,120 @@ def test_retrain_approve_forces_the_manual_approval_gate_on() -> None:
     assert parse_spec(data).promotion.manual_approval is True
     del data["promotion"]
     assert parse_spec(data).promotion.manual_approval is True
+
+
+# -- reasons, change points, pending retrains ------------------------------------------------
+
+
+def test_the_retrain_reason_is_performance_for_a_performance_drop() -> None:
+    decision = decide_action(result(performance=perf(0.60)), spec(), [], window_end=END)
+    assert (decision.action, decision.retrain_reason) == ("retrain", "performance")
+    both = decide_action(
+        result(("a", "b"), performance=perf(0.60)),
+        spec(**PERSIST),
+        [past(1), past(2)],
+        window_end=END,
+    )
+    assert both.retrain_reason == "performance"  # the drop wins over persistent drift
+    drift = decide_action(result(("a", "b")), spec(**PERSIST), [past(1), past(2)], window_end=END)
+    assert (drift.action, drift.retrain_reason) == ("retrain", "drift")
+    quiet = decide_action(result(), spec(), [], window_end=END)
+    assert quiet.retrain_reason is None
+    assert drift.to_dict()["retrain_reason"] == "drift"
+
+
+def test_a_retrain_waits_for_labelled_rows_after_the_change() -> None:
+    change = ChangePoint(at=END - 3 * DAY, rows=420, needed=750, how="a test")
+    decision = decide_action(
+        result(performance=perf(0.60)), spec(), [], window_end=END, change=change
+    )
+    assert decision.action == "alert" and decision.severity == "critical"
+    assert {"performance_drop", "retrain_pending"} <= set(decision.triggers)
+    assert "cooldown" not in decision.triggers
+    assert any(r.startswith("retrain pending: 420 of 750 labelled rows") for r in decision.reasons)
+    assert decision.retrain_reason == "performance"
+    ready = ChangePoint(at=END - 3 * DAY, rows=750, needed=750, how="a test")
+    fires = decide_action(result(performance=perf(0.60)), spec(), [], window_end=END, change=ready)
+    assert fires.action == "retrain"
+    assert fires.change_point == END - 3 * DAY
+    assert fires.to_dict()["change_point"] == (END - 3 * DAY).isoformat()
+
+
+def test_a_pending_retrain_is_no_retrain_decision_so_no_cooldown_follows() -> None:
+    history = [past(d, drift=False, action="alert", triggers=("retrain_pending",)) for d in (1, 2)]
+    decision = decide_action(result(performance=perf(0.60)), spec(**COOL), history, window_end=END)
+    assert decision.action == "retrain"
+
+
+def test_the_first_champion_gets_a_cooldown_too() -> None:
+    """The bootstrap champion's first monitored window starts its grace (promoted_at)."""
+    decision = decide_action(
+        result(performance=perf(0.60)),
+        spec(**COOL),
+        [],
+        window_end=END,
+        champion_version="1",
+        promoted_at=END,
+    )
+    assert decision.action == "alert" and "cooldown" in decision.triggers
+    later = decide_action(
+        result(performance=perf(0.60)),
+        spec(**COOL),
+        [],
+        window_end=END,
+        champion_version="1",
+        promoted_at=END - 6 * DAY,
+    )
+    assert later.action == "retrain"
+
+
+def test_drift_onset_walks_back_through_the_lasting_drift() -> None:
+    persistence = spec(**PERSIST).monitoring.policy.persistence  # 3 of 4: one gap allowed
+    history = [past(1), past(2, drift=False), past(3), past(4), past(5, drift=False),
+               past(6, drift=False), past(7)]  # fmt: skip
+    onset = drift_onset(history, END, DAY, persistence, None)
+    assert onset == END - 5 * DAY  # the window ending 4 days ago began 5 days ago
+    other = [past(1), past(2, champion_version="9")]
+    assert drift_onset(other, END, DAY, persistence, "1") == END - 2 * DAY
+
+
+# -- acknowledged drift ----------------------------------------------------------------------
+
+ACK = Acknowledged(
+    columns=("a", "b"), version="5", rejected_at=END - 2 * DAY, gates=("improvement",)
+)
+
+
+def test_acknowledged_drift_alerts_low_once_and_asks_for_no_retrain() -> None:
+    history = [past(1), past(2), past(3)]
+    first = decide_action(
+        result(("a", "b")), spec(**PERSIST), history, window_end=END, acknowledged=ACK
+    )
+    assert (first.action, first.severity) == ("alert", "low")
+    assert first.triggers == ("drift_acknowledged",)
+    assert not first.input_drift and first.retrain_reason is None
+    assert any(r.startswith("drift acknowledged: no better model") for r in first.reasons)
+    assert any("driftline baseline refresh --model" in r for r in first.reasons)
+    said = [past(1, triggers=("drift_acknowledged",)), past(2), past(3)]
+    later = decide_action(
+        result(("a", "b")), spec(**PERSIST), said, window_end=END, acknowledged=ACK
+    )
+    assert (later.action, later.status) == ("none", "drift")
+    assert later.triggers == ("drift_acknowledged",)
+
+
+def test_a_new_drift_or_a_performance_drop_is_judged_afresh() -> None:
+    history = [past(1), past(2), past(3)]
+    other = decide_action(
+        result(("c", "d")), spec(**PERSIST), history, window_end=END, acknowledged=ACK
+    )
+    assert other.action == "retrain" and "drift_acknowledged" not in other.triggers
+    dropped = decide_action(
+        result(("a", "b"), performance=perf(0.60)),
+        spec(**PERSIST),
+        history,
+        window_end=END,
+        acknowledged=ACK,
+    )
+    assert (dropped.action, dropped.retrain_reason) == ("retrain", "performance")
+    assert "drift_acknowledged" in dropped.triggers

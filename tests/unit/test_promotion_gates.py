@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -234,3 +235,75 @@ def test_a_segment_losing_exactly_the_allowed_regression_passes() -> None:
 def test_a_missing_confidence_interval_fails_non_inferiority() -> None:
     report = evaluate_gates(result(ci=(NAN, NAN)), POLICY)
     assert report.gate("non_inferiority").status == "failed"
+
+
+# -- absolute budgets give way to a champion that breaks them ---------------------------------
+
+
+def _champion(res: BenchmarkResult, **changes: Any) -> BenchmarkResult:
+    """``res`` with the champion's ECE, throughput, size or ROC AUC changed."""
+    champ = res.champion
+    assert champ is not None
+    metrics = dict(champ.metrics)
+    if "ece" in changes:
+        metrics["ece"] = changes.pop("ece")
+    if "roc_auc" in changes:
+        metrics["roc_auc"] = changes.pop("roc_auc")
+    return replace(res, champion=replace(champ, metrics=metrics, **changes))
+
+
+def test_a_challenger_better_calibrated_than_a_miscalibrated_champion_passes() -> None:
+    """The issue's case: ECE 0.29 vs the champion's 0.53, above the 0.15 ceiling."""
+    report = evaluate_gates(_champion(result(ece=0.29), ece=0.53), POLICY)
+    gate = report.gate("calibration")
+    assert gate.status == "passed" and report.passed
+    assert "champion itself is above the ceiling 0.1500" in gate.reason
+    assert gate.threshold == pytest.approx(0.53)
+
+
+def test_a_miscalibrated_champion_does_not_let_a_worse_challenger_through() -> None:
+    report = evaluate_gates(_champion(result(ece=0.60), ece=0.53), POLICY)
+    gate = report.gate("calibration")
+    assert gate.status == "failed"
+    assert "worse than the champion" in gate.reason
+
+
+def test_the_ceiling_holds_while_the_champion_meets_it() -> None:
+    report = evaluate_gates(_champion(result(ece=0.16), ece=0.149), POLICY)
+    assert report.gate("calibration").status == "failed"
+    assert report.gate("calibration").threshold == pytest.approx(0.15)
+
+
+@pytest.mark.parametrize(
+    ("gate", "challenger", "champion", "passes"),
+    [
+        ("latency", {"speed": 3000.0}, {"rows_per_second": 2000.0}, True),
+        ("latency", {"speed": 1500.0}, {"rows_per_second": 2000.0}, False),
+        ("latency", {"speed": 3000.0}, {"rows_per_second": 9000.0}, False),
+        ("size", {"size": 60 * MB}, {"size_bytes": 80 * MB}, True),
+        ("size", {"size": 90 * MB}, {"size_bytes": 80 * MB}, False),
+        ("size", {"size": 60 * MB}, {"size_bytes": 40 * MB}, False),
+    ],
+)
+def test_latency_and_size_budgets_give_way_to_a_champion_that_breaks_them(
+    gate: str, challenger: dict[str, float], champion: dict[str, float], passes: bool
+) -> None:
+    report = evaluate_gates(_champion(result(**challenger), **champion), POLICY)
+    verdict = report.gate(gate)
+    assert (verdict.status == "passed") is passes, verdict.reason
+    breaks = "champion itself breaks this budget" in verdict.reason
+    champion_breaks = (
+        champion.get("rows_per_second", 1e9) < POLICY.min_rows_per_second
+        or champion.get("size_bytes", 0) / MB > POLICY.max_model_mb
+    )
+    assert breaks is champion_breaks
+
+
+def test_the_floor_gives_way_to_a_champion_below_it() -> None:
+    res = _champion(result(chal_auc=0.54, champ_auc=0.50, ci=(0.01, 0.07)), roc_auc=0.50)
+    report = evaluate_gates(res, POLICY)
+    floor = report.gate("floor")
+    assert floor.status == "passed" and "champion itself breaks" in floor.reason
+    assert evaluate_gates(result(chal_auc=0.54, champ_auc=0.56), POLICY).gate("floor").status == (
+        "failed"
+    )

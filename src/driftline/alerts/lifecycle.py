@@ -53,7 +53,9 @@ SEVERITY: dict[str, Severity] = {
 _TEXT_MAX = 1500
 _REASONS = {
     "bootstrap": "the model has no champion yet",
-    "drift": "monitoring asked for it",
+    "drift": "its inputs drifted for good",
+    "performance": "its realized performance dropped",
+    "quality": "a data-quality incident was fixed",
     "schedule": "it is scheduled",
     "manual": "someone asked for it",
 }
@@ -129,12 +131,17 @@ def retrain_started_alert(
     triggered_by: str | None = None,
     as_of: datetime | None = None,
     flow_run_url: str | None = None,
+    since: datetime | None = None,
 ) -> Alert:
-    """A retrain has begun: why (and which monitor run asked for it), who started it."""
+    """A retrain has begun: why (the reason word of
+    :data:`driftline.lifecycle.training.REASONS`, and which monitor run asked for it), who
+    started it, and the change point it trains after (``since``)."""
     why = _REASONS.get(reason, f"of {reason}")
-    if reason == "drift" and monitor_run_id is not None:
-        why = f"monitor run #{monitor_run_id} asked for it"
+    if reason in ("drift", "performance") and monitor_run_id is not None:
+        why += f": monitor run #{monitor_run_id} asked for it"
     facts = {"Reason": reason}
+    if since is not None:
+        facts["Trains on data after"] = f"{since:%Y-%m-%d %H:%M} UTC"
     if monitor_run_id is not None:
         facts["Monitor run"] = f"#{monitor_run_id}"
     if triggered_by:
@@ -168,6 +175,8 @@ def promoted_alert(
         if primary is not None:
             facts[primary[0]] = primary[1]
         facts["Benchmark window"] = outcome.report.window
+    if outcome.retrain_reason:
+        facts["Reason"] = outcome.retrain_reason
     facts["Decided by"] = outcome.triggered_by
     if outcome.warnings:
         summary += "\nWarnings: " + "; ".join(outcome.warnings)
@@ -216,6 +225,8 @@ def rejected_alert(
         if primary is not None:
             facts[primary[0]] = primary[1]
         facts["Benchmark window"] = report.window
+    if outcome.retrain_reason:
+        facts["Reason"] = outcome.retrain_reason
     facts["Decided by"] = outcome.triggered_by
     stays = f"champion {_v(champion)} stays" if champion else "there is still no champion"
     names = ", ".join(g.name for g in failed)

@@ -108,10 +108,14 @@ def alert_for(
         kind, title = "drift", f"Drift in {drifted} of {len(result.columns)} features"
     else:
         kind, title = "drift", "The model's score drifted"
+    if kind == "drift" and "drift_acknowledged" in triggers:
+        title = "Drift acknowledged: no better model"
     if d.action == "retrain":
         title += " (retrain)"
     elif "retrain_recommended" in triggers:
         title += " (retrain recommended)"
+    elif "retrain_pending" in triggers:
+        title += " (retrain pending)"
     return Alert(
         model=run.model,
         kind=kind,
@@ -136,6 +140,11 @@ def _facts(run: MonitorRun, kind: str) -> dict[str, str]:
     """The champion, and which version made the predictions a finding is about when that
     is not simply the champion's whole window."""
     facts = {"Champion": f"v{run.champion_version}"} if run.champion_version else {}
+    d = run.decision
+    if d.retrain_reason and (d.action == "retrain" or "retrain_pending" in d.triggers):
+        facts["Retrain reason"] = d.retrain_reason
+    if d.change_point is not None:
+        facts["Trains on data after"] = f"{d.change_point:%Y-%m-%d %H:%M} UTC"
     result = run.result
     perf = result.performance if result is not None else None
     if kind == "performance" and perf is not None and perf.version:

@@ -12,6 +12,7 @@ alerts like a promotion.
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -35,23 +36,32 @@ def train_cmd(
     reason: Annotated[
         str | None,
         typer.Option(
-            help="Why: bootstrap, drift, schedule or manual. Default: bootstrap when the "
-            "model has no champion yet, else manual."
+            help="Why: bootstrap, drift, performance, quality, manual or schedule. Default: "
+            "bootstrap when the model has no champion yet, else manual."
         ),
     ] = None,
     monitor_run_id: Annotated[
         str | None, typer.Option(help="Id of the monitor run that asked for this retrain.")
     ] = None,
     as_of: AsOfOpt = None,
+    since: Annotated[
+        datetime | None,
+        typer.Option(
+            help="A change point (UTC): train and hold out only data after it, e.g. the "
+            "change a monitor run located."
+        ),
+    ] = None,
 ) -> None:
     """Train a challenger on matured labels, log it and its baseline to MLflow."""
     from driftline.context import Context
     from driftline.lifecycle.promotion import default_actor
-    from driftline.lifecycle.training import REASONS, train
+    from driftline.lifecycle.training import TRAINING_REASONS, train
     from driftline.tasks import task_for
 
-    if reason is not None and reason not in REASONS:
-        raise typer.BadParameter(f"choose one of {', '.join(REASONS)}", param_hint="--reason")
+    if reason is not None and reason not in TRAINING_REASONS:
+        raise typer.BadParameter(
+            f"choose one of {', '.join(TRAINING_REASONS)}", param_hint="--reason"
+        )
     with Context.open() as ctx, console.status(f"training {model}"):
         spec = ctx.spec(model)
         result = train(
@@ -62,6 +72,7 @@ def train_cmd(
             triggered_by=default_actor(),
             monitor_run_id=monitor_run_id,
             as_of=as_of,
+            since=since,
         )
     w = result.windows
     table = Table(title=f"{result.model} version {result.version} is the challenger")

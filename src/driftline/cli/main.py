@@ -145,9 +145,15 @@ def simulate_cmd(
         str,
         typer.Option(
             help="stable, flash_sale, channel_shift, "
-            "mobile_shift, concept_drift, pipeline_bug, demo"
+            "mobile_shift, concept_drift, pipeline_bug, harmless_shift, demo"
         ),
     ] = "stable",
+    change_day: Annotated[
+        int | None,
+        typer.Option(
+            min=0, help="Day the scenario's change starts (default: mid-timeline; not for demo)."
+        ),
+    ] = None,
     days: Annotated[int, typer.Option(min=1, help="Days of traffic.")] = 28,
     rows_per_day: Annotated[int, typer.Option(min=1, help="Visitors per ordinary day.")] = 20_000,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same rows).")] = 0,
@@ -163,7 +169,12 @@ def simulate_cmd(
     if fmt not in {"parquet", "csv"}:
         raise typer.BadParameter("choose parquet or csv", param_hint="--format")
     with console.status(f"simulating {days} days of {scenario}"):
-        sim = simulate(scenario, days=days, rows_per_day=rows_per_day, seed=seed)
+        try:
+            sim = simulate(
+                scenario, days=days, rows_per_day=rows_per_day, seed=seed, change_day=change_day
+            )
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--change-day") from None
     out.mkdir(parents=True, exist_ok=True)
     written = (
         ("predictions", sim.predictions),
@@ -229,6 +240,7 @@ def _summary_table(rows: list[tuple[ModelSpec, ModelSummary | str]]) -> Table:
 
 
 from driftline.cli import alerts as _alerts  # noqa: E402
+from driftline.cli import baseline as _baseline  # noqa: E402
 from driftline.cli import demo as _demo  # noqa: E402
 from driftline.cli import lifecycle as _lifecycle  # noqa: E402
 from driftline.cli import ops as _ops  # noqa: E402
@@ -241,6 +253,7 @@ app.add_typer(_ops.deployments_app, name="deployments")
 app.command("serve")(_ops.serve)
 app.command("plugins")(_plugins.plugins)
 app.add_typer(_alerts.app, name="alerts")
+app.add_typer(_baseline.app, name="baseline")
 app.add_typer(_lifecycle.app)  # train, benchmark, promote, rollback, adopt, models
 
 from driftline.cli import monitoring as _monitoring  # noqa: E402  (drift and monitor commands)

@@ -10,6 +10,7 @@ spec's ``source:`` names.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -140,6 +141,9 @@ def read_labelled(
 
 # -- training, holdout and benchmark windows -----------------------------------------------
 
+#: Fewest labelled rows a benchmark window may hold.
+MIN_BENCHMARK_ROWS = 200
+
 
 @dataclass(frozen=True)
 class Windows:
@@ -232,3 +236,69 @@ def benchmark_window(
             f"{spec.model.label_delay_days} days after a prediction); wait for newer labels"
         )
     return start, windows.holdout_end
+
+
+# -- after a change ------------------------------------------------------------------------
+
+
+def rows_needed_after(spec: ModelSpec) -> int:
+    """Labelled rows after a change that a retrain on them needs: ``training.min_rows`` to
+    train on, once the newest share ``holdout_days / (holdout_days + lookback_days)`` (at
+    least :data:`MIN_BENCHMARK_ROWS` rows) is kept for the benchmark."""
+    t = spec.training
+    share = t.holdout_days / (t.holdout_days + t.lookback_days)
+    return max(math.ceil(t.min_rows / (1 - share)), t.min_rows + MIN_BENCHMARK_ROWS)
+
+
+@dataclass(frozen=True)
+class AfterChange:
+    """The labelled data after a change: how many rows have matured by ``as_of``, how many
+    a retrain needs, and (once there are enough) its training and holdout windows."""
+
+    since: pd.Timestamp
+    rows: int
+    needed: int
+    windows: Windows | None
+
+    @property
+    def ready(self) -> bool:
+        return self.windows is not None
+
+
+def plan_after_change(
+    store: Store, spec: ModelSpec, as_of: datetime | pd.Timestamp, since: datetime | pd.Timestamp
+) -> AfterChange:
+    """Training and holdout windows on data after the change at ``since`` only.
+
+    The labelled, usable rows (:func:`usable_rows`) of ``[since, matured end)`` — no
+    further back than ``lookback_days + holdout_days`` — are split by time: the newest
+    share ``holdout_days / (holdout_days + lookback_days)`` of them (at least
+    :data:`MIN_BENCHMARK_ROWS` rows, at most ``holdout_days`` long) is the holdout, the
+    rest the training window. ``windows`` is None while fewer than
+    :func:`rows_needed_after` rows exist.
+    """
+    t = spec.training
+    plain = plan_windows(spec, as_of)
+    earliest = plain.holdout_end - pd.Timedelta(days=t.lookback_days + t.holdout_days)
+    start = max(utc(since), earliest)
+    needed = rows_needed_after(spec)
+    if start >= plain.holdout_end:
+        return AfterChange(utc(since), 0, needed, None)
+    frame, _ = usable_rows(store, spec, start, plain.holdout_end)
+    rows = len(frame)
+    if rows < needed:
+        return AfterChange(utc(since), rows, needed, None)
+    share = t.holdout_days / (t.holdout_days + t.lookback_days)
+    times = pd.to_datetime(frame[spec.model.timestamp], utc=True).sort_values()
+    holdout_rows = max(MIN_BENCHMARK_ROWS, math.ceil(rows * share))
+    boundary = max(
+        pd.Timestamp(times.iloc[rows - holdout_rows]),
+        plain.holdout_end - pd.Timedelta(days=t.holdout_days),
+    )
+    windows = Windows(
+        as_of=plain.as_of,
+        train_start=max(start, boundary - pd.Timedelta(days=t.lookback_days)),
+        train_end=boundary,
+        holdout_end=plain.holdout_end,
+    )
+    return AfterChange(utc(since), rows, needed, windows)

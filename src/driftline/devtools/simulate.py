@@ -49,6 +49,8 @@ SCENARIOS: dict[str, str] = {
     "mobile_shift": "mobile share grows from 55% to 85% over a week; shorter sessions",
     "concept_drift": "price-driven customers: what predicts a purchase changes, inputs do not",
     "pipeline_bug": "for 2 days avg_order_value arrives null and pages_per_session constant 0",
+    "harmless_shift": "a site redesign: pages_per_session grows by half and stays; purchases do "
+    "not depend on it",
     "demo": "channel_shift from 30% of the timeline, then concept_drift from half-way",
 }
 
@@ -89,11 +91,16 @@ class Simulation:
         return labels[labels["labelled_at"] <= pd.Timestamp(when)]
 
 
-def scenario_events(scenario: str, days: int) -> list[Event]:
-    """The events of a named scenario, placed relative to the number of days."""
+def scenario_events(scenario: str, days: int, change_day: int | None = None) -> list[Event]:
+    """The events of a named scenario, placed relative to the number of days; a single-event
+    scenario starts on ``change_day`` when given (default: mid-timeline)."""
     if scenario not in SCENARIOS:
         raise ValueError(f"unknown scenario {scenario!r}; choose one of {', '.join(SCENARIOS)}")
-    mid = days // 2
+    if change_day is not None and not 0 <= change_day < days:
+        raise ValueError(f"change_day must lie in [0, {days}), not {change_day}")
+    if change_day is not None and scenario == "demo":
+        raise ValueError("the demo scenario places its own two events: give no change_day")
+    mid = days // 2 if change_day is None else change_day
     if scenario == "stable":
         return []
     if scenario == "flash_sale":
@@ -124,6 +131,8 @@ def scenario_events(scenario: str, days: int) -> list[Event]:
         ]
     if scenario == "concept_drift":
         return [Event("concept_drift", mid, days, (), SCENARIOS[scenario])]
+    if scenario == "harmless_shift":
+        return [Event("harmless_shift", mid, days, ("pages_per_session",), SCENARIOS[scenario])]
     if scenario == "pipeline_bug":
         return [
             Event(
@@ -220,9 +229,16 @@ def _day(
     rng: np.random.Generator, day: int, n_base: int, events: list[Event], pool: int
 ) -> dict[str, np.ndarray]:
     s = {e.kind: _strength(e, day) for e in events}
-    sale, shift, mobile, concept, bug = (
+    sale, shift, mobile, concept, bug, harmless = (
         s.get(k, 0.0)
-        for k in ("flash_sale", "channel_shift", "mobile_shift", "concept_drift", "pipeline_bug")
+        for k in (
+            "flash_sale",
+            "channel_shift",
+            "mobile_shift",
+            "concept_drift",
+            "pipeline_bug",
+            "harmless_shift",
+        )
     )
     n = round(n_base * (1 + 1.5 * sale) * rng.uniform(0.95, 1.05))
 
@@ -250,6 +266,7 @@ def _day(
     cart_adds = rng.binomial(sessions.astype(int), 0.25 + 0.1 * sale).astype(float)
     discount = np.where(sale > 0, rng.beta(6, 4, n), rng.beta(2, 8, n))
     pages = rng.gamma(4, 1.5, n) * np.where(device == "mobile", 0.8 - 0.25 * mobile, 1.0)
+    pages = pages * (1 + 0.5 * harmless)  # no purchase rule reads pages_per_session
     signup = np.where(new, rng.uniform(0, 30, n), rng.uniform(30, 1500, n))
     email_rate = rng.beta(2, 5, n) + np.where(channel == "email", 0.2, 0.0)
 
@@ -298,11 +315,14 @@ def simulate(
     rows_per_day: int = 20_000,
     seed: int = 0,
     start: date = date(2026, 9, 1),
+    change_day: int | None = None,
 ) -> Simulation:
-    """Simulate ``days`` days of traffic under a named scenario (see ``SCENARIOS``)."""
+    """Simulate ``days`` days of traffic under a named scenario (see ``SCENARIOS``);
+    ``change_day`` places a single-event scenario's change (default: mid-timeline).
+    ValueError for an unknown scenario or a change day outside the timeline."""
     if days < 1 or rows_per_day < 1:
         raise ValueError("days and rows_per_day must be at least 1")
-    events = scenario_events(scenario, days)
+    events = scenario_events(scenario, days, change_day)
     rng = np.random.default_rng(seed)
     origin = datetime(start.year, start.month, start.day, tzinfo=UTC)
     frames = []

@@ -25,7 +25,7 @@ from driftline.config.errors import DataError, RegistryError
 from driftline.config.times import utc_now
 from driftline.config.values import finite_or_none
 from driftline.data.store import Store
-from driftline.data.windows import benchmark_window, usable_rows
+from driftline.data.windows import MIN_BENCHMARK_ROWS, benchmark_window, usable_rows
 from driftline.lifecycle.registry import CHALLENGER, CHAMPION, TAG, LoadedModel, Registry
 from driftline.lifecycle.results import BenchmarkResult, ModelScore, SegmentScore
 from driftline.lifecycle.training import feature_frame, threads
@@ -34,7 +34,6 @@ from driftline.tasks import Task, task_for
 
 log = logging.getLogger(__name__)
 
-MIN_BENCHMARK_ROWS = 200
 BENCHMARKS_TABLE = "dl_benchmarks"
 
 

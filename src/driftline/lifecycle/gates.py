@@ -2,10 +2,13 @@
 :class:`GateReport` out.
 
 Each gate is passed, failed, skipped or pending, with the numbers behind it and a
-one-line reason. Every threshold is a plain comparison of numbers (:func:`meets`: a value
-equal to its threshold passes, NaN fails), so the gates import neither MLflow nor
-anything else that does I/O. Nothing here acts: moving aliases, tagging versions and
-writing the audit trail on a report is :mod:`driftline.lifecycle.promotion`.
+one-line reason. An absolute budget (floor, ECE ceiling, latency, size) that the champion
+itself breaks gives way to the champion's own value: a challenger no worse than the
+champion passes it, and the reason says so. Every threshold is a plain comparison of
+numbers (:func:`meets`: a value equal to its threshold passes, NaN fails), so the gates
+import neither MLflow nor anything else that does I/O. Nothing here acts: moving aliases,
+tagging versions and writing the audit trail on a report is
+:mod:`driftline.lifecycle.promotion`.
 """
 
 from __future__ import annotations
@@ -190,6 +193,12 @@ def evaluate_gates(
             policy.min_primary_metric,
         )
     )
+    gates[-1] = _relative_to_champion(
+        gates[-1],
+        result,
+        champ.metrics.get(metric) if champ else None,
+        greater_is_better=TASKS.get(result.task).metrics.get(metric, True),
+    )
     if champ is None:
         skipped = "no champion yet: first model, champion gates skipped"
         gates += [Gate(n, "skipped", skipped) for n in ("improvement", "non_inferiority")]
@@ -212,6 +221,9 @@ def evaluate_gates(
             policy.min_rows_per_second,
         )
     )
+    gates[-1] = _relative_to_champion(
+        gates[-1], result, champ.rows_per_second if champ else None, greater_is_better=True
+    )
     size_mb = chal.size_bytes / _MB
     failure = not meets(size_mb, policy.max_model_mb, greater_is_better=False)
     gates.append(
@@ -224,6 +236,9 @@ def evaluate_gates(
             size_mb,
             policy.max_model_mb,
         )
+    )
+    gates[-1] = _relative_to_champion(
+        gates[-1], result, champ.size_bytes / _MB if champ else None, greater_is_better=False
     )
     gates.append(_approval_gate(policy, approval))
     return GateReport(
@@ -402,11 +417,67 @@ def _calibration_gate(result: BenchmarkResult, policy: PromotionSection) -> Gate
     text = f"{label} {ece:.4f} (ceiling {policy.max_ece:.4f}"
     if result.champion is not None:
         base = result.champion.metrics[metric]
+        if not meets(base, policy.max_ece, greater_is_better=False) and math.isfinite(base):
+            return _relative_gate(
+                "calibration",
+                ece,
+                base,
+                f"ECE {ece:.4f} vs champion {base:.4f}: the champion itself is above the "
+                f"ceiling {policy.max_ece:.4f}, so the ceiling gives way to the champion's "
+                "own value",
+                greater_is_better=False,
+            )
         limit = min(limit, base + policy.max_calibration_increase)
         text += f"; champion {base:.4f} + {policy.max_calibration_increase:.4f} allowed"
     failure = not meets(ece, limit, greater_is_better=False)
     verdict = "too poorly calibrated" if failure else "calibrated well enough"
     return Gate("calibration", "failed" if failure else "passed", f"{text}): {verdict}", ece, limit)
+
+
+# -- absolute budgets relative to the champion ----------------------------------------------
+#
+# An absolute floor or ceiling (primary-metric floor, ECE ceiling, latency and size
+# budgets) judges a challenger only when the champion itself keeps it: when the serving
+# model already breaks a budget, a challenger that breaks it less (or no more) is an
+# improvement, and rejecting it would keep the worse model serving. The gate then compares
+# with the champion's own value and says so.
+
+
+def _relative_gate(
+    name: str, value: float, champion: float, text: str, *, greater_is_better: bool
+) -> Gate:
+    """A gate judged against the champion's own ``champion`` value instead of an absolute
+    budget the champion breaks: passes when ``value`` is at least as good (NaN fails)."""
+    failure = not math.isfinite(value) or not meets(
+        value, champion, greater_is_better=greater_is_better
+    )
+    verdict = "worse than the champion" if failure else "no worse than the champion"
+    return Gate(name, "failed" if failure else "passed", f"{text}: {verdict}", value, champion)
+
+
+def _relative_to_champion(
+    gate: Gate, result: BenchmarkResult, champion: float | None, *, greater_is_better: bool
+) -> Gate:
+    """``gate`` (an absolute budget the challenger failed) judged against the champion's
+    value instead when the champion breaks the same budget; otherwise ``gate`` as it is."""
+    if (
+        gate.status != "failed"
+        or result.champion is None
+        or champion is None
+        or not math.isfinite(champion)
+        or gate.threshold is None
+        or meets(champion, gate.threshold, greater_is_better=greater_is_better)
+        or gate.observed is None
+    ):
+        return gate
+    return _relative_gate(
+        gate.name,
+        gate.observed,
+        champion,
+        f"{gate.reason}; the champion itself breaks this budget ({_fmt(champion)}), so the "
+        "budget gives way to the champion's own value",
+        greater_is_better=greater_is_better,
+    )
 
 
 def _approval_gate(policy: PromotionSection, approval: Approval | None) -> Gate:

@@ -51,6 +51,7 @@ class PromotionOutcome:
     report: GateReport | None = None
     audit_id: int | None = None
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    retrain_reason: str | None = None
 
     @property
     def promoted(self) -> bool:
@@ -114,9 +115,13 @@ def apply_gate_report(
 ) -> PromotionOutcome:
     """Act on a gate report: promote the challenger when every gate passed, record the
     rejection when one failed, or return ``pending`` (nothing recorded) while only the
-    manual approval is missing. Raises RegistryError when the registry changed since the
-    benchmark or an alias move failed (audited as ``failed``)."""
+    manual approval is missing. The challenger's reason (its ``driftline.reason`` tag:
+    drift, performance, ...) goes into the audit text and the outcome. Raises
+    RegistryError when the registry changed since the benchmark or an alias move failed
+    (audited as ``failed``)."""
     actor = triggered_by or default_actor()
+    why = registry.version(spec, report.challenger_version).tags.get(f"{TAG}reason") or None
+    note = "; ".join(part for part in (f"reason: {why}" if why else "", note) if part)
     base = {
         "model": spec.name,
         "action": "promote",
@@ -124,6 +129,7 @@ def apply_gate_report(
         "champion_before": report.champion_version,
         "triggered_by": actor,
         "report": report,
+        "retrain_reason": why,
     }
     if report.pending:
         return PromotionOutcome(
@@ -155,7 +161,7 @@ def apply_gate_report(
             audit_id=audit_id,
             **base,
         )
-    return _promote_challenger(store, registry, spec, report, actor, note)
+    return _promote_challenger(store, registry, spec, report, actor, note, why)
 
 
 def _promote_challenger(
@@ -165,6 +171,7 @@ def _promote_challenger(
     report: GateReport,
     actor: str,
     note: str,
+    why: str | None,
 ) -> PromotionOutcome:
     new, old = report.challenger_version, report.champion_version
     champion_now = registry.version_by_alias(spec, CHAMPION)
@@ -231,6 +238,7 @@ def _promote_challenger(
         report=report,
         audit_id=audit_id,
         warnings=tuple(warnings),
+        retrain_reason=why,
     )
 
 
@@ -296,6 +304,7 @@ def install_champion(
         reason=text,
         triggered_by=actor,
         audit_id=audit_id,
+        retrain_reason=(tags or {}).get(f"{TAG}reason"),
     )
 
 

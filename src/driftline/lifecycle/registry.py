@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous-champion"
 ALIASES = (CHAMPION, CHALLENGER, PREVIOUS)
 BASELINE_DIR = "baseline"
+#: Version tag naming the artifact folder of a refreshed monitoring reference.
+BASELINE_TAG = "driftline.baseline"  # (TAG + "baseline")
 MODEL_ARTIFACT = "model"
 TAG = "driftline."  # prefix of every tag driftline writes
 
@@ -223,10 +225,18 @@ class Registry:
 
     # -- baselines ------------------------------------------------------------------------
 
-    def log_baseline(self, baseline: Baseline, run_id: str) -> None:
-        """Write a baseline as artifacts of its training run (``baseline/``)."""
+    def log_baseline(
+        self,
+        baseline: Baseline,
+        run_id: str,
+        *,
+        folder_name: str = BASELINE_DIR,
+        manifest: dict[str, Any] | None = None,
+    ) -> None:
+        """Write a baseline as artifacts of its training run (``baseline/``, or
+        ``folder_name`` for a refreshed reference; ``manifest`` adds to its manifest)."""
         with tempfile.TemporaryDirectory(prefix="driftline-baseline-") as tmp:
-            folder = Path(tmp) / BASELINE_DIR
+            folder = Path(tmp) / folder_name
             folder.mkdir()
             baseline.reference.to_parquet(folder / "reference.parquet", index=False)
             _write_json(folder / "schema.json", baseline.schema)
@@ -240,15 +250,34 @@ class Registry:
                     "run_id": run_id,
                     "reference_rows": len(baseline.reference),
                     "columns": list(baseline.reference.columns),
+                    **(manifest or {}),
                 },
             )
-            self.client.log_artifacts(run_id, str(folder), BASELINE_DIR)
+            self.client.log_artifacts(run_id, str(folder), folder_name)
+
+    def baseline_folder(self, spec: ModelSpec, version: str) -> str:
+        """The artifact folder of the version's monitoring reference: ``baseline/`` as
+        trained, or the refreshed one its ``driftline.baseline`` tag names
+        (:mod:`driftline.lifecycle.rebaseline`)."""
+        return self.version(spec, version).tags.get(BASELINE_TAG) or BASELINE_DIR
+
+    def baseline_manifest(self, spec: ModelSpec, version: str, folder: str) -> dict[str, Any]:
+        """The ``manifest.json`` of one baseline folder of a version's training run."""
+        info = self.version(spec, version)
+        with tempfile.TemporaryDirectory(prefix="driftline-baseline-") as tmp:
+            local = self.client.download_artifacts(
+                str(info.run_id), f"{folder}/manifest.json", dst_path=tmp
+            )
+            return dict(json.loads(Path(local).read_text()))
 
     def read_baseline(self, spec: ModelSpec, version: str) -> Baseline:
-        """The baseline stored with a registered version's training run."""
+        """The baseline stored with a registered version's training run (its refreshed
+        reference when ``driftline baseline refresh`` made one, see
+        :meth:`baseline_folder`)."""
         from mlflow.exceptions import MlflowException
 
         info = self.version(spec, version)
+        folder = info.tags.get(BASELINE_TAG) or BASELINE_DIR
         if not info.run_id:
             raise BaselineError(
                 f"{spec.name} version {version} has no training run, so no baseline; "
@@ -256,9 +285,7 @@ class Registry:
             )
         with tempfile.TemporaryDirectory(prefix="driftline-baseline-") as tmp:
             try:
-                local = Path(
-                    self.client.download_artifacts(info.run_id, BASELINE_DIR, dst_path=tmp)
-                )
+                local = Path(self.client.download_artifacts(info.run_id, folder, dst_path=tmp))
             except (MlflowException, OSError) as exc:
                 raise BaselineError(
                     f"{spec.name} version {version}: cannot read the baseline artifacts of "

@@ -25,7 +25,13 @@ from sklearn.pipeline import Pipeline
 
 from driftline.config.errors import DataError, DriftlineError, ModelError
 from driftline.data.store import Store
-from driftline.data.windows import Windows, data_clock, plan_windows, usable_rows
+from driftline.data.windows import (
+    Windows,
+    data_clock,
+    plan_after_change,
+    plan_windows,
+    usable_rows,
+)
 from driftline.lifecycle import flavors
 from driftline.lifecycle.baseline import build_baseline
 from driftline.lifecycle.registry import CHALLENGER, CHAMPION, MODEL_ARTIFACT, TAG, Registry
@@ -35,8 +41,23 @@ from driftline.tasks import task_for
 
 log = logging.getLogger(__name__)
 
-Reason = Literal["bootstrap", "drift", "schedule", "manual"]
-REASONS: tuple[str, ...] = ("bootstrap", "drift", "schedule", "manual")
+Reason = Literal["bootstrap", "drift", "performance", "quality", "manual", "schedule", "adopted"]
+#: Why a model version exists, one word everywhere (retrain parameters, the audit trail,
+#: the ``driftline.reason`` tag, ``driftline models``, alerts): ``bootstrap`` (the first
+#: model of a name), ``drift`` (lasting input drift), ``performance`` (realized performance
+#: dropped), ``quality`` (retrained after a data-quality incident was fixed), ``manual``,
+#: ``schedule``, ``adopted`` (a model that already served, :mod:`driftline.lifecycle.adopt`;
+#: never trained here).
+REASONS: tuple[str, ...] = (
+    "bootstrap",
+    "drift",
+    "performance",
+    "quality",
+    "manual",
+    "schedule",
+    "adopted",
+)
+TRAINING_REASONS = tuple(r for r in REASONS if r != "adopted")
 
 
 def build_pipeline(spec: ModelSpec) -> Pipeline:
@@ -139,13 +160,17 @@ def train(
     triggered_by: str = "manual",
     monitor_run_id: str | None = None,
     as_of: datetime | pd.Timestamp | None = None,
+    since: datetime | pd.Timestamp | None = None,
 ) -> TrainingResult:
     """Train the spec's model on matured labels, log it with its baseline, register it
     and give the new version the ``challenger`` alias.
 
-    ``reason`` is one of bootstrap, drift, schedule, manual (default: bootstrap when the
-    model has no champion yet, else manual). Raises DataError when the window holds too
-    few usable rows or labels the task cannot learn from (binary: a single class);
+    ``reason`` is one of :data:`TRAINING_REASONS` (default: bootstrap when the model has
+    no champion yet, else manual). ``since``: a change point (UTC); training and holdout
+    then hold only data after it (:func:`driftline.data.windows.plan_after_change`), and
+    the version is tagged ``driftline.change_point``. Raises ValueError for an unknown
+    reason; DataError when the window holds too few usable rows (after ``since``: fewer
+    than the retrain needs) or labels the task cannot learn from (binary: a single class);
     SpecError or ModelError when the trainer cannot be used or its model cannot be scored
     or stored (see :func:`fit_model`). Nothing is registered then.
     """
@@ -153,9 +178,21 @@ def train(
     task = task_for(m)
     champion = registry.version_by_alias(spec, CHAMPION)
     reason = reason or ("bootstrap" if champion is None else "manual")
-    if reason not in REASONS:
-        raise ValueError(f"reason must be one of {', '.join(REASONS)}, not {reason!r}")
-    windows = plan_windows(spec, as_of if as_of is not None else data_clock(store, spec))
+    if reason not in TRAINING_REASONS:
+        raise ValueError(f"reason must be one of {', '.join(TRAINING_REASONS)}, not {reason!r}")
+    clock = as_of if as_of is not None else data_clock(store, spec)
+    if since is None:
+        windows = plan_windows(spec, clock)
+    else:
+        after = plan_after_change(store, spec, clock, since)
+        if after.windows is None:
+            raise DataError(
+                f"{spec.name}: only {after.rows:,} of the {after.needed:,} labelled rows a "
+                f"retrain needs exist after the change on {after.since:%Y-%m-%d %H:%M} UTC "
+                "(training.min_rows plus a holdout); wait for more labels to mature, or "
+                "train without a change point"
+            )
+        windows = after.windows
     frame, counts = usable_rows(store, spec, windows.train_start, windows.train_end)
     _check_trainable(spec, frame, windows)
 
@@ -188,6 +225,8 @@ def train(
         f"{TAG}monitor_run_id": monitor_run_id or "",
         f"{TAG}champion_at_training": champion or "",
     }
+    if since is not None:
+        tags[f"{TAG}change_point"] = pd.Timestamp(since).isoformat()
     run_id, version = _log_and_register(
         registry, spec, prepared, frame, x_fit, windows, counts, metrics, tags
     )

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from driftline.config.times import to_ts_us, ts_us, utc
+from driftline.specs import ModelSpec
 
 
 @dataclass(frozen=True)
@@ -129,3 +130,19 @@ def majority_version(versions: pd.Series, champion: str | None = None) -> str | 
     if champion is not None and champion in tied:
         return champion
     return max(tied, key=version_key)
+
+
+def made_by(
+    frame: pd.DataFrame, spec: ModelSpec, intervals: Sequence[ChampionInterval]
+) -> pd.Series:
+    """The model version that made each row of a window read from the store: the logged
+    version, else the champion at the row's time; None for a row without a score (no
+    model scored it) or from before the first champion."""
+    m = spec.model
+    logged = (
+        frame[m.model_version]
+        if m.model_version in frame.columns
+        else pd.Series([None] * len(frame), index=frame.index, dtype=object)
+    )
+    versions = attribute_versions(logged, frame[m.timestamp], intervals)
+    return versions.where(frame[m.prediction].notna(), None)

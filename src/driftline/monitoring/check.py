@@ -235,6 +235,8 @@ def _run_engine(
     wanted = {**plan.columns, **plan.tested_predictions}
     ref = _prepare(reference, wanted, names[0])
     cur = _prepare(current, wanted, names[1])
+    if plan.prediction and plan.prediction_method is None:
+        plan = replace(plan, prediction_method=score_method(engine, len(ref)))
     empty_ref = [c for c in wanted if ref[c].notna().sum() == 0]
     if empty_ref:
         raise DataError(f"{names[0]}: columns {empty_ref} have no values; nothing to compare with")
@@ -254,6 +256,21 @@ def _run_engine(
         ) from exc
     scores = _checked_scores(engine, output.scores, testable)
     return _EngineRun(ref, cur, scores, missing_share, empty_cur, output.report)
+
+
+#: "As many distinct values as a continuous number has": what the score always counts as.
+AS_NUMBER = 2**31
+
+
+def score_method(engine: DriftEngine, reference_rows: int) -> str:
+    """The method that tests a model's score when the spec names none: the engine's choice
+    for a numerical column with many values, whatever the score's number of distinct
+    values. A score is a number (a probability, an amount) even when a model emits few
+    values (rounded, or a tree with few leaves); tested as a category, every value that
+    moved in the last decimal would be a new category, and every window would drift."""
+    return engine.default_method(
+        "numerical", reference_rows=reference_rows, distinct_values=AS_NUMBER
+    )
 
 
 def _engine_name(engine: DriftEngine) -> str:

@@ -16,7 +16,8 @@ import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -33,13 +34,10 @@ from driftline.data.windows import (
 )
 from driftline.lifecycle.audit import champion_takeovers
 from driftline.lifecycle.baseline import Baseline
-from driftline.monitoring.attribution import (
-    ChampionInterval,
-    attribute_versions,
-    champion_intervals,
-)
+from driftline.monitoring.attribution import champion_intervals, made_by
 from driftline.monitoring.check import check_drift
 from driftline.monitoring.engines import DriftEngine
+from driftline.monitoring.evidence import acknowledged_drift, champion_since, locate_change
 from driftline.monitoring.policy import Decision, decide_action, failed, insufficient_data
 from driftline.monitoring.results import DriftResult
 from driftline.monitoring.runs import history, record_run
@@ -108,6 +106,10 @@ class MonitorRun:
             "score_version": self.result.prediction_version if self.result else None,
             "reasons": list(self.decision.reasons),
             "triggers": list(self.decision.triggers),
+            "retrain_reason": self.decision.retrain_reason,
+            "change_point": (
+                self.decision.change_point.isoformat() if self.decision.change_point else None
+            ),
             "champion_version": self.champion_version,
             "rows": self.rows,
             "report_path": str(self.report_path) if self.report_path else None,
@@ -207,6 +209,11 @@ def run_monitor(
     ``insufficient_data``. ``baseline_of(version)`` gives other versions' baselines (their
     score reference and validation metrics, see :func:`check_drift`); without it, or when
     it raises, those versions are checked without them.
+
+    The policy also gets what the store knows beyond the window
+    (:mod:`driftline.monitoring.evidence`): when the champion took over (``promoted_at``
+    overrides it), the drift a rejected challenger showed to be harmless, and, for a
+    retrain decision, where the regime changed and how many labelled rows exist after it.
     """
     mon = spec.monitoring
     start, end = window_bounds(mon, window_end, now=now)
@@ -222,8 +229,9 @@ def run_monitor(
             )
         resolved = baseline() if callable(baseline) else baseline
         version = resolved.version
-        past = history(store, spec.name, since=_history_start(mon, end), before=end)
-        intervals = champion_intervals(champion_takeovers(store, spec.name), current=version)
+        past = history(store, spec.name, since=_history_start(spec, end), before=end)
+        takeovers = champion_takeovers(store, spec.name)
+        intervals = champion_intervals(takeovers, current=version)
         window[spec.model.model_version] = made_by(window, spec, intervals)
         attributed = int(window[spec.model.model_version].notna().sum())
         result: DriftResult | None = None
@@ -248,14 +256,24 @@ def run_monitor(
                 baselines=_baselines(spec, others, baseline_of),
                 cohort=cohort,
             )
-            decision = decide_action(
+            since = promoted_at or champion_since(store, spec.name, version, takeovers, end)
+            judge = partial(
+                decide_action,
                 result,
                 spec,
                 past,
                 window_end=end,
                 champion_version=version,
-                promoted_at=promoted_at,
+                promoted_at=since,
+                acknowledged=acknowledged_drift(store, spec.name, version),
             )
+            decision = judge()
+            if decision.action == "retrain":  # train on data after the change, once it exists
+                decision = judge(
+                    change=locate_change(
+                        store, spec, decision, result, past, end, version, intervals
+                    )
+                )
             paths = _publish(result, spec, start, end, reports_dir, workspace_dir)
         run_id = record_run(
             store,
@@ -274,22 +292,6 @@ def run_monitor(
         )
     except Exception as exc:
         return _failed_run(store, spec.name, start, end, exc, version=version, rows=rows)
-
-
-def made_by(
-    frame: pd.DataFrame, spec: ModelSpec, intervals: Sequence[ChampionInterval]
-) -> pd.Series:
-    """The model version that made each row of a window read from the store: the logged
-    version, else the champion at the row's time; None for a row without a score (no
-    model scored it) or from before the first champion."""
-    m = spec.model
-    logged = (
-        frame[m.model_version]
-        if m.model_version in frame.columns
-        else pd.Series([None] * len(frame), index=frame.index, dtype=object)
-    )
-    versions = attribute_versions(logged, frame[m.timestamp], intervals)
-    return versions.where(frame[m.prediction].notna(), None)
 
 
 def _versions_in(spec: ModelSpec, *frames: pd.DataFrame | None) -> set[str]:
@@ -313,8 +315,13 @@ def _baselines(
     return found
 
 
-def _history_start(mon: Monitoring, end: datetime) -> datetime:
-    span = max(mon.window * mon.policy.persistence.of_last, mon.policy.cooldown)
+def _history_start(spec: ModelSpec, end: datetime) -> datetime:
+    """How far back the policy looks: persistence, the cooldown, and a drift's onset up to
+    the label delay plus a training and holdout window ago (a retrain may wait that long
+    for labels after the change)."""
+    mon, t = spec.monitoring, spec.training
+    labels = timedelta(days=spec.model.label_delay_days + t.lookback_days + t.holdout_days)
+    span = max(mon.window * mon.policy.persistence.of_last, mon.policy.cooldown, labels)
     return end - span - mon.window
 
 

@@ -15,14 +15,26 @@ tested in milliseconds. The rules, in order of precedence:
    champion, so only the champion's performance can ask for one.
 5. Input drift asks for a retrain only when it persisted (``required`` of the windows in
    the last ``of_last`` window lengths, this one included, against the same champion).
-6. No retrain during the cooldown after a retrain decision or a new champion; broken
-   data-quality rules block retraining too (``data_quality.block_retrain``). Both turn
-   a retrain into an alert and say why.
+   Drift that was *acknowledged* (a challenger trained on the drifted data was rejected
+   as no better, :class:`Acknowledged`) asks for nothing while it stays on the same
+   columns: one low alert says so, later windows only note it. Drift that would count
+   without those columns, or a performance drop, is judged afresh.
+6. No retrain during the cooldown after a retrain decision or a new champion (the first
+   window monitored against it, ``promoted_at``: every promotion, adoption and rollback,
+   the bootstrap champion included); broken data-quality rules block retraining too
+   (``data_quality.block_retrain``). Both turn a retrain into an alert and say why.
 7. ``policy.retrain: never`` (monitor only) turns a retrain that survived rule 6 into an
    alert with the trigger ``retrain_recommended``: the reasons say why a retrain would
    have started, and nothing is trained. (``approve`` still decides ``retrain``; the
    approval is asked for by the promotion gates.)
-8. Prediction drift or broken data-quality rules alone alert.
+8. A retrain trains on data after the change (:class:`ChangePoint`): until enough
+   labelled rows after it have matured for ``training.min_rows`` and a holdout, the
+   decision is an alert, ``retrain_pending`` ("N of M labelled rows after the change"),
+   and no cooldown starts; the retrain fires on the first window that has them.
+9. Prediction drift or broken data-quality rules alone alert.
+
+Every wished-for retrain carries its reason: ``performance`` when realized performance
+dropped (it wins when input drift persisted too), else ``drift``.
 """
 
 from __future__ import annotations
@@ -36,10 +48,13 @@ import pandas as pd
 
 from driftline.config.times import utc
 from driftline.monitoring.results import DriftResult
-from driftline.specs import ModelSpec
+from driftline.specs import ModelSpec, Persistence
 from driftline.tasks import task_for
 
 Action = Literal["none", "alert", "retrain"]
+#: Why the policy asks for a retrain (the vocabulary of every reason is
+#: :data:`driftline.lifecycle.training.REASONS`).
+RetrainReason = Literal["drift", "performance"]
 Status = Literal["ok", "drift", "insufficient_data", "failed"]
 Severity = Literal["none", "low", "medium", "high", "critical"]
 SEVERITIES: tuple[Severity, ...] = ("none", "low", "medium", "high", "critical")
@@ -55,6 +70,41 @@ class PastRun:
     input_drift: bool
     quality_ok: bool = True
     champion_version: str | None = None
+    triggers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ChangePoint:
+    """Where the current regime began, and how much labelled data exists after it.
+
+    ``at`` is the first moment of the new regime (UTC): located by a change-point method
+    on the daily realized metric for a performance drop, or the first window of a lasting
+    input drift. ``rows`` counts the labelled, usable rows after ``at`` that have matured
+    by the window's end; ``needed`` those a retrain on them needs (``training.min_rows``
+    plus a holdout, :func:`driftline.data.windows.rows_needed_after`). ``how`` says in
+    words how ``at`` was found.
+    """
+
+    at: datetime
+    rows: int
+    needed: int
+    how: str = ""
+
+    @property
+    def ready(self) -> bool:
+        return self.rows >= self.needed
+
+
+@dataclass(frozen=True)
+class Acknowledged:
+    """Drift the policy stops retraining for: a challenger trained on data with drift on
+    ``columns`` was rejected as no better (``version``, on ``rejected_at``, by the gates
+    ``gates``) while the current champion served."""
+
+    columns: tuple[str, ...]
+    version: str
+    rejected_at: datetime
+    gates: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -70,6 +120,8 @@ class Decision:
     drift_share: float | None = None
     input_drift: bool = False
     quality_ok: bool = True
+    retrain_reason: RetrainReason | None = None
+    change_point: datetime | None = None
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -82,6 +134,8 @@ class Decision:
             "drift_share": self.drift_share,
             "input_drift": self.input_drift,
             "quality_ok": self.quality_ok,
+            "retrain_reason": self.retrain_reason,
+            "change_point": self.change_point.isoformat() if self.change_point else None,
         }
 
 
@@ -169,8 +223,17 @@ def decide_action(
     window_end: datetime,
     champion_version: str | None = None,
     promoted_at: datetime | None = None,
+    acknowledged: Acknowledged | None = None,
+    change: ChangePoint | None = None,
 ) -> Decision:
-    """Decide none / alert / retrain for one window (see the module docstring)."""
+    """Decide none / alert / retrain for one window (see the module docstring).
+
+    ``promoted_at``: when the champion took over, on the data clock (the end of the first
+    window monitored against it). ``acknowledged``: drift a rejected challenger showed to
+    be harmless (rule 5). ``change``: where the regime changed and the labelled rows
+    after it (rule 8); without it a retrain decision carries no change point (the
+    caller locates one and decides again, :func:`driftline.monitoring.monitor.run_monitor`).
+    """
     mon = spec.monitoring
     if result.rows_current < mon.min_rows:
         return insufficient_data(result.rows_current, mon.min_rows)
@@ -182,6 +245,28 @@ def decide_action(
     critical = [c for c in drifted if c in mon.critical_features]
     dataset_drift = share >= mon.drift.drift_share
     input_drift = dataset_drift or bool(critical)
+    ack = _acknowledged(acknowledged, drifted, critical, len(result.columns), spec)
+    quiet_ack = False
+    acked = input_drift and ack is not None
+    if acked and ack is not None:
+        input_drift = dataset_drift = False
+        critical = []
+        text = (
+            f"drift acknowledged: no better model. v{ack.version}, trained on data with "
+            f"this drift, was rejected on {utc(ack.rejected_at):%Y-%m-%d} "
+            f"({', '.join(ack.gates) or 'by the gates'}), so drift on "
+            f"{', '.join(ack.columns)} asks for no retrain. A drift on other columns or a "
+            "performance drop is judged afresh; to make a recent window the reference: "
+            f"`driftline baseline refresh --model {spec.name} --window START..END` "
+            "(or monitoring.policy.rebaseline: auto)"
+        )
+        if _announced(history, ack, end):
+            quiet_ack = True
+            found.triggers.append("drift_acknowledged")
+            found.note(f"{len(drifted)} features drifted: {', '.join(drifted)}")
+            found.note(text + " (said once, when it was acknowledged)")
+        else:
+            found.add("drift_acknowledged", "low", text)
     if cleared:
         found.note(
             f"false discovery control (Benjamini-Hochberg, q={mon.policy.fdr.alpha}) "
@@ -196,7 +281,7 @@ def decide_action(
         )
     if critical:
         found.add("critical_feature", "medium", f"critical features drifted: {', '.join(critical)}")
-    if drifted and not input_drift:
+    if drifted and not input_drift and not acked:
         found.note(
             f"{len(drifted)} features drifted ({share:.0%}), below the dataset threshold "
             f"of {mon.drift.drift_share:.0%}: {', '.join(drifted)}"
@@ -237,7 +322,11 @@ def decide_action(
             found.triggers.append("persistent")
             found.severity = max(found.severity, SEVERITIES.index("high"))
     wants_retrain = performance_drop or persistent
-    action: Action = "alert" if found.triggers else "none"
+    reason: RetrainReason | None = (
+        "performance" if performance_drop else "drift" if persistent else None
+    )
+    alerting = [t for t in found.triggers if t != "drift_acknowledged" or not quiet_ack]
+    action: Action = "alert" if alerting else "none"
     if wants_retrain:
         action = "retrain"
         since = _last_change(history, end, champion_version, promoted_at)
@@ -258,6 +347,16 @@ def decide_action(
                 "retrain held back: fix the data-quality problems first (a model retrained "
                 "on broken data learns the bug)",
             )
+        if action == "retrain" and change is not None and not change.ready:
+            action = "alert"
+            found.add(
+                "retrain_pending",
+                "high",
+                f"retrain pending: {change.rows:,} of {change.needed:,} labelled rows after "
+                f"the change on {utc(change.at):%Y-%m-%d %H:%M} ({change.how}); the retrain "
+                "starts on the first window that has them, trained and benchmarked on data "
+                "after the change",
+            )
         if action == "retrain" and mon.policy.retrain == "never":
             action = "alert"
             found.add(
@@ -267,6 +366,11 @@ def decide_action(
                 f"(monitor only); train a challenger with `driftline train --model {spec.name}` "
                 "and promote it when you choose",
             )
+    if action == "retrain" and change is not None:
+        found.note(
+            f"the retrain trains on data after the change on {utc(change.at):%Y-%m-%d %H:%M} "
+            f"({change.how}; {change.rows:,} labelled rows)"
+        )
     if not found.triggers:
         found.note("no drift, no data-quality problem, no performance drop")
     return Decision(
@@ -279,6 +383,36 @@ def decide_action(
         drift_share=share,
         input_drift=input_drift,
         quality_ok=quality_ok,
+        retrain_reason=reason,
+        change_point=utc(change.at).to_pydatetime() if change is not None else None,
+    )
+
+
+def _acknowledged(
+    acknowledged: Acknowledged | None,
+    drifted: list[str],
+    critical: list[str],
+    columns: int,
+    spec: ModelSpec,
+) -> Acknowledged | None:
+    """``acknowledged`` when the window's input drift is that drift: without the
+    acknowledged columns, neither the drift share nor a critical feature would count."""
+    if acknowledged is None:
+        return None
+    known = set(acknowledged.columns)
+    other = [c for c in drifted if c not in known]
+    if any(c not in known for c in critical):
+        return None
+    if columns and len(other) / columns >= spec.monitoring.drift.drift_share:
+        return None
+    return acknowledged
+
+
+def _announced(history: Sequence[PastRun], ack: Acknowledged, end: pd.Timestamp) -> bool:
+    """Whether a window after the rejection already said the drift is acknowledged."""
+    since = utc(ack.rejected_at)
+    return any(
+        "drift_acknowledged" in r.triggers and since <= utc(r.window_end) < end for r in history
     )
 
 
@@ -334,6 +468,39 @@ def _other_versions(result: DriftResult, found: _Findings) -> None:
             f"{perf.labelled_rows} labelled predictions; shown, not judged: only the "
             "champion's own predictions can ask for a retrain"
         )
+
+
+def drift_onset(
+    history: Sequence[PastRun],
+    end: datetime,
+    window: timedelta,
+    persistence: Persistence,
+    champion_version: str | None,
+) -> datetime:
+    """Where a lasting input drift began: the start of the earliest window of the drift
+    that the window ending at ``end`` belongs to. Walking back window by window through
+    runs against the same champion, the drift goes on while no more than
+    ``of_last - required`` windows in a row lack it (the gaps persistence tolerates; a
+    window that was not monitored lacks it)."""
+    length = pd.Timedelta(window)
+    latest = {utc(r.window_end): r for r in history}
+    onset = utc(end) - length
+    allowed = persistence.of_last - persistence.required
+    gap = 0
+    cursor = utc(end) - length
+    while gap <= allowed:
+        run = latest.get(cursor)
+        same = run is not None and (
+            not champion_version
+            or not run.champion_version
+            or run.champion_version == champion_version
+        )
+        if run is not None and same and run.input_drift and run.quality_ok:
+            onset, gap = cursor - length, 0
+        else:
+            gap += 1
+        cursor -= length
+    return onset.to_pydatetime()
 
 
 def _persistence(

@@ -8,6 +8,10 @@ it in the policy's history.
 predictions, with their ``version``) and, under ``other_versions``, that of other versions
 in the labelled window. Runs stored before versions were known lack both keys and still
 load (their version is None).
+
+``decision_json`` (migration 0005) keeps what the policy decided beyond the action: the
+drifted columns that counted, the retrain reason and the change point; NULL for runs
+stored before it (they load with no columns, reason or change point).
 """
 
 from __future__ import annotations
@@ -56,6 +60,9 @@ class StoredRun:
     error: str | None
     engine: str | None
     created_at: datetime
+    drifted_columns: tuple[str, ...] = ()
+    retrain_reason: str | None = None
+    change_point: datetime | None = None
 
     @property
     def realized(self) -> RealizedPerformance | None:
@@ -77,6 +84,7 @@ class StoredRun:
             input_drift=bool(self.input_drift),
             quality_ok=self.quality_ok is not False,
             champion_version=self.champion_version,
+            triggers=tuple(self.triggers),
         )
 
 
@@ -147,6 +155,15 @@ def record_run(
         "error": error,
         "engine": result.engine if result is not None else None,
         "created_at": utc_datetime(created_at or utc_now()),
+        "decision_json": json.dumps(
+            {
+                "drifted_columns": list(decision.drifted_columns),
+                "retrain_reason": decision.retrain_reason,
+                "change_point": (
+                    decision.change_point.isoformat() if decision.change_point else None
+                ),
+            }
+        ),
     }
     with store.engine.begin() as conn:
         key = conn.execute(runs.insert().values(**row)).inserted_primary_key
@@ -177,6 +194,8 @@ def record_run(
 
 
 def _stored(row: Any) -> StoredRun:
+    detail = json.loads(row.decision_json) if row.decision_json else {}
+    change = detail.get("change_point")
     return StoredRun(
         id=int(row.id),
         model=row.model,
@@ -202,6 +221,9 @@ def _stored(row: Any) -> StoredRun:
         error=row.error,
         engine=row.engine,
         created_at=utc_datetime(row.created_at),
+        drifted_columns=tuple(detail.get("drifted_columns") or ()),
+        retrain_reason=detail.get("retrain_reason"),
+        change_point=utc_datetime(datetime.fromisoformat(change)) if change else None,
     )
 
 
@@ -266,3 +288,42 @@ def history(store: Store, model: str, *, since: datetime, before: datetime) -> l
         seen.add(run.window_end)
         past.append(run.past())
     return past
+
+
+def first_window_since(
+    store: Store, model: str, version: str, created_since: datetime
+) -> datetime | None:
+    """The end of the earliest window monitored against ``version`` by a run recorded at
+    or after ``created_since`` (wall clock), or None: when a champion's grace began on the
+    data clock."""
+    runs = store.table(RUNS_TABLE)
+    query = sa.select(sa.func.min(runs.c.window_end)).where(
+        runs.c.model == model,
+        runs.c.champion_version == version,
+        runs.c.created_at >= utc_datetime(created_since),
+    )
+    with store.engine.connect() as conn:
+        value = conn.execute(query).scalar()
+    return utc_datetime(value) if value is not None else None
+
+
+def last_retrain_run(
+    store: Store, model: str, version: str, created_before: datetime
+) -> StoredRun | None:
+    """The newest run against champion ``version`` that decided ``retrain`` and was
+    recorded before ``created_before`` (wall clock), or None."""
+    runs = store.table(RUNS_TABLE)
+    query = (
+        sa.select(runs)
+        .where(
+            runs.c.model == model,
+            runs.c.champion_version == version,
+            runs.c.decision == "retrain",
+            runs.c.created_at <= utc_datetime(created_before),
+        )
+        .order_by(runs.c.created_at.desc(), runs.c.id.desc())
+        .limit(1)
+    )
+    with store.engine.connect() as conn:
+        row = conn.execute(query).first()
+    return _stored(row) if row is not None else None

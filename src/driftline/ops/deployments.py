@@ -25,6 +25,12 @@ WORK_POOL = "driftline"
 # monitor's run id is a number: without `| string` the server refuses the flow run
 # (`monitor_run_id` is a string parameter) and the triggered retrain never starts.
 MONITOR_RUN_ID_TEMPLATE = "{{ event.payload.run_id | string }}"
+# Why the monitor asked (drift or performance), and the change point the retrain trains
+# after (an ISO time, or null: Prefect renders a one-expression template to the value's
+# JSON type). An event from elsewhere, without them, retrains for drift on the usual
+# windows.
+REASON_TEMPLATE = "{{ event.payload.retrain_reason | default('drift', true) }}"
+SINCE_TEMPLATE = "{{ event.payload.change_point | default(None) }}"
 
 
 def model_resource(model: str) -> str:
@@ -75,8 +81,9 @@ def plan_deployments(specs: Sequence[ModelSpec]) -> list[PlannedDeployment]:
                 trigger_resource=model_resource(spec.name),
                 trigger_parameters={
                     "model": spec.name,
-                    "reason": "drift",
+                    "reason": REASON_TEMPLATE,
                     "monitor_run_id": MONITOR_RUN_ID_TEMPLATE,
+                    "since": SINCE_TEMPLATE,
                 },
                 tags=("driftline", "retrain", spec.name),
             )

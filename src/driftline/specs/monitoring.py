@@ -222,11 +222,20 @@ class Policy(Section):
     )
     cooldown: Duration = Field(
         default=timedelta(days=7),
-        description="After a retrain decision or a new champion, alert instead of "
-        "retraining for this long.",
+        description="After a retrain decision or a new champion (every promotion, adoption "
+        "or rollback, the first champion included), alert instead of retraining for this "
+        "long.",
     )
     fdr: FalseDiscovery = Field(
         default_factory=FalseDiscovery, description="False discovery rate control."
+    )
+    rebaseline: Literal["manual", "auto"] = Field(
+        default="manual",
+        description="What happens once drift is acknowledged (a challenger trained on the "
+        "drifted data was rejected as no better). manual: the alert says so and a person "
+        "may run `driftline baseline refresh`. auto: the monitor makes its last "
+        "persistence.of_last windows the champion's monitoring reference right away "
+        "(audited, reversible with `driftline baseline undo`).",
     )
     retrain: Literal["auto", "approve", "never"] = Field(
         default="auto",

@@ -1,0 +1,67 @@
+"""``driftline baseline``: re-baseline the champion's monitoring reference, and undo it."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import pandas as pd
+import typer
+from rich.console import Console
+
+from driftline.cli.options import ModelOpt
+
+app = typer.Typer(no_args_is_help=True, help="The champion's monitoring reference.")
+console = Console()
+
+
+def parse_window(text: str) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """``START..END`` (ISO dates or times, UTC) as two timestamps; BadParameter saying the
+    expected form for anything else."""
+    start, sep, end = text.partition("..")
+    try:
+        if not sep or not start.strip() or not end.strip():
+            raise ValueError(text)
+        begin, stop = pd.Timestamp(start.strip()), pd.Timestamp(end.strip())
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r} is not a window: write START..END in ISO 8601, e.g. "
+            "2026-10-01..2026-10-08 (UTC; the end is excluded)",
+            param_hint="--window",
+        ) from None
+    begin = begin.tz_localize("UTC") if begin.tzinfo is None else begin.tz_convert("UTC")
+    stop = stop.tz_localize("UTC") if stop.tzinfo is None else stop.tz_convert("UTC")
+    return begin, stop
+
+
+@app.command("refresh")
+def refresh(
+    model: ModelOpt,
+    window: Annotated[
+        str,
+        typer.Option(
+            help="START..END (UTC, end excluded): the champion's predictions of this window "
+            "become its monitoring reference, e.g. 2026-10-01..2026-10-08."
+        ),
+    ],
+    why: Annotated[str, typer.Option(help="Why, for the audit trail.")] = "",
+) -> None:
+    """Make a recent window the champion's monitoring reference (audited; undo with
+    `driftline baseline undo`)."""
+    from driftline.context import Context
+    from driftline.lifecycle.rebaseline import refresh_baseline
+
+    start, end = parse_window(window)
+    with Context.open() as ctx:
+        done = refresh_baseline(ctx.store, ctx.registry(), ctx.spec(model), start, end, why=why)
+    console.print(f"[bold green]{done.reason}[/] (audit record {done.audit_id})", highlight=False)
+
+
+@app.command("undo")
+def undo(model: ModelOpt) -> None:
+    """Give the champion back the monitoring reference its newest refresh replaced."""
+    from driftline.context import Context
+    from driftline.lifecycle.rebaseline import undo_refresh
+
+    with Context.open() as ctx:
+        done = undo_refresh(ctx.store, ctx.registry(), ctx.spec(model))
+    console.print(f"[bold green]{done.reason}[/] (audit record {done.audit_id})", highlight=False)
