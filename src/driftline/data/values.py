@@ -129,14 +129,31 @@ def as_numbers(values: pd.Series) -> tuple[pd.Series, pd.Series]:
         numbers = values.to_numpy(dtype="float64", na_value=np.nan)
         return pd.Series(numbers, index=values.index), pd.Series(False, index=values.index)
     raw = values.astype(object)
-    text = raw.map(lambda v: v.strip() if isinstance(v, str) else v)
-    marker = text.map(lambda v: isinstance(v, str) and v in MISSING_MARKERS)
-    flag = raw.map(lambda v: isinstance(v, bool | np.bool_))
-    text = text.where(~flag, raw.map(lambda v: float(v) if isinstance(v, bool | np.bool_) else v))
-    candidates = text.where(~marker, None)
+    text = raw.map(_number_candidate)
+    other = text.map(lambda v: v is _NOT_A_NUMBER)
+    candidates = text.where(~other, None)
     numbers = pd.to_numeric(candidates, errors="coerce").astype("float64")
-    unparsed = numbers.isna() & candidates.notna()
+    unparsed = (numbers.isna() & candidates.notna()) | other
     return numbers, unparsed.astype(bool)
+
+
+_NOT_A_NUMBER = object()
+
+
+def _number_candidate(value: Any) -> Any:
+    """What ``pd.to_numeric`` may parse: stripped text (None for a missing marker), a
+    number, a flag as 1.0/0.0, None for missing; anything else (a time, a date) is
+    :data:`_NOT_A_NUMBER` (``pd.to_numeric`` would turn a timestamp into nanoseconds)."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, str):
+        stripped = value.strip()
+        return None if stripped in MISSING_MARKERS else stripped
+    if isinstance(value, bool | np.bool_):
+        return float(value)
+    if isinstance(value, int | float | np.integer | np.floating):
+        return value
+    return _NOT_A_NUMBER
 
 
 def looks_like_times(values: pd.Series) -> bool:
