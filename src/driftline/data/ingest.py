@@ -106,7 +106,7 @@ def _text(df: pd.DataFrame, column: str, problems: _Problems) -> pd.Series:
 
 
 def _has_nul(text: pd.Series) -> pd.Series:
-    return text.map(lambda v: isinstance(v, str) and "\x00" in v).astype(bool)
+    return text.str.contains("\x00", regex=False, na=False).astype(bool)
 
 
 def _text_ids(df: pd.DataFrame, column: str, problems: _Problems) -> pd.Series:
@@ -178,6 +178,8 @@ def _latest(spec: ModelSpec, now: datetime | None) -> pd.Timestamp:
 def _conflicting(frame: pd.DataFrame, key: list[str], problems: _Problems, what: str) -> None:
     """Rows that repeat a key with other values: which one is right cannot be known, so
     they are a problem (exact repeats are kept once, see the ingest functions)."""
+    if not frame.duplicated(subset=key).any():
+        return
     distinct = frame.drop_duplicates()
     clash = distinct[distinct.duplicated(subset=key, keep=False)]
     if not clash.empty:
@@ -316,6 +318,12 @@ def prepare_labels(
     return out.reset_index(drop=True)
 
 
+def _once(frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:
+    """``frame`` with exact repeats dropped (after :func:`_conflicting`, a repeated key is an
+    exact repeat); the whole frame is compared only when a key repeats."""
+    return frame.drop_duplicates(subset=key) if frame.duplicated(subset=key).any() else frame
+
+
 def _stored_conflict(
     frame: pd.DataFrame, key: list[str], conflict: ConflictError, source: str
 ) -> DataError:
@@ -358,7 +366,7 @@ def log_predictions(
         for version in sorted(frame[MODEL_VERSION].dropna().unique(), key=int):
             check_version(str(version))
     frame[ENTITY_KEY] = pseudonymizer.pseudonymise_series(frame[ENTITY_KEY])
-    deduped = frame.drop_duplicates()  # exact repeats (e.g. a retried request) count once
+    deduped = _once(frame, [REQUEST_ID])  # exact repeats (e.g. a retried request) count once
     table = store.ensure_model(spec)
     types = prediction_types(spec)
     unchanged = [c for c in deduped.columns if c != REQUEST_ID]
@@ -378,7 +386,7 @@ def log_labels(
     for a model whose ``source:`` names where its labels are."""
     require_stored(spec, "labels", "ingest labels")
     frame = prepare_labels(spec, df, source)
-    deduped = frame.drop_duplicates()
+    deduped = _once(frame, ["model", REQUEST_ID])
     if spec.source is None:  # a source model has no inference log here, only labels
         store.ensure_model(spec)
     key = ["model", REQUEST_ID]

@@ -406,40 +406,61 @@ class Store:
         stage = f"dl_stage_{uuid.uuid4().hex[:12]}"
         try:
             with _no_gc(), self._transaction() as conn:
-                cur = conn.cursor()
                 if self.dialect == "sqlite":
-                    marks = ", ".join("?" for _ in frame.columns)
-                    rows = zip(*(_python_values(frame[c]) for c in frame.columns), strict=True)
-                    if not unchanged:
-                        before = conn.total_changes
-                        cur.executemany(
-                            f"INSERT INTO {table} ({cols}) VALUES ({marks}) "
-                            f"ON CONFLICT ({keys}) DO NOTHING",
-                            rows,
-                        )
-                        return int(conn.total_changes - before)
-                    cur.execute("BEGIN")  # so that a rollback drops the stage table too
-                    cur.execute(f"CREATE TEMP TABLE {stage} AS SELECT {cols} FROM {table} WHERE 0")
-                    cur.executemany(f"INSERT INTO {stage} ({cols}) VALUES ({marks})", rows)
-                else:
-                    schema = pa.schema([(c, _ARROW[types[c]]) for c in frame.columns])
-                    arrow = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
-                    cur.adbc_ingest(stage, arrow, mode="create", temporary=True)
+                    return self._insert_sqlite(
+                        conn, table, frame, conflict, unchanged, stage, cols, keys
+                    )
+                cur = conn.cursor()
+                schema = pa.schema([(c, _ARROW[types[c]]) for c in frame.columns])
+                arrow = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
+                cur.adbc_ingest(stage, arrow, mode="create", temporary=True)
                 if unchanged:
                     self._refuse_changes(cur, table, stage, conflict, unchanged)
-                before = conn.total_changes if self.dialect == "sqlite" else 0
                 cur.execute(
-                    f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {stage} WHERE true "
+                    f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {stage} "
                     f"ON CONFLICT ({keys}) DO NOTHING"
                 )
-                inserted = conn.total_changes - before if self.dialect == "sqlite" else cur.rowcount
+                inserted = int(cur.rowcount)
                 cur.execute(f"DROP TABLE {stage}")
-                return int(inserted)
+                return inserted
         except self._driver_errors() as exc:
             raise StoreError(
                 f"writing {len(frame):,} rows to {table} failed, nothing was written: "
                 f"{str(exc).splitlines()[0]}"
             ) from None
+
+    def _insert_sqlite(
+        self,
+        conn: Any,
+        table: str,
+        frame: pd.DataFrame,
+        conflict: Sequence[str],
+        unchanged: Sequence[str],
+        stage: str,
+        cols: str,
+        keys: str,
+    ) -> int:
+        """SQLite: one ``executemany`` into the table; only when some keys were stored
+        already, the batch is staged in a temporary table to compare them (so a batch of
+        new rows costs one pass). Runs inside the caller's transaction."""
+        cur = conn.cursor()
+        marks = ", ".join("?" for _ in frame.columns)
+
+        def rows() -> Iterator[tuple[Any, ...]]:
+            return zip(*(_python_values(frame[c]) for c in frame.columns), strict=True)
+
+        before = conn.total_changes
+        cur.executemany(
+            f"INSERT INTO {table} ({cols}) VALUES ({marks}) ON CONFLICT ({keys}) DO NOTHING",
+            rows(),
+        )
+        inserted = int(conn.total_changes - before)
+        if unchanged and inserted < len(frame):  # compare the rows that were stored already
+            cur.execute(f"CREATE TEMP TABLE {stage} AS SELECT {cols} FROM {table} WHERE 0")
+            cur.executemany(f"INSERT INTO {stage} ({cols}) VALUES ({marks})", rows())
+            self._refuse_changes(cur, table, stage, conflict, unchanged)
+            cur.execute(f"DROP TABLE {stage}")
+        return inserted
 
     def _refuse_changes(
         self, cur: Any, table: str, stage: str, key: Sequence[str], columns: Sequence[str]

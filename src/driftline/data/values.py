@@ -95,13 +95,23 @@ def as_text(values: pd.Series) -> pd.Series:
     Works for every pandas dtype (numpy, nullable ``Int64``/``boolean``/``string``,
     ``category``, object holding anything)."""
     kind = pd.api.types.infer_dtype(values, skipna=True)
+    dtype = values.dtype
+    if isinstance(dtype, pd.CategoricalDtype):  # each category once, not each row
+        names = as_text(pd.Series(dtype.categories)).to_numpy(dtype=object)
+        codes = values.cat.codes.to_numpy()
+        picked = np.where(codes >= 0, names[np.maximum(codes, 0)] if len(names) else None, None)
+        return pd.Series(picked, index=values.index, dtype=object)
     if kind in ("string", "empty"):
         out = values.astype(object).where(values.notna(), None)
-        whole = out.str.match(_WHOLE_TEXT, na=False) if kind == "string" else None
-        if whole is not None and whole.any():
-            out = out.where(~whole, out[whole].map(lambda v: str(int(v.split(".")[0]))))
-        return out
-    dtype = values.dtype
+        if kind != "string":
+            return out
+        dotted = np.flatnonzero(out.str.contains(".", regex=False, na=False).to_numpy())
+        whole = dotted[out.iloc[dotted].str.match(_WHOLE_TEXT).to_numpy(dtype=bool)]
+        if not whole.size:
+            return out
+        text = out.to_numpy(dtype=object).copy()
+        text[whole] = [str(int(v.split(".")[0])) for v in text[whole]]
+        return pd.Series(text, index=values.index, dtype=object)
     if pd.api.types.is_integer_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
         missing = values.isna().to_numpy()
         return pd.Series(

@@ -277,7 +277,7 @@ def _run_engine(
 def _one_value(reference: pd.Series, current: pd.Series) -> bool:
     """True when both columns hold a single value, the same one (missing values aside)."""
     values = pd.concat([reference, current], ignore_index=True).dropna()
-    return bool(values.nunique() == 1)
+    return bool(len(values) and (values == values.iloc[0]).all())
 
 
 def _no_drift(
