@@ -19,19 +19,19 @@ from tests.conftest import Cli
 from tests.robustness.conftest import write
 
 CATEGORICAL = {
-    "constant, same value": (["a"] * 700, ["a"] * 450),
-    "constant, other value": (["a"] * 700, ["b"] * 450),
+    "constant, same value": (["a"] * 70, ["a"] * 45),
+    "constant, other value": (["a"] * 70, ["b"] * 45),
     "one value each": (["a"], ["b"]),
-    "one left after missing": (["a", "b"] + [None] * 50, [None] * 40 + ["a"]),
-    "zero-count bin": (["a", "b"] * 350, ["a"] * 450),
-    "new category": (["a", "b"] * 350, ["a", "b", "c"] * 150),
+    "one left after missing": (["a", "b"] + [None] * 20, [None] * 20 + ["a"]),
+    "zero-count bin": (["a", "b"] * 35, ["a"] * 45),
+    "new category": (["a", "b"] * 35, ["a", "b", "c"] * 15),
 }
 NUMERICAL = {
-    "constant, same value": ([1.0] * 700, [1.0] * 450),
-    "constant, other value": ([1.0] * 700, [2.0] * 450),
+    "constant, same value": ([1.0] * 70, [1.0] * 45),
+    "constant, other value": ([1.0] * 70, [2.0] * 45),
     "one value each": ([1.0], [2.0]),
-    "one left after missing": ([1.0, 2.0] + [np.nan] * 50, [np.nan] * 40 + [3.0]),
-    "two values against one": ([0.0, 1.0] * 350, [0.0] * 450),
+    "one left after missing": ([1.0, 2.0] + [np.nan] * 20, [np.nan] * 20 + [3.0]),
+    "two values against one": ([0.0, 1.0] * 35, [0.0] * 45),
 }
 CASES = [
     (method, kind, case)
