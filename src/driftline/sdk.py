@@ -158,7 +158,7 @@ def _frame(data: pd.DataFrame | str | Path, name: str) -> tuple[pd.DataFrame, st
     """A frame as given, or read from a CSV / Parquet path; and how messages name it."""
     if isinstance(data, pd.DataFrame):
         return data, name
-    return read_table(data, csv_as_text=True), str(data)
+    return read_table(data), str(data)
 
 
 # -- monitoring by model name ----------------------------------------------------------------

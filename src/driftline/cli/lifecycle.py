@@ -289,8 +289,8 @@ def adopt_cmd(
     from driftline.lifecycle.promotion import default_actor
     from driftline.tasks import task_for
 
-    reference_frame = read_table(reference, csv_as_text=True)
-    labels_frame = read_table(labels, csv_as_text=True) if labels is not None else None
+    reference_frame = read_table(reference)
+    labels_frame = read_table(labels) if labels is not None else None
     with Context.open() as ctx, console.status(f"adopting {model_uri} as {model}"):
         spec = ctx.spec(model)
         result = adopt(

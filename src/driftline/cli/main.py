@@ -1,7 +1,13 @@
 """Root of the ``driftline`` CLI. Commands stay thin: parse, call the core, render.
 
-Every DriftlineError becomes a red message on stderr and exit code 2; nothing else is
-caught, so a real bug still shows its traceback.
+Exit codes, the same for every command (:func:`main`, the console script, is the one
+place that maps errors to them): 0 done; 1 a finding, never an error (``drift check
+--fail-on-drift``: dataset drift; ``promote``: the challenger was rejected or waits for
+approval; ``plugins``: a plugin did not load);
+2 bad input or a broken service (every DriftlineError: a red message on stderr saying
+what was wrong and what to do; also Click's usage errors); 3 an internal error, a bug in
+driftline: a short message on stderr, the traceback in a log file (and on stderr with
+``--verbose``).
 """
 
 from __future__ import annotations
@@ -47,8 +53,28 @@ _OFFLINE_ENV = {
 }
 
 
+#: Exit code of an internal error (a bug): never 1, which means "drift found" to scripts.
+INTERNAL_ERROR = 3
+_verbose = False
+
+
+@app.callback()
+def _root(
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose", help="On an internal error, print the traceback too (it is always logged)."
+        ),
+    ] = False,
+) -> None:
+    """Drift monitoring and gated retraining for production ML models."""
+    global _verbose
+    _verbose = verbose
+
+
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point: runs the command and maps its errors to exit codes (see
+    the module docstring)."""
     for key, value in _OFFLINE_ENV.items():
         os.environ.setdefault(key, value)
     try:
@@ -56,6 +82,61 @@ def main() -> None:
     except DriftlineError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
         raise SystemExit(2) from None
+    except Exception as exc:  # anything else is a bug in driftline, never "drift found"
+        raise SystemExit(_internal_error(exc)) from None
+
+
+def _internal_error(exc: Exception) -> int:
+    """Log the traceback (secrets scrubbed), say where it is, and return the exit code."""
+    import traceback
+
+    from driftline.config.secrets import redact, scrub
+
+    text = redact(scrub("".join(traceback.format_exception(exc))))
+    where = _log_internal_error(text)
+    err_console.print(
+        f"[bold red]internal error[/] (a bug in driftline, not a problem with your input): "
+        f"{type(exc).__name__}: {redact(scrub(str(exc)))[:300]}",
+        highlight=False,
+        markup=True,
+    )
+    if _verbose:
+        err_console.print(text, highlight=False, markup=False)
+    else:
+        err_console.print(
+            f"The traceback is in {where}; run the command again with --verbose "
+            "(driftline --verbose ...) to print it. Please report it with the traceback.",
+            highlight=False,
+            markup=False,
+        )
+    return INTERNAL_ERROR
+
+
+def _log_internal_error(text: str) -> str:
+    """Append ``text`` to ``<home>/logs/internal-errors.log`` (the system's temporary
+    folder when the home folder cannot be used); the file's path."""
+    import tempfile
+    from datetime import UTC, datetime
+
+    stamp = datetime.now(UTC).isoformat(timespec="seconds")
+    folders = []
+    try:
+        from driftline.config.settings import get_settings
+
+        folders.append(get_settings().home.expanduser() / "logs")
+    except Exception:  # broken settings: the temporary folder still works
+        pass
+    folders.append(Path(tempfile.gettempdir()))
+    for folder in folders:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / "driftline-internal-errors.log"
+            with path.open("a", encoding="utf-8") as handle:
+                handle.write(f"--- {stamp}\n{text}\n")
+            return str(path)
+        except OSError:
+            continue
+    return "no log (no writable folder)"
 
 
 @db_app.command("upgrade")
@@ -76,7 +157,7 @@ def _ingest(kind: str, path: Path, model: str, model_version: str | None = None)
     from driftline.data.files import read_table
     from driftline.sdk import version_checker
 
-    frame = read_table(path, csv_as_text=True)
+    frame = read_table(path)
     with Context.open() as ctx, console.status(f"ingesting {len(frame):,} {kind} from {path}"):
         spec = ctx.spec(model)
         if kind == "predictions":

@@ -17,6 +17,15 @@ class DataError(DriftlineError):
     """Input data does not match the model spec (missing columns, bad types, bad values)."""
 
 
+class ConflictError(DataError):
+    """Rows whose keys are stored already with other values: ``keys`` lists them (tuples
+    of the key columns' values)."""
+
+    def __init__(self, message: str, keys: list[tuple[object, ...]]) -> None:
+        super().__init__(message)
+        self.keys = keys
+
+
 class StoreError(DriftlineError):
     """The prediction store cannot be reached or is not in the expected shape."""
 

@@ -1,24 +1,31 @@
-"""Reading the CSV and Parquet files people hand to driftline (ingestion, file checks)."""
+"""Reading the CSV and Parquet files people hand to driftline (ingestion, adopt, file checks).
+
+One rule for both formats: what the file holds is what the caller gets. A CSV is read as
+text, cell by cell: a blank field is missing and everything else, ``NA``, ``null``, padding
+and NUL bytes included, is the text that was written (pandas' reader would turn ``NA``
+into a missing value and cut a value at a NUL byte). A Parquet file keeps its own types.
+The callers type the columns by the rules of :mod:`driftline.data.values`. A repeated
+column name is refused in either format.
+"""
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import pandas as pd
 
 from driftline.config.errors import DataError
+from driftline.data.values import require_unique_columns
 
 SUFFIXES = (".csv", ".parquet", ".pq")
+_CHUNK = 1 << 20
 
 
-def read_table(path: Path | str, *, csv_as_text: bool = False) -> pd.DataFrame:
-    """A CSV or Parquet file as a frame; DataError says what is wrong (missing file, other
-    type, empty or unreadable file).
-
-    ``csv_as_text`` reads every CSV value as text (missing values stay missing), for
-    callers that validate and type columns themselves; otherwise pandas infers types.
-    Parquet files keep their own types.
-    """
+def read_table(path: Path | str) -> pd.DataFrame:
+    """A CSV file as text (object columns, missing only where a field is blank) or a
+    Parquet file with its own types. DataError says what is wrong: a missing file, another
+    type, an empty or unreadable file, a column name that occurs twice."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: file not found")
@@ -29,9 +36,35 @@ def read_table(path: Path | str, *, csv_as_text: bool = False) -> pd.DataFrame:
         )
     try:
         if suffix == ".csv":
-            return pd.read_csv(path, dtype=str if csv_as_text else None, keep_default_na=True)
+            require_unique_columns(_csv_header(path), str(path))
+            return pd.read_csv(
+                path,
+                dtype=str,
+                keep_default_na=False,
+                na_values=[""],
+                # pandas' C reader ends a value at a NUL byte; the Python one keeps it.
+                engine="python" if _has_nul(path) else "c",
+            )
+        import pyarrow.parquet as pq
+
+        require_unique_columns(pq.read_schema(path).names, str(path))
         return pd.read_parquet(path)
+    except DataError:
+        raise
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: the file is empty") from None
     except Exception as exc:
         raise DataError(f"{path}: cannot be read as {suffix[1:]}: {exc}") from None
+
+
+def _csv_header(path: Path) -> list[str]:
+    with path.open(newline="", encoding="utf-8-sig", errors="replace") as handle:
+        return next(csv.reader(handle), [])
+
+
+def _has_nul(path: Path) -> bool:
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            if b"\x00" in chunk:
+                return True
+    return False

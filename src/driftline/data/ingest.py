@@ -2,7 +2,12 @@
 
 A batch is checked whole before anything is written; every problem is reported with
 the column and the first rows at fault (1-based, header not counted), and a rejected
-batch writes nothing. Loading the same rows twice stores each request once.
+batch writes nothing. What is stored is exactly what was sent (the rules of
+:mod:`driftline.data.values`, the same for CSV, Parquet and frames): a value that cannot be
+stored as sent (a NUL byte, an id padded with spaces, a number in a time column, a time
+beyond ``model.future_tolerance``, an infinite number) rejects the batch instead. Loading
+the same rows twice stores each request once; a request id sent again with other values,
+in the batch or after it was stored, rejects the batch.
 
 A prediction may say which registry version of the model made it: a ``model_version``
 column (named by ``model.model_version``) or one version for the whole batch. A row
@@ -14,12 +19,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
 
-from driftline.config.errors import DataError
-from driftline.config.times import to_ts_us
+from driftline.config.errors import ConflictError, DataError
+from driftline.config.times import to_ts_us, utc, utc_now
 from driftline.data.privacy import Pseudonymizer
 from driftline.data.source import require_stored
 from driftline.data.store import (
@@ -34,6 +40,7 @@ from driftline.data.store import (
     Store,
     prediction_types,
 )
+from driftline.data.values import as_numbers, as_text, require_unique_columns
 from driftline.specs import ModelSpec
 from driftline.tasks import task_for
 
@@ -59,16 +66,20 @@ class _Problems:
                 f"column {column!r}: {positions.size} rows {what} (rows {shown}{more})"
             )
 
+    def error(self) -> DataError:
+        listed = "\n".join(f"  - {i}" for i in self.items)
+        return DataError(
+            f"{self.source}: batch rejected, nothing was written:\n{listed}\n"
+            "Row numbers are 1-based and do not count the header. Fix the rows and load again."
+        )
+
     def raise_if_any(self) -> None:
         if self.items:
-            listed = "\n".join(f"  - {i}" for i in self.items)
-            raise DataError(
-                f"{self.source}: batch rejected, nothing was written:\n{listed}\n"
-                "Row numbers are 1-based and do not count the header. Fix the rows and load again."
-            )
+            raise self.error()
 
 
 def _require(df: pd.DataFrame, columns: list[str], problems: _Problems) -> bool:
+    require_unique_columns(df.columns, problems.source)
     missing = [c for c in columns if c not in df.columns]
     if missing:
         problems.items.append(f"missing columns {missing}; the batch has {list(df.columns)}")
@@ -77,46 +88,105 @@ def _require(df: pd.DataFrame, columns: list[str], problems: _Problems) -> bool:
 
 
 def _numeric(df: pd.DataFrame, column: str, problems: _Problems) -> pd.Series:
-    raw = df[column]
-    if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
-        values = raw.astype("float64")
-    else:  # text (e.g. from CSV): every non-empty value must parse as a number
-        values = pd.to_numeric(raw, errors="coerce").astype("float64")
-        unparsed = values.isna() & raw.notna()
-        if unparsed.any():
-            blank = raw[unparsed].astype(str).str.strip() == ""
-            problems.rows(
-                column, unparsed & ~blank.reindex(raw.index, fill_value=False), "are not numbers"
-            )
+    """Floats (see :func:`driftline.data.values.as_numbers`); text that is no number and
+    infinite values are problems."""
+    values, unparsed = as_numbers(df[column])
+    problems.rows(column, unparsed, "are not numbers")
     problems.rows(column, np.isinf(values.to_numpy()), "are infinite")
     return values
 
 
+def _text(df: pd.DataFrame, column: str, problems: _Problems) -> pd.Series:
+    """Category values as text, exactly as sent (see :func:`driftline.data.values.as_text`);
+    a NUL byte is a problem (PostgreSQL cannot store it, and a CSV reader may cut the
+    value there)."""
+    text = as_text(df[column])
+    problems.rows(column, _has_nul(text), "contain a NUL byte (\\x00), which cannot be stored")
+    return text
+
+
+def _has_nul(text: pd.Series) -> pd.Series:
+    return text.str.contains("\x00", regex=False, na=False).astype(bool)
+
+
 def _text_ids(df: pd.DataFrame, column: str, problems: _Problems) -> pd.Series:
-    values = df[column].astype(object)
-    text = values.astype(str).str.strip()
-    problems.rows(column, values.isna() | (text == ""), "are empty")
+    """Ids as text, exactly as sent: an empty id, one with spaces around it (which would
+    differ from the same id without them, and join no label), a NUL byte or more than
+    MAX_ID_CHARS characters is a problem."""
+    text = _text(df, column, problems)
+    present = text.notna()
+    stripped = text.where(present, "").astype(str).str.strip()
+    problems.rows(column, ~present | (stripped == ""), "are empty")
     problems.rows(
-        column, text.str.len() > MAX_ID_CHARS, f"are longer than {MAX_ID_CHARS} characters"
+        column,
+        present & (stripped != "") & (stripped != text.where(present, "")),
+        "have spaces before or after the id; remove them before sending",
+    )
+    problems.rows(
+        column, stripped.str.len() > MAX_ID_CHARS, f"are longer than {MAX_ID_CHARS} characters"
     )
     return text
 
 
 def _booleans(df: pd.DataFrame, column: str, problems: _Problems) -> pd.Series:
-    raw = df[column]
-    if pd.api.types.is_bool_dtype(raw):
-        return raw.astype(bool)
-    text = raw.astype(str).str.strip().str.lower()
+    """True/false flags, from booleans (also pandas' nullable ``boolean``), 0/1 or text
+    such as ``true``/``no``; a missing flag or any other value is a problem."""
+    text = as_text(df[column]).map(lambda v: v.strip().lower() if isinstance(v, str) else "")
     is_true, is_false = text.isin(_TRUE), text.isin(_FALSE)
     problems.rows(column, ~(is_true | is_false), "are not true/false")
     return pd.Series(is_true.to_numpy(), index=df.index)
 
 
-def _timestamps(df: pd.DataFrame, column: str, problems: _Problems) -> pd.Series:
+def _timestamps(
+    df: pd.DataFrame, column: str, problems: _Problems, *, latest: pd.Timestamp
+) -> pd.Series:
+    """UTC timestamps (naive = UTC) from timestamps or date/time text. Numbers are refused
+    rather than guessed at (epoch seconds read as nanoseconds land in 1970), and so is a
+    time after ``latest`` (the time of ingestion plus the spec's ``future_tolerance``)."""
     raw = df[column]
-    parsed = pd.to_datetime(raw, utc=True, errors="coerce", format="mixed")
-    problems.rows(column, parsed.isna(), "are not timestamps")
+    if pd.api.types.is_datetime64_any_dtype(raw.dtype):
+        parsed = pd.to_datetime(raw, utc=True)
+        problems.rows(column, parsed.isna(), "are empty")
+    else:
+        numbers, unparsed = as_numbers(raw)
+        number = numbers.notna() & ~unparsed
+        problems.rows(
+            column,
+            number,
+            "are numbers, not timestamps; send times (e.g. 2026-10-01T06:00:00Z), or convert "
+            "epoch values first (pandas: pd.to_datetime(values, unit='s'))",
+        )
+        empty = numbers.isna() & ~unparsed  # blank, None or a missing marker
+        candidates = raw.astype(object).where(~(number | empty).to_numpy(), None)
+        parsed = pd.to_datetime(candidates, utc=True, errors="coerce", format="mixed")
+        problems.rows(column, empty, "are empty")
+        problems.rows(column, parsed.isna() & ~number & ~empty, "are not timestamps")
+    problems.rows(
+        column,
+        parsed > latest,
+        f"are dated after {latest:%Y-%m-%d %H:%M:%S} UTC, the time of ingestion plus "
+        "model.future_tolerance (a clock or time zone is wrong)",
+    )
     return parsed
+
+
+def _latest(spec: ModelSpec, now: datetime | None) -> pd.Timestamp:
+    """The latest time a row may carry when ingested at ``now`` (default: the present)."""
+    return pd.Timestamp(utc(now or utc_now())) + pd.Timedelta(spec.model.future_tolerance)
+
+
+def _conflicting(frame: pd.DataFrame, key: list[str], problems: _Problems, what: str) -> None:
+    """Rows that repeat a key with other values: which one is right cannot be known, so
+    they are a problem (exact repeats are kept once, see the ingest functions)."""
+    if not frame.duplicated(subset=key).any():
+        return
+    distinct = frame.drop_duplicates()
+    clash = distinct[distinct.duplicated(subset=key, keep=False)]
+    if not clash.empty:
+        keys = clash[key].drop_duplicates()
+        at = frame[key].apply(tuple, axis=1).isin(set(keys.apply(tuple, axis=1)))
+        shown = ", ".join(repr(v) for v in keys[key[-1]].head(_SHOW_ROWS))
+        problems.rows(key[-1], at, f"repeat {what} ({shown}) with different values")
 
 
 def _versions(raw: pd.Series, column: str, problems: _Problems) -> pd.Series:
@@ -155,10 +225,17 @@ def registry_version(value: str | int, source: str) -> str:
 
 
 def prepare_predictions(
-    spec: ModelSpec, df: pd.DataFrame, source: str, *, model_version: str | int | None = None
+    spec: ModelSpec,
+    df: pd.DataFrame,
+    source: str,
+    *,
+    model_version: str | int | None = None,
+    now: datetime | None = None,
 ) -> pd.DataFrame:
     """Validate a batch of predictions and return it in store columns (entity ids
-    still raw). Raises DataError listing every problem.
+    still raw), one row per row of ``df``. Raises DataError listing every problem: among
+    them a request id repeated with different values, and a time later than ``now`` (the
+    time of ingestion, default the present) plus ``model.future_tolerance``.
 
     The version of each row comes from the batch's ``model.model_version`` column or, for
     the whole batch, from ``model_version`` (which fills rows the column leaves blank; a
@@ -182,13 +259,12 @@ def prepare_predictions(
     out = pd.DataFrame(index=df.index)
     out[REQUEST_ID] = _text_ids(df, m.request_id, problems)
     out[ENTITY_KEY] = _text_ids(df, m.entity_id, problems)
-    out[TS_US] = _timestamps(df, m.timestamp, problems)
+    out[TS_US] = _timestamps(df, m.timestamp, problems, latest=_latest(spec, now))
     out[CONSENT] = _booleans(df, m.consent, problems) if m.consent else None
     for column in m.features.numerical:
         out[column] = _numeric(df, column, problems)
     for column in m.features.categorical:
-        values = df[column].astype(object)
-        out[column] = values.where(values.isna(), values.astype(str))
+        out[column] = _text(df, column, problems)
     if m.model_version in df.columns:
         versions = _versions(df[m.model_version], m.model_version, problems)
     else:
@@ -215,6 +291,8 @@ def prepare_predictions(
         out[column] = predictions[column]
     problems.raise_if_any()
     out[TS_US] = to_ts_us(out[TS_US])
+    _conflicting(out, [REQUEST_ID], problems, "request ids")
+    problems.raise_if_any()
     return out.reset_index(drop=True)
 
 
@@ -257,8 +335,13 @@ def prepare_prediction_columns(spec: ModelSpec, df: pd.DataFrame, source: str) -
     return predictions
 
 
-def prepare_labels(spec: ModelSpec, df: pd.DataFrame, source: str) -> pd.DataFrame:
-    """Validate a batch of labels (request id, target, optional ``labelled_at``)."""
+def prepare_labels(
+    spec: ModelSpec, df: pd.DataFrame, source: str, *, now: datetime | None = None
+) -> pd.DataFrame:
+    """Validate a batch of labels (request id, target, optional ``labelled_at``, which must
+    not lie after ``now`` plus ``model.future_tolerance``), one row per row of ``df``.
+    Raises DataError listing every problem, among them two different labels of one
+    request."""
     m = spec.model
     problems = _Problems(source)
     if df.empty:
@@ -274,12 +357,38 @@ def prepare_labels(spec: ModelSpec, df: pd.DataFrame, source: str) -> pd.DataFra
         problems.rows(m.target, problem.rows, problem.what)
     out["label"] = label
     if "labelled_at" in df.columns:
-        out["labelled_ts_us"] = _timestamps(df, "labelled_at", problems)
+        out["labelled_ts_us"] = _timestamps(df, "labelled_at", problems, latest=_latest(spec, now))
     else:
         out["labelled_ts_us"] = pd.Timestamp.now(tz="UTC")
     problems.raise_if_any()
     out["labelled_ts_us"] = to_ts_us(out["labelled_ts_us"])
+    _conflicting(out, ["model", REQUEST_ID], problems, "request ids")
+    problems.raise_if_any()
     return out.reset_index(drop=True)
+
+
+def _once(frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:
+    """``frame`` with exact repeats dropped (after :func:`_conflicting`, a repeated key is an
+    exact repeat); the whole frame is compared only when a key repeats."""
+    return frame.drop_duplicates(subset=key) if frame.duplicated(subset=key).any() else frame
+
+
+def _stored_conflict(
+    frame: pd.DataFrame, key: list[str], conflict: ConflictError, source: str
+) -> DataError:
+    """The error naming the rows of ``frame`` whose keys are stored with other values."""
+    problems = _Problems(source)
+    at = np.zeros(int(frame.index.max()) + 1, dtype=bool)
+    hit = frame[key].apply(tuple, axis=1).isin(set(conflict.keys)).to_numpy()
+    at[frame.index[hit]] = True
+    shown = ", ".join(repr(k[-1]) for k in conflict.keys[:_SHOW_ROWS])
+    problems.rows(
+        key[-1],
+        at,
+        f"repeat request ids stored already with other values ({shown}); a stored request "
+        "is never overwritten: send each request once, with its final values",
+    )
+    return problems.error()
 
 
 def log_predictions(
@@ -306,9 +415,16 @@ def log_predictions(
         for version in sorted(frame[MODEL_VERSION].dropna().unique(), key=int):
             check_version(str(version))
     frame[ENTITY_KEY] = pseudonymizer.pseudonymise_series(frame[ENTITY_KEY])
-    deduped = frame.drop_duplicates(subset=[REQUEST_ID], keep="first")
+    deduped = _once(frame, [REQUEST_ID])  # exact repeats (e.g. a retried request) count once
     table = store.ensure_model(spec)
-    inserted = store.insert_ignore(table.name, deduped, [REQUEST_ID], prediction_types(spec))
+    types = prediction_types(spec)
+    unchanged = [c for c in deduped.columns if c != REQUEST_ID]
+    try:
+        inserted = store.insert_ignore(
+            table.name, deduped, [REQUEST_ID], types, unchanged=unchanged
+        )
+    except ConflictError as exc:
+        raise _stored_conflict(deduped, [REQUEST_ID], exc, source) from None
     return IngestResult(spec.name, "predictions", len(frame), inserted, len(frame) - len(deduped))
 
 
@@ -319,8 +435,12 @@ def log_labels(
     for a model whose ``source:`` names where its labels are."""
     require_stored(spec, "labels", "ingest labels")
     frame = prepare_labels(spec, df, source)
-    deduped = frame.drop_duplicates(subset=[REQUEST_ID], keep="first")
+    deduped = _once(frame, ["model", REQUEST_ID])
     if spec.source is None:  # a source model has no inference log here, only labels
         store.ensure_model(spec)
-    inserted = store.insert_ignore(LABELS_TABLE, deduped, ["model", REQUEST_ID], LABEL_TYPES)
+    key = ["model", REQUEST_ID]
+    try:
+        inserted = store.insert_ignore(LABELS_TABLE, deduped, key, LABEL_TYPES, unchanged=["label"])
+    except ConflictError as exc:
+        raise _stored_conflict(deduped, key, exc, source) from None
     return IngestResult(spec.name, "labels", len(frame), inserted, len(frame) - len(deduped))

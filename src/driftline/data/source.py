@@ -34,6 +34,7 @@ from driftline.config.secrets import scrub
 from driftline.config.times import ts_us, utc
 from driftline.data.readonly import create_read_only_engine
 from driftline.data.store import ENTITY_KEY, LABELS_TABLE, ModelSummary, Store
+from driftline.data.values import as_text
 from driftline.specs import ModelSpec, SourceSection
 from driftline.specs.source import query_parameters, split_relation
 from driftline.tasks import task_for
@@ -89,9 +90,12 @@ class PredictionSource(ABC):
     def summarize(self, spec: ModelSpec) -> ModelSummary:
         """Prediction, consenting and label counts, and the first and last prediction time."""
 
-    def newest_prediction(self, spec: ModelSpec) -> pd.Timestamp | None:
-        """Time of the newest prediction (UTC), None when there is none."""
-        return self.summarize(spec).last_ts
+    @abstractmethod
+    def newest_prediction(
+        self, spec: ModelSpec, *, not_after: datetime | pd.Timestamp | None = None
+    ) -> pd.Timestamp | None:
+        """Time of the newest prediction (UTC) dated at or before ``not_after`` (any, when
+        None); None when there is none."""
 
     @abstractmethod
     def empty_message(self, spec: ModelSpec) -> str:
@@ -131,6 +135,11 @@ class StoreSource(PredictionSource):
 
     def summarize(self, spec: ModelSpec) -> ModelSummary:
         return self.store.summarize(spec)
+
+    def newest_prediction(
+        self, spec: ModelSpec, *, not_after: datetime | pd.Timestamp | None = None
+    ) -> pd.Timestamp | None:
+        return self.store.newest_prediction(spec, not_after=not_after)
 
     def empty_message(self, spec: ModelSpec) -> str:
         return (
@@ -370,10 +379,15 @@ class TableSource(PredictionSource):
         first, last = (_timestamp(v) for v in (row[1], row[2]))
         return ModelSummary(spec.name, int(row[0]), first, last, int(row[3] or 0), labelled)
 
-    def newest_prediction(self, spec: ModelSpec) -> pd.Timestamp | None:
+    def newest_prediction(
+        self, spec: ModelSpec, *, not_after: datetime | pd.Timestamp | None = None
+    ) -> pd.Timestamp | None:
         with self._connect() as conn:
             p, _ = self._predictions(conn, _EARLIEST, _LATEST)
-            query = sa.select(sa.func.max(self._ts(p.c[spec.model.timestamp])))
+            ts = self._ts(p.c[spec.model.timestamp])
+            query = sa.select(sa.func.max(ts))
+            if not_after is not None:
+                query = query.where(ts <= self._bound(not_after))
             return _timestamp(self._run(conn, query).scalar_one())
 
     def empty_message(self, spec: ModelSpec) -> str:
@@ -650,9 +664,9 @@ def _timestamp(value: Any) -> pd.Timestamp | None:
 
 
 def _texts(column: pd.Series) -> pd.Series:
-    """Text values (ids, categories) as Python strings, missing values as None."""
-    values = column.astype(object)
-    return values.where(values.isna(), values.astype(str)).where(values.notna(), None)
+    """Text values (ids, categories) as Python strings, missing values as None, by the
+    rule every path follows (:func:`driftline.data.values.as_text`: a REAL 1.0 is "1")."""
+    return as_text(column)
 
 
 def _numbers(column: pd.Series, what: str) -> pd.Series:

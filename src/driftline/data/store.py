@@ -40,7 +40,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 
-from driftline.config.errors import StoreError
+from driftline.config.errors import ConflictError, StoreError
 from driftline.config.secrets import scrub
 from driftline.config.settings import Settings
 from driftline.config.times import from_ts_us, ts_us, utc_now
@@ -382,35 +382,40 @@ class Store:
         return (adbc_driver_manager.Error,)
 
     def insert_ignore(
-        self, table: str, frame: pd.DataFrame, conflict: Sequence[str], types: dict[str, str]
+        self,
+        table: str,
+        frame: pd.DataFrame,
+        conflict: Sequence[str],
+        types: dict[str, str],
+        *,
+        unchanged: Sequence[str] = (),
     ) -> int:
         """Insert every row of ``frame`` whose key is not stored yet, in one transaction.
 
         ``types`` gives each column's kind ('text', 'float', 'int', 'bool'). Rows whose
-        key is stored already are skipped (``ON CONFLICT (key) DO NOTHING``); any other
-        failure rolls the whole batch back and raises StoreError. Returns rows inserted.
+        key is stored already are skipped (``ON CONFLICT (key) DO NOTHING``) when they
+        hold the same values in the ``unchanged`` columns as the stored row; a row that
+        would change one raises ConflictError with the keys at fault, and nothing is
+        written. Any other failure rolls the whole batch back and raises StoreError.
+        Returns rows inserted.
         """
         if frame.empty:
             return 0
         cols = ", ".join(f'"{c}"' for c in frame.columns)
         keys = ", ".join(f'"{c}"' for c in conflict)
+        stage = f"dl_stage_{uuid.uuid4().hex[:12]}"
         try:
             with _no_gc(), self._transaction() as conn:
-                cur = conn.cursor()
                 if self.dialect == "sqlite":
-                    before = conn.total_changes
-                    marks = ", ".join("?" for _ in frame.columns)
-                    rows = zip(*(_python_values(frame[c]) for c in frame.columns), strict=True)
-                    cur.executemany(
-                        f"INSERT INTO {table} ({cols}) VALUES ({marks}) "
-                        f"ON CONFLICT ({keys}) DO NOTHING",
-                        rows,
+                    return self._insert_sqlite(
+                        conn, table, frame, conflict, unchanged, stage, cols, keys
                     )
-                    return int(conn.total_changes - before)
+                cur = conn.cursor()
                 schema = pa.schema([(c, _ARROW[types[c]]) for c in frame.columns])
                 arrow = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
-                stage = f"dl_stage_{uuid.uuid4().hex[:12]}"
                 cur.adbc_ingest(stage, arrow, mode="create", temporary=True)
+                if unchanged:
+                    self._refuse_changes(cur, table, stage, conflict, unchanged)
                 cur.execute(
                     f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {stage} "
                     f"ON CONFLICT ({keys}) DO NOTHING"
@@ -423,6 +428,56 @@ class Store:
                 f"writing {len(frame):,} rows to {table} failed, nothing was written: "
                 f"{str(exc).splitlines()[0]}"
             ) from None
+
+    def _insert_sqlite(
+        self,
+        conn: Any,
+        table: str,
+        frame: pd.DataFrame,
+        conflict: Sequence[str],
+        unchanged: Sequence[str],
+        stage: str,
+        cols: str,
+        keys: str,
+    ) -> int:
+        """SQLite: one ``executemany`` into the table; only when some keys were stored
+        already, the batch is staged in a temporary table to compare them (so a batch of
+        new rows costs one pass). Runs inside the caller's transaction."""
+        cur = conn.cursor()
+        marks = ", ".join("?" for _ in frame.columns)
+
+        def rows() -> Iterator[tuple[Any, ...]]:
+            return zip(*(_python_values(frame[c]) for c in frame.columns), strict=True)
+
+        before = conn.total_changes
+        cur.executemany(
+            f"INSERT INTO {table} ({cols}) VALUES ({marks}) ON CONFLICT ({keys}) DO NOTHING",
+            rows(),
+        )
+        inserted = int(conn.total_changes - before)
+        if unchanged and inserted < len(frame):  # compare the rows that were stored already
+            cur.execute(f"CREATE TEMP TABLE {stage} AS SELECT {cols} FROM {table} WHERE 0")
+            cur.executemany(f"INSERT INTO {stage} ({cols}) VALUES ({marks})", rows())
+            self._refuse_changes(cur, table, stage, conflict, unchanged)
+            cur.execute(f"DROP TABLE {stage}")
+        return inserted
+
+    def _refuse_changes(
+        self, cur: Any, table: str, stage: str, key: Sequence[str], columns: Sequence[str]
+    ) -> None:
+        """ConflictError when a staged row's key is stored with other values in ``columns``
+        (compared null-safely: NULL equals NULL)."""
+        same = "IS" if self.dialect == "sqlite" else "IS NOT DISTINCT FROM"
+        join = " AND ".join(f's."{c}" = t."{c}"' for c in key)
+        differs = " OR ".join(f'NOT (s."{c}" {same} t."{c}")' for c in columns)
+        picked = ", ".join(f's."{c}"' for c in key)
+        cur.execute(f"SELECT {picked} FROM {stage} s JOIN {table} t ON {join} WHERE {differs}")
+        found = [tuple(row) for row in cur.fetchall()]
+        if found:
+            raise ConflictError(
+                f"{len(found)} rows of the batch have keys stored already with other values",
+                found,
+            )
 
     def query_frame(self, sql: str, params: Sequence[Any], types: dict[str, str]) -> pd.DataFrame:
         """Run a SELECT (``?`` placeholders) into a frame with the given column kinds
@@ -530,6 +585,21 @@ class Store:
         stamps = from_ts_us(frame.pop(TS_US))
         frame[m.timestamp] = stamps.set_axis(frame.index)
         return frame
+
+    def newest_prediction(
+        self, spec: ModelSpec, *, not_after: datetime | pd.Timestamp | None = None
+    ) -> pd.Timestamp | None:
+        """Time of the model's newest stored prediction dated at or before ``not_after``
+        (any, when None); None when there is none. Reads only (an index lookup)."""
+        table = self.predictions_table_name(spec)
+        sql, params = f"SELECT MAX(ts_us) FROM {table}", {}
+        if not_after is not None:
+            sql, params = sql + " WHERE ts_us <= :bound", {"bound": ts_us(not_after)}
+        with self.engine.connect() as conn:
+            if not sa.inspect(conn).has_table(table):
+                return None
+            newest = conn.execute(sa.text(sql), params).scalar_one()
+        return from_ts_us([newest]).iloc[0] if newest is not None else None
 
     # -- privacy --------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ spec's ``source:`` names.
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,6 +23,8 @@ from driftline.data.source import open_source
 from driftline.data.store import ENTITY_KEY, Store
 from driftline.specs import ModelSpec, Monitoring
 from driftline.tasks import task_for
+
+log = logging.getLogger(__name__)
 
 # -- monitored windows ---------------------------------------------------------------------
 
@@ -185,13 +188,37 @@ def plan_windows(spec: ModelSpec, as_of: datetime | pd.Timestamp) -> Windows:
     )
 
 
-def data_clock(store: Store, spec: ModelSpec) -> pd.Timestamp:
+def data_clock(store: Store, spec: ModelSpec, *, now: datetime | None = None) -> pd.Timestamp:
     """The time of the newest prediction (in the model's source): "now" for windows, so
-    replayed or simulated history is handled exactly like live traffic."""
+    replayed or simulated history is handled exactly like live traffic.
+
+    A prediction dated more than ``model.future_tolerance`` after ``now`` (default: the
+    present) never counts: one row from the future (a broken clock, a table that
+    ingestion did not check) would otherwise move every training and benchmark window
+    past the labelled data. DataError when the source holds no prediction, or none that
+    is not from the future."""
+    latest = pd.Timestamp(utc(now or utc_now())) + pd.Timedelta(spec.model.future_tolerance)
     with open_source(store, spec) as source:
-        last = source.newest_prediction(spec)
-        if last is None:
+        newest = source.newest_prediction(spec)
+        if newest is None:
             raise DataError(source.empty_message(spec))
+        last = newest
+        if newest > latest:
+            last = source.newest_prediction(spec, not_after=latest)
+            log.warning(
+                "%s: predictions dated up to %s lie after %s (now plus model.future_tolerance) "
+                "in the %s; the data clock ignores them",
+                spec.name,
+                newest,
+                latest,
+                source.description,
+            )
+        if last is None:
+            raise DataError(
+                f"every prediction of {spec.name!r} in the {source.description} is dated "
+                f"after {latest:%Y-%m-%d %H:%M} UTC (now plus model.future_tolerance): fix "
+                "the timestamps where they are written"
+            )
     return (utc(last) + pd.Timedelta(microseconds=1)).ceil("s")
 
 

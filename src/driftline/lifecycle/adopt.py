@@ -41,6 +41,7 @@ import pandas as pd
 from driftline.config.errors import DataError, DriftlineError, ModelError, RegistryError
 from driftline.data.ingest import prepare_labels, prepare_prediction_columns
 from driftline.data.store import REQUEST_ID, Store
+from driftline.data.values import as_numbers, require_unique_columns
 from driftline.lifecycle import flavors
 from driftline.lifecycle.baseline import build_baseline
 from driftline.lifecycle.promotion import PromotionOutcome, default_actor, install_champion
@@ -220,6 +221,7 @@ def reference_frame(
     task = task_for(m)
     if reference.empty:
         raise DataError(f"{source}: the reference has no rows")
+    require_unique_columns(reference.columns, source)
     needed = [*m.features.all, *([m.consent] if m.consent else [])]
     missing = [c for c in needed if c not in reference.columns]
     if missing:
@@ -239,9 +241,12 @@ def reference_frame(
     problems: list[str] = []
     out = feature_frame(spec, rows)
     for column in m.features.numerical:
-        bad = out[column].isna() & rows[column].notna() & (rows[column].astype(str) != "")
+        numbers, bad = as_numbers(rows[column])
         if bad.any():
             problems.append(f"column {column!r}: {int(bad.sum())} values are not numbers")
+        infinite = int(np.isinf(numbers.to_numpy()).sum())
+        if infinite:
+            problems.append(f"column {column!r}: {infinite} values are infinite")
     if _has_predictions(spec, rows):
         # Checked by the task, as ingestion checks them (DataError naming columns, rows).
         predictions = prepare_prediction_columns(spec, rows, source)

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from driftline.data.values import as_text
 from driftline.specs import ModelSpec
 from driftline.tasks import task_for
 
@@ -79,7 +80,7 @@ def column_stats(frame: pd.DataFrame, schema: dict[str, str]) -> dict[str, dict[
             for name, q in _QUANTILES.items():
                 entry[name] = _num(numbers.quantile(q)) if len(numbers) else None
         else:
-            counts = present.astype(str).value_counts()
+            counts = as_text(present).value_counts()
             entry.update(
                 {
                     "distinct": int(counts.size),

@@ -25,6 +25,7 @@ from sklearn.pipeline import Pipeline
 
 from driftline.config.errors import DataError, DriftlineError, ModelError
 from driftline.data.store import Store
+from driftline.data.values import as_numbers, as_text
 from driftline.data.windows import (
     Windows,
     data_clock,
@@ -106,13 +107,15 @@ def fit_model(spec: ModelSpec, frame: pd.DataFrame) -> flavors.Prepared:
 
 
 def feature_frame(spec: ModelSpec, frame: pd.DataFrame) -> pd.DataFrame:
-    """The model's input columns, typed: floats and strings (missing as NaN)."""
+    """The model's input columns, typed: floats and strings (missing as NaN), by the rules
+    of :mod:`driftline.data.values`, so a model sees the category 1 as ``"1"`` whether its
+    rows came from the store, a CSV or a Parquet file (text that is no number: NaN)."""
     m = spec.model
     out = pd.DataFrame(index=frame.index)
     for column in m.features.numerical:
-        out[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+        out[column] = as_numbers(frame[column])[0]
     for column in m.features.categorical:
-        values = frame[column].astype(object)
+        values = as_text(frame[column])
         out[column] = values.where(values.notna(), np.nan)
     return out
 

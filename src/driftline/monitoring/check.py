@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from driftline.config.errors import BaselineError, DataError, DriftlineError, PluginError
+from driftline.data.values import as_numbers, as_text, require_unique_columns
 from driftline.monitoring.attribution import majority_version, version_key
 from driftline.monitoring.engines import ENGINES, ColumnScore, DriftEngine
 from driftline.monitoring.plan import DriftPlan
@@ -209,7 +210,8 @@ class ScoreSample:
 
 @dataclass(frozen=True)
 class _EngineRun:
-    """One engine run over prepared frames: per-column scores, missing shares, the report."""
+    """One engine run over prepared frames: per-column scores, missing shares (infinite
+    values not counted), infinite counts (reference, current), the report."""
 
     reference: pd.DataFrame
     current: pd.DataFrame
@@ -217,6 +219,7 @@ class _EngineRun:
     missing_share: dict[str, float]
     empty: list[str]
     report: DriftReport | None
+    infinite: dict[str, tuple[int, int]]
 
 
 def _run_engine(
@@ -231,31 +234,74 @@ def _run_engine(
     names: tuple[str, str],
 ) -> _EngineRun:
     """Prepare both frames for ``plan`` (its columns and its score, if any), check that
-    there is something to compare, and run the engine on the columns that have values."""
+    there is something to compare, and run the engine on the columns that have values.
+
+    A column holding one and the same value in both frames is not given to the engine:
+    two samples of a single value cannot differ, so it gets the no-drift score of the
+    method that would have tested it (many tests divide by the spread, which is zero).
+    """
     wanted = {**plan.columns, **plan.tested_predictions}
-    ref = _prepare(reference, wanted, names[0])
-    cur = _prepare(current, wanted, names[1])
+    ref, ref_inf = _prepare(reference, wanted, names[0])
+    cur, cur_inf = _prepare(current, wanted, names[1])
     if plan.prediction and plan.prediction_method is None:
         plan = replace(plan, prediction_method=score_method(engine, len(ref)))
     empty_ref = [c for c in wanted if ref[c].notna().sum() == 0]
     if empty_ref:
-        raise DataError(f"{names[0]}: columns {empty_ref} have no values; nothing to compare with")
-    missing_share = {c: float(cur[c].isna().mean()) for c in wanted}
-    empty_cur = [c for c in wanted if missing_share[c] == 1.0]
+        raise DataError(
+            f"{names[0]}: columns {empty_ref} have no values (or only infinite ones); "
+            "nothing to compare with"
+        )
+    missing_share = {c: float((cur[c].isna().sum() - cur_inf.get(c, 0)) / len(cur)) for c in wanted}
+    empty_cur = [c for c in wanted if cur[c].notna().sum() == 0]
     testable = {c: t for c, t in wanted.items() if c not in empty_cur}
     if not testable:
         raise DataError(f"{names[1]}: every checked column is empty")
-    try:
-        output = engine.run(cur, ref, plan, testable, labels, timestamp=timestamp, tags=tuple(tags))
-    except DriftlineError:
-        raise
-    except Exception as exc:  # a crash in a statistics library is not "drift found"
-        log.exception("drift engine %s failed", getattr(engine, "name", engine))
-        raise PluginError(
-            f"drift engine {_engine_name(engine)} failed: {type(exc).__name__}: {exc}"
-        ) from exc
-    scores = _checked_scores(engine, output.scores, testable)
-    return _EngineRun(ref, cur, scores, missing_share, empty_cur, output.report)
+    constant = {
+        c: _no_drift(engine, plan, c, t, len(ref))
+        for c, t in testable.items()
+        if _one_value(ref[c], cur[c])
+    }
+    tested = {c: t for c, t in testable.items() if c not in constant}
+    scores: dict[str, ColumnScore] = {}
+    report = None
+    if tested:
+        try:
+            output = engine.run(
+                cur, ref, plan, tested, labels, timestamp=timestamp, tags=tuple(tags)
+            )
+        except DriftlineError:
+            raise
+        except Exception as exc:  # a crash in a statistics library is not "drift found"
+            log.exception("drift engine %s failed", getattr(engine, "name", engine))
+            raise PluginError(
+                f"drift engine {_engine_name(engine)} failed: {type(exc).__name__}: {exc}"
+            ) from exc
+        scores = _checked_scores(engine, output.scores, tested)
+        report = output.report
+    scores.update(constant)
+    infinite = {c: (ref_inf.get(c, 0), cur_inf.get(c, 0)) for c in wanted}
+    return _EngineRun(ref, cur, scores, missing_share, empty_cur, report, infinite)
+
+
+def _one_value(reference: pd.Series, current: pd.Series) -> bool:
+    """True when both columns hold a single value, the same one (missing values aside)."""
+    values = pd.concat([reference, current], ignore_index=True).dropna()
+    return bool(len(values) and (values == values.iloc[0]).all())
+
+
+def _no_drift(
+    engine: DriftEngine, plan: DriftPlan, column: str, kind: str, reference_rows: int
+) -> ColumnScore:
+    """The score of "no drift at all" (p-value 1, distance 0) under the method and
+    threshold the plan or the engine would have used for ``column``."""
+    if column == plan.prediction:
+        method, threshold = plan.prediction_method, plan.prediction_threshold
+    else:
+        method, threshold = plan.methods.get(column), plan.thresholds.get(column)
+    method = method or engine.default_method(kind, reference_rows=reference_rows, distinct_values=1)
+    entry = engine.methods[method]
+    limit = entry.threshold if threshold is None else threshold
+    return ColumnScore(method, 1.0 if entry.p_value else 0.0, limit, False, entry.p_value)
 
 
 #: "As many distinct values as a continuous number has": what the score always counts as.
@@ -403,7 +449,7 @@ def compare_frames(
         dataset_drift=share >= plan.drift_share,
         prediction=prediction,
         extra_predictions=tuple(extra) if prediction is not None else (),
-        quality=tuple(data_quality(run.reference, run.current, plan, ranges or {})),
+        quality=tuple(data_quality(run.reference, run.current, plan, ranges or {}, run.infinite)),
         performance=performance,
         rows_reference=len(run.reference),
         rows_current=len(run.current),
@@ -461,44 +507,44 @@ def _labelled(
     return task.labelled(labelled, plan.score, plan.target)
 
 
-def _prepare(frame: pd.DataFrame, columns: Mapping[str, str], name: str) -> pd.DataFrame:
-    """Exactly ``columns``, typed: float for numerical, str (missing as None/NaN) otherwise.
+def _prepare(
+    frame: pd.DataFrame, columns: Mapping[str, str], name: str
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Exactly ``columns``, typed, and the number of infinite values of each numerical
+    column (the test sees them as missing; the quality rules report them as infinite).
 
-    Columns that already have the right type pass through without a per-value pass (the
-    check must stay cheap next to the statistics at a million rows).
+    Numerical columns become floats (:func:`driftline.data.values.as_numbers`: blanks and
+    missing markers are missing, other text is a DataError); categorical ones text
+    (:func:`driftline.data.values.as_text`: ``1``, ``1.0`` and ``"1"`` are one category),
+    whatever path the frame came by (a file, the store, a source table, a baseline).
     """
     if frame.empty:
         raise DataError(f"{name}: no rows to check")
+    require_unique_columns(frame.columns, name)
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise DataError(f"{name}: missing columns {missing}; it has {list(frame.columns)}")
     out: dict[str, Any] = {}
+    infinite: dict[str, int] = {}
     for column, kind in columns.items():
         raw = frame[column]
         if kind == "numerical":
-            out[column] = _numerical(raw, column, name)
-        elif pd.api.types.infer_dtype(raw, skipna=True) in ("string", "empty"):
-            out[column] = raw.to_numpy(dtype=object)
+            out[column], infinite[column] = _numerical(raw, column, name)
         else:
-            text = raw.astype(str).astype(object)
-            out[column] = text.where(raw.notna(), None).to_numpy(dtype=object)
-    return pd.DataFrame(out)
+            out[column] = as_text(raw).to_numpy(dtype=object)
+    return pd.DataFrame(out), infinite
 
 
-def _numerical(raw: pd.Series, column: str, name: str) -> np.ndarray:
-    if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
-        values = raw.to_numpy(dtype="float64", na_value=np.nan)
-    else:
-        coerced = pd.to_numeric(raw, errors="coerce").astype("float64")
-        bad = coerced.isna() & raw.notna() & (raw.astype(str).str.strip() != "")
-        if bad.any():
-            examples = ", ".join(repr(v) for v in raw[bad].astype(str).unique()[:_SHOW])
-            raise DataError(
-                f"{name}: column {column!r} is numerical but has {int(bad.sum())} "
-                f"non-numeric values ({examples}); declare it categorical or fix the data"
-            )
-        values = coerced.to_numpy()
-    infinite = np.isinf(values)
+def _numerical(raw: pd.Series, column: str, name: str) -> tuple[np.ndarray, int]:
+    values, unparsed = as_numbers(raw)
+    if unparsed.any():
+        examples = ", ".join(repr(v) for v in raw[unparsed].astype(str).unique()[:_SHOW])
+        raise DataError(
+            f"{name}: column {column!r} is numerical but has {int(unparsed.sum())} "
+            f"non-numeric values ({examples}); declare it categorical or fix the data"
+        )
+    numbers = values.to_numpy(dtype="float64")
+    infinite = np.isinf(numbers)
     if infinite.any():
-        values = np.where(infinite, np.nan, values)
-    return values
+        numbers = np.where(infinite, np.nan, numbers)
+    return numbers, int(infinite.sum())

@@ -14,6 +14,7 @@ import pandas as pd
 
 from driftline.config.errors import DataError
 from driftline.data.files import read_table
+from driftline.data.values import as_numbers, looks_like_times
 from driftline.monitoring.check import compare_frames
 from driftline.monitoring.engines import DriftEngine
 from driftline.monitoring.plan import DriftPlan
@@ -33,8 +34,8 @@ class FileCheck:
 
 
 def read_frame(path: Path | str) -> pd.DataFrame:
-    """A CSV or Parquet file with its column types (see :func:`read_table`); DataError when
-    it has no rows."""
+    """A CSV (as text) or Parquet file (see :func:`read_table`); DataError when it has no
+    rows."""
     frame = read_table(path)
     if frame.empty:
         raise DataError(f"{path}: the file has no rows")
@@ -46,9 +47,11 @@ def infer_columns(
 ) -> tuple[dict[str, str], dict[str, str]]:
     """Column types from the data: (column -> type, skipped column -> why).
 
-    Numbers are numerical; text, booleans and categories are categorical; timestamps and
-    identifier-like text (mostly distinct values) are left out. Both files must have the
-    same columns.
+    Numbers are numerical, and so is text whose every value in both files is a number
+    (a CSV is read as text; blanks and missing markers aside); other text, booleans and
+    categories are categorical; timestamps, date or time text (ISO 8601, as a CSV spells a
+    Parquet timestamp) and identifier-like text (mostly distinct values) are left out.
+    Both files must have the same columns.
     """
     only_ref = [c for c in reference.columns if c not in current.columns]
     only_cur = [c for c in current.columns if c not in reference.columns]
@@ -62,11 +65,12 @@ def infer_columns(
     skipped: dict[str, str] = {}
     for name in reference.columns:
         values = reference[name]
-        if pd.api.types.is_bool_dtype(values):
+        both = pd.concat([values, current[name]], ignore_index=True)
+        if pd.api.types.is_bool_dtype(both.dtype):
             columns[name] = "categorical"
-        elif pd.api.types.is_numeric_dtype(values):
+        elif pd.api.types.is_numeric_dtype(both.dtype) or _all_numbers(both):
             columns[name] = "numerical"
-        elif pd.api.types.is_datetime64_any_dtype(values):
+        elif looks_like_times(values) and looks_like_times(current[name]):
             skipped[name] = "timestamp"
         else:
             distinct = values.nunique(dropna=True)
@@ -77,6 +81,14 @@ def infer_columns(
     if not columns:
         raise DataError("no column to check: every column is a timestamp or an identifier")
     return columns, skipped
+
+
+def _all_numbers(values: pd.Series) -> bool:
+    """Text (or mixed values) that are all numbers, with at least one present."""
+    if pd.api.types.infer_dtype(values, skipna=True) not in ("string", "mixed", "mixed-integer"):
+        return False
+    numbers, unparsed = as_numbers(values)
+    return bool(numbers.notna().any() and not unparsed.any())
 
 
 def _split(names: str | None) -> list[str]:

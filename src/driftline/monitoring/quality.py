@@ -1,4 +1,5 @@
-"""Data-quality rules: missing values, unseen categories, values out of the reference's range.
+"""Data-quality rules: infinite values, missing values, unseen categories, values out of
+the reference's range.
 
 They catch broken pipelines rather than a changing world (see ``monitoring.data_quality``).
 """
@@ -20,13 +21,34 @@ def data_quality(
     current: pd.DataFrame,
     plan: DriftPlan,
     ranges: Mapping[str, tuple[float, float]],
+    infinite: Mapping[str, tuple[int, int]] | None = None,
 ) -> list[QualityFinding]:
-    """Broken rules per column: missing values, unseen categories, out-of-range values."""
+    """Broken rules per column: infinite values, missing values, unseen categories,
+    out-of-range values.
+
+    ``infinite`` gives the infinite values of each numerical column (reference, current),
+    which the prepared frames hold as missing: any infinite value breaks a rule of its own
+    (ingestion refuses them; a file may hold them), and they are not counted as missing.
+    """
     rules = plan.quality
     findings: list[QualityFinding] = []
+    infinite = infinite or {}
     for column, kind in plan.columns.items():
         cur, ref = current[column], reference[column]
-        cur_missing, ref_missing = float(cur.isna().mean()), float(ref.isna().mean())
+        ref_inf, cur_inf = infinite.get(column, (0, 0))
+        if ref_inf or cur_inf:
+            findings.append(
+                QualityFinding(
+                    column,
+                    "infinite",
+                    cur_inf / len(cur),
+                    0.0,
+                    f"{cur_inf:,} infinite values in the current rows, {ref_inf:,} in the "
+                    "reference (tested as missing; fix them at the source)",
+                )
+            )
+        cur_missing = float((cur.isna().sum() - cur_inf) / len(cur))
+        ref_missing = float((ref.isna().sum() - ref_inf) / len(ref))
         if cur_missing > rules.max_missing_share and cur_missing > ref_missing:
             findings.append(
                 QualityFinding(

@@ -9,7 +9,7 @@ from typing import Any, Literal, Protocol
 
 from driftline.monitoring.engines import DEFAULT_ENGINE, ENGINES
 
-QualityRule = Literal["missing_share", "unseen_categories", "out_of_range"]
+QualityRule = Literal["infinite", "missing_share", "unseen_categories", "out_of_range"]
 
 #: Not a statistical test: the column had no values in the window, which is drift by
 #: itself (a broken pipeline), reported with the share of missing values as its score.

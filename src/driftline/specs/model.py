@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from driftline.specs.common import Section
+from driftline.specs.common import Duration, Section
 from driftline.tasks import DEFAULT_TASK, TASKS
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -64,6 +65,14 @@ class ModelSection(Section):
     label_delay_days: int = Field(
         default=7, ge=0, description="Days after a prediction until its label has matured."
     )
+    future_tolerance: Duration = Field(
+        default=timedelta(hours=1),
+        description="How far after the time of ingestion a prediction's timestamp (or a "
+        "label's labelled_at) may lie, for clocks that disagree a little: a batch holding a "
+        "row dated later is refused, naming the rows. The data clock (the newest "
+        "prediction, from which training and benchmark windows are measured) never "
+        "counts a row dated more than this after the present, wherever it came from.",
+    )
     features: Features = Field(description="Feature columns by type.")
     segments: list[str] = Field(
         default_factory=list,
@@ -82,6 +91,13 @@ class ModelSection(Section):
         "without it are attributed to the version that was champion when they were scored "
         '(README, "Which version made each prediction").',
     )
+
+    @field_validator("future_tolerance")
+    @classmethod
+    def _tolerance_not_negative(cls, value: timedelta) -> timedelta:
+        if value < timedelta(0):
+            raise ValueError("must not be negative (e.g. 1h, 5m or 0m)")
+        return value
 
     @field_validator("name")
     @classmethod

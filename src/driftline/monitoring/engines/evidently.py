@@ -116,6 +116,7 @@ class EvidentlyEngine:
 
         from driftline.config.times import naive_utc  # pandas: not at import (specs read us)
 
+        _guard_stattests()
         predictions = plan.tested_predictions
         features = [c for c in columns if c not in predictions]
         numerical = [c for c in plan.numerical if c in current.columns]
@@ -165,6 +166,104 @@ class EvidentlyEngine:
             scores={c: scores[c] for c in columns},
             report=EvidentlyReport(snapshot, performance),
         )
+
+
+# -- tests that must answer on any data ------------------------------------------------------
+
+
+def _g_test(reference: pd.Series, current: pd.Series, _kind: Any, threshold: float) -> Any:
+    """The G-test of homogeneity of two samples' category counts (a 2 x k contingency
+    table, ``scipy.stats.chi2_contingency`` with ``lambda_="log-likelihood"``; Sokal and
+    Rohlf, Biometry, 17.6). Evidently's own uses the reference counts as expected counts
+    of the current sample, which fails whenever the two samples differ in size."""
+    import numpy as np
+    from scipy.stats import chi2_contingency
+
+    table = _counts(reference, current)
+    if table.shape[1] < 2:  # one category in both samples: they cannot differ
+        return 1.0, False
+    p_value = float(chi2_contingency(table, correction=False, lambda_="log-likelihood").pvalue)
+    return p_value, bool(np.less(p_value, threshold))
+
+
+def _fisher_exact(reference: pd.Series, current: pd.Series, _kind: Any, threshold: float) -> Any:
+    """Fisher's exact test on the 2 x 2 table of two categories' counts in the two samples
+    (``scipy.stats.fisher_exact``). Evidently's own pairs the samples row by row, so it
+    needs samples of equal size. DataError for a column with more than two categories."""
+    from scipy.stats import fisher_exact
+
+    table = _counts(reference, current)
+    if table.shape[1] > 2:
+        raise DataError(
+            f"drift method 'fisher_exact' tests a column of two categories; column "
+            f"{reference.name!r} has {table.shape[1]}: choose chisquare or g_test for it"
+        )
+    if table.shape[1] < 2:
+        return 1.0, False
+    p_value = float(fisher_exact(table).pvalue)
+    return p_value, p_value < threshold
+
+
+def _counts(reference: pd.Series, current: pd.Series) -> Any:
+    """Category counts of two samples as a 2 x k array (categories seen in either)."""
+    import pandas as pd
+
+    both = pd.concat(
+        [reference.dropna().value_counts(), current.dropna().value_counts()], axis=1
+    ).fillna(0)
+    return both.to_numpy(dtype=float).T
+
+
+#: Evidently tests replaced by a correct implementation of the same statistic.
+_REPLACED = {"g_test": _g_test, "fisher_exact": _fisher_exact}
+
+
+def _guard_stattests() -> None:
+    """Make every Evidently test of :data:`METHODS` answer or explain, once per process.
+
+    ``g_test`` and ``fisher_exact`` get implementations that accept samples of any size
+    (:data:`_REPLACED`); every test's failure on the data it was given (too few values,
+    no spread, ...) becomes a DataError naming the method and the column, with what to do
+    instead of a library traceback. Installed through Evidently's
+    ``add_stattest_impl``, so reports and their HTML keep the tests' names.
+    """
+    from evidently.legacy.calculation_engine.python_engine import PythonEngine
+    from evidently.legacy.calculations import stattests
+    from evidently.legacy.calculations.stattests.registry import (
+        PythonStatTest,
+        StatTest,
+        add_stattest_impl,
+        create_impl_wrapper,
+    )
+
+    class Guarded(PythonStatTest):
+        def __init__(self, name: str, inner: Any) -> None:
+            self.name, self.inner = name, inner
+
+        def __call__(self, data: Any, feature_type: Any, threshold: float) -> Any:
+            try:
+                return self.inner(data, feature_type, threshold)
+            except DataError:
+                raise
+            except Exception as exc:
+                column = getattr(data.reference_data, "name", None)
+                raise DataError(
+                    f"drift method {self.name!r} cannot test column {column!r} on these "
+                    f"values ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}); it "
+                    "needs at least two values in each sample and some spread: choose "
+                    "another method for this column (e.g. ks or wasserstein for numbers, "
+                    "chisquare or jensenshannon for categories)"
+                ) from exc
+
+    for test in vars(stattests).values():
+        if not isinstance(test, StatTest) or test.name not in METHODS:
+            continue
+        current = test._get_impl(PythonEngine)
+        if isinstance(current, Guarded):
+            continue
+        replaced = _REPLACED.get(test.name)
+        inner = create_impl_wrapper(replaced) if replaced is not None else current
+        add_stattest_impl(test, PythonEngine, Guarded(test.name, inner))
 
 
 def _method_names() -> dict[str, str]:
