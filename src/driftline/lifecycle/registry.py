@@ -143,10 +143,18 @@ class Registry:
         return found
 
     def set_alias(self, spec: ModelSpec, alias: str, version: str) -> None:
-        self.client.set_registered_model_alias(spec.name, alias, str(version))
+        """Point ``alias`` at ``version`` (idempotent; collisions retried)."""
+        _retried(self.client.set_registered_model_alias, spec.name, alias, str(version))
 
     def delete_alias(self, spec: ModelSpec, alias: str) -> None:
-        self.client.delete_registered_model_alias(spec.name, alias)
+        """Remove ``alias``; nothing to do when it is not set (idempotent)."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            _retried(self.client.delete_registered_model_alias, spec.name, alias)
+        except MlflowException as exc:
+            if not _not_found(exc):
+                raise
 
     def delete_version(self, spec: ModelSpec, version: str) -> None:
         """Remove a registered version (one whose registration could not be completed)."""
@@ -161,8 +169,11 @@ class Registry:
                 self.client.log_dict(run_id, content, path)
 
     def set_version_tags(self, spec: ModelSpec, version: str, tags: dict[str, Any]) -> None:
+        """Set tags on a version (idempotent; collisions retried, see :func:`_retried`)."""
         for key, value in tags.items():
-            self.client.set_model_version_tag(spec.name, str(version), key, _tag_value(value))
+            _retried(
+                self.client.set_model_version_tag, spec.name, str(version), key, _tag_value(value)
+            )
 
     def version(self, spec: ModelSpec, version: str) -> VersionInfo:
         from mlflow.exceptions import MlflowException
@@ -323,6 +334,30 @@ def _model_id_from_source(source: str | None) -> str | None:
 def _not_found(exc: Exception) -> bool:
     code = getattr(exc, "error_code", "")
     return code == "RESOURCE_DOES_NOT_EXIST" or "not found" in str(exc).lower()
+
+
+def _retried(call: Any, *args: Any) -> Any:
+    """``call(*args)``, retried a few times when it collides with the same registry write
+    made at that moment by another process (MLflow's SQL store inserts aliases and tags
+    without an upsert, so two concurrent writers of the same key make one fail)."""
+    import tenacity
+    from mlflow.exceptions import MlflowException
+
+    retrying = tenacity.Retrying(
+        retry=tenacity.retry_if_exception(
+            lambda exc: isinstance(exc, MlflowException) and _conflict(exc)
+        ),
+        stop=tenacity.stop_after_attempt(4),
+        wait=tenacity.wait_random(0.05, 0.3),
+        reraise=True,
+    )
+    return retrying(call, *args)
+
+
+def _conflict(exc: Exception) -> bool:
+    """Whether an MLflow error is a unique-key collision of two concurrent writes."""
+    text = str(exc).lower()
+    return "unique constraint" in text or "duplicate key" in text or "integrityerror" in text
 
 
 def _tag_value(value: Any) -> str:
