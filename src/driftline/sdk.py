@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from driftline.config.errors import SpecError, StoreError
+from driftline.config.errors import SpecError
+from driftline.config.secrets import scrub
 from driftline.config.settings import Settings, get_settings
 from driftline.context import Context
 from driftline.data import ingest
@@ -347,6 +348,6 @@ def notify_monitor_run(
                 spec = None
             destinations = ctx.alert_destinations(overrides)
             return notify_run(ctx.store, run, spec, destinations, flow_run_url=flow_run_url)
-    except StoreError as exc:
-        log.error("could not queue the alert of %s: %s", run.model, exc)
+    except Exception as exc:  # an alert problem never fails the run it is about
+        log.error("could not queue or send the alert of %s: %s", run.model, scrub(str(exc)))
         return None

@@ -392,11 +392,15 @@ def _record_and_send(
             log.warning("alert rules of %s not read (%s): default rules apply", alert.model, exc)
     enqueued = enqueue(store, alert, config)
     try:
-        urls = destinations()
-    except AlertError as exc:  # recorded first: it stays pending for a fixed URL
-        log.error("alert %s of %s recorded, not sent: %s", alert.kind, alert.model, exc)
-        return NotifyResult(enqueued, FlushResult([], counts(store)))
-    return NotifyResult(enqueued, flush(store, urls))
+        return NotifyResult(enqueued, flush(store, destinations()))
+    except Exception as exc:  # recorded first: it stays pending for the next flush
+        problem = scrub(f"{type(exc).__name__}: {exc}")
+        log.error("alert %s of %s recorded, not sent: %s", alert.kind, alert.model, problem)
+        try:
+            totals = counts(store)
+        except Exception:  # the store went away after recording
+            totals = {}
+        return NotifyResult(enqueued, FlushResult([], totals))
 
 
 def announcer(

@@ -24,7 +24,7 @@ from typing import Any, Literal
 import httpx
 import sqlalchemy as sa
 
-from driftline.alerts.channels import CHANNELS, SendResult
+from driftline.alerts.channels import CHANNELS, MAX_RETRY_AFTER, SendResult
 from driftline.alerts.delivery import (
     Deadline,
     DeliveryPolicy,
@@ -35,7 +35,7 @@ from driftline.alerts.delivery import (
 )
 from driftline.alerts.message import Alert, Severity
 from driftline.config.errors import AlertError
-from driftline.config.secrets import redact
+from driftline.config.secrets import redact, scrub
 from driftline.config.times import utc_datetime, utc_now
 from driftline.data.store import Store
 from driftline.specs import AlertsSection
@@ -439,7 +439,12 @@ def _record(
         values.update(status="failed", last_error=result.error)
     else:
         delay = max(result.retry_after or 0.0, policy.retry_later(max(attempts, 1)))
-        values.update(last_error=result.error, next_attempt_at=now + timedelta(seconds=delay))
+        delay = min(delay, max(policy.retry_later_max, MAX_RETRY_AFTER))  # never parked for long
+        values.update(
+            last_error=scrub(result.error), next_attempt_at=now + timedelta(seconds=delay)
+        )
+    if result.outcome == "failed":
+        values["last_error"] = scrub(result.error)
     with store.engine.begin() as conn:
         conn.execute(table.update().where(table.c.id == entry.id).values(**values))
 
@@ -447,7 +452,7 @@ def _record(
 def _note_not_attempted(store: Store, table: sa.Table, ids: list[int], reason: str) -> None:
     if ids:
         with store.engine.begin() as conn:
-            conn.execute(table.update().where(table.c.id.in_(ids)).values(last_error=reason))
+            conn.execute(table.update().where(table.c.id.in_(ids)).values(last_error=scrub(reason)))
 
 
 def flush(
@@ -511,9 +516,13 @@ def flush(
                 continue
             if not _claim(store, table, entry.id, now, lease_until):
                 continue
-            result = send_message(
-                http, entry.channel, url, entry.body, policy, deadline, sleep=sleep
-            )
+            try:
+                result = send_message(
+                    http, entry.channel, url, entry.body, policy, deadline, sleep=sleep
+                )
+            except Exception as exc:  # one bad row must never stop the rows after it
+                log.exception("alert %s: sending raised", entry.id)
+                result = SendResult("retry", f"sending raised {type(exc).__name__}: {exc}")
             _record(store, table, entry, result, policy, now)
             deliveries.append(
                 Delivery(entry.id, entry.channel, result.outcome, result.error, result.tries)
