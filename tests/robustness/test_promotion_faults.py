@@ -23,6 +23,7 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
+from driftline.alerts.delivery import Destinations
 from driftline.alerts.outbox import list_entries
 from driftline.config.faults import FAULT_ENV
 from driftline.config.settings import Settings
@@ -242,7 +243,5 @@ def test_racing_promoters_record_one_promotion_and_one_alert(
     assert_promoted_once(w, spec, rx)
 
 
-def _destinations(w: World):  # noqa: ANN202  (the delivery module's type)
-    from driftline.alerts.delivery import Destinations
-
+def _destinations(w: World) -> Destinations:
     return Destinations.from_settings(w.settings)
