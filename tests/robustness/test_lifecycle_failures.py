@@ -168,3 +168,82 @@ def test_one_window_has_one_retrain_decision_repeated_or_concurrent(
     assert all(r.run_id is not None for r in runs)
     past = history(store, spec.name, since=START, before=START + timedelta(days=11))
     assert len(past) == 2  # the latest run of each window speaks for it
+
+
+# -- a challenger with non-finite metrics ---------------------------------------------------
+
+
+class Diverged:
+    """A fitted model whose scores are not all finite numbers (a diverged model)."""
+
+    def __init__(self, bad: float, share: float) -> None:
+        self.bad, self.share = bad, share
+
+    def predict_proba(self, x: Any) -> Any:
+        import numpy as np
+
+        p = np.linspace(0.05, 0.95, len(x))
+        p[: max(1, int(len(x) * self.share))] = self.bad
+        return np.column_stack([1 - p, p])
+
+
+@pytest.mark.parametrize(
+    ("bad", "share"), [(float("nan"), 1.0), (float("nan"), 0.01), (float("inf"), 0.5)]
+)
+def test_a_diverged_model_is_benchmarked_with_non_finite_metrics_not_a_crash(
+    bad: float, share: float
+) -> None:
+    import numpy as np
+    import pandas as pd
+
+    from driftline.lifecycle.benchmark import _score
+    from driftline.lifecycle.registry import LoadedModel
+    from driftline.tasks import TASKS
+
+    task = TASKS.get("binary_classification")
+    x = pd.DataFrame({"f": np.arange(400.0)})
+    y = np.tile([0, 1], 200)
+    p, score = _score(task, LoadedModel("2", Diverged(bad, share), 1, None), x, y, None)
+    assert set(score.metrics) == set(task.metrics)
+    assert all(np.isnan(v) for v in score.metrics.values())
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+@pytest.mark.parametrize("metric", ["roc_auc", "ece"])
+def test_promote_rejects_non_finite_metrics_naming_the_metric(
+    bad: float,
+    metric: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from dataclasses import replace
+
+    from driftline.lifecycle import audit
+    from driftline.lifecycle.benchmark import latest_benchmark, record_benchmark
+
+    from .test_promotion_faults import World, passing_benchmark
+
+    w = World(tmp_path, f"sqlite:///{tmp_path / 'driftline.db'}", "")
+    for key, value in w.env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("DRIFTLINE_SLACK_WEBHOOK_URL")
+    spec = w.model("diverged")
+    good = passing_benchmark("diverged")
+    diverged = replace(
+        good, challenger=replace(good.challenger, metrics={**good.challenger.metrics, metric: bad})
+    )
+    record_benchmark(w.store, diverged)  # stored although its primary metric is no number
+    assert latest_benchmark(w.store, "diverged", "2", "1") is not None
+    w.release()
+    run: Cli = cli_runner(monkeypatch, capsys)
+    code, out = run("promote", "--model", "diverged")
+    assert code == 1, out  # rejected: an expected outcome, not an error
+    assert f"the challenger's {metric} is not a finite number" in out
+    assert "Traceback" not in out and "InvalidOperation" not in out
+    (decision,) = audit.recent_decisions(w.store, "diverged")
+    assert decision.outcome == "rejected"
+    assert w.registry.aliases(spec)[CHAMPION_ALIAS] == "1"
+
+
+CHAMPION_ALIAS = "champion"

@@ -150,20 +150,15 @@ def evaluate_gates(
     value = chal.metrics[metric]
     gates: list[Gate] = []
 
-    finite = math.isfinite(value)
-    failure = not finite or not meets(value, policy.min_primary_metric)
+    bad = _not_finite(f"the challenger's {metric}", value)
+    failure = bool(bad) or not meets(value, policy.min_primary_metric)
     gates.append(
         Gate(
             "floor",
             "failed" if failure else "passed",
-            f"{metric} {value:.4f} "
-            + (
-                "is below"
-                if finite and failure
-                else "is not a finite number:"
-                if failure
-                else "reaches"
-            )
+            bad
+            or f"{metric} {value:.4f} "
+            + ("is below" if failure else "reaches")
             + f" the floor {policy.min_primary_metric:.4f}",
             value,
             policy.min_primary_metric,
@@ -178,12 +173,14 @@ def evaluate_gates(
     gates.append(_calibration_gate(result, policy))
 
     speed = chal.rows_per_second
-    failure = not meets(speed, policy.min_rows_per_second)
+    bad = "" if speed == math.inf else _not_finite("the challenger's scoring throughput", speed)
+    failure = bool(bad) or not meets(speed, policy.min_rows_per_second)
     gates.append(
         Gate(
             "latency",
             "failed" if failure else "passed",
-            f"scores {speed:,.0f} rows/s "
+            bad
+            or f"scores {speed:,.0f} rows/s "
             + ("below" if failure else "within")
             + f" the budget of {policy.min_rows_per_second:,.0f} rows/s",
             speed,
@@ -223,12 +220,16 @@ def _champion_gates(result: BenchmarkResult, policy: PromotionSection) -> list[G
     value = result.challenger.metrics[metric]
     base = result.champion.metrics[metric]
     gates = []
-    failure = not meets(value, base + policy.min_improvement)
+    bad = _not_finite(f"the challenger's {metric}", value) or _not_finite(
+        f"the champion's {metric}", base
+    )
+    failure = bool(bad) or not meets(value, base + policy.min_improvement)
     gates.append(
         Gate(
             "improvement",
             "failed" if failure else "passed",
-            f"{metric} {value:.4f} vs champion {base:.4f} ({result.diff:+.4f}; "
+            bad
+            or f"{metric} {value:.4f} vs champion {base:.4f} ({result.diff:+.4f}; "
             f"needs at least +{policy.min_improvement:.4f})",
             result.diff,
             policy.min_improvement,
@@ -240,7 +241,10 @@ def _champion_gates(result: BenchmarkResult, policy: PromotionSection) -> list[G
         Gate(
             "non_inferiority",
             "failed" if failure or not math.isfinite(low) else "passed",
-            f"{result.confidence:.0%} bootstrap interval of the {metric} difference is "
+            _not_finite(
+                f"the lower bound of the bootstrap interval of the {metric} difference", low
+            )
+            or f"{result.confidence:.0%} bootstrap interval of the {metric} difference is "
             f"[{low:+.4f}, {result.ci_high:+.4f}]; its lower bound must be at least "
             f"{0.0 - policy.non_inferiority_margin:+.4f}",
             low,
@@ -310,9 +314,24 @@ def _calibration_gate(result: BenchmarkResult, policy: PromotionSection) -> Gate
         base = result.champion.metrics[metric]
         limit = min(limit, base + policy.max_calibration_increase)
         text += f"; champion {base:.4f} + {policy.max_calibration_increase:.4f} allowed"
-    failure = not meets(ece, limit, greater_is_better=False)
+    bad = _not_finite(f"the challenger's {metric}", ece) or _not_finite(
+        f"the champion's {metric}", limit
+    )
+    failure = bool(bad) or not meets(ece, limit, greater_is_better=False)
     verdict = "too poorly calibrated" if failure else "calibrated well enough"
-    return Gate("calibration", "failed" if failure else "passed", f"{text}): {verdict}", ece, limit)
+    reason = bad or f"{text}): {verdict}"
+    return Gate("calibration", "failed" if failure else "passed", reason, ece, limit)
+
+
+def _not_finite(what: str, value: float | None) -> str:
+    """The reason of a gate failed by a value that is not a finite number (a diverged
+    model scores NaN, so every metric of it is NaN); "" for a finite value."""
+    if value is not None and math.isfinite(value):
+        return ""
+    return (
+        f"{what} is not a finite number ({value}); a model whose numbers are not finite "
+        "(e.g. a diverged model scoring NaN) cannot pass"
+    )
 
 
 def _approval_gate(policy: PromotionSection, approval: Approval | None) -> Gate:
