@@ -203,7 +203,7 @@ def test_a_diverged_model_is_benchmarked_with_non_finite_metrics_not_a_crash(
     task = TASKS.get("binary_classification")
     x = pd.DataFrame({"f": np.arange(400.0)})
     y = np.tile([0, 1], 200)
-    p, score = _score(task, LoadedModel("2", Diverged(bad, share), 1, None), x, y, None)
+    _, score = _score(task, LoadedModel("2", Diverged(bad, share), 1, None), x, y, None)
     assert set(score.metrics) == set(task.metrics)
     assert all(np.isnan(v) for v in score.metrics.values())
 
@@ -247,3 +247,88 @@ def test_promote_rejects_non_finite_metrics_naming_the_metric(
 
 
 CHAMPION_ALIAS = "champion"
+
+
+# -- one bad spec, paths as names, an unreachable registry ----------------------------------
+
+BROKEN_SPECS = {
+    "not_yaml.yaml": "model: [unclosed\n",
+    "typo.yaml": "model:\n  name: typo\n  nmae: x\n",
+    "a_list.yaml": "- model\n",
+    "empty.yaml": "",
+}
+
+
+def _cli_home(home: Path, specs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DRIFTLINE_HOME", str(home))
+    monkeypatch.setenv("DRIFTLINE_SPECS_DIR", str(specs))
+    monkeypatch.setenv("DRIFTLINE_PSEUDONYM_KEY", "k" * 32)
+
+
+def test_one_broken_spec_is_reported_and_every_other_model_carries_on(
+    tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    (specs / "purchase_propensity.yaml").write_text(
+        (SPECS_DIR / "purchase_propensity.yaml").read_text()
+    )
+    for name, text in BROKEN_SPECS.items():
+        (specs / name).write_text(text)
+    _cli_home(home, specs, monkeypatch)
+    spec = load_spec(specs / "purchase_propensity.yaml")
+    store = Store.from_settings(Settings(home=home, specs_dir=specs))
+    sim = scenario("stable", days=2, rows_per_day=50)
+    ingest.log_predictions(store, spec, sim.predictions, Pseudonymizer(b"k" * 32))
+    store.dispose()
+    run: Cli = cli_runner(monkeypatch, capsys)
+    code, out = run("status")
+    assert code == 0, out
+    assert "│ purchase_propensity │ driftline store │" in out  # the good model's row
+    for name in BROKEN_SPECS:
+        assert name in out, name
+    rendered = tmp_path / "prefect.yaml"
+    code, out = run("deployments", "render", "--out", str(rendered))
+    assert code == 2 and "4 spec(s) could not be read" in out
+    assert "name: purchase_propensity-monitor" in rendered.read_text()
+    for name in BROKEN_SPECS:
+        assert name in out, name
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "../monitors/purchase_propensity",
+        "/etc/passwd",
+        "./purchase_propensity",
+        "monitors/purchase_propensity",
+        str(SPECS_DIR / "purchase_propensity"),
+        "Purchase_Propensity",
+        "purchase propensity",
+    ],
+)
+def test_a_model_option_that_is_a_path_is_refused_before_reading_anything(
+    name: str, home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _cli_home(home, SPECS_DIR, monkeypatch)
+    run: Cli = cli_runner(monkeypatch, capsys)
+    for command in (["rollback"], ["alerts", "test"], ["train"]):
+        code, out = run(*command, "--model", name)
+        assert code == 2, (command, out)
+        assert "is not a model name" in out and "Traceback" not in out
+
+
+def test_registry_commands_with_mlflow_unreachable_exit_2_naming_the_masked_address(
+    home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _cli_home(home, SPECS_DIR, monkeypatch)
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    run: Cli = cli_runner(monkeypatch, capsys)
+    assert run("db", "upgrade")[0] == 0
+    for uri in ("http://admin:hunter2@127.0.0.1:9", "http://127.0.0.1:9/"):
+        monkeypatch.setenv("DRIFTLINE_MLFLOW_TRACKING_URI", uri)
+        for command in (["models"], ["promote"], ["rollback"]):
+            code, out = run(*command, "--model", "purchase_propensity")
+            assert code == 2, (command, out)
+            assert "cannot reach the MLflow registry at http://" in out
+            assert "127.0.0.1:9" in out and "hunter2" not in out and "Traceback" not in out

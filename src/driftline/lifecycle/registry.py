@@ -29,7 +29,7 @@ from typing import Any
 import pandas as pd
 
 from driftline.config.errors import BaselineError, RegistryError
-from driftline.config.secrets import hide_credentials
+from driftline.config.secrets import hide_credentials, scrub
 from driftline.config.settings import Settings
 from driftline.config.values import json_default
 from driftline.lifecycle.baseline import Baseline
@@ -75,6 +75,9 @@ class Registry:
 
         # No tqdm bars in logs and CLI output, unless the user asked for them.
         os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+        # MLflow retries an unreachable server 7 times with doubling waits (minutes);
+        # 3 tries say "unreachable" within seconds (set the variable to change it).
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "3")
         self.tracking_uri = tracking_uri
         self.artifacts_dir = artifacts_dir
         self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
@@ -87,6 +90,20 @@ class Registry:
 
     def __repr__(self) -> str:
         return f"Registry({hide_credentials(self.tracking_uri)})"
+
+    def _unreachable(self, exc: Exception) -> RegistryError | None:
+        """A RegistryError naming the (masked) address when ``exc`` says the tracking
+        server cannot be reached; None for any other error."""
+        text = str(exc)
+        signs = ("API request to", "Failed to establish", "Max retries exceeded", "timed out")
+        if not any(sign in text for sign in signs):
+            return None
+        reason = "connection refused" if "refused" in text.lower() else "no answer"
+        return RegistryError(
+            f"cannot reach the MLflow registry at {hide_credentials(self.tracking_uri)} "
+            f"({reason}). Is the tracking server running, and DRIFTLINE_MLFLOW_TRACKING_URI "
+            "right?"
+        )
 
     # -- fluent-API scope ---------------------------------------------------------------
 
@@ -131,7 +148,9 @@ class Registry:
         except MlflowException as exc:
             if _not_found(exc):
                 return None
-            raise RegistryError(f"cannot read alias {alias!r} of {spec.name}: {exc}") from None
+            raise self._unreachable(exc) or RegistryError(
+                f"cannot read alias {alias!r} of {spec.name}: {scrub(str(exc))}"
+            ) from None
 
     def aliases(self, spec: ModelSpec) -> dict[str, str]:
         """Alias -> version for driftline's aliases that are set."""
@@ -186,7 +205,7 @@ class Registry:
                     f"{spec.name} has no version {version}; `driftline models --model "
                     f"{spec.name}` lists the versions"
                 ) from None
-            raise
+            raise self._unreachable(exc) or exc from None
         return self._info(mv, self.aliases(spec))
 
     def versions(self, spec: ModelSpec) -> list[VersionInfo]:
@@ -198,7 +217,7 @@ class Registry:
         except MlflowException as exc:
             if _not_found(exc):
                 return []
-            raise
+            raise self._unreachable(exc) or exc from None
         # search_model_versions may leave ``aliases`` empty: read them by alias instead.
         aliases = self.aliases(spec) if found else {}
         infos = [self._info(mv, aliases) for mv in found]
