@@ -332,3 +332,27 @@ def test_registry_commands_with_mlflow_unreachable_exit_2_naming_the_masked_addr
             assert code == 2, (command, out)
             assert "cannot reach the MLflow registry at http://" in out
             assert "127.0.0.1:9" in out and "hunter2" not in out and "Traceback" not in out
+
+
+def test_a_monitor_run_whose_store_fails_mid_run_leaves_no_orphan_reports(
+    store: Store, tmp_path: Path
+) -> None:
+    import sqlalchemy as sa
+
+    from driftline.monitoring.runs import COLUMNS_TABLE
+
+    spec = drifting(tmp_path)
+    sim = scenario("channel_shift")
+    ingest.log_predictions(store, spec, sim.predictions, Pseudonymizer(b"k" * 32))
+    with store.engine.begin() as conn:  # the per-column write will fail mid-run
+        conn.execute(sa.text(f"DROP TABLE {COLUMNS_TABLE}"))
+    reports = tmp_path / "reports"
+    run = run_monitor(
+        store, spec, baseline_from(sim, spec), START + timedelta(days=9), reports_dir=reports
+    )
+    assert run.status == "failed" and run.error and run.report_paths == ()
+    assert not list(reports.rglob("*.html"))  # nothing on disk for a run never stored
+    again = claims.find(
+        store, spec.name, f"retrain-decision:{START + timedelta(days=9):%Y-%m-%dT%H:%M:%S+00:00}"
+    )
+    assert again is not None and again.state == "failed"  # the decision was given back

@@ -214,6 +214,7 @@ def run_monitor(
     version: str | None = None
     rows: int | None = None
     held: claims.Claim | None = None
+    paths: tuple[Path, ...] = ()
     try:
         window = read_window(store, spec, start, end)
         rows = len(window)
@@ -229,7 +230,6 @@ def run_monitor(
         window[spec.model.model_version] = made_by(window, spec, intervals)
         attributed = int(window[spec.model.model_version].notna().sum())
         result: DriftResult | None = None
-        paths: tuple[Path, ...] = ()
         if attributed < mon.min_rows:
             decision = insufficient_data(attributed, mon.min_rows, unattributed=rows - attributed)
         else:
@@ -283,7 +283,16 @@ def run_monitor(
         )
     except Exception as exc:
         _release(store, held, exc)
+        _discard(paths)  # reports of a run that was never recorded would be orphans
         return _failed_run(store, spec.name, start, end, exc, version=version, rows=rows)
+
+
+def _discard(paths: Sequence[Path]) -> None:
+    for path in paths:
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as exc:
+            log.warning("could not remove %s: %s", path, exc)
 
 
 def decision_key(window_end: datetime) -> str:
