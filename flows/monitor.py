@@ -133,7 +133,10 @@ def monitor_model_flow(
             since=run.decision.change_point,
         )
         logger.info("retrain-model finished: %s", outcome)
-        taken.append(f"retrain: v{outcome.challenger_version} {outcome.status}")
+        if outcome is None:  # a repeat of a retrain that already ran
+            taken.append("retrain: already handled")
+        else:
+            taken.append(f"retrain: v{outcome.challenger_version} {outcome.status}")
     summary = {**run.summary(), "action_taken": ", ".join(taken) or "-"}
     if run.status == "failed":
         name = ALERTED_FAILURE if "alert" in taken else "Failed"

@@ -34,17 +34,18 @@ from prefect.runtime import flow_run
 from prefect.states import Completed, Running, State
 from pydantic import SecretStr
 
-from driftline.alerts.lifecycle import delivery_note, retrain_started_alert
+from driftline.alerts.lifecycle import announcer, delivery_note, retrain_started_alert
 from driftline.alerts.message import Alert
 from driftline.alerts.outbox import NotifyResult
 from driftline.config.secrets import scrub
 from driftline.context import Context
+from driftline.data.claims import Claim
 from driftline.lifecycle.benchmark import benchmark
 from driftline.lifecycle.gates import Approval, GateReport, evaluate_gates
 from driftline.lifecycle.promotion import PromotionOutcome, apply_gate_report
 from driftline.lifecycle.results import BenchmarkResult
-from driftline.lifecycle.training import TrainingResult, train
-from driftline.sdk import notify_event, notify_outcome
+from driftline.lifecycle.training import TrainingResult, claim_retrain, train
+from driftline.sdk import notify_event, send_recorded
 from driftline.specs import ModelSpec
 
 
@@ -63,6 +64,21 @@ def load_spec(model: str) -> ModelSpec:
         return ctx.spec(model)
 
 
+@task(retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
+def claim(
+    spec: ModelSpec, triggered_by: str, monitor_run_id: str | None, request_id: str | None
+) -> Claim | None:
+    """Claim this retrain (once per monitor run or request id, in the store)."""
+    with Context.open() as ctx:
+        return claim_retrain(
+            ctx.store,
+            spec,
+            owner=triggered_by,
+            monitor_run_id=monitor_run_id,
+            request_id=request_id,
+        )
+
+
 @task(cache_policy=NO_CACHE)
 def train_challenger(
     spec: ModelSpec,
@@ -71,6 +87,7 @@ def train_challenger(
     monitor_run_id: str | None,
     as_of: datetime | None,
     since: datetime | None,
+    held: Claim | None,
 ) -> TrainingResult:
     """Fit the spec's pipeline on matured labels (after the change point ``since``, when
     given); register it as the challenger."""
@@ -84,6 +101,7 @@ def train_challenger(
             monitor_run_id=monitor_run_id,
             as_of=as_of,
             since=since,
+            held=held,
         )
 
 
@@ -101,10 +119,21 @@ def judge(result: BenchmarkResult, spec: ModelSpec, approval: Approval | None) -
 
 
 @task(retries=2, retry_delay_seconds=10, cache_policy=NO_CACHE)
-def apply_decision(spec: ModelSpec, report: GateReport, triggered_by: str) -> PromotionOutcome:
-    """Move the aliases (promotion) or record the rejection; both audited."""
+def apply_decision(
+    spec: ModelSpec, report: GateReport, triggered_by: str, link: str | None
+) -> PromotionOutcome:
+    """Move the aliases (promotion) or record the rejection; both audited, with their
+    alert in the outbox (same transaction). A retry finishes an interrupted promotion
+    and never records it twice."""
     with Context.open() as ctx:
-        return apply_gate_report(ctx.store, ctx.registry(), spec, report, triggered_by=triggered_by)
+        return apply_gate_report(
+            ctx.store,
+            ctx.registry(),
+            spec,
+            report,
+            triggered_by=triggered_by,
+            announce=announcer(ctx.settings, flow_run_url=link),
+        )
 
 
 @task(retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
@@ -124,9 +153,9 @@ def announce_start(alert: Alert) -> str:
 
 
 @task(name="alert-outcome", cache_policy=NO_CACHE)
-def announce_outcome(outcome: PromotionOutcome, link: str | None) -> str:
-    """Record and send the promoted / rejected alert (never fails the run)."""
-    return _delivered(lambda urls: notify_outcome(outcome, overrides=urls, flow_run_url=link))
+def announce_outcome(outcome: PromotionOutcome) -> str:
+    """Send the promoted / rejected alert recorded with the decision (never fails the run)."""
+    return _delivered(lambda urls: send_recorded(outcome.alert_id, overrides=urls))
 
 
 def _delivered(send: Callable[[dict[str, SecretStr]], NotifyResult | None]) -> str:
@@ -192,16 +221,27 @@ def retrain_model(
     as_of: datetime | None = None,
     approval_timeout_seconds: int | None = None,
     since: datetime | None = None,
+    request_id: str | None = None,
 ) -> State:
     """Train -> benchmark -> gates -> promote or reject. Returns the PromotionOutcome.
 
     ``reason``: one of :data:`driftline.lifecycle.training.TRAINING_REASONS` (a monitor
     passes its decision's: ``drift`` or ``performance``). ``since``: the change point the
-    monitor located; the challenger is trained and benchmarked on data after it."""
+    monitor located; the challenger is trained and benchmarked on data after it.
+
+    Idempotent per ``monitor_run_id`` (or ``request_id``): a repeat delivery of the same
+    request ends Completed, named ``AlreadyHandled``, saying which run handled it, with
+    no data and nothing trained."""
     logger = get_run_logger()
     actor = f"flow:retrain-model/{flow_run.get_name() or flow_run.get_id()}"
     link = flow_run_url()
     spec = load_spec(model)
+    held = claim(spec, actor, monitor_run_id, request_id)
+    if held is not None and not held.won:
+        what = f"request {request_id}" if request_id else f"monitor run #{monitor_run_id}"
+        message = f"{model}: the retrain for {what} is not repeated: {held.describe()}"
+        logger.info(message)
+        return Completed(name="AlreadyHandled", message=message, data=None)
     announce_start(
         retrain_started_alert(
             spec.name,
@@ -213,7 +253,7 @@ def retrain_model(
             since=since,
         )
     )
-    trained = train_challenger(spec, reason, actor, monitor_run_id, as_of, since)
+    trained = train_challenger(spec, reason, actor, monitor_run_id, as_of, since, held)
     logger.info(trained.summary())
     result = benchmark_challenger(spec, trained.version, as_of)
     logger.info(result.summary())
@@ -221,8 +261,8 @@ def retrain_model(
     if report.pending:
         timeout = approval_timeout_seconds or int(spec.promotion.approval_timeout_hours * 3600)
         report = judge(result, spec, wait_for_approval(report, timeout))
-    outcome = apply_decision(spec, report, actor)
-    announce_outcome(outcome, link)
+    outcome = apply_decision(spec, report, actor, link)
+    announce_outcome(outcome)
     publish_report(report, outcome)
     logger.info(outcome.reason)
     name = "Promoted" if outcome.promoted else "Rejected"

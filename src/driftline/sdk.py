@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from driftline.config.errors import SpecError, StoreError
+from driftline.config.errors import SpecError
+from driftline.config.secrets import scrub
 from driftline.config.settings import Settings, get_settings
 from driftline.context import Context
 from driftline.data import ingest
@@ -125,7 +126,7 @@ def adopt(
     it champion through the promotion audit; then alert like a promotion. ``reference``
     and ``labels`` are frames or CSV / Parquet paths. See :mod:`driftline.lifecycle.adopt`
     for what is recorded and the errors raised."""
-    from driftline.alerts.lifecycle import notify_outcome
+    from driftline.alerts.lifecycle import announcer, send_recorded
     from driftline.lifecycle.adopt import adopt as adopt_model
     from driftline.lifecycle.promotion import default_actor
 
@@ -143,14 +144,9 @@ def adopt(
             replace_champion=replace_champion,
             reference_source=reference_source,
             labels_source=labels_source,
+            announce=announcer(ctx.settings),
         )
-        notify_outcome(
-            ctx.store,
-            result.outcome,
-            ctx.alert_destinations,
-            settings=ctx.settings,
-            spec_of=ctx.spec,
-        )
+        send_recorded(ctx.store, result.outcome.alert_id, ctx.alert_destinations)
     return result
 
 
@@ -354,6 +350,29 @@ def notify_outcome(
     return notify_event(alert, settings=settings, overrides=overrides)
 
 
+def send_recorded(
+    alert_id: str | None,
+    *,
+    settings: Settings | None = None,
+    overrides: Mapping[str, str | SecretStr | None] | None = None,
+) -> NotifyResult | None:
+    """Send what is due after a lifecycle action recorded its alert with its audit row
+    (``outcome.alert_id``; see :func:`driftline.alerts.lifecycle.send_recorded`). Never
+    raises: None when nothing was recorded or the store cannot be opened."""
+    from driftline.alerts import lifecycle
+
+    if alert_id is None:
+        return None
+    try:
+        with Context.open(settings) as ctx:
+            return lifecycle.send_recorded(
+                ctx.store, alert_id, lambda: ctx.alert_destinations(overrides)
+            )
+    except lifecycle.NOT_RECORDED as exc:
+        log.error("could not send alert %s: %s", alert_id[:8], exc)
+        return None
+
+
 def notify_monitor_run(
     run: MonitorRun,
     *,
@@ -375,6 +394,6 @@ def notify_monitor_run(
                 spec = None
             destinations = ctx.alert_destinations(overrides)
             return notify_run(ctx.store, run, spec, destinations, flow_run_url=flow_run_url)
-    except StoreError as exc:
-        log.error("could not queue the alert of %s: %s", run.model, exc)
+    except Exception as exc:  # an alert problem never fails the run it is about
+        log.error("could not queue or send the alert of %s: %s", run.model, scrub(str(exc)))
         return None

@@ -403,29 +403,49 @@ def _record_and_send(
             log.warning("alert rules of %s not read (%s): default rules apply", alert.model, exc)
     enqueued = enqueue(store, alert, config)
     try:
-        urls = destinations()
-    except AlertError as exc:  # recorded first: it stays pending for a fixed URL
-        log.error("alert %s of %s recorded, not sent: %s", alert.kind, alert.model, exc)
-        return NotifyResult(enqueued, FlushResult([], counts(store)))
-    return NotifyResult(enqueued, flush(store, urls))
+        return NotifyResult(enqueued, flush(store, destinations()))
+    except Exception as exc:  # recorded first: it stays pending for the next flush
+        problem = scrub(f"{type(exc).__name__}: {exc}")
+        log.error("alert %s of %s recorded, not sent: %s", alert.kind, alert.model, problem)
+        try:
+            totals = counts(store)
+        except Exception:  # the store went away after recording
+            totals = {}
+        return NotifyResult(enqueued, FlushResult([], totals))
 
 
-def notify_outcome(
-    store: Store,
-    outcome: PromotionOutcome,
-    destinations: Callable[[], Destinations],
-    *,
-    settings: Settings,
-    spec_of: Callable[[str], ModelSpec] | None = None,
-    flow_run_url: str | None = None,
+def announcer(
+    settings: Settings, *, flow_run_url: str | None = None
+) -> Callable[[PromotionOutcome], Alert | None]:
+    """The ``announce`` builder the lifecycle actions take
+    (:func:`driftline.lifecycle.promotion.promote` and friends): the outcome's alert
+    (:func:`settled_alert`), recorded in the outbox in the audit row's transaction."""
+    return lambda outcome: settled_alert(outcome, settings, flow_run_url=flow_run_url)
+
+
+def send_recorded(
+    store: Store, alert_id: str | None, destinations: Callable[[], Destinations]
 ) -> NotifyResult | None:
-    """Alert about a promotion, rejection or rollback (:func:`settled_alert`) through
-    :func:`notify_event`; None when there is nothing to say yet (approval pending) or
-    the alert could not be recorded."""
-    alert = settled_alert(outcome, settings, flow_run_url=flow_run_url)
-    if alert is None:
+    """Send what is due in the outbox, after a lifecycle action recorded its alert
+    (``alert_id``, with its audit row); None when no alert was recorded or the store
+    cannot be read. Never raises: an alert that cannot be sent stays pending."""
+    from driftline.alerts.outbox import EnqueueResult, FlushResult, NotifyResult, counts, flush
+    from driftline.alerts.outbox import recorded as recorded_rows
+
+    if alert_id is None:
         return None
-    return notify_event(store, alert, destinations, spec_of=spec_of)
+    try:
+        enqueued: EnqueueResult = recorded_rows(store, alert_id)
+        try:
+            urls = destinations()
+        except AlertError as exc:  # recorded first: it stays pending for a fixed URL
+            log.error("alert %s recorded, not sent: %s", alert_id[:8], exc)
+            return NotifyResult(enqueued, FlushResult([], counts(store)))
+        return NotifyResult(enqueued, flush(store, urls))
+    except Exception as exc:  # an alert problem never fails the action it is about
+        problem = scrub(f"{type(exc).__name__}: {exc}")
+        log.error("could not send alert %s: %s", alert_id[:8], problem)
+        return None
 
 
 def delivery_note(result: NotifyResult | None) -> str:

@@ -24,7 +24,7 @@ from typing import Any, Literal
 import httpx
 import sqlalchemy as sa
 
-from driftline.alerts.channels import CHANNELS, SendResult
+from driftline.alerts.channels import CHANNELS, MAX_RETRY_AFTER, SendResult
 from driftline.alerts.delivery import (
     Deadline,
     DeliveryPolicy,
@@ -35,7 +35,7 @@ from driftline.alerts.delivery import (
 )
 from driftline.alerts.message import Alert, Severity
 from driftline.config.errors import AlertError
-from driftline.config.secrets import redact
+from driftline.config.secrets import redact, scrub
 from driftline.config.times import utc_datetime, utc_now
 from driftline.data.store import Store
 from driftline.specs import AlertsSection
@@ -231,17 +231,10 @@ def enqueue(
         log.info("alert %s for %s not recorded: %s", alert.kind, alert.model, reason)
         return EnqueueResult(alert.alert_id, [], reason)
     table = _table(store)
-    now = utc_datetime(now) if now is not None else utc_now()
-    bodies: dict[str, str] = {c: render(alert, c, config) for c in config.channels}
     ids: list[int] = []
     try:
         with store.engine.begin() as conn:
-            already = conn.execute(
-                sa.select(table.c.id).where(table.c.alert_id == alert.alert_id)
-            ).scalars()
-            ids = [int(i) for i in already]
-            if not ids:
-                ids = _insert(conn, table, alert, bodies, config, now)
+            ids = record(conn, store, alert, config, now=now)
     except sa.exc.IntegrityError:  # recorded concurrently by another run: use those rows
         with store.engine.connect() as conn:
             ids = [
@@ -262,6 +255,32 @@ def enqueue(
             entry.status,
         )
     return EnqueueResult(alert.alert_id, entries)
+
+
+def record(
+    conn: sa.Connection,
+    store: Store,
+    alert: Alert,
+    config: AlertsSection | None = None,
+    *,
+    now: datetime | None = None,
+) -> list[int]:
+    """Insert ``alert``'s rows (as :func:`enqueue` does) within the caller's transaction
+    ``conn``, so that they commit or roll back with what the alert is about (e.g. the
+    audit row of a promotion). Returns the rows' ids (the first rows when the same
+    ``alert_id`` was recorded before; none when :func:`skip_reason` says it is no alert).
+    """
+    config = config or AlertsSection()
+    if skip_reason(alert, config) is not None:
+        return []
+    table = _table(store)
+    now = utc_datetime(now) if now is not None else utc_now()
+    already = conn.execute(sa.select(table.c.id).where(table.c.alert_id == alert.alert_id))
+    ids = [int(i) for i in already.scalars()]
+    if ids:
+        return ids
+    bodies: dict[str, str] = {c: render(alert, c, config) for c in config.channels}
+    return _insert(conn, table, alert, bodies, config, now)
 
 
 def _insert(
@@ -322,6 +341,11 @@ def _insert(
             raise AlertError(f"the store did not return the id of the new {OUTBOX_TABLE} row")
         ids.append(int(key[0]))
     return ids
+
+
+def recorded(store: Store, alert_id: str) -> EnqueueResult:
+    """The rows recorded for ``alert_id`` (e.g. by :func:`record` in another transaction)."""
+    return EnqueueResult(alert_id, _select(store, _table(store).c.alert_id == alert_id))
 
 
 def _select(store: Store, *where: Any, limit: int | None = None) -> list[OutboxEntry]:
@@ -415,7 +439,12 @@ def _record(
         values.update(status="failed", last_error=result.error)
     else:
         delay = max(result.retry_after or 0.0, policy.retry_later(max(attempts, 1)))
-        values.update(last_error=result.error, next_attempt_at=now + timedelta(seconds=delay))
+        delay = min(delay, max(policy.retry_later_max, MAX_RETRY_AFTER))  # never parked for long
+        values.update(
+            last_error=scrub(result.error), next_attempt_at=now + timedelta(seconds=delay)
+        )
+    if result.outcome == "failed":
+        values["last_error"] = scrub(result.error)
     with store.engine.begin() as conn:
         conn.execute(table.update().where(table.c.id == entry.id).values(**values))
 
@@ -423,7 +452,7 @@ def _record(
 def _note_not_attempted(store: Store, table: sa.Table, ids: list[int], reason: str) -> None:
     if ids:
         with store.engine.begin() as conn:
-            conn.execute(table.update().where(table.c.id.in_(ids)).values(last_error=reason))
+            conn.execute(table.update().where(table.c.id.in_(ids)).values(last_error=scrub(reason)))
 
 
 def flush(
@@ -487,9 +516,13 @@ def flush(
                 continue
             if not _claim(store, table, entry.id, now, lease_until):
                 continue
-            result = send_message(
-                http, entry.channel, url, entry.body, policy, deadline, sleep=sleep
-            )
+            try:
+                result = send_message(
+                    http, entry.channel, url, entry.body, policy, deadline, sleep=sleep
+                )
+            except Exception as exc:  # one bad row must never stop the rows after it
+                log.exception("alert %s: sending raised", entry.id)
+                result = SendResult("retry", f"sending raised {type(exc).__name__}: {exc}")
             _record(store, table, entry, result, policy, now)
             deliveries.append(
                 Delivery(entry.id, entry.channel, result.outcome, result.error, result.tries)

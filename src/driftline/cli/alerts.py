@@ -14,6 +14,7 @@ from rich.console import Console
 
 from driftline.cli.options import ModelFilterOpt, ModelOpt
 from driftline.config.errors import AlertError
+from driftline.config.secrets import scrub
 from driftline.config.times import utc_now
 
 app = typer.Typer(
@@ -30,8 +31,10 @@ _STATUSES = ("pending", "sent", "failed", "suppressed")
 
 
 def _say(console: Console, text: str, style: str | None = None) -> None:
-    """Print counts and error texts as they are: no markup ("[Errno 111]"), no wrapping."""
-    console.print(text, style=style, markup=False, highlight=False, soft_wrap=True)
+    """Print counts and error texts as they are: no markup ("[Errno 111]"), no wrapping,
+    and nothing that looks like a secret (rows stored before a URL was registered for
+    redaction are scrubbed here too)."""
+    console.print(scrub(text), style=style, markup=False, highlight=False, soft_wrap=True)
 
 
 def _totals(totals: dict[str, int]) -> str:
@@ -190,4 +193,4 @@ def test_cmd(
                 f"{entry.channel}: {error}; left pending for the next `driftline alerts flush`"
             )
     if problems:
-        raise AlertError("test alert not delivered: " + " | ".join(problems))
+        raise AlertError(scrub("test alert not delivered: " + " | ".join(problems)))

@@ -41,7 +41,18 @@ def train_cmd(
         ),
     ] = None,
     monitor_run_id: Annotated[
-        str | None, typer.Option(help="Id of the monitor run that asked for this retrain.")
+        str | None,
+        typer.Option(
+            help="Id of the monitor run that asked for this retrain: it is trained once; "
+            "a repeat says who trained it and does nothing."
+        ),
+    ] = None,
+    request_id: Annotated[
+        str | None,
+        typer.Option(
+            help="Your id for this retrain (e.g. a ticket): a repeat with the same id says "
+            "who trained it and does nothing."
+        ),
     ] = None,
     as_of: AsOfOpt = None,
     since: Annotated[
@@ -55,24 +66,37 @@ def train_cmd(
     """Train a challenger on matured labels, log it and its baseline to MLflow."""
     from driftline.context import Context
     from driftline.lifecycle.promotion import default_actor
-    from driftline.lifecycle.training import TRAINING_REASONS, train
+    from driftline.lifecycle.training import TRAINING_REASONS, claim_retrain, train
     from driftline.tasks import task_for
 
     if reason is not None and reason not in TRAINING_REASONS:
         raise typer.BadParameter(
             f"choose one of {', '.join(TRAINING_REASONS)}", param_hint="--reason"
         )
+    actor = default_actor()
     with Context.open() as ctx, console.status(f"training {model}"):
         spec = ctx.spec(model)
+        held = claim_retrain(
+            ctx.store, spec, owner=actor, monitor_run_id=monitor_run_id, request_id=request_id
+        )
+        if held is not None and not held.won:
+            console.print(
+                f"{spec.name}: this retrain was asked for before and is not repeated: "
+                f"{held.describe()}",
+                markup=False,
+                highlight=False,
+            )
+            return
         result = train(
             ctx.store,
             ctx.registry(),
             spec,
             reason=reason,
-            triggered_by=default_actor(),
+            triggered_by=actor,
             monitor_run_id=monitor_run_id,
             as_of=as_of,
             since=since,
+            held=held,
         )
     w = result.windows
     table = Table(title=f"{result.model} version {result.version} is the challenger")
@@ -179,7 +203,7 @@ def promote_cmd(
     Uses the newest stored benchmark of this challenger against this champion (run one
     first if there is none, or when --as-of is given). Exit code 1 when not promoted.
     """
-    from driftline.alerts.lifecycle import delivery_note, notify_outcome
+    from driftline.alerts.lifecycle import announcer, delivery_note, send_recorded
     from driftline.context import Context
     from driftline.lifecycle.gates import Approval
     from driftline.lifecycle.promotion import default_actor, promote
@@ -196,16 +220,11 @@ def promote_cmd(
             approval=approval,
             as_of=as_of,
             note=note,
+            announce=announcer(ctx.settings),
         )
-        if outcome.status != "pending":
+        if outcome.alert_id is not None:
             alerted = delivery_note(
-                notify_outcome(
-                    ctx.store,
-                    outcome,
-                    ctx.alert_destinations,
-                    settings=ctx.settings,
-                    spec_of=ctx.spec,
-                )
+                send_recorded(ctx.store, outcome.alert_id, ctx.alert_destinations)
             )
     if outcome.report is not None:
         console.print(gate_table(outcome.report))
@@ -213,6 +232,12 @@ def promote_cmd(
         console.print(f"[yellow]warning:[/] {warning}")
     if alerted is not None:
         console.print(alerted, style="dim", markup=False, highlight=False)
+    if outcome.repeat_of is not None:
+        console.print(
+            f"already recorded, nothing done again: {outcome.repeat_of}",
+            markup=False,
+            highlight=False,
+        )
     if outcome.status == "promoted":
         console.print(f"[bold green]{outcome.reason}[/]")
         return
@@ -232,17 +257,19 @@ def rollback_cmd(
     reason: Annotated[str, typer.Option(help="Why, for the audit trail.")] = "",
 ) -> None:
     """Make the previous champion the champion again (audited), and alert."""
-    from driftline.alerts.lifecycle import delivery_note, notify_outcome
+    from driftline.alerts.lifecycle import announcer, delivery_note, send_recorded
     from driftline.context import Context
     from driftline.lifecycle.promotion import rollback
 
     with Context.open() as ctx:
-        outcome = rollback(ctx.store, ctx.registry(), ctx.spec(model), reason=reason)
-        alerted = delivery_note(
-            notify_outcome(
-                ctx.store, outcome, ctx.alert_destinations, settings=ctx.settings, spec_of=ctx.spec
-            )
+        outcome = rollback(
+            ctx.store,
+            ctx.registry(),
+            ctx.spec(model),
+            reason=reason,
+            announce=announcer(ctx.settings),
         )
+        alerted = delivery_note(send_recorded(ctx.store, outcome.alert_id, ctx.alert_destinations))
     console.print(f"[bold green]{outcome.reason}[/] (audit record {outcome.audit_id})")
     console.print(alerted, style="dim", markup=False, highlight=False)
 
@@ -282,7 +309,7 @@ def adopt_cmd(
     ] = False,
 ) -> None:
     """Adopt a model you already have: baseline it and make it the champion (audited)."""
-    from driftline.alerts.lifecycle import delivery_note, notify_outcome
+    from driftline.alerts.lifecycle import announcer, delivery_note, send_recorded
     from driftline.context import Context
     from driftline.data.files import read_table
     from driftline.lifecycle.adopt import adopt
@@ -304,15 +331,10 @@ def adopt_cmd(
             replace_champion=replace_champion,
             reference_source=str(reference),
             labels_source=str(labels),
+            announce=announcer(ctx.settings),
         )
         alerted = delivery_note(
-            notify_outcome(
-                ctx.store,
-                result.outcome,
-                ctx.alert_destinations,
-                settings=ctx.settings,
-                spec_of=ctx.spec,
-            )
+            send_recorded(ctx.store, result.outcome.alert_id, ctx.alert_destinations)
         )
     outcome = result.outcome
     table = Table(title=f"{result.model} version {result.version} is the champion (adopted)")

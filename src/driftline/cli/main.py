@@ -26,7 +26,6 @@ from driftline.config.errors import DriftlineError
 
 if TYPE_CHECKING:
     from driftline.data.store import ModelSummary
-    from driftline.specs import ModelSpec
 
 app = typer.Typer(
     name="driftline",
@@ -280,33 +279,39 @@ def status() -> None:
     tables it says so (and still shows models that read from their own table)."""
     from driftline.context import Context
     from driftline.data.source import summarize
-    from driftline.specs import list_specs
+    from driftline.specs import scan_specs
 
-    rows: list[tuple[ModelSpec, ModelSummary | str]] = []
+    rows: list[tuple[str, str, ModelSummary | str]] = []
     with Context.open(read_only=True) as ctx:
         problem = ctx.store.schema_problem()
         known = set(ctx.store.registered_models()) if problem is None else set()
-        for spec in list_specs(ctx.settings.specs_dir):
+        scan = scan_specs(ctx.settings.specs_dir)
+        for spec in scan.specs:
             if spec.source is None and spec.name not in known:
                 continue
+            where = spec.source.describe() if spec.source else "driftline store"
             try:
-                rows.append((spec, summarize(ctx.store, spec)))
+                rows.append((spec.name, where, summarize(ctx.store, spec)))
             except DriftlineError as exc:  # one unreadable source hides no other model
-                rows.append((spec, str(exc)))
+                rows.append((spec.name, where, str(exc)))
     if problem is not None:
         console.print(problem, style="yellow", markup=False, highlight=False)
     if rows or problem is None:
         console.print(_summary_table(rows))
+    for broken in scan.problems:  # one broken spec hides no other model
+        console.print(
+            f"broken spec, not shown: {broken}", style="yellow", markup=False, highlight=False
+        )
 
 
-def _summary_table(rows: list[tuple[ModelSpec, ModelSummary | str]]) -> Table:
+def _summary_table(rows: list[tuple[str, str, ModelSummary | str]]) -> Table:
     table = Table(title="predictions")
     for column in ("model", "read from", "predictions", "first", "last", "consenting", "labels"):
         table.add_column(column, justify="left" if column in ("model", "read from") else "right")
-    for spec, s in rows:
-        where = escape(spec.source.describe()) if spec.source else "driftline store"
+    for name, source, s in rows:
+        where = escape(source)
         if isinstance(s, str):
-            table.add_row(spec.name, where, f"[red]{escape(s)}[/]", "", "", "", "")
+            table.add_row(escape(name), where, f"[red]{escape(s)}[/]", "", "", "", "")
             continue
         table.add_row(
             s.model,

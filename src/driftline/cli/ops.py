@@ -6,11 +6,15 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+
+if TYPE_CHECKING:
+    from driftline.specs import ModelSpec
 
 console = Console()
 dashboards_app = typer.Typer(help="Evidently dashboards as code.", no_args_is_help=True)
@@ -25,16 +29,35 @@ def dashboards_sync(
     """Create or update each model's Evidently project and dashboard from dashboards/."""
     from driftline.config.settings import get_settings
     from driftline.ops.dashboards import sync_dashboard
-    from driftline.specs import find_spec, list_specs
+    from driftline.specs import find_spec
 
     settings = get_settings()
-    specs = [find_spec(model, settings.specs_dir)] if model else list_specs(settings.specs_dir)
+    specs = [find_spec(model, settings.specs_dir)] if model else _valid_specs(settings.specs_dir)
     for spec in specs:
         result = sync_dashboard(settings.workspace_dir(), settings.dashboards_dir, spec)
         verb = "created" if result.created else "updated"
         console.print(
             f"{result.model}: {verb} project {result.project_id} with {result.panels} panels "
             f"from {result.source}"
+        )
+
+
+def _valid_specs(specs_dir: Path) -> list[ModelSpec]:
+    """Every valid spec of the folder; each broken one is reported and left out."""
+    from driftline.specs import scan_specs
+
+    scan = scan_specs(specs_dir)
+    _report(scan.problems)
+    return scan.specs
+
+
+def _report(problems: Sequence[Exception]) -> None:
+    for problem in problems:
+        console.print(
+            f"skipped a broken spec (the other models carry on): {problem}",
+            style="yellow",
+            markup=False,
+            highlight=False,
         )
 
 
@@ -144,9 +167,11 @@ def deployments_render(
     from driftline.config.errors import SpecError
     from driftline.config.settings import get_settings
     from driftline.ops.deployments import plan_deployments, render_prefect_yaml
-    from driftline.specs import list_specs
+    from driftline.specs import scan_specs
 
-    text = render_prefect_yaml(plan_deployments(list_specs(get_settings().specs_dir)))
+    scan = scan_specs(get_settings().specs_dir)
+    _report(scan.problems)
+    text = render_prefect_yaml(plan_deployments(scan.specs))
     if check:
         if not out.is_file() or out.read_text() != text:
             raise SpecError(
@@ -157,6 +182,11 @@ def deployments_render(
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
     console.print(f"wrote {out}")
+    if scan.problems:  # written for the others; the broken specs still need fixing
+        raise SpecError(
+            f"{len(scan.problems)} spec(s) could not be read and have no deployments; fix "
+            "them and render again"
+        )
 
 
 def serve() -> None:
@@ -165,9 +195,8 @@ def serve() -> None:
     from driftline.config.settings import get_settings
     from driftline.flows.serve import serve_plan
     from driftline.ops.deployments import plan_deployments
-    from driftline.specs import list_specs
 
-    plan = plan_deployments(list_specs(get_settings().specs_dir))
+    plan = plan_deployments(_valid_specs(get_settings().specs_dir))
     for item in plan:
         when = item.cron or f"on {item.trigger_event} ({item.trigger_resource})"
         console.print(f"{item.flow:<14} {item.name:<28} {when}")

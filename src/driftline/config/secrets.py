@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from urllib.parse import unquote
 
 #: What a registered secret is replaced with.
 REDACTED = "<redacted webhook url>"
@@ -29,35 +30,41 @@ _SECRET_PARAM = re.compile(
 
 
 class _Redactor(logging.Filter):
-    """Replaces registered secrets (and their path and query) in texts and log records."""
+    """Replaces registered secrets (every form of them, see :meth:`add`) in texts and log
+    records."""
 
     def __init__(self) -> None:
         super().__init__()
         self._secrets: set[str] = set()
+        self._pattern: re.Pattern[str] | None = None
         self._lock = threading.Lock()
 
     def add(self, secret: str) -> None:
+        """Remember ``secret`` in every form an endpoint or a library may echo it: the
+        whole URL, its path and its query string (each when at least 8 characters), with
+        or without a trailing slash, each character as is or percent-encoded (either hex
+        case), whichever way the URL was given."""
         import httpx  # here, not at the top: spec validation imports this module
 
         parts = {secret}
         try:
             parsed = httpx.URL(secret)
-            tail = parsed.raw_path.decode("ascii", "replace")
-            if len(tail) >= 8:
-                parts.add(tail)
+            raw = parsed.raw_path.decode("ascii", "replace")
+            path, _, query = raw.partition("?")
+            parts |= {p for p in (path, query) if len(p.strip("/")) >= 8}
         except Exception:  # malformed: the whole string is still redacted
             pass
         with self._lock:
-            self._secrets |= parts
+            self._secrets |= {p for p in (unquote(p).rstrip("/") for p in parts) if p}
+            forms = sorted(self._secrets, key=len, reverse=True)
+            self._pattern = re.compile("|".join(_any_encoding(f) + "/?" for f in forms))
 
     def redact(self, text: str) -> str:
-        for secret in sorted(self._secrets, key=len, reverse=True):
-            if secret in text:
-                text = text.replace(secret, REDACTED)
-        return text
+        pattern = self._pattern
+        return pattern.sub(REDACTED, text) if pattern is not None and text else text
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self._secrets:
+        if self._pattern is not None:
             try:
                 message = record.getMessage()
             except Exception:
@@ -66,6 +73,19 @@ class _Redactor(logging.Filter):
             if redacted != message:
                 record.msg, record.args = redacted, None
         return True
+
+
+def _any_encoding(text: str) -> str:
+    """A regex matching ``text`` with any of its characters percent-encoded (UTF-8
+    bytes, upper- or lower-case hex) or not."""
+    pieces = []
+    for char in text:
+        encoded = "".join(
+            "%" + "".join(f"[{d.upper()}{d.lower()}]" if d.isalpha() else d for d in f"{b:02x}")
+            for b in char.encode("utf-8")
+        )
+        pieces.append(f"(?:{re.escape(char)}|{encoded})")
+    return "".join(pieces)
 
 
 _REDACTOR = _Redactor()
@@ -88,7 +108,8 @@ def protect_loggers(*names: str) -> None:
 
 
 def redact(text: str) -> str:
-    """``text`` with every registered secret (and URL path of one) replaced."""
+    """``text`` with every registered secret replaced, in any of its forms (the URL, its
+    path, its query; trailing slash or not; percent-encoded or not)."""
     return _REDACTOR.redact(text)
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import gc
 import json
 import logging
+import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -155,6 +156,7 @@ class Store:
         elif self.dialect != "postgresql":
             raise StoreError(f"unsupported database {self.dialect!r}: use SQLite or PostgreSQL")
         self.metadata = sa.MetaData()
+        self._reflecting = threading.RLock()
         if migrate and not read_only:
             self.upgrade()
 
@@ -246,10 +248,12 @@ class Store:
             raise StoreError(problem)
 
     def table(self, name: str) -> sa.Table:
-        """A fixed table, reflected once."""
-        if name not in self.metadata.tables:
-            return sa.Table(name, self.metadata, autoload_with=self.engine)
-        return self.metadata.tables[name]
+        """A fixed table, reflected once (under a lock: threads may share a store, and a
+        table half-reflected by one must never be seen by another)."""
+        with self._reflecting:
+            if name not in self.metadata.tables:
+                return sa.Table(name, self.metadata, autoload_with=self.engine)
+            return self.metadata.tables[name]
 
     @staticmethod
     def predictions_table_name(spec: ModelSpec) -> str:

@@ -44,7 +44,12 @@ from driftline.data.store import REQUEST_ID, Store
 from driftline.data.values import as_numbers, require_unique_columns
 from driftline.lifecycle import flavors
 from driftline.lifecycle.baseline import build_baseline
-from driftline.lifecycle.promotion import PromotionOutcome, default_actor, install_champion
+from driftline.lifecycle.promotion import (
+    Announce,
+    PromotionOutcome,
+    default_actor,
+    install_champion,
+)
 from driftline.lifecycle.registry import CHAMPION, MODEL_ARTIFACT, TAG, Registry
 from driftline.lifecycle.training import feature_frame
 from driftline.specs import ModelSpec
@@ -99,9 +104,11 @@ def adopt(
     replace_champion: bool = False,
     reference_source: str = "reference",
     labels_source: str = "labels",
+    announce: Announce | None = None,
 ) -> AdoptionResult:
     """Adopt the model at ``model_uri`` as the champion of ``spec``'s model, with a
-    baseline from ``reference`` (see the module docstring).
+    baseline from ``reference`` (see the module docstring). ``announce`` builds the
+    alert recorded with the audit row (:func:`~driftline.lifecycle.promotion.install_champion`).
 
     Raises RegistryError when the model already has a champion (and ``replace_champion``
     is false) or the registry fails; DataError for a reference or labels that do not fit
@@ -175,6 +182,7 @@ def adopt(
         version,
         reason=f"v{version} {ADOPTED} from {model_uri}, without gates: it already serves",
         triggered_by=actor,
+        announce=announce,
     )
     result = AdoptionResult(
         model=spec.name,

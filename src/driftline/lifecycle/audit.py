@@ -55,8 +55,10 @@ def record_decision(
     benchmark_id: int | None = None,
     gate_report: dict[str, Any] | None = None,
     error: str | None = None,
+    conn: sa.Connection | None = None,
 ) -> int:
-    """Append one decision to the audit trail; returns its id."""
+    """Append one decision to the audit trail; returns its id. With ``conn`` the row is
+    written in the caller's transaction (e.g. together with the decision's alert)."""
     table = store.table(DECISIONS_TABLE)
     values = {
         "model": model,
@@ -72,8 +74,10 @@ def record_decision(
         "error": error,
         "created_at": utc_now(),
     }
-    with store.engine.begin() as conn:
+    if conn is not None:
         return int(conn.execute(table.insert().values(**values)).inserted_primary_key[0])
+    with store.engine.begin() as own:
+        return int(own.execute(table.insert().values(**values)).inserted_primary_key[0])
 
 
 def recent_decisions(store: Store, model: str, limit: int = 10) -> list[DecisionRecord]:

@@ -96,7 +96,10 @@ def benchmark(
         segments=_segments(task, spec, frame, y, chal_p, champ_p),
         task=task.name,
     )
-    if champ_p is not None:
+    if champ_p is not None and not (_finite(chal_p) and _finite(champ_p)):
+        # a diverged model's scores are not numbers: nothing to compare, the gates fail
+        result = replace(result, diff=float("nan"), ci_low=float("nan"), ci_high=float("nan"))
+    elif champ_p is not None:
         boot = task.paired_bootstrap(
             y,
             chal_p,
@@ -134,14 +137,29 @@ def _score(
     train_end: pd.Timestamp | None,
 ) -> tuple[np.ndarray, ModelScore]:
     p = task.score(loaded.estimator, x)
+    if not _finite(p):
+        log.warning("version %s scored non-finite values (NaN or infinite)", loaded.version)
     return p, ModelScore(
         version=loaded.version,
-        metrics=task.evaluate(y, p),
+        metrics=_evaluate(task, y, p),
         rows_per_second=_throughput(task, loaded.estimator, x),
         size_bytes=loaded.size_bytes,
         train_end=train_end.isoformat() if train_end is not None else None,
         calibration=task.calibration_table(y, p),
     )
+
+
+def _finite(p: np.ndarray) -> bool:
+    """Whether every score is a finite number (a diverged model scores NaN)."""
+    return bool(np.all(np.isfinite(np.asarray(p, dtype=float))))
+
+
+def _evaluate(task: Task, y: np.ndarray, p: np.ndarray) -> dict[str, float]:
+    """The task's metrics of scores ``p``; every metric NaN when a score is not a finite
+    number (the metric libraries raise on them), which fails the gates by name."""
+    if not _finite(p):
+        return dict.fromkeys(task.metrics, float("nan"))
+    return task.evaluate(y, p)
 
 
 def _throughput(task: Task, estimator: Any, x: pd.DataFrame, repeats: int = 3) -> float:
@@ -174,9 +192,9 @@ def _segments(
                     value=value,
                     rows=rows,
                     positives=positives,
-                    challenger=task.evaluate(y[mask], chal_p[mask]),
+                    challenger=_evaluate(task, y[mask], chal_p[mask]),
                     champion=(
-                        task.evaluate(y[mask], champ_p[mask]) if champ_p is not None else None
+                        _evaluate(task, y[mask], champ_p[mask]) if champ_p is not None else None
                     ),
                 )
             )

@@ -171,22 +171,19 @@ def evaluate_gates(
     gates: list[Gate] = []
 
     higher = TASKS.get(result.task).higher_is_better(metric)
-    finite = math.isfinite(value)
-    failure = not finite or not meets(value, policy.min_primary_metric, greater_is_better=higher)
+    bad = _not_finite(f"the challenger's {metric}", value)
+    failure = bool(bad) or not meets(value, policy.min_primary_metric, greater_is_better=higher)
     bound = "floor" if higher else "ceiling"
     gates.append(
         Gate(
             "floor",
             "failed" if failure else "passed",
-            f"{metric} {value:.4f} "
+            bad
+            or f"{metric} {value:.4f} "
             + (
                 ("is below" if higher else "is above")
-                if finite and failure
-                else "is not a finite number:"
                 if failure
-                else "reaches"
-                if higher
-                else "is within"
+                else ("reaches" if higher else "is within")
             )
             + f" the {bound} {policy.min_primary_metric:.4f}",
             value,
@@ -209,12 +206,14 @@ def evaluate_gates(
     gates.append(_calibration_gate(result, policy))
 
     speed = chal.rows_per_second
-    failure = not meets(speed, policy.min_rows_per_second)
+    bad = "" if speed == math.inf else _not_finite("the challenger's scoring throughput", speed)
+    failure = bool(bad) or not meets(speed, policy.min_rows_per_second)
     gates.append(
         Gate(
             "latency",
             "failed" if failure else "passed",
-            f"scores {speed:,.0f} rows/s "
+            bad
+            or f"scores {speed:,.0f} rows/s "
             + ("below" if failure else "within")
             + f" the budget of {policy.min_rows_per_second:,.0f} rows/s",
             speed,
@@ -266,16 +265,20 @@ def _champion_gates(result: BenchmarkResult, policy: PromotionSection) -> list[G
     base = result.champion.metrics[metric]
     higher = TASKS.get(result.task).higher_is_better(metric)
     gates = []
+    bad = _not_finite(f"the challenger's {metric}", value) or _not_finite(
+        f"the champion's {metric}", base
+    )
     # Differences are challenger - champion; for a metric where lower is better (an
     # error), an improvement is a negative difference and every bound flips.
     sign = 1.0 if higher else -1.0
     needed = base + sign * policy.min_improvement
-    failure = not meets(value, needed, greater_is_better=higher)
+    failure = bool(bad) or not meets(value, needed, greater_is_better=higher)
     gates.append(
         Gate(
             "improvement",
             "failed" if failure else "passed",
-            f"{metric} {value:.4f} vs champion {base:.4f} ({result.diff:+.4f}; "
+            bad
+            or f"{metric} {value:.4f} vs champion {base:.4f} ({result.diff:+.4f}; "
             f"needs {'at least' if higher else 'at most'} "
             f"{sign * policy.min_improvement:+.4f}"
             + ("" if higher else f", {metric}: lower is better")
@@ -294,7 +297,12 @@ def _champion_gates(result: BenchmarkResult, policy: PromotionSection) -> list[G
         Gate(
             "non_inferiority",
             "failed" if failure or not math.isfinite(bound) else "passed",
-            f"{result.confidence:.0%} bootstrap interval of the {metric} difference is "
+            _not_finite(
+                f"the {'lower' if higher else 'upper'} bound of the bootstrap interval of "
+                f"the {metric} difference",
+                bound,
+            )
+            or f"{result.confidence:.0%} bootstrap interval of the {metric} difference is "
             f"[{_signed(result.ci_low)}, {_signed(result.ci_high)}]; its "
             f"{'lower' if higher else 'upper'} bound must be "
             f"{'at least' if higher else 'at most'} {allowed:+.4f}",
@@ -429,9 +437,24 @@ def _calibration_gate(result: BenchmarkResult, policy: PromotionSection) -> Gate
             )
         limit = min(limit, base + policy.max_calibration_increase)
         text += f"; champion {base:.4f} + {policy.max_calibration_increase:.4f} allowed"
-    failure = not meets(ece, limit, greater_is_better=False)
+    bad = _not_finite(f"the challenger's {metric}", ece) or _not_finite(
+        f"the champion's {metric}", limit
+    )
+    failure = bool(bad) or not meets(ece, limit, greater_is_better=False)
     verdict = "too poorly calibrated" if failure else "calibrated well enough"
-    return Gate("calibration", "failed" if failure else "passed", f"{text}): {verdict}", ece, limit)
+    reason = bad or f"{text}): {verdict}"
+    return Gate("calibration", "failed" if failure else "passed", reason, ece, limit)
+
+
+def _not_finite(what: str, value: float | None) -> str:
+    """The reason of a gate failed by a value that is not a finite number (a diverged
+    model scores NaN, so every metric of it is NaN); "" for a finite value."""
+    if value is not None and math.isfinite(value):
+        return ""
+    return (
+        f"{what} is not a finite number ({value}); a model whose numbers are not finite "
+        "(e.g. a diverged model scoring NaN) cannot pass"
+    )
 
 
 # -- absolute budgets relative to the champion ----------------------------------------------

@@ -29,7 +29,7 @@ from typing import Any
 import pandas as pd
 
 from driftline.config.errors import BaselineError, RegistryError
-from driftline.config.secrets import hide_credentials
+from driftline.config.secrets import hide_credentials, scrub
 from driftline.config.settings import Settings
 from driftline.config.values import json_default
 from driftline.lifecycle.baseline import Baseline
@@ -77,6 +77,9 @@ class Registry:
 
         # No tqdm bars in logs and CLI output, unless the user asked for them.
         os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+        # MLflow retries an unreachable server 7 times with doubling waits (minutes);
+        # 3 tries say "unreachable" within seconds (set the variable to change it).
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "3")
         self.tracking_uri = tracking_uri
         self.artifacts_dir = artifacts_dir
         self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
@@ -89,6 +92,20 @@ class Registry:
 
     def __repr__(self) -> str:
         return f"Registry({hide_credentials(self.tracking_uri)})"
+
+    def _unreachable(self, exc: Exception) -> RegistryError | None:
+        """A RegistryError naming the (masked) address when ``exc`` says the tracking
+        server cannot be reached; None for any other error."""
+        text = str(exc)
+        signs = ("API request to", "Failed to establish", "Max retries exceeded", "timed out")
+        if not any(sign in text for sign in signs):
+            return None
+        reason = "connection refused" if "refused" in text.lower() else "no answer"
+        return RegistryError(
+            f"cannot reach the MLflow registry at {hide_credentials(self.tracking_uri)} "
+            f"({reason}). Is the tracking server running, and DRIFTLINE_MLFLOW_TRACKING_URI "
+            "right?"
+        )
 
     # -- fluent-API scope ---------------------------------------------------------------
 
@@ -133,7 +150,9 @@ class Registry:
         except MlflowException as exc:
             if _not_found(exc):
                 return None
-            raise RegistryError(f"cannot read alias {alias!r} of {spec.name}: {exc}") from None
+            raise self._unreachable(exc) or RegistryError(
+                f"cannot read alias {alias!r} of {spec.name}: {scrub(str(exc))}"
+            ) from None
 
     def aliases(self, spec: ModelSpec) -> dict[str, str]:
         """Alias -> version for driftline's aliases that are set."""
@@ -145,10 +164,18 @@ class Registry:
         return found
 
     def set_alias(self, spec: ModelSpec, alias: str, version: str) -> None:
-        self.client.set_registered_model_alias(spec.name, alias, str(version))
+        """Point ``alias`` at ``version`` (idempotent; collisions retried)."""
+        _retried(self.client.set_registered_model_alias, spec.name, alias, str(version))
 
     def delete_alias(self, spec: ModelSpec, alias: str) -> None:
-        self.client.delete_registered_model_alias(spec.name, alias)
+        """Remove ``alias``; nothing to do when it is not set (idempotent)."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            _retried(self.client.delete_registered_model_alias, spec.name, alias)
+        except MlflowException as exc:
+            if not _not_found(exc):
+                raise
 
     def delete_version(self, spec: ModelSpec, version: str) -> None:
         """Remove a registered version (one whose registration could not be completed)."""
@@ -163,8 +190,11 @@ class Registry:
                 self.client.log_dict(run_id, content, path)
 
     def set_version_tags(self, spec: ModelSpec, version: str, tags: dict[str, Any]) -> None:
+        """Set tags on a version (idempotent; collisions retried, see :func:`_retried`)."""
         for key, value in tags.items():
-            self.client.set_model_version_tag(spec.name, str(version), key, _tag_value(value))
+            _retried(
+                self.client.set_model_version_tag, spec.name, str(version), key, _tag_value(value)
+            )
 
     def version(self, spec: ModelSpec, version: str) -> VersionInfo:
         from mlflow.exceptions import MlflowException
@@ -177,7 +207,7 @@ class Registry:
                     f"{spec.name} has no version {version}; `driftline models --model "
                     f"{spec.name}` lists the versions"
                 ) from None
-            raise
+            raise self._unreachable(exc) or exc from None
         return self._info(mv, self.aliases(spec))
 
     def versions(self, spec: ModelSpec) -> list[VersionInfo]:
@@ -189,7 +219,7 @@ class Registry:
         except MlflowException as exc:
             if _not_found(exc):
                 return []
-            raise
+            raise self._unreachable(exc) or exc from None
         # search_model_versions may leave ``aliases`` empty: read them by alias instead.
         aliases = self.aliases(spec) if found else {}
         infos = [self._info(mv, aliases) for mv in found]
@@ -350,6 +380,30 @@ def _model_id_from_source(source: str | None) -> str | None:
 def _not_found(exc: Exception) -> bool:
     code = getattr(exc, "error_code", "")
     return code == "RESOURCE_DOES_NOT_EXIST" or "not found" in str(exc).lower()
+
+
+def _retried(call: Any, *args: Any) -> Any:
+    """``call(*args)``, retried a few times when it collides with the same registry write
+    made at that moment by another process (MLflow's SQL store inserts aliases and tags
+    without an upsert, so two concurrent writers of the same key make one fail)."""
+    import tenacity
+    from mlflow.exceptions import MlflowException
+
+    retrying = tenacity.Retrying(
+        retry=tenacity.retry_if_exception(
+            lambda exc: isinstance(exc, MlflowException) and _conflict(exc)
+        ),
+        stop=tenacity.stop_after_attempt(4),
+        wait=tenacity.wait_random(0.05, 0.3),
+        reraise=True,
+    )
+    return retrying(call, *args)
+
+
+def _conflict(exc: Exception) -> bool:
+    """Whether an MLflow error is a unique-key collision of two concurrent writes."""
+    text = str(exc).lower()
+    return "unique constraint" in text or "duplicate key" in text or "integrityerror" in text
 
 
 def _tag_value(value: Any) -> str:

@@ -16,7 +16,7 @@ import logging
 import warnings
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import numpy as np
@@ -24,6 +24,7 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from driftline.config.errors import DataError, DriftlineError, ModelError
+from driftline.data import claims
 from driftline.data.store import Store
 from driftline.data.values import as_numbers, as_text
 from driftline.data.windows import (
@@ -59,6 +60,32 @@ REASONS: tuple[str, ...] = (
     "adopted",
 )
 TRAINING_REASONS = tuple(r for r in REASONS if r != "adopted")
+#: How long a retrain may hold its claim; one whose process died is taken over after it.
+RETRAIN_LEASE = timedelta(hours=4)
+
+
+def claim_retrain(
+    store: Store,
+    spec: ModelSpec,
+    *,
+    owner: str,
+    monitor_run_id: str | int | None = None,
+    request_id: str | None = None,
+) -> claims.Claim | None:
+    """Claim the retrain asked for by monitor run ``monitor_run_id`` (or by the explicit
+    ``request_id``, which wins): exactly one caller wins it, however many deliveries of
+    the same event arrive, at once or later (a unique row in ``dl_claims``). Returns None
+    when neither is given (a manual retrain is never a repeat). A loser's claim says who
+    handled it (``claim.describe()``); a claim whose retrain failed, or whose holder died
+    (:data:`RETRAIN_LEASE`), is taken over."""
+    if request_id:
+        key = f"retrain:request:{request_id}"
+    elif monitor_run_id is not None and str(monitor_run_id):
+        key = f"retrain:monitor-run:{monitor_run_id}"
+    else:
+        return None
+    detail = {"monitor_run_id": monitor_run_id, "request_id": request_id}
+    return claims.claim(store, spec.name, key, owner, detail=detail, lease=RETRAIN_LEASE)
 
 
 def build_pipeline(spec: ModelSpec) -> Pipeline:
@@ -164,9 +191,12 @@ def train(
     monitor_run_id: str | None = None,
     as_of: datetime | pd.Timestamp | None = None,
     since: datetime | pd.Timestamp | None = None,
+    held: claims.Claim | None = None,
 ) -> TrainingResult:
     """Train the spec's model on matured labels, log it with its baseline, register it
-    and give the new version the ``challenger`` alias.
+    and give the new version the ``challenger`` alias. ``held`` is the caller's claim
+    (:func:`claim_retrain`): settled ``done`` with the new version, or ``failed`` (so a
+    repeat may try again) when training raises.
 
     ``reason`` is one of :data:`TRAINING_REASONS` (default: bootstrap when the model has
     no champion yet, else manual). ``since``: a change point (UTC); training and holdout
@@ -177,6 +207,35 @@ def train(
     SpecError or ModelError when the trainer cannot be used or its model cannot be scored
     or stored (see :func:`fit_model`). Nothing is registered then.
     """
+    try:
+        result = _train(store, registry, spec, reason, triggered_by, monitor_run_id, as_of)
+    except BaseException as exc:
+        if held is not None:
+            try:
+                claims.settle(store, held, "failed", f"{type(exc).__name__}: {exc}"[:500])
+            except Exception as settle_exc:  # the lease frees it; the first error matters
+                log.warning("could not release the retrain claim %s: %s", held.key, settle_exc)
+        raise
+    if held is not None:
+        claims.settle(
+            store,
+            held,
+            "done",
+            f"challenger v{result.version} trained by {triggered_by}",
+            detail={**held.detail, "version": result.version, "run_id": result.run_id},
+        )
+    return result
+
+
+def _train(
+    store: Store,
+    registry: Registry,
+    spec: ModelSpec,
+    reason: str | None,
+    triggered_by: str,
+    monitor_run_id: str | None,
+    as_of: datetime | pd.Timestamp | None,
+) -> TrainingResult:
     m, t = spec.model, spec.training
     task = task_for(m)
     champion = registry.version_by_alias(spec, CHAMPION)

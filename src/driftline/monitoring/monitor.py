@@ -15,7 +15,7 @@ import json
 import logging
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -24,7 +24,8 @@ from typing import Any
 import pandas as pd
 
 from driftline.config.errors import DataError, DriftlineError
-from driftline.config.times import utc_now
+from driftline.config.times import utc_datetime, utc_now
+from driftline.data import claims
 from driftline.data.store import Store
 from driftline.data.windows import (
     performance_window,
@@ -51,6 +52,9 @@ BaselineLoader = Callable[[ModelSpec], Baseline]
 #: The baseline of one registered version of a model (BaselineError when it has none).
 VersionLoader = Callable[[ModelSpec, str], Baseline]
 FAILURES_FILE = "monitor-failures.jsonl"
+#: How long a monitor run may hold its window's retrain decision before recording the
+#: run; a run that died holding it longer is taken over by the next one.
+DECISION_LEASE = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -219,6 +223,8 @@ def run_monitor(
     start, end = window_bounds(mon, window_end, now=now)
     version: str | None = None
     rows: int | None = None
+    held: claims.Claim | None = None
+    paths: tuple[Path, ...] = ()
     try:
         window = read_window(store, spec, start, end)
         rows = len(window)
@@ -235,7 +241,6 @@ def run_monitor(
         window[spec.model.model_version] = made_by(window, spec, intervals)
         attributed = int(window[spec.model.model_version].notna().sum())
         result: DriftResult | None = None
-        paths: tuple[Path, ...] = ()
         if attributed < mon.min_rows:
             decision = insufficient_data(attributed, mon.min_rows, unattributed=rows - attributed)
         else:
@@ -274,6 +279,13 @@ def run_monitor(
                         store, spec, decision, result, past, end, version, intervals
                     )
                 )
+            if decision.action == "retrain":
+                held = claims.claim(
+                    store, spec.name, decision_key(end), "a monitor run", lease=DECISION_LEASE
+                )
+                if not held.won:
+                    decision = already_decided(decision, held)
+                    held = None
             paths = _publish(result, spec, start, end, reports_dir, workspace_dir)
         run_id = record_run(
             store,
@@ -286,12 +298,54 @@ def run_monitor(
             report_path=str(paths[0]) if paths else None,
             rows_current=rows,
         )
+        if held is not None:
+            claims.settle(store, held, "done", f"monitor run #{run_id} decided retrain")
         log.info("%s %s..%s: %s, %s", spec.name, start, end, decision.status, decision.action)
         return MonitorRun(
             spec.name, start, end, decision, result, version, run_id, paths, None, rows
         )
     except Exception as exc:
+        _release(store, held, exc)
+        _discard(paths)  # reports of a run that was never recorded would be orphans
         return _failed_run(store, spec.name, start, end, exc, version=version, rows=rows)
+
+
+def _discard(paths: Sequence[Path]) -> None:
+    for path in paths:
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as exc:
+            log.warning("could not remove %s: %s", path, exc)
+
+
+def decision_key(window_end: datetime) -> str:
+    """The claim key of a window's retrain decision: one per model and window end."""
+    return f"retrain-decision:{utc_datetime(window_end).isoformat()}"
+
+
+def already_decided(decision: Decision, held: claims.Claim) -> Decision:
+    """A repeat run's decision for a window whose retrain another run already decided:
+    its findings stand, but it decides nothing (no second retrain, no second alert)."""
+    return replace(
+        decision,
+        action="none",
+        reasons=(
+            *decision.reasons,
+            f"this window's retrain was already decided ({held.result or held.owner}); "
+            "this run decides nothing again",
+        ),
+        triggers=(*decision.triggers, "already_decided"),
+    )
+
+
+def _release(store: Store, held: claims.Claim | None, exc: BaseException) -> None:
+    """Give a window's retrain decision back when the run that held it failed."""
+    if held is None:
+        return
+    try:
+        claims.settle(store, held, "failed", f"the run failed: {_message(exc)}"[:500])
+    except Exception as release_exc:  # the lease frees it later
+        log.warning("could not release the retrain decision of %s: %s", held.key, release_exc)
 
 
 def _versions_in(spec: ModelSpec, *frames: pd.DataFrame | None) -> set[str]:

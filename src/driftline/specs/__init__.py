@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from driftline.specs.alerts import AlertsSection
 from driftline.specs.common import Duration
-from driftline.specs.loader import find_spec, list_specs, load_spec, parse_spec
+from driftline.specs.loader import (
+    SpecScan,
+    find_spec,
+    list_specs,
+    load_spec,
+    parse_spec,
+    scan_specs,
+)
 from driftline.specs.model import RESERVED_COLUMNS, Features, ModelSection
 from driftline.specs.monitoring import (
     DataQuality,
@@ -46,9 +53,11 @@ __all__ = [
     "PromotionSection",
     "SourceLabels",
     "SourceSection",
+    "SpecScan",
     "TrainingSection",
     "find_spec",
     "list_specs",
     "load_spec",
     "parse_spec",
+    "scan_specs",
 ]

@@ -3,6 +3,7 @@ name the file, the key and the keys that are allowed."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, get_args
 
@@ -10,6 +11,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from driftline.config.errors import SpecError
+from driftline.specs.model import MODEL_NAME
 from driftline.specs.spec import ModelSpec
 
 
@@ -79,7 +81,14 @@ def load_spec(path: Path | str) -> ModelSpec:
 
 
 def find_spec(model: str, specs_dir: Path) -> ModelSpec:
-    """Load the spec of ``model`` from ``specs_dir`` (file ``<model>.yaml``)."""
+    """Load the spec of ``model`` from ``specs_dir`` (file ``<model>.yaml``). SpecError for
+    a name that is not a model name (a path, absolute or relative, is refused before any
+    file is read: specs come only from the specs folder)."""
+    if not MODEL_NAME.match(model):
+        raise SpecError(
+            f"{model!r} is not a model name: use lowercase letters, digits and underscores "
+            f"(the name of a spec file in {specs_dir}, without .yaml), not a path"
+        )
     path = specs_dir / f"{model}.yaml"
     if not path.is_file():
         known = ", ".join(sorted(p.stem for p in specs_dir.glob("*.yaml"))) or "none"
@@ -92,6 +101,33 @@ def find_spec(model: str, specs_dir: Path) -> ModelSpec:
     return spec
 
 
+@dataclass(frozen=True)
+class SpecScan:
+    """Every spec file of a folder: the valid specs (sorted by model name) and, for each
+    file that is not one, its error (naming the file and what is wrong)."""
+
+    specs: list[ModelSpec]
+    problems: list[SpecError]
+
+
+def scan_specs(specs_dir: Path) -> SpecScan:
+    """Read every ``*.yaml`` of ``specs_dir``; a broken file is reported in ``problems``
+    and the others are read anyway (one bad spec never hides the other models)."""
+    specs, problems = [], []
+    for path in sorted(specs_dir.glob("*.yaml")):
+        try:
+            specs.append(load_spec(path))
+        except SpecError as exc:
+            problems.append(exc)
+        except OSError as exc:  # unreadable file
+            problems.append(SpecError(f"{path}: cannot be read: {exc}"))
+    return SpecScan(sorted(specs, key=lambda s: s.name), problems)
+
+
 def list_specs(specs_dir: Path) -> list[ModelSpec]:
-    """Every valid spec in ``specs_dir``, sorted by model name."""
-    return [load_spec(p) for p in sorted(specs_dir.glob("*.yaml"))]
+    """Every spec in ``specs_dir``, sorted by model name; SpecError naming every broken
+    file when one is not valid (see :func:`scan_specs` to carry on without them)."""
+    scan = scan_specs(specs_dir)
+    if scan.problems:
+        raise SpecError("\n".join(str(p) for p in scan.problems))
+    return scan.specs

@@ -12,7 +12,8 @@ from driftline.specs.common import Duration, Section
 from driftline.tasks import DEFAULT_TASK, TASKS
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_MODEL_NAME = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
+#: What a model name may be (a spec file's stem, a table suffix, an MLflow model name).
+MODEL_NAME = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
 # Columns the prediction store adds itself; a spec may not use these names.
 RESERVED_COLUMNS = frozenset(
     {"request_id", "entity_key", "ts_us", "consent", "model_version", "ingested_at"}
@@ -102,7 +103,7 @@ class ModelSection(Section):
     @field_validator("name")
     @classmethod
     def _name_is_identifier(cls, value: str) -> str:
-        if not _MODEL_NAME.match(value):
+        if not MODEL_NAME.match(value):
             raise ValueError(
                 "must be 1-48 lowercase letters, digits or underscores, starting with a letter"
             )

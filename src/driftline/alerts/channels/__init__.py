@@ -23,6 +23,7 @@ no database, nothing from the outbox.
 from __future__ import annotations
 
 import json
+import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -129,22 +130,38 @@ def quoted(body: str) -> str:
     return json.dumps(body[:200]) if body else "no body"
 
 
+#: The longest ``Retry-After`` driftline honours, in seconds: a longer one (an endpoint's
+#: bug, ``inf``, a date years ahead) is taken as this, so an alert is never parked for
+#: longer than an hour by one answer.
+MAX_RETRY_AFTER = 3600.0
+
+
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date)."""
+    """Seconds to wait from a ``Retry-After`` header (RFC 9110: delta-seconds or an HTTP
+    date), clamped to ``[0, MAX_RETRY_AFTER]``. Defensive: a negative value or a past
+    date is 0; a huge number, ``inf`` or a far-future date is :data:`MAX_RETRY_AFTER`;
+    NaN, garbage or an unparsable date is None (the caller's own backoff applies)."""
     if not value:
         return None
     value = value.strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        pass
+        seconds = _seconds_until(value, now)
+    if seconds is None or math.isnan(seconds):
+        return None
+    return min(MAX_RETRY_AFTER, max(0.0, seconds))
+
+
+def _seconds_until(value: str, now: datetime | None) -> float | None:
+    """Seconds from ``now`` to an HTTP date, or None when it is not one."""
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        return (when - (now or utc_now())).total_seconds()
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or utc_now())).total_seconds())
 
 
 def refused(response: httpx.Response, body: str | None = None) -> SendResult:
@@ -166,6 +183,7 @@ def refused(response: httpx.Response, body: str | None = None) -> SendResult:
 __all__ = [
     "CHANNELS",
     "DEAD_URL_STATUS",
+    "MAX_RETRY_AFTER",
     "PERMANENT_STATUS",
     "AlertChannel",
     "SendResult",
