@@ -208,7 +208,7 @@ def train(
     or stored (see :func:`fit_model`). Nothing is registered then.
     """
     try:
-        result = _train(store, registry, spec, reason, triggered_by, monitor_run_id, as_of)
+        result = _train(store, registry, spec, reason, triggered_by, monitor_run_id, as_of, since)
     except BaseException as exc:
         if held is not None:
             try:
@@ -235,6 +235,7 @@ def _train(
     triggered_by: str,
     monitor_run_id: str | None,
     as_of: datetime | pd.Timestamp | None,
+    since: datetime | pd.Timestamp | None,
 ) -> TrainingResult:
     m, t = spec.model, spec.training
     task = task_for(m)
