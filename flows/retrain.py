@@ -21,8 +21,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from driftline.flows.hooks import alert_on_failure, flow_run_url
-from driftline.flows.secrets import channel_urls
 from prefect import flow, get_client, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
@@ -37,8 +35,11 @@ from pydantic import SecretStr
 from driftline.alerts.lifecycle import delivery_note, retrain_started_alert
 from driftline.alerts.message import Alert
 from driftline.alerts.outbox import NotifyResult
+from driftline.config.markup import markdown_text
 from driftline.config.secrets import scrub
 from driftline.context import Context
+from driftline.flows.hooks import alert_on_failure, flow_run_url
+from driftline.flows.secrets import channel_urls
 from driftline.lifecycle.benchmark import benchmark
 from driftline.lifecycle.gates import Approval, GateReport, evaluate_gates
 from driftline.lifecycle.promotion import PromotionOutcome, apply_gate_report
@@ -109,7 +110,8 @@ def publish_report(report: GateReport, outcome: PromotionOutcome) -> None:
     """The gate report as a markdown artifact of this run."""
     create_markdown_artifact(
         key=f"gate-report-{report.model.replace('_', '-')}",
-        markdown=f"{report.to_markdown()}\n\n**Outcome: {outcome.status}.** {outcome.reason}",
+        markdown=f"{report.to_markdown()}\n\n**Outcome: {outcome.status}.** "
+        + markdown_text(outcome.reason),
         description=f"{outcome.status}: {report.model} v{report.challenger_version}",
     )
 

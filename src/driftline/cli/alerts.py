@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 
 from driftline.cli.options import ModelFilterOpt, ModelOpt
+from driftline.cli.output import make_console, styled
 from driftline.config.errors import AlertError
 from driftline.config.times import utc_now
 
@@ -23,7 +24,7 @@ app = typer.Typer(
 
 
 def _console() -> Console:
-    return Console()  # per command, so COLUMNS and redirection are read when it runs
+    return make_console()  # per command, so COLUMNS and redirection are read when it runs
 
 
 _STATUSES = ("pending", "sent", "failed", "suppressed")
@@ -31,7 +32,7 @@ _STATUSES = ("pending", "sent", "failed", "suppressed")
 
 def _say(console: Console, text: str, style: str | None = None) -> None:
     """Print counts and error texts as they are: no markup ("[Errno 111]"), no wrapping."""
-    console.print(text, style=style, markup=False, highlight=False, soft_wrap=True)
+    console.print(text, style=style, soft_wrap=True)
 
 
 def _totals(totals: dict[str, int]) -> str:
@@ -161,7 +162,7 @@ def test_cmd(
                 f"{' and/or '.join(variables) or 'a channel in the spec and its URL'}"
             )
         for channel in missing:
-            console.print(f"[yellow]skipping {channel}: no URL configured[/]")
+            console.print(f"skipping {channel}: no URL configured", style="yellow")
         alert = Alert(
             model=model,
             kind="test",
@@ -178,7 +179,7 @@ def test_cmd(
     for entry in enqueued.entries:
         delivery = outcomes.get(entry.id)
         if delivery is not None and delivery.outcome == "sent":
-            console.print(f"{entry.channel}: [green]sent[/] (outbox #{entry.id})")
+            console.print(styled(f"{entry.channel}: ", ("sent", "green"), f" (outbox #{entry.id})"))
         elif delivery is not None and delivery.outcome == "failed":
             problems.append(
                 f"{entry.channel}: {delivery.error}; marked failed (after fixing the URL, "

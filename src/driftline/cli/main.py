@@ -6,16 +6,14 @@ caught, so a real bug still shows its traceback.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from driftline.cli.options import ModelOpt
+from driftline.cli.output import make_console, styled
 from driftline.config.errors import DriftlineError
 
 if TYPE_CHECKING:
@@ -35,26 +33,20 @@ app.add_typer(db_app, name="db")
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(privacy_app, name="privacy")
 
-console = Console()
-err_console = Console(stderr=True)
-
-
-# Offline by default: no usage telemetry from the libraries driftline runs.
-_OFFLINE_ENV = {
-    "DO_NOT_TRACK": "1",
-    "MLFLOW_DISABLE_TELEMETRY": "true",
-    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-}
+console = make_console()
+err_console = make_console(stderr=True)
 
 
 def main() -> None:
-    """Console-script entry point."""
-    for key, value in _OFFLINE_ENV.items():
-        os.environ.setdefault(key, value)
+    """Console-script entry point. Telemetry is off for this process and every child."""
+    from driftline.config.secrets import scrub
+    from driftline.ops.processes import go_offline
+
+    go_offline()
     try:
         app()
     except DriftlineError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        err_console.print(styled(("error:", "bold red"), f" {scrub(str(exc))}"))
         raise SystemExit(2) from None
 
 
@@ -197,7 +189,7 @@ def status() -> None:
             except DriftlineError as exc:  # one unreadable source hides no other model
                 rows.append((spec, str(exc)))
     if problem is not None:
-        console.print(problem, style="yellow", markup=False, highlight=False)
+        console.print(problem, style="yellow")
     if rows or problem is None:
         console.print(_summary_table(rows))
 
@@ -207,9 +199,9 @@ def _summary_table(rows: list[tuple[ModelSpec, ModelSummary | str]]) -> Table:
     for column in ("model", "read from", "predictions", "first", "last", "consenting", "labels"):
         table.add_column(column, justify="left" if column in ("model", "read from") else "right")
     for spec, s in rows:
-        where = escape(spec.source.describe()) if spec.source else "driftline store"
+        where = spec.source.describe() if spec.source else "driftline store"
         if isinstance(s, str):
-            table.add_row(spec.name, where, f"[red]{escape(s)}[/]", "", "", "", "")
+            table.add_row(spec.name, where, styled((s, "red")), "", "", "", "")
             continue
         table.add_row(
             s.model,

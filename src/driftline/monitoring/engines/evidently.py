@@ -15,6 +15,7 @@ or adds a test fails loudly instead of drifting apart.
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -229,6 +230,33 @@ def _performance_snapshot(
     )
 
 
+_DATA_BLOCK = re.compile(r"<script>\s*var (metric_[0-9a-f]+) = ")
+
+
+def sealed_html(snapshot: Any) -> str:
+    """A snapshot's standalone HTML page, with its data made inert.
+
+    Evidently embeds the report's data as JSON in a ``<script>`` element
+    (``var metric_<id> = {...}``, up to the page's root ``<div id="root_metric_<id>">``)
+    without escaping ``</script>`` or ``<!--`` inside strings, so a category value or
+    column name could end the element and run script when the page is opened. Every ``<``
+    in that block is written ``\\u003c`` (:func:`driftline.config.markup.seal_script_json`).
+    DataError when the page is not laid out that way (an Evidently upgrade): no report
+    rather than an unsafe one."""
+    from driftline.config.markup import seal_script_json
+
+    page = snapshot.get_html_str(as_iframe=False)
+    found = _DATA_BLOCK.search(page)
+    root = page.find(f'<div id="root_{found.group(1)}"') if found else -1
+    end = page.rfind("</script>", 0, root) if found and root > 0 else -1
+    if found is None or end < found.end():
+        raise DataError(
+            "Evidently's HTML page is not laid out as driftline expects (its data block was "
+            "not found), so no report was written; check the installed Evidently version"
+        )
+    return seal_script_json(page, found.end(), end)
+
+
 class EvidentlyReport:
     """The Evidently snapshots of one check: drift, and performance when labels existed."""
 
@@ -237,13 +265,15 @@ class EvidentlyReport:
         self._performance = performance
 
     def save_html(self, path: Path) -> list[Path]:
+        """Write the drift report to ``path`` (and the performance report beside it, named
+        ``<stem>-performance.html``); returns the paths written. Data in the page cannot
+        run as script (:func:`sealed_html`)."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        # save_html needs a str path: given a file object it silently writes nothing.
-        self._drift.save_html(str(path))
+        path.write_text(sealed_html(self._drift), encoding="utf-8")
         written = [path]
         if self._performance is not None:
             perf = path.with_name(f"{path.stem}-performance{path.suffix}")
-            self._performance.save_html(str(perf))
+            perf.write_text(sealed_html(self._performance), encoding="utf-8")
             written.append(perf)
         return written
 
