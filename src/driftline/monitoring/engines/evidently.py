@@ -158,6 +158,9 @@ class EvidentlyEngine:
         performance = None
         if labelled is not None and plan.score and plan.target:
             performance = _performance_snapshot(labelled, plan.score, plan.target, stamp, tags)
+        if not plan.row_level_report:
+            snapshot = aggregates_only(snapshot)
+            performance = aggregates_only(performance) if performance is not None else None
         return EngineOutput(
             scores={c: scores[c] for c in columns},
             report=EvidentlyReport(snapshot, performance),
@@ -228,6 +231,54 @@ def _performance_snapshot(
         timestamp=timestamp,
         tags=[*tags, "performance"],
     )
+
+
+def aggregates_only(snapshot: Any) -> Any:
+    """The snapshot without anything that shows individual values: every plot (the
+    per-row scatter of a drift widget, whose "aggregated" form still shows one row's value
+    when a bin holds one customer's rows; histograms, whose outer bin edges are the
+    column's minimum and maximum; category bars, which name rare categories) and the
+    distributions of the drift table. What stays: scores, methods, thresholds, verdicts,
+    tests and counts. Metric values are untouched, so dashboards read the same numbers.
+    Used for every report and snapshot unless the spec asks for ``report_detail: rows``."""
+    from evidently.core.report import Snapshot
+
+    data = snapshot.dump_dict()
+    data["widgets"] = _without_plots(data.get("widgets", []))
+    data["tests_widgets"] = _without_plots(data.get("tests_widgets", []))
+    for result in (data.get("metric_results") or {}).values():
+        if isinstance(result, dict) and "widget" in result:
+            result["widget"] = _without_plots(result.get("widget") or [])
+    return Snapshot.load_dict(data)
+
+
+_VALUE_KEYS = {"current_distribution", "reference_distribution", "details"}
+
+
+def _without_plots(widgets: list[Any]) -> list[Any]:
+    """Widgets (as dicts) with plots and value distributions removed, recursively; a
+    widget that is nothing but a plot is dropped."""
+    kept = []
+    for widget in widgets:
+        if not isinstance(widget, dict):
+            continue
+        params = widget.get("params")
+        if isinstance(params, dict) and "data" in params and "layout" in params:
+            continue  # a plotly figure
+        widget["additionalGraphs"] = []
+        widget["tabs"] = []
+        widget["insights"] = []
+        if isinstance(params, dict) and isinstance(params.get("data"), list):
+            for row in params["data"]:
+                if isinstance(row, dict):
+                    for key in _VALUE_KEYS & row.keys():
+                        row[key] = None
+        if widget.get("widgets"):
+            widget["widgets"] = _without_plots(widget["widgets"])
+        if widget.get("type") == "tabs" and not widget.get("widgets"):
+            continue
+        kept.append(widget)
+    return kept
 
 
 _DATA_BLOCK = re.compile(r"<script>\s*var (metric_[0-9a-f]+) = ")
