@@ -28,7 +28,9 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="The prediction store's schema.", no_args_is_help=True)
 ingest_app = typer.Typer(help="Load predictions and labels into the store.", no_args_is_help=True)
-privacy_app = typer.Typer(help="Consent and erasure.", no_args_is_help=True)
+privacy_app = typer.Typer(
+    help="Consent, erasure and the pseudonymisation key.", no_args_is_help=True
+)
 app.add_typer(db_app, name="db")
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(privacy_app, name="privacy")
@@ -127,6 +129,44 @@ def privacy_forget(
     console.print(
         f"{result.model}: erased {result.predictions_deleted} predictions and "
         f"{result.labels_deleted} labels of that entity"
+    )
+
+
+@privacy_app.command("consent")
+def privacy_consent(
+    model: ModelOpt,
+    entity: Annotated[str, typer.Option(help="The raw customer/entity id, as ingested.")],
+    withdraw: Annotated[
+        bool | None,
+        typer.Option(
+            "--withdraw/--give",
+            help="Withdraw the customer's consent, or give it (again). One is required.",
+        ),
+    ] = None,
+) -> None:
+    """Withdraw (or give) one customer's consent: every stored row of theirs gets the flag,
+    so withdrawn rows leave the next windows, training sets and baselines."""
+    from driftline.sdk import set_consent
+
+    if withdraw is None:
+        raise typer.BadParameter("say --withdraw or --give", param_hint="--withdraw/--give")
+    changed = set_consent(model, entity, not withdraw)
+    verb = "withdrawn" if withdraw else "given"
+    console.print(f"{model}: consent {verb}; {changed} stored predictions of that entity changed")
+
+
+@privacy_app.command("rotate-key")
+def privacy_rotate_key() -> None:
+    """Append a new pseudonymisation key to the key file and re-pseudonymise every stored
+    row under it, in one transaction (stop ingestion while it runs)."""
+    from driftline.sdk import rotate_key
+
+    rotation = rotate_key()
+    rows = sum(rotation.rows.values())
+    console.print(
+        f"re-pseudonymised {rows:,} stored predictions in {len(rotation.rows)} tables; "
+        f"{rotation.key_file} now holds a chain of {rotation.keys} keys (back it up apart "
+        "from the store)"
     )
 
 

@@ -12,6 +12,7 @@ import hmac
 import logging
 import os
 import secrets
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -19,6 +20,7 @@ import sqlalchemy as sa
 
 from driftline.config.errors import PrivacyError
 from driftline.config.settings import Settings
+from driftline.data.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +154,50 @@ def _warn_if_beside_store(settings: Settings, key_file: Path) -> None:
         "elsewhere and set DRIFTLINE_PSEUDONYM_KEY_FILE (or DRIFTLINE_PSEUDONYM_KEY)",
         key_file,
     )
+
+
+@dataclass(frozen=True)
+class Rotation:
+    """What a key rotation did: rows re-pseudonymised per table, keys now in the chain."""
+
+    rows: dict[str, int]
+    keys: int
+    key_file: Path
+
+
+def rotate_key(store: Store, settings: Settings) -> Rotation:
+    """Append a new random key to the key file's chain and re-pseudonymise every stored
+    row under it (:meth:`Store.rekey`, one transaction), so the old key alone no longer
+    links a customer id to a row.
+
+    The new chain is written beside the key file first (``<file>.rotating``, mode 600) and
+    moved over it only after the store committed; a failure leaves the store and the key
+    file as they were. PrivacyError when the key comes from DRIFTLINE_PSEUDONYM_KEY (the
+    chain lives in a key file) or an earlier rotation was interrupted."""
+    if settings.pseudonym_key is not None:
+        raise PrivacyError(
+            "the key comes from DRIFTLINE_PSEUDONYM_KEY; a rotation appends to a key file: "
+            "write the key into a file of its own, set DRIFTLINE_PSEUDONYM_KEY_FILE to it, "
+            "unset DRIFTLINE_PSEUDONYM_KEY, then rotate"
+        )
+    keys = load_keys(settings)
+    path = settings.key_file()
+    staged = path.with_name(path.name + ".rotating")
+    if staged.exists():
+        raise PrivacyError(
+            f"{staged} exists: an earlier rotation stopped half-way. If it reported the "
+            f"store re-pseudonymised, that file holds the matching keys: move it over {path}; "
+            "otherwise delete it. Then rotate again."
+        )
+    fresh = new_key()
+    write_key_file(staged, "\n".join([*(k.decode("utf-8") for k in keys), fresh]))
+    try:
+        rows = store.rekey(lambda key: repseudonymise(key, fresh.encode("utf-8")))
+    except BaseException:
+        staged.unlink()
+        raise
+    os.replace(staged, path)
+    return Rotation(rows, len(keys) + 1, path)
 
 
 def pseudonymizer_from(settings: Settings) -> Pseudonymizer:
