@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from driftline.flows.hooks import alert_on_failure
+from driftline.flows.secrets import channel_urls
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
 from driftline.alerts.delivery import DeliveryPolicy
 from driftline.alerts.outbox import flush
 from driftline.context import Context
-from driftline.flows.hooks import alert_on_failure
-from driftline.flows.secrets import channel_urls
 
 
 @flow(name="flush-alerts", on_failure=[alert_on_failure], on_crashed=[alert_on_failure])

@@ -13,11 +13,11 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from driftline.flows.secrets import channel_urls
 from prefect.logging.loggers import flow_run_logger
 
 from driftline.alerts.lifecycle import delivery_note, flow_failed_alert
 from driftline.config.secrets import scrub
-from driftline.flows.secrets import channel_urls
 from driftline.sdk import notify_event
 
 #: Name of a Failed state whose alert the flow has already sent.

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from driftline.flows.hooks import ALERTED_FAILURE, alert_on_failure, flow_run_url
+from driftline.flows.secrets import channel_urls
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import (
     create_link_artifact,
@@ -22,8 +24,6 @@ from prefect.cache_policies import NO_CACHE
 from prefect.events import emit_event
 from prefect.states import Failed
 
-from driftline.flows.hooks import ALERTED_FAILURE, alert_on_failure, flow_run_url
-from driftline.flows.secrets import channel_urls
 from driftline.monitoring.monitor import MonitorRun, timeline_row
 from driftline.ops.deployments import DRIFT_EVENT, model_resource
 from driftline.sdk import backfill, monitor_model, notify_monitor_run

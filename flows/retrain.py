@@ -21,6 +21,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from driftline.flows.hooks import alert_on_failure, flow_run_url
+from driftline.flows.secrets import channel_urls
 from prefect import flow, get_client, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
@@ -38,8 +40,6 @@ from driftline.alerts.outbox import NotifyResult
 from driftline.config.markup import markdown_text
 from driftline.config.secrets import scrub
 from driftline.context import Context
-from driftline.flows.hooks import alert_on_failure, flow_run_url
-from driftline.flows.secrets import channel_urls
 from driftline.lifecycle.benchmark import benchmark
 from driftline.lifecycle.gates import Approval, GateReport, evaluate_gates
 from driftline.lifecycle.promotion import PromotionOutcome, apply_gate_report

@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 import yaml
+from driftline.flows.hooks import ALERTED_FAILURE, alert_on_failure
+from driftline.flows.retrain import retrain_model
 from typer.testing import CliRunner
 
 from driftline.alerts.outbox import list_entries
@@ -22,8 +24,6 @@ from driftline.config.settings import Settings
 from driftline.data.privacy import Pseudonymizer
 from driftline.data.store import Store
 from driftline.devtools.receiver import LocalReceiver
-from driftline.flows.hooks import ALERTED_FAILURE, alert_on_failure
-from driftline.flows.retrain import retrain_model
 from driftline.specs import find_spec
 from tests.lifecycle_data import CHAMPION_DAY, day, load, world
 

@@ -13,13 +13,13 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 import pytest
+from driftline.flows.hooks import ALERTED_FAILURE
+from driftline.flows.monitor import backfill_monitor_flow, emit_drift_event, monitor_model_flow
 from prefect.artifacts import Artifact
 
 from driftline.alerts.outbox import list_entries
 from driftline.config.settings import Settings
 from driftline.data.store import Store
-from driftline.flows.hooks import ALERTED_FAILURE
-from driftline.flows.monitor import backfill_monitor_flow, emit_drift_event, monitor_model_flow
 from driftline.lifecycle.registry import Registry
 from driftline.monitoring.runs import list_runs
 from driftline.sdk import monitor_model

@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 import yaml
+from driftline.flows.retrain import retrain_model
 
 from driftline.config.settings import Settings
 from driftline.data.privacy import Pseudonymizer
 from driftline.data.store import Store
-from driftline.flows.retrain import retrain_model
 from driftline.lifecycle.promotion import PromotionOutcome
 from driftline.lifecycle.registry import CHAMPION, Registry
 from driftline.specs import find_spec

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from driftline.flows.monitor import monitor_model_flow
 
 from driftline.alerts.outbox import list_entries
 from driftline.config.settings import Settings
 from driftline.data.store import Store
-from driftline.flows.monitor import monitor_model_flow
 from driftline.lifecycle import audit
 from driftline.lifecycle.registry import CHAMPION, Registry
 from driftline.specs import find_spec

@@ -9,14 +9,14 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from driftline.flows.retrain import retrain_model
+from driftline.flows.serve import runner_deployments
 from prefect.server.events.actions import RunDeployment
 from prefect.server.events.schemas.events import ReceivedEvent
 from prefect.utilities.callables import parameter_schema
 from prefect.utilities.schema_tools.hydration import HydrationContext, hydrate
 from prefect.utilities.schema_tools.validation import is_valid
 
-from driftline.flows.retrain import retrain_model
-from driftline.flows.serve import runner_deployments
 from driftline.ops.deployments import (
     DRIFT_EVENT,
     MONITOR_RUN_ID_TEMPLATE,

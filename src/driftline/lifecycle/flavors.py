@@ -254,7 +254,8 @@ def log_model(
     """Log a prepared model in the active MLflow run and register it under the spec's
     name; returns the new version number. ``example`` (rows of the training frame) only
     gives the signature its types: no row is stored with the model. scikit-learn: skops
-    with exactly the types it needs; LightGBM: the booster's text; pyfunc: the source MLflow model folder as is."""
+    with exactly the types it needs; LightGBM: the booster's text; pyfunc: the source
+    MLflow model folder as is."""
     import mlflow
     from mlflow.models import infer_signature
 
