@@ -37,6 +37,7 @@ from pydantic import SecretStr
 from driftline.alerts.lifecycle import announcer, delivery_note, retrain_started_alert
 from driftline.alerts.message import Alert
 from driftline.alerts.outbox import NotifyResult
+from driftline.config.markup import markdown_text
 from driftline.config.secrets import scrub
 from driftline.context import Context
 from driftline.data.claims import Claim
@@ -141,7 +142,8 @@ def publish_report(report: GateReport, outcome: PromotionOutcome) -> None:
     """The gate report as a markdown artifact of this run."""
     create_markdown_artifact(
         key=f"gate-report-{report.model.replace('_', '-')}",
-        markdown=f"{report.to_markdown()}\n\n**Outcome: {outcome.status}.** {outcome.reason}",
+        markdown=f"{report.to_markdown()}\n\n**Outcome: {outcome.status}.** "
+        + markdown_text(outcome.reason),
         description=f"{outcome.status}: {report.model} v{report.challenger_version}",
     )
 

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
         log_predictions,
         monitor_all,
         monitor_model,
+        rotate_key,
+        set_consent,
     )
 
 __all__ = [
@@ -32,6 +34,8 @@ __all__ = [
     "log_predictions",
     "monitor_all",
     "monitor_model",
+    "rotate_key",
+    "set_consent",
 ]
 
 

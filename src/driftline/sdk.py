@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from driftline.config.errors import SpecError
+from driftline.config.errors import PrivacyError, SpecError
 from driftline.config.secrets import scrub
 from driftline.config.settings import Settings, get_settings
 from driftline.context import Context
-from driftline.data import ingest
+from driftline.data import ingest, privacy
 from driftline.data.files import read_table
+from driftline.data.privacy import Rotation, normalise_id
 from driftline.data.source import require_stored
 from driftline.data.store import ErasureResult, IngestResult
 from driftline.data.windows import window_ends
@@ -106,8 +107,40 @@ def forget_entity(
     with Context.open(settings) as ctx:
         spec = ctx.spec(model)
         require_stored(spec, "predictions", "erase a customer's predictions")
-        key = ctx.pseudonymizer().pseudonymise(entity_id)
-        return ctx.store.forget(spec, key)
+        return ctx.store.forget(spec, _pseudonym(ctx, entity_id))
+
+
+def set_consent(
+    model: str | ModelSpec, entity_id: str, consent: bool, *, settings: Settings | None = None
+) -> int:
+    """Give (``consent=True``) or withdraw (``False``) one customer's consent, given their
+    raw id: every stored row of theirs gets the flag, so withdrawn rows leave the next
+    windows, training sets and baselines. Returns the rows whose flag changed. PrivacyError
+    when the spec has no consent column; DataError for a ``source:`` model."""
+    with Context.open(settings) as ctx:
+        spec = ctx.spec(model)
+        require_stored(spec, "predictions", "change a customer's consent")
+        if not spec.model.consent:
+            raise PrivacyError(
+                f"model {spec.name!r} has no consent column (model.consent in its spec), so "
+                "every row is used: add one to record consent, or erase the customer with "
+                "`driftline privacy forget`"
+            )
+        return ctx.store.set_consent(spec, _pseudonym(ctx, entity_id), consent)
+
+
+def rotate_key(*, settings: Settings | None = None) -> Rotation:
+    """Append a new key to the pseudonymisation key file and re-pseudonymise every stored
+    row in one transaction (see :func:`driftline.data.privacy.rotate_key`)."""
+    with Context.open(settings) as ctx:
+        return privacy.rotate_key(ctx.store, ctx.settings)
+
+
+def _pseudonym(ctx: Context, entity_id: str) -> str:
+    """The pseudonym of a raw id as ingestion computed it; PrivacyError for a blank id."""
+    if not normalise_id(entity_id):
+        raise PrivacyError("the entity id is empty: give the customer's id as it was ingested")
+    return ctx.pseudonymizer().pseudonymise(entity_id)
 
 
 def adopt(

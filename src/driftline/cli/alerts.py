@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 
 from driftline.cli.options import ModelFilterOpt, ModelOpt
+from driftline.cli.output import make_console, styled
 from driftline.config.errors import AlertError
 from driftline.config.secrets import scrub
 from driftline.config.times import utc_now
@@ -24,7 +25,7 @@ app = typer.Typer(
 
 
 def _console() -> Console:
-    return Console()  # per command, so COLUMNS and redirection are read when it runs
+    return make_console()  # per command, so COLUMNS and redirection are read when it runs
 
 
 _STATUSES = ("pending", "sent", "failed", "suppressed")
@@ -164,7 +165,7 @@ def test_cmd(
                 f"{' and/or '.join(variables) or 'a channel in the spec and its URL'}"
             )
         for channel in missing:
-            console.print(f"[yellow]skipping {channel}: no URL configured[/]")
+            console.print(f"skipping {channel}: no URL configured", style="yellow")
         alert = Alert(
             model=model,
             kind="test",
@@ -181,7 +182,7 @@ def test_cmd(
     for entry in enqueued.entries:
         delivery = outcomes.get(entry.id)
         if delivery is not None and delivery.outcome == "sent":
-            console.print(f"{entry.channel}: [green]sent[/] (outbox #{entry.id})")
+            console.print(styled(f"{entry.channel}: ", ("sent", "green"), f" (outbox #{entry.id})"))
         elif delivery is not None and delivery.outcome == "failed":
             problems.append(
                 f"{entry.channel}: {delivery.error}; marked failed (after fixing the URL, "

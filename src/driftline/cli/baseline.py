@@ -6,12 +6,12 @@ from typing import Annotated
 
 import pandas as pd
 import typer
-from rich.console import Console
 
 from driftline.cli.options import ModelOpt
+from driftline.cli.output import make_console, styled
 
 app = typer.Typer(no_args_is_help=True, help="The champion's monitoring reference.")
-console = Console()
+console = make_console()
 
 
 def parse_window(text: str) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -53,7 +53,7 @@ def refresh(
     start, end = parse_window(window)
     with Context.open() as ctx:
         done = refresh_baseline(ctx.store, ctx.registry(), ctx.spec(model), start, end, why=why)
-    console.print(f"[bold green]{done.reason}[/] (audit record {done.audit_id})", highlight=False)
+    console.print(styled((done.reason, "bold green"), f" (audit record {done.audit_id})"))
 
 
 @app.command("undo")
@@ -64,4 +64,4 @@ def undo(model: ModelOpt) -> None:
 
     with Context.open() as ctx:
         done = undo_refresh(ctx.store, ctx.registry(), ctx.spec(model))
-    console.print(f"[bold green]{done.reason}[/] (audit record {done.audit_id})", highlight=False)
+    console.print(styled((done.reason, "bold green"), f" (audit record {done.audit_id})"))

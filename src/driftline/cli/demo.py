@@ -26,10 +26,12 @@ from typing import Annotated, Any
 
 import pandas as pd
 import typer
-from rich.console import Console
 from rich.table import Table
 
-console = Console()
+from driftline.cli.output import make_console, styled
+from driftline.ops.processes import go_offline
+
+console = make_console()
 MODEL = "purchase_propensity"
 LTV_MODEL = "customer_ltv"
 BOOTSTRAP_DAY = 17  # label delay 7 + holdout 3 + a week of training data
@@ -47,7 +49,7 @@ def _demo_environment(home: Path, specs_dir: Path, dashboards_dir: Path) -> None
         os.environ.pop(key, None)  # embedded defaults: SQLite, local MLflow, temporary Prefect
     os.environ["PREFECT_HOME"] = str(home / "prefect")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    go_offline()  # the temporary Prefect server and every other child inherit it
 
 
 def demo(
@@ -92,7 +94,7 @@ def _run(days: int, rows_per_day: int, seed: int, started: float) -> list[dict[s
     from driftline.ops.dashboards import sync_dashboard
 
     def step(text: str) -> None:
-        console.print(f"[dim]{time.monotonic() - started:6.1f}s[/] {text}")
+        console.print(styled((f"{time.monotonic() - started:6.1f}s", "dim"), f" {text}"))
 
     console.rule("driftline demo")
     with Context.open() as ctx:
@@ -315,10 +317,10 @@ def _report(
             if d.outcome in shown or d.gate_report is None or d.champion_before is None:
                 continue
             shown.add(d.outcome)
-            console.print(f"[bold]{name}: gate report of the last {d.outcome} challenger[/]")
+            console.print(f"{name}: gate report of the last {d.outcome} challenger", style="bold")
             console.print(gate_table(GateReport.from_dict(d.gate_report)))
     for name, trail in decisions.items():
-        console.print(f"[bold]{name}: promotion audit trail[/]")
+        console.print(f"{name}: promotion audit trail", style="bold")
         for d in reversed(trail):
             versions = f"v{d.champion_before or '-'} -> v{d.champion_after or '-'}"
             console.print(
@@ -328,8 +330,11 @@ def _report(
     if receiver is not None:
         payloads = receiver.payloads()
         console.print(
-            f"[bold]{len(payloads)} Slack messages[/] received by the local webhook "
-            f"receiver (full Block Kit payloads in {home / 'slack-payloads.jsonl'}):"
+            styled(
+                (f"{len(payloads)} Slack messages", "bold"),
+                " received by the local webhook receiver (full Block Kit payloads in "
+                f"{home / 'slack-payloads.jsonl'}):",
+            )
         )
         for payload in payloads[:12]:
             console.print(f"  - {payload['text'].splitlines()[0][:110]}")

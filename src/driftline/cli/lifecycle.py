@@ -17,16 +17,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console, Group, RenderableType
+from rich.console import Group, RenderableType
 from rich.table import Table
 
 from driftline.cli.options import AsOfOpt, ModelOpt
+from driftline.cli.output import make_console, styled
 
 if TYPE_CHECKING:
     from driftline.lifecycle.gates import GateReport
 
 app = typer.Typer(no_args_is_help=True)
-console = Console()
+console = make_console()
 PANEL = "Model lifecycle"
 
 
@@ -137,7 +138,7 @@ def benchmark_cmd(
         result = benchmark(
             ctx.store, ctx.registry(), ctx.spec(model), challenger=challenger, as_of=as_of
         )
-    console.print(f"[bold]{result.summary()}[/]")
+    console.print(result.summary(), style="bold")
     table = Table(
         title=f"benchmark window {result.window_start[:16]} to {result.window_end[:16]} UTC "
         f"({result.rows:,} rows, {result.positives:,} positive)"
@@ -229,7 +230,7 @@ def promote_cmd(
     if outcome.report is not None:
         console.print(gate_table(outcome.report))
     for warning in outcome.warnings:
-        console.print(f"[yellow]warning:[/] {warning}")
+        console.print(styled(("warning:", "yellow"), f" {warning}"))
     if alerted is not None:
         console.print(alerted, style="dim", markup=False, highlight=False)
     if outcome.repeat_of is not None:
@@ -239,15 +240,17 @@ def promote_cmd(
             highlight=False,
         )
     if outcome.status == "promoted":
-        console.print(f"[bold green]{outcome.reason}[/]")
+        console.print(outcome.reason, style="bold green")
         return
     if outcome.status == "pending":
         console.print(
-            "[bold yellow]every gate passed; the spec asks for a manual approval:[/] "
-            f"run `driftline promote --model {model} --approve` to approve"
+            styled(
+                ("every gate passed; the spec asks for a manual approval:", "bold yellow"),
+                f" run `driftline promote --model {model} --approve` to approve",
+            )
         )
     else:
-        console.print(f"[bold red]rejected:[/] {outcome.reason}", highlight=False)
+        console.print(styled(("rejected:", "bold red"), f" {outcome.reason}"))
     raise typer.Exit(1)
 
 
@@ -270,7 +273,7 @@ def rollback_cmd(
             announce=announcer(ctx.settings),
         )
         alerted = delivery_note(send_recorded(ctx.store, outcome.alert_id, ctx.alert_destinations))
-    console.print(f"[bold green]{outcome.reason}[/] (audit record {outcome.audit_id})")
+    console.print(styled((outcome.reason, "bold green"), f" (audit record {outcome.audit_id})"))
     console.print(alerted, style="dim", markup=False, highlight=False)
 
 
@@ -358,9 +361,9 @@ def adopt_cmd(
     table.add_row("audit record", str(outcome.audit_id))
     console.print(table)
     for warning in result.warnings:
-        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
-    console.print(alerted, style="dim", markup=False, highlight=False)
-    console.print(f"[bold green]{outcome.reason}[/]", highlight=False)
+        console.print(styled(("warning:", "yellow"), f" {warning}"))
+    console.print(alerted, style="dim")
+    console.print(outcome.reason, style="bold green")
 
 
 @app.command("models", rich_help_panel=PANEL)
@@ -422,7 +425,7 @@ def gate_table(report: GateReport) -> RenderableType:
     for g in report.gates:
         table.add_row(
             g.name,
-            f"[{style[g.status]}]{g.status}[/]",
+            styled((g.status, style[g.status])),
             _num(g.observed),
             _num(g.threshold),
             g.reason,

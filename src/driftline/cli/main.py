@@ -12,16 +12,14 @@ driftline: a short message on stderr, the traceback in a log file (and on stderr
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from driftline.cli.options import ModelOpt
+from driftline.cli.output import make_console, styled
 from driftline.config.errors import DriftlineError
 
 if TYPE_CHECKING:
@@ -35,21 +33,15 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="The prediction store's schema.", no_args_is_help=True)
 ingest_app = typer.Typer(help="Load predictions and labels into the store.", no_args_is_help=True)
-privacy_app = typer.Typer(help="Consent and erasure.", no_args_is_help=True)
+privacy_app = typer.Typer(
+    help="Consent, erasure and the pseudonymisation key.", no_args_is_help=True
+)
 app.add_typer(db_app, name="db")
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(privacy_app, name="privacy")
 
-console = Console()
-err_console = Console(stderr=True)
-
-
-# Offline by default: no usage telemetry from the libraries driftline runs.
-_OFFLINE_ENV = {
-    "DO_NOT_TRACK": "1",
-    "MLFLOW_DISABLE_TELEMETRY": "true",
-    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-}
+console = make_console()
+err_console = make_console(stderr=True)
 
 
 #: Exit code of an internal error (a bug): never 1, which means "drift found" to scripts.
@@ -73,13 +65,15 @@ def _root(
 
 def main() -> None:
     """Console-script entry point: runs the command and maps its errors to exit codes (see
-    the module docstring)."""
-    for key, value in _OFFLINE_ENV.items():
-        os.environ.setdefault(key, value)
+    the module docstring). Telemetry is off for this process and every child."""
+    from driftline.config.secrets import scrub
+    from driftline.ops.processes import go_offline
+
+    go_offline()
     try:
         app()
     except DriftlineError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        err_console.print(styled(("error:", "bold red"), f" {scrub(str(exc))}"))
         raise SystemExit(2) from None
     except Exception as exc:  # anything else is a bug in driftline, never "drift found"
         raise SystemExit(_internal_error(exc)) from None
@@ -94,10 +88,12 @@ def _internal_error(exc: Exception) -> int:
     text = redact(scrub("".join(traceback.format_exception(exc))))
     where = _log_internal_error(text)
     err_console.print(
-        f"[bold red]internal error[/] (a bug in driftline, not a problem with your input): "
-        f"{type(exc).__name__}: {redact(scrub(str(exc)))[:300]}",
+        styled(
+            ("internal error", "bold red"),
+            " (a bug in driftline, not a problem with your input): "
+            f"{type(exc).__name__}: {redact(scrub(str(exc)))[:300]}",
+        ),
         highlight=False,
-        markup=True,
     )
     if _verbose:
         err_console.print(text, highlight=False, markup=False)
@@ -218,6 +214,44 @@ def privacy_forget(
     )
 
 
+@privacy_app.command("consent")
+def privacy_consent(
+    model: ModelOpt,
+    entity: Annotated[str, typer.Option(help="The raw customer/entity id, as ingested.")],
+    withdraw: Annotated[
+        bool | None,
+        typer.Option(
+            "--withdraw/--give",
+            help="Withdraw the customer's consent, or give it (again). One is required.",
+        ),
+    ] = None,
+) -> None:
+    """Withdraw (or give) one customer's consent: every stored row of theirs gets the flag,
+    so withdrawn rows leave the next windows, training sets and baselines."""
+    from driftline.sdk import set_consent
+
+    if withdraw is None:
+        raise typer.BadParameter("say --withdraw or --give", param_hint="--withdraw/--give")
+    changed = set_consent(model, entity, not withdraw)
+    verb = "withdrawn" if withdraw else "given"
+    console.print(f"{model}: consent {verb}; {changed} stored predictions of that entity changed")
+
+
+@privacy_app.command("rotate-key")
+def privacy_rotate_key() -> None:
+    """Append a new pseudonymisation key to the key file and re-pseudonymise every stored
+    row under it, in one transaction (stop ingestion while it runs)."""
+    from driftline.sdk import rotate_key
+
+    rotation = rotate_key()
+    rows = sum(rotation.rows.values())
+    console.print(
+        f"re-pseudonymised {rows:,} stored predictions in {len(rotation.rows)} tables; "
+        f"{rotation.key_file} now holds a chain of {rotation.keys} keys (back it up apart "
+        "from the store)"
+    )
+
+
 @app.command("simulate")
 def simulate_cmd(
     out: Annotated[Path, typer.Option(help="Folder to write the data and timeline into.")],
@@ -295,7 +329,7 @@ def status() -> None:
             except DriftlineError as exc:  # one unreadable source hides no other model
                 rows.append((spec.name, where, str(exc)))
     if problem is not None:
-        console.print(problem, style="yellow", markup=False, highlight=False)
+        console.print(problem, style="yellow")
     if rows or problem is None:
         console.print(_summary_table(rows))
     for broken in scan.problems:  # one broken spec hides no other model
@@ -309,9 +343,9 @@ def _summary_table(rows: list[tuple[str, str, ModelSummary | str]]) -> Table:
     for column in ("model", "read from", "predictions", "first", "last", "consenting", "labels"):
         table.add_column(column, justify="left" if column in ("model", "read from") else "right")
     for name, source, s in rows:
-        where = escape(source)
+        where = source
         if isinstance(s, str):
-            table.add_row(escape(name), where, f"[red]{escape(s)}[/]", "", "", "", "")
+            table.add_row(name, where, styled((s, "red")), "", "", "", "")
             continue
         table.add_row(
             s.model,

@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from driftline.cli.options import ModelOpt, WindowEndOpt
+from driftline.cli.output import make_console, styled
 
 if TYPE_CHECKING:
     from driftline.monitoring.monitor import MonitorRun
@@ -23,7 +24,7 @@ monitor_app = typer.Typer(
     help="Monitor a model's live windows against its champion's baseline.", no_args_is_help=True
 )
 
-console = Console()
+console = make_console()
 
 
 def _columns_table(result: DriftResult, title: str) -> Table:
@@ -39,24 +40,26 @@ def _columns_table(result: DriftResult, title: str) -> Table:
             col.method,
             f"{col.score:.4g}",
             f"{col.threshold:g}",
-            "[bold red]yes[/]" if col.drifted else "no",
+            styled(("yes", "bold red")) if col.drifted else "no",
         )
     return table
 
 
 def _render_result(result: DriftResult, title: str) -> None:
     console.print(_columns_table(result, title))
-    verdict = "[bold red]dataset drift[/]" if result.dataset_drift else "[green]no dataset drift[/]"
+    verdict = (
+        ("dataset drift", "bold red") if result.dataset_drift else ("no dataset drift", "green")
+    )
     console.print(
-        f"{verdict}: {len(result.drifted_columns)} of {len(result.columns)} columns drifted "
-        f"({result.drift_share:.0%}, threshold {result.drift_share_threshold:.0%}); "
-        f"rows: reference {result.rows_reference:,}, current {result.rows_current:,}",
-        highlight=False,
+        styled(
+            verdict,
+            f": {len(result.drifted_columns)} of {len(result.columns)} columns drifted "
+            f"({result.drift_share:.0%}, threshold {result.drift_share_threshold:.0%}); "
+            f"rows: reference {result.rows_reference:,}, current {result.rows_current:,}",
+        )
     )
     for finding in result.quality:
-        console.print(
-            f"[yellow]data quality[/] {finding.column}: {finding.detail}", highlight=False
-        )
+        console.print(styled(("data quality", "yellow"), f" {finding.column}: {finding.detail}"))
     for perf in (result.performance, *result.other_performance):
         if perf is None or not perf.metrics:
             continue
@@ -135,20 +138,20 @@ def drift_check(
     result = check.result
     _render_result(result, f"drift: {current} against {reference}")
     for column, why in check.skipped.items():
-        console.print(f"[dim]not checked: {column} ({why})[/]", highlight=False)
+        console.print(f"not checked: {column} ({why})", style="dim")
     if json_out is not None:
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(json.dumps(result.to_contract(), indent=2))
-        console.print(f"wrote {json_out}", highlight=False)
+        console.print(f"wrote {json_out}")
     if html_out is not None:
         if result.report is None:
             console.print(
-                f"[yellow]no HTML report written: the {result.engine} engine makes none[/]",
-                highlight=False,
+                f"no HTML report written: the {result.engine} engine makes none",
+                style="yellow",
             )
         else:
             for path in result.report.save_html(html_out):
-                console.print(f"wrote {path}", highlight=False)
+                console.print(f"wrote {path}")
     if fail_on_drift and result.dataset_drift:
         raise typer.Exit(code=1)
 
@@ -171,9 +174,12 @@ def _runs_table(runs: list[MonitorRun], title: str) -> Table:
     return table
 
 
-def _status(status: str) -> str:
-    colour = {"ok": "green", "drift": "bold red", "failed": "bold red"}.get(status, "yellow")
-    return f"[{colour}]{status}[/]"
+def _colour(status: str) -> str:
+    return {"ok": "green", "drift": "bold red", "failed": "bold red"}.get(status, "yellow")
+
+
+def _status(status: str) -> Text:
+    return styled((status, _colour(status)))
 
 
 @monitor_app.command("run")
@@ -193,14 +199,18 @@ def monitor_run(model: ModelOpt, window_end: WindowEndOpt = None) -> None:
             f"against champion v{run.champion_version}",
         )
     console.print(
-        f"status {_status(run.status)}, decision [bold]{run.action}[/] "
-        f"(severity {run.decision.severity}), run {run.run_id}",
-        highlight=False,
+        styled(
+            "status ",
+            (run.status, _colour(run.status)),
+            ", decision ",
+            (run.action, "bold"),
+            f" (severity {run.decision.severity}), run {run.run_id}",
+        )
     )
     for reason in run.decision.reasons:
-        console.print(f"  - {reason}", highlight=False)
+        console.print(f"  - {reason}")
     for path in run.report_paths:
-        console.print(f"report: {path}", highlight=False)
+        console.print(f"report: {path}")
     if run.status == "failed":
         raise typer.Exit(code=2)
 
@@ -222,7 +232,7 @@ def monitor_backfill(
     console.print(_runs_table(runs, f"{model}: backfill {start} to {end}"))
     failed = [r for r in runs if r.status == "failed"]
     if failed:
-        console.print(f"[bold red]{len(failed)} of {len(runs)} windows failed[/]")
+        console.print(f"{len(failed)} of {len(runs)} windows failed", style="bold red")
         raise typer.Exit(code=2)
 
 

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
+
+from driftline.cli.output import make_console, styled
 
 if TYPE_CHECKING:
     from driftline.specs import ModelSpec
 
-console = Console()
+console = make_console()
 dashboards_app = typer.Typer(help="Evidently dashboards as code.", no_args_is_help=True)
 
 
@@ -81,63 +80,41 @@ def ui(
 ) -> None:
     """Start the Evidently, MLflow and Prefect UIs on 127.0.0.1 until Ctrl-C."""
     from driftline.config.settings import get_settings
+    from driftline.ops.processes import ui_services
 
     settings = get_settings()
-    bin_dir = Path(sys.executable).parent
     host = "127.0.0.1"
-
-    def tool(name: str) -> str:
-        found = bin_dir / name
-        return str(found) if found.exists() else (shutil.which(name) or name)
-
-    services = {
-        "Evidently": (
-            [
-                tool("evidently"),
-                "ui",
-                "--workspace",
-                str(settings.workspace_dir()),
-                "--host",
-                host,
-                "--port",
-                str(evidently_port),
-            ],
-            evidently_port,
-        ),
-        "MLflow": (
-            [
-                tool("mlflow"),
-                "server",
-                "--backend-store-uri",
-                settings.tracking_uri(),
-                "--artifacts-destination",
-                str(settings.mlflow_artifacts_dir()),
-                "--host",
-                host,
-                "--port",
-                str(mlflow_port),
-            ],
-            mlflow_port,
-        ),
-        "Prefect": (
-            [tool("prefect"), "server", "start", "--host", host, "--port", str(prefect_port)],
-            prefect_port,
-        ),
-    }
+    services = ui_services(
+        settings,
+        host=host,
+        evidently_port=evidently_port,
+        mlflow_port=mlflow_port,
+        prefect_port=prefect_port,
+    )
     logs = settings.resolved_home / "logs"
     logs.mkdir(exist_ok=True)
     procs: list[subprocess.Popen[bytes]] = []
     try:
-        for name, (cmd, port) in services.items():
-            log = (logs / f"{name.lower()}-ui.log").open("wb")
-            procs.append(subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT))
-            up = _wait_for_port(host, port, timeout=90)
-            state = "[green]up[/]" if up else f"[red]not answering[/] (see {log.name})"
-            console.print(f"{name:<9} http://{host}:{port}  {state}")
+        for service in services:
+            log = (logs / f"{service.name.lower()}-ui.log").open("wb")
+            procs.append(
+                subprocess.Popen(
+                    service.argv, stdout=log, stderr=subprocess.STDOUT, env=service.env
+                )
+            )
+            up = _wait_for_port(host, service.port, timeout=90)
+            state = ("up", "green") if up else ("not answering", "red")
+            console.print(
+                styled(
+                    f"{service.name:<9} http://{host}:{service.port}  ",
+                    state,
+                    "" if up else f" (see {log.name})",
+                )
+            )
         console.print(f"logs in {logs}; press Ctrl-C to stop")
         while all(p.poll() is None for p in procs):
             time.sleep(1)
-        console.print("[red]a UI process exited; stopping the others[/]")
+        console.print("a UI process exited; stopping the others", style="red")
     except KeyboardInterrupt:
         console.print("stopping")
     finally:

@@ -8,11 +8,11 @@ from collections.abc import Callable
 from typing import Any
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
-console = Console()
+from driftline.cli.output import make_console, styled
+
+console = make_console()
 
 
 def _registries() -> dict[str, tuple[Any, str, Callable[[Any], str]]]:
@@ -66,14 +66,14 @@ def plugins() -> None:
         table.add_column("what it is")
         for entry in registry.entries():
             table.add_row(
-                escape(entry.name),
-                escape(entry.source),
-                escape(detail(entry.value)),
-                escape(_about(entry.value)),
+                entry.name,
+                entry.source,
+                detail(entry.value),
+                _about(entry.value),
             )
         console.print(table)
         problems += registry.errors
     for problem in problems:
-        console.print(f"[yellow]not loaded:[/] {escape(problem)}")
+        console.print(styled(("not loaded:", "yellow"), f" {problem}"))
     if problems:
         raise typer.Exit(code=1)

@@ -55,3 +55,8 @@ class AlertError(DriftlineError):
 class PluginError(DriftlineError):
     """A registered implementation (task, drift engine, trainer, alert channel) failed or
     answered outside its contract; the message names it and where it came from."""
+
+
+class PrivacyError(DriftlineError):
+    """The pseudonymisation key is missing or unusable, or an erasure, consent change or
+    key rotation cannot be done as asked (nothing was changed)."""

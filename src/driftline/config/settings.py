@@ -37,8 +37,14 @@ class Settings(BaseSettings):
     )
     pseudonym_key: SecretStr | None = Field(
         default=None,
-        description="Key for the keyed HMAC that pseudonymises entity ids. Default: a "
-        "random key generated once into <home>/pseudonym.key.",
+        description="Key for the keyed HMAC that pseudonymises entity ids. Default: read "
+        "from pseudonym_key_file.",
+    )
+    pseudonym_key_file: Path | None = Field(
+        default=None,
+        description="File holding the pseudonymisation key (anywhere; keep it out of the "
+        "store's and the home folder's backups). Default: <home>/pseudonym.key, generated "
+        "once (mode 600).",
     )
     mlflow_tracking_uri: str | None = Field(
         default=None,
@@ -72,6 +78,12 @@ class Settings(BaseSettings):
             return self.database_url.get_secret_value()
         home = self.resolved_home if create_home else self.home.expanduser().resolve()
         return f"sqlite:///{home / 'driftline.db'}"
+
+    def key_file(self) -> Path:
+        """The pseudonymisation key's file: the setting, else ``<home>/pseudonym.key``."""
+        if self.pseudonym_key_file is not None:
+            return self.pseudonym_key_file.expanduser().resolve()
+        return self.resolved_home / "pseudonym.key"
 
     def _subdir(self, name: str) -> Path:
         path = self.resolved_home / name

@@ -24,7 +24,7 @@ import json
 import logging
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -622,6 +622,61 @@ class Store:
                 sa.text(f"DELETE FROM {table} WHERE entity_key = :k"), {"k": entity_key}
             ).rowcount
         return ErasureResult(spec.name, int(predictions), int(labels))
+
+    def set_consent(self, spec: ModelSpec, entity_key: str, consent: bool) -> int:
+        """Set the consent flag of every stored row of one pseudonymous entity; returns the
+        rows whose flag changed. Windows, training sets and new baselines read consenting
+        rows only, so a withdrawn entity leaves them from the next read on."""
+        table = self.predictions_table_name(spec)
+        with self.engine.begin() as conn:
+            return int(
+                conn.execute(
+                    sa.text(
+                        f"UPDATE {table} SET consent = :c "
+                        "WHERE entity_key = :k AND (consent IS NULL OR consent <> :c)"
+                    ),
+                    {"c": consent, "k": entity_key},
+                ).rowcount
+            )
+
+    def rekey(self, new_key_of: Callable[[str], str]) -> dict[str, int]:
+        """Replace every stored entity key by ``new_key_of(key)``, in every table that holds
+        one (each model's inference log), in one transaction: all or nothing. Returns the
+        rows changed per table. Stop ingestion while it runs: a batch pseudonymised under
+        the old key and written after the commit would keep old pseudonyms."""
+        models = self.table(MODELS_TABLE)
+        with self.engine.begin() as conn:
+            tables = list(conn.execute(sa.select(models.c.table_name)).scalars())
+            tables = [t for t in tables if sa.inspect(conn).has_table(t)]
+            keys: set[str] = set()
+            for table in tables:
+                keys.update(
+                    conn.execute(sa.text(f"SELECT DISTINCT {ENTITY_KEY} FROM {table}")).scalars()
+                )
+            changed: dict[str, int] = dict.fromkeys(tables, 0)
+            if not keys:
+                return changed
+            conn.execute(
+                sa.text(
+                    "CREATE TEMPORARY TABLE dl_rekey "
+                    "(old_key VARCHAR(64) PRIMARY KEY, new_key VARCHAR(64) NOT NULL)"
+                )
+            )
+            conn.execute(
+                sa.text("INSERT INTO dl_rekey (old_key, new_key) VALUES (:o, :n)"),
+                [{"o": k, "n": new_key_of(k)} for k in sorted(keys)],
+            )
+            for table in tables:
+                changed[table] = int(
+                    conn.execute(
+                        sa.text(
+                            f"UPDATE {table} SET {ENTITY_KEY} = r.new_key FROM dl_rekey r "
+                            f"WHERE {table}.{ENTITY_KEY} = r.old_key"
+                        )
+                    ).rowcount
+                )
+            conn.execute(sa.text("DROP TABLE dl_rekey"))
+        return changed
 
     # -- overview -------------------------------------------------------------------------
 

@@ -27,7 +27,8 @@ class Baseline:
     ``reference`` holds a bounded, stratified sample of the training features and the
     model's predictions on them (spec column names; no entity ids, consenting rows only).
     ``schema`` maps column -> "numerical" | "categorical"; ``stats`` holds per-column
-    summary statistics; ``metrics`` the validation metrics (e.g. ``roc_auc``, ``pr_auc``).
+    summary statistics that expose no single row's value (:func:`column_stats`);
+    ``metrics`` the validation metrics (e.g. ``roc_auc``, ``pr_auc``).
     """
 
     model: str
@@ -52,8 +53,17 @@ _QUANTILES = {
 }
 
 
+#: A category is named in the statistics only when at least this many rows hold it.
+MIN_GROUP_ROWS = 10
+
+
 def column_stats(frame: pd.DataFrame, schema: dict[str, str]) -> dict[str, dict[str, Any]]:
-    """Per-column summary statistics of ``frame`` (all rows, not just the sample)."""
+    """Per-column summary statistics of ``frame`` (all rows, not just the sample), which
+    never expose one row's value: no minimum or maximum but a range rounded outward to 2
+    significant digits (``range_lo``, ``range_hi``: what the out-of-range rule compares
+    with), quantiles rounded to 3 significant digits, and the most common category only
+    when at least :data:`MIN_GROUP_ROWS` rows hold it. Counts, shares, mean and standard
+    deviation are aggregates of every row."""
     stats: dict[str, dict[str, Any]] = {}
     rows = len(frame)
     for column, kind in schema.items():
@@ -72,20 +82,21 @@ def column_stats(frame: pd.DataFrame, schema: dict[str, str]) -> dict[str, dict[
                 {
                     "mean": _num(numbers.mean()),
                     "std": _num(numbers.std()),
-                    "min": _num(numbers.min()),
-                    "max": _num(numbers.max()),
+                    "range_lo": _outward(numbers.min(), np.floor),
+                    "range_hi": _outward(numbers.max(), np.ceil),
                     "distinct": int(numbers.nunique()),
                 }
             )
             for name, q in _QUANTILES.items():
-                entry[name] = _num(numbers.quantile(q)) if len(numbers) else None
+                entry[name] = _significant(numbers.quantile(q), 3) if len(numbers) else None
         else:
             counts = as_text(present).value_counts()
+            common = counts.size > 0 and int(counts.iloc[0]) >= MIN_GROUP_ROWS
             entry.update(
                 {
                     "distinct": int(counts.size),
-                    "top": str(counts.index[0]) if counts.size else None,
-                    "top_share": float(counts.iloc[0] / len(present)) if counts.size else None,
+                    "top": str(counts.index[0]) if common else None,
+                    "top_share": float(counts.iloc[0] / len(present)) if common else None,
                 }
             )
         stats[column] = entry
@@ -94,6 +105,24 @@ def column_stats(frame: pd.DataFrame, schema: dict[str, str]) -> dict[str, dict[
 
 def _num(value: Any) -> float | None:
     return None if value is None or pd.isna(value) else float(value)
+
+
+def _significant(value: Any, digits: int) -> float | None:
+    """``value`` rounded to ``digits`` significant digits."""
+    number = _num(value)
+    if number is None or number == 0:
+        return number
+    return float(f"{number:.{digits - 1}e}")
+
+
+def _outward(value: Any, direction: Any) -> float | None:
+    """``value`` rounded away from the data to 2 significant digits (``np.floor`` for a
+    lower bound, ``np.ceil`` for an upper one): the bound holds, the value is not shown."""
+    number = _num(value)
+    if number is None or number == 0:
+        return number
+    scale = 10.0 ** (np.floor(np.log10(abs(number))) - 1)
+    return float(direction(number / scale) * scale)
 
 
 def stratified_sample(

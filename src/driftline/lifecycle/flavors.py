@@ -252,8 +252,10 @@ def log_model(
     artifact: str,
 ) -> str:
     """Log a prepared model in the active MLflow run and register it under the spec's
-    name; returns the new version number. scikit-learn: skops with exactly the types it
-    needs; LightGBM: the booster's text; pyfunc: the source MLflow model folder as is."""
+    name; returns the new version number. ``example`` (rows of the training frame) only
+    gives the signature its types: no row is stored with the model. scikit-learn: skops
+    with exactly the types it needs; LightGBM: the booster's text; pyfunc: the source
+    MLflow model folder as is."""
     import mlflow
     from mlflow.models import infer_signature
 
@@ -280,8 +282,7 @@ def log_model(
         info = mlflow.sklearn.log_model(
             prepared.stored,
             name=artifact,
-            signature=signature,
-            input_example=example,
+            signature=signature,  # no input example: it would copy customers' rows
             registered_model_name=spec.name,
             serialization_format="skops",
             skops_trusted_types=list(prepared.skops_types),

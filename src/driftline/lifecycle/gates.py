@@ -17,6 +17,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from driftline.config.markup import markdown_text
 from driftline.lifecycle.results import BenchmarkResult
 from driftline.specs import PromotionSection
 from driftline.tasks import TASKS
@@ -115,23 +116,26 @@ class GateReport:
         return cls(**fields)
 
     def to_markdown(self) -> str:
-        """A table a reviewer reads in the Prefect UI, a PR or a Slack thread."""
+        """A table a reviewer reads in the Prefect UI, a PR or a Slack thread. Reasons
+        (which may name segment values from data) and names are escaped
+        (:func:`markdown_text`): shown as text, never as a tag, link or script."""
+        md = markdown_text
         icon = {"passed": "✅", "failed": "❌", "skipped": "⏭️", "pending": "⏳"}
         lines = [
-            f"### Gate report: {self.model} v{self.challenger_version}"
-            + (f" vs champion v{self.champion_version}" if self.champion_version else ""),
+            f"### Gate report: {md(self.model)} v{md(self.challenger_version)}"
+            + (f" vs champion v{md(self.champion_version)}" if self.champion_version else ""),
             "",
-            f"**{self.summary()}**",
+            f"**{md(self.summary())}**",
             "",
-            f"Benchmark window: {self.window} (primary metric: {self.primary_metric})",
+            f"Benchmark window: {md(self.window)} (primary metric: {md(self.primary_metric)})",
             "",
             "| gate | result | observed | threshold | reason |",
             "|---|---|---|---|---|",
         ]
         for g in self.gates:
             lines.append(
-                f"| {g.name} | {icon[g.status]} {g.status} | {_fmt(g.observed)} | "
-                f"{_fmt(g.threshold)} | {g.reason.replace('|', '/')} |"
+                f"| {md(g.name)} | {icon[g.status]} {g.status} | {_fmt(g.observed)} | "
+                f"{_fmt(g.threshold)} | {md(g.reason)} |"
             )
         for who, table in self.calibration.items():
             lines += [

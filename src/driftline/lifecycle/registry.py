@@ -16,6 +16,7 @@ MLflow is hardened with ``MLFLOW_ALLOW_PICKLE_DESERIALIZATION=false``. Other fla
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -82,7 +83,9 @@ class Registry:
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "3")
         self.tracking_uri = tracking_uri
         self.artifacts_dir = artifacts_dir
-        self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+        self.client: Any = _Guarded(
+            MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri), tracking_uri
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Registry:
@@ -119,7 +122,8 @@ class Registry:
         mlflow.set_tracking_uri(self.tracking_uri)
         mlflow.set_registry_uri(self.tracking_uri)
         try:
-            yield
+            with _guarding(self.tracking_uri):
+                yield
         finally:
             mlflow.set_tracking_uri(previous_tracking)
             mlflow.set_registry_uri(previous_registry)
@@ -319,7 +323,8 @@ class Registry:
             except (MlflowException, OSError) as exc:
                 raise BaselineError(
                     f"{spec.name} version {version}: cannot read the baseline artifacts of "
-                    f"run {info.run_id} ({type(exc).__name__}: {exc}). Was it trained or "
+                    f"run {info.run_id} ({type(exc).__name__}: {scrub(str(exc))}). Was it "
+                    "trained or "
                     f"adopted by driftline? Train one with `driftline train --model "
                     f"{spec.name}`, or give a model you have a baseline with `driftline adopt`."
                 ) from None
@@ -342,6 +347,62 @@ class Registry:
                 metrics=json.loads((local / "metrics.json").read_text()),
                 run_id=info.run_id,
             )
+
+
+class _Guarded:
+    """An MlflowClient whose every call goes through :func:`_guarding`."""
+
+    def __init__(self, client: Any, uri: str) -> None:
+        self._client, self._uri = client, uri
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._client, name)
+        if not callable(attr):
+            return attr
+
+        @functools.wraps(attr)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with _guarding(self._uri):
+                return attr(*args, **kwargs)
+
+        return call
+
+
+@contextmanager
+def _guarding(uri: str) -> Iterator[None]:
+    """No credential of the tracking URI leaves an MLflow call: an unreachable server
+    becomes a RegistryError naming the server with its password hidden; any other
+    MlflowException is raised as it was, with ``user:password@`` in its message masked
+    (so callers that handle "not found" still can)."""
+    import requests
+    from mlflow.exceptions import MlflowException
+
+    try:
+        yield
+    except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+        raise _unreachable(uri, exc) from None
+    except MlflowException as exc:
+        message = scrub(exc.message)
+        if message.startswith("API request to") and "failed with" in message:
+            raise _unreachable(uri, exc) from None
+        exc.message = message
+        exc.args = (message, *exc.args[1:])
+        raise
+
+
+def _unreachable(uri: str, exc: Exception) -> RegistryError:
+    text = str(getattr(exc, "message", exc))
+    detail = (
+        "connection refused"
+        if "refused" in text.lower()
+        else "timed out"
+        if "timeout" in text.lower() or "timed out" in text.lower()
+        else scrub(text).splitlines()[0][:200]
+    )
+    return RegistryError(
+        f"cannot reach the MLflow tracking server at {hide_credentials(uri)} ({detail}). "
+        "Is it running, and is DRIFTLINE_MLFLOW_TRACKING_URI right?"
+    )
 
 
 def experiment_name(spec: ModelSpec) -> str:

@@ -191,7 +191,8 @@ def _check_baseline(baseline: Baseline, spec: ModelSpec, plan: DriftPlan) -> Non
 def _baseline_ranges(baseline: Baseline) -> dict[str, tuple[float, float]]:
     ranges = {}
     for column, stats in baseline.stats.items():
-        lo, hi = stats.get("min"), stats.get("max")
+        # range_lo / range_hi; min / max in baselines captured before they existed
+        lo, hi = stats.get("range_lo", stats.get("min")), stats.get("range_hi", stats.get("max"))
         if isinstance(lo, int | float) and isinstance(hi, int | float):
             ranges[column] = (float(lo), float(hi))
     return ranges

@@ -24,6 +24,8 @@ from typing import Any
 import pandas as pd
 
 from driftline.config.errors import DataError, DriftlineError
+from driftline.config.markup import markdown_text
+from driftline.config.secrets import scrub
 from driftline.config.times import utc_datetime, utc_now
 from driftline.data import claims
 from driftline.data.store import Store
@@ -143,44 +145,48 @@ class MonitorRun:
         ]
 
     def markdown(self) -> str:
-        """A short human summary of the run (Prefect artifact, alerts, notes)."""
+        """A short human summary of the run (Prefect artifact, alerts, notes). Every value
+        that comes from data or an error is escaped (:func:`markdown_text`): it shows as
+        text, never as a tag, link or script."""
         d = self.decision
+        md = markdown_text
         window = f"{self.window_start:%Y-%m-%d %H:%M} to {self.window_end:%Y-%m-%d %H:%M} UTC"
         lines = [
-            f"# {self.model}: {d.status}, decision **{d.action}** (severity {d.severity})",
+            f"# {md(self.model)}: {md(d.status)}, decision **{md(d.action)}** "
+            f"(severity {md(d.severity)})",
             "",
             f"- window: {window}",
-            f"- champion version: {self.champion_version or 'unknown'}",
+            f"- champion version: {md(self.champion_version or 'unknown')}",
             f"- rows: {self.rows if self.rows is not None else 'unknown'}",
         ]
         if d.drift_share is not None:
             lines.append(f"- drift share: {d.drift_share:.0%}")
         if d.drifted_columns:
-            lines.append(f"- drifted columns: {', '.join(d.drifted_columns)}")
+            lines.append(f"- drifted columns: {', '.join(md(c) for c in d.drifted_columns)}")
         perf = self.result.performance if self.result is not None else None
         if perf is not None and perf.metrics:
             shown = ", ".join(
-                f"{k} {v:.3f} (validation {perf.baseline[k]:.3f})"
+                f"{md(k)} {v:.3f} (validation {perf.baseline[k]:.3f})"
                 if k in perf.baseline
-                else f"{k} {v:.3f}"
+                else f"{md(k)} {v:.3f}"
                 for k, v in perf.metrics.items()
             )
-            whose = f" (predictions of champion v{perf.version})" if perf.version else ""
-            cohort = f" (cohort {perf.cohort})" if perf.cohort else ""
+            whose = f" (predictions of champion v{md(perf.version)})" if perf.version else ""
+            cohort = f" (cohort {md(perf.cohort)})" if perf.cohort else ""
             lines.append(
                 f"- realized{whose}{cohort}: {shown} on {perf.labelled_rows} labelled predictions"
             )
         for other in self.result.other_performance if self.result is not None else ():
-            shown = ", ".join(f"{k} {v:.3f}" for k, v in other.metrics.items()) or "no metrics"
+            shown = ", ".join(f"{md(k)} {v:.3f}" for k, v in other.metrics.items()) or "no metrics"
             lines.append(
-                f"- realized (predictions of v{other.version}, not judged): {shown} on "
+                f"- realized (predictions of v{md(other.version)}, not judged): {shown} on "
                 f"{other.labelled_rows} labelled predictions"
             )
         if self.report_path is not None:
-            lines.append(f"- report: `{self.report_path}`")
+            lines.append(f"- report: {md(self.report_path)}")
         if self.run_id is not None:
             lines.append(f"- stored as monitor run {self.run_id}")
-        lines += ["", "## Why", "", *(f"- {r}" for r in d.reasons)]
+        lines += ["", "## Why", "", *(f"- {md(r)}" for r in d.reasons)]
         return "\n".join(lines)
 
 
@@ -408,9 +414,11 @@ def _publish(
 
 
 def _message(exc: BaseException) -> str:
+    """What a failed run records, logs and alerts: the error's text without secrets
+    (``user:password@`` in URLs, webhook paths, ``token=`` values)."""
     if isinstance(exc, DriftlineError):
-        return str(exc)
-    return f"unexpected {type(exc).__name__}: {exc}"
+        return scrub(str(exc))
+    return scrub(f"unexpected {type(exc).__name__}: {exc}")
 
 
 def _failed_run(

@@ -45,6 +45,9 @@ class DriftPlan:
     task_options: dict[str, Any] = field(default_factory=dict)
     quality: DataQuality = field(default_factory=DataQuality)
     engine: str = DEFAULT_ENGINE
+    #: Reports and snapshots with plots of individual values (``monitoring.report_detail:
+    #: rows``); by default they hold aggregates only.
+    row_level_report: bool = False
 
     @classmethod
     def from_spec(cls, spec: ModelSpec, *, prediction: bool | None = None) -> DriftPlan:
@@ -72,6 +75,7 @@ class DriftPlan:
             task_options=dict(spec.model.task_options),
             quality=mon.data_quality,
             engine=plan.engine,
+            row_level_report=plan.row_level_report,
         )
 
     @classmethod
@@ -95,6 +99,7 @@ class DriftPlan:
             drift_share=mon.drift.drift_share,
             quality=mon.data_quality,
             engine=mon.drift.engine,
+            row_level_report=mon.report_detail == "rows",
         )
 
     def with_engine(self, name: str) -> DriftPlan:

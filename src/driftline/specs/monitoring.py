@@ -281,6 +281,14 @@ class Monitoring(Section):
         default_factory=Performance, description="Realized ROC AUC / PR AUC from labels."
     )
     policy: Policy = Field(default_factory=Policy, description="From findings to a decision.")
+    report_detail: Literal["aggregates", "rows"] = Field(
+        default="aggregates",
+        description="What HTML reports and Evidently snapshots hold: 'aggregates' (scores, "
+        "tests, counts; no plot of values, so no customer's value can be read from them) or "
+        "'rows' (Evidently's full plots, which show individual values: `driftline privacy "
+        "forget` then deletes the reports and snapshots of every window holding the "
+        "customer's rows).",
+    )
 
     @field_validator("window", "schedule")
     @classmethod

@@ -18,6 +18,7 @@ or adds a test fails loudly instead of drifting apart.
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -162,6 +163,9 @@ class EvidentlyEngine:
             performance = _performance_snapshot(
                 labelled, plan.score, plan.target, stamp, tags, task=plan.task
             )
+        if not plan.row_level_report:
+            snapshot = aggregates_only(snapshot)
+            performance = aggregates_only(performance) if performance is not None else None
         return EngineOutput(
             scores={c: scores[c] for c in columns},
             report=EvidentlyReport(snapshot, performance),
@@ -384,6 +388,81 @@ def _multiclass_snapshot(
         )
 
 
+def aggregates_only(snapshot: Any) -> Any:
+    """The snapshot without anything that shows individual values: every plot (the
+    per-row scatter of a drift widget, whose "aggregated" form still shows one row's value
+    when a bin holds one customer's rows; histograms, whose outer bin edges are the
+    column's minimum and maximum; category bars, which name rare categories) and the
+    distributions of the drift table. What stays: scores, methods, thresholds, verdicts,
+    tests and counts. Metric values are untouched, so dashboards read the same numbers.
+    Used for every report and snapshot unless the spec asks for ``report_detail: rows``."""
+    from evidently.core.report import Snapshot
+
+    data = snapshot.dump_dict()
+    data["widgets"] = _without_plots(data.get("widgets", []))
+    data["tests_widgets"] = _without_plots(data.get("tests_widgets", []))
+    for result in (data.get("metric_results") or {}).values():
+        if isinstance(result, dict) and "widget" in result:
+            result["widget"] = _without_plots(result.get("widget") or [])
+    return Snapshot.load_dict(data)
+
+
+_VALUE_KEYS = {"current_distribution", "reference_distribution", "details"}
+
+
+def _without_plots(widgets: list[Any]) -> list[Any]:
+    """Widgets (as dicts) with plots and value distributions removed, recursively; a
+    widget that is nothing but a plot is dropped."""
+    kept = []
+    for widget in widgets:
+        if not isinstance(widget, dict):
+            continue
+        params = widget.get("params")
+        if isinstance(params, dict) and "data" in params and "layout" in params:
+            continue  # a plotly figure
+        widget["additionalGraphs"] = []
+        widget["tabs"] = []
+        widget["insights"] = []
+        if isinstance(params, dict) and isinstance(params.get("data"), list):
+            for row in params["data"]:
+                if isinstance(row, dict):
+                    for key in _VALUE_KEYS & row.keys():
+                        row[key] = None
+        if widget.get("widgets"):
+            widget["widgets"] = _without_plots(widget["widgets"])
+        if widget.get("type") == "tabs" and not widget.get("widgets"):
+            continue
+        kept.append(widget)
+    return kept
+
+
+_DATA_BLOCK = re.compile(r"<script>\s*var (metric_[0-9a-f]+) = ")
+
+
+def sealed_html(snapshot: Any) -> str:
+    """A snapshot's standalone HTML page, with its data made inert.
+
+    Evidently embeds the report's data as JSON in a ``<script>`` element
+    (``var metric_<id> = {...}``, up to the page's root ``<div id="root_metric_<id>">``)
+    without escaping ``</script>`` or ``<!--`` inside strings, so a category value or
+    column name could end the element and run script when the page is opened. Every ``<``
+    in that block is written ``\\u003c`` (:func:`driftline.config.markup.seal_script_json`).
+    DataError when the page is not laid out that way (an Evidently upgrade): no report
+    rather than an unsafe one."""
+    from driftline.config.markup import seal_script_json
+
+    page = snapshot.get_html_str(as_iframe=False)
+    found = _DATA_BLOCK.search(page)
+    root = page.find(f'<div id="root_{found.group(1)}"') if found else -1
+    end = page.rfind("</script>", 0, root) if found and root > 0 else -1
+    if found is None or end < found.end():
+        raise DataError(
+            "Evidently's HTML page is not laid out as driftline expects (its data block was "
+            "not found), so no report was written; check the installed Evidently version"
+        )
+    return seal_script_json(page, found.end(), end)
+
+
 class EvidentlyReport:
     """The Evidently snapshots of one check: drift, and performance when labels existed."""
 
@@ -392,13 +471,15 @@ class EvidentlyReport:
         self._performance = performance
 
     def save_html(self, path: Path) -> list[Path]:
+        """Write the drift report to ``path`` (and the performance report beside it, named
+        ``<stem>-performance.html``); returns the paths written. Data in the page cannot
+        run as script (:func:`sealed_html`)."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        # save_html needs a str path: given a file object it silently writes nothing.
-        self._drift.save_html(str(path))
+        path.write_text(sealed_html(self._drift), encoding="utf-8")
         written = [path]
         if self._performance is not None:
             perf = path.with_name(f"{path.stem}-performance{path.suffix}")
-            self._performance.save_html(str(perf))
+            perf.write_text(sealed_html(self._performance), encoding="utf-8")
             written.append(perf)
         return written
 
