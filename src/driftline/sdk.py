@@ -328,7 +328,14 @@ def notify_monitor_run(
             except SpecError:
                 spec = None
             destinations = ctx.alert_destinations(overrides)
-            return notify_run(ctx.store, run, spec, destinations, flow_run_url=flow_run_url)
+            return notify_run(
+                ctx.store,
+                run,
+                spec,
+                destinations,
+                flow_run_url=flow_run_url,
+                evidently_ui=ctx.settings.evidently_ui_url,
+            )
     except StoreError as exc:
         log.error("could not queue the alert of %s: %s", run.model, exc)
         return None

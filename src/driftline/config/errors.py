@@ -46,3 +46,8 @@ class AlertError(DriftlineError):
 class PluginError(DriftlineError):
     """A registered implementation (task, drift engine, trainer, alert channel) failed or
     answered outside its contract; the message names it and where it came from."""
+
+
+class ConfigError(DriftlineError):
+    """A setting, an option or the machine's state (e.g. a port already taken) does not
+    allow what was asked; the message says which and what to change."""
