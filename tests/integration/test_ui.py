@@ -99,9 +99,7 @@ def test_ui_shows_the_homes_flow_runs_on_its_own_ports_and_sigterm_stops_every_c
     tmp_path: Path,
 ) -> None:
     home = tmp_path / "home"
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "DRIFTLINE_"))
-    } | {
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "DRIFTLINE_"))} | {
         "DRIFTLINE_HOME": str(home),
         "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",

@@ -13,10 +13,8 @@ from driftline.alerts.lifecycle import (
     SYSTEM_MODEL,
     delivery_note,
     flow_failed_alert,
-    model_version_url,
     outcome_alert,
     promoted_alert,
-    public_url,
     rejected_alert,
     retrain_started_alert,
     rollback_alert,
@@ -316,33 +314,6 @@ def test_scrub_keeps_ordinary_text() -> None:
 
 
 # -- addresses ----------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("uri", "expected"),
-    [
-        ("http://127.0.0.1:5000", "http://127.0.0.1:5000/#/models/pp%2Fx/versions/7"),
-        (
-            "HTTPS://mlflow.example.com/ml/",
-            "https://mlflow.example.com/ml/#/models/pp%2Fx/versions/7",
-        ),
-        ("sqlite:////home/me/.driftline/mlflow.db", None),
-        ("file:///tmp/mlruns", None),
-        ("databricks", None),
-        ("postgresql://u:p@db/mlflow", None),
-        ("http://host:notaport", None),
-        (None, None),
-    ],
-)
-def test_model_version_url(uri: str | None, expected: str | None) -> None:
-    assert model_version_url(uri, "pp/x", "7") == expected
-
-
-def test_public_url_drops_credentials_query_and_fragment() -> None:
-    assert public_url("http://u:p@[::1]:4200/runs/flow-run/9?x=1#y") == (
-        "http://[::1]:4200/runs/flow-run/9"
-    )
-    assert public_url("mailto:someone@example.com") is None
 
 
 def test_delivery_note_without_a_record() -> None:
