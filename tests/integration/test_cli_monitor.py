@@ -146,8 +146,11 @@ def test_the_slack_link_of_a_run_opens_its_snapshot(
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     ui = subprocess.Popen(
-        [str(Path(sys.executable).parent / "evidently"), "ui"]
-        + ["--workspace", str(home.workspace_dir()), "--host", "127.0.0.1", "--port", str(port)],
+        [
+            str(Path(sys.executable).parent / "evidently"),
+            *("ui", "--workspace", str(home.workspace_dir())),
+            *("--host", "127.0.0.1", "--port", str(port)),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

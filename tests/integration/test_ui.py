@@ -1,5 +1,6 @@
 """``driftline ui`` for real: a clear error when a port is taken; the Prefect UI on
-non-default ports, on the home's own database, seen in headless Chromium; SIGTERM stops every child."""
+non-default ports, on the home's own database, seen in headless Chromium; SIGTERM stops
+every child."""
 
 from __future__ import annotations
 
@@ -109,9 +110,11 @@ def test_ui_shows_the_homes_flow_runs_on_its_own_ports_and_sigterm_stops_every_c
     out_path = tmp_path / "ui.out"
     with out_path.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-c", "from driftline.cli import main; main()", "ui"]
-            + ["--evidently-port", str(ports[0]), "--mlflow-port", str(ports[1])]
-            + ["--prefect-port", str(ports[2])],
+            [
+                *(sys.executable, "-c", "from driftline.cli import main; main()", "ui"),
+                *("--evidently-port", str(ports[0]), "--mlflow-port", str(ports[1])),
+                *("--prefect-port", str(ports[2])),
+            ],
             env=env,
             cwd=REPO,
             stdout=out,
