@@ -206,9 +206,7 @@ def monitor_run(
         run = monitor_model(model, window_end)
     alert_note = "not needed (quiet window)"
     if run.action != "none" or run.status == "failed":
-        alert_note = (
-            "not sent (--no-alert)" if no_alert else delivery_note(notify_monitor_run(run))
-        )
+        alert_note = "not sent (--no-alert)" if no_alert else delivery_note(notify_monitor_run(run))
     retrain_note, retrain_failed = "not needed", False
     if run.action == "retrain":
         retrain_note = "not requested (--no-retrain)"
