@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from driftline.cli.options import ModelOpt
 from driftline.config.errors import DriftlineError
@@ -96,6 +97,15 @@ def _ingest(kind: str, path: Path, model: str, model_version: str | None = None)
         f"{result.already_stored:,} already stored, "
         f"{result.duplicates_in_batch:,} repeated in the file"
     )
+    if result.unmatched:
+        console.print(
+            Text(
+                f"{result.unmatched:,} labels match no stored prediction (first request ids: "
+                f"{', '.join(result.unmatched_examples)}): check the request id column, or "
+                "ingest their predictions first",
+                style="yellow",
+            )
+        )
 
 
 @ingest_app.command("predictions")
@@ -228,6 +238,7 @@ from driftline.cli import demo as _demo  # noqa: E402
 from driftline.cli import lifecycle as _lifecycle  # noqa: E402
 from driftline.cli import ops as _ops  # noqa: E402
 from driftline.cli import plugins as _plugins  # noqa: E402
+from driftline.cli import specs as _specs  # noqa: E402
 
 app.command("demo")(_demo.demo)
 app.add_typer(_ops.dashboards_app, name="dashboards")
@@ -235,6 +246,7 @@ app.command("ui")(_ops.ui)
 app.add_typer(_ops.deployments_app, name="deployments")
 app.command("serve")(_ops.serve)
 app.command("plugins")(_plugins.plugins)
+app.add_typer(_specs.spec_app, name="spec")
 app.add_typer(_alerts.app, name="alerts")
 app.add_typer(_lifecycle.app)  # train, benchmark, promote, rollback, adopt, models
 

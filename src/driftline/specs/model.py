@@ -60,6 +60,14 @@ class ModelSection(Section):
     label_delay_days: int = Field(
         default=7, ge=0, description="Days after a prediction until its label has matured."
     )
+    max_unmatched_label_share: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description="Largest share of a label batch whose request ids match no stored "
+        "prediction; above it the batch is refused (usually the wrong id column or the "
+        "wrong model). Unmatched labels below it are stored, and reported.",
+    )
     features: Features = Field(description="Feature columns by type.")
     segments: list[str] = Field(
         default_factory=list,
