@@ -199,3 +199,26 @@ def _answers(url: str) -> bool:
         return httpx.get(url, timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def test_every_result_command_prints_one_json_document(cli: Cli) -> None:
+    code, text = cli("monitor", "run", "-m", "pp_cli", "--window-end", iso_day(23), "--no-retrain")
+    assert code == 0, text
+    code, text = cli("monitor", "history", "-m", "pp_cli", "--json")
+    assert code == 0, text
+    runs = json.loads(text)["runs"]
+    assert runs and {"id", "window_end", "decision", "champion_version"} <= set(runs[0])
+    code, text = cli("models", "-m", "pp_cli", "--json")
+    assert code == 0, text
+    models = json.loads(text)
+    assert [v["version"] for v in models["versions"]][-1:] and models["decisions"]
+    code, text = cli("status", "--json")
+    assert code == 0, text
+    status = {m["model"]: m for m in json.loads(text)["models"]}
+    assert status["pp_cli"]["predictions"] > 0 and status["pp_cli"]["read_from"]
+    code, text = cli("alerts", "list", "--json")
+    assert code == 0, text
+    assert set(json.loads(text)) == {"totals", "alerts"}
+    code, text = cli("plugins", "--json")
+    assert code == 0, text
+    assert "binary_classification" in [e["name"] for e in json.loads(text)["tasks"]["entries"]]

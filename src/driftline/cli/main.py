@@ -7,6 +7,7 @@ caught, so a real bug still shows its traceback.
 from __future__ import annotations
 
 import os
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -16,7 +17,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from driftline.cli.options import ModelOpt
+from driftline.cli.options import JsonOpt, ModelOpt, print_json
 from driftline.config.errors import DriftlineError
 
 if TYPE_CHECKING:
@@ -187,7 +188,7 @@ def simulate_cmd(
 
 
 @app.command("status")
-def status() -> None:
+def status(as_json: JsonOpt = False) -> None:
     """Show what each model's predictions source holds: driftline's store, or the table a
     spec's source: names. Creates nothing, anywhere: on a database without driftline's
     tables it says so (and still shows models that read from their own table)."""
@@ -206,6 +207,21 @@ def status() -> None:
                 rows.append((spec, summarize(ctx.store, spec)))
             except DriftlineError as exc:  # one unreadable source hides no other model
                 rows.append((spec, str(exc)))
+    if as_json:
+        print_json(
+            {
+                "problem": problem,
+                "models": [
+                    {
+                        "model": spec.name,
+                        "read_from": spec.source.describe() if spec.source else "driftline store",
+                        **({"error": s} if isinstance(s, str) else asdict(s)),
+                    }
+                    for spec, s in rows
+                ],
+            }
+        )
+        return
     if problem is not None:
         console.print(problem, style="yellow", markup=False, highlight=False)
     if rows or problem is None:

@@ -4,6 +4,7 @@ the champion's baseline, the policy). Commands parse, call the core, and render.
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -330,6 +331,7 @@ def _realized(run: StoredRun) -> str:
 def monitor_history(
     model: ModelOpt,
     limit: Annotated[int, typer.Option(min=1, help="How many runs to show, newest first.")] = 30,
+    as_json: JsonOpt = False,
 ) -> None:
     """Show the stored monitor runs of a model, newest window first."""
     from driftline.context import Context
@@ -338,6 +340,9 @@ def monitor_history(
     with Context.open(read_only=True) as ctx:
         ctx.store.require_schema()
         runs = list_runs(ctx.store, model, limit=limit)
+    if as_json:
+        print_json({"model": model, "runs": [asdict(run) for run in runs]})
+        return
     table = Table(title=f"{model}: monitor runs")
     for name in ("run", "window end", "status", "drift share", "decision", "severity"):
         table.add_column(name, justify="right" if name in {"run", "drift share"} else "left")
