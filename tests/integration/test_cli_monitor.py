@@ -140,7 +140,11 @@ def test_run_json_is_one_document(cli: Cli) -> None:
 @pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (CI installs it)")
 def test_the_slack_link_of_a_run_opens_its_snapshot(
-    cli: Cli, home: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    cli: Cli,
+    home: Settings,
+    slack: LocalReceiver,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -155,14 +159,12 @@ def test_the_slack_link_of_a_run_opens_its_snapshot(
         stderr=subprocess.DEVNULL,
     )
     try:
-        with LocalReceiver() as receiver:
-            monkeypatch.setenv("DRIFTLINE_SLACK_WEBHOOK_URL", receiver.url)
-            monkeypatch.setenv("DRIFTLINE_EVIDENTLY_UI_URL", f"http://127.0.0.1:{port}")
-            code, text = cli(
-                "monitor", "run", "-m", "pp_cli", "--window-end", iso_day(36), "--no-retrain"
-            )
-            assert code == 0, text
-            links = json.dumps(receiver.payloads()[-1]["blocks"])
+        monkeypatch.setenv("DRIFTLINE_EVIDENTLY_UI_URL", f"http://127.0.0.1:{port}")
+        code, text = cli(
+            "monitor", "run", "-m", "pp_cli", "--window-end", iso_day(36), "--no-retrain"
+        )
+        assert code == 0, text
+        links = json.dumps(slack.payloads()[-1]["blocks"])
         match = re.search(r"<(http://127\.0\.0\.1:\d+/projects/[^|>]+)\|Evidently report>", links)
         assert match, links
         deadline = time.monotonic() + 120
