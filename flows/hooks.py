@@ -17,7 +17,9 @@ from driftline.flows.secrets import channel_urls
 from prefect.logging.loggers import flow_run_logger
 
 from driftline.alerts.lifecycle import delivery_note, flow_failed_alert
+from driftline.config.links import flow_run_page
 from driftline.config.secrets import scrub
+from driftline.config.settings import get_settings
 from driftline.sdk import notify_event
 
 #: Name of a Failed state whose alert the flow has already sent.
@@ -25,18 +27,25 @@ ALERTED_FAILURE = "Failed (alerted)"
 
 
 def flow_run_url(flow_run_id: UUID | str | None = None) -> str | None:
-    """The Prefect UI page of a flow run (default: the current one); None when no UI or
-    API address is configured or no run is active."""
+    """The Prefect UI page of a flow run (default: the current one): under
+    ``DRIFTLINE_PREFECT_UI_URL`` when set, else where Prefect says its UI is
+    (``PREFECT_UI_URL``, or derived from ``PREFECT_API_URL``), else under the address
+    ``driftline ui`` serves the home's Prefect UI at. None when no run is active."""
     from prefect.runtime import flow_run
     from prefect.utilities.urls import url_for
 
     run_id = flow_run_id or flow_run.get_id()
     if not run_id:
         return None
-    try:
-        return url_for("flow-run", obj_id=str(run_id))
-    except Exception:  # a link is a nicety: never let it cost the alert
-        return None
+    settings = get_settings()
+    if "prefect_ui_url" not in settings.model_fields_set:
+        try:
+            url = url_for("flow-run", obj_id=str(run_id))
+        except Exception:  # a link is a nicety: never let it cost the alert
+            url = None
+        if url:
+            return url
+    return flow_run_page(settings.prefect_ui_url, str(run_id))
 
 
 def alert_on_failure(flow: Any, flow_run: Any, state: Any) -> None:

@@ -24,6 +24,8 @@ from prefect.cache_policies import NO_CACHE
 from prefect.events import emit_event
 from prefect.states import Failed
 
+from driftline.config.links import snapshot_url
+from driftline.config.settings import get_settings
 from driftline.monitoring.monitor import MonitorRun, timeline_row
 from driftline.ops.deployments import DRIFT_EVENT, model_resource
 from driftline.sdk import backfill, monitor_model, notify_monitor_run
@@ -44,9 +46,11 @@ def monitor_window(model: str, window_end: str | None) -> MonitorRun:
 
 @task(name="publish-artifacts", persist_result=False, cache_policy=NO_CACHE)
 def publish_artifacts(run: MonitorRun) -> None:
-    """A markdown summary, a table of the columns, and a link to the HTML report."""
+    """A markdown summary, a table of the columns, and a link to the run's snapshot in
+    the Evidently UI (the HTML file's path is in the summary, labelled as a path)."""
+    report_url = snapshot_url(get_settings().evidently_ui_url, run.project_id, run.snapshot_id)
     create_markdown_artifact(
-        markdown=run.markdown(),
+        markdown=run.markdown(report_url),
         key=_key(run.model, "summary"),
         description=f"{run.model}: window ending {run.window_end:%Y-%m-%d %H:%M} UTC",
     )
@@ -57,12 +61,12 @@ def publish_artifacts(run: MonitorRun) -> None:
             key=_key(run.model, "columns"),
             description=f"{run.model}: drift per column",
         )
-    if run.report_path is not None:
+    if report_url is not None:
         create_link_artifact(
-            link=run.report_path.resolve().as_uri(),
-            link_text=f"Evidently report {run.report_path.name}",
+            link=report_url,
+            link_text=f"Evidently snapshot of {run.window_end:%Y-%m-%d %H:%M} UTC",
             key=_key(run.model, "report"),
-            description=f"{run.model}: HTML report of the window",
+            description=f"{run.model}: the window's report in the Evidently UI",
         )
 
 

@@ -426,7 +426,14 @@ def notify_monitor_run(
             except SpecError:
                 spec = None
             destinations = ctx.alert_destinations(overrides)
-            return notify_run(ctx.store, run, spec, destinations, flow_run_url=flow_run_url)
+            return notify_run(
+                ctx.store,
+                run,
+                spec,
+                destinations,
+                flow_run_url=flow_run_url,
+                evidently_ui=ctx.settings.evidently_ui_url,
+            )
     except Exception as exc:  # an alert problem never fails the run it is about
         log.error("could not queue or send the alert of %s: %s", run.model, scrub(str(exc)))
         return None

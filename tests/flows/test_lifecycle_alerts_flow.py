@@ -126,9 +126,10 @@ def test_retrain_announces_its_start_and_the_promotion(
     roc = outcome.report.gate("floor").observed
     diff = outcome.report.gate("improvement").observed
     assert f"*roc_auc*\n{roc:.4f} (champion v1 {roc - diff:.4f}, {diff:+.4f})" in body
-    # the Prefect flow run is linked; MLflow on SQLite has no UI address to link
+    # the Prefect flow run is linked; MLflow on SQLite: the version under driftline ui's
+    # MLflow UI (DRIFTLINE_MLFLOW_UI_URL's default)
     assert "|Prefect flow run>" in body and "/runs/flow-run/" in body
-    assert "MLflow model version" not in body
+    assert "<http://127.0.0.1:5000/#/models/pp_alerted/versions/2|MLflow model version>" in body
     assert _kinds(home, "pp_alerted") == [
         ("retrain_started", "info", "sent"),
         ("promoted", "info", "sent"),

@@ -10,7 +10,6 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
 
 import pytest
 from driftline.flows.hooks import ALERTED_FAILURE
@@ -64,9 +63,14 @@ def test_quiet_window_runs_and_publishes_its_artifacts(home: Settings) -> None:
     spec = find_spec("pp_watched", home.specs_dir)
     assert [r["column"] for r in rows] == spec.model.features.all
     link = _artifact("monitor-pp-watched-report")
-    uri = re.search(r"\((file://[^)]+)\)", str(link.data))
+    # the link opens the run's snapshot in the Evidently UI (DRIFTLINE_EVIDENTLY_UI_URL's
+    # default); the report file's path is in the summary, labelled as a path
+    uri = re.search(r"\((http://127\.0\.0\.1:8000/projects/[^)]+/reports/[^)]+)\)", str(link.data))
     assert uri is not None, link.data
-    report = Path(unquote(urlparse(uri.group(1)).path))
+    assert f"({uri.group(1)})" in str(markdown.data)
+    path = re.search(r"report file \(path on the monitoring host\): `([^`]+)`", str(markdown.data))
+    assert path is not None, markdown.data
+    report = Path(path.group(1))
     assert report.is_file() and report.parent == home.reports_dir() / "pp_watched"
 
 

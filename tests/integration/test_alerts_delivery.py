@@ -73,7 +73,7 @@ def test_an_alert_reaches_slack_and_the_webhook_and_is_marked_sent(
     alert = drift_alert(
         n_features=300,
         quality=[Finding(name="missing share: recency_days", value=0.2)],
-        links=Links(report="/tmp/report.html"),
+        links=Links(report_file="/tmp/report.html"),
     )
     config = AlertsSection(channels=["slack", "webhook"])
     destinations = Destinations(

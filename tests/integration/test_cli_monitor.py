@@ -3,23 +3,34 @@ MLflow champion and a SQLite store (exit codes included)."""
 
 from __future__ import annotations
 
+import json
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+import yaml
 
 from driftline.config.settings import Settings
 from driftline.data import ingest
 from driftline.data.privacy import Pseudonymizer
 from driftline.data.store import Store
+from driftline.devtools.receiver import LocalReceiver
 from driftline.specs import find_spec
 from tests.conftest import Cli, cli_runner
 from tests.lifecycle_data import day, world
 from tests.simdata import CHAMPION_DAY, iso_day, monitored_home
 
 KEY = "c" * 32
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +55,7 @@ def test_run_then_history(cli: Cli, home: Settings) -> None:
     assert "against champion v1" in text
     assert "status ok, decision none" in text
     assert str(home.reports_dir() / "pp_cli") in " ".join(text.split())
-    code, text = cli("monitor", "run", "-m", "pp_cli", "--window-end", iso_day(35))
+    code, text = cli("monitor", "run", "-m", "pp_cli", "--window-end", iso_day(35), "--no-retrain")
     assert code == 0, text
     assert "decision retrain (severity critical)" in text
     assert "realized roc_auc" in text and "of champion v1" in text
@@ -149,3 +160,147 @@ def test_no_credential_of_the_tracking_uri_is_printed_stored_or_alerted(
         assert any(e and "cannot reach the MLflow tracking server" in e for e in errors)
     finally:
         store.dispose()
+
+
+@pytest.fixture
+def slack(home: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalReceiver]:
+    """The local receiver as the Slack webhook, and every repeat alerted (cooldown 0) so
+    that the order of the tests does not matter."""
+    path = home.specs_dir / "pp_cli.yaml"
+    original = path.read_text()
+    data = yaml.safe_load(original)
+    data.setdefault("alerts", {})["cooldown_minutes"] = 0
+    path.write_text(yaml.safe_dump(data))
+    try:
+        with LocalReceiver(path="/services/T1/B1/secret-token") as receiver:
+            monkeypatch.setenv("DRIFTLINE_SLACK_WEBHOOK_URL", receiver.url)
+            monkeypatch.setenv("DRIFTLINE_EVIDENTLY_UI_URL", "http://127.0.0.1:18999")
+            yield receiver
+    finally:
+        path.write_text(original)
+
+
+def test_run_alerts_through_the_outbox_like_the_flow(cli: Cli, slack: LocalReceiver) -> None:
+    code, text = cli("monitor", "run", "-m", "pp_cli", "--window-end", iso_day(35), "--no-retrain")
+    flat = " ".join(text.split())
+    assert code == 0, text
+    assert "decision retrain" in flat
+    assert re.search(r"alert: alert [0-9a-f]{8}: slack sent", flat), flat
+    assert "retrain: not requested (--no-retrain)" in flat
+    assert "secret-token" not in text
+    # alerts of earlier runs (queued while no webhook was set) go out first
+    payload = slack.payloads()[-1]
+    assert "pp_cli" in payload["text"]
+    links = json.dumps(payload["blocks"])
+    # the Evidently snapshot, under the public UI address; no file path when it is known
+    assert re.search(r"http://127\.0\.0\.1:18999/projects/[0-9a-f-]+/reports/[0-9a-f-]+", links)
+    assert "path on the monitoring host" not in links
+
+
+def test_no_alert_sends_nothing_and_says_so(cli: Cli, slack: LocalReceiver) -> None:
+    code, text = cli(
+        "monitor", "run", "-m", "pp_cli", "--window-end", iso_day(35), "--no-alert", "--no-retrain"
+    )
+    assert code == 0, text
+    assert "alert: not sent (--no-alert)" in " ".join(text.split())
+    assert slack.payloads() == []
+
+
+def test_run_json_is_one_document(cli: Cli) -> None:
+    code, text = cli(
+        "monitor", "run", "-m", "pp_cli", "--window-end", iso_day(CHAMPION_DAY + 1), "--json"
+    )
+    assert code == 0, text
+    document = json.loads(text)
+    assert document["model"] == "pp_cli" and document["decision"] == "none"
+    assert document["alert"] == "not needed (quiet window)"
+    assert document["retrain"] == "not needed"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (CI installs it)")
+def test_the_slack_link_of_a_run_opens_its_snapshot(
+    cli: Cli,
+    home: Settings,
+    slack: LocalReceiver,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    ui = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "evidently"),
+            *("ui", "--workspace", str(home.workspace_dir())),
+            *("--host", "127.0.0.1", "--port", str(port)),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        monkeypatch.setenv("DRIFTLINE_EVIDENTLY_UI_URL", f"http://127.0.0.1:{port}")
+        code, text = cli(
+            "monitor", "run", "-m", "pp_cli", "--window-end", iso_day(36), "--no-retrain"
+        )
+        assert code == 0, text
+        links = json.dumps(slack.payloads()[-1]["blocks"])
+        match = re.search(r"<(http://127\.0\.0\.1:\d+/projects/[^|>]+)\|Evidently report>", links)
+        assert match, links
+        deadline = time.monotonic() + 120
+        while not _answers(f"http://127.0.0.1:{port}/api/projects"):
+            assert time.monotonic() < deadline, "evidently ui did not start"
+            time.sleep(1)
+        dom = subprocess.run(
+            [
+                str(CHROMIUM),
+                *("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"),
+                *("--disable-background-networking", "--disable-component-update"),
+                f"--user-data-dir={tmp_path / 'chromium'}",
+                "--virtual-time-budget=20000",
+                "--dump-dom",
+                match.group(1),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=True,
+        ).stdout
+    finally:
+        ui.terminate()
+        ui.wait(timeout=30)
+    text = re.sub(r"<[^>]+>", " ", dom)
+    # the page of this run's snapshot (its id in the breadcrumb), showing what it measured
+    snapshot_id = match.group(1).rsplit("/", 1)[1]
+    assert f"pp_cli / Reports / {snapshot_id}" in " ".join(text.split()), text[:3000]
+    assert "Dataset Drift" in text and "recency_days" in text
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def test_every_result_command_prints_one_json_document(cli: Cli) -> None:
+    code, text = cli("monitor", "run", "-m", "pp_cli", "--window-end", iso_day(23), "--no-retrain")
+    assert code == 0, text
+    code, text = cli("monitor", "history", "-m", "pp_cli", "--json")
+    assert code == 0, text
+    runs = json.loads(text)["runs"]
+    assert runs and {"id", "window_end", "decision", "champion_version"} <= set(runs[0])
+    code, text = cli("models", "-m", "pp_cli", "--json")
+    assert code == 0, text
+    models = json.loads(text)
+    assert [v["version"] for v in models["versions"]][-1:] and models["decisions"]
+    code, text = cli("status", "--json")
+    assert code == 0, text
+    status = {m["model"]: m for m in json.loads(text)["models"]}
+    assert status["pp_cli"]["predictions"] > 0 and status["pp_cli"]["read_from"]
+    code, text = cli("alerts", "list", "--json")
+    assert code == 0, text
+    assert set(json.loads(text)) == {"totals", "alerts"}
+    code, text = cli("plugins", "--json")
+    assert code == 0, text
+    assert "binary_classification" in [e["name"] for e in json.loads(text)["tasks"]["entries"]]

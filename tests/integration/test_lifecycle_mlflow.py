@@ -345,7 +345,8 @@ def test_training_on_too_few_rows_is_refused(lab: Lab) -> None:
     spec = variant(lab.spec, "pp_tiny", training={"min_rows": 5000})
     sim = world("stable")
     first_day = sim.predictions[sim.predictions["event_ts"] < day(sim, 1)]
-    load(lab.store, spec, lab.pseudonymizer, first_day, sim.labels)
+    labels = sim.labels[sim.labels["request_id"].isin(first_day["request_id"])]
+    load(lab.store, spec, lab.pseudonymizer, first_day, labels)
     with pytest.raises(DataError, match=r"training\.min_rows"):
         train(lab.store, lab.registry, spec, as_of=day(sim, 20))
     assert lab.registry.versions(spec) == []

@@ -202,3 +202,25 @@ def test_migrations_are_idempotent(store: Store) -> None:
 def test_unreachable_database_gives_clear_error() -> None:
     with pytest.raises(StoreError, match="cannot reach the store"):
         Store("postgresql+psycopg://nobody@127.0.0.1:1/nowhere?connect_timeout=2")
+
+
+def test_labels_matching_no_prediction_are_reported_and_refused_above_the_spec_share(
+    store: Store, spec: ModelSpec, traffic
+) -> None:  # type: ignore[no-untyped-def]
+    preds, labels = traffic
+    log_predictions(store, spec, preds, Pseudonymizer(b"k" * 32))
+    orphans = labels.head(100).copy()
+    orphans["request_id"] = [f"nobody-{i:03d}" for i in range(100)]
+    some = pd.concat([labels.head(400), orphans])
+    result = log_labels(store, spec, some)
+    assert (result.inserted, result.unmatched) == (500, 100)  # 20%: stored, and reported
+    assert result.unmatched_examples == tuple(f"nobody-{i:03d}" for i in range(5))
+    before = _count(store, "dl_labels")
+    mostly = pd.concat([labels.iloc[400:450], orphans.assign(request_id=orphans.request_id + "x")])
+    with pytest.raises(DataError) as err:  # 67% > max_unmatched_label_share 50%
+        log_labels(store, spec, mostly)
+    message = str(err.value)
+    assert "100 of 150 labels (67%) match no stored prediction" in message
+    assert "first request ids: nobody-000x, nobody-001x" in message
+    assert "model.max_unmatched_label_share (50%)" in message
+    assert _count(store, "dl_labels") == before  # nothing stored

@@ -104,7 +104,7 @@ def test_a_drift_alert_shows_header_fields_features_findings_and_links() -> None
         quality=[Finding(name="missing share: email_open_rate", value=0.12, threshold=0.05)],
         performance=[Finding(name="roc_auc", detail="fell from 0.81 to 0.74", value=0.74)],
         links=Links(
-            report="/srv/driftline/reports/purchase_propensity/2026-03-08.html",
+            report_file="/srv/driftline/reports/purchase_propensity/2026-03-08.html",
             flow_run="http://127.0.0.1:4200/runs/flow-run/0b1c",
             model_version="http://127.0.0.1:5000/#/models/purchase_propensity/versions/3",
         ),
@@ -132,7 +132,10 @@ def test_a_drift_alert_shows_header_fields_features_findings_and_links() -> None
     links = section_with(payload, "*Links:*")
     assert "<http://127.0.0.1:4200/runs/flow-run/0b1c|Prefect flow run>" in links
     assert "|MLflow model version>" in links
-    assert "HTML report: `/srv/driftline/reports/purchase_propensity/2026-03-08.html`" in links
+    assert (
+        "HTML report file (path on the monitoring host): "
+        "`/srv/driftline/reports/purchase_propensity/2026-03-08.html`"
+    ) in links
     assert payload["text"].startswith("[CRITICAL] purchase_propensity: Drift in 6 of 14 features")
     assert "top drifted: channel, recency_days" in payload["text"]
 
@@ -226,7 +229,7 @@ def test_overlong_link_targets_are_named_not_linked() -> None:
         drift_alert(links=Links(report=long_url, flow_run=long_url, model_version=long_url))
     )
     assert_within_limits(payload)
-    assert "HTML report (address too long to show)" in section_with(payload, "*Links:*")
+    assert "Evidently report (address too long to show)" in section_with(payload, "*Links:*")
 
 
 def test_the_limit_checker_reports_broken_payloads() -> None:
@@ -344,7 +347,9 @@ alerts = st.builds(
     performance=st.lists(findings, max_size=30),
     failing_gates=st.lists(findings, max_size=30),
     facts=st.dictionaries(text(max_size=300), text(max_size=3000), max_size=15),
-    links=st.builds(Links, report=targets, flow_run=targets, model_version=targets),
+    links=st.builds(
+        Links, report=targets, flow_run=targets, model_version=targets, report_file=targets
+    ),
     dedupe_key=text(max_size=255).map(lambda s: s[:255]),
 )
 

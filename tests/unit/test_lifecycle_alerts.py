@@ -13,10 +13,8 @@ from driftline.alerts.lifecycle import (
     SYSTEM_MODEL,
     delivery_note,
     flow_failed_alert,
-    model_version_url,
     outcome_alert,
     promoted_alert,
-    public_url,
     rejected_alert,
     retrain_started_alert,
     rollback_alert,
@@ -127,7 +125,7 @@ def test_retrain_started_without_monitor_run_or_link() -> None:
 
 def test_promoted_gives_versions_numbers_and_the_model_version_link() -> None:
     outcome = _outcome("promoted", _report())
-    alert = promoted_alert(outcome, tracking_uri="http://mlflow.internal:5000/")
+    alert = promoted_alert(outcome, mlflow_ui="http://mlflow.internal:5000/")
     assert (alert.kind, alert.severity.value, alert.decision) == ("promoted", "info", "promoted")
     assert alert.title == "Challenger v4 promoted to champion (replacing v3)"
     assert (alert.facts["Champion before"], alert.facts["Champion now"]) == ("v3", "v4")
@@ -146,7 +144,7 @@ def test_first_promotion_says_so_and_local_tracking_has_no_link() -> None:
         champion_before=None,
         reason="v4 promoted: every gate passed (first model)",
     )
-    alert = promoted_alert(outcome, tracking_uri="sqlite:////srv/driftline/mlflow.db")
+    alert = promoted_alert(outcome, mlflow_ui="sqlite:////srv/driftline/mlflow.db")
     assert alert.title.endswith("(first model)")
     assert alert.facts["Champion before"] == "none"
     assert alert.facts["roc_auc"] == "0.7312 (no champion yet)"
@@ -171,7 +169,7 @@ def test_an_adopted_champion_says_it_was_adopted() -> None:
 
 def test_rejected_lists_each_failing_gate_with_its_numbers_and_reason() -> None:
     outcome = _outcome("rejected", _report(failing=True), reason="rejected by 3 gates")
-    alert = rejected_alert(outcome, tracking_uri="https://mlflow.example.com/mlflow")
+    alert = rejected_alert(outcome, mlflow_ui="https://mlflow.example.com/mlflow")
     assert (alert.kind, alert.severity.value) == ("rejected", "warning")
     assert alert.title == "Challenger v4 rejected by 3 gates; champion v3 stays"
     gates = {g.name: g for g in alert.failing_gates}
@@ -223,7 +221,7 @@ def test_rollback_says_from_which_version_to_which() -> None:
         reason="v4 rolled back to v3: conversion dropped",
         triggered_by="cli:alice",
     )
-    alert = rollback_alert(outcome, tracking_uri="http://127.0.0.1:5000")
+    alert = rollback_alert(outcome, mlflow_ui="http://127.0.0.1:5000")
     assert (alert.kind, alert.severity.value) == ("rollback", "warning")
     assert alert.title == "Rolled back from v4 to v3"
     assert alert.summary == "v4 rolled back to v3: conversion dropped"
@@ -298,7 +296,7 @@ def test_no_secret_reaches_any_alert() -> None:
             champion_after="3",
             reason=f"v4 rolled back to v3: {error}",
         ),
-        tracking_uri="https://ops:hunter2@mlflow.example.com:8443/?token=tok-123456",
+        mlflow_ui="https://ops:hunter2@mlflow.example.com:8443/?token=tok-123456",
     )
     assert rollback.links.model_version == (
         "https://mlflow.example.com:8443/#/models/purchase_propensity/versions/3"
@@ -316,33 +314,6 @@ def test_scrub_keeps_ordinary_text() -> None:
 
 
 # -- addresses ----------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("uri", "expected"),
-    [
-        ("http://127.0.0.1:5000", "http://127.0.0.1:5000/#/models/pp%2Fx/versions/7"),
-        (
-            "HTTPS://mlflow.example.com/ml/",
-            "https://mlflow.example.com/ml/#/models/pp%2Fx/versions/7",
-        ),
-        ("sqlite:////home/me/.driftline/mlflow.db", None),
-        ("file:///tmp/mlruns", None),
-        ("databricks", None),
-        ("postgresql://u:p@db/mlflow", None),
-        ("http://host:notaport", None),
-        (None, None),
-    ],
-)
-def test_model_version_url(uri: str | None, expected: str | None) -> None:
-    assert model_version_url(uri, "pp/x", "7") == expected
-
-
-def test_public_url_drops_credentials_query_and_fragment() -> None:
-    assert public_url("http://u:p@[::1]:4200/runs/flow-run/9?x=1#y") == (
-        "http://[::1]:4200/runs/flow-run/9"
-    )
-    assert public_url("mailto:someone@example.com") is None
 
 
 def test_delivery_note_without_a_record() -> None:

@@ -53,7 +53,9 @@ def _run(decision: Decision, **result: object) -> MonitorRun:
         engine="evidently",
     )
     path = (Path("/tmp/reports/r.html"),)
-    return MonitorRun("purchase_propensity", START, END, decision, drift, "3", 5, path, None, 1800)
+    return MonitorRun(
+        "purchase_propensity", START, END, decision, drift, "3", 5, path, None, 1800, "p1", ("s1",)
+    )
 
 
 def _decision(action: str, severity: str, *triggers: str) -> Decision:
@@ -77,7 +79,19 @@ def test_drift_alert_lists_features_most_drifted_first(mspec: ModelSpec) -> None
     # p 1e-9 against 0.05, then 0.4 against 0.1, then 0.15 against 0.1
     assert [f.column for f in alert.drifted_features] == ["device", "channel", "recency_days"]
     assert (alert.columns_drifted, alert.columns_total, alert.rows) == (3, 4, 1800)
-    assert alert.links.report == "/tmp/reports/r.html"
+    assert alert.links.report is None  # no Evidently UI address given: the path, labelled
+    assert alert.links.items()[-1] == (
+        "HTML report file (path on the monitoring host)",
+        "/tmp/reports/r.html",
+    )
+    linked = alert_for(
+        _run(_decision("alert", "medium", "dataset_drift")),
+        mspec,
+        evidently_ui="http://ui.example.com:8000",
+    )
+    assert linked is not None
+    assert linked.links.report == "http://ui.example.com:8000/projects/p1/reports/s1"
+    assert [label for label, _ in linked.links.items()] == ["Evidently report"]
     assert alert.facts == {"Champion": "v3"}
     assert alert.dedupe_key == "purchase_propensity:drift"
     assert "3 of 4 features drifted" in alert.summary

@@ -67,7 +67,10 @@ def test_durations_and_rule_precedence() -> None:
         ({"critical_features": ["basket_size"]}, "not features: ['basket_size']"),
         ({"drift": {"columns": {"nope": {"method": "psi"}}}}, "not features: ['nope']"),
         ({"policy": {"persistence": {"required": 4, "of_last": 2}}}, "exceeds of_last"),
-        ({"schedule": "every day"}, "not a 5-field cron expression"),
+        ({"schedule": "every day"}, "monitoring.schedule: 'every day' has 2 fields"),
+        ({"schedule": "99 99 * * *"}, "monitoring.schedule: '99 99 * * *' is not a valid cron"),
+        ({"schedule": "0 6 * * * *"}, "monitoring.schedule: '0 6 * * * *' has 6 fields"),
+        ({"schedule": "H 6 * * *"}, "monitoring.schedule: 'H 6 * * *': random (R) and hashed"),
         ({"window": "1 fortnight"}, "monitoring.window"),
         ({"window": "0d"}, "must be longer than zero"),
         ({"drift": {"drift_share": 0}}, "monitoring.drift.drift_share"),
@@ -88,3 +91,25 @@ def test_unknown_monitoring_key_lists_the_allowed_ones() -> None:
     assert "monitoring.drift.numerical.metod: unknown key; allowed here: method, threshold" in str(
         err.value
     )
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        *("0 6 * * *", "*/15 * * * MON-FRI", "5,10-20/3 * * jan-mar *", "0 6 * * 7", "0 6 L * *"),
+        *("99 99 * * *", "0 24 * * *", "0 6 1 13 *", "0 6 * *", "a b c d e", "H 6 * * *"),
+    ],
+)
+def test_cron_check_agrees_with_prefects_parser(expression: str) -> None:
+    """The spec's check (cronsim: the core may not import Prefect) accepts exactly what
+    Prefect's deployment schedules accept, on every form the README shows."""
+    from prefect.client.schemas.schedules import CronSchedule
+
+    from driftline.specs.common import cron_problem
+
+    try:
+        CronSchedule(cron=expression)
+        prefect_ok = True
+    except ValueError:
+        prefect_ok = False
+    assert (cron_problem(expression) is None) == prefect_ok

@@ -20,12 +20,12 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
-from urllib.parse import quote, urlsplit, urlunsplit
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from driftline.alerts.message import Alert, Finding, Links, Severity
 from driftline.config.errors import AlertError, DriftlineError, SpecError
+from driftline.config.links import model_version_url, public_url
 from driftline.config.secrets import scrub
 from driftline.config.values import finite_or_none
 
@@ -64,34 +64,6 @@ _REASONS = {
 def _clip(text: str, limit: int = _TEXT_MAX) -> str:
     text = text.strip()
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def public_url(url: str | None) -> str | None:
-    """An http(s) address fit for a message: no user, password, query or fragment.
-    None for anything else (a local path, ``sqlite:``, ``databricks``, garbage)."""
-    if not url:
-        return None
-    try:
-        parts = urlsplit(url.strip())
-        host = parts.hostname
-        port = parts.port
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not host:
-        return None
-    netloc = f"[{host}]" if ":" in host else host
-    if port is not None:
-        netloc += f":{port}"
-    return urlunsplit((parts.scheme.lower(), netloc, parts.path, "", ""))
-
-
-def model_version_url(tracking_uri: str | None, model: str, version: str | None) -> str | None:
-    """The MLflow UI page of a registered model version, when the tracking URI is an
-    http(s) server (its UI lives at the same address); None for local stores."""
-    base = public_url(tracking_uri)
-    if base is None or not version:
-        return None
-    return f"{base.rstrip('/')}/#/models/{quote(model, safe='')}/versions/{quote(version)}"
 
 
 def _v(version: str | None) -> str:
@@ -163,7 +135,7 @@ def retrain_started_alert(
 def promoted_alert(
     outcome: PromotionOutcome,
     *,
-    tracking_uri: str | None = None,
+    mlflow_ui: str | None = None,
     flow_run_url: str | None = None,
 ) -> Alert:
     """The challenger became the champion: versions before and after, its numbers."""
@@ -195,7 +167,7 @@ def promoted_alert(
         facts={k: _clip(scrub(v), 300) for k, v in facts.items()},
         links=Links(
             flow_run=public_url(flow_run_url),
-            model_version=model_version_url(tracking_uri, outcome.model, new),
+            model_version=model_version_url(mlflow_ui, outcome.model, new),
         ),
     )
 
@@ -203,7 +175,7 @@ def promoted_alert(
 def rejected_alert(
     outcome: PromotionOutcome,
     *,
-    tracking_uri: str | None = None,
+    mlflow_ui: str | None = None,
     flow_run_url: str | None = None,
 ) -> Alert:
     """The challenger was not promoted: every failing gate with its numbers and reason."""
@@ -248,9 +220,7 @@ def rejected_alert(
         facts={k: _clip(scrub(v), 300) for k, v in facts.items()},
         links=Links(
             flow_run=public_url(flow_run_url),
-            model_version=model_version_url(
-                tracking_uri, outcome.model, outcome.challenger_version
-            ),
+            model_version=model_version_url(mlflow_ui, outcome.model, outcome.challenger_version),
         ),
     )
 
@@ -258,7 +228,7 @@ def rejected_alert(
 def rollback_alert(
     outcome: PromotionOutcome,
     *,
-    tracking_uri: str | None = None,
+    mlflow_ui: str | None = None,
     flow_run_url: str | None = None,
 ) -> Alert:
     """The previous champion serves again: from which version to which, why, by whom."""
@@ -277,7 +247,7 @@ def rollback_alert(
         },
         links=Links(
             flow_run=public_url(flow_run_url),
-            model_version=model_version_url(tracking_uri, outcome.model, after),
+            model_version=model_version_url(mlflow_ui, outcome.model, after),
         ),
     )
 
@@ -285,33 +255,29 @@ def rollback_alert(
 def outcome_alert(
     outcome: PromotionOutcome,
     *,
-    tracking_uri: str | None = None,
+    mlflow_ui: str | None = None,
     flow_run_url: str | None = None,
 ) -> Alert | None:
     """The alert for a promotion or rollback outcome; None while a manual approval is
     pending (nothing has been decided yet)."""
     builders = {"promoted": promoted_alert, "rejected": rejected_alert}
     if outcome.status == "rolled_back":
-        return rollback_alert(outcome, tracking_uri=tracking_uri, flow_run_url=flow_run_url)
+        return rollback_alert(outcome, mlflow_ui=mlflow_ui, flow_run_url=flow_run_url)
     build = builders.get(outcome.status)
     if build is None:
         return None
-    return build(outcome, tracking_uri=tracking_uri, flow_run_url=flow_run_url)
+    return build(outcome, mlflow_ui=mlflow_ui, flow_run_url=flow_run_url)
 
 
 def settled_alert(
     outcome: PromotionOutcome, settings: Settings, *, flow_run_url: str | None = None
 ) -> Alert | None:
-    """:func:`outcome_alert` with the MLflow link from the settings' tracking URI (none
-    when the default local store's folder cannot be made); None while a manual approval
-    is pending."""
+    """:func:`outcome_alert` with the MLflow model version linked under the settings'
+    MLflow UI address (``settings.mlflow_ui()``); None while a manual approval is
+    pending."""
     if outcome.status == "pending":
         return None
-    try:
-        tracking_uri: str | None = settings.tracking_uri()
-    except OSError:
-        tracking_uri = None
-    return outcome_alert(outcome, tracking_uri=tracking_uri, flow_run_url=flow_run_url)
+    return outcome_alert(outcome, mlflow_ui=settings.mlflow_ui(), flow_run_url=flow_run_url)
 
 
 def flow_failed_alert(

@@ -91,21 +91,32 @@ class Finding(_Value):
 
 
 class Links(_Value):
-    """Where a reader can look further; each is a URL (clickable) or a local path."""
+    """Where a reader can look further: addresses that open in a browser (the public UI
+    URLs of the settings), and the report's file path only as a labelled fallback."""
 
-    report: str | None = Field(default=None, description="The HTML drift report.")
+    report: str | None = Field(
+        default=None, description="The run's snapshot in the Evidently UI (URL)."
+    )
     flow_run: str | None = Field(default=None, description="The Prefect flow run (UI URL).")
     model_version: str | None = Field(
         default=None, description="The MLflow model version (UI URL)."
     )
+    report_file: str | None = Field(
+        default=None,
+        description="Path of the HTML report on the machine that ran the monitor; shown "
+        "only when there is no report URL.",
+    )
 
     def items(self) -> list[tuple[str, str]]:
-        """(label, target) of each known link, in display order."""
+        """(label, target) of each known link, in display order; the report file only
+        when no report URL is known, labelled as a path."""
         labelled = [
-            ("HTML report", self.report),
+            ("Evidently report", self.report),
             ("Prefect flow run", self.flow_run),
             ("MLflow model version", self.model_version),
         ]
+        if not self.report:
+            labelled.append(("HTML report file (path on the monitoring host)", self.report_file))
         return [(label, target) for label, target in labelled if target]
 
 

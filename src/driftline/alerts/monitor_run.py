@@ -40,12 +40,18 @@ def _strength(column: ColumnDrift) -> float:
 
 
 def alert_for(
-    run: MonitorRun, spec: ModelSpec | None = None, *, flow_run_url: str | None = None
+    run: MonitorRun,
+    spec: ModelSpec | None = None,
+    *,
+    flow_run_url: str | None = None,
+    evidently_ui: str | None = None,
 ) -> Alert | None:
     """The alert a monitor run raises, or None when it raises nothing. ``flow_run_url``
-    (the Prefect flow run that monitored, when known) becomes the message's link."""
-    from driftline.alerts.lifecycle import public_url
+    (the Prefect flow run that monitored, when known) becomes the message's link; the
+    run's snapshot is linked under ``evidently_ui`` (the Evidently UI's public address),
+    and the HTML report's path is given only when there is no such link."""
     from driftline.alerts.message import Alert, FeatureDrift, Finding, Links, Severity, Window
+    from driftline.config.links import public_url, snapshot_url
 
     flow_run = public_url(flow_run_url)
 
@@ -132,7 +138,11 @@ def alert_for(
         quality=quality,
         performance=performance,
         facts=_facts(run, kind),
-        links=Links(report=str(run.report_path) if run.report_path else None, flow_run=flow_run),
+        links=Links(
+            report=snapshot_url(evidently_ui, run.project_id, run.snapshot_id),
+            report_file=str(run.report_path) if run.report_path else None,
+            flow_run=flow_run,
+        ),
     )
 
 
@@ -162,12 +172,13 @@ def notify_run(
     destinations: Destinations,
     *,
     flow_run_url: str | None = None,
+    evidently_ui: str | None = None,
 ) -> NotifyResult | None:
     """Put the run's alert (if any) in the outbox and send what is due; None when the
     run raises nothing. Delivery problems stay in the outbox, never raise."""
     from driftline.alerts.outbox import notify
 
-    alert = alert_for(run, spec, flow_run_url=flow_run_url)
+    alert = alert_for(run, spec, flow_run_url=flow_run_url, evidently_ui=evidently_ui)
     if alert is None:
         return None
     return notify(store, alert, spec.alerts if spec is not None else None, destinations)

@@ -7,12 +7,13 @@ prints them.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from driftline.cli.options import ModelFilterOpt, ModelOpt
+from driftline.cli.options import JsonOpt, ModelFilterOpt, ModelOpt, print_json
 from driftline.cli.output import make_console, styled
 from driftline.config.errors import AlertError
 from driftline.config.secrets import scrub
@@ -104,6 +105,7 @@ def list_cmd(
     ] = None,
     model: ModelFilterOpt = None,
     limit: Annotated[int, typer.Option(min=1, help="Show at most this many (latest).")] = 50,
+    as_json: JsonOpt = False,
 ) -> None:
     """Show the latest outbox rows: status, attempts, next attempt and last error."""
     from driftline.alerts.outbox import counts, list_entries
@@ -116,6 +118,10 @@ def list_cmd(
         ctx.store.require_schema()
         entries = list_entries(ctx.store, status=status, model=model, limit=limit)  # type: ignore[arg-type]
         totals = counts(ctx.store, model=model)
+    if as_json:
+        rows = [{k: v for k, v in asdict(e).items() if k != "body"} for e in entries]
+        print_json({"totals": totals, "alerts": rows})
+        return
     _say(console, f"alerts outbox: {_totals(totals)}")
     if not entries:
         _say(console, "no alerts" + (f" with status {status}" if status else ""))

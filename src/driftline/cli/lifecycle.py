@@ -12,6 +12,7 @@ alerts like a promotion.
 from __future__ import annotations
 
 import math
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -20,7 +21,7 @@ import typer
 from rich.console import Group, RenderableType
 from rich.table import Table
 
-from driftline.cli.options import AsOfOpt, ModelOpt
+from driftline.cli.options import AsOfOpt, JsonOpt, ModelOpt, print_json
 from driftline.cli.output import make_console, styled
 
 if TYPE_CHECKING:
@@ -370,6 +371,7 @@ def adopt_cmd(
 def models_cmd(
     model: ModelOpt,
     limit: Annotated[int, typer.Option(min=1, help="How many decisions to show.")] = 10,
+    as_json: JsonOpt = False,
 ) -> None:
     """Show registered versions, their aliases and the latest decisions."""
     from driftline.context import Context
@@ -383,6 +385,16 @@ def models_cmd(
         versions = registry.versions(spec) if registry is not None else []
         decisions = audit.recent_decisions(ctx.store, spec.name, limit)
     where = repr(registry) if registry is not None else "no MLflow registry yet"
+    if as_json:
+        print_json(
+            {
+                "model": spec.name,
+                "registry": where,
+                "versions": [asdict(v) for v in versions],
+                "decisions": [asdict(d) for d in decisions],
+            }
+        )
+        return
     table = Table(title=f"{spec.name}: registered versions ({where})")
     for column in ("version", "aliases", "created (UTC)", "reason", "trained until", "decision"):
         table.add_column(column)

@@ -12,13 +12,15 @@ driftline: a short message on stderr, the traceback in a log file (and on stderr
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
-from driftline.cli.options import ModelOpt
+from driftline.cli.options import JsonOpt, ModelOpt, print_json
 from driftline.cli.output import make_console, styled
 from driftline.config.errors import DriftlineError
 
@@ -172,6 +174,15 @@ def _ingest(kind: str, path: Path, model: str, model_version: str | None = None)
         f"{result.already_stored:,} already stored, "
         f"{result.duplicates_in_batch:,} repeated in the file"
     )
+    if result.unmatched:
+        console.print(
+            Text(
+                f"{result.unmatched:,} labels match no stored prediction (first request ids: "
+                f"{', '.join(result.unmatched_examples)}): check the request id column, or "
+                "ingest their predictions first",
+                style="yellow",
+            )
+        )
 
 
 @ingest_app.command("predictions")
@@ -307,7 +318,7 @@ def simulate_cmd(
 
 
 @app.command("status")
-def status() -> None:
+def status(as_json: JsonOpt = False) -> None:
     """Show what each model's predictions source holds: driftline's store, or the table a
     spec's source: names. Creates nothing, anywhere: on a database without driftline's
     tables it says so (and still shows models that read from their own table)."""
@@ -328,6 +339,21 @@ def status() -> None:
                 rows.append((spec.name, where, summarize(ctx.store, spec)))
             except DriftlineError as exc:  # one unreadable source hides no other model
                 rows.append((spec.name, where, str(exc)))
+    if as_json:
+        print_json(
+            {
+                "problem": problem,
+                "models": [
+                    {
+                        "model": name,
+                        "read_from": source,
+                        **({"error": s} if isinstance(s, str) else asdict(s)),
+                    }
+                    for name, source, s in rows
+                ],
+            }
+        )
+        return
     if problem is not None:
         console.print(problem, style="yellow")
     if rows or problem is None:
@@ -365,6 +391,7 @@ from driftline.cli import demo as _demo  # noqa: E402
 from driftline.cli import lifecycle as _lifecycle  # noqa: E402
 from driftline.cli import ops as _ops  # noqa: E402
 from driftline.cli import plugins as _plugins  # noqa: E402
+from driftline.cli import specs as _specs  # noqa: E402
 
 app.command("demo")(_demo.demo)
 app.add_typer(_ops.dashboards_app, name="dashboards")
@@ -372,6 +399,7 @@ app.command("ui")(_ops.ui)
 app.add_typer(_ops.deployments_app, name="deployments")
 app.command("serve")(_ops.serve)
 app.command("plugins")(_plugins.plugins)
+app.add_typer(_specs.spec_app, name="spec")
 app.add_typer(_alerts.app, name="alerts")
 app.add_typer(_baseline.app, name="baseline")
 app.add_typer(_lifecycle.app)  # train, benchmark, promote, rollback, adopt, models

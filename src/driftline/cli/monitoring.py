@@ -4,6 +4,7 @@ the champion's baseline, the policy). Commands parse, call the core, and render.
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -11,7 +12,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from driftline.cli.options import ModelOpt, WindowEndOpt
+from driftline.cli.options import JsonOpt, ModelOpt, WindowEndOpt, print_json
 from driftline.cli.output import make_console, styled
 
 if TYPE_CHECKING:
@@ -183,20 +184,56 @@ def _status(status: str) -> Text:
 
 
 @monitor_app.command("run")
-def monitor_run(model: ModelOpt, window_end: WindowEndOpt = None) -> None:
-    """Check one window of a model against its champion's baseline.
+def monitor_run(
+    model: ModelOpt,
+    window_end: WindowEndOpt = None,
+    no_alert: Annotated[
+        bool, typer.Option("--no-alert", help="Record the run but send no alert.")
+    ] = False,
+    no_retrain: Annotated[
+        bool,
+        typer.Option("--no-retrain", help="Record a retrain decision but do not act on it."),
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check one window of a model against its champion's baseline, then act like the
+    monitor-model flow: send the run's alert (alert and retrain decisions, failed runs)
+    and on a retrain decision request the retrain (the driftline.drift.detected event
+    when PREFECT_API_URL names a server, else the retrain-model flow in this process).
 
-    Exit codes: 0 the run was recorded (drift or not), 2 it failed (the message says why).
+    Exit codes: 0 the run was recorded (drift or not), 2 it failed or the retrain it
+    asked for failed (the message says why).
     """
-    from driftline.sdk import monitor_model
+    from driftline.alerts.lifecycle import delivery_note
+    from driftline.sdk import monitor_model, notify_monitor_run
 
     with console.status(f"monitoring {model}"):
         run = monitor_model(model, window_end)
+    alert_note = "not needed (quiet window)"
+    if run.action != "none" or run.status == "failed":
+        alert_note = "not sent (--no-alert)" if no_alert else delivery_note(notify_monitor_run(run))
+    retrain_note, retrain_failed = "not needed", False
+    if run.action == "retrain":
+        retrain_note = "not requested (--no-retrain)"
+        if not no_retrain:
+            with console.status(f"requesting the retrain of {model}"):
+                retrain_note, retrain_failed = _request_retrain(run)
+    if as_json:
+        print_json({**run.summary(), "alert": alert_note, "retrain": retrain_note})
+    else:
+        _render_run(run)
+        console.print(Text(f"alert: {alert_note}"))
+        console.print(Text(f"retrain: {retrain_note}", style="red" if retrain_failed else ""))
+    if run.status == "failed" or retrain_failed:
+        raise typer.Exit(code=2)
+
+
+def _render_run(run: MonitorRun) -> None:
     if run.result is not None:
         _render_result(
             run.result,
-            f"{model}: {run.window_start:%Y-%m-%d %H:%M} to {run.window_end:%Y-%m-%d %H:%M} UTC "
-            f"against champion v{run.champion_version}",
+            f"{run.model}: {run.window_start:%Y-%m-%d %H:%M} to "
+            f"{run.window_end:%Y-%m-%d %H:%M} UTC against champion v{run.champion_version}",
         )
     console.print(
         styled(
@@ -208,11 +245,61 @@ def monitor_run(model: ModelOpt, window_end: WindowEndOpt = None) -> None:
         )
     )
     for reason in run.decision.reasons:
-        console.print(f"  - {reason}")
+        console.print(Text(f"  - {reason}"))
+    if run.error:
+        console.print(Text(f"error: {run.error}", style="red"))
     for path in run.report_paths:
-        console.print(f"report: {path}")
-    if run.status == "failed":
-        raise typer.Exit(code=2)
+        console.print(Text(f"report file: {path}"))
+
+
+def _request_retrain(run: MonitorRun) -> tuple[str, bool]:
+    """Ask for the retrain a run decided on, as ``monitor-model`` does: with a Prefect
+    server (PREFECT_API_URL) the drift event its retrain deployment waits for; without
+    one, the retrain-model flow right here, its run kept in the home's Prefect database
+    (what ``driftline ui`` shows). Returns (what happened, whether it failed)."""
+    import os
+
+    from driftline.config.settings import get_settings
+
+    if not os.environ.get("PREFECT_API_URL"):
+        os.environ.setdefault("PREFECT_HOME", str(get_settings().prefect_home()))
+        # A temporary server starts slowly on a busy machine (its database migrates first).
+        os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+    from prefect.settings import PREFECT_API_URL
+
+    from driftline.config.secrets import scrub
+    from driftline.ops.deployments import DRIFT_EVENT
+
+    if PREFECT_API_URL.value():
+        from driftline.flows.monitor import emit_drift_event
+
+        event_id = emit_drift_event.fn(run)
+        if event_id is None:
+            return f"the {DRIFT_EVENT} event could not be emitted", True
+        return (
+            f"requested: event {DRIFT_EVENT} {event_id} (starts the {run.model}-retrain "
+            "deployment)",
+            False,
+        )
+    from driftline.flows.retrain import retrain_model
+
+    try:
+        outcome = retrain_model(
+            model=run.model,
+            reason=run.decision.retrain_reason or "drift",
+            monitor_run_id=str(run.run_id) if run.run_id is not None else None,
+            as_of=run.window_end,
+            since=run.decision.change_point,
+        )
+    except Exception as exc:  # the run is recorded; say why the retrain failed
+        return f"the retrain-model flow failed: {type(exc).__name__}: {scrub(str(exc))}", True
+    if outcome is None:  # a repeat: the retrain of this monitor run already ran
+        return "already handled by an earlier retrain of this monitor run", False
+    return (
+        f"retrain-model ran here: challenger v{outcome.challenger_version} {outcome.status} "
+        f"({outcome.reason})",
+        False,
+    )
 
 
 @monitor_app.command("backfill")
@@ -256,6 +343,7 @@ def _realized(run: StoredRun) -> str:
 def monitor_history(
     model: ModelOpt,
     limit: Annotated[int, typer.Option(min=1, help="How many runs to show, newest first.")] = 30,
+    as_json: JsonOpt = False,
 ) -> None:
     """Show the stored monitor runs of a model, newest window first."""
     from driftline.context import Context
@@ -264,6 +352,9 @@ def monitor_history(
     with Context.open(read_only=True) as ctx:
         ctx.store.require_schema()
         runs = list_runs(ctx.store, model, limit=limit)
+    if as_json:
+        print_json({"model": model, "runs": [asdict(run) for run in runs]})
+        return
     table = Table(title=f"{model}: monitor runs")
     for name in ("run", "window end", "status", "drift share", "decision", "severity"):
         table.add_column(name, justify="right" if name in {"run", "drift share"} else "left")

@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import signal
+import socket
 import subprocess
+import sys
 import time
 from collections.abc import Sequence
+from contextlib import suppress
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
+from urllib.parse import urlsplit
 
 import typer
+from rich.text import Text
 
-from driftline.cli.output import make_console, styled
+from driftline.cli.output import make_console
+from driftline.config.errors import ConfigError
+from driftline.ops.processes import child_env
 
 if TYPE_CHECKING:
+    from driftline.config.settings import Settings
     from driftline.specs import ModelSpec
 
 console = make_console()
@@ -60,71 +72,263 @@ def _report(problems: Sequence[Exception]) -> None:
         )
 
 
-def _wait_for_port(host: str, port: int, timeout: float) -> bool:
-    import socket
+@dataclass
+class _Service:
+    """One UI server ``driftline ui`` runs: its command, its port and how to ask it."""
 
+    name: str
+    flag: str
+    setting: str
+    port: int
+    command: list[str]
+    health: str
+    env: dict[str, str] = field(default_factory=dict)
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{_HOST}:{self.port}"
+
+
+_HOST = "127.0.0.1"
+_START_TIMEOUT = 240.0  # seconds; servers start slowly on small, busy machines
+
+
+class _Stop(Exception):
+    """SIGTERM or SIGHUP arrived: stop the children like Ctrl-C does."""
+
+
+def _port_of(url: str, default: int) -> int:
+    try:
+        return urlsplit(url).port or default
+    except ValueError:
+        return default
+
+
+def _listener(port: int) -> str | None:
+    """Best effort: ``pid N (name)`` of the process listening on ``port`` (Linux /proc;
+    only processes of this user can be seen), else None."""
+    inodes: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with suppress(OSError), open(table) as lines:
+            for line in list(lines)[1:]:
+                fields = line.split()
+                if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    inodes.add(f"socket:[{fields[9]}]")
+    if not inodes:
+        return None
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        with suppress(OSError):
+            for fd in (proc / "fd").iterdir():
+                if os.readlink(fd) in inodes:
+                    cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+                    return f"pid {proc.name} ({cmd[:80]})"
+    return None
+
+
+def _check_port_free(service: _Service) -> None:
+    """ConfigError naming the service, the port, who holds it and the flag to change."""
+    with socket.socket() as sock:
+        try:
+            sock.bind((_HOST, service.port))
+            return
+        except OSError:
+            pass
+    holder = _listener(service.port)
+    who = f"another program ({holder})" if holder else "another program"
+    raise ConfigError(
+        f"port {service.port} for the {service.name} UI is taken by {who}: stop it, or "
+        f"choose a free port with {service.flag} N (and set {service.setting} to "
+        f"http://{_HOST}:N so that links in alerts point there)"
+    )
+
+
+def _answers(url: str) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(url, timeout=2).status_code < 500
+    except httpx.HTTPError:
+        return False
+
+
+def _wait_until_up(service: _Service, timeout: float) -> bool:
+    """True once the service answers its health URL; False when its process exits or
+    ``timeout`` seconds pass first."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            sock.settimeout(0.5)
-            if sock.connect_ex((host, port)) == 0:
-                return True
+        if service.proc is not None and service.proc.poll() is not None:
+            return False
+        if _answers(service.url + service.health):
+            return True
         time.sleep(0.5)
     return False
 
 
+def _stop(services: list[_Service]) -> None:
+    """SIGTERM each child's process group (a server's own workers included), then
+    SIGKILL whatever is left after 15 s."""
+    running = [s.proc for s in services if s.proc is not None]
+    for proc in running:
+        with suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    for proc in running:
+        with suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        with suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        with suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=5)
+
+
+def _services(
+    settings: Settings, evidently_port: int, mlflow_port: int, prefect_port: int
+) -> list[_Service]:
+    bin_dir = Path(sys.executable).parent
+
+    def tool(name: str) -> str:
+        found = bin_dir / name
+        return str(found) if found.exists() else (shutil.which(name) or name)
+
+    prefect_api = f"http://{_HOST}:{prefect_port}/api"
+    return [
+        _Service(
+            "Evidently",
+            "--evidently-port",
+            "DRIFTLINE_EVIDENTLY_UI_URL",
+            evidently_port,
+            [
+                tool("evidently"),
+                *("ui", "--workspace", str(settings.workspace_dir())),
+                *("--host", _HOST, "--port", str(evidently_port)),
+            ],
+            "/api/projects",
+        ),
+        _Service(
+            "MLflow",
+            "--mlflow-port",
+            "DRIFTLINE_MLFLOW_UI_URL",
+            mlflow_port,
+            [
+                tool("mlflow"),
+                *("server", "--artifacts-destination", str(settings.mlflow_artifacts_dir())),
+                *("--host", _HOST, "--port", str(mlflow_port), "--workers", "1"),
+            ],
+            "/health",
+            # The store address may hold a password: the environment, not the command
+            # line (which every local user can read in /proc/PID/cmdline).
+            {"MLFLOW_BACKEND_STORE_URI": settings.tracking_uri()},
+        ),
+        _Service(
+            "Prefect",
+            "--prefect-port",
+            "DRIFTLINE_PREFECT_UI_URL",
+            prefect_port,
+            [tool("prefect"), "server", "start", "--host", _HOST, "--port", str(prefect_port)],
+            "/api/health",
+            # The home's own Prefect database, and a UI that calls this server's API
+            # (not 4200's, and not whatever ~/.prefect points at).
+            {
+                "PREFECT_HOME": str(settings.prefect_home()),
+                "PREFECT_API_URL": prefect_api,
+                "PREFECT_UI_API_URL": prefect_api,
+                "PREFECT_SERVER_API_HOST": _HOST,
+                "PREFECT_SERVER_API_PORT": str(prefect_port),
+                "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            },
+        ),
+    ]
+
+
 def ui(
-    evidently_port: Annotated[int, typer.Option(help="Evidently UI port.")] = 8000,
-    mlflow_port: Annotated[int, typer.Option(help="MLflow UI port.")] = 5000,
-    prefect_port: Annotated[int, typer.Option(help="Prefect server port.")] = 4200,
+    evidently_port: Annotated[
+        int | None,
+        typer.Option(help="Evidently UI port. Default: DRIFTLINE_EVIDENTLY_UI_URL's, else 8000."),
+    ] = None,
+    mlflow_port: Annotated[
+        int | None,
+        typer.Option(help="MLflow UI port. Default: DRIFTLINE_MLFLOW_UI_URL's, else 5000."),
+    ] = None,
+    prefect_port: Annotated[
+        int | None,
+        typer.Option(help="Prefect server port. Default: DRIFTLINE_PREFECT_UI_URL's, else 4200."),
+    ] = None,
 ) -> None:
-    """Start the Evidently, MLflow and Prefect UIs on 127.0.0.1 until Ctrl-C."""
-    from driftline.config.settings import get_settings
-    from driftline.ops.processes import ui_services
+    """Start the Evidently, MLflow and Prefect UIs of this home on 127.0.0.1 until Ctrl-C
+    (or SIGTERM). Prefect runs on the home's own database (<home>/prefect).
+
+    Exit codes: 0 stopped by a signal, 1 a UI process exited or never answered, 2 a port
+    is taken (the message names it and the flag to change).
+    """
+    from driftline.config.settings import DEFAULT_UI_URLS, get_settings
 
     settings = get_settings()
-    host = "127.0.0.1"
-    services = ui_services(
+    services = _services(
         settings,
-        host=host,
-        evidently_port=evidently_port,
-        mlflow_port=mlflow_port,
-        prefect_port=prefect_port,
+        evidently_port or _port_of(settings.evidently_ui_url, 8000),
+        mlflow_port or _port_of(settings.mlflow_ui_url or DEFAULT_UI_URLS["mlflow"], 5000),
+        prefect_port or _port_of(settings.prefect_ui_url, 4200),
     )
+    for service in services:
+        _check_port_free(service)
     logs = settings.resolved_home / "logs"
     logs.mkdir(exist_ok=True)
-    procs: list[subprocess.Popen[bytes]] = []
+
+    def on_signal(signum: int, _frame: object) -> None:
+        raise _Stop(signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    healthy = True
     try:
-        for service in services:
-            log = (logs / f"{service.name.lower()}-ui.log").open("wb")
-            procs.append(
-                subprocess.Popen(
-                    service.argv, stdout=log, stderr=subprocess.STDOUT, env=service.env
-                )
-            )
-            up = _wait_for_port(host, service.port, timeout=90)
-            state = ("up", "green") if up else ("not answering", "red")
-            console.print(
-                styled(
-                    f"{service.name:<9} http://{host}:{service.port}  ",
-                    state,
-                    "" if up else f" (see {log.name})",
-                )
-            )
-        console.print(f"logs in {logs}; press Ctrl-C to stop")
-        while all(p.poll() is None for p in procs):
-            time.sleep(1)
-        console.print("a UI process exited; stopping the others", style="red")
-    except KeyboardInterrupt:
+        healthy = _run_services(services, logs, settings)
+    except (KeyboardInterrupt, _Stop):
         console.print("stopping")
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        _stop(services)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if not healthy:
+        raise typer.Exit(code=1)
+
+
+def _run_services(services: list[_Service], logs: Path, settings: Settings) -> bool:
+    """Start each service and wait for it to answer, then until one exits; False when
+    one never answered or exited (the caller stops the rest)."""
+    for service in services:
+        log_path = logs / f"{service.name.lower()}-ui.log"
+        with log_path.open("wb") as log:
+            service.proc = subprocess.Popen(
+                service.command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=child_env(service.env),
+                start_new_session=True,  # its own group: stopping it stops its workers
+            )
+        if not _wait_until_up(service, timeout=_START_TIMEOUT):
+            console.print(
+                Text.assemble(
+                    (f"{service.name} did not start", "bold red"),
+                    f" (see {log_path}); stopping the others",
+                )
+            )
+            return False
+        console.print(Text.assemble(f"{service.name:<9} {service.url}  ", ("up", "green")))
+    prefect = services[-1]
+    console.print(
+        Text(
+            f"Prefect state: {settings.prefect_home()}; to send flow runs here: "
+            f"export PREFECT_API_URL={prefect.url}/api\nlogs in {logs}; press Ctrl-C to stop"
+        )
+    )
+    while all(s.proc is not None and s.proc.poll() is None for s in services):
+        time.sleep(1)
+    gone = next(s.name for s in services if s.proc is not None and s.proc.poll() is not None)
+    console.print(Text(f"the {gone} UI exited; stopping the others", style="red"))
+    return False
 
 
 deployments_app = typer.Typer(help="Prefect deployments of every model.", no_args_is_help=True)

@@ -33,3 +33,23 @@ WindowEndOpt = Annotated[
         "Default: the last window boundary (midnight UTC for daily windows).",
     ),
 ]
+
+#: Scriptable output: one JSON document on stdout and nothing else.
+JsonOpt = Annotated[
+    bool,
+    typer.Option(
+        "--json",
+        help="Print the result as one JSON document on stdout and nothing else "
+        "(errors still go to stderr with their exit code).",
+    ),
+]
+
+
+def print_json(document: object) -> None:
+    """Write ``document`` as one JSON document on stdout (datetimes and paths as text);
+    not through rich, so nothing is wrapped, coloured or marked up."""
+    import json
+    import sys
+
+    sys.stdout.write(json.dumps(document, indent=2, default=str) + "\n")
+    sys.stdout.flush()

@@ -10,6 +10,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
+from driftline.cli.options import JsonOpt, print_json
 from driftline.cli.output import make_console, styled
 
 console = make_console()
@@ -44,7 +45,7 @@ def _about(value: Any) -> str:
     return re.sub(r":\w+:`~?([^`]+)`|``([^`]+)``", lambda m: m.group(1) or m.group(2), first)
 
 
-def plugins() -> None:
+def plugins(as_json: JsonOpt = False) -> None:
     """List the registered tasks, drift engines, trainers and alert channels, with where
     each came from (built in, or a package's entry point). Exits 1 when an installed
     plugin failed to load, naming it and why."""
@@ -58,6 +59,28 @@ def plugins() -> None:
             registry.names()  # load built-ins and entry points now
     finally:
         chatty.setLevel(level)
+    if as_json:
+        print_json(
+            {
+                title: {
+                    "group": registry.group,
+                    "entries": [
+                        {
+                            "name": entry.name,
+                            "from": entry.source,
+                            heading: detail(entry.value),
+                            "about": _about(entry.value),
+                        }
+                        for entry in registry.entries()
+                    ],
+                    "not_loaded": list(registry.errors),
+                }
+                for title, (registry, heading, detail) in registries.items()
+            }
+        )
+        if any(registry.errors for registry, _, _ in registries.values()):
+            raise typer.Exit(code=1)
+        return
     for title, (registry, heading, detail) in registries.items():
         table = Table(title=f"{title} (entry point group {registry.group})", title_justify="left")
         table.add_column("name", no_wrap=True)

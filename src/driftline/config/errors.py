@@ -60,3 +60,8 @@ class PluginError(DriftlineError):
 class PrivacyError(DriftlineError):
     """The pseudonymisation key is missing or unusable, or an erasure, consent change or
     key rotation cannot be done as asked (nothing was changed)."""
+
+
+class ConfigError(DriftlineError):
+    """A setting, an option or the machine's state (e.g. a port already taken) does not
+    allow what was asked; the message says which and what to change."""

@@ -13,11 +13,22 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+#: Where ``driftline ui`` serves each UI by default (and so where links point).
+DEFAULT_UI_URLS = {
+    "evidently": "http://127.0.0.1:8000",
+    "mlflow": "http://127.0.0.1:5000",
+    "prefect": "http://127.0.0.1:4200",
+}
+
 
 class Settings(BaseSettings):
     """Where driftline keeps its state, and the secrets it needs."""
 
-    model_config = SettingsConfigDict(env_prefix="DRIFTLINE_", extra="ignore")
+    # A ``.env`` file in the working directory is read too (python-dotenv through
+    # pydantic-settings); the environment wins over it.
+    model_config = SettingsConfigDict(
+        env_prefix="DRIFTLINE_", extra="ignore", env_file=".env", env_file_encoding="utf-8"
+    )
 
     home: Path = Field(
         default=Path(".driftline"),
@@ -60,6 +71,22 @@ class Settings(BaseSettings):
         description="URL of a generic webhook that receives each alert as plain JSON "
         "(a secret: never logged).",
     )
+    evidently_ui_url: str = Field(
+        default=DEFAULT_UI_URLS["evidently"],
+        description="Address people open the Evidently UI at (links to snapshots in "
+        "alerts and artifacts). Default: what `driftline ui` serves.",
+    )
+    mlflow_ui_url: str | None = Field(
+        default=None,
+        description="Address people open the MLflow UI at (links to model versions). "
+        "Default: the tracking URI when it is an http(s) server, else what "
+        "`driftline ui` serves.",
+    )
+    prefect_ui_url: str = Field(
+        default=DEFAULT_UI_URLS["prefect"],
+        description="Address people open the Prefect UI at (links to flow runs). "
+        "Default: what `driftline ui` serves.",
+    )
     # An alert channel names the environment variable of its URL; the two built-in
     # channels' variables are settings above. Read any of them with ``secret``.
 
@@ -101,6 +128,21 @@ class Settings(BaseSettings):
     def mlflow_artifacts_dir(self) -> Path:
         """Where MLflow experiments in the default local store keep their artifacts."""
         return self._subdir("mlartifacts")
+
+    def prefect_home(self) -> Path:
+        """``PREFECT_HOME`` of this home: the Prefect database (flow runs, artifacts) that
+        ``driftline ui``, ``driftline demo`` and the CLI's flows share."""
+        return self._subdir("prefect")
+
+    def mlflow_ui(self) -> str:
+        """Address of the MLflow UI for links: the setting, else an http(s) tracking
+        server (its UI is at the same address), else ``driftline ui``'s default."""
+        if self.mlflow_ui_url:
+            return self.mlflow_ui_url
+        uri = self.mlflow_tracking_uri or ""
+        if uri.startswith(("http://", "https://")):
+            return uri
+        return DEFAULT_UI_URLS["mlflow"]
 
     def secret(self, env_var: str) -> SecretStr | None:
         """The secret held by the environment variable ``env_var`` (e.g. an alert channel's

@@ -17,12 +17,14 @@ it is stored, and monitoring never scores it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
 import pandas as pd
+import sqlalchemy as sa
 
 from driftline.config.errors import ConflictError, DataError
 from driftline.config.times import to_ts_us, utc, utc_now
@@ -43,6 +45,8 @@ from driftline.data.store import (
 from driftline.data.values import as_numbers, as_text, require_unique_columns
 from driftline.specs import ModelSpec
 from driftline.tasks import task_for
+
+log = logging.getLogger(__name__)
 
 _TRUE = {"true", "t", "yes", "y", "1", "1.0"}
 _FALSE = {"false", "f", "no", "n", "0", "0.0"}
@@ -436,11 +440,50 @@ def log_labels(
     require_stored(spec, "labels", "ingest labels")
     frame = prepare_labels(spec, df, source)
     deduped = _once(frame, ["model", REQUEST_ID])
+    unmatched: list[str] = []
     if spec.source is None:  # a source model has no inference log here, only labels
         store.ensure_model(spec)
+        unmatched = _unmatched(store, spec, deduped[REQUEST_ID].tolist())
+        share = len(unmatched) / len(deduped) if len(deduped) else 0.0
+        if share > spec.model.max_unmatched_label_share:
+            raise DataError(
+                f"{source}: {len(unmatched):,} of {len(deduped):,} labels ({share:.0%}) match "
+                f"no stored prediction of {spec.name} (first request ids: "
+                f"{', '.join(unmatched[:5])}); more than model.max_unmatched_label_share "
+                f"({spec.model.max_unmatched_label_share:.0%}) allows, so nothing was stored. "
+                f"Check the file's {spec.model.request_id!r} column and the model, or ingest "
+                "the predictions first."
+            )
     key = ["model", REQUEST_ID]
     try:
         inserted = store.insert_ignore(LABELS_TABLE, deduped, key, LABEL_TYPES, unchanged=["label"])
     except ConflictError as exc:
         raise _stored_conflict(deduped, key, exc, source) from None
-    return IngestResult(spec.name, "labels", len(frame), inserted, len(frame) - len(deduped))
+    if unmatched:
+        log.warning(
+            "%s: %d labels match no stored prediction (first: %s)",
+            spec.name,
+            len(unmatched),
+            ", ".join(unmatched[:5]),
+        )
+    return IngestResult(
+        spec.name,
+        "labels",
+        len(frame),
+        inserted,
+        len(frame) - len(deduped),
+        unmatched=len(unmatched),
+        unmatched_examples=tuple(unmatched[:5]),
+    )
+
+
+def _unmatched(store: Store, spec: ModelSpec, request_ids: list[str]) -> list[str]:
+    """The request ids (in the batch's order) with no row in the model's inference log."""
+    table = store.table(Store.predictions_table_name(spec))
+    found: set[str] = set()
+    with store.engine.connect() as conn:
+        for i in range(0, len(request_ids), 5000):
+            chunk = request_ids[i : i + 5000]
+            query = sa.select(table.c[REQUEST_ID]).where(table.c[REQUEST_ID].in_(chunk))
+            found.update(str(r) for (r,) in conn.execute(query))
+    return [r for r in request_ids if r not in found]

@@ -67,6 +67,9 @@ class IngestResult:
     inserted: int
     duplicates_in_batch: int
 
+    unmatched: int = 0
+    unmatched_examples: tuple[str, ...] = ()
+
     @property
     def already_stored(self) -> int:
         return self.received - self.duplicates_in_batch - self.inserted

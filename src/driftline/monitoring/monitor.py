@@ -74,6 +74,13 @@ class MonitorRun:
     report_paths: tuple[Path, ...] = ()
     error: str | None = None
     rows: int | None = None
+    project_id: str | None = None
+    snapshot_ids: tuple[str, ...] = ()
+
+    @property
+    def snapshot_id(self) -> str | None:
+        """The drift snapshot in the model's Evidently project (None when not added)."""
+        return self.snapshot_ids[0] if self.snapshot_ids else None
 
     @property
     def status(self) -> str:
@@ -119,6 +126,8 @@ class MonitorRun:
             "champion_version": self.champion_version,
             "rows": self.rows,
             "report_path": str(self.report_path) if self.report_path else None,
+            "evidently_project_id": self.project_id,
+            "snapshot_id": self.snapshot_id,
             "error": self.error,
         }
 
@@ -144,10 +153,11 @@ class MonitorRun:
             for c in columns
         ]
 
-    def markdown(self) -> str:
-        """A short human summary of the run (Prefect artifact, alerts, notes). Every value
-        that comes from data or an error is escaped (:func:`markdown_text`): it shows as
-        text, never as a tag, link or script."""
+    def markdown(self, report_url: str | None = None) -> str:
+        """A short human summary of the run (Prefect artifact, alerts, notes), linking
+        ``report_url`` (the snapshot in the Evidently UI) when given. Every value that
+        comes from data or an error is escaped (:func:`markdown_text`): it shows as text,
+        never as a tag, link or script."""
         d = self.decision
         md = markdown_text
         window = f"{self.window_start:%Y-%m-%d %H:%M} to {self.window_end:%Y-%m-%d %H:%M} UTC"
@@ -182,8 +192,10 @@ class MonitorRun:
                 f"- realized (predictions of v{md(other.version)}, not judged): {shown} on "
                 f"{other.labelled_rows} labelled predictions"
             )
+        if report_url is not None:
+            lines.append(f"- report: [Evidently snapshot]({report_url})")
         if self.report_path is not None:
-            lines.append(f"- report: {md(self.report_path)}")
+            lines.append(f"- report file (path on the monitoring host): {md(self.report_path)}")
         if self.run_id is not None:
             lines.append(f"- stored as monitor run {self.run_id}")
         lines += ["", "## Why", "", *(f"- {md(r)}" for r in d.reasons)]
@@ -230,7 +242,7 @@ def run_monitor(
     version: str | None = None
     rows: int | None = None
     held: claims.Claim | None = None
-    paths: tuple[Path, ...] = ()
+    published = Published()
     try:
         window = read_window(store, spec, start, end)
         rows = len(window)
@@ -292,7 +304,7 @@ def run_monitor(
                 if not held.won:
                     decision = already_decided(decision, held)
                     held = None
-            paths = _publish(result, spec, start, end, reports_dir, workspace_dir)
+            published = _publish(result, spec, start, end, reports_dir, workspace_dir)
         run_id = record_run(
             store,
             model=spec.name,
@@ -301,18 +313,29 @@ def run_monitor(
             decision=decision,
             result=result,
             champion_version=version,
-            report_path=str(paths[0]) if paths else None,
+            report_path=str(published.paths[0]) if published.paths else None,
             rows_current=rows,
         )
         if held is not None:
             claims.settle(store, held, "done", f"monitor run #{run_id} decided retrain")
         log.info("%s %s..%s: %s, %s", spec.name, start, end, decision.status, decision.action)
         return MonitorRun(
-            spec.name, start, end, decision, result, version, run_id, paths, None, rows
+            spec.name,
+            start,
+            end,
+            decision,
+            result,
+            version,
+            run_id,
+            published.paths,
+            None,
+            rows,
+            published.project_id,
+            published.snapshot_ids,
         )
     except Exception as exc:
         _release(store, held, exc)
-        _discard(paths)  # reports of a run that was never recorded would be orphans
+        _discard(published.paths)  # reports of a run that was never recorded would be orphans
         return _failed_run(store, spec.name, start, end, exc, version=version, rows=rows)
 
 
@@ -385,6 +408,15 @@ def _history_start(spec: ModelSpec, end: datetime) -> datetime:
     return end - span - mon.window
 
 
+@dataclass(frozen=True)
+class Published:
+    """Where a run's report went: HTML files, and snapshots in an Evidently project."""
+
+    paths: tuple[Path, ...] = ()
+    project_id: str | None = None
+    snapshot_ids: tuple[str, ...] = ()
+
+
 def _publish(
     result: DriftResult,
     spec: ModelSpec,
@@ -392,11 +424,13 @@ def _publish(
     end: datetime,
     reports_dir: Path | None,
     workspace_dir: Path | None,
-) -> tuple[Path, ...]:
+) -> Published:
     """Save the HTML report(s) and add the snapshots to the model's workspace project."""
     if result.report is None:
-        return ()
+        return Published()
     paths: tuple[Path, ...] = ()
+    project_id: str | None = None
+    snapshot_ids: tuple[str, ...] = ()
     if reports_dir is not None:
         name = f"{spec.name}-{end:%Y%m%dT%H%M}Z-{uuid.uuid4().hex[:8]}.html"
         paths = tuple(result.report.save_html(reports_dir / spec.name / name))
@@ -407,10 +441,11 @@ def _publish(
         try:
             workspace = open_workspace(workspace_dir)
             project, _ = model_project(workspace, spec)
-            result.report.add_to_workspace(workspace, project.id, label)
+            snapshot_ids = tuple(result.report.add_to_workspace(workspace, project.id, label))
+            project_id = str(project.id)
         except Exception as exc:  # dashboards are a convenience; the run still counts
             log.warning("could not add %s to the Evidently workspace: %s", label, exc)
-    return paths
+    return Published(paths, project_id, snapshot_ids)
 
 
 def _message(exc: BaseException) -> str:

@@ -74,6 +74,14 @@ class ModelSection(Section):
         "prediction, from which training and benchmark windows are measured) never "
         "counts a row dated more than this after the present, wherever it came from.",
     )
+    max_unmatched_label_share: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description="Largest share of a label batch whose request ids match no stored "
+        "prediction; above it the batch is refused (usually the wrong id column or the "
+        "wrong model). Unmatched labels below it are stored, and reported.",
+    )
     features: Features = Field(description="Feature columns by type.")
     segments: list[str] = Field(
         default_factory=list,

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from driftline.monitoring.engines import DEFAULT_ENGINE, ENGINES
-from driftline.specs.common import CRON_FIELD, Duration, Section
+from driftline.specs.common import Duration, Section, cron_problem
 
 
 class DriftRule(Section):
@@ -297,9 +297,7 @@ class Monitoring(Section):
             if value <= timedelta(0):
                 raise ValueError("must be longer than zero")
             return value
-        fields = str(value).split()
-        if len(fields) != 5 or not all(CRON_FIELD.match(f) for f in fields):
-            raise ValueError(
-                f"{value!r} is not a 5-field cron expression (minute hour day month weekday)"
-            )
+        problem = cron_problem(str(value))
+        if problem is not None:
+            raise ValueError(problem)
         return value
