@@ -304,9 +304,15 @@ def test_a_challenger_with_higher_mae_is_rejected_whatever_its_sign_would_say() 
 
 
 def test_floor_of_an_error_is_a_ceiling_and_a_segment_whose_error_rises_blocks() -> None:
-    above = evaluate_gates(_result(420.0, 460.0, (-55.0, -25.0), seg=0.0), LTV_POLICY)
+    above = evaluate_gates(_result(420.0, 390.0, (20.0, 40.0), seg=0.0), LTV_POLICY)
     assert above.gate("floor").status == "failed"
     assert "is above the ceiling 400.0000" in above.gate("floor").reason
+    # A champion that breaks the ceiling itself: the ceiling gives way to its own MAE.
+    both = evaluate_gates(_result(420.0, 460.0, (-55.0, -25.0), seg=0.0), LTV_POLICY)
+    assert both.gate("floor").status == "passed"
+    assert "gives way to the champion's own value" in both.gate("floor").reason
+    worse = evaluate_gates(_result(470.0, 460.0, (5.0, 15.0), seg=0.0), LTV_POLICY)
+    assert worse.gate("floor").status == "failed"
     segment = evaluate_gates(_result(300.0, 340.0, (-55.0, -25.0), seg=70.0), LTV_POLICY)
     gate = segment.gate("segments")
     assert gate.status == "failed" and gate.observed == pytest.approx(30.0)

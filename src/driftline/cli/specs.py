@@ -7,12 +7,12 @@ from typing import Annotated, Any
 
 import typer
 import yaml
-from rich.console import Console
 from rich.text import Text
 
 from driftline.cli.options import JsonOpt, print_json
+from driftline.cli.output import make_console
 
-console = Console()
+console = make_console()
 spec_app = typer.Typer(help="Model specs (monitors/*.yaml).", no_args_is_help=True)
 
 
