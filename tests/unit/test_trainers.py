@@ -46,8 +46,12 @@ def _with_training(spec: ModelSpec, **training: Any) -> dict[str, Any]:
 def test_the_built_in_trainers_are_registered_with_their_tasks() -> None:
     entries = {e.name: e for e in TRAINERS.entries()}
     expected = {
-        "hist_gradient_boosting": ("binary_classification", "regression"),
-        "logistic_regression": ("binary_classification",),
+        "hist_gradient_boosting": (
+            "binary_classification",
+            "regression",
+            "multiclass_classification",
+        ),
+        "logistic_regression": ("binary_classification", "multiclass_classification"),
         "linear_regression": ("regression",),
     }
     assert set(expected) <= set(entries)
