@@ -60,8 +60,7 @@ def test_an_unknown_task_is_a_spec_error_listing_the_known_ones() -> None:
     assert "monitors/purchase_propensity.yaml: invalid model spec" in str(err.value)
     assert (
         "model.task: unknown task 'forecasting'; choose one of binary_classification, "
-        "multiclass_classification, regression"
-        in str(err.value)
+        "multiclass_classification, regression" in str(err.value)
     )
 
 
