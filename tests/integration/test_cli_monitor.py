@@ -181,12 +181,21 @@ def slack(home: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalRece
 
 
 def test_run_alerts_through_the_outbox_like_the_flow(cli: Cli, slack: LocalReceiver) -> None:
-    code, text = cli("monitor", "run", "-m", "pp_cli", "--window-end", iso_day(35), "--no-retrain")
+    # A window of its own: one window has one decision, so a window another test already
+    # decided would be a repeat that decides nothing (issue 12).
+    code, text = cli("monitor", "run", "-m", "pp_cli", "--window-end", iso_day(37), "--no-retrain")
     flat = " ".join(text.split())
     assert code == 0, text
-    assert "decision retrain" in flat
+    # The champion's realized performance has dropped: a critical alert, and a retrain
+    # once the policy allows one (issue 11: the first champion's grace, or a retrain
+    # pending until post-change labels exist, may hold it back on this day).
+    decided = re.search(r"decision (alert|retrain) \(severity critical\)", flat)
+    assert decided, flat
     assert re.search(r"alert: alert [0-9a-f]{8}: slack sent", flat), flat
-    assert "retrain: not requested (--no-retrain)" in flat
+    if decided.group(1) == "retrain":
+        assert "retrain: not requested (--no-retrain)" in flat
+    else:
+        assert "retrain: not needed" in flat
     assert "secret-token" not in text
     # alerts of earlier runs (queued while no webhook was set) go out first
     payload = slack.payloads()[-1]
@@ -199,7 +208,7 @@ def test_run_alerts_through_the_outbox_like_the_flow(cli: Cli, slack: LocalRecei
 
 def test_no_alert_sends_nothing_and_says_so(cli: Cli, slack: LocalReceiver) -> None:
     code, text = cli(
-        "monitor", "run", "-m", "pp_cli", "--window-end", iso_day(35), "--no-alert", "--no-retrain"
+        "monitor", "run", "-m", "pp_cli", "--window-end", iso_day(38), "--no-alert", "--no-retrain"
     )
     assert code == 0, text
     assert "alert: not sent (--no-alert)" in " ".join(text.split())
