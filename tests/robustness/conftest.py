@@ -24,6 +24,9 @@ SPEC = {
         "target": "bought",
         "consent": "opted_in",
         "features": {"numerical": ["visits"], "categorical": ["store", "channel"]},
+        # Label tests here send labels of predictions never stored; the refusal of such
+        # batches is tested in tests/integration/test_store.py.
+        "max_unmatched_label_share": 1.0,
     }
 }
 

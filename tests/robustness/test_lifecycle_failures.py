@@ -144,8 +144,23 @@ def drifting(tmp_path: Path) -> ModelSpec:
     return load_spec(path)
 
 
+@pytest.fixture
+def change_with_labels(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A change point with enough labelled rows after it, so that the drift's retrain is
+    decided at once rather than held as "retrain pending" (issue 11; the change point
+    itself is tested in tests/unit/test_changepoint.py and tests/integration/
+    test_decisions.py). What is tested here is that a window decides it once."""
+    from driftline.monitoring import monitor as monitor_module
+    from driftline.monitoring.policy import ChangePoint
+
+    def located(*_args: Any, **_kwargs: Any) -> ChangePoint:
+        return ChangePoint(at=START, rows=10_000, needed=1_000, how="fixed by the test")
+
+    monkeypatch.setattr(monitor_module, "locate_change", located)
+
+
 def test_one_window_has_one_retrain_decision_repeated_or_concurrent(
-    store: Store, tmp_path: Path
+    store: Store, tmp_path: Path, change_with_labels: None
 ) -> None:
     spec = drifting(tmp_path)
     sim = scenario("channel_shift")
@@ -330,12 +345,12 @@ def test_registry_commands_with_mlflow_unreachable_exit_2_naming_the_masked_addr
         for command in (["models"], ["promote"], ["rollback"]):
             code, out = run(*command, "--model", "purchase_propensity")
             assert code == 2, (command, out)
-            assert "cannot reach the MLflow registry at http://" in out
+            assert "cannot reach the MLflow tracking server at http://" in out
             assert "127.0.0.1:9" in out and "hunter2" not in out and "Traceback" not in out
 
 
 def test_a_monitor_run_whose_store_fails_mid_run_leaves_no_orphan_reports(
-    store: Store, tmp_path: Path
+    store: Store, tmp_path: Path, change_with_labels: None
 ) -> None:
     import sqlalchemy as sa
 

@@ -98,7 +98,9 @@ def test_ingestion_stores_one_spelling(store: Store, tmp_path: Path, fmt: str) -
 
 def test_baseline_stats_and_model_input_use_the_same_text() -> None:
     spec = make_spec()
-    frame = batch(4, store=[1.0, 1.0, np.nan, 2.0])
+    # 10 rows of the top value: stats.json names a category only when it holds at least
+    # 10 rows (issue 15: no single customer's value in a statistic).
+    frame = batch(12, store=[1.0] * 10 + [np.nan, 2.0])
     stats = column_stats(frame, {"store": "categorical"})
     assert stats["store"]["top"] == "1"
     assert feature_frame(spec, frame)["store"].tolist()[:2] == ["1", "1"]

@@ -360,7 +360,10 @@ def resume_promotion(
         if intent.state == "claimed":
             if champion_now == new or (champion_now == old and challenger_now == new):
                 note = intent.detail.get("note", "")
-                return _promote_challenger(store, registry, spec, report, actor, note, announce)
+                why = registry.version(spec, new).tags.get(f"{TAG}reason") or None
+                return _promote_challenger(
+                    store, registry, spec, report, actor, note, why, announce
+                )
             claims.settle(store, intent, "abandoned", f"the registry moved on to v{champion_now}")
         elif intent.state == "done" and champion_now == new and challenger_now in (None, new):
             if challenger_now == new:

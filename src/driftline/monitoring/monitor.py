@@ -195,7 +195,8 @@ class MonitorRun:
         if report_url is not None:
             lines.append(f"- report: [Evidently snapshot]({report_url})")
         if self.report_path is not None:
-            lines.append(f"- report file (path on the monitoring host): {md(self.report_path)}")
+            shown = str(self.report_path).replace("`", "")  # a code span: shown, never rendered
+            lines.append(f"- report file (path on the monitoring host): `{shown}`")
         if self.run_id is not None:
             lines.append(f"- stored as monitor run {self.run_id}")
         lines += ["", "## Why", "", *(f"- {md(r)}" for r in d.reasons)]
