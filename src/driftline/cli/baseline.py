@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
 
 from driftline.cli.options import ModelOpt
 from driftline.cli.output import make_console, styled
+
+if TYPE_CHECKING:
+    import pandas as pd  # imported where it runs: `driftline --help` needs no pandas
 
 app = typer.Typer(no_args_is_help=True, help="The champion's monitoring reference.")
 console = make_console()
@@ -17,6 +19,8 @@ console = make_console()
 def parse_window(text: str) -> tuple[pd.Timestamp, pd.Timestamp]:
     """``START..END`` (ISO dates or times, UTC) as two timestamps; BadParameter saying the
     expected form for anything else."""
+    import pandas as pd
+
     start, sep, end = text.partition("..")
     try:
         if not sep or not start.strip() or not end.strip():

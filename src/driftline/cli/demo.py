@@ -21,15 +21,18 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import pandas as pd
 import typer
 from rich.table import Table
 
 from driftline.cli.output import make_console, styled
 from driftline.ops.processes import go_offline
+
+if TYPE_CHECKING:
+    import pandas as pd  # imported where it runs: `driftline --help` needs no pandas
 
 console = make_console()
 MODEL = "purchase_propensity"
@@ -84,6 +87,8 @@ def demo(
 
 
 def _run(days: int, rows_per_day: int, seed: int, started: float) -> list[dict[str, Any]]:
+    import pandas as pd
+
     from driftline.cli.lifecycle import gate_table
     from driftline.context import Context
     from driftline.data.windows import window_bounds
@@ -218,7 +223,7 @@ class _ServingApp:
         arrived by then."""
         from driftline.data import ingest
 
-        before = self.start + pd.Timedelta(days=until_day)
+        before = self.start + timedelta(days=until_day)
         rows = sim.predictions[sim.predictions[spec.model.timestamp] < before]
         ingest.log_predictions(self.store, spec, rows, self.pseudo, source="history")
         arrived = sim.labels[sim.labels["labelled_at"] < before]

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import yaml
 from rich.text import Text
 
 from driftline.cli.options import JsonOpt, print_json
@@ -53,6 +52,8 @@ def spec_check(
     its defaults filled in. Opens no store, registry or server.
 
     Exit codes: 0 every spec is valid, 2 any is not (each problem is printed)."""
+    import yaml
+
     from driftline.config.errors import SpecError
     from driftline.config.settings import get_settings
 
