@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import tempfile
 import time
 import warnings
@@ -46,12 +45,9 @@ import pandas as pd
 import yaml
 from sklearn.metrics import roc_auc_score
 
-for _key, _value in {
-    "DO_NOT_TRACK": "1",
-    "MLFLOW_DISABLE_TELEMETRY": "true",
-    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-}.items():
-    os.environ.setdefault(_key, _value)
+from driftline.ops.processes import go_offline
+
+go_offline()  # before MLflow and Prefect are imported
 
 from driftline.config.settings import Settings  # noqa: E402
 from driftline.context import Context  # noqa: E402

@@ -17,18 +17,14 @@ import sqlalchemy as sa
 
 from driftline.config.settings import Settings
 from driftline.data.store import Store
+from driftline.ops.processes import go_offline
 from driftline.specs import ModelSpec, load_spec
 
 REPO = Path(__file__).resolve().parent.parent
 SPECS_DIR = REPO / "monitors"
 PG_ENV = "DRIFTLINE_TEST_DATABASE_URL"
 
-for _key, _value in {
-    "DO_NOT_TRACK": "1",
-    "MLFLOW_DISABLE_TELEMETRY": "true",
-    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-}.items():
-    os.environ.setdefault(_key, _value)
+go_offline()  # no telemetry from the tests or the servers they start
 
 
 @pytest.fixture

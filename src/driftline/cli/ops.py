@@ -237,7 +237,6 @@ def _services(
                 "PREFECT_UI_API_URL": prefect_api,
                 "PREFECT_SERVER_API_HOST": _HOST,
                 "PREFECT_SERVER_API_PORT": str(prefect_port),
-                "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
             },
         ),
     ]
