@@ -1,21 +1,34 @@
 """The CLI's consoles: every string is printed literally, never read as markup.
 
 Data reaches the terminal through these consoles (category values, column names, error
-texts, reasons), so rich markup (``[bold]``, ``[/]``, ``[link=...]``), emoji codes
-(``:name:``) and highlighting are off: a value such as ``[/]`` is shown as it is instead of
-failing with a ``MarkupError``, and ``[link=...]`` never becomes a hyperlink. Style goes
-through :func:`styled` (rich ``Text``), which never parses its parts.
+texts, reasons, file paths, model names), so rich markup (``[bold]``, ``[/]``,
+``[link=...]``), emoji codes (``:name:``) and highlighting are off: a value such as ``[/]``
+is shown as it is instead of failing with a ``MarkupError``, and ``[link=...]`` never
+becomes a hyperlink. That holds for ``console.status(...)`` too, whose spinner would
+otherwise parse its text as markup whatever the console says. Style goes through
+:func:`styled` (rich ``Text``), which never parses its parts, or ``style=`` of ``print``.
 """
 
 from __future__ import annotations
 
-from rich.console import Console
+from typing import Any
+
+from rich.console import Console, RenderableType
+from rich.status import Status
 from rich.text import Text
+
+
+class _LiteralConsole(Console):
+    """A console whose status line is literal text too (rich's spinner reads a ``str``
+    as markup even when the console reads none)."""
+
+    def status(self, status: RenderableType, **kwargs: Any) -> Status:
+        return super().status(Text(status) if isinstance(status, str) else status, **kwargs)
 
 
 def make_console(*, stderr: bool = False) -> Console:
     """A console that reads no markup, emoji codes or highlighting in what it prints."""
-    return Console(stderr=stderr, markup=False, emoji=False, highlight=False)
+    return _LiteralConsole(stderr=stderr, markup=False, emoji=False, highlight=False)
 
 
 def styled(*parts: str | tuple[str, str]) -> Text:
