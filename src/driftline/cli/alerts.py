@@ -36,7 +36,7 @@ def _say(console: Console, text: str, style: str | None = None) -> None:
     """Print counts and error texts as they are: no markup ("[Errno 111]"), no wrapping,
     and nothing that looks like a secret (rows stored before a URL was registered for
     redaction are scrubbed here too)."""
-    console.print(scrub(text), style=style, markup=False, highlight=False, soft_wrap=True)
+    console.print(scrub(text), style=style, soft_wrap=True)
 
 
 def _totals(totals: dict[str, int]) -> str:

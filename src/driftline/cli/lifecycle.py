@@ -84,9 +84,7 @@ def train_cmd(
         if held is not None and not held.won:
             console.print(
                 f"{spec.name}: this retrain was asked for before and is not repeated: "
-                f"{held.describe()}",
-                markup=False,
-                highlight=False,
+                f"{held.describe()}"
             )
             return
         result = train(
@@ -233,13 +231,9 @@ def promote_cmd(
     for warning in outcome.warnings:
         console.print(styled(("warning:", "yellow"), f" {warning}"))
     if alerted is not None:
-        console.print(alerted, style="dim", markup=False, highlight=False)
+        console.print(alerted, style="dim")
     if outcome.repeat_of is not None:
-        console.print(
-            f"already recorded, nothing done again: {outcome.repeat_of}",
-            markup=False,
-            highlight=False,
-        )
+        console.print(f"already recorded, nothing done again: {outcome.repeat_of}")
     if outcome.status == "promoted":
         console.print(outcome.reason, style="bold green")
         return
@@ -275,7 +269,7 @@ def rollback_cmd(
         )
         alerted = delivery_note(send_recorded(ctx.store, outcome.alert_id, ctx.alert_destinations))
     console.print(styled((outcome.reason, "bold green"), f" (audit record {outcome.audit_id})"))
-    console.print(alerted, style="dim", markup=False, highlight=False)
+    console.print(alerted, style="dim")
 
 
 @app.command("adopt", rich_help_panel=PANEL)

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
-from rich.text import Text
 
 from driftline.cli.options import JsonOpt, ModelOpt, print_json
 from driftline.cli.output import make_console, styled
@@ -85,26 +84,23 @@ def _internal_error(exc: Exception) -> int:
     """Log the traceback (secrets scrubbed), say where it is, and return the exit code."""
     import traceback
 
-    from driftline.config.secrets import redact, scrub
+    from driftline.config.secrets import scrub
 
-    text = redact(scrub("".join(traceback.format_exception(exc))))
+    text = scrub("".join(traceback.format_exception(exc)))
     where = _log_internal_error(text)
     err_console.print(
         styled(
             ("internal error", "bold red"),
             " (a bug in driftline, not a problem with your input): "
-            f"{type(exc).__name__}: {redact(scrub(str(exc)))[:300]}",
-        ),
-        highlight=False,
+            f"{type(exc).__name__}: {scrub(str(exc))[:300]}",
+        )
     )
     if _verbose:
-        err_console.print(text, highlight=False, markup=False)
+        err_console.print(text)
     else:
         err_console.print(
             f"The traceback is in {where}; run the command again with --verbose "
-            "(driftline --verbose ...) to print it. Please report it with the traceback.",
-            highlight=False,
-            markup=False,
+            "(driftline --verbose ...) to print it. Please report it with the traceback."
         )
     return INTERNAL_ERROR
 
@@ -176,12 +172,10 @@ def _ingest(kind: str, path: Path, model: str, model_version: str | None = None)
     )
     if result.unmatched:
         console.print(
-            Text(
-                f"{result.unmatched:,} labels match no stored prediction (first request ids: "
-                f"{', '.join(result.unmatched_examples)}): check the request id column, or "
-                "ingest their predictions first",
-                style="yellow",
-            )
+            f"{result.unmatched:,} labels match no stored prediction (first request ids: "
+            f"{', '.join(result.unmatched_examples)}): check the request id column, or "
+            "ingest their predictions first",
+            style="yellow",
         )
 
 
@@ -359,17 +353,14 @@ def status(as_json: JsonOpt = False) -> None:
     if rows or problem is None:
         console.print(_summary_table(rows))
     for broken in scan.problems:  # one broken spec hides no other model
-        console.print(
-            f"broken spec, not shown: {broken}", style="yellow", markup=False, highlight=False
-        )
+        console.print(f"broken spec, not shown: {broken}", style="yellow")
 
 
 def _summary_table(rows: list[tuple[str, str, ModelSummary | str]]) -> Table:
     table = Table(title="predictions")
     for column in ("model", "read from", "predictions", "first", "last", "consenting", "labels"):
         table.add_column(column, justify="left" if column in ("model", "read from") else "right")
-    for name, source, s in rows:
-        where = source
+    for name, where, s in rows:
         if isinstance(s, str):
             table.add_row(name, where, styled((s, "red")), "", "", "", "")
             continue

@@ -73,7 +73,7 @@ def _render_result(result: DriftResult, title: str) -> None:
             judged = perf is result.performance
             whose = f" of v{perf.version}" + ("" if judged else " (not the champion: not judged)")
         cohort = f" (cohort {perf.cohort})" if perf.cohort else ""
-        console.print(f"realized performance{whose}{cohort}: {shown}", highlight=False)
+        console.print(f"realized performance{whose}{cohort}: {shown}")
 
 
 @drift_app.command("check")
@@ -222,8 +222,8 @@ def monitor_run(
         print_json({**run.summary(), "alert": alert_note, "retrain": retrain_note})
     else:
         _render_run(run)
-        console.print(Text(f"alert: {alert_note}"))
-        console.print(Text(f"retrain: {retrain_note}", style="red" if retrain_failed else ""))
+        console.print(f"alert: {alert_note}")
+        console.print(f"retrain: {retrain_note}", style="red" if retrain_failed else None)
     if run.status == "failed" or retrain_failed:
         raise typer.Exit(code=2)
 
@@ -245,11 +245,11 @@ def _render_run(run: MonitorRun) -> None:
         )
     )
     for reason in run.decision.reasons:
-        console.print(Text(f"  - {reason}"))
+        console.print(f"  - {reason}")
     if run.error:
-        console.print(Text(f"error: {run.error}", style="red"))
+        console.print(f"error: {run.error}", style="red")
     for path in run.report_paths:
-        console.print(Text(f"report file: {path}"))
+        console.print(f"report file: {path}")
 
 
 def _request_retrain(run: MonitorRun) -> tuple[str, bool]:

@@ -17,9 +17,8 @@ from typing import TYPE_CHECKING, Annotated
 from urllib.parse import urlsplit
 
 import typer
-from rich.text import Text
 
-from driftline.cli.output import make_console
+from driftline.cli.output import make_console, styled
 from driftline.config.errors import ConfigError
 from driftline.ops.processes import child_env
 
@@ -65,10 +64,7 @@ def _valid_specs(specs_dir: Path) -> list[ModelSpec]:
 def _report(problems: Sequence[Exception]) -> None:
     for problem in problems:
         console.print(
-            f"skipped a broken spec (the other models carry on): {problem}",
-            style="yellow",
-            markup=False,
-            highlight=False,
+            f"skipped a broken spec (the other models carry on): {problem}", style="yellow"
         )
 
 
@@ -309,24 +305,22 @@ def _run_services(services: list[_Service], logs: Path, settings: Settings) -> b
             )
         if not _wait_until_up(service, timeout=_START_TIMEOUT):
             console.print(
-                Text.assemble(
+                styled(
                     (f"{service.name} did not start", "bold red"),
                     f" (see {log_path}); stopping the others",
                 )
             )
             return False
-        console.print(Text.assemble(f"{service.name:<9} {service.url}  ", ("up", "green")))
+        console.print(styled(f"{service.name:<9} {service.url}  ", ("up", "green")))
     prefect = services[-1]
     console.print(
-        Text(
-            f"Prefect state: {settings.prefect_home()}; to send flow runs here: "
-            f"export PREFECT_API_URL={prefect.url}/api\nlogs in {logs}; press Ctrl-C to stop"
-        )
+        f"Prefect state: {settings.prefect_home()}; to send flow runs here: "
+        f"export PREFECT_API_URL={prefect.url}/api\nlogs in {logs}; press Ctrl-C to stop"
     )
     while all(s.proc is not None and s.proc.poll() is None for s in services):
         time.sleep(1)
     gone = next(s.name for s in services if s.proc is not None and s.proc.poll() is not None)
-    console.print(Text(f"the {gone} UI exited; stopping the others", style="red"))
+    console.print(f"the {gone} UI exited; stopping the others", style="red")
     return False
 
 

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.text import Text
 
 from driftline.cli.options import JsonOpt, print_json
 from driftline.cli.output import make_console
@@ -68,9 +67,9 @@ def spec_check(
     else:
         for result in results:
             if result["ok"]:
-                console.rule(Text(f"{result['file']}: valid"), style="green")
-                console.print(Text(yaml.safe_dump(result["spec"], sort_keys=False)), soft_wrap=True)
+                console.rule(f"{result['file']}: valid", style="green")
+                console.print(yaml.safe_dump(result["spec"], sort_keys=False), soft_wrap=True)
             else:
-                console.print(Text(result["error"], style="red"), soft_wrap=True)
+                console.print(result["error"], style="red", soft_wrap=True)
     if not all(r["ok"] for r in results):
         raise typer.Exit(code=2)
