@@ -308,6 +308,19 @@ def _day(
     return features
 
 
+def _timeline_events(events: list[Event], origin: datetime) -> list[dict[str, Any]]:
+    """The events as the timeline lists them: each with its first and end time (ISO)."""
+    return [
+        {
+            **asdict(e),
+            "start": (origin + timedelta(days=e.start_day)).isoformat(),
+            "end": (origin + timedelta(days=e.end_day)).isoformat(),
+            "columns": list(e.columns),
+        }
+        for e in events
+    ]
+
+
 def simulate(
     scenario: str = "stable",
     *,
@@ -378,15 +391,7 @@ def simulate(
         "days": days,
         "rows_per_day": rows_per_day,
         "label_delay_days": LABEL_DELAY.days,
-        "events": [
-            {
-                **asdict(e),
-                "start": (origin + timedelta(days=e.start_day)).isoformat(),
-                "end": (origin + timedelta(days=e.end_day)).isoformat(),
-                "columns": list(e.columns),
-            }
-            for e in events
-        ],
+        "events": _timeline_events(events, origin),
     }
     return Simulation(data[columns], labels, timeline, churn_labels, next_labels)
 
@@ -509,15 +514,7 @@ def simulate_customer_ltv(
         "history_days": history_days,
         "rows_per_day": rows_per_day,
         "label_delay_days": LTV_HORIZON.days,
-        "events": [
-            {
-                **asdict(e),
-                "start": (origin + timedelta(days=e.start_day)).isoformat(),
-                "end": (origin + timedelta(days=e.end_day)).isoformat(),
-                "columns": list(e.columns),
-            }
-            for e in events
-        ],
+        "events": _timeline_events(events, origin),
     }
     return Simulation(data[[*LTV_COLUMNS, "ltv_score", "consent_analytics"]], labels, timeline)
 
@@ -528,12 +525,16 @@ def simulate_customer_ltv(
 _CATEGORY_BASE = np.array([0.4, 0.0, 0.1, 0.0, -0.2, -0.4])  # order of CATEGORIES
 
 
-def _category_logits(visitors: pd.DataFrame, concept: np.ndarray) -> np.ndarray:
-    """True log-odds (n x 6, CATEGORIES order) of the next purchase's category: customers
-    mostly come back for the category they buy most (``top_category``), mobile and paid
-    social visitors lean to fashion and beauty, email readers to home, big baskets to
-    electronics. ``concept`` (n, 0..1) moves them to a new habit: home and sports replace
-    the usual category (what predicts the category changes; the inputs do not)."""
+#: The new habit concept drift moves customers to: home and sports replace the usual
+#: category (what predicts the category changes; the inputs do not).
+_CATEGORY_SHIFTED = _CATEGORY_BASE + np.array([0.0, 0.0, 1.8, 0.0, 1.5, 0.0])
+
+
+def _category_logits(visitors: pd.DataFrame) -> np.ndarray:
+    """The usual log-odds (n x 6, CATEGORIES order) of the next purchase's category:
+    customers mostly come back for the category they buy most (``top_category``), mobile
+    and paid social visitors lean to fashion and beauty, email readers to home, big
+    baskets to electronics."""
     n = len(visitors)
     logits = np.tile(_CATEGORY_BASE, (n, 1))
     top = visitors["top_category"].to_numpy()
@@ -547,8 +548,7 @@ def _category_logits(visitors: pd.DataFrame, concept: np.ndarray) -> np.ndarray:
     logits[:, 3] += 0.4 * mobile + 0.5 * social
     logits[:, 2] += 0.6 * email
     logits[:, 1] += 0.8 * np.log(aov / 55.0)
-    shifted = np.tile(_CATEGORY_BASE, (n, 1)) + np.array([0.0, 0.0, 1.8, 0.0, 1.5, 0.0])
-    return (1 - concept[:, None]) * logits + concept[:, None] * shifted
+    return logits
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -579,8 +579,9 @@ def simulate_next_category(
         if event.kind == "concept_drift":
             strength = np.array([_strength(event, d) for d in range(int(day.max()) + 1)])
             concept = np.maximum(concept, strength[day])
-    truth = _softmax(_category_logits(visitors, concept))
-    model = _softmax(_category_logits(visitors, np.zeros(len(visitors))))
+    usual = _category_logits(visitors)  # the model knows the usual habits only
+    truth = _softmax((1 - concept[:, None]) * usual + concept[:, None] * _CATEGORY_SHIFTED)
+    model = _softmax(usual)
     model = _softmax(np.log(model) + rng.normal(0, 0.35, model.shape))
     model = np.round(model, 4)
     model[:, 0] = np.clip(np.round(1 - model[:, 1:].sum(axis=1), 4), 0, 1)  # rows sum to 1
@@ -591,7 +592,7 @@ def simulate_next_category(
         {
             "request_id": visitors["request_id"].to_numpy(),
             "next_category": np.asarray(CATEGORIES, dtype=object)[np.minimum(drawn, 5)],
-            "labelled_at": visitors["event_ts"].to_numpy() + NEXT_CATEGORY_LABEL_DELAY,
+            "labelled_at": (visitors["event_ts"] + NEXT_CATEGORY_LABEL_DELAY).array,
         }
     )
     return predictions.set_axis(visitors.index), labels
