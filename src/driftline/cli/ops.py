@@ -94,9 +94,13 @@ class _Stop(Exception):
     """SIGTERM or SIGHUP arrived: stop the children like Ctrl-C does."""
 
 
-def _port_of(url: str, default: int) -> int:
+def _port_of(url: str | None, ui: str) -> int:
+    """The port of ``url`` (a UI's setting), else that of ``DEFAULT_UI_URLS[ui]``."""
+    from driftline.config.settings import DEFAULT_UI_URLS
+
+    default = urlsplit(DEFAULT_UI_URLS[ui]).port or 80
     try:
-        return urlsplit(url).port or default
+        return urlsplit(url or "").port or default
     except ValueError:
         return default
 
@@ -258,14 +262,14 @@ def ui(
     Exit codes: 0 stopped by a signal, 1 a UI process exited or never answered, 2 a port
     is taken (the message names it and the flag to change).
     """
-    from driftline.config.settings import DEFAULT_UI_URLS, get_settings
+    from driftline.config.settings import get_settings
 
     settings = get_settings()
     services = _services(
         settings,
-        evidently_port or _port_of(settings.evidently_ui_url, 8000),
-        mlflow_port or _port_of(settings.mlflow_ui_url or DEFAULT_UI_URLS["mlflow"], 5000),
-        prefect_port or _port_of(settings.prefect_ui_url, 4200),
+        evidently_port or _port_of(settings.evidently_ui_url, "evidently"),
+        mlflow_port or _port_of(settings.mlflow_ui_url, "mlflow"),
+        prefect_port or _port_of(settings.prefect_ui_url, "prefect"),
     )
     for service in services:
         _check_port_free(service)

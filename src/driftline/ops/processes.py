@@ -1,5 +1,5 @@
-"""The servers driftline starts (``driftline ui``, the demo's Prefect server): their
-command lines and environments.
+"""The environment of the processes driftline starts (``driftline ui``'s servers, the
+demo's Prefect server) and of driftline itself.
 
 Two rules hold for every child process. Telemetry is off (:data:`OFFLINE_ENV`, forced
 over the parent's environment: Evidently honours ``DO_NOT_TRACK``, MLflow
