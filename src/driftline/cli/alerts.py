@@ -13,8 +13,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from driftline.cli.options import JsonOpt, ModelFilterOpt, ModelOpt, print_json
-from driftline.cli.output import make_console, styled
+from driftline.cli.options import JsonOpt, ModelFilterOpt, ModelOpt
+from driftline.cli.output import make_console, print_json, styled
 from driftline.config.errors import AlertError
 from driftline.config.secrets import scrub
 from driftline.config.times import utc_now

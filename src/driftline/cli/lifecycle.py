@@ -21,8 +21,8 @@ import typer
 from rich.console import Group, RenderableType
 from rich.table import Table
 
-from driftline.cli.options import AsOfOpt, JsonOpt, ModelOpt, print_json
-from driftline.cli.output import make_console, styled
+from driftline.cli.options import AsOfOpt, JsonOpt, ModelOpt
+from driftline.cli.output import make_console, print_json, styled
 
 if TYPE_CHECKING:
     from driftline.lifecycle.gates import GateReport

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from driftline.cli.options import JsonOpt, ModelOpt, print_json
-from driftline.cli.output import make_console, styled
+from driftline.cli.options import JsonOpt, ModelOpt
+from driftline.cli.output import make_console, print_json, styled
 from driftline.config.errors import DriftlineError
 
 if TYPE_CHECKING:

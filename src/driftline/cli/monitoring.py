@@ -12,8 +12,8 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from driftline.cli.options import JsonOpt, ModelOpt, WindowEndOpt, print_json
-from driftline.cli.output import make_console, styled
+from driftline.cli.options import JsonOpt, ModelOpt, WindowEndOpt
+from driftline.cli.output import make_console, print_json, styled
 
 if TYPE_CHECKING:
     from driftline.monitoring.monitor import MonitorRun

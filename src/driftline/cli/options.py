@@ -43,13 +43,3 @@ JsonOpt = Annotated[
         "(errors still go to stderr with their exit code).",
     ),
 ]
-
-
-def print_json(document: object) -> None:
-    """Write ``document`` as one JSON document on stdout (datetimes and paths as text);
-    not through rich, so nothing is wrapped, coloured or marked up."""
-    import json
-    import sys
-
-    sys.stdout.write(json.dumps(document, indent=2, default=str) + "\n")
-    sys.stdout.flush()

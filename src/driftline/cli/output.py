@@ -35,3 +35,16 @@ def styled(*parts: str | tuple[str, str]) -> Text:
     """Text from literal parts: a plain string, or a ``(text, style)`` pair such as
     ``("error:", "bold red")``; no part is parsed as markup."""
     return Text.assemble(*parts)
+
+
+def print_json(document: object) -> None:
+    """Write ``document`` as one JSON document on stdout (numpy scalars as numbers,
+    datetimes, paths and anything else as text: :func:`~driftline.config.values.json_default`);
+    not through rich, so nothing is wrapped, coloured or marked up."""
+    import json
+    import sys
+
+    from driftline.config.values import json_default
+
+    sys.stdout.write(json.dumps(document, indent=2, default=json_default) + "\n")
+    sys.stdout.flush()

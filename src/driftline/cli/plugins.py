@@ -10,8 +10,8 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from driftline.cli.options import JsonOpt, print_json
-from driftline.cli.output import make_console, styled
+from driftline.cli.options import JsonOpt
+from driftline.cli.output import make_console, print_json, styled
 
 console = make_console()
 

@@ -7,8 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
-from driftline.cli.options import JsonOpt, print_json
-from driftline.cli.output import make_console
+from driftline.cli.options import JsonOpt
+from driftline.cli.output import make_console, print_json
 
 console = make_console()
 spec_app = typer.Typer(help="Model specs (monitors/*.yaml).", no_args_is_help=True)
