@@ -85,11 +85,6 @@ class Simulation:
         """Churn labels that have arrived by ``when`` (30 days after the visit)."""
         return self.churn_labels[self.churn_labels["labelled_at"] <= pd.Timestamp(when)]
 
-    def next_category_labels_known_by(self, when: datetime | pd.Timestamp) -> pd.DataFrame:
-        """Next-category labels that have arrived by ``when`` (7 days after the visit)."""
-        labels = self.next_category_labels
-        return labels[labels["labelled_at"] <= pd.Timestamp(when)]
-
 
 def scenario_events(scenario: str, days: int, change_day: int | None = None) -> list[Event]:
     """The events of a named scenario, placed relative to the number of days; a single-event
