@@ -11,11 +11,13 @@ otherwise parse its text as markup whatever the console says. Style goes through
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, RenderableType
-from rich.status import Status
 from rich.text import Text
+
+if TYPE_CHECKING:
+    from rich.status import Status  # rich imports it when a status starts
 
 
 class _LiteralConsole(Console):
