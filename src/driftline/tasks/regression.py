@@ -47,6 +47,7 @@ from pydantic import Field, field_validator, model_validator
 
 from driftline.config.errors import DataError
 from driftline.tasks import TASKS, PairedBootstrap, RowProblem, Task, TaskOptions
+from driftline.tasks.resampling import multinomial_counts, paired_interval, tie_groups
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -116,8 +117,8 @@ def normalized_gini(y: np.ndarray, p: np.ndarray) -> float:
     p = np.asarray(p, dtype=float)
     if y.size == 0:
         return float("nan")
-    own = _weighted_gini(y, *_ascending_groups(p), np.ones((1, y.size)))[0]
-    ideal = _weighted_gini(y, *_ascending_groups(y), np.ones((1, y.size)))[0]
+    own = _weighted_gini(y, *tie_groups(p, descending=False), np.ones((1, y.size)))[0]
+    ideal = _weighted_gini(y, *tie_groups(y, descending=False), np.ones((1, y.size)))[0]
     with np.errstate(invalid="ignore", divide="ignore"):
         return float(own / ideal) if ideal != 0 else float("nan")
 
@@ -236,14 +237,6 @@ def _unit_deviance(y: np.ndarray, p: np.ndarray, power: float) -> np.ndarray:
 # -- weighted metrics, vectorised over bootstrap resamples --------------------------------
 
 
-def _ascending_groups(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Row order by ascending prediction, and the start of each group of tied values."""
-    order = np.argsort(p, kind="mergesort")
-    sorted_p = p[order]
-    starts = np.flatnonzero(np.r_[True, sorted_p[1:] != sorted_p[:-1]])
-    return order, starts
-
-
 def _weighted_gini(
     y: np.ndarray, order: np.ndarray, starts: np.ndarray, w: np.ndarray
 ) -> np.ndarray:
@@ -287,7 +280,7 @@ def _bootstrap_metric(
                 return 1 - (w @ squares) / total
 
         return r2
-    own, ideal = _ascending_groups(p), _ascending_groups(y)
+    own, ideal = tie_groups(p, descending=False), tie_groups(y, descending=False)
 
     def gini(w: np.ndarray) -> np.ndarray:
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -324,23 +317,20 @@ def paired_bootstrap(
         raise ValueError("the bootstrap needs rows")
     if metric == "deviance" and _outside_deviance_domain(y, power).any():
         raise ValueError(f"actual values outside the domain of the Tweedie power {power:g}")
-    cand = _bootstrap_metric(metric, y, np.asarray(p_candidate, dtype=float), power)
-    ref = _bootstrap_metric(metric, y, np.asarray(p_reference, dtype=float), power)
-    ones = np.ones((1, n))
-    point = float(cand(ones)[0] - ref(ones)[0])
-    rng = np.random.default_rng(seed)
-    diffs = []
-    for start in range(0, samples, chunk):
-        size = min(chunk, samples - start)
-        weights = rng.multinomial(n, np.full(n, 1 / n), size=size).astype(float)
-        diffs.append(cand(weights) - ref(weights))
-    all_diffs = np.concatenate(diffs)
-    all_diffs = all_diffs[np.isfinite(all_diffs)]
-    if all_diffs.size == 0:
+    boot = paired_interval(
+        metric,
+        _bootstrap_metric(metric, y, np.asarray(p_candidate, dtype=float), power),
+        _bootstrap_metric(metric, y, np.asarray(p_reference, dtype=float), power),
+        n,
+        samples=samples,
+        confidence=confidence,
+        seed=seed,
+        chunk=chunk,
+        draw=multinomial_counts,
+    )
+    if math.isnan(boot.ci_low):  # no resample gave a finite difference
         raise ValueError(f"{metric} is undefined on these rows (e.g. constant actual values)")
-    alpha = (1 - confidence) / 2
-    low, high = np.quantile(all_diffs, [alpha, 1 - alpha])
-    return PairedBootstrap(metric, point, float(low), float(high), confidence, samples)
+    return boot
 
 
 # -- the task -------------------------------------------------------------------------------
