@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from driftline.config.errors import DataError
 from driftline.tasks import TASKS, PairedBootstrap, RowProblem, Task
 from driftline.tasks.resampling import paired_interval, tie_groups
 
@@ -226,22 +225,10 @@ class BinaryClassification(Task):
     def labelled(self, frame: pd.DataFrame, score: str, target: str) -> pd.DataFrame | None:
         """Rows with a numeric score and label; None unless both classes are present.
         Raises DataError when a label is neither 0 nor 1. Labels come back as int."""
-        import pandas as pd
-
-        rows = pd.DataFrame(
-            {
-                score: pd.to_numeric(frame[score], errors="coerce"),
-                target: pd.to_numeric(frame[target], errors="coerce"),
-            }
-        ).dropna()
-        if rows.empty or self.why_unusable(rows[target]):
-            return None
-        for problem in self.label_problems(rows[target]):
-            bad = int(np.count_nonzero(problem.rows))
-            if bad:
-                raise DataError(f"labels in {target!r}: {bad} rows {problem.what}")
-        rows[target] = rows[target].astype(int)
-        return rows.reset_index(drop=True)
+        rows = self.numeric_labelled(frame, [score], target)
+        if rows is not None:
+            rows[target] = rows[target].astype(int)
+        return rows
 
     def count_labels(self, labels: pd.Series | np.ndarray) -> tuple[int, int]:
         """(numeric labels, labels equal to 1)."""

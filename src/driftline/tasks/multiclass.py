@@ -390,23 +390,14 @@ class MulticlassClassification(Task):
         """Rows with every probability and a label (the probability columns and
         ``target`` as int class positions); None when fewer than two classes are present.
         DataError for a label that is not a class position."""
-        import pandas as pd
-
         columns = list(self.options.columns.values())
         missing = [c for c in columns if c not in frame.columns]
         if missing:
             raise DataError(f"labelled rows lack the probability columns {missing}")
-        rows = pd.DataFrame({c: pd.to_numeric(frame[c], errors="coerce") for c in columns})
-        rows[target] = pd.to_numeric(frame[target], errors="coerce")
-        rows = rows.dropna()
-        if rows.empty or self.why_unusable(rows[target]):
-            return None
-        for problem in self.label_problems(rows[target]):
-            bad = int(np.count_nonzero(problem.rows))
-            if bad:
-                raise DataError(f"labels in {target!r}: {bad} rows {problem.what}")
-        rows[target] = rows[target].astype(int)
-        return rows.reset_index(drop=True)
+        rows = self.numeric_labelled(frame, columns, target)
+        if rows is not None:
+            rows[target] = rows[target].astype(int)
+        return rows
 
     def count_labels(self, labels: pd.Series | np.ndarray) -> tuple[int, int]:
         """(labelled rows, rows of the rarest class): the second number is what

@@ -45,7 +45,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from pydantic import Field, field_validator, model_validator
 
-from driftline.config.errors import DataError
 from driftline.tasks import TASKS, PairedBootstrap, RowProblem, Task, TaskOptions
 from driftline.tasks.resampling import multinomial_counts, paired_interval, tie_groups
 
@@ -475,22 +474,10 @@ class Regression(Task):
     def labelled(self, frame: pd.DataFrame, score: str, target: str) -> pd.DataFrame | None:
         """Rows with a numeric score and label, labels as floats; None when there are none
         or every label is equal. Raises DataError for a label the task cannot read."""
-        import pandas as pd
-
-        rows = pd.DataFrame(
-            {
-                score: pd.to_numeric(frame[score], errors="coerce"),
-                target: pd.to_numeric(frame[target], errors="coerce"),
-            }
-        ).dropna()
-        if rows.empty or self.why_unusable(rows[target]):
-            return None
-        for problem in self.label_problems(rows[target]):
-            bad = int(np.count_nonzero(problem.rows))
-            if bad:
-                raise DataError(f"labels in {target!r}: {bad} rows {problem.what}")
-        rows[target] = rows[target].astype(float)
-        return rows.reset_index(drop=True)
+        rows = self.numeric_labelled(frame, [score], target)
+        if rows is not None:
+            rows[target] = rows[target].astype(float)
+        return rows
 
     def count_labels(self, labels: pd.Series | np.ndarray) -> tuple[int, int]:
         """(numeric labels, labels above 0): the second is what "positives" means for a
