@@ -30,6 +30,7 @@ from pydantic import Field, field_validator, model_validator
 
 from driftline.config.errors import DataError, ModelError
 from driftline.tasks import TASKS, PairedBootstrap, RowProblem, Task, TaskOptions
+from driftline.tasks.binary import _weighted_roc_auc
 from driftline.tasks.resampling import paired_interval, tie_groups
 
 if TYPE_CHECKING:
@@ -451,8 +452,6 @@ class _Scored:
 
     def value(self, metric: str, w: np.ndarray) -> np.ndarray:
         """``metric`` under each row of weights ``w`` (B x n): B values."""
-        from driftline.tasks.binary import _weighted_roc_auc
-
         if metric == "accuracy":
             return (w @ self.hit) / w.sum(axis=1)
         if metric == "f1_macro":

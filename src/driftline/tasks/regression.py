@@ -431,10 +431,6 @@ class Regression(Task):
         bins = pd.qcut(values.rank(method="first"), q=min(5, max(values.notna().sum(), 1)))
         return [bins.astype(str), *keys]
 
-    def typed_labels(self, labels: pd.Series) -> pd.Series:
-        """Labels as floats."""
-        return labels.astype(float)
-
     def score(self, estimator: Any, features: pd.DataFrame) -> np.ndarray:
         """``predict(features)`` as floats."""
         return np.asarray(estimator.predict(features), dtype=float).reshape(-1)
