@@ -161,12 +161,7 @@ def regression_metrics(
     ``mean_actual`` and ``mean_predicted``. NaN where a metric is undefined (no rows;
     R² and Gini on constant actual values; the deviance on actual values outside its
     power's domain)."""
-    from sklearn.metrics import (
-        mean_absolute_error,
-        mean_tweedie_deviance,
-        r2_score,
-        root_mean_squared_error,
-    )
+    from sklearn.metrics import mean_absolute_error, r2_score, root_mean_squared_error
 
     y = np.asarray(y, dtype=float)
     p = np.asarray(p, dtype=float)
@@ -182,7 +177,7 @@ def regression_metrics(
         "mape": float(mean_absolute_error(y / scale, p / scale)),
         "wape": float(np.abs(y - p).sum() / absolute) if absolute > 0 else nan,
         "r2": nan if constant or y.size < 2 else float(r2_score(y, p)),
-        "deviance": tweedie_deviance(y, p, power, mean_tweedie_deviance),
+        "deviance": tweedie_deviance(y, p, power),
         "gini": nan if constant else normalized_gini(y, p),
         "calibration_error": calibration_error(y, p),
         "rows": float(y.size),
@@ -191,19 +186,17 @@ def regression_metrics(
     }
 
 
-def tweedie_deviance(
-    y: np.ndarray, p: np.ndarray, power: float, deviance: Callable[..., Any] | None = None
-) -> float:
+def tweedie_deviance(y: np.ndarray, p: np.ndarray, power: float) -> float:
     """scikit-learn's ``mean_tweedie_deviance`` with predictions floored at 1e-6 when
     ``power >= 1`` (undefined at 0); NaN when ``y`` lies outside the power's domain
     (negative for power in [1, 2), not positive for power >= 2)."""
-    if deviance is None:
-        from sklearn.metrics import mean_tweedie_deviance as deviance
+    from sklearn.metrics import mean_tweedie_deviance
+
     if _outside_deviance_domain(y, power).any():
         return float("nan")
     if power >= 1:
         p = np.maximum(p, _DEVIANCE_FLOOR)
-    return float(deviance(y, p, power=power))
+    return float(mean_tweedie_deviance(y, p, power=power))
 
 
 def _outside_deviance_domain(y: np.ndarray, power: float) -> np.ndarray:
