@@ -330,3 +330,17 @@ def test_engine_scores_become_plain_python_values() -> None:
     x = result.column("x")
     assert type(x.drifted) is bool and type(x.score) is float
     json.dumps(result.to_contract())  # the --json contract stays serialisable
+
+
+def test_the_stattest_guards_are_installed_once_however_often_the_engine_runs() -> None:
+    """Every run installs the guards; a long-running process (``serve``) must not wrap the
+    tests once more per run until a call nests past the recursion limit."""
+    from evidently.legacy.calculation_engine.python_engine import PythonEngine
+    from evidently.legacy.calculations import stattests
+
+    from driftline.monitoring.engines.evidently import _guard_stattests
+
+    _guard_stattests()
+    installed = stattests.ks_stat_test._get_impl(PythonEngine)
+    _guard_stattests()
+    assert stattests.ks_stat_test._get_impl(PythonEngine) is installed

@@ -7,13 +7,13 @@ import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from driftline.tasks.binary import (
-    _groups,
     _weighted_average_precision,
     _weighted_roc_auc,
     classification_metrics,
     expected_calibration_error,
     paired_bootstrap,
 )
+from driftline.tasks.resampling import tie_groups
 
 
 def _data(n: int = 3000, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -27,7 +27,7 @@ def _data(n: int = 3000, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndar
 
 def test_weighted_metrics_with_unit_weights_match_sklearn_including_ties() -> None:
     y, p, _ = _data()
-    order, starts = _groups(p)
+    order, starts = tie_groups(p)
     ones = np.ones((1, y.size))
     assert _weighted_roc_auc(y, order, starts, ones)[0] == pytest.approx(roc_auc_score(y, p))
     assert _weighted_average_precision(y, order, starts, ones)[0] == pytest.approx(
@@ -40,7 +40,7 @@ def test_weighted_metrics_with_count_weights_match_a_resample() -> None:
     rng = np.random.default_rng(1)
     rows = rng.integers(0, y.size, y.size)
     weights = np.bincount(rows, minlength=y.size)[None, :].astype(float)
-    order, starts = _groups(p)
+    order, starts = tie_groups(p)
     assert _weighted_roc_auc(y, order, starts, weights)[0] == pytest.approx(
         roc_auc_score(y[rows], p[rows])
     )

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from driftline.specs.common import Duration, Section
-from driftline.tasks import DEFAULT_TASK, TASKS
+from driftline.tasks import DEFAULT_TASK, TASKS, task_for
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 #: What a model name may be (a spec file's stem, a table suffix, an MLflow model name).
@@ -126,11 +126,8 @@ class ModelSection(Section):
 
     @model_validator(mode="after")
     def _task_options_valid(self) -> ModelSection:
-        if self.task not in TASKS:
-            return self
-        task = TASKS.get(self.task)
         try:
-            task.configure(self.task_options)
+            task_for(self)
         except ValidationError as exc:
             problems = "; ".join(
                 f"{'.'.join(str(p) for p in e['loc']) or '(options)'}: {e['msg']}"
@@ -145,9 +142,7 @@ class ModelSection(Section):
             raise ValueError("features: list at least one numerical or categorical column")
         # The task's prediction columns (binary: model.prediction; multiclass: the
         # predicted class and one probability column per class) are input columns too.
-        predictions = list(
-            TASKS.get(self.task).configure(self.task_options).prediction_columns(self)
-        )
+        predictions = list(task_for(self).prediction_columns(self))
         input_columns = [self.entity_id, self.timestamp, *predictions, *self.features.all]
         if self.consent:
             input_columns.append(self.consent)

@@ -88,20 +88,17 @@ class ModelSpec(Section):
         if not isinstance(task_name, str) or task_name not in TASKS:
             return data
         task = TASKS.get(task_name)
-        promotion, monitoring = data.get("promotion"), data.get("monitoring")
-        promotion = promotion or {}
-        if (
-            task.default_primary_metric
-            and isinstance(promotion, dict)
-            and "primary_metric" not in promotion
-        ):
-            promotion = {**promotion, "primary_metric": task.default_primary_metric}
-            data = {**data, "promotion": promotion}
-        if task.default_max_drop and isinstance(monitoring or {}, dict):
-            performance = (monitoring or {}).get("performance") or {}
+        promotion = data.get("promotion") or {}
+        metric = task.default_primary_metric
+        if metric and isinstance(promotion, dict) and "primary_metric" not in promotion:
+            data = {**data, "promotion": {**promotion, "primary_metric": metric}}
+        monitoring = data.get("monitoring") or {}
+        drops = task.default_max_drop
+        if drops and isinstance(monitoring, dict):
+            performance = monitoring.get("performance") or {}
             if isinstance(performance, dict) and "max_drop" not in performance:
-                performance = {**performance, "max_drop": dict(task.default_max_drop)}
-                data = {**data, "monitoring": {**(monitoring or {}), "performance": performance}}
+                performance = {**performance, "max_drop": dict(drops)}
+                data = {**data, "monitoring": {**monitoring, "performance": performance}}
         return data
 
     @model_validator(mode="before")

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
+from driftline.config.errors import DataError
 from driftline.plugins import Registry
 
 if TYPE_CHECKING:
@@ -261,6 +262,27 @@ class Task(ABC):
         """The rows of ``frame`` (columns ``score`` and ``target``, both present) that
         realized metrics can be computed on, typed; None when there are none or their
         labels are unusable. Raises DataError for labels the task cannot read."""
+
+    def numeric_labelled(
+        self, frame: pd.DataFrame, columns: Sequence[str], target: str
+    ) -> pd.DataFrame | None:
+        """The rows of ``frame`` whose ``columns`` (the stored scores) and ``target`` all
+        parse as numbers (``pd.to_numeric``), those columns in that order, index reset;
+        None when there are none or :meth:`why_unusable` refuses their labels. Raises
+        DataError with the count of rows of each of :meth:`label_problems`. What
+        :meth:`labelled` builds on: it then casts the labels."""
+        import numpy as np
+        import pandas as pd
+
+        numbers = {c: pd.to_numeric(frame[c], errors="coerce") for c in [*columns, target]}
+        rows = pd.DataFrame(numbers).dropna()
+        if rows.empty or self.why_unusable(rows[target]):
+            return None
+        for problem in self.label_problems(rows[target]):
+            bad = int(np.count_nonzero(problem.rows))
+            if bad:
+                raise DataError(f"labels in {target!r}: {bad} rows {problem.what}")
+        return rows.reset_index(drop=True)
 
     @abstractmethod
     def count_labels(self, labels: pd.Series | np.ndarray) -> tuple[int, int]:

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from driftline.config.errors import DataError
 from driftline.tasks import TASKS, PairedBootstrap, RowProblem, Task
+from driftline.tasks.resampling import paired_interval, tie_groups
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -77,14 +77,6 @@ def classification_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
 # -- weighted ranking metrics, vectorised over bootstrap resamples ------------------------
 
 
-def _groups(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Row order by descending score, and the start of each group of tied scores."""
-    order = np.argsort(-p, kind="mergesort")
-    sorted_p = p[order]
-    starts = np.flatnonzero(np.r_[True, sorted_p[1:] != sorted_p[:-1]])
-    return order, starts
-
-
 def _weighted_roc_auc(
     y: np.ndarray, order: np.ndarray, starts: np.ndarray, w: np.ndarray
 ) -> np.ndarray:
@@ -135,8 +127,10 @@ def paired_bootstrap(
     chunk: int = 100,
 ) -> PairedBootstrap:
     """Resample rows with replacement (the same rows for both models) and return the
-    percentile interval of the metric difference. Pairing removes the noise the two
-    models share, so the interval is much tighter than two separate ones."""
+    percentile interval of the metric difference
+    (:func:`~driftline.tasks.resampling.paired_interval`). Pairing removes the noise the
+    two models share, so the interval is much tighter than two separate ones. ValueError
+    for another metric or labels of a single class."""
     if metric not in _WEIGHTED:
         raise ValueError(f"bootstrap supports {sorted(_WEIGHTED)}, not {metric!r}")
     y = np.asarray(y, dtype=float)
@@ -144,22 +138,18 @@ def paired_bootstrap(
     if n == 0 or y.min() == y.max():
         raise ValueError("the bootstrap needs rows of both classes")
     fn = _WEIGHTED[metric]
-    cand = _groups(np.asarray(p_candidate, dtype=float))
-    ref = _groups(np.asarray(p_reference, dtype=float))
-    ones = np.ones((1, n))
-    point = float(fn(y, *cand, ones)[0] - fn(y, *ref, ones)[0])
-    rng = np.random.default_rng(seed)
-    diffs: list[np.ndarray] = []
-    for start in range(0, samples, chunk):
-        size = min(chunk, samples - start)
-        draws = rng.integers(0, n, size=(size, n))
-        weights = np.stack([np.bincount(row, minlength=n) for row in draws]).astype(float)
-        diffs.append(fn(y, *cand, weights) - fn(y, *ref, weights))
-    all_diffs = np.concatenate(diffs)
-    all_diffs = all_diffs[np.isfinite(all_diffs)]
-    alpha = (1 - confidence) / 2
-    low, high = np.quantile(all_diffs, [alpha, 1 - alpha])
-    return PairedBootstrap(metric, point, float(low), float(high), confidence, samples)
+    cand = tie_groups(np.asarray(p_candidate, dtype=float))
+    ref = tie_groups(np.asarray(p_reference, dtype=float))
+    return paired_interval(
+        metric,
+        lambda w: fn(y, *cand, w),
+        lambda w: fn(y, *ref, w),
+        n,
+        samples=samples,
+        confidence=confidence,
+        seed=seed,
+        chunk=chunk,
+    )
 
 
 class BinaryClassification(Task):
@@ -235,22 +225,10 @@ class BinaryClassification(Task):
     def labelled(self, frame: pd.DataFrame, score: str, target: str) -> pd.DataFrame | None:
         """Rows with a numeric score and label; None unless both classes are present.
         Raises DataError when a label is neither 0 nor 1. Labels come back as int."""
-        import pandas as pd
-
-        rows = pd.DataFrame(
-            {
-                score: pd.to_numeric(frame[score], errors="coerce"),
-                target: pd.to_numeric(frame[target], errors="coerce"),
-            }
-        ).dropna()
-        if rows.empty or self.why_unusable(rows[target]):
-            return None
-        for problem in self.label_problems(rows[target]):
-            bad = int(np.count_nonzero(problem.rows))
-            if bad:
-                raise DataError(f"labels in {target!r}: {bad} rows {problem.what}")
-        rows[target] = rows[target].astype(int)
-        return rows.reset_index(drop=True)
+        rows = self.numeric_labelled(frame, [score], target)
+        if rows is not None:
+            rows[target] = rows[target].astype(int)
+        return rows
 
     def count_labels(self, labels: pd.Series | np.ndarray) -> tuple[int, int]:
         """(numeric labels, labels equal to 1)."""

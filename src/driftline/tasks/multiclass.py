@@ -30,6 +30,8 @@ from pydantic import Field, field_validator, model_validator
 
 from driftline.config.errors import DataError, ModelError
 from driftline.tasks import TASKS, PairedBootstrap, RowProblem, Task, TaskOptions
+from driftline.tasks.binary import _weighted_roc_auc
+from driftline.tasks.resampling import paired_interval, tie_groups
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -372,22 +374,16 @@ class MulticlassClassification(Task):
         k = len(self.classes)
         cand = _Scored(y, p_candidate, k)
         ref = _Scored(y, p_reference, k)
-        ones = np.ones((1, n))
-        point = float(cand.value(metric, ones)[0] - ref.value(metric, ones)[0])
-        rng = np.random.default_rng(seed)
-        diffs: list[np.ndarray] = []
-        for first in range(0, samples, chunk):
-            size = min(chunk, samples - first)
-            draws = rng.integers(0, n, size=(size, n))
-            w = np.stack([np.bincount(row, minlength=n) for row in draws]).astype(float)
-            diffs.append(cand.value(metric, w) - ref.value(metric, w))
-        every = np.concatenate(diffs)
-        finite = every[np.isfinite(every)]
-        if finite.size == 0:
-            return PairedBootstrap(metric, point, float("nan"), float("nan"), confidence, samples)
-        alpha = (1 - confidence) / 2
-        low, high = np.quantile(finite, [alpha, 1 - alpha])
-        return PairedBootstrap(metric, point, float(low), float(high), confidence, samples)
+        return paired_interval(
+            metric,
+            lambda w: cand.value(metric, w),
+            lambda w: ref.value(metric, w),
+            n,
+            samples=samples,
+            confidence=confidence,
+            seed=seed,
+            chunk=chunk,
+        )
 
     # -- monitoring --------------------------------------------------------------------------
 
@@ -395,23 +391,14 @@ class MulticlassClassification(Task):
         """Rows with every probability and a label (the probability columns and
         ``target`` as int class positions); None when fewer than two classes are present.
         DataError for a label that is not a class position."""
-        import pandas as pd
-
         columns = list(self.options.columns.values())
         missing = [c for c in columns if c not in frame.columns]
         if missing:
             raise DataError(f"labelled rows lack the probability columns {missing}")
-        rows = pd.DataFrame({c: pd.to_numeric(frame[c], errors="coerce") for c in columns})
-        rows[target] = pd.to_numeric(frame[target], errors="coerce")
-        rows = rows.dropna()
-        if rows.empty or self.why_unusable(rows[target]):
-            return None
-        for problem in self.label_problems(rows[target]):
-            bad = int(np.count_nonzero(problem.rows))
-            if bad:
-                raise DataError(f"labels in {target!r}: {bad} rows {problem.what}")
-        rows[target] = rows[target].astype(int)
-        return rows.reset_index(drop=True)
+        rows = self.numeric_labelled(frame, columns, target)
+        if rows is not None:
+            rows[target] = rows[target].astype(int)
+        return rows
 
     def count_labels(self, labels: pd.Series | np.ndarray) -> tuple[int, int]:
         """(labelled rows, rows of the rarest class): the second number is what
@@ -456,19 +443,15 @@ class _Scored:
     predicted class and, per class, the one-vs-rest sort order."""
 
     def __init__(self, y: np.ndarray, p: np.ndarray, k: int) -> None:
-        from driftline.tasks.binary import _groups
-
         self.k = k
         self.onehot = np.eye(k)[y]  # n x K
         p = normalized(p)
         self.hit = (p.argmax(axis=1) == y).astype(float)
         self.predicted = np.eye(k)[p.argmax(axis=1)]
-        self.groups = [_groups(p[:, j]) for j in range(k)]
+        self.groups = [tie_groups(p[:, j]) for j in range(k)]
 
     def value(self, metric: str, w: np.ndarray) -> np.ndarray:
         """``metric`` under each row of weights ``w`` (B x n): B values."""
-        from driftline.tasks.binary import _weighted_roc_auc
-
         if metric == "accuracy":
             return (w @ self.hit) / w.sum(axis=1)
         if metric == "f1_macro":

@@ -45,8 +45,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from pydantic import Field, field_validator, model_validator
 
-from driftline.config.errors import DataError
 from driftline.tasks import TASKS, PairedBootstrap, RowProblem, Task, TaskOptions
+from driftline.tasks.resampling import multinomial_counts, paired_interval, tie_groups
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -116,8 +116,8 @@ def normalized_gini(y: np.ndarray, p: np.ndarray) -> float:
     p = np.asarray(p, dtype=float)
     if y.size == 0:
         return float("nan")
-    own = _weighted_gini(y, *_ascending_groups(p), np.ones((1, y.size)))[0]
-    ideal = _weighted_gini(y, *_ascending_groups(y), np.ones((1, y.size)))[0]
+    own = _weighted_gini(y, *tie_groups(p, descending=False), np.ones((1, y.size)))[0]
+    ideal = _weighted_gini(y, *tie_groups(y, descending=False), np.ones((1, y.size)))[0]
     with np.errstate(invalid="ignore", divide="ignore"):
         return float(own / ideal) if ideal != 0 else float("nan")
 
@@ -161,12 +161,7 @@ def regression_metrics(
     ``mean_actual`` and ``mean_predicted``. NaN where a metric is undefined (no rows;
     R² and Gini on constant actual values; the deviance on actual values outside its
     power's domain)."""
-    from sklearn.metrics import (
-        mean_absolute_error,
-        mean_tweedie_deviance,
-        r2_score,
-        root_mean_squared_error,
-    )
+    from sklearn.metrics import mean_absolute_error, r2_score, root_mean_squared_error
 
     y = np.asarray(y, dtype=float)
     p = np.asarray(p, dtype=float)
@@ -182,7 +177,7 @@ def regression_metrics(
         "mape": float(mean_absolute_error(y / scale, p / scale)),
         "wape": float(np.abs(y - p).sum() / absolute) if absolute > 0 else nan,
         "r2": nan if constant or y.size < 2 else float(r2_score(y, p)),
-        "deviance": tweedie_deviance(y, p, power, mean_tweedie_deviance),
+        "deviance": tweedie_deviance(y, p, power),
         "gini": nan if constant else normalized_gini(y, p),
         "calibration_error": calibration_error(y, p),
         "rows": float(y.size),
@@ -191,19 +186,17 @@ def regression_metrics(
     }
 
 
-def tweedie_deviance(
-    y: np.ndarray, p: np.ndarray, power: float, deviance: Callable[..., Any] | None = None
-) -> float:
+def tweedie_deviance(y: np.ndarray, p: np.ndarray, power: float) -> float:
     """scikit-learn's ``mean_tweedie_deviance`` with predictions floored at 1e-6 when
     ``power >= 1`` (undefined at 0); NaN when ``y`` lies outside the power's domain
     (negative for power in [1, 2), not positive for power >= 2)."""
-    if deviance is None:
-        from sklearn.metrics import mean_tweedie_deviance as deviance
+    from sklearn.metrics import mean_tweedie_deviance
+
     if _outside_deviance_domain(y, power).any():
         return float("nan")
     if power >= 1:
         p = np.maximum(p, _DEVIANCE_FLOOR)
-    return float(deviance(y, p, power=power))
+    return float(mean_tweedie_deviance(y, p, power=power))
 
 
 def _outside_deviance_domain(y: np.ndarray, power: float) -> np.ndarray:
@@ -234,14 +227,6 @@ def _unit_deviance(y: np.ndarray, p: np.ndarray, power: float) -> np.ndarray:
 
 
 # -- weighted metrics, vectorised over bootstrap resamples --------------------------------
-
-
-def _ascending_groups(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Row order by ascending prediction, and the start of each group of tied values."""
-    order = np.argsort(p, kind="mergesort")
-    sorted_p = p[order]
-    starts = np.flatnonzero(np.r_[True, sorted_p[1:] != sorted_p[:-1]])
-    return order, starts
 
 
 def _weighted_gini(
@@ -287,7 +272,7 @@ def _bootstrap_metric(
                 return 1 - (w @ squares) / total
 
         return r2
-    own, ideal = _ascending_groups(p), _ascending_groups(y)
+    own, ideal = tie_groups(p, descending=False), tie_groups(y, descending=False)
 
     def gini(w: np.ndarray) -> np.ndarray:
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -324,23 +309,20 @@ def paired_bootstrap(
         raise ValueError("the bootstrap needs rows")
     if metric == "deviance" and _outside_deviance_domain(y, power).any():
         raise ValueError(f"actual values outside the domain of the Tweedie power {power:g}")
-    cand = _bootstrap_metric(metric, y, np.asarray(p_candidate, dtype=float), power)
-    ref = _bootstrap_metric(metric, y, np.asarray(p_reference, dtype=float), power)
-    ones = np.ones((1, n))
-    point = float(cand(ones)[0] - ref(ones)[0])
-    rng = np.random.default_rng(seed)
-    diffs = []
-    for start in range(0, samples, chunk):
-        size = min(chunk, samples - start)
-        weights = rng.multinomial(n, np.full(n, 1 / n), size=size).astype(float)
-        diffs.append(cand(weights) - ref(weights))
-    all_diffs = np.concatenate(diffs)
-    all_diffs = all_diffs[np.isfinite(all_diffs)]
-    if all_diffs.size == 0:
+    boot = paired_interval(
+        metric,
+        _bootstrap_metric(metric, y, np.asarray(p_candidate, dtype=float), power),
+        _bootstrap_metric(metric, y, np.asarray(p_reference, dtype=float), power),
+        n,
+        samples=samples,
+        confidence=confidence,
+        seed=seed,
+        chunk=chunk,
+        draw=multinomial_counts,
+    )
+    if math.isnan(boot.ci_low):  # no resample gave a finite difference
         raise ValueError(f"{metric} is undefined on these rows (e.g. constant actual values)")
-    alpha = (1 - confidence) / 2
-    low, high = np.quantile(all_diffs, [alpha, 1 - alpha])
-    return PairedBootstrap(metric, point, float(low), float(high), confidence, samples)
+    return boot
 
 
 # -- the task -------------------------------------------------------------------------------
@@ -442,10 +424,6 @@ class Regression(Task):
         bins = pd.qcut(values.rank(method="first"), q=min(5, max(values.notna().sum(), 1)))
         return [bins.astype(str), *keys]
 
-    def typed_labels(self, labels: pd.Series) -> pd.Series:
-        """Labels as floats."""
-        return labels.astype(float)
-
     def score(self, estimator: Any, features: pd.DataFrame) -> np.ndarray:
         """``predict(features)`` as floats."""
         return np.asarray(estimator.predict(features), dtype=float).reshape(-1)
@@ -485,22 +463,10 @@ class Regression(Task):
     def labelled(self, frame: pd.DataFrame, score: str, target: str) -> pd.DataFrame | None:
         """Rows with a numeric score and label, labels as floats; None when there are none
         or every label is equal. Raises DataError for a label the task cannot read."""
-        import pandas as pd
-
-        rows = pd.DataFrame(
-            {
-                score: pd.to_numeric(frame[score], errors="coerce"),
-                target: pd.to_numeric(frame[target], errors="coerce"),
-            }
-        ).dropna()
-        if rows.empty or self.why_unusable(rows[target]):
-            return None
-        for problem in self.label_problems(rows[target]):
-            bad = int(np.count_nonzero(problem.rows))
-            if bad:
-                raise DataError(f"labels in {target!r}: {bad} rows {problem.what}")
-        rows[target] = rows[target].astype(float)
-        return rows.reset_index(drop=True)
+        rows = self.numeric_labelled(frame, [score], target)
+        if rows is not None:
+            rows[target] = rows[target].astype(float)
+        return rows
 
     def count_labels(self, labels: pd.Series | np.ndarray) -> tuple[int, int]:
         """(numeric labels, labels above 0): the second is what "positives" means for a

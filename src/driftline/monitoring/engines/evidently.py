@@ -241,6 +241,10 @@ def _guard_stattests() -> None:
     )
 
     class Guarded(PythonStatTest):
+        #: Marks an installed guard: each call defines this class anew, so ``isinstance``
+        #: against it would miss the guards of earlier calls and wrap them again.
+        driftline_guard = True
+
         def __init__(self, name: str, inner: Any) -> None:
             self.name, self.inner = name, inner
 
@@ -263,7 +267,7 @@ def _guard_stattests() -> None:
         if not isinstance(test, StatTest) or test.name not in METHODS:
             continue
         current = test._get_impl(PythonEngine)
-        if isinstance(current, Guarded):
+        if getattr(current, "driftline_guard", False):
             continue
         replaced = _REPLACED.get(test.name)
         inner = create_impl_wrapper(replaced) if replaced is not None else current
