@@ -349,7 +349,7 @@ def deployments_render(
 
     scan = scan_specs(get_settings().specs_dir)
     _report(scan.problems)
-    text = render_prefect_yaml(plan_deployments(scan.specs))
+    text = render_prefect_yaml(plan_deployments(scan.specs), path=out.as_posix())
     if check:
         if not out.is_file() or out.read_text() != text:
             raise SpecError(
@@ -365,6 +365,32 @@ def deployments_render(
             f"{len(scan.problems)} spec(s) could not be read and have no deployments; fix "
             "them and render again"
         )
+
+
+def init(
+    folder: Annotated[
+        Path, typer.Argument(help="The new project's folder (created if missing; must be empty).")
+    ] = Path("."),
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Write into a folder that is not empty (overwrites the starter's own files).",
+        ),
+    ] = False,
+) -> None:
+    """Start a project from the installed package: a spec to edit, dashboards,
+    prefect.yaml (flows by module path) and .env.example."""
+    from driftline.ops.starter import STARTER_SPEC, write_starter_project
+
+    project = write_starter_project(folder, force=force)
+    console.print(styled(("wrote a driftline project in ", "green"), str(project.root)))
+    for name in project.files:
+        console.print(f"  {name}")
+    console.print(
+        f"next: edit {STARTER_SPEC}, run `driftline spec check`, then "
+        "`driftline deployments render --out prefect.yaml` (see README.md there)"
+    )
 
 
 def serve() -> None:

@@ -20,6 +20,10 @@ from driftline.specs import ModelSpec
 DRIFT_EVENT = "driftline.drift.detected"
 FLUSH_CRON = "30 2 * * *"
 WORK_POOL = "driftline"
+#: Where the flows are installed: deployments name them by module path
+#: (``driftline.flows.monitor:monitor_model_flow``), so a worker needs the installed
+#: package, not a checkout of this repository.
+FLOWS_PACKAGE = "driftline.flows"
 # The monitor run that asked for the retrain, from the drift event's payload. Prefect
 # renders a template that is one expression to the value's own JSON type, and the
 # monitor's run id is a number: without `| string` the server refuses the flow run
@@ -62,7 +66,7 @@ def plan_deployments(specs: Sequence[ModelSpec]) -> list[PlannedDeployment]:
             PlannedDeployment(
                 name=f"{spec.name}-monitor",
                 flow="monitor-model",
-                entrypoint="flows/monitor.py:monitor_model_flow",
+                entrypoint=f"{FLOWS_PACKAGE}.monitor:monitor_model_flow",
                 description=f"Check {spec.name}'s latest window against its champion's baseline.",
                 parameters={"model": spec.name},
                 cron=spec.monitoring.schedule,
@@ -73,7 +77,7 @@ def plan_deployments(specs: Sequence[ModelSpec]) -> list[PlannedDeployment]:
             PlannedDeployment(
                 name=f"{spec.name}-retrain",
                 flow="retrain-model",
-                entrypoint="flows/retrain.py:retrain_model",
+                entrypoint=f"{FLOWS_PACKAGE}.retrain:retrain_model",
                 description=f"Retrain, benchmark and gate {spec.name} when its monitor "
                 "decides to retrain.",
                 parameters={"model": spec.name, "reason": "drift"},
@@ -92,7 +96,7 @@ def plan_deployments(specs: Sequence[ModelSpec]) -> list[PlannedDeployment]:
         PlannedDeployment(
             name="alerts-flush",
             flow="flush-alerts",
-            entrypoint="flows/alerts.py:flush_alerts",
+            entrypoint=f"{FLOWS_PACKAGE}.alerts:flush_alerts",
             description="Send alerts still pending in the outbox.",
             cron=FLUSH_CRON,
             tags=("driftline", "alerts"),
@@ -101,8 +105,15 @@ def plan_deployments(specs: Sequence[ModelSpec]) -> list[PlannedDeployment]:
     return plan
 
 
-def render_prefect_yaml(plan: Sequence[PlannedDeployment], work_pool: str = WORK_POOL) -> str:
-    """``deployments/prefect.yaml`` for a process work pool, from the plan."""
+def render_prefect_yaml(
+    plan: Sequence[PlannedDeployment],
+    work_pool: str = WORK_POOL,
+    *,
+    path: str = "deployments/prefect.yaml",
+) -> str:
+    """The ``prefect.yaml`` of a process work pool, from the plan; ``path`` is where it is
+    written relative to the project folder (named in its header: how to deploy it and
+    render it again). Entrypoints are module paths of the installed package."""
     deployments = []
     for d in plan:
         item: dict[str, Any] = {
@@ -132,8 +143,9 @@ def render_prefect_yaml(plan: Sequence[PlannedDeployment], work_pool: str = WORK
     document = {
         "name": "driftline",
         "prefect-version": "3.9.1",
-        # Workers run the flows from the project checkout named by DRIFTLINE_PROJECT_DIR
-        # (on Kubernetes or Docker pools, replace this with a git_clone or image step).
+        # Workers import the flows from the installed driftline package and run them in
+        # the project folder named by DRIFTLINE_PROJECT_DIR (monitors/, dashboards/, .env);
+        # on Kubernetes or Docker pools, replace this with a git_clone or image step.
         # `prefect deploy` substitutes `{{ $VAR }}` itself when VAR is set in its own
         # environment, baking the deployer's path in; unset there, the placeholder is
         # kept and each worker resolves it from its environment when a run starts.
@@ -146,10 +158,15 @@ def render_prefect_yaml(plan: Sequence[PlannedDeployment], work_pool: str = WORK
         ],
         "deployments": deployments,
     }
+    render = "driftline deployments render" + (
+        "" if path == "deployments/prefect.yaml" else f" --out {path}"
+    )
+    deploy = "prefect deploy --all" + ("" if path == "prefect.yaml" else f" --prefect-file {path}")
     header = (
-        "# Generated from monitors/*.yaml by `driftline deployments render`; do not edit.\n"
-        "# Deploy with: prefect deploy --all --prefect-file deployments/prefect.yaml\n"
-        "# from the repository root, DRIFTLINE_PROJECT_DIR unset (each worker sets it to its\n"
-        '# checkout). See README.md, "Deployments and scale-out".\n'
+        f"# Generated from monitors/*.yaml by `{render}`; do not edit.\n"
+        f"# Deploy with: {deploy}\n"
+        "# from the project folder, DRIFTLINE_PROJECT_DIR unset (each worker sets it to its\n"
+        "# copy of the project folder; the flows come from the installed driftline package).\n"
+        '# See driftline\'s README, "Deployments and scale-out".\n'
     )
     return header + yaml.safe_dump(document, sort_keys=False, width=100)
