@@ -41,7 +41,7 @@ from driftline.config.markup import markdown_text
 from driftline.config.secrets import scrub
 from driftline.context import Context
 from driftline.data.claims import Claim
-from driftline.lifecycle.benchmark import benchmark
+from driftline.lifecycle.benchmark import benchmark, figures_markdown
 from driftline.lifecycle.gates import Approval, GateReport, evaluate_gates
 from driftline.lifecycle.promotion import PromotionOutcome, apply_gate_report
 from driftline.lifecycle.results import BenchmarkResult
@@ -138,12 +138,16 @@ def apply_decision(
 
 
 @task(retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
-def publish_report(report: GateReport, outcome: PromotionOutcome) -> None:
-    """The gate report as a markdown artifact of this run."""
+def publish_report(report: GateReport, outcome: PromotionOutcome, result: BenchmarkResult) -> None:
+    """The gate report as a markdown artifact of this run, with the benchmark's pictures
+    (curves, calibration, per-segment bars) from its MLflow run."""
+    with Context.open() as ctx:
+        pictures = figures_markdown(ctx.registry(), result, ctx.settings.mlflow_ui())
     create_markdown_artifact(
         key=f"gate-report-{report.model.replace('_', '-')}",
         markdown=f"{report.to_markdown()}\n\n**Outcome: {outcome.status}.** "
-        + markdown_text(outcome.reason),
+        + markdown_text(outcome.reason)
+        + (f"\n\n{pictures}" if pictures else ""),
         description=f"{outcome.status}: {report.model} v{report.challenger_version}",
     )
 
@@ -265,7 +269,7 @@ def retrain_model(
         report = judge(result, spec, wait_for_approval(report, timeout))
     outcome = apply_decision(spec, report, actor, link)
     announce_outcome(outcome)
-    publish_report(report, outcome)
+    publish_report(report, outcome, result)
     logger.info(outcome.reason)
     name = "Promoted" if outcome.promoted else "Rejected"
     return Completed(name=name, message=outcome.reason, data=outcome)

@@ -94,3 +94,20 @@ def champion_then_challenger(
     assert first.promoted, first.reason
     challenger = train(store, registry, spec, reason="drift", triggered_by="test")
     return first, challenger
+
+
+def assert_png(data: bytes) -> None:
+    """``data`` is a PNG image with a picture in it: the PNG signature, an IHDR chunk of a
+    real size, and coloured pixels (the models' lines or bars: empty axes are grey)."""
+    import io
+
+    import numpy as np
+    from matplotlib.image import imread
+
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", data[:8]
+    assert data[12:16] == b"IHDR"
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    assert width > 100 and height > 100, (width, height)
+    pixels = imread(io.BytesIO(data), format="png")
+    rgb = pixels[..., :3]
+    assert np.count_nonzero(rgb.max(axis=-1) - rgb.min(axis=-1) > 0.3) > 100

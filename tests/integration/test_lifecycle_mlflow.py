@@ -7,7 +7,9 @@ Each scenario is its own registered model in one shared home, built once per mod
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +22,7 @@ from driftline.config.settings import Settings
 from driftline.data.privacy import Pseudonymizer
 from driftline.data.store import Store
 from driftline.lifecycle import audit
-from driftline.lifecycle.benchmark import benchmark, latest_benchmark
+from driftline.lifecycle.benchmark import benchmark, figures_markdown, latest_benchmark
 from driftline.lifecycle.promotion import PromotionOutcome, promote, rollback
 from driftline.lifecycle.registry import (
     CHALLENGER,
@@ -35,6 +37,7 @@ from driftline.lifecycle.training import TrainingResult, train
 from driftline.specs import ModelSpec, load_spec
 from tests.lifecycle_data import (
     CHAMPION_DAY,
+    assert_png,
     champion_then_challenger,
     day,
     load,
@@ -189,6 +192,26 @@ def test_benchmark_is_logged_on_the_challenger_and_kept_in_the_store(
     model_id = lab.registry.version(spec, "2").model_id
     logged = lab.registry.client.get_logged_model(model_id)
     assert any(m.key == "benchmark_roc_auc" for m in logged.metrics)
+
+
+def test_benchmark_pictures_are_png_artifacts_of_its_run(lab: Lab, better, tmp_path: Path) -> None:
+    scenario, _ = better
+    stored = latest_benchmark(lab.store, scenario.spec.name, "2", "1")
+    assert stored is not None
+    expected = {"roc", "pr", "calibration", "segments"}
+    assert {Path(f).stem for f in stored.figures} == expected
+    folder = Path(
+        lab.registry.client.download_artifacts(stored.mlflow_run_id, "figures", str(tmp_path))
+    )
+    assert {p.stem for p in folder.iterdir()} == expected
+    for path in folder.iterdir():
+        assert_png(path.read_bytes())
+    markdown = figures_markdown(lab.registry, stored, "http://mlflow.example:5000")
+    images = re.findall(r"!\[([^\]]*)\]\(data:image/png;base64,([A-Za-z0-9+/=]+)\)", markdown)
+    assert sorted(alt for alt, _ in images) == ["calibration", "pr", "roc", "segments"]
+    for _, data in images:
+        assert_png(base64.b64decode(data))
+    assert "http://mlflow.example:5000/#/experiments/" in markdown
 
 
 def test_no_better_challenger_is_rejected_naming_the_failing_gate(lab: Lab) -> None:

@@ -43,6 +43,14 @@ def model_version_url(mlflow_ui: str | None, model: str, version: str | None) ->
     return _under(mlflow_ui, f"#/models/{quote(model, safe='')}/versions/{quote(version)}")
 
 
+def run_url(mlflow_ui: str | None, experiment_id: str | None, run_id: str | None) -> str | None:
+    """The MLflow UI page of a run (``<ui>/#/experiments/E/runs/R``; its artifacts are a
+    tab there); None when any part is unknown."""
+    if not experiment_id or not run_id:
+        return None
+    return _under(mlflow_ui, f"#/experiments/{quote(experiment_id)}/runs/{quote(run_id)}")
+
+
 def snapshot_url(
     evidently_ui: str | None, project_id: str | None, snapshot_id: str | None
 ) -> str | None:

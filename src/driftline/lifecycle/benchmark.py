@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import json
 import logging
+import tempfile
 import time
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -32,9 +34,14 @@ from driftline.lifecycle.training import feature_frame, threads
 from driftline.specs import ModelSpec
 from driftline.tasks import Task, task_for
 
+if TYPE_CHECKING:
+    from driftline.tasks.figures import GateFigure
+
 log = logging.getLogger(__name__)
 
 BENCHMARKS_TABLE = "dl_benchmarks"
+#: Artifact folder of the benchmark run that holds its pictures.
+FIGURES_DIR = "figures"
 
 
 def benchmark(
@@ -117,7 +124,9 @@ def benchmark(
             confidence=boot.confidence,
             bootstrap_samples=boot.samples,
         )
-    run_id = _log_to_mlflow(registry, spec, result)
+    pictures = _figures(task, result, y, chal_p, champ_p)
+    result = replace(result, figures=[f"{FIGURES_DIR}/{f.name}.png" for f in pictures])
+    run_id = _log_to_mlflow(registry, spec, result, pictures)
     result = replace(result, mlflow_run_id=run_id)
     result = replace(result, benchmark_id=record_benchmark(store, result))
     log.info("%s: %s", spec.name, result.summary())
@@ -201,9 +210,57 @@ def _segments(
     return out
 
 
-def _log_to_mlflow(registry: Registry, spec: ModelSpec, result: BenchmarkResult) -> str:
+def _figures(
+    task: Task,
+    result: BenchmarkResult,
+    y: np.ndarray,
+    chal_p: np.ndarray,
+    champ_p: np.ndarray | None,
+) -> list[GateFigure]:
+    """The benchmark's pictures: the task's (:meth:`Task.gate_figures`: curves and
+    calibration) and the per-segment bars of the primary metric. Pictures are for people:
+    one that cannot be drawn (scores that are not numbers, a plotting error) is logged
+    and left out, never failing the benchmark or the gates."""
+    scores = {f"challenger v{result.challenger.version}": chal_p}
+    if champ_p is not None and result.champion is not None:
+        scores[f"champion v{result.champion.version}"] = champ_p
+    drawable = {k: v for k, v in scores.items() if _finite(v)}
+    pictures: list[GateFigure] = []
+    try:
+        if drawable:
+            pictures += task.gate_figures(y, drawable)
+        if result.segments:
+            pictures.append(_segment_figure(result, scores))
+    except Exception as exc:  # a picture must never block a promotion
+        log.warning(
+            "%s: benchmark pictures not drawn: %s: %s", result.model, type(exc).__name__, exc
+        )
+    return pictures
+
+
+def _segment_figure(result: BenchmarkResult, scores: dict[str, np.ndarray]) -> GateFigure:
+    from driftline.tasks.figures import segment_bars
+
+    legends = list(scores)
+    metric = result.primary_metric
+    rows = []
+    for s in result.segments:
+        values = {legends[0]: s.challenger.get(metric, float("nan"))}
+        if s.champion is not None and len(legends) > 1:
+            values[legends[1]] = s.champion.get(metric, float("nan"))
+        rows.append((f"{s.column}={s.value} ({s.rows:,})", values))
+    return segment_bars(metric, rows)
+
+
+def _log_to_mlflow(
+    registry: Registry,
+    spec: ModelSpec,
+    result: BenchmarkResult,
+    pictures: list[GateFigure] | None = None,
+) -> str:
     """A benchmark run in the model's experiment; metrics linked to the challenger's
-    logged model; headline numbers as tags on the challenger's version."""
+    logged model; headline numbers as tags on the challenger's version; the pictures as
+    PNG artifacts under ``figures/``."""
     import mlflow
 
     chal = result.challenger
@@ -258,6 +315,11 @@ def _log_to_mlflow(registry: Registry, spec: ModelSpec, result: BenchmarkResult)
                 {f"benchmark_{k}": v for k, v in own.items()}, model_id=info.model_id
             )
         mlflow.log_dict(json.loads(result.to_json()), "benchmark.json")
+        if pictures:
+            with tempfile.TemporaryDirectory() as tmp:
+                for picture in pictures:
+                    (Path(tmp) / f"{picture.name}.png").write_bytes(picture.png)
+                mlflow.log_artifacts(tmp, FIGURES_DIR)
         run_id = run.info.run_id
     tags = {
         f"{TAG}benchmark_run_id": run_id,
@@ -271,6 +333,68 @@ def _log_to_mlflow(registry: Registry, spec: ModelSpec, result: BenchmarkResult)
         )
     registry.set_version_tags(spec, chal.version, tags)
     return run_id
+
+
+# -- showing the pictures ------------------------------------------------------------------
+
+
+#: A picture larger than this (bytes of PNG) is linked to its MLflow run, not inlined.
+INLINE_MAX_BYTES = 200_000
+
+
+def figures_markdown(registry: Registry, result: BenchmarkResult, mlflow_ui: str | None) -> str:
+    """Markdown that shows a benchmark's pictures (for the gate report's Prefect artifact):
+    each PNG of ``result.figures``, read back from the benchmark's MLflow run, inline as a
+    ``data:image/png;base64`` URI (the artifact then needs no server to display), and a
+    link to the run's page in the MLflow UI (``mlflow_ui``, a public http(s) base; no link
+    without one). A picture over :data:`INLINE_MAX_BYTES`, missing, or not a PNG is named
+    with the run link instead. Empty when the benchmark drew none. Alt texts are escaped
+    (:func:`~driftline.config.markup.markdown_text`); base64 holds no markdown."""
+    import base64
+
+    from driftline.config.links import run_url
+    from driftline.config.markup import markdown_text
+
+    if not result.figures or not result.mlflow_run_id:
+        return ""
+    run_id = result.mlflow_run_id
+    lines = ["### Pictures", ""]
+    link: str | None = None
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            run = registry.client.get_run(run_id)
+            link = run_url(mlflow_ui, run.info.experiment_id, run_id)
+            folder = Path(registry.client.download_artifacts(run_id, FIGURES_DIR, tmp))
+        except Exception as exc:
+            log.warning("cannot read the pictures of MLflow run %s: %s", run_id, exc)
+            folder = None
+        if link:
+            lines += [
+                f"In MLflow: [benchmark run {markdown_text(run_id)}]({link}) (Artifacts tab)",
+                "",
+            ]
+        for path in result.figures:
+            name = Path(path).name
+            title = markdown_text(Path(path).stem.replace("-", " "))
+            data = _png(folder / name) if folder is not None else None
+            if data is not None and len(data) <= INLINE_MAX_BYTES:
+                encoded = base64.b64encode(data).decode("ascii")
+                lines += [f"![{title}](data:image/png;base64,{encoded})", ""]
+            else:
+                lines += [f"- {title}: `{markdown_text(path)}` in the benchmark run", ""]
+    return "\n".join(lines)
+
+
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _png(path: Path) -> bytes | None:
+    """The bytes of a PNG file, or None when it is missing or not a PNG."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    return data if data.startswith(_PNG_MAGIC) else None
 
 
 # -- the store -----------------------------------------------------------------------------
@@ -330,4 +454,10 @@ def latest_benchmark(
     return BenchmarkResult.from_dict(data)
 
 
-__all__ = ["benchmark", "latest_benchmark", "record_benchmark"]
+__all__ = [
+    "FIGURES_DIR",
+    "benchmark",
+    "figures_markdown",
+    "latest_benchmark",
+    "record_benchmark",
+]

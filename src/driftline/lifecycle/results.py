@@ -50,7 +50,8 @@ class BenchmarkResult:
     """Champion vs challenger on one out-of-time window (champion None at bootstrap).
 
     ``task`` names the model task whose metrics these are (results stored before it was
-    recorded are binary classification)."""
+    recorded are binary classification). ``figures``: the MLflow artifact paths of the
+    benchmark's pictures in its run (``figures/roc.png`` ...), empty when none were drawn."""
 
     model: str
     window_start: str
@@ -69,6 +70,7 @@ class BenchmarkResult:
     mlflow_run_id: str | None = None
     benchmark_id: int | None = None
     task: str = DEFAULT_TASK
+    figures: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

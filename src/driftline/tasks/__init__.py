@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
     from driftline.monitoring.results import RealizedPerformance
     from driftline.specs.model import ModelSection
+    from driftline.tasks.figures import GateFigure
 
 #: The task of a spec that names none.
 DEFAULT_TASK = "binary_classification"
@@ -238,6 +239,15 @@ class Task(ABC):
         e.g. regression's deciles), kept with benchmark results and shown next to the
         calibration gate; None when the task has none."""
         return None
+
+    def gate_figures(self, y: np.ndarray, scores: Mapping[str, np.ndarray]) -> list[GateFigure]:
+        """Pictures of models scored on the same labelled rows, for the gate report:
+        ``y`` the labels (n, as stored), ``scores`` legend (e.g. ``"challenger v3"``) ->
+        what :meth:`score` returned for those rows. Classification draws ROC and PR curves
+        and a calibration diagram, regression predicted vs actual and its decile
+        calibration (:mod:`driftline.tasks.figures`). Default: none (a task without
+        pictures still gets the per-segment bars every benchmark draws)."""
+        return []
 
     @abstractmethod
     def paired_bootstrap(

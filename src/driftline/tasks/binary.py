@@ -12,7 +12,7 @@ task registry does during spec validation) stays cheap.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from driftline.monitoring.results import RealizedPerformance
+    from driftline.tasks.figures import GateFigure
 
 _EPS = 1e-15
 
@@ -113,6 +114,52 @@ _WEIGHTED: dict[str, Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], 
     "roc_auc": _weighted_roc_auc,
     "pr_auc": _weighted_average_precision,
 }
+
+
+def binary_figures(y: np.ndarray, scores: Mapping[str, np.ndarray]) -> list[GateFigure]:
+    """ROC curve, precision-recall curve and calibration diagram (10 equal-width bins of
+    the score; scikit-learn's ``roc_curve``, ``precision_recall_curve`` and
+    ``calibration_curve``) of each model's scores against 0/1 labels ``y``. ValueError
+    for labels of a single class (the curves are undefined)."""
+    from sklearn.calibration import calibration_curve
+    from sklearn.metrics import precision_recall_curve, roc_curve
+
+    from driftline.tasks import figures
+
+    y = np.asarray(y, dtype=int)
+    if y.size == 0 or y.min() == y.max():
+        raise ValueError("ROC and PR curves need labels of both classes")
+    roc, pr, cal = {}, {}, {}
+    for label, p in scores.items():
+        p = np.clip(np.asarray(p, dtype=float), 0.0, 1.0)
+        metrics = ranking_metrics(y, p)
+        fpr, tpr, _ = roc_curve(y, p)
+        roc[f"{label} (AUC {metrics['roc_auc']:.3f})"] = (fpr, tpr)
+        precision, recall, _ = precision_recall_curve(y, p)
+        pr[f"{label} (AP {metrics['pr_auc']:.3f})"] = (recall[::-1], precision[::-1])
+        actual, predicted = calibration_curve(y, p, n_bins=10, strategy="uniform")
+        cal[label] = (predicted, actual)
+    return [
+        figures.curves(
+            "roc",
+            "ROC curve",
+            roc,
+            xlabel="false positive rate",
+            ylabel="true positive rate",
+            diagonal=True,
+        ),
+        figures.curves(
+            "pr", "Precision-recall curve", pr, xlabel="recall", ylabel="precision", step=True
+        ),
+        figures.calibration(
+            "calibration",
+            "Calibration (10 score bins)",
+            cal,
+            xlabel="mean predicted probability",
+            ylabel="share of positives",
+            unit_square=True,
+        ),
+    ]
 
 
 def paired_bootstrap(
@@ -221,6 +268,10 @@ class BinaryClassification(Task):
             confidence=confidence,
             seed=seed,
         )
+
+    def gate_figures(self, y: np.ndarray, scores: Mapping[str, np.ndarray]) -> list[GateFigure]:
+        """:func:`binary_figures`: ROC, PR and calibration of each model."""
+        return binary_figures(y, scores)
 
     def labelled(self, frame: pd.DataFrame, score: str, target: str) -> pd.DataFrame | None:
         """Rows with a numeric score and label; None unless both classes are present.

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
     from driftline.monitoring.results import RealizedPerformance
     from driftline.specs.model import ModelSection
+    from driftline.tasks.figures import GateFigure
 
 _EPS = 1e-15
 _CLASS = re.compile(r"^[A-Za-z0-9_]{1,40}$")
@@ -166,6 +167,75 @@ def multiclass_metrics(
                 )
             )
     return out
+
+
+def multiclass_figures(
+    y: np.ndarray, scores: Mapping[str, np.ndarray], classes: Sequence[str]
+) -> list[GateFigure]:
+    """One-vs-rest curves averaged over classes (macro), per model: the ROC curve (mean
+    true positive rate on a common false positive rate grid, as scikit-learn's "Multiclass
+    Receiver Operating Characteristic" example), the precision-recall curve (mean
+    interpolated precision on a recall grid), and the top-label calibration diagram
+    (confidence of the most probable class vs its accuracy, 10 bins; Guo et al. 2017,
+    "On Calibration of Modern Neural Networks"). ``y``: class positions (n), ``scores``:
+    n x K probabilities per model. Classes without rows are left out of the averages."""
+    from sklearn.metrics import precision_recall_curve, roc_curve
+
+    from driftline.tasks import figures
+
+    y = np.asarray(y, dtype=int)
+    grid = np.linspace(0.0, 1.0, 201)
+    present = [k for k in range(len(classes)) if 0 < np.count_nonzero(y == k) < y.size]
+    if not present:
+        raise ValueError("one-vs-rest curves need at least two classes with rows")
+    roc, pr, cal = {}, {}, {}
+    for label, scored in scores.items():
+        p = normalized(scored)
+        tprs, precisions = [], []
+        for k in present:
+            fpr, tpr, _ = roc_curve(y == k, p[:, k])
+            tprs.append(np.interp(grid, fpr, tpr))
+            precision, recall, _ = precision_recall_curve(y == k, p[:, k])
+            # recall decreases along the arrays; interpolate on it ascending, taking the
+            # best precision at or beyond each recall (the usual interpolated PR curve)
+            best = np.maximum.accumulate(precision)
+            precisions.append(np.interp(grid, recall[::-1], best[::-1]))
+        roc[f"{label} (macro)"] = (grid, np.mean(tprs, axis=0))
+        pr[f"{label} (macro)"] = (grid, np.mean(precisions, axis=0))
+        confidence = p.max(axis=1)
+        correct = (p.argmax(axis=1) == y).astype(float)
+        bins = np.minimum((confidence * 10).astype(int), 9)
+        used = np.bincount(bins, minlength=10) > 0
+        counts = np.bincount(bins, minlength=10)[used]
+        cal[label] = (
+            np.bincount(bins, weights=confidence, minlength=10)[used] / counts,
+            np.bincount(bins, weights=correct, minlength=10)[used] / counts,
+        )
+    return [
+        figures.curves(
+            "roc",
+            "ROC curve (one-vs-rest, macro average)",
+            roc,
+            xlabel="false positive rate",
+            ylabel="true positive rate",
+            diagonal=True,
+        ),
+        figures.curves(
+            "pr",
+            "Precision-recall curve (one-vs-rest, macro average)",
+            pr,
+            xlabel="recall",
+            ylabel="precision",
+        ),
+        figures.calibration(
+            "calibration",
+            "Calibration of the most probable class (10 bins)",
+            cal,
+            xlabel="confidence (top-class probability)",
+            ylabel="accuracy",
+            unit_square=True,
+        ),
+    ]
 
 
 def class_recalls(metrics: Mapping[str, float]) -> dict[str, float]:
@@ -386,6 +456,10 @@ class MulticlassClassification(Task):
         )
 
     # -- monitoring --------------------------------------------------------------------------
+
+    def gate_figures(self, y: np.ndarray, scores: Mapping[str, np.ndarray]) -> list[GateFigure]:
+        """:func:`multiclass_figures` with the spec's classes."""
+        return multiclass_figures(y, scores, self.classes)
 
     def labelled(self, frame: pd.DataFrame, score: str, target: str) -> pd.DataFrame | None:
         """Rows with every probability and a label (the probability columns and

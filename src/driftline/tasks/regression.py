@@ -38,7 +38,7 @@ models) and computes every primary metric on all resamples at once.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from driftline.monitoring.results import RealizedPerformance
+    from driftline.tasks.figures import GateFigure
 
 #: Predictions are floored here for the deviance when ``deviance_power >= 1`` (undefined
 #: at 0), as binary log loss clips probabilities.
@@ -141,6 +142,32 @@ def calibration_table(y: np.ndarray, p: np.ndarray, bins: int = DECILES) -> list
                 }
             )
     return table
+
+
+def regression_figures(y: np.ndarray, scores: Mapping[str, np.ndarray]) -> list[GateFigure]:
+    """Predicted vs actual (a scatter of at most 2,000 sampled rows) and the decile
+    calibration diagram (:func:`calibration_table`: mean predicted vs mean actual per
+    predicted decile) of each model's predictions against actual values ``y``."""
+    from driftline.tasks import figures
+
+    deciles = {}
+    for label, p in scores.items():
+        table = calibration_table(y, p)
+        deciles[label] = (
+            np.array([r["mean_predicted"] for r in table]),
+            np.array([r["mean_actual"] for r in table]),
+        )
+    return [
+        figures.predicted_vs_actual("predicted-vs-actual", "Predicted vs actual", y, scores),
+        figures.calibration(
+            "calibration",
+            "Decile calibration",
+            deciles,
+            xlabel="mean predicted (per predicted decile)",
+            ylabel="mean actual",
+            unit_square=False,
+        ),
+    ]
 
 
 def calibration_error(y: np.ndarray, p: np.ndarray, bins: int = DECILES) -> float:
@@ -459,6 +486,10 @@ class Regression(Task):
             seed=seed,
             power=self.settings.deviance_power,
         )
+
+    def gate_figures(self, y: np.ndarray, scores: Mapping[str, np.ndarray]) -> list[GateFigure]:
+        """:func:`regression_figures`: predicted vs actual and decile calibration."""
+        return regression_figures(y, scores)
 
     def labelled(self, frame: pd.DataFrame, score: str, target: str) -> pd.DataFrame | None:
         """Rows with a numeric score and label, labels as floats; None when there are none
