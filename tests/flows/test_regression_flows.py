@@ -23,8 +23,10 @@ from driftline.data.store import Store
 from driftline.data.windows import performance_window
 from driftline.devtools.simulate import Simulation, simulate_customer_ltv
 from driftline.lifecycle.promotion import PromotionOutcome
+from driftline.lifecycle.registry import Registry
 from driftline.monitoring.runs import list_runs
 from driftline.specs import find_spec
+from tests.lifecycle_data import assert_png
 
 REPO_SPEC = Path(__file__).resolve().parents[2] / "monitors" / "customer_ltv.yaml"
 KEY = "r" * 32
@@ -118,8 +120,27 @@ def _serve_the_champion(settings: Settings, version: str) -> tuple[int, int]:
     return int((in_cohort & consent).sum()), len(early)
 
 
+def _assert_regression_pictures(home: Settings, outcome: PromotionOutcome, tmp: Path) -> None:
+    """Predicted vs actual and decile calibration, PNG artifacts of the benchmark run,
+    and inline in the gate report's Prefect artifact."""
+    from prefect.artifacts import Artifact
+
+    assert outcome.report is not None and outcome.report.benchmark_run_id
+    registry = Registry.from_settings(home)
+    folder = Path(
+        registry.client.download_artifacts(outcome.report.benchmark_run_id, "figures", str(tmp))
+    )
+    assert {p.stem for p in folder.iterdir()} == {"predicted-vs-actual", "calibration", "segments"}
+    for path in folder.iterdir():
+        assert_png(path.read_bytes())
+    artifact = Artifact.get("gate-report-ltv")
+    assert artifact is not None
+    assert "![predicted vs actual](data:image/png;base64," in artifact.data
+    assert "![calibration](data:image/png;base64," in artifact.data
+
+
 def test_ltv_champion_is_replaced_only_by_a_lower_mae_and_judged_on_matured_cohorts(
-    home: Settings,
+    home: Settings, tmp_path: Path
 ) -> None:
     first = retrain_model(model="ltv", reason="bootstrap", as_of=AS_OF.isoformat())
     assert isinstance(first, PromotionOutcome)
@@ -135,6 +156,7 @@ def test_ltv_champion_is_replaced_only_by_a_lower_mae_and_judged_on_matured_coho
     assert improvement.status == "passed"
     assert improvement.observed is not None and improvement.observed < 0  # MAE went down
     assert better.report.calibration  # the decile tables travel with the report
+    _assert_regression_pictures(home, better, tmp_path)
 
     # The stiff linear model again, now against the better champion: its MAE is higher.
     _write_spec(home.specs_dir, STIFF_LINEAR)

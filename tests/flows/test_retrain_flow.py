@@ -4,6 +4,8 @@ and the manual-approval gate (approved from the outside, or timing out)."""
 
 from __future__ import annotations
 
+import base64
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -20,7 +22,7 @@ from driftline.data.store import Store
 from driftline.lifecycle.promotion import PromotionOutcome
 from driftline.lifecycle.registry import CHAMPION, Registry
 from driftline.specs import find_spec
-from tests.lifecycle_data import CHAMPION_DAY, day, load, world
+from tests.lifecycle_data import CHAMPION_DAY, assert_png, day, load, world
 
 REPO_SPEC = Path(__file__).resolve().parents[2] / "monitors" / "purchase_propensity.yaml"
 KEY = "f" * 32
@@ -90,6 +92,11 @@ def test_flow_bootstraps_a_champion_then_promotes_the_better_challenger(home: Se
     artifact = Artifact.get("gate-report-pp-auto")
     assert artifact is not None
     assert "improvement" in str(artifact.data) and "promoted" in str(artifact.data)
+    # the benchmark's pictures, inline (PNG data URIs), with the alt text naming each
+    images = re.findall(r"!\[([^\]]*)\]\(data:image/png;base64,([A-Za-z0-9+/=]+)\)", artifact.data)
+    assert sorted(alt for alt, _ in images) == ["calibration", "pr", "roc", "segments"]
+    for _, data in images:
+        assert_png(base64.b64decode(data))
 
 
 def test_flow_rejects_when_nobody_approves_in_time(home: Settings) -> None:
