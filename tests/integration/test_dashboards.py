@@ -181,3 +181,121 @@ def test_dashboard_renders_panels_with_data(  # type: ignore[no-untyped-def]
         if not re.search(r"MuiLineElement-root|MuiBarElement-root", html)
     ]
     assert empty == [], f"panels without data: {empty}"
+
+
+def test_dashboards_draw_thresholds_validation_lines_and_promotion_markers(
+    spec: ModelSpec,
+) -> None:
+    """The default dashboard's panels carry the guide series beside the values they
+    judge: the drift-share threshold, the champion's validation metric and its max_drop
+    limit (binary: ROC AUC; regression: MAE), and a bar per promotion."""
+    from driftline.ops.dashboards import render_panels
+    from driftline.specs import load_spec
+
+    def series(model: ModelSpec) -> dict[str, set[str]]:
+        dashboard, _ = load_dashboard(DASHBOARDS, model.name)
+        return {
+            p.title: {v.metric_labels.get("column", v.metric) for v in p.values}
+            for p in render_panels(dashboard, model)
+        }
+
+    binary = series(spec)
+    assert {"guide_drift_share"} < binary["Share of drifted features"]
+    assert {"guide_champion_roc_auc", "guide_limit_roc_auc"} < binary[
+        "Realized ROC AUC (labels matured)"
+    ]
+    [promotions] = [v for t, v in binary.items() if t.startswith("Promotions")]
+    assert promotions == {"guide_promoted"}
+    regression = series(load_spec(REPO / "monitors" / "customer_ltv.yaml"))
+    assert {"guide_champion_mae", "guide_limit_mae"} < regression[
+        "Realized MAE and RMSE (labels matured)"
+    ]
+
+
+def test_guide_values_follow_the_spec_and_the_metric_direction(spec: ModelSpec) -> None:
+    from driftline.ops.dashboards import guide_values
+    from driftline.specs import load_spec
+
+    values = guide_values(spec, {"roc_auc": 0.8, "pr_auc": 0.5, "log_loss": 0.4}, promoted=True)
+    assert values == {
+        "guide_drift_share": spec.monitoring.drift.drift_share,
+        "guide_champion_roc_auc": 0.8,
+        "guide_champion_pr_auc": 0.5,
+        "guide_limit_roc_auc": pytest.approx(0.8 - spec.monitoring.performance.max_drop["roc_auc"]),
+        "guide_limit_pr_auc": pytest.approx(0.5 - spec.monitoring.performance.max_drop["pr_auc"]),
+        "guide_promoted": 1.0,
+    }
+    ltv = load_spec(REPO / "monitors" / "customer_ltv.yaml")
+    values = guide_values(ltv, {"mae": 300.0}, promoted=False)
+    assert values["guide_limit_mae"] == 300.0 + ltv.monitoring.performance.max_drop["mae"]
+    assert values["guide_promoted"] == 0.0
+
+
+def test_monitor_runs_tag_their_snapshots_and_store_the_guides(
+    spec: ModelSpec, tmp_path: Path
+) -> None:
+    """Each run's snapshots carry decision, status and champion version (tags and
+    metadata: reports can be filtered by them); its guides snapshot holds the spec's
+    threshold, the champion's validation metrics and a promotion marker in the window
+    the champion took over."""
+    from dataclasses import replace
+
+    from driftline.data.ingest import log_labels, log_predictions
+    from driftline.data.privacy import Pseudonymizer
+    from driftline.data.store import Store
+    from driftline.monitoring.monitor import run_monitor
+
+    from ..simdata import baseline_from, scenario
+
+    sim = scenario("channel_shift", days=11, rows_per_day=600)
+    store = Store(f"sqlite:///{tmp_path / 'tags.db'}")
+    workspace_dir = tmp_path / "ws"
+    baseline = replace(baseline_from(sim, spec, 0, 2), metrics={"roc_auc": 0.81, "pr_auc": 0.4})
+    start = sim.predictions["event_ts"].min().floor("D")
+    promoted_at = (start + pd.Timedelta(days=8, hours=12)).to_pydatetime()
+    try:
+        log_predictions(store, spec, sim.predictions, Pseudonymizer(b"d" * 32))
+        log_labels(store, spec, sim.labels)
+        runs = [
+            run_monitor(
+                store,
+                spec,
+                baseline,
+                start + pd.Timedelta(days=day),
+                workspace_dir=workspace_dir,
+                promoted_at=promoted_at,
+            )
+            for day in (9, 10)
+        ]
+    finally:
+        store.dispose()
+    assert all(r.status != "failed" for r in runs), [r.error for r in runs]
+    workspace = open_workspace(workspace_dir)
+    [project] = workspace.search_project(spec.name)
+    snapshots = [workspace.get_run(project.id, i) for i in workspace.list_runs(project.id)]
+    guides = sorted((s for s in snapshots if "guides" in s.tags), key=lambda s: s.timestamp)
+    tagged = [s for s in snapshots if "guides" not in s.tags]
+    assert len(guides) == 2 and len(tagged) >= 2
+    for run in runs:
+        mine = [s for s in tagged if str(s.id) in run.snapshot_ids]
+        assert mine, run.snapshot_ids
+        for snapshot in mine:
+            assert f"decision:{run.decision.action}" in snapshot.tags
+            assert f"status:{run.decision.status}" in snapshot.tags
+            assert f"champion:v{baseline.version}" in snapshot.tags
+            assert snapshot.metadata["decision"] == run.decision.action
+            assert snapshot.metadata["champion_version"] == baseline.version
+
+    def guide(snapshot, column: str) -> float:  # type: ignore[no-untyped-def]
+        [value] = [
+            r.value
+            for r in snapshot.metric_results.values()
+            if r.metric_value_location.metric.params.get("column") == column
+        ]
+        return float(value)
+
+    # the window [day 8, day 9) holds the promotion; the next one does not
+    assert [guide(s, "guide_promoted") for s in guides] == [1.0, 0.0]
+    for snapshot in guides:
+        assert guide(snapshot, "guide_drift_share") == spec.monitoring.drift.drift_share
+        assert guide(snapshot, "guide_champion_roc_auc") == pytest.approx(0.81)

@@ -26,7 +26,7 @@ import pandas as pd
 from driftline.config.errors import DataError, DriftlineError
 from driftline.config.markup import markdown_text
 from driftline.config.secrets import scrub
-from driftline.config.times import utc_datetime, utc_now
+from driftline.config.times import naive_utc, utc_datetime, utc_now
 from driftline.data import claims
 from driftline.data.store import Store
 from driftline.data.windows import (
@@ -305,7 +305,15 @@ def run_monitor(
                 if not held.won:
                     decision = already_decided(decision, held)
                     held = None
-            published = _publish(result, spec, start, end, reports_dir, workspace_dir)
+            published = _publish(
+                result,
+                spec,
+                start,
+                end,
+                reports_dir,
+                workspace_dir,
+                labels=_Labels(decision, version, resolved.metrics, since),
+            )
         run_id = record_run(
             store,
             model=spec.name,
@@ -418,6 +426,17 @@ class Published:
     snapshot_ids: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class _Labels:
+    """What a run's snapshots are tagged with and the guides drawn beside them: the
+    decision, the champion, its validation metrics and when it was promoted."""
+
+    decision: Decision
+    champion: str | None
+    validation: dict[str, float]
+    promoted_at: datetime | None
+
+
 def _publish(
     result: DriftResult,
     spec: ModelSpec,
@@ -425,8 +444,12 @@ def _publish(
     end: datetime,
     reports_dir: Path | None,
     workspace_dir: Path | None,
+    *,
+    labels: _Labels | None = None,
 ) -> Published:
-    """Save the HTML report(s) and add the snapshots to the model's workspace project."""
+    """Save the HTML report(s) and add the snapshots to the model's workspace project,
+    tagged with the decision (:func:`~driftline.ops.dashboards.snapshot_tags`), plus the
+    run's guides snapshot (reference lines and the promotion marker of the dashboards)."""
     if result.report is None:
         return Published()
     paths: tuple[Path, ...] = ()
@@ -436,14 +459,37 @@ def _publish(
         name = f"{spec.name}-{end:%Y%m%dT%H%M}Z-{uuid.uuid4().hex[:8]}.html"
         paths = tuple(result.report.save_html(reports_dir / spec.name / name))
     if workspace_dir is not None:
-        from driftline.ops.dashboards import model_project, open_workspace
+        from driftline.ops import dashboards
 
         label = f"{spec.name} {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC"
+        tags: list[str] = []
+        metadata: dict[str, str] = {}
+        if labels is not None:
+            d = labels.decision
+            tags, metadata = dashboards.snapshot_tags(
+                d.action, d.status, labels.champion, d.reasons[0] if d.reasons else None
+            )
+            if d.retrain_reason:
+                tags.append(f"reason:{d.retrain_reason}")
         try:
-            workspace = open_workspace(workspace_dir)
-            project, _ = model_project(workspace, spec)
-            snapshot_ids = tuple(result.report.add_to_workspace(workspace, project.id, label))
+            workspace = dashboards.open_workspace(workspace_dir)
+            project, _ = dashboards.model_project(workspace, spec)
+            snapshot_ids = tuple(
+                result.report.add_to_workspace(
+                    workspace, project.id, label, tags=tags, metadata=metadata
+                )
+            )
             project_id = str(project.id)
+            if labels is not None:
+                promoted = labels.promoted_at is not None and (
+                    utc_datetime(start) <= utc_datetime(labels.promoted_at) < utc_datetime(end)
+                )
+                guides = dashboards.guides_snapshot(
+                    dashboards.guide_values(spec, labels.validation, promoted=promoted),
+                    naive_utc(end),
+                    [spec.name, *tags],
+                )
+                workspace.add_run(project.id, guides, include_data=False, name=f"{label} guides")
         except Exception as exc:  # dashboards are a convenience; the run still counts
             log.warning("could not add %s to the Evidently workspace: %s", label, exc)
     return Published(paths, project_id, snapshot_ids)

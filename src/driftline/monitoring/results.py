@@ -3,6 +3,7 @@ realized performance, and the window's verdict. Safe to store, render and compar
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -152,8 +153,17 @@ class DriftReport(Protocol):
         """Write the report(s); return every file written."""
         ...
 
-    def add_to_workspace(self, workspace: Any, project_id: Any, name: str) -> list[str]:
-        """Add the snapshot(s) to a project of an Evidently workspace; return their ids."""
+    def add_to_workspace(
+        self,
+        workspace: Any,
+        project_id: Any,
+        name: str,
+        *,
+        tags: Sequence[str] = (),
+        metadata: Mapping[str, str] | None = None,
+    ) -> list[str]:
+        """Add the snapshot(s) to a project of an Evidently workspace, each with ``tags``
+        added and ``metadata`` merged in; return their ids."""
         ...
 
 
@@ -172,10 +182,21 @@ class ReportSet:
             written += report.save_html(path.with_name(f"{path.stem}{suffix}{path.suffix}"))
         return written
 
-    def add_to_workspace(self, workspace: Any, project_id: Any, name: str) -> list[str]:
-        ids = self.first.add_to_workspace(workspace, project_id, name)
+    def add_to_workspace(
+        self,
+        workspace: Any,
+        project_id: Any,
+        name: str,
+        *,
+        tags: Sequence[str] = (),
+        metadata: Mapping[str, str] | None = None,
+    ) -> list[str]:
+        labels = {"tags": tags, "metadata": metadata}
+        ids = self.first.add_to_workspace(workspace, project_id, name, **labels)
         for suffix, report in self.others.items():
-            ids += report.add_to_workspace(workspace, project_id, f"{name} {suffix.strip('-')}")
+            ids += report.add_to_workspace(
+                workspace, project_id, f"{name} {suffix.strip('-')}", **labels
+            )
         return ids
 
 

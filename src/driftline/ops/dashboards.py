@@ -9,6 +9,7 @@ and a panel removed from the file disappears from the UI.
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -34,6 +35,11 @@ class PanelValue(_Strict):
         default_factory=dict, description="Metric labels, e.g. {column: '{column}'}."
     )
     legend: str | None = Field(default=None, description="Legend of the series.")
+    tags: list[str] = Field(
+        default_factory=list,
+        description="Only snapshots carrying every one of these tags, e.g. "
+        "['decision:retrain'] (see snapshot_tags).",
+    )
 
 
 class Panel(_Strict):
@@ -136,6 +142,7 @@ def render_panels(dashboard: DashboardSpec, spec: ModelSpec) -> list[Any]:
                         metric=value.metric,
                         metric_labels={k: v.format(**names) for k, v in value.labels.items()},
                         legend=value.legend.format(**names) if value.legend else None,
+                        tags=[t.format(**names) for t in value.tags],
                     )
                 )
         if panel.type == "counter":
@@ -149,6 +156,78 @@ def render_panels(dashboard: DashboardSpec, spec: ModelSpec) -> list[Any]:
         else:
             panels.append(line_plot_panel(title=panel.title, values=values, size=panel.size))
     return panels
+
+
+# -- what each run's snapshots carry for the dashboards ---------------------------------------
+
+#: Tag of the guides snapshot, and the prefix of its columns (``MeanValue`` series).
+GUIDES_TAG = "guides"
+GUIDE_PREFIX = "guide_"
+
+
+def snapshot_tags(
+    action: str, status: str, champion: str | None, reason: str | None
+) -> tuple[list[str], dict[str, str]]:
+    """The tags and metadata a monitor run puts on its snapshots, so reports can be
+    filtered (Evidently UI, ``PanelMetric.tags``) by what was decided: tags
+    ``decision:<none|alert|retrain>``, ``status:<ok|drift|...>``, ``champion:v<N>`` and
+    ``reason:<drift|performance>`` (a retrain's); metadata ``decision``, ``status``,
+    ``champion_version`` and ``reason`` (the first reason, at most 200 characters)."""
+    tags = [f"decision:{action}", f"status:{status}"]
+    if champion:
+        tags.append(f"champion:v{champion}")
+    metadata = {"decision": action, "status": status, "champion_version": champion or ""}
+    if reason:
+        metadata["reason"] = " ".join(reason.split())[:200]
+    return tags, metadata
+
+
+def guide_values(
+    spec: ModelSpec,
+    validation: dict[str, float],
+    *,
+    promoted: bool,
+) -> dict[str, float]:
+    """The numbers a dashboard draws as reference lines for one run, by guide column:
+    ``guide_drift_share`` (the spec's dataset-drift threshold), ``guide_champion_<m>``
+    (the champion's validation value of each watched metric), ``guide_limit_<m>`` (the
+    worst realized value ``monitoring.performance.max_drop`` allows: validation minus the
+    drop when higher is better, plus it for an error) and ``guide_promoted`` (1 when the
+    champion was promoted during this window: a promotion marker; else 0)."""
+    from driftline.tasks import task_for
+
+    task = task_for(spec.model)
+    mon = spec.monitoring
+    values = {f"{GUIDE_PREFIX}drift_share": float(mon.drift.drift_share)}
+    for metric in task.watched_metrics:
+        if metric in validation:
+            values[f"{GUIDE_PREFIX}champion_{metric}"] = float(validation[metric])
+    for metric, drop in mon.performance.max_drop.items():
+        if metric in validation:
+            base = float(validation[metric])
+            higher = task.higher_is_better(metric) if metric in task.metrics else True
+            values[f"{GUIDE_PREFIX}limit_{metric}"] = base - drop if higher else base + drop
+    values[f"{GUIDE_PREFIX}promoted"] = 1.0 if promoted else 0.0
+    return {k: v for k, v in values.items() if math.isfinite(v)}
+
+
+def guides_snapshot(values: dict[str, float], timestamp: Any, tags: list[str]) -> Any:
+    """An Evidently snapshot holding each guide value as the ``MeanValue`` of a one-row
+    column of that name, tagged ``guides``: Evidently 0.7's dashboard panels draw only
+    series of stored metric values (no threshold or marker options in ``plot_params``),
+    so a reference line is a series whose value is the reference at every run."""
+    import pandas as pd
+    from evidently import DataDefinition, Dataset, Report
+    from evidently.metrics import MeanValue
+
+    frame = pd.DataFrame([values])
+    report = Report([MeanValue(column=c) for c in values])
+    return report.run(
+        Dataset.from_pandas(frame, data_definition=DataDefinition(numerical_columns=list(values))),
+        None,
+        timestamp=timestamp,
+        tags=[*tags, GUIDES_TAG],
+    )
 
 
 def open_workspace(workspace_dir: Path) -> Any:

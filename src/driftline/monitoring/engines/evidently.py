@@ -467,6 +467,17 @@ def sealed_html(snapshot: Any) -> str:
     return seal_script_json(page, found.end(), end)
 
 
+def with_labels(snapshot: Any, tags: list[str], metadata: dict[str, str]) -> Any:
+    """``snapshot`` with ``tags`` added (each once) and ``metadata`` merged in, through
+    Evidently's own serialised form (``dump_dict`` / ``Snapshot.load_dict``)."""
+    from evidently.core.report import Snapshot
+
+    data = snapshot.dump_dict()
+    data["tags"] = list(dict.fromkeys([*(data.get("tags") or []), *tags]))
+    data["metadata"] = {**(data.get("metadata") or {}), **metadata}
+    return Snapshot.load_dict(data)
+
+
 class EvidentlyReport:
     """The Evidently snapshots of one check: drift, and performance when labels existed."""
 
@@ -487,11 +498,30 @@ class EvidentlyReport:
             written.append(perf)
         return written
 
-    def add_to_workspace(self, workspace: Any, project_id: Any, name: str) -> list[str]:
-        ids = [str(workspace.add_run(project_id, self._drift, include_data=False, name=name).id)]
+    def add_to_workspace(
+        self,
+        workspace: Any,
+        project_id: Any,
+        name: str,
+        *,
+        tags: Sequence[str] = (),
+        metadata: Mapping[str, str] | None = None,
+    ) -> list[str]:
+        def labelled(snapshot: Any) -> Any:
+            return (
+                with_labels(snapshot, list(tags), dict(metadata or {}))
+                if tags or metadata
+                else snapshot
+            )
+
+        drift = labelled(self._drift)
+        ids = [str(workspace.add_run(project_id, drift, include_data=False, name=name).id)]
         if self._performance is not None:
             ref = workspace.add_run(
-                project_id, self._performance, include_data=False, name=f"{name} performance"
+                project_id,
+                labelled(self._performance),
+                include_data=False,
+                name=f"{name} performance",
             )
             ids.append(str(ref.id))
         return ids
