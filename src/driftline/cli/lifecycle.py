@@ -182,6 +182,11 @@ def benchmark_cmd(
                 _num(diff, signed=True),
             )
         console.print(seg)
+    if result.figures:
+        console.print(
+            f"pictures ({', '.join(Path(f).stem for f in result.figures)}): artifacts of "
+            f"MLflow run {result.mlflow_run_id} under figures/"
+        )
     console.print(f"next: `driftline promote --model {result.model}`")
 
 
