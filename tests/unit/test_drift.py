@@ -283,10 +283,19 @@ def test_default_methods_match_evidently() -> None:
 
 
 def test_snapshots_carry_every_metric_the_default_dashboard_plots(mspec: ModelSpec) -> None:
-    from driftline.ops.dashboards import load_dashboard
+    from driftline.ops.dashboards import (
+        GUIDE_PREFIX,
+        guide_values,
+        guides_snapshot,
+        load_dashboard,
+    )
 
     dashboard, _ = load_dashboard(SPEC_FILE.parents[1] / "dashboards", mspec.name)
-    wanted = {v.metric for panel in dashboard.panels_for(mspec.model.task) for v in panel.values}
+    values = [v for panel in dashboard.panels_for(mspec.model.task) for v in panel.values]
+    guides = {
+        v.labels["column"] for v in values if v.labels.get("column", "").startswith(GUIDE_PREFIX)
+    }
+    wanted = {v.metric for v in values if v.labels.get("column") not in guides}
     sim = scenario("stable")
     result = check_drift(
         window(sim, 5), baseline_from(sim, mspec), mspec, labelled=labelled(sim, 3, 4)
@@ -296,6 +305,11 @@ def test_snapshots_carry_every_metric_the_default_dashboard_plots(mspec: ModelSp
     snapshots = [report._drift, report._performance]  # type: ignore[attr-defined]
     found = {m["config"]["type"].rsplit(":", 1)[-1] for s in snapshots for m in s.dict()["metrics"]}
     assert wanted <= found, f"missing for the dashboard: {sorted(wanted - found)}"
+    # the reference lines and promotion markers come from the run's guides snapshot
+    validation = {"roc_auc": 0.8, "pr_auc": 0.4}
+    snapshot = guides_snapshot(guide_values(mspec, validation, promoted=False), None, [])
+    columns = {m["config"]["column"] for m in snapshot.dict()["metrics"]}
+    assert guides and guides <= columns, f"no guide for: {sorted(guides - columns)}"
 
 
 def test_realized_performance_does_not_need_prediction_drift(mspec: ModelSpec) -> None:
