@@ -11,6 +11,7 @@ failed run, recorded with its message, so one broken monitor never stops the oth
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import uuid
@@ -474,11 +475,11 @@ def _publish(
         try:
             workspace = dashboards.open_workspace(workspace_dir)
             project, _ = dashboards.model_project(workspace, spec)
-            snapshot_ids = tuple(
-                result.report.add_to_workspace(
-                    workspace, project.id, label, tags=tags, metadata=metadata
-                )
-            )
+            add = result.report.add_to_workspace
+            # a plugin engine's report written before tags existed takes three arguments
+            labelled = "tags" in inspect.signature(add).parameters
+            extra: dict[str, Any] = {"tags": tags, "metadata": metadata} if labelled else {}
+            snapshot_ids = tuple(add(workspace, project.id, label, **extra))
             project_id = str(project.id)
             if labels is not None:
                 promoted = labels.promoted_at is not None and (
