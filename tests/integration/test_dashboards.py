@@ -272,12 +272,14 @@ def test_monitor_runs_tag_their_snapshots_and_store_the_guides(
     assert all(r.status != "failed" for r in runs), [r.error for r in runs]
     workspace = open_workspace(workspace_dir)
     [project] = workspace.search_project(spec.name)
-    snapshots = [workspace.get_run(project.id, i) for i in workspace.list_runs(project.id)]
-    guides = sorted((s for s in snapshots if "guides" in s.tags), key=lambda s: s.timestamp)
-    tagged = [s for s in snapshots if "guides" not in s.tags]
+    snapshots = {str(i): workspace.get_run(project.id, i) for i in workspace.list_runs(project.id)}
+    guides = sorted(
+        (s for s in snapshots.values() if "guides" in s.tags), key=lambda s: s.timestamp
+    )
+    tagged = {i: s for i, s in snapshots.items() if "guides" not in s.tags}
     assert len(guides) == 2 and len(tagged) >= 2
     for run in runs:
-        mine = [s for s in tagged if str(s.id) in run.snapshot_ids]
+        mine = [s for i, s in tagged.items() if i in run.snapshot_ids]
         assert mine, run.snapshot_ids
         for snapshot in mine:
             assert f"decision:{run.decision.action}" in snapshot.tags
