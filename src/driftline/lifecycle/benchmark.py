@@ -208,7 +208,7 @@ def _log_to_mlflow(registry: Registry, spec: ModelSpec, result: BenchmarkResult)
 
     chal = result.challenger
     champ = result.champion
-    name = f"benchmark-v{chal.version}" + (f"-vs-v{champ.version}" if champ else "")
+    name = f"benchmark-{spec.name}-v{chal.version}" + (f"-vs-v{champ.version}" if champ else "")
     metrics = {f"challenger_{k}": v for k, v in chal.metrics.items()}
     metrics.update(
         challenger_rows_per_second=chal.rows_per_second,

@@ -700,11 +700,13 @@ def _tag_decision(
 
 
 def _log_gate_report(registry: Registry, report: GateReport, outcome: str) -> None:
-    """The gate report as artifacts of the benchmark run, for the MLflow UI. The store's
-    audit trail is the record; a failure here is only logged."""
+    """The gate report as artifacts of the benchmark run, and its numbers as the run's
+    metrics (:meth:`GateReport.metrics`), for the MLflow UI. The store's audit trail is
+    the record; a failure here is only logged."""
     if not report.benchmark_run_id:
         return
     try:
+        registry.log_run_metrics(report.benchmark_run_id, report.metrics())
         registry.log_run_files(
             report.benchmark_run_id,
             {

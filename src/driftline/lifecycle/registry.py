@@ -21,7 +21,7 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -192,6 +192,18 @@ class Registry:
                 self.client.log_text(run_id, content, path)
             else:
                 self.client.log_dict(run_id, content, path)
+
+    def log_run_metrics(self, run_id: str, metrics: Mapping[str, float]) -> None:
+        """Log numbers as metrics of an existing run (one batch; a re-run logs them again,
+        which MLflow keeps as another step of the same metric)."""
+        import time
+
+        from mlflow.entities import Metric
+
+        stamp = int(time.time() * 1000)
+        batch = [Metric(key, float(value), stamp, 0) for key, value in metrics.items()]
+        if batch:
+            self.client.log_batch(run_id, metrics=batch)
 
     def set_version_tags(self, spec: ModelSpec, version: str, tags: dict[str, Any]) -> None:
         """Set tags on a version (idempotent; collisions retried, see :func:`_retried`)."""

@@ -378,10 +378,12 @@ def _log_and_register(
     tags: dict[str, str],
 ) -> tuple[str, str]:
     """One MLflow run: params, metrics, dataset input, model (registered). Returns the
-    run id and the new version number."""
+    run id and the new version number. The run is named :func:`training_run_name` once
+    the version is known (``train-<model>-<reason>`` until then)."""
     import mlflow
 
     m, t = spec.model, spec.training
+    reason = tags[f"{TAG}reason"]
     experiment_id = registry.experiment_id(spec)
     # Identifiers, timestamps and consent never leave the store: features + label only.
     dataset_frame = training_frame(spec, frame)
@@ -389,7 +391,7 @@ def _log_and_register(
         warnings.catch_warnings(),
         registry.active(),
         mlflow.start_run(
-            experiment_id=experiment_id, run_name=f"train-{tags[f'{TAG}reason']}", tags=tags
+            experiment_id=experiment_id, run_name=f"train-{spec.name}-{reason}", tags=tags
         ) as run,
     ):
         # MLflow hints that integer columns cannot hold missing values: labels never do.
@@ -413,5 +415,12 @@ def _log_and_register(
         )
         mlflow.log_input(dataset, context="training")
         version = flavors.log_model(prepared, spec, example=x_fit.head(5), artifact=MODEL_ARTIFACT)
+        mlflow.set_tag("mlflow.runName", training_run_name(spec.name, version, reason))
         run_id = run.info.run_id
     return run_id, version
+
+
+def training_run_name(model: str, version: str, reason: str) -> str:
+    """The MLflow run name of a training run, searchable in the UI:
+    ``train-purchase_propensity-v4-drift``."""
+    return f"train-{model}-v{version}-{reason}"
