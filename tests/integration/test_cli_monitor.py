@@ -4,6 +4,7 @@ MLflow champion and a SQLite store (exit codes included)."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import socket
@@ -313,3 +314,35 @@ def test_every_result_command_prints_one_json_document(cli: Cli) -> None:
     code, text = cli("plugins", "--json")
     assert code == 0, text
     assert "binary_classification" in [e["name"] for e in json.loads(text)["tasks"]["entries"]]
+
+
+def test_library_logs_are_quiet_unless_verbose(home: Settings, tmp_path: Path) -> None:
+    """A real `driftline train` in a fresh process against a fresh MLflow store: none of
+    MLflow's INFO lines (its table creation, alembic's migrations, "Registered model ...")
+    reaches the output; with --verbose they do."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "PREFECT_L"))},
+        "DRIFTLINE_HOME": str(home.home),
+        "DRIFTLINE_SPECS_DIR": str(home.specs_dir),
+        "DRIFTLINE_PSEUDONYM_KEY": KEY,
+        "DRIFTLINE_MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
+    }
+
+    def driftline(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", "from driftline.cli.main import main; main()", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=600,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout + done.stderr
+
+    quiet = driftline("train", "-m", "pp_nochamp", "--as-of", iso_day(CHAMPION_DAY))
+    assert "version 1 is the challenger" in quiet
+    for noise in ("Creating initial MLflow database tables", "alembic", "INFO", "Registered"):
+        assert noise not in quiet, quiet
+    loud = driftline("--verbose", "train", "-m", "pp_nochamp", "--as-of", iso_day(CHAMPION_DAY))
+    assert "version 2 is the challenger" in loud
+    assert "Registered model 'pp_nochamp' already exists" in loud  # MLflow's note, logged

@@ -55,13 +55,47 @@ def _root(
     verbose: Annotated[
         bool,
         typer.Option(
-            "--verbose", help="On an internal error, print the traceback too (it is always logged)."
+            "--verbose",
+            help="Show the libraries' INFO logs (MLflow, Prefect, alembic, Evidently) and "
+            "driftline's own on stderr; on an internal error, print the traceback too (it "
+            "is always logged).",
         ),
     ] = False,
 ) -> None:
     """Drift monitoring and gated retraining for production ML models."""
     global _verbose
     _verbose = verbose
+    configure_logging(verbose)
+
+
+#: Libraries whose logs below WARNING the CLI hides unless --verbose (Prefect's too, but
+#: only on the console: see :func:`configure_logging`).
+LIBRARY_LOGGERS = ("mlflow", "alembic", "evidently", "httpx", "urllib3", "huey")
+
+
+def configure_logging(verbose: bool) -> None:
+    """Quiet by default: the libraries' logs below WARNING are dropped (MLflow's "Creating
+    initial MLflow database tables...", alembic's migrations), in this process and in the
+    servers and flows it starts (``MLFLOW_LOGGING_LEVEL``, unless already set). Prefect's
+    console handler shows WARNING and above (``PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL``),
+    while flow runs still send their INFO logs to the Prefect API, where the UI shows
+    them. ``verbose``: INFO logs of driftline and every library on stderr, with their
+    time and logger name."""
+    import logging
+    import os
+
+    if verbose:
+        os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "INFO")
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+        for name in LIBRARY_LOGGERS:
+            logging.getLogger(name).setLevel(logging.INFO)
+        return
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
+    for name in LIBRARY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def main() -> None:

@@ -22,6 +22,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from driftline.config.errors import DataError, RegistryError
+from driftline.config.progress import Progress, Stages
 from driftline.config.times import utc_now
 from driftline.config.values import finite_or_none
 from driftline.data.store import Store
@@ -37,6 +38,17 @@ log = logging.getLogger(__name__)
 BENCHMARKS_TABLE = "dl_benchmarks"
 
 
+#: The stages :func:`benchmark` reports to its ``progress`` callable, in order (the
+#: paired bootstrap's resamples are drawn in the ``bootstrap`` stage).
+BENCHMARK_STAGES = (
+    "loading the models",
+    "reading the benchmark window",
+    "scoring both models",
+    "bootstrap",
+    "logging to MLflow",
+)
+
+
 def benchmark(
     store: Store,
     registry: Registry,
@@ -44,9 +56,13 @@ def benchmark(
     *,
     challenger: str | None = None,
     as_of: datetime | pd.Timestamp | None = None,
+    progress: Progress | None = None,
 ) -> BenchmarkResult:
     """Score challenger (default: the ``challenger`` alias) and the current champion on
-    the newest out-of-time window of matured labels; log and store the result."""
+    the newest out-of-time window of matured labels; log and store the result.
+    ``progress`` hears of each stage (:data:`BENCHMARK_STAGES`, task ``benchmark <model>``)."""
+    stage = Stages(progress, f"benchmark {spec.name}", BENCHMARK_STAGES)
+    stage("loading the models")
     p = spec.promotion
     chal_version = challenger or registry.version_by_alias(spec, CHALLENGER)
     if chal_version is None:
@@ -66,6 +82,7 @@ def benchmark(
     if champ_version:
         trained_until.append(_train_end(registry, spec, champ_version))
     start, end = benchmark_window(store, spec, trained_until, as_of)
+    stage("reading the benchmark window")
     frame, _ = usable_rows(store, spec, start, end)
     m = spec.model
     task = task_for(m)
@@ -81,6 +98,7 @@ def benchmark(
     y = frame[m.target].to_numpy()
     champ_p, champ_score = (None, None)
     with threads(spec):
+        stage("scoring both models")
         chal_p, chal_score = _score(task, chal_model, x, y, trained_until[0])
         if champ_model is not None:
             champ_p, champ_score = _score(task, champ_model, x, y, trained_until[1])
@@ -100,6 +118,7 @@ def benchmark(
         # a diverged model's scores are not numbers: nothing to compare, the gates fail
         result = replace(result, diff=float("nan"), ci_low=float("nan"), ci_high=float("nan"))
     elif champ_p is not None:
+        stage("bootstrap")
         boot = task.paired_bootstrap(
             y,
             chal_p,
@@ -117,9 +136,11 @@ def benchmark(
             confidence=boot.confidence,
             bootstrap_samples=boot.samples,
         )
+    stage("logging to MLflow")
     run_id = _log_to_mlflow(registry, spec, result)
     result = replace(result, mlflow_run_id=run_id)
     result = replace(result, benchmark_id=record_benchmark(store, result))
+    stage.finish()
     log.info("%s: %s", spec.name, result.summary())
     return result
 

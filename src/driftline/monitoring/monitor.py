@@ -25,6 +25,7 @@ import pandas as pd
 
 from driftline.config.errors import DataError, DriftlineError
 from driftline.config.markup import markdown_text
+from driftline.config.progress import Progress, Step, no_progress
 from driftline.config.secrets import scrub
 from driftline.config.times import utc_datetime, utc_now
 from driftline.data import claims
@@ -532,11 +533,14 @@ def monitor_models(
     engine: DriftEngine | None = None,
     now: datetime | None = None,
     load_version: VersionLoader | None = None,
+    progress: Progress | None = None,
 ) -> list[MonitorRun]:
     """Monitor each model's windows in time order against its champion's baseline (resolved
     once per model, on first use). ``load_version`` reads other versions' baselines (each
     once per model). A model whose spec does not load becomes a failed run; one failure
-    stops no other."""
+    stops no other. ``progress`` hears of each window (task ``monitor <model>``, one unit
+    per window) before and after it is checked."""
+    report = progress or no_progress
     runs: list[MonitorRun] = []
     for model in models:
         try:
@@ -547,7 +551,10 @@ def monitor_models(
             continue
         resolve = _once(load_baseline, spec)
         versions = _cached(load_version, spec) if load_version is not None else None
-        for window_end in ends(spec):
+        wanted = list(ends(spec))
+        for done, window_end in enumerate(wanted):
+            when = "latest window" if window_end is None else f"window ending {window_end}"
+            report(Step(f"monitor {model}", done, len(wanted), when))
             runs.append(
                 run_monitor(
                     store,
@@ -561,6 +568,7 @@ def monitor_models(
                     baseline_of=versions,
                 )
             )
+            report(Step(f"monitor {model}", done + 1, len(wanted), f"{runs[-1].status}"))
     return runs
 
 
