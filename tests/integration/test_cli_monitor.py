@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pandas as pd
@@ -346,3 +347,67 @@ def test_library_logs_are_quiet_unless_verbose(home: Settings, tmp_path: Path) -
     loud = driftline("--verbose", "train", "-m", "pp_nochamp", "--as-of", iso_day(CHAMPION_DAY))
     assert "version 2 is the challenger" in loud
     assert "Registered model 'pp_nochamp' already exists" in loud  # MLflow's note, logged
+
+
+def _snapshot_ends(home: Settings, model: str) -> list[Any]:
+    """The window ends (snapshot timestamps, naive UTC) of a model's Evidently snapshots,
+    read from a fresh workspace object (what `driftline ui` would load)."""
+    from evidently.ui.workspace import Workspace
+
+    workspace = Workspace(str(home.workspace_dir()))
+    project = workspace.search_project(model)[0]
+    return [workspace.get_run(project.id, s).timestamp for s in workspace.list_runs(project.id)]
+
+
+def test_reports_are_pruned_by_age_and_size(cli: Cli, home: Settings) -> None:
+    """`reports prune` deletes whole windows (HTML files and snapshots together), a dry
+    run deletes nothing, and a monitor run applies the spec's limits itself."""
+    from driftline.monitoring.retention import report_window_end
+
+    code, text = cli(
+        "monitor", "backfill", "-m", "pp_cli", "--start", iso_day(22), "--end", iso_day(26)
+    )
+    assert code == 0, text
+    folder = home.reports_dir() / "pp_cli"
+    ends = {p: report_window_end("pp_cli", p) for p in folder.iterdir()}
+    assert None not in ends.values()
+    newest = max(e for e in ends.values() if e is not None)
+    cut = newest - pd.Timedelta(days=2)
+    doomed = {p for p, end in ends.items() if end is not None and end < cut}
+    assert doomed and len(doomed) < len(ends)
+    path = home.specs_dir / "pp_cli.yaml"
+    original = path.read_text()
+    data = yaml.safe_load(original)
+    try:
+        path.write_text(yaml.safe_dump({**data, "reports": {"keep_days": 2}}))
+        code, text = cli("reports", "prune", "-m", "pp_cli", "--dry-run", "--json")
+        assert code == 0, text
+        planned = json.loads(text)["models"][0]
+        assert set(planned["deleted_files"]) == {str(p) for p in doomed}
+        assert planned["deleted_snapshots"] and planned["freed_bytes"] > 0
+        assert all(p.exists() for p in doomed)  # a dry run deletes nothing
+        code, text = cli("reports", "prune", "-m", "pp_cli")
+        assert code == 0, text
+        assert not any(p.exists() for p in doomed)
+        assert all(p.exists() for p in set(ends) - doomed)
+        assert f"deleted {sorted(doomed)[0]}" in text and "freed" in text
+        left = _snapshot_ends(home, "pp_cli")
+        assert left and min(left) >= cut.replace(tzinfo=None)  # no point links a pruned report
+        # a tiny size limit, applied by the monitor run itself: only its own window stays
+        path.write_text(yaml.safe_dump({**data, "reports": {"max_mb": 0.001}}))
+        code, text = cli(
+            "monitor",
+            "run",
+            "-m",
+            "pp_cli",
+            "--window-end",
+            iso_day(27),
+            "--no-alert",
+            "--no-retrain",
+        )
+        assert code == 0, text
+        left_ends = {report_window_end("pp_cli", p) for p in folder.iterdir()}
+        assert {e.date().isoformat() for e in left_ends} == {iso_day(27)[:10]}
+        assert {s.date().isoformat() for s in _snapshot_ends(home, "pp_cli")} == {iso_day(27)[:10]}
+    finally:
+        path.write_text(original)

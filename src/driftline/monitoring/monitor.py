@@ -44,6 +44,7 @@ from driftline.monitoring.engines import DriftEngine
 from driftline.monitoring.evidence import acknowledged_drift, champion_since, locate_change
 from driftline.monitoring.policy import Decision, decide_action, failed, insufficient_data
 from driftline.monitoring.results import DriftResult
+from driftline.monitoring.retention import prune_reports
 from driftline.monitoring.runs import history, record_run
 from driftline.specs import ModelSpec, Monitoring
 
@@ -569,7 +570,22 @@ def monitor_models(
                 )
             )
             report(Step(f"monitor {model}", done + 1, len(wanted), f"{runs[-1].status}"))
+        _retain(spec, reports_dir, workspace_dir)
     return runs
+
+
+def _retain(spec: ModelSpec, reports_dir: Path | None, workspace_dir: Path | None) -> None:
+    """Apply the spec's ``reports:`` retention after the model's runs; a failure is
+    logged, never raised (the runs are recorded)."""
+    if reports_dir is None and workspace_dir is None:
+        return
+    try:
+        pruned = prune_reports(spec, reports_dir, workspace_dir)
+    except Exception as exc:
+        log.warning("%s: report retention not applied: %s", spec.name, _message(exc))
+        return
+    for problem in pruned.problems:
+        log.warning("%s: report retention: %s", spec.name, problem)
 
 
 def unreachable_store_runs(
