@@ -51,3 +51,29 @@ def test_both_limits_apply_and_no_limit_keeps_everything() -> None:
 )
 def test_report_names(name: str, end: datetime | None) -> None:
     assert report_window_end("pp", Path(name)) == end
+
+
+@pytest.mark.parametrize(
+    ("reports", "key"),
+    [
+        ({"keep_days": 0}, "reports.keep_days"),
+        ({"max_mb": -1}, "reports.max_mb"),
+        ({"days": 3}, "reports.days"),
+    ],
+)
+def test_bad_reports_keys_are_refused_naming_the_key(
+    tmp_path: Path, reports: dict[str, int], key: str
+) -> None:
+    import yaml
+
+    from driftline.config.errors import SpecError
+    from driftline.specs import load_spec
+
+    repo = Path(__file__).resolve().parents[2]
+    data = yaml.safe_load((repo / "monitors" / "purchase_propensity.yaml").read_text())
+    path = tmp_path / "purchase_propensity.yaml"
+    path.write_text(yaml.safe_dump({**data, "reports": {"keep_days": 30, "max_mb": 200}}))
+    assert load_spec(path).reports.max_mb == 200
+    path.write_text(yaml.safe_dump({**data, "reports": reports}))
+    with pytest.raises(SpecError, match=key.replace(".", r"\.")):
+        load_spec(path)

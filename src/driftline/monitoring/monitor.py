@@ -41,6 +41,7 @@ from driftline.lifecycle.baseline import Baseline
 from driftline.monitoring.attribution import champion_intervals, made_by
 from driftline.monitoring.check import check_drift
 from driftline.monitoring.engines import DriftEngine
+from driftline.monitoring.engines.evidently import share_viewer
 from driftline.monitoring.evidence import acknowledged_drift, champion_since, locate_change
 from driftline.monitoring.policy import Decision, decide_action, failed, insufficient_data
 from driftline.monitoring.results import DriftResult
@@ -437,6 +438,10 @@ def _publish(
     if reports_dir is not None:
         name = f"{spec.name}-{end:%Y%m%dT%H%M}Z-{uuid.uuid4().hex[:8]}.html"
         paths = tuple(result.report.save_html(reports_dir / spec.name / name))
+        try:  # one viewer script per folder instead of 3.5 MB in every page
+            share_viewer(paths)
+        except Exception as exc:  # the pages stay standalone, only larger
+            log.warning("%s: reports keep their own viewer: %s", spec.name, exc)
     if workspace_dir is not None:
         from driftline.ops.dashboards import model_project, open_workspace
 
