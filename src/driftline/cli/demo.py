@@ -53,6 +53,8 @@ def _demo_environment(home: Path, specs_dir: Path, dashboards_dir: Path) -> None
     os.environ["PREFECT_HOME"] = str(home / "prefect")
     # quiet on the console (the timeline is the output); INFO run logs still reach the UI
     os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
+    # the temporary server migrates its database first: slow on a busy machine
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
     go_offline()  # the temporary Prefect server and every other child inherit it
 
 
