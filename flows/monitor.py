@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from driftline.flows.hooks import ALERTED_FAILURE, alert_on_failure, flow_run_url
+from driftline.flows.names import backfill_run_name, monitor_run_name, tag_flow_run
 from driftline.flows.secrets import channel_urls
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import (
@@ -93,7 +94,12 @@ def emit_drift_event(run: MonitorRun) -> str | None:
     return str(event.id) if event is not None else None
 
 
-@flow(name="monitor-model", on_failure=[alert_on_failure], on_crashed=[alert_on_failure])
+@flow(
+    name="monitor-model",
+    flow_run_name=monitor_run_name,
+    on_failure=[alert_on_failure],
+    on_crashed=[alert_on_failure],
+)
 def monitor_model_flow(
     model: str,
     window_end: str | None = None,
@@ -107,9 +113,16 @@ def monitor_model_flow(
     ``retrain_via="subflow"`` the ``retrain-model`` flow right here (no deployment
     needed). A failed run ends the flow Failed, after its artifacts and alert (that
     alert is the failure's; any other failure alerts through the ``on_failure`` hook).
+    The run is named ``monitor-<model>-<window end>`` and tagged ``model:<model>``, then
+    ``decision:<action>`` (and ``reason:<retrain reason>`` on a retrain decision).
     """
     logger = get_run_logger()
+    tag_flow_run("driftline", "monitor", f"model:{model}")
     run = monitor_window(model, window_end)
+    decided = [f"decision:{run.action}", f"status:{run.status}"]
+    if run.action == "retrain":
+        decided.append(f"reason:{run.decision.retrain_reason or 'drift'}")
+    tag_flow_run(*decided)
     publish_artifacts(run)
     logger.info(
         "%s %s: %s, decision %s (%s)",
@@ -148,11 +161,13 @@ def monitor_model_flow(
     return summary
 
 
-@flow(name="backfill-monitor")
+@flow(name="backfill-monitor", flow_run_name=backfill_run_name)
 def backfill_monitor_flow(model: str, start: str, end: str) -> list[dict[str, Any]]:
     """Monitor every window of ``model`` in ``[start, end)``, oldest first, against
-    today's champion. History only: no events, no retrains; a timeline table at the end."""
+    today's champion. History only: no events, no retrains; a timeline table at the end.
+    The run is named ``backfill-<model>-<start>..<end>`` and tagged ``model:<model>``."""
     logger = get_run_logger()
+    tag_flow_run("driftline", "backfill", f"model:{model}")
     runs = backfill_windows(model, start, end)
     for run in runs:
         publish_artifacts(run)

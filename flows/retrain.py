@@ -22,6 +22,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from driftline.flows.hooks import alert_on_failure, flow_run_url
+from driftline.flows.names import retrain_run_name, tag_flow_run
 from driftline.flows.secrets import channel_urls
 from prefect import flow, get_client, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
@@ -216,6 +217,7 @@ def _take_back_expired_pause() -> None:
 
 @flow(
     name="retrain-model",
+    flow_run_name=retrain_run_name,
     log_prints=False,
     on_failure=[alert_on_failure],
     on_crashed=[alert_on_failure],
@@ -237,8 +239,12 @@ def retrain_model(
 
     Idempotent per ``monitor_run_id`` (or ``request_id``): a repeat delivery of the same
     request ends Completed, named ``AlreadyHandled``, saying which run handled it, with
-    no data and nothing trained."""
+    no data and nothing trained.
+
+    The run is named ``retrain-<model>-<reason>`` and tagged ``model:<model>`` and
+    ``reason:<reason>``, then ``outcome:<promoted|rejected>``."""
     logger = get_run_logger()
+    tag_flow_run("driftline", "retrain", f"model:{model}", f"reason:{reason}")
     actor = f"flow:retrain-model/{flow_run.get_name() or flow_run.get_id()}"
     link = flow_run_url()
     spec = load_spec(model)
@@ -272,4 +278,5 @@ def retrain_model(
     publish_report(report, outcome, result)
     logger.info(outcome.reason)
     name = "Promoted" if outcome.promoted else "Rejected"
+    tag_flow_run(f"outcome:{outcome.status}")
     return Completed(name=name, message=outcome.reason, data=outcome)

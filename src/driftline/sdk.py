@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from driftline.config.errors import PrivacyError, SpecError
+from driftline.config.progress import Progress
 from driftline.config.secrets import scrub
 from driftline.config.settings import Settings, get_settings
 from driftline.context import Context
@@ -242,14 +243,16 @@ def backfill(
     settings: Settings | None = None,
     baseline_loader: BaselineLoader | None = None,
     engine: DriftEngine | None = None,
+    progress: Progress | None = None,
 ) -> list[MonitorRun]:
     """Monitor every window in ``[start, end)`` in time order (each sees the runs before
-    it as history). The champion's baseline is resolved once, the current one."""
+    it as history). The champion's baseline is resolved once, the current one.
+    ``progress`` hears of every window (see :mod:`driftline.config.progress`)."""
 
     def ends(spec: ModelSpec | None) -> Sequence[datetime | str | None]:
         return window_ends(spec.monitoring if spec else Monitoring(), start, end)
 
-    return _by_name([model], ends, settings, baseline_loader, engine, None)
+    return _by_name([model], ends, settings, baseline_loader, engine, None, progress)
 
 
 def monitor_all(
@@ -316,6 +319,7 @@ def _by_name(
     baseline_loader: BaselineLoader | None,
     engine: DriftEngine | None,
     now: datetime | None,
+    progress: Progress | None = None,
 ) -> list[MonitorRun]:
     settings = settings or get_settings()
     loader = baseline_loader or champion_loader(settings)
@@ -336,6 +340,7 @@ def _by_name(
             engine=engine,
             now=now,
             load_version=version_loader(settings),
+            progress=progress,
         )
 
 

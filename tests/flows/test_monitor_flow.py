@@ -14,7 +14,10 @@ from typing import Any
 import pytest
 from driftline.flows.hooks import ALERTED_FAILURE
 from driftline.flows.monitor import backfill_monitor_flow, emit_drift_event, monitor_model_flow
+from prefect import get_client
 from prefect.artifacts import Artifact
+from prefect.client.schemas.filters import FlowFilter, FlowFilterName
+from prefect.client.schemas.sorting import FlowRunSort
 
 from driftline.alerts.outbox import list_entries
 from driftline.config.settings import Settings
@@ -49,6 +52,15 @@ def _artifact(key: str) -> Any:
     artifact = Artifact.get(key)
     assert artifact is not None, f"no artifact {key!r}"
     return artifact
+
+
+def _flow_runs(flow_name: str) -> list[Any]:
+    """The harness's runs of one flow, newest first."""
+    with get_client(sync_client=True) as client:
+        return client.read_flow_runs(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=[flow_name])),
+            sort=FlowRunSort.EXPECTED_START_TIME_DESC,
+        )
 
 
 def test_quiet_window_runs_and_publishes_its_artifacts(home: Settings) -> None:
@@ -95,6 +107,15 @@ def test_performance_drop_retrains_through_the_subflow(home: Settings) -> None:
     assert f"monitor run #{run_id} asked for it" in alerts[1].payload()["blocks"][1]["text"]["text"]
     assert list_runs(store, "pp_watched")[0].decision == "retrain"
     store.dispose()
+    # runs are named and tagged for searching: the monitor run by model and window end,
+    # its retrain subflow by model and reason
+    monitor = _flow_runs("monitor-model")[0]
+    assert monitor.name == f"monitor-pp_watched-{_iso(35)[:10]}"
+    assert {"model:pp_watched", "decision:retrain", "reason:performance"} <= set(monitor.tags)
+    retrain = _flow_runs("retrain-model")[0]
+    assert retrain.name == "retrain-pp_watched-performance"
+    assert {"model:pp_watched", "reason:performance"} <= set(retrain.tags)
+    assert f"outcome:{summary['action_taken'].rsplit(' ', 1)[1]}" in retrain.tags
 
 
 def test_a_model_without_champion_fails_the_flow_after_recording(home: Settings) -> None:
@@ -108,6 +129,9 @@ def test_a_model_without_champion_fails_the_flow_after_recording(home: Settings)
     assert [r.status for r in list_runs(store, "pp_orphan")] == ["failed"]
     assert [a.kind for a in list_entries(store, model="pp_orphan")] == ["flow_failed"]
     store.dispose()
+    failed = _flow_runs("monitor-model")[0]
+    assert failed.name == f"monitor-pp_orphan-{_iso(30)[:10]}"
+    assert {"model:pp_orphan", "decision:none", "status:failed"} <= set(failed.tags)
 
 
 def test_retrain_request_event_and_backfill(home: Settings) -> None:
@@ -117,3 +141,6 @@ def test_retrain_request_event_and_backfill(home: Settings) -> None:
     assert [row["day"] for row in timeline] == ["2026-09-21", "2026-09-22", "2026-09-23"]
     assert {row["status"] for row in timeline} == {"failed"}
     assert _artifact("monitor-pp-orphan-backfill") is not None
+    backfilled = _flow_runs("backfill-monitor")[0]
+    assert backfilled.name == f"backfill-pp_orphan-{_iso(20)}..{_iso(23)}"
+    assert "model:pp_orphan" in backfilled.tags

@@ -178,6 +178,7 @@ def test_an_adopted_forest_is_stored_with_skops_and_becomes_champion(lab: Lab, f
     info = lab.registry.version(spec, "1")
     assert info.tags[f"{TAG}reason"] == "adopted"
     assert info.tags[f"{TAG}source_uri"] == "models:/rf/1"
+    assert lab.registry.client.get_run(result.run_id).info.run_name == f"adopted-{spec.name}-v1"
     assert info.tags[f"{TAG}decision"] == "promoted"
     stored = mlflow.artifacts.download_artifacts(
         artifact_uri=lab.registry.client.get_model_version_download_uri(spec.name, "1"),

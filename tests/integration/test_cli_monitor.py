@@ -4,6 +4,7 @@ MLflow champion and a SQLite store (exit codes included)."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import socket
@@ -12,6 +13,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pandas as pd
@@ -313,3 +315,101 @@ def test_every_result_command_prints_one_json_document(cli: Cli) -> None:
     code, text = cli("plugins", "--json")
     assert code == 0, text
     assert "binary_classification" in [e["name"] for e in json.loads(text)["tasks"]["entries"]]
+
+
+def test_library_logs_are_quiet_unless_verbose(home: Settings, tmp_path: Path) -> None:
+    """A real `driftline train` in a fresh process against a fresh MLflow store: none of
+    MLflow's INFO lines (its table creation, alembic's migrations, "Registered model ...")
+    reaches the output; with --verbose they do."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "PREFECT_L"))},
+        "DRIFTLINE_HOME": str(home.home),
+        "DRIFTLINE_SPECS_DIR": str(home.specs_dir),
+        "DRIFTLINE_PSEUDONYM_KEY": KEY,
+        "DRIFTLINE_MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
+    }
+
+    def driftline(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", "from driftline.cli.main import main; main()", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=600,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout + done.stderr
+
+    quiet = driftline("train", "-m", "pp_nochamp", "--as-of", iso_day(CHAMPION_DAY))
+    assert "version 1 is the challenger" in quiet
+    for noise in ("Creating initial MLflow database tables", "alembic", "INFO", "Registered"):
+        assert noise not in quiet, quiet
+    loud = driftline("--verbose", "train", "-m", "pp_nochamp", "--as-of", iso_day(CHAMPION_DAY))
+    assert "version 2 is the challenger" in loud
+    assert "Registered model 'pp_nochamp' already exists" in loud  # MLflow's note, logged
+
+
+def _snapshot_ends(home: Settings, model: str) -> list[Any]:
+    """The window ends (snapshot timestamps, naive UTC) of a model's Evidently snapshots,
+    read from a fresh workspace object (what `driftline ui` would load)."""
+    from evidently.ui.workspace import Workspace
+
+    workspace = Workspace(str(home.workspace_dir()))
+    project = workspace.search_project(model)[0]
+    return [workspace.get_run(project.id, s).timestamp for s in workspace.list_runs(project.id)]
+
+
+def test_reports_are_pruned_by_age_and_size(cli: Cli, home: Settings) -> None:
+    """`reports prune` deletes whole windows (HTML files and snapshots together), a dry
+    run deletes nothing, and a monitor run applies the spec's limits itself."""
+    from driftline.monitoring.retention import report_window_end
+
+    code, text = cli(
+        "monitor", "backfill", "-m", "pp_cli", "--start", iso_day(22), "--end", iso_day(26)
+    )
+    assert code == 0, text
+    folder = home.reports_dir() / "pp_cli"
+    ends = {p: report_window_end("pp_cli", p) for p in folder.glob("*.html")}
+    assert None not in ends.values()
+    (viewer,) = folder.glob("evidently-*.js")  # the pages' shared viewer script
+    newest = max(e for e in ends.values() if e is not None)
+    cut = newest - pd.Timedelta(days=2)
+    doomed = {p for p, end in ends.items() if end is not None and end < cut}
+    assert doomed and len(doomed) < len(ends)
+    path = home.specs_dir / "pp_cli.yaml"
+    original = path.read_text()
+    data = yaml.safe_load(original)
+    try:
+        path.write_text(yaml.safe_dump({**data, "reports": {"keep_days": 2}}))
+        code, text = cli("reports", "prune", "-m", "pp_cli", "--dry-run", "--json")
+        assert code == 0, text
+        planned = json.loads(text)["models"][0]
+        assert set(planned["deleted_files"]) == {str(p) for p in doomed}
+        assert planned["deleted_snapshots"] and planned["freed_bytes"] > 0
+        assert all(p.exists() for p in doomed)  # a dry run deletes nothing
+        code, text = cli("reports", "prune", "-m", "pp_cli")
+        assert code == 0, text
+        assert not any(p.exists() for p in doomed)
+        assert all(p.exists() for p in set(ends) - doomed)
+        assert f"deleted {sorted(doomed)[0]}" in text and "freed" in text
+        left = _snapshot_ends(home, "pp_cli")
+        assert left and min(left) >= cut.replace(tzinfo=None)  # no point links a pruned report
+        # a tiny size limit, applied by the monitor run itself: only its own window stays
+        path.write_text(yaml.safe_dump({**data, "reports": {"max_mb": 0.001}}))
+        code, text = cli(
+            "monitor",
+            "run",
+            "-m",
+            "pp_cli",
+            "--window-end",
+            iso_day(27),
+            "--no-alert",
+            "--no-retrain",
+        )
+        assert code == 0, text
+        left_ends = {report_window_end("pp_cli", p) for p in folder.glob("*.html")}
+        assert viewer.is_file()  # never pruned: the kept pages load it
+        assert {e.date().isoformat() for e in left_ends} == {iso_day(27)[:10]}
+        assert {s.date().isoformat() for s in _snapshot_ends(home, "pp_cli")} == {iso_day(27)[:10]}
+    finally:
+        path.write_text(original)

@@ -214,6 +214,29 @@ def test_benchmark_pictures_are_png_artifacts_of_its_run(lab: Lab, better, tmp_p
     assert "http://mlflow.example:5000/#/experiments/" in markdown
 
 
+def test_runs_are_named_for_model_version_reason_and_gates_are_metrics(lab: Lab, better) -> None:
+    scenario, outcome = better
+    spec = scenario.spec
+    client = lab.registry.client
+    trained = client.get_run(scenario.challenger.run_id)
+    assert trained.info.run_name == f"train-{spec.name}-v2-drift"
+    first = client.get_run(lab.registry.version(spec, "1").tags[f"{TAG}run_id"])
+    assert first.info.run_name == f"train-{spec.name}-v1-bootstrap"
+    bench = client.get_run(outcome.report.benchmark_run_id)
+    assert bench.info.run_name == f"benchmark-{spec.name}-v2-vs-v1"
+    metrics = bench.data.metrics
+    improvement = outcome.report.gate("improvement")
+    # numbers, not text: chartable and comparable across runs in the MLflow UI
+    assert metrics["gate_improvement_observed"] == pytest.approx(improvement.observed)
+    assert metrics["gate_improvement_threshold"] == pytest.approx(improvement.threshold)
+    assert metrics["gate_improvement_passed"] == 1.0 and metrics["gates_passed"] == 1.0
+    assert "gate_segments_passed" in metrics  # judged against a champion: not skipped
+    skipped = client.get_run(scenario.first.report.benchmark_run_id).data.metrics
+    assert "gate_improvement_passed" not in skipped  # no champion yet: skipped, no verdict
+    # the tags that other readers use stay
+    assert lab.registry.version(spec, "2").tags[f"{TAG}gates"] == outcome.report.summary()
+
+
 def test_no_better_challenger_is_rejected_naming_the_failing_gate(lab: Lab) -> None:
     scenario = _scenario(lab, "pp_stable", world("stable").labels)
     outcome = promote(lab.store, lab.registry, scenario.spec, triggered_by="test:stable")

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from driftline.config.errors import BaselineError, DataError
+from driftline.config.progress import Step
 from driftline.config.settings import Settings
 from driftline.data import ingest
 from driftline.data.privacy import Pseudonymizer
@@ -222,15 +223,21 @@ def test_backfill_waits_for_persistence_then_for_labels_after_the_change(
     sim = scenario("channel_shift")
     store = Store.from_settings(settings)
     load(store, spec, sim)
+    steps: list[Step] = []
     runs = backfill(
         "purchase_propensity",
         end_of(3),
         end_of(9),
         settings=settings,
         baseline_loader=lambda s: baseline_from(sim, s),
+        progress=steps.append,
     )
     days = {r.window_start.day - 1: r for r in runs}
     assert sorted(days) == [4, 5, 6, 7, 8, 9]
+    # one report before and one after each window, counting up to the six windows
+    assert [s.done for s in steps] == [0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6]
+    assert {(s.task, s.total) for s in steps} == {("monitor purchase_propensity", 6)}
+    assert steps[-1].note == runs[-1].status
     drifted = [d for d, r in days.items() if r.decision.input_drift]
     assert drifted == list(range(min(drifted), 10)) and min(drifted) > event_start(sim)
     first = min(drifted)

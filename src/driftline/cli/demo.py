@@ -51,7 +51,10 @@ def _demo_environment(home: Path, specs_dir: Path, dashboards_dir: Path) -> None
     for key in ("DRIFTLINE_DATABASE_URL", "DRIFTLINE_MLFLOW_TRACKING_URI", "PREFECT_API_URL"):
         os.environ.pop(key, None)  # embedded defaults: SQLite, local MLflow, temporary Prefect
     os.environ["PREFECT_HOME"] = str(home / "prefect")
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    # quiet on the console (the timeline is the output); INFO run logs still reach the UI
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
+    # the temporary server migrates its database first: slow on a busy machine
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
     go_offline()  # the temporary Prefect server and every other child inherit it
 
 
@@ -268,29 +271,22 @@ def _row(day: int, model: str, summary: Any) -> dict[str, Any]:
         "drift_share": None,
         "decision": "-",
         "action": "-",
-        "why": str(summary)[:60],
+        "why": str(summary),
     }
 
 
 def _first_reason(summary: dict[str, Any]) -> str:
     reasons = [r for r in summary.get("reasons", []) if r]
-    return reasons[0][:70] if reasons and summary.get("decision") != "none" else ""
+    return reasons[0] if reasons and summary.get("decision") != "none" else ""
 
 
-def _report(
-    home: Path,
-    timeline: list[dict[str, Any]],
-    receiver: Any,
-    seconds: float,
-) -> None:
-    from driftline.context import Context
-    from driftline.lifecycle.audit import recent_decisions
-    from driftline.specs import find_spec
-
+def timeline_table(timeline: list[dict[str, Any]]) -> Table:
+    """The demo's monitoring timeline, one row per monitor run. The "why" column is never
+    cut: on a terminal it wraps between words, piped (a wide console) it stays one line."""
     table = Table(title="monitoring timeline (one window per model: daily, LTV weekly)")
     for column in ("day", "model", "status", "drift share", "decision", "action", "champion"):
         table.add_column(column, overflow="fold")
-    table.add_column("why", overflow="fold")
+    table.add_column("why", min_width=30)
     for row in timeline:
         share = row["drift_share"]
         style = {"alert": "yellow", "retrain": "red"}.get(row["decision"], "")
@@ -305,7 +301,20 @@ def _report(
             row["why"],
             style=style,
         )
-    console.print(table)
+    return table
+
+
+def _report(
+    home: Path,
+    timeline: list[dict[str, Any]],
+    receiver: Any,
+    seconds: float,
+) -> None:
+    from driftline.context import Context
+    from driftline.lifecycle.audit import recent_decisions
+    from driftline.specs import find_spec
+
+    console.print(timeline_table(timeline))
     with Context.open() as ctx:
         decisions = {
             name: recent_decisions(

@@ -22,7 +22,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 
 from driftline.cli.options import AsOfOpt, JsonOpt, ModelOpt
-from driftline.cli.output import make_console, print_json, styled
+from driftline.cli.output import make_console, print_json, progress_bars, styled
 
 if TYPE_CHECKING:
     from driftline.lifecycle.gates import GateReport
@@ -76,7 +76,7 @@ def train_cmd(
             f"choose one of {', '.join(TRAINING_REASONS)}", param_hint="--reason"
         )
     actor = default_actor()
-    with Context.open() as ctx, console.status(f"training {model}"):
+    with Context.open() as ctx, progress_bars(f"training {model}") as progress:
         spec = ctx.spec(model)
         held = claim_retrain(
             ctx.store, spec, owner=actor, monitor_run_id=monitor_run_id, request_id=request_id
@@ -97,6 +97,7 @@ def train_cmd(
             as_of=as_of,
             since=since,
             held=held,
+            progress=progress,
         )
     w = result.windows
     table = Table(title=f"{result.model} version {result.version} is the challenger")
@@ -133,9 +134,14 @@ def benchmark_cmd(
     from driftline.lifecycle.benchmark import benchmark
     from driftline.tasks import TASKS
 
-    with Context.open() as ctx, console.status(f"benchmarking {model}"):
+    with Context.open() as ctx, progress_bars(f"benchmarking {model}") as progress:
         result = benchmark(
-            ctx.store, ctx.registry(), ctx.spec(model), challenger=challenger, as_of=as_of
+            ctx.store,
+            ctx.registry(),
+            ctx.spec(model),
+            challenger=challenger,
+            as_of=as_of,
+            progress=progress,
         )
     console.print(result.summary(), style="bold")
     table = Table(
@@ -216,7 +222,10 @@ def promote_cmd(
     actor = default_actor()
     approval = Approval(True, actor.removeprefix("cli:"), note) if approve else None
     alerted = None
-    with Context.open() as ctx, console.status(f"judging the challenger of {model}"):
+    with (
+        Context.open() as ctx,
+        progress_bars(f"judging the challenger of {model}") as progress,
+    ):
         outcome = promote(
             ctx.store,
             ctx.registry(),
@@ -226,6 +235,7 @@ def promote_cmd(
             as_of=as_of,
             note=note,
             announce=announcer(ctx.settings),
+            progress=progress,
         )
         if outcome.alert_id is not None:
             alerted = delivery_note(

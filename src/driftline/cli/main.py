@@ -55,13 +55,47 @@ def _root(
     verbose: Annotated[
         bool,
         typer.Option(
-            "--verbose", help="On an internal error, print the traceback too (it is always logged)."
+            "--verbose",
+            help="Show the libraries' INFO logs (MLflow, Prefect, alembic, Evidently) and "
+            "driftline's own on stderr; on an internal error, print the traceback too (it "
+            "is always logged).",
         ),
     ] = False,
 ) -> None:
     """Drift monitoring and gated retraining for production ML models."""
     global _verbose
     _verbose = verbose
+    configure_logging(verbose)
+
+
+#: Libraries whose logs below WARNING the CLI hides unless --verbose (Prefect's too, but
+#: only on the console: see :func:`configure_logging`).
+LIBRARY_LOGGERS = ("mlflow", "alembic", "evidently", "httpx", "urllib3", "huey")
+
+
+def configure_logging(verbose: bool) -> None:
+    """Quiet by default: the libraries' logs below WARNING are dropped (MLflow's "Creating
+    initial MLflow database tables...", alembic's migrations), in this process and in the
+    servers and flows it starts (``MLFLOW_LOGGING_LEVEL``, unless already set). Prefect's
+    console handler shows WARNING and above (``PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL``),
+    while flow runs still send their INFO logs to the Prefect API, where the UI shows
+    them. ``verbose``: INFO logs of driftline and every library on stderr, with their
+    time and logger name."""
+    import logging
+    import os
+
+    if verbose:
+        os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "INFO")
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+        for name in LIBRARY_LOGGERS:
+            logging.getLogger(name).setLevel(logging.INFO)
+        return
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
+    for name in LIBRARY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def main() -> None:
@@ -382,6 +416,7 @@ from driftline.cli import demo as _demo  # noqa: E402
 from driftline.cli import lifecycle as _lifecycle  # noqa: E402
 from driftline.cli import ops as _ops  # noqa: E402
 from driftline.cli import plugins as _plugins  # noqa: E402
+from driftline.cli import reports as _reports  # noqa: E402
 from driftline.cli import specs as _specs  # noqa: E402
 
 app.command("demo")(_demo.demo)
@@ -394,6 +429,7 @@ app.command("plugins")(_plugins.plugins)
 app.add_typer(_specs.spec_app, name="spec")
 app.add_typer(_alerts.app, name="alerts")
 app.add_typer(_baseline.app, name="baseline")
+app.add_typer(_reports.app, name="reports")
 app.add_typer(_lifecycle.app)  # train, benchmark, promote, rollback, adopt, models
 
 from driftline.cli import monitoring as _monitoring  # noqa: E402  (drift and monitor commands)

@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from driftline.cli.options import JsonOpt, ModelOpt, WindowEndOpt
-from driftline.cli.output import make_console, print_json, styled
+from driftline.cli.output import make_console, print_json, progress_bars, styled
 
 if TYPE_CHECKING:
     from driftline.monitoring.monitor import MonitorRun
@@ -308,14 +308,15 @@ def monitor_backfill(
     start: Annotated[str, typer.Option(help="Start of the range (ISO date or time, UTC).")],
     end: Annotated[str, typer.Option(help="End of the range, exclusive (ISO date or time).")],
 ) -> None:
-    """Monitor every window in [start, end), oldest first.
+    """Monitor every window in [start, end), oldest first, with a progress bar per window
+    on a terminal.
 
     Each window sees the runs before it as history. Exit code 2 when any window failed.
     """
     from driftline.sdk import backfill
 
-    with console.status(f"backfilling {model} from {start} to {end}"):
-        runs = backfill(model, start, end)
+    with progress_bars(f"backfilling {model} from {start} to {end}") as progress:
+        runs = backfill(model, start, end, progress=progress)
     console.print(_runs_table(runs, f"{model}: backfill {start} to {end}"))
     failed = [r for r in runs if r.status == "failed"]
     if failed:

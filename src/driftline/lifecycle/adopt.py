@@ -398,7 +398,7 @@ def _register(
         registry.active(),
         mlflow.start_run(
             experiment_id=registry.experiment_id(spec),
-            run_name=ADOPTED,
+            run_name=f"{ADOPTED}-{spec.name}",
             tags={f"{TAG}reason": ADOPTED, f"{TAG}source_uri": uri},
         ) as run,
     ):
@@ -416,6 +416,7 @@ def _register(
             context="reference",
         )
         version = flavors.log_model(prepared, spec, example=x.head(5), artifact=MODEL_ARTIFACT)
+        mlflow.set_tag("mlflow.runName", f"{ADOPTED}-{spec.name}-v{version}")
         return run.info.run_id, version
 
 

@@ -24,6 +24,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from driftline.config.errors import DataError, RegistryError
+from driftline.config.progress import Progress, Stages
 from driftline.config.times import utc_now
 from driftline.config.values import finite_or_none
 from driftline.data.store import Store
@@ -44,6 +45,17 @@ BENCHMARKS_TABLE = "dl_benchmarks"
 FIGURES_DIR = "figures"
 
 
+#: The stages :func:`benchmark` reports to its ``progress`` callable, in order (the
+#: paired bootstrap's resamples are drawn in the ``bootstrap`` stage).
+BENCHMARK_STAGES = (
+    "loading the models",
+    "reading the benchmark window",
+    "scoring both models",
+    "bootstrap",
+    "logging to MLflow",
+)
+
+
 def benchmark(
     store: Store,
     registry: Registry,
@@ -51,9 +63,13 @@ def benchmark(
     *,
     challenger: str | None = None,
     as_of: datetime | pd.Timestamp | None = None,
+    progress: Progress | None = None,
 ) -> BenchmarkResult:
     """Score challenger (default: the ``challenger`` alias) and the current champion on
-    the newest out-of-time window of matured labels; log and store the result."""
+    the newest out-of-time window of matured labels; log and store the result.
+    ``progress`` hears of each stage (:data:`BENCHMARK_STAGES`, task ``benchmark <model>``)."""
+    stage = Stages(progress, f"benchmark {spec.name}", BENCHMARK_STAGES)
+    stage("loading the models")
     p = spec.promotion
     chal_version = challenger or registry.version_by_alias(spec, CHALLENGER)
     if chal_version is None:
@@ -73,6 +89,7 @@ def benchmark(
     if champ_version:
         trained_until.append(_train_end(registry, spec, champ_version))
     start, end = benchmark_window(store, spec, trained_until, as_of)
+    stage("reading the benchmark window")
     frame, _ = usable_rows(store, spec, start, end)
     m = spec.model
     task = task_for(m)
@@ -88,6 +105,7 @@ def benchmark(
     y = frame[m.target].to_numpy()
     champ_p, champ_score = (None, None)
     with threads(spec):
+        stage("scoring both models")
         chal_p, chal_score = _score(task, chal_model, x, y, trained_until[0])
         if champ_model is not None:
             champ_p, champ_score = _score(task, champ_model, x, y, trained_until[1])
@@ -107,6 +125,7 @@ def benchmark(
         # a diverged model's scores are not numbers: nothing to compare, the gates fail
         result = replace(result, diff=float("nan"), ci_low=float("nan"), ci_high=float("nan"))
     elif champ_p is not None:
+        stage("bootstrap")
         boot = task.paired_bootstrap(
             y,
             chal_p,
@@ -126,9 +145,11 @@ def benchmark(
         )
     pictures = _figures(task, result, y, chal_p, champ_p)
     result = replace(result, figures=[f"{FIGURES_DIR}/{f.name}.png" for f in pictures])
+    stage("logging to MLflow")
     run_id = _log_to_mlflow(registry, spec, result, pictures)
     result = replace(result, mlflow_run_id=run_id)
     result = replace(result, benchmark_id=record_benchmark(store, result))
+    stage.finish()
     log.info("%s: %s", spec.name, result.summary())
     return result
 
@@ -265,7 +286,7 @@ def _log_to_mlflow(
 
     chal = result.challenger
     champ = result.champion
-    name = f"benchmark-v{chal.version}" + (f"-vs-v{champ.version}" if champ else "")
+    name = f"benchmark-{spec.name}-v{chal.version}" + (f"-vs-v{champ.version}" if champ else "")
     metrics = {f"challenger_{k}": v for k, v in chal.metrics.items()}
     metrics.update(
         challenger_rows_per_second=chal.rows_per_second,

@@ -83,6 +83,23 @@ class GateReport:
         """True when only the manual approval is missing."""
         return not self.failed and any(g.status == "pending" for g in self.gates)
 
+    def metrics(self) -> dict[str, float]:
+        """The gates' numbers as MLflow metrics: ``gate_<name>_observed`` and
+        ``gate_<name>_threshold`` (in the metric's units) where the gate has them,
+        ``gate_<name>_passed`` (1.0 passed, 0.0 failed; skipped and pending gates have
+        none) and ``gates_passed`` (1.0 when the report passed). Non-finite values are
+        left out (MLflow cannot chart them)."""
+        import math
+
+        out: dict[str, float] = {"gates_passed": 1.0 if self.passed else 0.0}
+        for gate in self.gates:
+            if gate.status in ("passed", "failed"):
+                out[f"gate_{gate.name}_passed"] = 1.0 if gate.status == "passed" else 0.0
+            for what, value in (("observed", gate.observed), ("threshold", gate.threshold)):
+                if value is not None and math.isfinite(value):
+                    out[f"gate_{gate.name}_{what}"] = float(value)
+        return out
+
     @property
     def failed(self) -> list[Gate]:
         return [g for g in self.gates if g.status == "failed"]

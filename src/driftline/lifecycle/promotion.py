@@ -36,6 +36,7 @@ from driftline.alerts import outbox
 from driftline.alerts.message import Alert
 from driftline.config.errors import RegistryError
 from driftline.config.faults import checkpoint
+from driftline.config.progress import Progress
 from driftline.config.times import utc_now
 from driftline.data import claims
 from driftline.data.store import Store
@@ -99,15 +100,16 @@ def current_benchmark(
     spec: ModelSpec,
     *,
     as_of: datetime | None = None,
+    progress: Progress | None = None,
 ) -> BenchmarkResult:
     """The stored benchmark of the current challenger against the current champion,
-    running one if there is none yet."""
+    running one if there is none yet (its stages reported to ``progress``)."""
     challenger = _require_challenger(registry, spec)
     champion = registry.version_by_alias(spec, CHAMPION)
     stored = latest_benchmark(store, spec.name, challenger, champion)
     if stored is not None and as_of is None:
         return stored
-    return benchmark(store, registry, spec, challenger=challenger, as_of=as_of)
+    return benchmark(store, registry, spec, challenger=challenger, as_of=as_of, progress=progress)
 
 
 def promote(
@@ -121,9 +123,11 @@ def promote(
     result: BenchmarkResult | None = None,
     note: str = "",
     announce: Announce | None = None,
+    progress: Progress | None = None,
 ) -> PromotionOutcome:
     """Gate the current challenger against the current champion and promote it when
-    every gate passes; otherwise record the rejection. Returns the outcome.
+    every gate passes; otherwise record the rejection. Returns the outcome. ``progress``
+    hears of the benchmark's stages when one has to run.
 
     A promotion that a crash interrupted is completed first (:func:`resume_promotion`),
     and a repeat of a recorded one returns it (``repeat_of`` set) without recording
@@ -135,7 +139,7 @@ def promote(
         )
         if resumed is not None:
             return resumed
-    result = result or current_benchmark(store, registry, spec, as_of=as_of)
+    result = result or current_benchmark(store, registry, spec, as_of=as_of, progress=progress)
     report = evaluate_gates(result, spec.promotion, approval=approval)
     return apply_gate_report(
         store, registry, spec, report, triggered_by=triggered_by, note=note, announce=announce
@@ -700,11 +704,13 @@ def _tag_decision(
 
 
 def _log_gate_report(registry: Registry, report: GateReport, outcome: str) -> None:
-    """The gate report as artifacts of the benchmark run, for the MLflow UI. The store's
-    audit trail is the record; a failure here is only logged."""
+    """The gate report as artifacts of the benchmark run, and its numbers as the run's
+    metrics (:meth:`GateReport.metrics`), for the MLflow UI. The store's audit trail is
+    the record; a failure here is only logged."""
     if not report.benchmark_run_id:
         return
     try:
+        registry.log_run_metrics(report.benchmark_run_id, report.metrics())
         registry.log_run_files(
             report.benchmark_run_id,
             {

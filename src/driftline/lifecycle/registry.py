@@ -21,7 +21,7 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,7 +114,8 @@ class Registry:
 
     @contextmanager
     def active(self) -> Iterator[None]:
-        """Point MLflow's fluent API (runs, log_model) at this registry for a block."""
+        """Point MLflow's fluent API (runs, log_model) at this registry for a block; the
+        notes MLflow prints meanwhile go to the log (:func:`mlflow_notes_logged`)."""
         import mlflow
 
         previous_tracking = mlflow.get_tracking_uri()
@@ -122,7 +123,7 @@ class Registry:
         mlflow.set_tracking_uri(self.tracking_uri)
         mlflow.set_registry_uri(self.tracking_uri)
         try:
-            with _guarding(self.tracking_uri):
+            with _guarding(self.tracking_uri), mlflow_notes_logged():
                 yield
         finally:
             mlflow.set_tracking_uri(previous_tracking)
@@ -192,6 +193,18 @@ class Registry:
                 self.client.log_text(run_id, content, path)
             else:
                 self.client.log_dict(run_id, content, path)
+
+    def log_run_metrics(self, run_id: str, metrics: Mapping[str, float]) -> None:
+        """Log numbers as metrics of an existing run (one batch; a re-run logs them again,
+        which MLflow keeps as another step of the same metric)."""
+        import time
+
+        from mlflow.entities import Metric
+
+        stamp = int(time.time() * 1000)
+        batch = [Metric(key, float(value), stamp, 0) for key, value in metrics.items()]
+        if batch:
+            self.client.log_batch(run_id, metrics=batch)
 
     def set_version_tags(self, spec: ModelSpec, version: str, tags: dict[str, Any]) -> None:
         """Set tags on a version (idempotent; collisions retried, see :func:`_retried`)."""
@@ -403,6 +416,46 @@ def _unreachable(uri: str, exc: Exception) -> RegistryError:
         f"cannot reach the MLflow tracking server at {hide_credentials(uri)} ({detail}). "
         "Is it running, and is DRIFTLINE_MLFLOW_TRACKING_URI right?"
     )
+
+
+class _LogLines:
+    """A text stream that logs each complete line it is given at INFO."""
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self.logger = logger
+        self.pending = ""
+
+    def write(self, text: str) -> int:
+        self.pending += text
+        *lines, self.pending = self.pending.split("\n")
+        for line in lines:
+            if line.strip():
+                self.logger.info("%s", line.strip())
+        return len(text)
+
+    def flush(self) -> None:
+        if self.pending.strip():
+            self.logger.info("%s", self.pending.strip())
+        self.pending = ""
+
+
+@contextmanager
+def mlflow_notes_logged() -> Iterator[None]:
+    """For a block, the notes MLflow prints straight to stderr (``eprint``: "Registered
+    model 'x' already exists. Creating a new version...", "Created version '3' of model
+    'x'.", "View Logged Model at ...") go to the ``driftline.mlflow`` logger at INFO
+    instead, so a command's output is not interleaved with them (``driftline --verbose``
+    shows them). MLflow's own loggers are untouched: its warnings still reach stderr."""
+    from mlflow.utils import logging_utils
+
+    original = logging_utils.MLFLOW_LOGGING_STREAM
+    stream = _LogLines(logging.getLogger("driftline.mlflow"))
+    logging_utils.MLFLOW_LOGGING_STREAM = stream  # type: ignore[assignment]  # eprint's target
+    try:
+        yield
+    finally:
+        logging_utils.MLFLOW_LOGGING_STREAM = original
+        stream.flush()
 
 
 def experiment_name(spec: ModelSpec) -> str:

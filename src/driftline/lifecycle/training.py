@@ -24,6 +24,7 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from driftline.config.errors import DataError, DriftlineError, ModelError
+from driftline.config.progress import Progress, Stages
 from driftline.data import claims
 from driftline.data.store import Store
 from driftline.data.values import as_numbers, as_text
@@ -60,6 +61,15 @@ REASONS: tuple[str, ...] = (
     "adopted",
 )
 TRAINING_REASONS = tuple(r for r in REASONS if r != "adopted")
+#: The stages :func:`train` reports to its ``progress`` callable, in order.
+TRAINING_STAGES = (
+    "reading labelled rows",
+    "fitting",
+    "scoring",
+    "capturing the baseline",
+    "logging and registering in MLflow",
+    "storing the baseline",
+)
 #: How long a retrain may hold its claim; one whose process died is taken over after it.
 RETRAIN_LEASE = timedelta(hours=4)
 
@@ -192,6 +202,7 @@ def train(
     as_of: datetime | pd.Timestamp | None = None,
     since: datetime | pd.Timestamp | None = None,
     held: claims.Claim | None = None,
+    progress: Progress | None = None,
 ) -> TrainingResult:
     """Train the spec's model on matured labels, log it with its baseline, register it
     and give the new version the ``challenger`` alias. ``held`` is the caller's claim
@@ -205,10 +216,14 @@ def train(
     reason; DataError when the window holds too few usable rows (after ``since``: fewer
     than the retrain needs) or labels the task cannot learn from (binary: a single class);
     SpecError or ModelError when the trainer cannot be used or its model cannot be scored
-    or stored (see :func:`fit_model`). Nothing is registered then.
+    or stored (see :func:`fit_model`). Nothing is registered then. ``progress`` hears of
+    each stage (:data:`TRAINING_STAGES`, task ``train <model>``).
     """
+    stages = Stages(progress, f"train {spec.name}", TRAINING_STAGES)
     try:
-        result = _train(store, registry, spec, reason, triggered_by, monitor_run_id, as_of, since)
+        result = _train(
+            store, registry, spec, reason, triggered_by, monitor_run_id, as_of, since, stages
+        )
     except BaseException as exc:
         if held is not None:
             try:
@@ -236,9 +251,11 @@ def _train(
     monitor_run_id: str | None,
     as_of: datetime | pd.Timestamp | None,
     since: datetime | pd.Timestamp | None,
+    stage: Stages,
 ) -> TrainingResult:
     m, t = spec.model, spec.training
     task = task_for(m)
+    stage("reading labelled rows")
     champion = registry.version_by_alias(spec, CHAMPION)
     reason = reason or ("bootstrap" if champion is None else "manual")
     if reason not in TRAINING_REASONS:
@@ -270,10 +287,13 @@ def _train(
     counts.update(train_rows=len(fit_rows), validation_rows=len(val_rows))
     x_fit, x_val = feature_frame(spec, fit_rows), feature_frame(spec, val_rows)
     with threads(spec):
+        stage("fitting")
         prepared = fit_model(spec, training_frame(spec, fit_rows))
+        stage("scoring")
         val_scores = _scores(spec, task, prepared.model, x_val)
         all_scores = _scores(spec, task, prepared.model, feature_frame(spec, frame))
     metrics = task.evaluate(val_rows[m.target].to_numpy(), val_scores)
+    stage("capturing the baseline")
     baseline = build_baseline(
         spec,
         frame,
@@ -290,9 +310,11 @@ def _train(
     }
     if since is not None:
         tags[f"{TAG}change_point"] = pd.Timestamp(since).isoformat()
+    stage("logging and registering in MLflow")
     run_id, version = _log_and_register(
         registry, spec, prepared, frame, x_fit, windows, counts, metrics, tags
     )
+    stage("storing the baseline")
     registry.log_baseline(baseline, run_id)
     registry.set_version_tags(
         spec,
@@ -306,6 +328,7 @@ def _train(
         },
     )
     registry.set_alias(spec, CHALLENGER, version)
+    stage.finish()
     result = TrainingResult(
         model=spec.name,
         version=version,
@@ -378,10 +401,12 @@ def _log_and_register(
     tags: dict[str, str],
 ) -> tuple[str, str]:
     """One MLflow run: params, metrics, dataset input, model (registered). Returns the
-    run id and the new version number."""
+    run id and the new version number. The run is named :func:`training_run_name` once
+    the version is known (``train-<model>-<reason>`` until then)."""
     import mlflow
 
     m, t = spec.model, spec.training
+    reason = tags[f"{TAG}reason"]
     experiment_id = registry.experiment_id(spec)
     # Identifiers, timestamps and consent never leave the store: features + label only.
     dataset_frame = training_frame(spec, frame)
@@ -389,7 +414,7 @@ def _log_and_register(
         warnings.catch_warnings(),
         registry.active(),
         mlflow.start_run(
-            experiment_id=experiment_id, run_name=f"train-{tags[f'{TAG}reason']}", tags=tags
+            experiment_id=experiment_id, run_name=f"train-{spec.name}-{reason}", tags=tags
         ) as run,
     ):
         # MLflow hints that integer columns cannot hold missing values: labels never do.
@@ -413,5 +438,12 @@ def _log_and_register(
         )
         mlflow.log_input(dataset, context="training")
         version = flavors.log_model(prepared, spec, example=x_fit.head(5), artifact=MODEL_ARTIFACT)
+        mlflow.set_tag("mlflow.runName", training_run_name(spec.name, version, reason))
         run_id = run.info.run_id
     return run_id, version
+
+
+def training_run_name(model: str, version: str, reason: str) -> str:
+    """The MLflow run name of a training run, searchable in the UI:
+    ``train-purchase_propensity-v4-drift``."""
+    return f"train-{model}-v{version}-{reason}"

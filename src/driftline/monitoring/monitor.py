@@ -26,6 +26,7 @@ import pandas as pd
 
 from driftline.config.errors import DataError, DriftlineError
 from driftline.config.markup import markdown_text
+from driftline.config.progress import Progress, Step, no_progress
 from driftline.config.secrets import scrub
 from driftline.config.times import naive_utc, utc_datetime, utc_now
 from driftline.data import claims
@@ -41,9 +42,11 @@ from driftline.lifecycle.baseline import Baseline
 from driftline.monitoring.attribution import champion_intervals, made_by
 from driftline.monitoring.check import check_drift
 from driftline.monitoring.engines import DriftEngine
+from driftline.monitoring.engines.evidently import share_viewer
 from driftline.monitoring.evidence import acknowledged_drift, champion_since, locate_change
 from driftline.monitoring.policy import Decision, decide_action, failed, insufficient_data
 from driftline.monitoring.results import DriftResult
+from driftline.monitoring.retention import prune_reports
 from driftline.monitoring.runs import history, record_run
 from driftline.specs import ModelSpec, Monitoring
 
@@ -459,6 +462,10 @@ def _publish(
     if reports_dir is not None:
         name = f"{spec.name}-{end:%Y%m%dT%H%M}Z-{uuid.uuid4().hex[:8]}.html"
         paths = tuple(result.report.save_html(reports_dir / spec.name / name))
+        try:  # one viewer script per folder instead of 3.5 MB in every page
+            share_viewer(paths)
+        except Exception as exc:  # the pages stay standalone, only larger
+            log.warning("%s: reports keep their own viewer: %s", spec.name, exc)
     if workspace_dir is not None:
         from driftline.ops import dashboards
 
@@ -579,11 +586,14 @@ def monitor_models(
     engine: DriftEngine | None = None,
     now: datetime | None = None,
     load_version: VersionLoader | None = None,
+    progress: Progress | None = None,
 ) -> list[MonitorRun]:
     """Monitor each model's windows in time order against its champion's baseline (resolved
     once per model, on first use). ``load_version`` reads other versions' baselines (each
     once per model). A model whose spec does not load becomes a failed run; one failure
-    stops no other."""
+    stops no other. ``progress`` hears of each window (task ``monitor <model>``, one unit
+    per window) before and after it is checked."""
+    report = progress or no_progress
     runs: list[MonitorRun] = []
     for model in models:
         try:
@@ -594,7 +604,10 @@ def monitor_models(
             continue
         resolve = _once(load_baseline, spec)
         versions = _cached(load_version, spec) if load_version is not None else None
-        for window_end in ends(spec):
+        wanted = list(ends(spec))
+        for done, window_end in enumerate(wanted):
+            when = "latest window" if window_end is None else f"window ending {window_end}"
+            report(Step(f"monitor {model}", done, len(wanted), when))
             runs.append(
                 run_monitor(
                     store,
@@ -608,7 +621,23 @@ def monitor_models(
                     baseline_of=versions,
                 )
             )
+            report(Step(f"monitor {model}", done + 1, len(wanted), f"{runs[-1].status}"))
+        _retain(spec, reports_dir, workspace_dir)
     return runs
+
+
+def _retain(spec: ModelSpec, reports_dir: Path | None, workspace_dir: Path | None) -> None:
+    """Apply the spec's ``reports:`` retention after the model's runs; a failure is
+    logged, never raised (the runs are recorded)."""
+    if reports_dir is None and workspace_dir is None:
+        return
+    try:
+        pruned = prune_reports(spec, reports_dir, workspace_dir)
+    except Exception as exc:
+        log.warning("%s: report retention not applied: %s", spec.name, _message(exc))
+        return
+    for problem in pruned.problems:
+        log.warning("%s: report retention: %s", spec.name, problem)
 
 
 def unreachable_store_runs(

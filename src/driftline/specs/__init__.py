@@ -30,6 +30,7 @@ from driftline.specs.monitoring import (
     PredictionDrift,
 )
 from driftline.specs.promotion import PromotionSection
+from driftline.specs.reports import ReportsSection
 from driftline.specs.source import SourceLabels, SourceSection
 from driftline.specs.spec import ModelSpec
 from driftline.specs.training import TrainingSection
@@ -51,6 +52,7 @@ __all__ = [
     "Policy",
     "PredictionDrift",
     "PromotionSection",
+    "ReportsSection",
     "SourceLabels",
     "SourceSection",
     "SpecScan",

@@ -14,6 +14,7 @@ from driftline.specs.common import Section
 from driftline.specs.model import ModelSection
 from driftline.specs.monitoring import Monitoring
 from driftline.specs.promotion import PromotionSection
+from driftline.specs.reports import ReportsSection
 from driftline.specs.source import SourceSection
 from driftline.specs.training import TrainingSection
 from driftline.tasks import TASKS, task_for
@@ -33,6 +34,10 @@ class ModelSpec(Section):
     monitoring: Monitoring = Field(
         default_factory=Monitoring,
         description="Drift monitoring: windows, tests, data quality, performance, policy.",
+    )
+    reports: ReportsSection = Field(
+        default_factory=ReportsSection,
+        description="Retention of HTML reports and Evidently snapshots: keep_days, max_mb.",
     )
     alerts: AlertsSection = Field(
         default_factory=AlertsSection, description="Alerting: severity, cooldown, channels."
