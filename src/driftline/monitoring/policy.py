@@ -337,12 +337,12 @@ def decide_action(
         )
     if moved:
         made_by = f" of v{result.prediction_version}" if result.prediction_version else ""
-        drifted = [
+        scores = [  # not `drifted`: that name holds the feature columns that count
             f"{p.name!r}{made_by} drifted ({p.method} {p.score:.3g}, threshold {p.threshold:g})"
             for p in moved
         ]
         what = "the score" if len(result.predictions) == 1 else "the prediction column"
-        found.add("prediction_drift", "low", f"{what} {'; '.join(drifted)}")
+        found.add("prediction_drift", "low", f"{what} {'; '.join(scores)}")
     performance_drop = _performance(result, spec, found)
     _other_versions(result, found)
     for note in result.notes:
