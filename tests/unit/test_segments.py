@@ -161,3 +161,22 @@ def test_monitor_run_stores_segments_and_the_alert_names_the_segment(
     (stored,) = list_runs(store, spec.name)
     assert stored.segments == run.result.segments
     store.dispose()
+
+
+def test_cli_shows_segments_of_a_run_and_of_its_history(mspec: ModelSpec) -> None:
+    from rich.console import Console
+
+    from driftline.cli.monitoring import _extras, _segments_table
+    from driftline.monitoring.runs import StoredRun
+
+    report = _segments("channel_shift", mspec, 7, ["channel"])
+    out = Console(record=True, width=200, markup=False)
+    out.print(_segments_table(report, "segments"))
+    text = out.export_text()
+    assert "channel=paid_social" in text and "frequency_90d" in text
+    assert f"{report.tests} p-value tests, Benjamini-Hochberg at q=0.05" in text
+    stored = StoredRun(
+        *([None] * 24),  # type: ignore[arg-type]
+        segments=report,
+    )
+    assert _extras(stored) == "segments: paid_social"

@@ -121,6 +121,16 @@ class MonitorRun:
                 for p in (self.result.other_performance if self.result else ())
             },
             "score_version": self.result.prediction_version if self.result else None,
+            "segments_drifted": (
+                {s.label: s.drifted_columns for s in self.result.segments.drifted}
+                if self.result is not None and self.result.segments is not None
+                else None
+            ),
+            "multivariate_auc": (
+                self.result.multivariate.auc
+                if self.result is not None and self.result.multivariate is not None
+                else None
+            ),
             "reasons": list(self.decision.reasons),
             "triggers": list(self.decision.triggers),
             "retrain_reason": self.decision.retrain_reason,
@@ -195,6 +205,19 @@ class MonitorRun:
             lines.append(
                 f"- realized (predictions of v{md(other.version)}, not judged): {shown} on "
                 f"{other.labelled_rows} labelled predictions"
+            )
+        segments = self.result.segments if self.result is not None else None
+        for seg in segments.drifted if segments is not None else []:
+            lines.append(
+                f"- segment {md(seg.value)} ({md(seg.column)}): "
+                f"{', '.join(md(c) for c in seg.drifted_columns)} drifted"
+            )
+        joint = self.result.multivariate if self.result is not None else None
+        if joint is not None:
+            lines.append(
+                f"- multivariate: domain classifier ROC AUC {joint.auc:.3f} (threshold "
+                f"{joint.threshold:g}){', drifted' if joint.drifted else ''}; separating "
+                f"features: {', '.join(md(n) for n, _ in joint.top_features)}"
             )
         if report_url is not None:
             lines.append(f"- report: [Evidently snapshot]({report_url})")
