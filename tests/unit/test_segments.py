@@ -180,3 +180,25 @@ def test_cli_shows_segments_of_a_run_and_of_its_history(mspec: ModelSpec) -> Non
         segments=report,
     )
     assert _extras(stored) == "segments: paid_social"
+
+
+def test_segment_snapshot_feeds_the_per_segment_dashboard_panel(
+    tmp_path: Path, mspec: ModelSpec
+) -> None:
+    from evidently.ui.workspace import Workspace
+
+    from driftline.monitoring.segments import SegmentSnapshot
+    from driftline.ops.dashboards import load_dashboard, render_panels
+
+    report = _segments("channel_shift", mspec, 7, ["channel"])
+    when = datetime(2026, 9, 8, tzinfo=UTC)
+    snapshot = SegmentSnapshot(report, when).snapshot()
+    values = {m["config"]["column"]: m["value"] for m in snapshot.dict()["metrics"]}
+    assert values == {f"segment {s.label}": len(s.drifted_columns) for s in report.segments}
+    assert values["segment channel=paid_social"] >= 3 and values["segment channel=organic"] == 0
+    workspace = Workspace(str(tmp_path / "ws"))
+    project = workspace.create_project("purchase_propensity")
+    assert len(SegmentSnapshot(report, when).add_to_workspace(workspace, project.id, "w")) == 1
+    dashboard, _ = load_dashboard(Path(__file__).resolve().parents[2] / "dashboards", mspec.name)
+    titles = [p.title for p in render_panels(dashboard, mspec)]
+    assert "Drifted columns per segment (Benjamini-Hochberg)" in titles

@@ -44,9 +44,9 @@ from driftline.monitoring.evidence import acknowledged_drift, champion_since, lo
 from driftline.monitoring.multivariate import domain_classifier_drift
 from driftline.monitoring.plan import DriftPlan
 from driftline.monitoring.policy import Decision, decide_action, failed, insufficient_data
-from driftline.monitoring.results import DriftResult
+from driftline.monitoring.results import DriftResult, combine_reports
 from driftline.monitoring.runs import history, record_run
-from driftline.monitoring.segments import check_segments, segment_columns
+from driftline.monitoring.segments import SegmentSnapshot, check_segments, segment_columns
 from driftline.specs import CalendarEvent, ModelSpec, Monitoring
 from driftline.tasks import task_for
 
@@ -481,7 +481,10 @@ def extra_checks(
         columns = {c: k for c, k in plan.columns.items() if c not in expected}
         if columns:
             joint = domain_classifier_drift(baseline.reference, current, columns, mon.multivariate)
-    return replace(result, segments=segments, multivariate=joint)
+    report = result.report
+    if segments is not None:  # the per-segment dashboard panel reads this snapshot
+        report = combine_reports(report, "-segments", SegmentSnapshot(segments, timestamp))
+    return replace(result, segments=segments, multivariate=joint, report=report)
 
 
 def decision_key(window_end: datetime) -> str:

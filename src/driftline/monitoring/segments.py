@@ -27,6 +27,8 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -163,3 +165,51 @@ def _benjamini_hochberg(
         c = columns[i][j]
         columns[i][j] = replace(c, p_adjusted=float(q), drifted=bool(q < alpha))
     return [replace(r, columns=tuple(c)) for r, c in zip(results, columns, strict=True)], len(where)
+
+
+#: The column-name prefix of segment series in the Evidently project ("segment channel=...").
+SNAPSHOT_PREFIX = "segment "
+
+
+class SegmentSnapshot:
+    """The segment checks of one window as an Evidently snapshot for the dashboards: one
+    ``MeanValue`` series per checked segment value, named ``segment <column>=<value>``,
+    whose value is the number of columns that drifted in it after false discovery control
+    (the dashboard's per-segment panel plots every such series). No HTML report: the
+    monitor run's own output lists the segments."""
+
+    def __init__(self, report: SegmentReport, timestamp: datetime | None) -> None:
+        self.report = report
+        self.timestamp = timestamp
+
+    def save_html(self, path: Path) -> list[Path]:
+        """Writes nothing (the segment table is in the run's output and store)."""
+        return []
+
+    def snapshot(self) -> Any | None:
+        """The Evidently snapshot (None when no segment was checked)."""
+        if not self.report.segments:
+            return None
+        from evidently import DataDefinition, Dataset, Report
+        from evidently.metrics import MeanValue
+
+        from driftline.config.times import naive_utc
+
+        row = {
+            f"{SNAPSHOT_PREFIX}{s.label}": float(len(s.drifted_columns))
+            for s in self.report.segments
+        }
+        frame = pd.DataFrame([row])
+        definition = DataDefinition(numerical_columns=list(row))
+        return Report([MeanValue(column=c) for c in row]).run(
+            Dataset.from_pandas(frame, data_definition=definition),
+            None,
+            timestamp=naive_utc(self.timestamp) if self.timestamp else None,
+            tags=["segments"],
+        )
+
+    def add_to_workspace(self, workspace: Any, project_id: Any, name: str) -> list[str]:
+        snapshot = self.snapshot()
+        if snapshot is None:
+            return []
+        return [str(workspace.add_run(project_id, snapshot, include_data=False, name=name).id)]
