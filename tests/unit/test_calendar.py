@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from driftline.alerts.channels.slack import slack_limit_violations, slack_payload
 from driftline.alerts.monitor_run import alert_for
 from driftline.alerts.outbox import skip_reason
 from driftline.data import ingest
@@ -89,6 +91,8 @@ def test_a_declared_sale_retrains_nothing_and_alerts_once(loaded: Path, tmp_path
     assert [a.kind for a in alerts] == ["calendar_event"]
     assert alerts[0].severity == "info" and skip_reason(alerts[0], spec.alerts) is None
     assert "flash_sale" in alerts[0].summary and "discount_share" in alerts[0].summary
+    payload = slack_payload(alerts[0])
+    assert slack_limit_violations(payload) == [] and "calendar event" in json.dumps(payload)
     # the expected drift is recorded and shown: columns stored as drifted, reasons say so
     for run in during:
         assert {"discount_share", "cart_adds_7d"} <= set(run.result.drifted_columns)

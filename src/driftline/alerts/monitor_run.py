@@ -84,7 +84,6 @@ def alert_for(
             summary="\n".join(d.reasons)[:_SUMMARY_MAX],
             window=Window(start=run.window_start, end=run.window_end),
             decision=d.action,
-            drift_share=d.drift_share,
             rows=run.rows,
             facts=_facts(run, "drift"),
             links=Links(
