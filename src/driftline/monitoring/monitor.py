@@ -310,9 +310,7 @@ def run_monitor(
                 cohort=cohort,
             )
             result = replace(
-                extra_checks(
-                    result, window, reference, spec, labelled, engine, events, timestamp=end
-                ),
+                extra_checks(result, window, reference, spec, labelled, events, timestamp=end),
                 notes=(*result.notes, *event_notes),
             )
             since = promoted_at or champion_since(store, spec.name, version, takeovers, end)
@@ -442,7 +440,6 @@ def extra_checks(
     baseline: Baseline,
     spec: ModelSpec,
     labelled: pd.DataFrame | None,
-    engine: DriftEngine | None,
     events: Sequence[CalendarEvent] = (),
     *,
     timestamp: datetime | None = None,
@@ -450,8 +447,9 @@ def extra_checks(
     """``result`` with the segment and multivariate checks the spec turns on
     (``monitoring.segments``, ``monitoring.multivariate``), on the window's rows a known
     model version made, against ``baseline``'s reference. Segment performance counts the
-    champion's labelled predictions only. The multivariate check leaves out the columns
-    calendar ``events`` expect to move."""
+    champion's labelled predictions only; segments are tested by
+    ``monitoring.segments.engine`` (not the window's engine). The multivariate check leaves
+    out the columns calendar ``events`` expect to move."""
     mon = spec.monitoring
     if not (mon.segments.enabled or mon.multivariate.enabled):
         return result
