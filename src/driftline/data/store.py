@@ -579,7 +579,7 @@ class Store:
             c: kind for c, kind in _column_types(spec).items() if c in spec.prediction_types
         }
         # segment columns too, so realized performance can be shown per segment
-        segments = [c for c in m.segments if c in _column_types(spec) and c not in predictions]
+        segments = [c for c in m.segments if c not in predictions]
         selected = ", ".join(f'p."{c}"' for c in [*predictions, *segments])
         sql = (
             f"SELECT {selected}, l.label, p.{TS_US}, p.{MODEL_VERSION} FROM {table} p "
