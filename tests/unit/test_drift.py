@@ -303,6 +303,21 @@ def test_snapshots_carry_every_metric_the_default_dashboard_plots(mspec: ModelSp
     report = result.report
     assert report is not None
     snapshots = [report._drift, report._performance]  # type: ignore[attr-defined]
+    # the per-segment panel reads the snapshot of the segment checks (monitoring.segments)
+    from driftline.monitoring.engines import ENGINES
+    from driftline.monitoring.plan import DriftPlan
+    from driftline.monitoring.segments import SegmentSnapshot, check_segments
+    from driftline.specs import SegmentDrift
+
+    segments = check_segments(
+        baseline_from(sim, mspec).reference,
+        window(sim, 5),
+        DriftPlan.from_spec(mspec),
+        SegmentDrift(enabled=True, min_rows=200),
+        ["device"],
+        ENGINES.get("scipy"),
+    )
+    snapshots.append(SegmentSnapshot(segments, None).snapshot())
     found = {m["config"]["type"].rsplit(":", 1)[-1] for s in snapshots for m in s.dict()["metrics"]}
     assert wanted <= found, f"missing for the dashboard: {sorted(wanted - found)}"
     # the reference lines and promotion markers come from the run's guides snapshot

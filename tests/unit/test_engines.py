@@ -172,7 +172,7 @@ def test_methods_the_engine_lacks_are_spec_errors_naming_its_methods(toy: ToyEng
     with pytest.raises(SpecError) as err:
         parse_spec(_raw(drift={"engine": "nope"}))
     assert "monitoring.drift.engine" in str(err.value)
-    assert "unknown drift engine 'nope'; choose one of evidently, toy" in str(err.value)
+    assert "unknown drift engine 'nope'; choose one of evidently, scipy, toy" in str(err.value)
 
 
 @pytest.mark.parametrize(

@@ -27,6 +27,7 @@ AlertKind = Literal[
     "rollback",
     "flow_failed",
     "test",
+    "calendar_event",
 ]
 """What the alert is about. The first three are *findings* (subject to the spec's
 ``min_severity`` and repeat suppression by default); the rest are lifecycle *events*."""

@@ -29,6 +29,7 @@ SEVERITY = {
     "critical": "critical",
 }
 _SUMMARY_MAX = 1500
+_MAX_SEGMENT_FACTS = 5
 
 
 def _strength(column: ColumnDrift) -> float:
@@ -72,6 +73,25 @@ def alert_for(
         return None
     result = run.result
     triggers = set(d.triggers)
+    if triggers & _FINDINGS == {"calendar_event"}:
+        # a declared event's first window with nothing else to say: one informational
+        # event alert, outside min_severity (a lifecycle event, not a finding)
+        return Alert(
+            model=run.model,
+            kind="calendar_event",
+            severity=Severity.INFO,
+            title="Calendar event: expected drift recorded, not counted",
+            summary="\n".join(d.reasons)[:_SUMMARY_MAX],
+            window=Window(start=run.window_start, end=run.window_end),
+            decision=d.action,
+            rows=run.rows,
+            facts=_facts(run, "drift"),
+            links=Links(
+                report=snapshot_url(evidently_ui, run.project_id, run.snapshot_id),
+                report_file=str(run.report_path) if run.report_path else None,
+                flow_run=flow_run,
+            ),
+        )
     counted = [c for c in result.columns if c.name in set(d.drifted_columns)]
     counted += [p for p in result.predictions if p.drifted]
     features = [
@@ -112,6 +132,10 @@ def alert_for(
         kind, title = "quality", f"Data-quality problems in {len(columns)} columns"
     elif drifted:
         kind, title = "drift", f"Drift in {drifted} of {len(result.columns)} features"
+    elif "multivariate_drift" in triggers:
+        kind, title = "drift", "Multivariate drift: the joint distribution moved"
+    elif "segment_drift" in triggers:
+        kind, title = "drift", f"Drift in segments: {', '.join(_segment_names(run))}"
     else:
         kind, title = "drift", "The model's score drifted"
     if kind == "drift" and "drift_acknowledged" in triggers:
@@ -146,6 +170,28 @@ def alert_for(
     )
 
 
+#: Triggers that are findings of the window (the rest qualify a retrain decision).
+_FINDINGS = frozenset(
+    {
+        "dataset_drift",
+        "critical_feature",
+        "data_quality",
+        "prediction_drift",
+        "performance_drop",
+        "drift_acknowledged",
+        "multivariate_drift",
+        "segment_drift",
+        "calendar_event",
+    }
+)
+
+
+def _segment_names(run: MonitorRun) -> list[str]:
+    """Segment values with drifted columns (after false-discovery control)."""
+    report = run.result.segments if run.result is not None else None
+    return [s.value for s in report.drifted] if report is not None else []
+
+
 def _facts(run: MonitorRun, kind: str) -> dict[str, str]:
     """The champion, and which version made the predictions a finding is about when that
     is not simply the champion's whole window."""
@@ -162,6 +208,15 @@ def _facts(run: MonitorRun, kind: str) -> dict[str, str]:
     version = result.prediction_version if result is not None else None
     if version and version != run.champion_version:
         facts["Score tested"] = f"v{version}'s predictions, against v{version}'s reference"
+    report = result.segments if result is not None else None
+    for segment in (report.drifted if report is not None else [])[:_MAX_SEGMENT_FACTS]:
+        facts[f"Segment {segment.value}"] = ", ".join(segment.drifted_columns) + " drifted"
+    joint = result.multivariate if result is not None else None
+    if joint is not None and joint.drifted:
+        facts["Multivariate drift"] = (
+            f"domain classifier ROC AUC {joint.auc:.3f}; separating features: "
+            + ", ".join(n for n, _ in joint.top_features)
+        )
     return facts
 
 

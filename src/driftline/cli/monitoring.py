@@ -17,7 +17,12 @@ from driftline.cli.output import make_console, print_json, progress_bars, styled
 
 if TYPE_CHECKING:
     from driftline.monitoring.monitor import MonitorRun
-    from driftline.monitoring.results import DriftResult, RealizedPerformance
+    from driftline.monitoring.results import (
+        DriftResult,
+        JointDrift,
+        RealizedPerformance,
+        SegmentReport,
+    )
     from driftline.monitoring.runs import StoredRun
 
 drift_app = typer.Typer(help="Drift checks on files, without a store.", no_args_is_help=True)
@@ -246,10 +251,57 @@ def _render_run(run: MonitorRun) -> None:
     )
     for reason in run.decision.reasons:
         console.print(f"  - {reason}")
+    if run.result is not None and run.result.segments is not None:
+        console.print(_segments_table(run.result.segments, f"{run.model}: segments"))
+    if run.result is not None and run.result.multivariate is not None:
+        console.print(_joint_line(run.result.multivariate))
     if run.error:
         console.print(f"error: {run.error}", style="red")
     for path in run.report_paths:
         console.print(f"report file: {path}")
+
+
+def _segments_table(report: SegmentReport, title: str) -> Table:
+    """One row per checked segment: rows, drifted columns (after Benjamini-Hochberg),
+    broken quality rules and realized metrics."""
+    table = Table(title=title)
+    for name in ("segment", "rows (ref / window)", "drifted columns", "quality", "realized"):
+        table.add_column(name, justify="right" if name.startswith("rows") else "left")
+    for seg in report.segments:
+        perf = seg.performance
+        table.add_row(
+            seg.label,
+            f"{seg.rows_reference:,} / {seg.rows_current:,}",
+            styled((", ".join(seg.drifted_columns), "bold red")) if seg.drifted_columns else "-",
+            ", ".join(f"{q.column} ({q.rule})" for q in seg.quality) or "-",
+            " ".join(f"{k} {v:.3f}" for k, v in perf.metrics.items()) if perf else "-",
+        )
+    table.caption = f"{report.tests} p-value tests, Benjamini-Hochberg at q={report.alpha:g}" + (
+        f"; {len(report.skipped)} segment values too small" if report.skipped else ""
+    )
+    return table
+
+
+def _joint_line(joint: JointDrift) -> Text:
+    verdict = ("drifted", "bold red") if joint.drifted else ("no drift", "green")
+    return styled(
+        "multivariate (domain classifier): ",
+        verdict,
+        f", ROC AUC {joint.auc:.3f} ± {joint.auc_std:.3f} (threshold {joint.threshold:g}); "
+        f"separating features: {', '.join(f'{n} {v:.3f}' for n, v in joint.top_features)}",
+    )
+
+
+def _extras(run: StoredRun) -> str:
+    """Drifted segments and the multivariate AUC of a stored run ("-" when neither ran)."""
+    parts = []
+    if run.segments is not None:
+        drifted = [s.value for s in run.segments.drifted]
+        parts.append(f"segments: {', '.join(drifted) if drifted else 'none drifted'}")
+    if run.multivariate is not None:
+        mark = " drifted" if run.multivariate.drifted else ""
+        parts.append(f"joint AUC {run.multivariate.auc:.3f}{mark}")
+    return "; ".join(parts) or "-"
 
 
 def _request_retrain(run: MonitorRun) -> tuple[str, bool]:
@@ -362,6 +414,7 @@ def monitor_history(
     table.add_column("champion")
     table.add_column("rows", justify="right")
     table.add_column("realized (version)")
+    table.add_column("segments, multivariate")
     table.add_column("report or error")
     for run in runs:
         table.add_row(
@@ -374,6 +427,7 @@ def monitor_history(
             run.champion_version or "-",
             f"{run.rows_current:,}" if run.rows_current is not None else "-",
             _realized(run),
+            _extras(run),
             run.error or run.report_path or "",
         )
     console.print(table if runs else f"no monitor runs stored for {model!r} yet")

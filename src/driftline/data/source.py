@@ -82,9 +82,9 @@ class PredictionSource(ABC):
         *,
         as_of: datetime | pd.Timestamp,
     ) -> pd.DataFrame:
-        """``model.prediction`` and ``model.target`` (floats) of the predictions made in
-        ``[start, end)`` whose label was known by ``as_of``; consenting rows only when the
-        spec has a consent column."""
+        """``model.prediction`` and ``model.target`` (floats), and the segment columns, of the
+        predictions made in ``[start, end)`` whose label was known by ``as_of``; consenting
+        rows only when the spec has a consent column."""
 
     @abstractmethod
     def summarize(self, spec: ModelSpec) -> ModelSummary:
@@ -149,6 +149,12 @@ class StoreSource(PredictionSource):
 
 
 # -- the user's own table -------------------------------------------------------------------
+
+
+def _segments(spec: ModelSpec) -> list[str]:
+    """The segment columns (``model.segments``) labelled reads carry, so realized
+    performance can be shown per segment; none that is also a prediction column."""
+    return [c for c in spec.model.segments if c not in spec.prediction_types]
 
 
 def optional_columns(spec: ModelSpec) -> list[str]:
@@ -322,7 +328,7 @@ class TableSource(PredictionSource):
             frame = frame[frame[m.target].notna()]
             if version not in frame:
                 frame[version] = None
-            kept = [*spec.prediction_types, m.target, version, m.timestamp]
+            kept = [*spec.prediction_types, *_segments(spec), m.target, version, m.timestamp]
             return frame[kept].reset_index(drop=True)
         with self._connect() as conn:
             p, extra = self._predictions(conn, start, end)
@@ -331,6 +337,7 @@ class TableSource(PredictionSource):
                 sa.select(
                     p.c[m.request_id],
                     *(p.c[c] for c in _logged_predictions(spec)),
+                    *(p.c[c] for c in _segments(spec)),
                     target.label(_LABEL),
                     p.c[m.timestamp],
                     *(p.c[c] for c in extra),
@@ -349,6 +356,8 @@ class TableSource(PredictionSource):
         if not labels.in_predictions:
             _one_label_each(frame, m.request_id, self.description)
         out = _typed_predictions(spec, frame)
+        for column in _segments(spec):
+            out[column] = _texts(frame[column])
         out[m.target] = _labels(spec, frame[_LABEL])
         out[version] = _texts(frame[version]) if version in frame else None
         out[m.timestamp] = _times(frame[m.timestamp], f"time column {m.timestamp}")

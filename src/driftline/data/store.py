@@ -567,17 +567,20 @@ class Store:
         as_of: datetime | pd.Timestamp,
     ) -> pd.DataFrame:
         """Prediction columns (the score; a multiclass model's predicted class and
-        probabilities), label, prediction time and logged model version (None where none was
-        logged) of the predictions in ``[start, end)`` whose label arrived by ``as_of`` (so a
-        backfill sees only what was known then), under the spec's column names; consenting
-        rows only when the spec has a consent column."""
+        probabilities), the segment columns (``model.segments``), label, prediction time and
+        logged model version (None where none was logged) of the predictions in ``[start,
+        end)`` whose label arrived by ``as_of`` (so a backfill sees only what was known then),
+        under the spec's column names; consenting rows only when the spec has a consent
+        column."""
         m = spec.model
         self.ensure_model(spec)
         table = self.predictions_table_name(spec)
         predictions = {
             c: kind for c, kind in _column_types(spec).items() if c in spec.prediction_types
         }
-        selected = ", ".join(f'p."{c}"' for c in predictions)
+        # segment columns too, so realized performance can be shown per segment
+        segments = [c for c in m.segments if c not in predictions]
+        selected = ", ".join(f'p."{c}"' for c in [*predictions, *segments])
         sql = (
             f"SELECT {selected}, l.label, p.{TS_US}, p.{MODEL_VERSION} FROM {table} p "
             f"JOIN {LABELS_TABLE} l ON l.model = ? AND l.request_id = p.request_id "
@@ -587,7 +590,8 @@ class Store:
         if m.consent:
             sql += " AND p.consent = ?"
             params.append(True)
-        types = {**predictions, m.target: "float", TS_US: "int", m.model_version: "text"}
+        types = {**predictions, **dict.fromkeys(segments, "text")}
+        types.update({m.target: "float", TS_US: "int", m.model_version: "text"})
         frame = self.query_frame(sql, params, types)
         stamps = from_ts_us(frame.pop(TS_US))
         frame[m.timestamp] = stamps.set_axis(frame.index)

@@ -40,15 +40,19 @@ from driftline.data.windows import (
 from driftline.lifecycle.audit import champion_takeovers
 from driftline.lifecycle.baseline import Baseline
 from driftline.monitoring.attribution import champion_intervals, made_by
-from driftline.monitoring.check import check_drift
-from driftline.monitoring.engines import DriftEngine
+from driftline.monitoring.check import _baseline_ranges, check_drift
+from driftline.monitoring.engines import ENGINES, DriftEngine
 from driftline.monitoring.engines.evidently import share_viewer
 from driftline.monitoring.evidence import acknowledged_drift, champion_since, locate_change
+from driftline.monitoring.multivariate import domain_classifier_drift
+from driftline.monitoring.plan import DriftPlan
 from driftline.monitoring.policy import Decision, decide_action, failed, insufficient_data
-from driftline.monitoring.results import DriftResult
+from driftline.monitoring.results import DriftResult, combine_reports
 from driftline.monitoring.retention import prune_reports
 from driftline.monitoring.runs import history, record_run
-from driftline.specs import ModelSpec, Monitoring
+from driftline.monitoring.segments import SegmentSnapshot, check_segments, segment_columns
+from driftline.specs import CalendarEvent, ModelSpec, Monitoring
+from driftline.tasks import task_for
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +125,16 @@ class MonitorRun:
                 for p in (self.result.other_performance if self.result else ())
             },
             "score_version": self.result.prediction_version if self.result else None,
+            "segments_drifted": (
+                {s.label: s.drifted_columns for s in self.result.segments.drifted}
+                if self.result is not None and self.result.segments is not None
+                else None
+            ),
+            "multivariate_auc": (
+                self.result.multivariate.auc
+                if self.result is not None and self.result.multivariate is not None
+                else None
+            ),
             "reasons": list(self.decision.reasons),
             "triggers": list(self.decision.triggers),
             "retrain_reason": self.decision.retrain_reason,
@@ -195,6 +209,19 @@ class MonitorRun:
             lines.append(
                 f"- realized (predictions of v{md(other.version)}, not judged): {shown} on "
                 f"{other.labelled_rows} labelled predictions"
+            )
+        segments = self.result.segments if self.result is not None else None
+        for seg in segments.drifted if segments is not None else []:
+            lines.append(
+                f"- segment {md(seg.value)} ({md(seg.column)}): "
+                f"{', '.join(md(c) for c in seg.drifted_columns)} drifted"
+            )
+        joint = self.result.multivariate if self.result is not None else None
+        if joint is not None:
+            lines.append(
+                f"- multivariate: domain classifier ROC AUC {joint.auc:.3f} (threshold "
+                f"{joint.threshold:g}){', drifted' if joint.drifted else ''}; separating "
+                f"features: {', '.join(md(n) for n, _ in joint.top_features)}"
             )
         if report_url is not None:
             lines.append(f"- report: [Evidently snapshot]({report_url})")
@@ -274,15 +301,21 @@ def run_monitor(
                 labelled = read_labelled(store, spec, scored.start, scored.end, as_of=end)
                 labelled[spec.model.model_version] = made_by(labelled, spec, intervals)
             others = _versions_in(spec, window, labelled) - {version}
+            events = spec.calendar.active(start, end)
+            checked_spec, reference, event_notes = event_reference(store, spec, resolved, events)
             result = check_drift(
                 window,
-                resolved,
-                spec,
+                reference,
+                checked_spec,
                 labelled=labelled,
                 engine=engine,
                 timestamp=end,
                 baselines=_baselines(spec, others, baseline_of),
                 cohort=cohort,
+            )
+            result = replace(
+                extra_checks(result, window, reference, spec, labelled, events, timestamp=end),
+                notes=(*result.notes, *event_notes),
             )
             since = promoted_at or champion_since(store, spec.name, version, takeovers, end)
             judge = partial(
@@ -294,6 +327,7 @@ def run_monitor(
                 champion_version=version,
                 promoted_at=since,
                 acknowledged=acknowledged_drift(store, spec.name, version),
+                events=events,
             )
             decision = judge()
             if decision.action == "retrain":  # train on data after the change, once it exists
@@ -358,6 +392,109 @@ def _discard(paths: Sequence[Path]) -> None:
             path.unlink(missing_ok=True)
         except OSError as exc:
             log.warning("could not remove %s: %s", path, exc)
+
+
+def event_reference(
+    store: Store, spec: ModelSpec, baseline: Baseline, events: Sequence[CalendarEvent]
+) -> tuple[ModelSpec, Baseline, tuple[str, ...]]:
+    """The spec and baseline a window inside calendar ``events`` is checked with, and notes
+    saying so. An event with ``reference: last_occurrence`` whose previous occurrence (the
+    latest earlier event of the same name) left at least ``monitoring.min_rows`` rows in
+    the store is compared with those rows instead of the baseline's reference; the score is
+    then not tested (an earlier model may have made those rows). Otherwise the baseline
+    stands."""
+    for event in events:
+        if event.reference != "last_occurrence":
+            continue
+        previous = spec.calendar.last_occurrence(event)
+        if previous is None:
+            return (
+                spec,
+                baseline,
+                (
+                    f"calendar event {event.name}: no earlier occurrence in the calendar; "
+                    "compared with the baseline",
+                ),
+            )
+        rows = read_window(store, spec, previous.start, previous.end)
+        if len(rows) < spec.monitoring.min_rows:
+            return (
+                spec,
+                baseline,
+                (
+                    f"calendar event {event.name}: its last occurrence "
+                    f"({previous.start:%Y-%m-%d} to {previous.end:%Y-%m-%d}) left {len(rows)} rows "
+                    f"in the store (fewer than monitoring.min_rows); compared with the baseline",
+                ),
+            )
+        columns = [c for c in spec.column_types if c in rows.columns]
+        mon = spec.monitoring
+        quiet = mon.model_copy(
+            update={"prediction_drift": mon.prediction_drift.model_copy(update={"enabled": False})}
+        )
+        checked = spec.model_copy(update={"monitoring": quiet})
+        return (
+            checked,
+            replace(baseline, reference=rows[columns].reset_index(drop=True)),
+            (
+                f"calendar event {event.name}: compared with its last occurrence "
+                f"({previous.start:%Y-%m-%d} to {previous.end:%Y-%m-%d}, {len(rows):,} rows), "
+                "not the baseline; the score was not tested (an earlier model may have made "
+                "those rows)",
+            ),
+        )
+    return spec, baseline, ()
+
+
+def extra_checks(
+    result: DriftResult,
+    window: pd.DataFrame,
+    baseline: Baseline,
+    spec: ModelSpec,
+    labelled: pd.DataFrame | None,
+    events: Sequence[CalendarEvent] = (),
+    *,
+    timestamp: datetime | None = None,
+) -> DriftResult:
+    """``result`` with the segment and multivariate checks the spec turns on
+    (``monitoring.segments``, ``monitoring.multivariate``), on the window's rows a known
+    model version made, against ``baseline``'s reference. Segment performance counts the
+    champion's labelled predictions only; segments are tested by
+    ``monitoring.segments.engine`` (not the window's engine). The multivariate check leaves
+    out the columns calendar ``events`` expect to move."""
+    mon = spec.monitoring
+    if not (mon.segments.enabled or mon.multivariate.enabled):
+        return result
+    version = spec.model.model_version
+    current = window[window[version].notna()] if version in window.columns else window
+    plan = DriftPlan.from_spec(spec)
+    segments = joint = None
+    if mon.segments.enabled:
+        judged = labelled
+        if labelled is not None and version in labelled.columns:
+            judged = labelled[labelled[version] == baseline.version]
+        segments = check_segments(
+            baseline.reference,
+            current,
+            plan,
+            mon.segments,
+            segment_columns(mon.segments, spec.model.segments),
+            ENGINES.get(mon.segments.engine),
+            labelled=judged,
+            task=task_for(spec.model),
+            baseline_metrics=baseline.metrics,
+            ranges=_baseline_ranges(baseline),
+            timestamp=timestamp,
+        )
+    if mon.multivariate.enabled:
+        expected = {c for e in events for c in e.expected_columns}
+        columns = {c: k for c, k in plan.columns.items() if c not in expected}
+        if columns:
+            joint = domain_classifier_drift(baseline.reference, current, columns, mon.multivariate)
+    report = result.report
+    if segments is not None:  # the per-segment dashboard panel reads this snapshot
+        report = combine_reports(report, "-segments", SegmentSnapshot(segments, timestamp))
+    return replace(result, segments=segments, multivariate=joint, report=report)
 
 
 def decision_key(window_end: datetime) -> str:

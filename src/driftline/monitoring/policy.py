@@ -32,6 +32,19 @@ tested in milliseconds. The rules, in order of precedence:
    decision is an alert, ``retrain_pending`` ("N of M labelled rows after the change"),
    and no cooldown starts; the retrain fires on the first window that has them.
 9. Prediction drift or broken data-quality rules alone alert.
+10. Multivariate drift (the domain classifier's cross-validated ROC AUC at or above
+    ``multivariate.threshold``) is input drift, like a critical feature: it alerts and
+    counts toward persistence, so a lasting joint shift asks for a retrain.
+11. Segment drift (a segment column that drifted after Benjamini-Hochberg across every
+    segment x column, or a segment whose realized performance fell beyond ``max_drop``)
+    alerts, naming the segment; it is not input drift of the window and never retrains
+    on its own (one segment is a part of the traffic; the whole window's rules decide).
+12. Calendar events (``calendar.events``) active in the window: drift, out-of-range
+    values and unseen categories on an event's ``expected_columns`` are recorded and
+    shown but count toward no finding, persistence or retrain (the multivariate check
+    leaves those columns out too); the first window of each event raises one low,
+    informational ``calendar_event`` finding, later windows only note it. Other columns
+    are judged as usual.
 
 Every wished-for retrain carries its reason: ``performance`` when realized performance
 dropped (it wins when input drift persisted too), else ``drift``.
@@ -48,7 +61,7 @@ import pandas as pd
 
 from driftline.config.times import utc
 from driftline.monitoring.results import DriftResult
-from driftline.specs import ModelSpec, Persistence
+from driftline.specs import CalendarEvent, ModelSpec, Persistence
 from driftline.tasks import task_for
 
 Action = Literal["none", "alert", "retrain"]
@@ -192,6 +205,8 @@ class _Findings:
     reasons: list[str] = field(default_factory=list)
     triggers: list[str] = field(default_factory=list)
     severity: int = 0
+    #: Triggers recorded for the history that raise no alert (said once already).
+    quiet: set[str] = field(default_factory=set)
 
     def add(self, trigger: str, severity: Severity, reason: str) -> None:
         if trigger not in self.triggers:
@@ -225,8 +240,11 @@ def decide_action(
     promoted_at: datetime | None = None,
     acknowledged: Acknowledged | None = None,
     change: ChangePoint | None = None,
+    events: Sequence[CalendarEvent] = (),
 ) -> Decision:
     """Decide none / alert / retrain for one window (see the module docstring).
+
+    ``events``: the calendar events active in the window (rule 12).
 
     ``promoted_at``: when the champion took over, on the data clock (the end of the first
     window monitored against it). ``acknowledged``: drift a rejected challenger showed to
@@ -241,6 +259,9 @@ def decide_action(
     found = _Findings()
 
     drifted, cleared = effective_drift(result, spec)
+    expected = {c for e in events for c in e.expected_columns}
+    _events(events, history, end, drifted, result, expected, found)
+    drifted = [c for c in drifted if c not in expected]
     share = len(drifted) / len(result.columns) if result.columns else 0.0
     critical = [c for c in drifted if c in mon.critical_features]
     dataset_drift = share >= mon.drift.drift_share
@@ -281,25 +302,47 @@ def decide_action(
         )
     if critical:
         found.add("critical_feature", "medium", f"critical features drifted: {', '.join(critical)}")
+    joint = result.multivariate
+    if joint is not None and joint.drifted:
+        input_drift = True
+        found.add(
+            "multivariate_drift",
+            "medium",
+            f"multivariate drift: a domain classifier tells the window from the reference "
+            f"with ROC AUC {joint.auc:.3f} (threshold {joint.threshold:g}); features that "
+            f"separate them most: {', '.join(n for n, _ in joint.top_features)}",
+        )
+    elif joint is not None:
+        found.note(
+            f"no multivariate drift: domain classifier ROC AUC {joint.auc:.3f} "
+            f"(threshold {joint.threshold:g})"
+        )
+    _segments(result, spec, expected, found)
     if drifted and not input_drift and not acked:
         found.note(
             f"{len(drifted)} features drifted ({share:.0%}), below the dataset threshold "
             f"of {mon.drift.drift_share:.0%}: {', '.join(drifted)}"
         )
 
-    quality_ok = not result.quality
-    if result.quality:
-        listed = "; ".join(f"{q.column}: {q.detail}" for q in result.quality)
+    quality = [q for q in result.quality if not _expected_finding(q.column, q.rule, expected)]
+    quality_ok = not quality
+    if quality:
+        listed = "; ".join(f"{q.column}: {q.detail}" for q in quality)
         found.add("data_quality", "high", f"data-quality rules broken: {listed}")
-    if result.prediction_drift:
+    moved = [p for p in result.predictions if p.drifted and p.name not in expected]
+    if moved != [p for p in result.predictions if p.drifted]:
+        found.note(
+            "expected during the event: "
+            + ", ".join(f"{p.name!r} drifted" for p in result.predictions if p.name in expected)
+        )
+    if moved:
         made_by = f" of v{result.prediction_version}" if result.prediction_version else ""
-        drifted = [
+        scores = [  # not `drifted`: that name holds the feature columns that count
             f"{p.name!r}{made_by} drifted ({p.method} {p.score:.3g}, threshold {p.threshold:g})"
-            for p in result.predictions
-            if p.drifted
+            for p in moved
         ]
         what = "the score" if len(result.predictions) == 1 else "the prediction column"
-        found.add("prediction_drift", "low", f"{what} {'; '.join(drifted)}")
+        found.add("prediction_drift", "low", f"{what} {'; '.join(scores)}")
     performance_drop = _performance(result, spec, found)
     _other_versions(result, found)
     for note in result.notes:
@@ -325,7 +368,11 @@ def decide_action(
     reason: RetrainReason | None = (
         "performance" if performance_drop else "drift" if persistent else None
     )
-    alerting = [t for t in found.triggers if t != "drift_acknowledged" or not quiet_ack]
+    alerting = [
+        t
+        for t in found.triggers
+        if (t != "drift_acknowledged" or not quiet_ack) and t not in found.quiet
+    ]
     action: Action = "alert" if alerting else "none"
     if wants_retrain:
         action = "retrain"
@@ -376,7 +423,7 @@ def decide_action(
     return Decision(
         action=action,
         severity=SEVERITIES[found.severity] if action != "none" else "none",
-        status="drift" if found.triggers else "ok",
+        status="drift" if set(found.triggers) - found.quiet else "ok",
         reasons=tuple(found.reasons),
         triggers=tuple(found.triggers),
         drifted_columns=tuple(drifted),
@@ -385,6 +432,101 @@ def decide_action(
         quality_ok=quality_ok,
         retrain_reason=reason,
         change_point=utc(change.at).to_pydatetime() if change is not None else None,
+    )
+
+
+#: Quality rules a declared event may break on its expected columns (a sale brings
+#: discounts beyond the reference's range); missing and infinite values stay broken data.
+_EXPECTABLE_RULES = frozenset({"out_of_range", "unseen_categories"})
+
+
+def _expected_finding(column: str, rule: str, expected: set[str]) -> bool:
+    return column in expected and rule in _EXPECTABLE_RULES
+
+
+def _events(
+    events: Sequence[CalendarEvent],
+    history: Sequence[PastRun],
+    end: pd.Timestamp,
+    drifted: list[str],
+    result: DriftResult,
+    expected: set[str],
+    found: _Findings,
+) -> None:
+    """Rule 12: say what each active event moved, once as a low finding per event (the
+    first window of it), later as a note."""
+    for event in events:
+        mine = set(event.expected_columns)
+        moved = [c for c in drifted if c in mine]
+        moved += [p.name for p in result.predictions if p.drifted and p.name in mine]
+        broken = [
+            f"{q.column} ({q.rule})"
+            for q in result.quality
+            if q.column in mine and _expected_finding(q.column, q.rule, expected)
+        ]
+        text = (
+            f"calendar event {event.name} ({utc(event.start):%Y-%m-%d %H:%M} to "
+            f"{utc(event.end):%Y-%m-%d %H:%M} UTC"
+            + (f": {event.expect}" if event.expect else "")
+            + f"): expected drift on {', '.join(moved) if moved else 'no column yet'}"
+            + (f"; expected quality findings on {', '.join(broken)}" if broken else "")
+            + " recorded, not counted toward alerts, persistence or retraining; undeclared "
+            f"columns are judged as usual (expected: {', '.join(event.expected_columns)})"
+        )
+        said = any(
+            "calendar_event" in r.triggers and utc(event.start) < utc(r.window_end) < end
+            for r in history
+        )
+        if said:
+            if "calendar_event" not in found.triggers:
+                found.triggers.append("calendar_event")
+            found.quiet.add("calendar_event")
+            found.note(text + " (announced in the event's first window)")
+        else:
+            found.add("calendar_event", "low", text)
+            found.quiet.discard("calendar_event")
+
+
+def _segments(result: DriftResult, spec: ModelSpec, expected: set[str], found: _Findings) -> None:
+    """Rule 11: one reason per segment that drifted or whose realized performance fell."""
+    report = result.segments
+    if report is None:
+        return
+    rules = spec.monitoring.performance
+    named: list[str] = []
+    for seg in report.segments:
+        parts: list[str] = []
+        drifted = [c for c in seg.columns if c.drifted and c.name not in expected]
+        if drifted:
+            shown = ", ".join(
+                f"{c.name} ({c.method} "
+                + (
+                    f"adjusted p {c.p_adjusted:.2g}"
+                    if c.p_adjusted is not None
+                    else f"{c.score:.3g}"
+                )
+                + ")"
+                for c in drifted
+            )
+            parts.append(f"{shown} drifted")
+        perf = seg.performance
+        if perf is not None and perf.labelled_rows >= rules.min_labelled_rows:
+            for metric, max_drop in rules.max_drop.items():
+                drop = perf.drop(metric)
+                if drop is not None and drop > max_drop:
+                    parts.append(
+                        f"realized {metric} {perf.metrics[metric]:.3f} vs validation "
+                        f"{perf.baseline[metric]:.3f} on {perf.labelled_rows} labelled rows"
+                    )
+        if parts:
+            named.append(seg.value)
+            found.add("segment_drift", "medium", f"{seg.value} ({seg.column}): {'; '.join(parts)}")
+    checked = len(report.segments)
+    found.note(
+        f"segments: {checked} checked, {len(named)} with findings"
+        + (f" ({', '.join(named)})" if named else "")
+        + f"; {report.tests} p-value tests under Benjamini-Hochberg at q={report.alpha:g}"
+        + (f"; {len(report.skipped)} segment values too small to check" if report.skipped else "")
     )
 
 

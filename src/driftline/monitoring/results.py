@@ -141,6 +141,163 @@ class RealizedPerformance:
         )
 
 
+@dataclass(frozen=True)
+class SegmentColumn:
+    """One column's drift test inside one segment. ``score`` is the method's raw score;
+    ``p_adjusted`` the Benjamini-Hochberg adjusted p-value across every p-value test of the
+    window's segments (None for a distance method, which is not corrected); ``drifted``
+    the verdict after that correction."""
+
+    name: str
+    method: str
+    score: float
+    threshold: float
+    drifted: bool
+    p_adjusted: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "method": self.method,
+            "score": self.score,
+            "threshold": self.threshold,
+            "drifted": self.drifted,
+            "p_adjusted": self.p_adjusted,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SegmentColumn:
+        return cls(
+            name=data["name"],
+            method=data["method"],
+            score=float(data["score"]),
+            threshold=float(data["threshold"]),
+            drifted=bool(data["drifted"]),
+            p_adjusted=None if data.get("p_adjusted") is None else float(data["p_adjusted"]),
+        )
+
+
+@dataclass(frozen=True)
+class SegmentResult:
+    """Drift, data quality and realized performance of one segment (``column`` =
+    ``value``, e.g. channel = paid_social) against the same segment of the reference."""
+
+    column: str
+    value: str
+    rows_reference: int
+    rows_current: int
+    columns: tuple[SegmentColumn, ...]
+    quality: tuple[QualityFinding, ...] = ()
+    performance: RealizedPerformance | None = None
+
+    @property
+    def label(self) -> str:
+        """``channel=paid_social``."""
+        return f"{self.column}={self.value}"
+
+    @property
+    def drifted_columns(self) -> list[str]:
+        return [c.name for c in self.columns if c.drifted]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "column": self.column,
+            "value": self.value,
+            "rows_reference": self.rows_reference,
+            "rows_current": self.rows_current,
+            "columns": [c.to_dict() for c in self.columns],
+            "quality": [q.to_dict() for q in self.quality],
+            "performance": self.performance.to_dict() if self.performance else None,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SegmentResult:
+        perf = data.get("performance")
+        return cls(
+            column=data["column"],
+            value=data["value"],
+            rows_reference=int(data["rows_reference"]),
+            rows_current=int(data["rows_current"]),
+            columns=tuple(SegmentColumn.from_dict(c) for c in data.get("columns", [])),
+            quality=tuple(QualityFinding(**q) for q in data.get("quality", [])),
+            performance=RealizedPerformance.from_dict(perf) if perf else None,
+        )
+
+
+@dataclass(frozen=True)
+class SegmentReport:
+    """Every checked segment of a window; ``skipped`` says which segment values had too
+    few rows (``channel=referral: 120 rows in the window``); ``tests`` counts the p-value
+    tests Benjamini-Hochberg corrected together at false discovery rate ``alpha``."""
+
+    segments: tuple[SegmentResult, ...]
+    skipped: tuple[str, ...] = ()
+    alpha: float = 0.05
+    tests: int = 0
+
+    @property
+    def drifted(self) -> list[SegmentResult]:
+        return [s for s in self.segments if s.drifted_columns]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "segments": [s.to_dict() for s in self.segments],
+            "skipped": list(self.skipped),
+            "alpha": self.alpha,
+            "tests": self.tests,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SegmentReport:
+        return cls(
+            segments=tuple(SegmentResult.from_dict(s) for s in data.get("segments", [])),
+            skipped=tuple(data.get("skipped", [])),
+            alpha=float(data.get("alpha", 0.05)),
+            tests=int(data.get("tests", 0)),
+        )
+
+
+@dataclass(frozen=True)
+class JointDrift:
+    """The domain-classifier check: how well a classifier tells the window's rows from the
+    reference's (cross-validated ROC AUC, 0.5 = not at all), and the features it relies on
+    most (permutation importance: the AUC lost when a feature is shuffled)."""
+
+    auc: float
+    auc_std: float
+    threshold: float
+    drifted: bool
+    top_features: tuple[tuple[str, float], ...]
+    rows_reference: int
+    rows_current: int
+    columns: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "auc": self.auc,
+            "auc_std": self.auc_std,
+            "threshold": self.threshold,
+            "drifted": self.drifted,
+            "top_features": [[n, v] for n, v in self.top_features],
+            "rows_reference": self.rows_reference,
+            "rows_current": self.rows_current,
+            "columns": list(self.columns),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> JointDrift:
+        return cls(
+            auc=float(data["auc"]),
+            auc_std=float(data["auc_std"]),
+            threshold=float(data["threshold"]),
+            drifted=bool(data["drifted"]),
+            top_features=tuple((str(n), float(v)) for n, v in data.get("top_features", [])),
+            rows_reference=int(data["rows_reference"]),
+            rows_current=int(data["rows_current"]),
+            columns=tuple(data.get("columns", [])),
+        )
+
+
 def _default_p_value(method: str) -> bool:
     entry = ENGINES.get(DEFAULT_ENGINE).methods.get(method)
     return entry is not None and entry.p_value
@@ -218,6 +375,8 @@ class DriftResult:
     (the champion's predictions) and ``other_performance`` that of other versions found in
     the labelled window (measured against their own validation metrics, never judged);
     ``notes`` say what the check left out and why (e.g. rows no known model made).
+    ``segments`` holds the per-segment checks and ``multivariate`` the domain-classifier
+    check when the spec turns them on (``monitoring.segments``, ``monitoring.multivariate``).
     """
 
     columns: tuple[ColumnDrift, ...]
@@ -235,6 +394,8 @@ class DriftResult:
     other_performance: tuple[RealizedPerformance, ...] = ()
     notes: tuple[str, ...] = ()
     extra_predictions: tuple[ColumnDrift, ...] = ()
+    segments: SegmentReport | None = None
+    multivariate: JointDrift | None = None
 
     @property
     def drifted_columns(self) -> list[str]:
@@ -278,5 +439,7 @@ class DriftResult:
             prediction_version=self.prediction_version,
             other_performance=[p.to_dict() for p in self.other_performance],
             notes=list(self.notes),
+            segments=self.segments.to_dict() if self.segments else None,
+            multivariate=self.multivariate.to_dict() if self.multivariate else None,
         )
         return out

@@ -11,7 +11,9 @@ load (their version is None).
 
 ``decision_json`` (migration 0005) keeps what the policy decided beyond the action: the
 drifted columns that counted, the retrain reason and the change point; NULL for runs
-stored before it (they load with no columns, reason or change point).
+stored before it (they load with no columns, reason or change point). It also holds the
+per-segment checks (``segments``) and the domain-classifier check (``multivariate``) when the
+spec turned them on (no migration: runs stored before load with neither).
 """
 
 from __future__ import annotations
@@ -26,7 +28,13 @@ import sqlalchemy as sa
 from driftline.config.times import utc_datetime, utc_now
 from driftline.data.store import Store
 from driftline.monitoring.policy import Decision, PastRun
-from driftline.monitoring.results import ColumnDrift, DriftResult, RealizedPerformance
+from driftline.monitoring.results import (
+    ColumnDrift,
+    DriftResult,
+    JointDrift,
+    RealizedPerformance,
+    SegmentReport,
+)
 
 RUNS_TABLE = "dl_monitor_runs"
 COLUMNS_TABLE = "dl_monitor_columns"
@@ -63,6 +71,8 @@ class StoredRun:
     drifted_columns: tuple[str, ...] = ()
     retrain_reason: str | None = None
     change_point: datetime | None = None
+    segments: SegmentReport | None = None
+    multivariate: JointDrift | None = None
 
     @property
     def realized(self) -> RealizedPerformance | None:
@@ -162,6 +172,14 @@ def record_run(
                 "change_point": (
                     decision.change_point.isoformat() if decision.change_point else None
                 ),
+                "segments": (
+                    result.segments.to_dict() if result is not None and result.segments else None
+                ),
+                "multivariate": (
+                    result.multivariate.to_dict()
+                    if result is not None and result.multivariate
+                    else None
+                ),
             }
         ),
     }
@@ -224,6 +242,10 @@ def _stored(row: Any) -> StoredRun:
         drifted_columns=tuple(detail.get("drifted_columns") or ()),
         retrain_reason=detail.get("retrain_reason"),
         change_point=utc_datetime(datetime.fromisoformat(change)) if change else None,
+        segments=SegmentReport.from_dict(detail["segments"]) if detail.get("segments") else None,
+        multivariate=(
+            JointDrift.from_dict(detail["multivariate"]) if detail.get("multivariate") else None
+        ),
     )
 
 

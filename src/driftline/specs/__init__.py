@@ -8,6 +8,7 @@ reference documentation of the YAML (keep the README's spec tables in step with 
 from __future__ import annotations
 
 from driftline.specs.alerts import AlertsSection
+from driftline.specs.calendar import CalendarEvent, CalendarSection
 from driftline.specs.common import Duration
 from driftline.specs.loader import (
     SpecScan,
@@ -24,10 +25,12 @@ from driftline.specs.monitoring import (
     DriftSection,
     FalseDiscovery,
     Monitoring,
+    MultivariateDrift,
     Performance,
     Persistence,
     Policy,
     PredictionDrift,
+    SegmentDrift,
 )
 from driftline.specs.promotion import PromotionSection
 from driftline.specs.reports import ReportsSection
@@ -38,6 +41,8 @@ from driftline.specs.training import TrainingSection
 __all__ = [
     "RESERVED_COLUMNS",
     "AlertsSection",
+    "CalendarEvent",
+    "CalendarSection",
     "DataQuality",
     "DriftRule",
     "DriftSection",
@@ -47,12 +52,14 @@ __all__ = [
     "ModelSection",
     "ModelSpec",
     "Monitoring",
+    "MultivariateDrift",
     "Performance",
     "Persistence",
     "Policy",
     "PredictionDrift",
     "PromotionSection",
     "ReportsSection",
+    "SegmentDrift",
     "SourceLabels",
     "SourceSection",
     "SpecScan",

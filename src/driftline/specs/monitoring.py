@@ -248,6 +248,77 @@ class Policy(Section):
     )
 
 
+class SegmentDrift(Section):
+    """Drift, data quality and realized performance inside each segment (a value of a
+    segment column, e.g. ``channel: paid_social``), with false-discovery control across
+    segments x columns."""
+
+    enabled: bool = Field(
+        default=False,
+        description="Check every segment value with enough rows (one engine run per "
+        "segment: opt in, it multiplies the cost of a monitor run).",
+    )
+    columns: list[str] | None = Field(
+        default=None,
+        description="Segment columns to slice by (categorical features). Default: model.segments.",
+    )
+    min_rows: int = Field(
+        default=500,
+        ge=2,
+        description="A segment value is checked only when both the reference and the "
+        "window hold at least this many of its rows.",
+    )
+    engine: str = Field(
+        default="scipy",
+        description="Drift engine of the segment tests: a name in the drift engine "
+        "registry. Default scipy: two-sample p-value tests (ks, chi2_contingency) without a "
+        "report, fast enough for one run per segment value.",
+    )
+    numerical_method: str | None = Field(
+        default=None,
+        description="Drift method for numerical columns inside segments, in the segment "
+        "engine's catalogue (default: the engine's choice; scipy: ks). Choose a p-value "
+        "method so that false-discovery control applies.",
+    )
+    categorical_method: str | None = Field(
+        default=None,
+        description="Drift method for categorical columns inside segments (default: the "
+        "engine's choice; scipy: chi2_contingency).",
+    )
+    fdr_alpha: float = Field(
+        default=0.05,
+        gt=0,
+        lt=1,
+        description="False discovery rate controlled (Benjamini-Hochberg) across every "
+        "p-value test of every segment and column of the window. Distance methods are not "
+        "corrected: their verdict is the method's threshold, reported as uncorrected.",
+    )
+
+
+class MultivariateDrift(Section):
+    """A domain classifier: can a model tell the window from the reference? Catches changes
+    of the joint distribution (a correlation that flipped) no single column shows."""
+
+    enabled: bool = Field(default=False, description="Run the domain-classifier check.")
+    threshold: float = Field(
+        default=0.55,
+        gt=0.5,
+        lt=1,
+        description="Drift when the classifier's cross-validated ROC AUC is at or above this "
+        "(0.5: it cannot tell the two samples apart).",
+    )
+    sample_size: int = Field(
+        default=2000,
+        ge=100,
+        description="Rows drawn (at most) from the reference and from the window each.",
+    )
+    folds: int = Field(default=5, ge=2, le=10, description="Stratified cross-validation folds.")
+    top_features: int = Field(
+        default=5, ge=1, description="Features reported as separating the samples most."
+    )
+    random_state: int = Field(default=0, description="Seed of the sampling and the folds.")
+
+
 class Monitoring(Section):
     """The ``monitoring:`` section: what a monitor run compares and how it decides."""
 
@@ -281,6 +352,14 @@ class Monitoring(Section):
         default_factory=Performance, description="Realized ROC AUC / PR AUC from labels."
     )
     policy: Policy = Field(default_factory=Policy, description="From findings to a decision.")
+    segments: SegmentDrift = Field(
+        default_factory=SegmentDrift,
+        description="Drift, data quality and performance per segment value.",
+    )
+    multivariate: MultivariateDrift = Field(
+        default_factory=MultivariateDrift,
+        description="Domain-classifier drift of the joint distribution.",
+    )
     report_detail: Literal["aggregates", "rows"] = Field(
         default="aggregates",
         description="What HTML reports and Evidently snapshots hold: 'aggregates' (scores, "

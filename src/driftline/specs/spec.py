@@ -10,6 +10,7 @@ from pydantic import Field, model_validator
 from driftline.lifecycle.trainers import TRAINERS, is_import_path, task_problem
 from driftline.monitoring.engines import ENGINES, method_problem
 from driftline.specs.alerts import AlertsSection
+from driftline.specs.calendar import CalendarSection
 from driftline.specs.common import Section
 from driftline.specs.model import ModelSection
 from driftline.specs.monitoring import Monitoring
@@ -47,6 +48,10 @@ class ModelSpec(Section):
     )
     promotion: PromotionSection = Field(
         default_factory=PromotionSection, description="Gates a challenger must pass."
+    )
+    calendar: CalendarSection = Field(
+        default_factory=CalendarSection,
+        description="Dated events (sales, holidays) and the columns they are expected to move.",
     )
     source: SourceSection | None = Field(
         default=None,
@@ -148,6 +153,33 @@ class ModelSpec(Section):
             for c, rule in mon.drift.columns.items()
             if c in types
         ]
+        segments = mon.segments.columns if mon.segments.columns is not None else []
+        stray = [c for c in segments if types.get(c) != "categorical"]
+        if stray:
+            problems.append(
+                f"monitoring.segments.columns: {stray} are not categorical features "
+                f"(categorical features: {[c for c, t in types.items() if t == 'categorical']})"
+            )
+        if mon.segments.engine not in ENGINES:
+            problems.append(f"monitoring.segments.engine: {ENGINES.unknown(mon.segments.engine)}")
+        else:
+            seg_engine = ENGINES.get(mon.segments.engine)
+            for key, kind in (
+                ("numerical_method", "numerical"),
+                ("categorical_method", "categorical"),
+            ):
+                method = getattr(mon.segments, key)
+                why = method_problem(seg_engine, method, kind) if method else None
+                if why:
+                    problems.append(f"monitoring.segments.{key}: {why}")
+        known = {*types, *self.prediction_types}
+        for event in self.calendar.events:
+            unknown_expected = [c for c in event.expected_columns if c not in known]
+            if unknown_expected:
+                problems.append(
+                    f"calendar.events {event.name!r}: expected_columns {unknown_expected} are "
+                    f"neither features nor prediction columns (they are: {sorted(known)})"
+                )
         engine = ENGINES.get(mon.drift.engine)
         for where, method, kinds in checks:
             whys = [method_problem(engine, method, kind) for kind in kinds] if method else []

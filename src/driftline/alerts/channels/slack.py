@@ -56,6 +56,7 @@ _KIND_LABEL = {
     "rollback": "rollback",
     "flow_failed": "flow failed",
     "test": "test alert",
+    "calendar_event": "calendar event",
 }
 
 

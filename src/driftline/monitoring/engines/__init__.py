@@ -124,11 +124,12 @@ def _unfit(engine: Any) -> str | None:
     return None
 
 
-#: Every drift engine by name (built in: ``evidently``).
+#: Every drift engine by name (built in: ``evidently``; ``scipy``, p-value tests without a
+#: report, which segment drift uses by default).
 ENGINES: Registry[DriftEngine] = Registry(
     "drift engine",
     "driftline.engines",
-    ["driftline.monitoring.engines.evidently"],
+    ["driftline.monitoring.engines.evidently", "driftline.monitoring.engines.scipy_tests"],
     check=_unfit,
 )
 

@@ -1,0 +1,166 @@
+"""Calendar events on a real store: the simulator's flash sale, declared and undeclared."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from driftline.alerts.channels.slack import slack_limit_violations, slack_payload
+from driftline.alerts.monitor_run import alert_for
+from driftline.alerts.outbox import skip_reason
+from driftline.data import ingest
+from driftline.data.privacy import Pseudonymizer
+from driftline.data.store import Store
+from driftline.monitoring.monitor import MonitorRun, event_reference, run_monitor
+from driftline.monitoring.runs import list_runs
+from driftline.specs import ModelSpec, load_spec, parse_spec
+from tests.simdata import baseline_from, event_columns, event_start, scenario
+
+SPECS = Path(__file__).resolve().parents[2] / "monitors"
+START = datetime(2026, 9, 1, tzinfo=UTC)
+SALE = scenario("flash_sale")
+FIRST = event_start(SALE)  # the sale lasts 3 days
+
+
+def end_of(day: int) -> datetime:
+    return START + timedelta(days=day + 1)
+
+
+def _spec(calendar: list[dict[str, object]] | None = None) -> ModelSpec:
+    """purchase_propensity with a fast engine and a short persistence (2 of 3 windows), so
+    a sale that lasts 3 days would ask for a retrain."""
+    data = load_spec(SPECS / "purchase_propensity.yaml").model_dump(exclude={"source"}, mode="json")
+    data["monitoring"] = {
+        "drift": {"engine": "scipy", "drift_share": 0.3},
+        "critical_features": ["cart_adds_7d", "discount_share"],
+        "performance": {"enabled": False},
+        "policy": {"persistence": {"required": 2, "of_last": 3}},
+    }
+    data["calendar"] = {"events": calendar or []}
+    return parse_spec(data)
+
+
+def _sale(**extra: object) -> dict[str, object]:
+    return {
+        "name": "flash_sale",
+        "start": (START + timedelta(days=FIRST)).isoformat(),
+        "end": (START + timedelta(days=FIRST + 3)).isoformat(),
+        "expected_columns": [*sorted(event_columns(SALE)), "score"],
+        "expect": "2.5x traffic, discounts, new customers, smaller baskets",
+        **extra,
+    }
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store file holding the flash-sale simulation (copied by each test: one ingestion)."""
+    path = tmp_path_factory.mktemp("sale") / "driftline.db"
+    store = Store(f"sqlite:///{path}")
+    spec = _spec()
+    ingest.log_predictions(store, spec, SALE.predictions, Pseudonymizer(b"k" * 32))
+    ingest.log_labels(store, spec, SALE.labels)
+    store.dispose()
+    return path
+
+
+def _store(loaded: Path, tmp_path: Path) -> Store:
+    shutil.copy(loaded, tmp_path / "driftline.db")
+    return Store(f"sqlite:///{tmp_path / 'driftline.db'}")
+
+
+def _monitor(
+    loaded: Path, tmp_path: Path, spec: ModelSpec, days: range
+) -> tuple[Store, list[MonitorRun]]:
+    store = _store(loaded, tmp_path)
+    baseline = baseline_from(SALE, spec)
+    return store, [run_monitor(store, spec, baseline, end_of(d)) for d in days]
+
+
+def test_a_declared_sale_retrains_nothing_and_alerts_once(loaded: Path, tmp_path: Path) -> None:
+    spec = _spec([_sale()])
+    store, runs = _monitor(loaded, tmp_path, spec, range(FIRST - 1, FIRST + 3))
+    assert all(r.error is None for r in runs), [r.error for r in runs]
+    during = runs[1:]
+    assert all(r.action != "retrain" for r in runs)
+    assert not any(r.decision.input_drift for r in during)  # nothing counts toward persistence
+    alerts = [a for a in (alert_for(r, spec) for r in runs) if a is not None]
+    assert [a.kind for a in alerts] == ["calendar_event"]
+    assert alerts[0].severity == "info" and skip_reason(alerts[0], spec.alerts) is None
+    assert "flash_sale" in alerts[0].summary and "discount_share" in alerts[0].summary
+    payload = slack_payload(alerts[0])
+    assert slack_limit_violations(payload) == [] and "calendar event" in json.dumps(payload)
+    # the expected drift is recorded and shown: columns stored as drifted, reasons say so
+    for run in during:
+        assert {"discount_share", "cart_adds_7d"} <= set(run.result.drifted_columns)
+        assert any("calendar event flash_sale" in r for r in run.decision.reasons)
+    assert [r.action for r in during[1:]] == ["none", "none"]
+    stored = list_runs(store, spec.name)
+    assert all("calendar_event" in r.triggers for r in stored if r.window_end > end_of(FIRST - 1))
+    store.dispose()
+
+
+def test_an_undeclared_sale_alerts_as_before(loaded: Path, tmp_path: Path) -> None:
+    spec = _spec()
+    store, runs = _monitor(loaded, tmp_path, spec, range(FIRST, FIRST + 2))
+    for run in runs:
+        assert run.decision.input_drift and "discount_share" in run.decision.drifted_columns
+        alert = alert_for(run, spec)
+        assert alert is not None and alert.kind in ("drift", "quality")
+        assert skip_reason(alert, spec.alerts) is None
+    # as without a calendar: the sale's discounts break the range rule, so every sale day
+    # alerts (high) and none counts toward persistence
+    for run in runs:
+        assert run.action == "alert" and run.decision.severity == "high"
+        assert {"dataset_drift", "critical_feature", "data_quality"} <= set(run.decision.triggers)
+    store.dispose()
+
+
+def test_an_event_declares_columns_only_the_undeclared_ones_still_count(
+    loaded: Path, tmp_path: Path
+) -> None:
+    spec = _spec([_sale(expected_columns=["discount_share", "score"])])
+    store, (run,) = _monitor(loaded, tmp_path, spec, range(FIRST, FIRST + 1))
+    assert "discount_share" not in run.decision.drifted_columns
+    assert "cart_adds_7d" in run.decision.drifted_columns and run.decision.input_drift
+    assert run.action == "alert" and alert_for(run, spec).kind in ("drift", "quality")
+    store.dispose()
+
+
+def test_last_occurrence_is_the_reference_when_the_store_holds_it(
+    loaded: Path, tmp_path: Path
+) -> None:
+    later = {
+        "name": "flash_sale",
+        "start": (START + timedelta(days=FIRST + 4)).isoformat(),
+        "end": (START + timedelta(days=FIRST + 5)).isoformat(),
+        "expected_columns": ["discount_share"],
+        "reference": "last_occurrence",
+    }
+    spec = _spec([_sale(reference="last_occurrence"), later])
+    store = _store(loaded, tmp_path)
+    baseline = baseline_from(SALE, spec)
+    event = spec.calendar.events[1]
+    checked, reference, notes = event_reference(store, spec, baseline, [event])
+    sale_rows = int((SALE.predictions["event_ts"] >= START + timedelta(days=FIRST)).sum())
+    sale_rows -= int((SALE.predictions["event_ts"] >= START + timedelta(days=FIRST + 3)).sum())
+    consenting = SALE.predictions["consent_analytics"].mean()
+    assert len(reference.reference) == pytest.approx(sale_rows * consenting, rel=0.05)
+    assert not checked.monitoring.prediction_drift.enabled
+    assert "compared with its last occurrence" in notes[0]
+    # the first occurrence has none: the baseline stands, and the run says so
+    _, kept, why = event_reference(store, spec, baseline, [spec.calendar.events[0]])
+    assert kept is baseline and "no earlier occurrence" in why[0]
+    store.dispose()
+
+
+def test_calendar_spec_errors_name_the_event() -> None:
+    from driftline.config.errors import SpecError
+
+    with pytest.raises(SpecError, match=r"expected_columns \['basket'\]"):
+        _spec([_sale(expected_columns=["basket"])])
+    with pytest.raises(SpecError, match=r"ends .* at or before it starts"):
+        _spec([_sale(end=START.isoformat())])
