@@ -12,7 +12,7 @@ task registry does during spec validation) stays cheap.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +24,8 @@ from driftline.tasks.resampling import paired_interval, tie_groups
 if TYPE_CHECKING:
     import pandas as pd
 
-    from driftline.monitoring.results import RealizedPerformance
+    from driftline.monitoring.results import EstimatedPerformance, RealizedPerformance
+    from driftline.specs.model import ModelSection
 
 _EPS = 1e-15
 
@@ -164,6 +165,7 @@ class BinaryClassification(Task):
     watched_metrics = ("roc_auc", "pr_auc")
     calibration_metric = "ece"
     prediction_method = "predict_proba"
+    estimated_metrics = ("roc_auc", "pr_auc", "accuracy")
 
     def label_problems(self, labels: pd.Series) -> list[RowProblem]:
         """Labels other than 0 and 1 (a missing label too)."""
@@ -254,6 +256,55 @@ class BinaryClassification(Task):
                 f"{min_positives} of each class"
             )
         return None
+
+    def fit_estimator(
+        self,
+        model: ModelSection,
+        features: pd.DataFrame,
+        schema: Mapping[str, str],
+        y: np.ndarray,
+        scores: np.ndarray,
+        *,
+        seed: int = 0,
+    ) -> dict[str, Any]:
+        """CBPE (:func:`driftline.tasks.estimation.fit_cbpe`): the scores' calibration on
+        the validation rows, their realized metrics and sampling sigmas. Reads no feature."""
+        from driftline.tasks.estimation import fit_cbpe
+
+        return fit_cbpe(y, scores, seed=seed)
+
+    def estimate(
+        self,
+        estimator: Mapping[str, Any],
+        model: ModelSection,
+        window: pd.DataFrame,
+        *,
+        sigmas: float,
+    ) -> EstimatedPerformance:
+        """Expected ROC AUC, PR AUC and accuracy (and the expected confusion matrix) of the
+        window's scores by CBPE (:mod:`driftline.tasks.estimation`); rows without a
+        numeric score are left out. DataError without the score column or any score."""
+        import pandas as pd
+
+        from driftline.config.errors import DataError
+        from driftline.tasks.estimation import estimate_cbpe, estimated_performance
+
+        if estimator.get("method") != "cbpe":
+            raise DataError(f"the baseline's estimator is {estimator.get('method')!r}, not cbpe")
+        if model.prediction not in window.columns:
+            raise DataError(f"CBPE needs the score column {model.prediction!r}")
+        scores = pd.to_numeric(window[model.prediction], errors="coerce").dropna().to_numpy()
+        if scores.size == 0:
+            raise DataError("CBPE found no score to estimate from")
+        return estimated_performance(
+            estimator,
+            estimate_cbpe(estimator, scores),
+            self.estimated_metrics,
+            int(scores.size),
+            sigmas=sigmas,
+            higher_is_better={m: True for m in self.estimated_metrics},
+            bounds=(0.0, 1.0),
+        )
 
     def segment_gateable(self, rows: int, positives: int) -> bool:
         """Both classes present: ranking metrics are defined."""
