@@ -30,6 +30,7 @@ from driftline.config.times import utc_datetime, utc_now
 from driftline.data import claims
 from driftline.data.store import Store
 from driftline.data.windows import (
+    PerformanceWindow,
     performance_window,
     read_labelled,
     read_window,
@@ -37,7 +38,7 @@ from driftline.data.windows import (
 )
 from driftline.lifecycle.audit import champion_takeovers
 from driftline.lifecycle.baseline import Baseline
-from driftline.monitoring.attribution import champion_intervals, made_by
+from driftline.monitoring.attribution import ChampionInterval, champion_intervals, made_by
 from driftline.monitoring.check import check_drift
 from driftline.monitoring.engines import DriftEngine
 from driftline.monitoring.evidence import acknowledged_drift, champion_since, locate_change
@@ -45,6 +46,7 @@ from driftline.monitoring.policy import Decision, decide_action, failed, insuffi
 from driftline.monitoring.results import DriftResult
 from driftline.monitoring.runs import history, record_run
 from driftline.specs import ModelSpec, Monitoring
+from driftline.tasks.estimation import estimator_inputs
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +119,14 @@ class MonitorRun:
                 for p in (self.result.other_performance if self.result else ())
             },
             "score_version": self.result.prediction_version if self.result else None,
+            "estimated": (
+                self.result.estimated.to_dict() if self.result and self.result.estimated else None
+            ),
+            "estimated_labelled": (
+                self.result.estimated_labelled.to_dict()
+                if self.result and self.result.estimated_labelled
+                else None
+            ),
             "reasons": list(self.decision.reasons),
             "triggers": list(self.decision.triggers),
             "retrain_reason": self.decision.retrain_reason,
@@ -263,12 +273,13 @@ def run_monitor(
         if attributed < mon.min_rows:
             decision = insufficient_data(attributed, mon.min_rows, unattributed=rows - attributed)
         else:
-            labelled, cohort = None, None
+            labelled, cohort, matured = None, None, None
             if mon.performance.enabled:
                 scored = performance_window(spec, end)
                 cohort = scored.cohort
                 labelled = read_labelled(store, spec, scored.start, scored.end, as_of=end)
                 labelled[spec.model.model_version] = made_by(labelled, spec, intervals)
+                matured = _matured(store, spec, resolved, labelled, scored, intervals)
             others = _versions_in(spec, window, labelled) - {version}
             result = check_drift(
                 window,
@@ -279,6 +290,7 @@ def run_monitor(
                 timestamp=end,
                 baselines=_baselines(spec, others, baseline_of),
                 cohort=cohort,
+                matured=matured,
             )
             since = promoted_at or champion_since(store, spec.name, version, takeovers, end)
             judge = partial(
@@ -376,6 +388,29 @@ def _release(store: Store, held: claims.Claim | None, exc: BaseException) -> Non
         claims.settle(store, held, "failed", f"the run failed: {_message(exc)}"[:500])
     except Exception as release_exc:  # the lease frees it later
         log.warning("could not release the retrain decision of %s: %s", held.key, release_exc)
+
+
+def _matured(
+    store: Store,
+    spec: ModelSpec,
+    baseline: Baseline,
+    labelled: pd.DataFrame,
+    scored: PerformanceWindow,
+    intervals: Sequence[ChampionInterval],
+) -> pd.DataFrame | None:
+    """The predictions of the labelled window, with their features, when the champion's
+    estimator reads features the labelled rows lack (DLE): the estimate on them is shown
+    next to the realized metrics. None otherwise (CBPE reads the labelled rows' scores)."""
+    estimator = baseline.estimator or {}
+    if estimator.get("method") is None or labelled.empty:
+        return None
+    wanted = estimator_inputs(estimator)
+    if all(c in labelled.columns for c in wanted):
+        return None
+    rows = read_window(store, spec, scored.start, scored.end)
+    if not rows.empty:
+        rows[spec.model.model_version] = made_by(rows, spec, intervals)
+    return rows
 
 
 def _versions_in(spec: ModelSpec, *frames: pd.DataFrame | None) -> set[str]:

@@ -12,6 +12,10 @@ load (their version is None).
 ``decision_json`` (migration 0005) keeps what the policy decided beyond the action: the
 drifted columns that counted, the retrain reason and the change point; NULL for runs
 stored before it (they load with no columns, reason or change point).
+
+``estimated_json`` (migration 0007) keeps the champion's performance estimated without
+labels: ``window`` on the monitored window, ``labelled`` on the labelled window next to
+its realized metrics; NULL when nothing was estimated.
 """
 
 from __future__ import annotations
@@ -26,7 +30,12 @@ import sqlalchemy as sa
 from driftline.config.times import utc_datetime, utc_now
 from driftline.data.store import Store
 from driftline.monitoring.policy import Decision, PastRun
-from driftline.monitoring.results import ColumnDrift, DriftResult, RealizedPerformance
+from driftline.monitoring.results import (
+    ColumnDrift,
+    DriftResult,
+    EstimatedPerformance,
+    RealizedPerformance,
+)
 
 RUNS_TABLE = "dl_monitor_runs"
 COLUMNS_TABLE = "dl_monitor_columns"
@@ -63,6 +72,19 @@ class StoredRun:
     drifted_columns: tuple[str, ...] = ()
     retrain_reason: str | None = None
     change_point: datetime | None = None
+    estimated: dict[str, Any] | None = None
+
+    @property
+    def estimated_window(self) -> EstimatedPerformance | None:
+        """The champion's performance on the monitored window, estimated without labels."""
+        found = (self.estimated or {}).get("window")
+        return EstimatedPerformance.from_dict(found) if found else None
+
+    @property
+    def estimated_labelled(self) -> EstimatedPerformance | None:
+        """The estimate on the labelled window, with its realized metrics beside it."""
+        found = (self.estimated or {}).get("labelled")
+        return EstimatedPerformance.from_dict(found) if found else None
 
     @property
     def realized(self) -> RealizedPerformance | None:
@@ -155,6 +177,7 @@ def record_run(
         "error": error,
         "engine": result.engine if result is not None else None,
         "created_at": utc_datetime(created_at or utc_now()),
+        "estimated_json": _estimated_json(result),
         "decision_json": json.dumps(
             {
                 "drifted_columns": list(decision.drifted_columns),
@@ -193,6 +216,18 @@ def record_run(
     return run_id
 
 
+def _estimated_json(result: DriftResult | None) -> str | None:
+    if result is None or (result.estimated is None and result.estimated_labelled is None):
+        return None
+    window, labelled = result.estimated, result.estimated_labelled
+    return json.dumps(
+        {
+            "window": window.to_dict() if window else None,
+            "labelled": labelled.to_dict() if labelled else None,
+        }
+    )
+
+
 def _stored(row: Any) -> StoredRun:
     detail = json.loads(row.decision_json) if row.decision_json else {}
     change = detail.get("change_point")
@@ -224,6 +259,7 @@ def _stored(row: Any) -> StoredRun:
         drifted_columns=tuple(detail.get("drifted_columns") or ()),
         retrain_reason=detail.get("retrain_reason"),
         change_point=utc_datetime(datetime.fromisoformat(change)) if change else None,
+        estimated=json.loads(row.estimated_json) if row.estimated_json else None,
     )
 
 
