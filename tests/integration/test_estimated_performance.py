@@ -139,3 +139,34 @@ def test_history_shows_the_estimate_beside_the_realized_value(
     code, text = cli("monitor", "history", "-m", "pp_estimated", "--json")
     assert code == 0, text
     assert '"estimated"' in text and '"labelled"' in text
+
+
+def test_the_dashboard_snapshot_carries_the_estimate_and_the_realized_value(
+    served: Served, tmp_path: Path
+) -> None:
+    """The run adds a snapshot whose MeanValue series are what the estimate panels of
+    dashboards/default.yaml plot."""
+    from driftline.ops.dashboards import load_dashboard, open_workspace
+
+    baseline = Registry.from_settings(served.settings).read_baseline(served.spec, "1")
+    end = (served.start + pd.Timedelta(days=DAYS - 1)).to_pydatetime()
+    run = run_monitor(served.store, served.spec, baseline, end, workspace_dir=tmp_path / "ws")
+    assert run.result is not None and run.project_id is not None
+    snapshot = open_workspace(tmp_path / "ws").get_run(run.project_id, run.snapshot_ids[-1])
+    values = {
+        r.metric_value_location.metric.params["column"]: r.value
+        for r in snapshot.metric_results.values()
+    }
+    est, matured = run.result.estimated, run.result.estimated_labelled
+    assert est is not None and matured is not None
+    assert values["estimated_roc_auc"] == pytest.approx(est.metrics["roc_auc"])
+    assert values["estimated_roc_auc_lower"] == pytest.approx(est.lower["roc_auc"])
+    assert values["labelled_realized_roc_auc"] == pytest.approx(matured.realized["roc_auc"])
+    dashboard, _ = load_dashboard(SPECS_DIR.parent / "dashboards", served.spec.name)
+    plotted = {
+        v.labels["column"]
+        for p in dashboard.panels_for("binary_classification")
+        for v in p.values
+        if v.metric == "MeanValue"
+    }
+    assert plotted and plotted <= set(values)

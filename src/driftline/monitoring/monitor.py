@@ -471,13 +471,17 @@ def _publish(
         name = f"{spec.name}-{end:%Y%m%dT%H%M}Z-{uuid.uuid4().hex[:8]}.html"
         paths = tuple(result.report.save_html(reports_dir / spec.name / name))
     if workspace_dir is not None:
-        from driftline.ops.dashboards import model_project, open_workspace
+        from driftline.ops.dashboards import add_estimate_snapshot, model_project, open_workspace
 
         label = f"{spec.name} {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC"
         try:
             workspace = open_workspace(workspace_dir)
             project, _ = model_project(workspace, spec)
             snapshot_ids = tuple(result.report.add_to_workspace(workspace, project.id, label))
+            estimated = add_estimate_snapshot(
+                workspace, project.id, result, label, timestamp=end, tags=[spec.name]
+            )
+            snapshot_ids += (estimated,) if estimated else ()
             project_id = str(project.id)
         except Exception as exc:  # dashboards are a convenience; the run still counts
             log.warning("could not add %s to the Evidently workspace: %s", label, exc)
