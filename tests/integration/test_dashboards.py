@@ -109,7 +109,7 @@ def monitored_workspace(spec: ModelSpec, tmp_path: Path):  # type: ignore[no-unt
     from driftline.data.privacy import Pseudonymizer
     from driftline.data.store import Store
     from driftline.monitoring.monitor import run_monitor
-    from driftline.tasks.estimation import fit_cbpe
+    from driftline.tasks import TASKS
 
     from ..simdata import baseline_from, labelled, scenario
 
@@ -121,7 +121,10 @@ def monitored_workspace(spec: ModelSpec, tmp_path: Path):  # type: ignore[no-unt
             log_labels(store, spec, sim.labels)
             baseline = baseline_from(sim, spec, 0, 2)
             rows = labelled(sim, 0, 2)  # the estimate panel needs a CBPE estimator
-            baseline = replace(baseline, estimator=fit_cbpe(rows[spec.model.target], rows["score"]))
+            estimator = TASKS.get("binary_classification").fit_estimator(
+                spec.model, rows, {}, rows[spec.model.target].to_numpy(), rows["score"].to_numpy()
+            )
+            baseline = replace(baseline, estimator=estimator)
             start = sim.predictions["event_ts"].min().floor("D")
             for day in range(9, 13):
                 run = run_monitor(

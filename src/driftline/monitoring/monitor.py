@@ -202,6 +202,14 @@ class MonitorRun:
                 f"- realized (predictions of v{md(other.version)}, not judged): {shown} on "
                 f"{other.labelled_rows} labelled predictions"
             )
+        est = self.result.estimated if self.result is not None else None
+        if est is not None and est.metrics:
+            shown = ", ".join(md(est.text(m)) for m in est.metrics)
+            lines.append(f"- {md(est.method)}, no labels yet, {est.rows:,} predictions: {shown}")
+        matured = self.result.estimated_labelled if self.result is not None else None
+        if matured is not None and matured.realized:
+            shown = "; ".join(md(matured.text(m)) for m in matured.metrics if m in matured.realized)
+            lines.append(f"- labelled window ({matured.rows:,} predictions): {shown}")
         if report_url is not None:
             lines.append(f"- report: [Evidently snapshot]({report_url})")
         if self.report_path is not None:

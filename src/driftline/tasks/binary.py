@@ -153,6 +153,28 @@ def paired_bootstrap(
     )
 
 
+def resampled_metrics(
+    y: np.ndarray, s: np.ndarray
+) -> dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]]:
+    """ROC AUC, PR AUC and accuracy of scores ``s`` for labels ``y`` under resampling
+    weights, vectorised (the weighted metrics of the paired bootstrap): what CBPE's
+    sampling error is measured with (:func:`driftline.tasks.estimation.sampling_sigmas`)."""
+    from driftline.tasks.estimation import THRESHOLD
+
+    def ranking(fn: Callable[..., np.ndarray]) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+        return lambda idx, w: fn(y[idx].astype(float), *tie_groups(s[idx]), w)
+
+    def accuracy(idx: np.ndarray, w: np.ndarray) -> np.ndarray:
+        right = ((s[idx] >= THRESHOLD) == (y[idx] == 1)).astype(float)
+        return (w @ right) / w.sum(axis=1)
+
+    return {
+        "roc_auc": ranking(_weighted_roc_auc),
+        "pr_auc": ranking(_weighted_average_precision),
+        "accuracy": accuracy,
+    }
+
+
 class BinaryClassification(Task):
     """A model that scores the probability of the positive class of a 0/1 label."""
 
@@ -271,7 +293,8 @@ class BinaryClassification(Task):
         the validation rows, their realized metrics and sampling sigmas. Reads no feature."""
         from driftline.tasks.estimation import fit_cbpe
 
-        return fit_cbpe(y, scores, seed=seed)
+        y, scores = np.asarray(y, dtype=int), np.asarray(scores, dtype=float)
+        return fit_cbpe(y, scores, resampled=resampled_metrics(y, scores), seed=seed)
 
     def estimate(
         self,

@@ -208,11 +208,17 @@ def realized_binary(y: np.ndarray, scores: np.ndarray) -> dict[str, float]:
 CBPE_METRICS = ("roc_auc", "pr_auc", "accuracy")
 
 
-def fit_cbpe(y: np.ndarray, scores: np.ndarray, *, seed: int = 0) -> dict[str, Any]:
+Resampled = Mapping[str, Callable[[np.ndarray, np.ndarray], np.ndarray]]
+
+
+def fit_cbpe(
+    y: np.ndarray, scores: np.ndarray, *, resampled: Resampled, seed: int = 0
+) -> dict[str, Any]:
     """The CBPE estimator of a binary classifier from its validation labels ``y`` (n,
     0/1) and scores ``scores`` (n, probabilities): calibration map, the realized
     validation metrics (``reference``, what an estimated drop is measured from) and each
-    metric's per-row sampling sigma. DataError for fewer than
+    metric's per-row sampling sigma (from ``resampled``: each metric under resampling
+    weights, see :func:`sampling_sigmas`; the task supplies them). DataError for fewer than
     :data:`MIN_VALIDATION_ROWS` rows or a single class."""
     y = np.asarray(y, dtype=int)
     s = np.asarray(scores, dtype=float)
@@ -229,29 +235,7 @@ def fit_cbpe(y: np.ndarray, scores: np.ndarray, *, seed: int = 0) -> dict[str, A
         "threshold": THRESHOLD,
         "validation_rows": int(y.size),
         "reference": realized_binary(y, s),
-        "sampling": sampling_sigmas(_binary_resampled(y, s), y.size, seed=seed),
-    }
-
-
-def _binary_resampled(
-    y: np.ndarray, s: np.ndarray
-) -> dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]]:
-    """ROC AUC, PR AUC and accuracy under resampling weights, vectorised (the weighted
-    metrics of :mod:`driftline.tasks.binary`'s paired bootstrap)."""
-    from driftline.tasks.binary import _weighted_average_precision, _weighted_roc_auc
-    from driftline.tasks.resampling import tie_groups
-
-    def ranking(fn: Callable[..., np.ndarray]) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-        return lambda idx, w: fn(y[idx].astype(float), *tie_groups(s[idx]), w)
-
-    def accuracy(idx: np.ndarray, w: np.ndarray) -> np.ndarray:
-        right = ((s[idx] >= THRESHOLD) == (y[idx] == 1)).astype(float)
-        return (w @ right) / w.sum(axis=1)
-
-    return {
-        "roc_auc": ranking(_weighted_roc_auc),
-        "pr_auc": ranking(_weighted_average_precision),
-        "accuracy": accuracy,
+        "sampling": sampling_sigmas(resampled, y.size, seed=seed),
     }
 
 
