@@ -204,20 +204,14 @@ def estimate_values(result: DriftResult) -> dict[str, float]:
     return values
 
 
-def add_estimate_snapshot(
-    workspace: Any,
-    project_id: Any,
-    result: DriftResult,
-    name: str,
-    *,
-    timestamp: datetime | None,
-    tags: Sequence[str] = (),
-) -> str | None:
-    """Add a run's estimated performance (:func:`estimate_values`) to the model's project
-    as an Evidently snapshot of one row holding each value, read back by ``MeanValue``
-    with the series name as its column (what the estimate panels of ``dashboards/*.yaml``
-    plot); returns its id, None when the run estimated nothing. The estimates are
-    driftline's (CBPE, DLE): Evidently only carries them to the dashboard."""
+def estimate_snapshot(
+    result: DriftResult, *, timestamp: datetime | None, tags: Sequence[str] = ()
+) -> Any | None:
+    """A run's estimated performance (:func:`estimate_values`) as an Evidently snapshot of
+    one row holding each value, read back by ``MeanValue`` with the series name as its
+    column (what the estimate panels of ``dashboards/*.yaml`` plot); None when the run
+    estimated nothing. The estimates are driftline's (CBPE, DLE): Evidently only carries
+    them to the dashboard."""
     import pandas as pd
     from evidently import DataDefinition, Dataset, Report
     from evidently.metrics import MeanValue
@@ -227,9 +221,25 @@ def add_estimate_snapshot(
         return None
     definition = DataDefinition(numerical_columns=list(values))
     data = Dataset.from_pandas(pd.DataFrame([values]), data_definition=definition)
-    snapshot = Report([MeanValue(column=c) for c in values]).run(
+    return Report([MeanValue(column=c) for c in values]).run(
         data, None, timestamp=timestamp, tags=[*tags, "estimated"]
     )
+
+
+def add_estimate_snapshot(
+    workspace: Any,
+    project_id: Any,
+    result: DriftResult,
+    name: str,
+    *,
+    timestamp: datetime | None,
+    tags: Sequence[str] = (),
+) -> str | None:
+    """Add :func:`estimate_snapshot` to the model's project; its id, or None when the
+    run estimated nothing."""
+    snapshot = estimate_snapshot(result, timestamp=timestamp, tags=tags)
+    if snapshot is None:
+        return None
     ref = workspace.add_run(project_id, snapshot, include_data=False, name=f"{name} estimated")
     return str(ref.id)
 
