@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from driftline.config.errors import SpecError
+from driftline.data.store import Store
 from driftline.devtools.simulate import CATEGORICAL, NUMERICAL, simulate, simulate_customer_ltv
 from driftline.monitoring.policy import decide_action
 from driftline.monitoring.results import (
@@ -22,6 +23,7 @@ from driftline.monitoring.results import (
     EstimatedPerformance,
     RealizedPerformance,
 )
+from driftline.monitoring.runs import list_runs, record_run
 from driftline.specs import load_spec, parse_spec
 from driftline.tasks import TASKS
 from driftline.tasks.estimation import (
@@ -252,3 +254,27 @@ def test_an_estimate_within_the_allowed_drop_or_without_a_rule_is_only_noted() -
     for decision in (within, no_rule):
         assert (decision.action, decision.status) == ("none", "ok")
         assert any(r.startswith("estimated roc_auc") for r in decision.reasons)
+
+
+def test_estimates_are_stored_with_the_run_and_read_back(store: Store) -> None:
+    """On SQLite and PostgreSQL (migration 0007): the window's estimate and the labelled
+    window's, with its realized value, survive the store."""
+    result = _result(0.61, realized=0.60)
+    matured = replace(result.estimated, realized={"roc_auc": 0.60})  # type: ignore[type-var]
+    result = replace(result, estimated_labelled=matured)
+    decision = decide_action(result, _spec(), [], window_end=END)
+    run_id = record_run(
+        store,
+        model="purchase_propensity",
+        window_start=END - timedelta(days=1),
+        window_end=END,
+        decision=decision,
+        result=result,
+    )
+    [stored] = list_runs(store, "purchase_propensity")
+    assert stored.id == run_id
+    assert stored.estimated_window == result.estimated
+    assert stored.estimated_labelled == matured
+    assert stored.estimated_labelled.text("roc_auc") == (
+        "estimated roc_auc 0.610 [0.580, 0.640], realized 0.600"
+    )
