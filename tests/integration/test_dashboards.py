@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -108,8 +109,9 @@ def monitored_workspace(spec: ModelSpec, tmp_path: Path):  # type: ignore[no-unt
     from driftline.data.privacy import Pseudonymizer
     from driftline.data.store import Store
     from driftline.monitoring.monitor import run_monitor
+    from driftline.tasks import TASKS
 
-    from ..simdata import baseline_from, scenario
+    from ..simdata import baseline_from, labelled, scenario
 
     def fill(workspace_dir: Path) -> None:
         sim = scenario("channel_shift", days=12, rows_per_day=800)
@@ -118,6 +120,11 @@ def monitored_workspace(spec: ModelSpec, tmp_path: Path):  # type: ignore[no-unt
             log_predictions(store, spec, sim.predictions, Pseudonymizer(b"d" * 32))
             log_labels(store, spec, sim.labels)
             baseline = baseline_from(sim, spec, 0, 2)
+            rows = labelled(sim, 0, 2)  # the estimate panel needs a CBPE estimator
+            estimator = TASKS.get("binary_classification").fit_estimator(
+                spec.model, rows, {}, rows[spec.model.target].to_numpy(), rows["score"].to_numpy()
+            )
+            baseline = replace(baseline, estimator=estimator)
             start = sim.predictions["event_ts"].min().floor("D")
             for day in range(9, 13):
                 run = run_monitor(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -285,10 +286,12 @@ def test_default_methods_match_evidently() -> None:
 def test_snapshots_carry_every_metric_the_default_dashboard_plots(mspec: ModelSpec) -> None:
     from driftline.ops.dashboards import (
         GUIDE_PREFIX,
+        estimate_snapshot,
         guide_values,
         guides_snapshot,
         load_dashboard,
     )
+    from driftline.tasks import TASKS
 
     dashboard, _ = load_dashboard(SPEC_FILE.parents[1] / "dashboards", mspec.name)
     values = [v for panel in dashboard.panels_for(mspec.model.task) for v in panel.values]
@@ -297,9 +300,12 @@ def test_snapshots_carry_every_metric_the_default_dashboard_plots(mspec: ModelSp
     }
     wanted = {v.metric for v in values if v.labels.get("column") not in guides}
     sim = scenario("stable")
-    result = check_drift(
-        window(sim, 5), baseline_from(sim, mspec), mspec, labelled=labelled(sim, 3, 4)
+    rows = labelled(sim, 0, 2)  # the estimate panel reads the CBPE estimator's values
+    estimator = TASKS.get("binary_classification").fit_estimator(
+        mspec.model, rows, {}, rows[mspec.model.target].to_numpy(), rows["score"].to_numpy()
     )
+    baseline = replace(baseline_from(sim, mspec), estimator=estimator)
+    result = check_drift(window(sim, 5), baseline, mspec, labelled=labelled(sim, 3, 4))
     report = result.report
     assert report is not None
     snapshots = [report._drift, report._performance]  # type: ignore[attr-defined]
@@ -318,6 +324,7 @@ def test_snapshots_carry_every_metric_the_default_dashboard_plots(mspec: ModelSp
         ENGINES.get("scipy"),
     )
     snapshots.append(SegmentSnapshot(segments, None).snapshot())
+    snapshots.append(estimate_snapshot(result, timestamp=None))
     found = {m["config"]["type"].rsplit(":", 1)[-1] for s in snapshots for m in s.dict()["metrics"]}
     assert wanted <= found, f"missing for the dashboard: {sorted(wanted - found)}"
     # the reference lines and promotion markers come from the run's guides snapshot

@@ -123,10 +123,30 @@ def alert_for(
                     threshold=perf.limit(metric, allowed[metric]),
                 )
             )
+    est = result.estimated
+    estimated_allowed = spec.monitoring.performance.estimated.max_drop if spec is not None else {}
+    if est is not None and "estimated_performance_drop" in triggers:
+        for metric, value in est.metrics.items():
+            drop = est.drop(metric)
+            if drop is None or metric not in estimated_allowed or drop <= estimated_allowed[metric]:
+                continue
+            base, allowed_drop = est.reference[metric], estimated_allowed[metric]
+            performance.append(
+                Finding(
+                    name=f"estimated {metric} ({est.method}, no labels yet)",
+                    detail=f"{est.text(metric)} against validation {base:.3f} on "
+                    f"{est.rows:,} predictions",
+                    value=value,
+                    threshold=base - allowed_drop if est.higher(metric) else base + allowed_drop,
+                )
+            )
     drifted = len(d.drifted_columns)
     kind: Literal["performance", "quality", "drift"]
     if "performance_drop" in triggers:
         kind, title = "performance", "Realized performance fell below the champion's validation"
+    elif "estimated_performance_drop" in triggers:
+        kind = "performance"
+        title = "Estimated performance fell below the champion's validation (no labels yet)"
     elif "data_quality" in triggers:
         columns = sorted({q.column for q in result.quality})
         kind, title = "quality", f"Data-quality problems in {len(columns)} columns"

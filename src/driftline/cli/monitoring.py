@@ -79,6 +79,16 @@ def _render_result(result: DriftResult, title: str) -> None:
             whose = f" of v{perf.version}" + ("" if judged else " (not the champion: not judged)")
         cohort = f" (cohort {perf.cohort})" if perf.cohort else ""
         console.print(f"realized performance{whose}{cohort}: {shown}")
+    est = result.estimated
+    if est is not None and est.metrics:
+        shown = ", ".join(est.text(m) for m in est.metrics)
+        console.print(
+            f"estimated performance ({est.method}, no labels) on {est.rows:,} predictions: {shown}"
+        )
+    matured = result.estimated_labelled
+    if matured is not None and matured.realized:
+        shown = "; ".join(matured.text(m) for m in matured.metrics if m in matured.realized)
+        console.print(f"labelled window ({matured.rows:,} predictions): {shown}")
 
 
 @drift_app.command("check")
@@ -376,6 +386,19 @@ def monitor_backfill(
         raise typer.Exit(code=2)
 
 
+def _estimated(run: StoredRun) -> str:
+    """The window's estimate with its band, and the labelled window's estimate next to
+    its realized value ("estimated roc_auc 0.710 [0.690, 0.730], realized 0.700")."""
+    parts = []
+    window, matured = run.estimated_window, run.estimated_labelled
+    if window is not None:
+        parts += [window.text(m) for m in window.metrics][:2]
+    if matured is not None and matured.realized:
+        shown = "; ".join(matured.text(m) for m in matured.metrics if m in matured.realized)
+        parts.append(f"labelled window: {shown}")
+    return "\n".join(parts) or "-"
+
+
 def _realized(run: StoredRun) -> str:
     """Realized metrics with the version whose predictions they measure: the judged
     (champion's) first, then other versions' in brackets; "-" when none were computed."""
@@ -415,6 +438,7 @@ def monitor_history(
     table.add_column("rows", justify="right")
     table.add_column("realized (version)")
     table.add_column("segments, multivariate")
+    table.add_column("estimated [band], realized")
     table.add_column("report or error")
     for run in runs:
         table.add_row(
@@ -428,6 +452,7 @@ def monitor_history(
             f"{run.rows_current:,}" if run.rows_current is not None else "-",
             _realized(run),
             _extras(run),
+            _estimated(run),
             run.error or run.report_path or "",
         )
     console.print(table if runs else f"no monitor runs stored for {model!r} yet")

@@ -43,7 +43,7 @@ from driftline.data.ingest import prepare_labels, prepare_prediction_columns
 from driftline.data.store import REQUEST_ID, Store
 from driftline.data.values import as_numbers, require_unique_columns
 from driftline.lifecycle import flavors
-from driftline.lifecycle.baseline import build_baseline
+from driftline.lifecycle.baseline import build_baseline, capture_estimator
 from driftline.lifecycle.promotion import (
     Announce,
     PromotionOutcome,
@@ -156,6 +156,7 @@ def adopt(
             metrics,
             sample_size=spec.training.baseline_sample_size,
             seed=spec.training.random_state,
+            estimator=_estimator(spec, frame, predictions),
         )
         train_end = _reference_end(spec, reference)
         run_id, version = _register(registry, spec, prepared, frame, x, model_uri, metrics)
@@ -308,6 +309,21 @@ def _reference_end(spec: ModelSpec, reference: pd.DataFrame) -> str | None:
     stamps = pd.to_datetime(reference[column], utc=True, errors="coerce", format="mixed")
     newest = stamps.max()
     return None if pd.isna(newest) else newest.isoformat()
+
+
+def _estimator(
+    spec: ModelSpec, frame: pd.DataFrame, predictions: np.ndarray
+) -> dict[str, Any] | None:
+    """The performance estimator fitted on the reference's labelled rows (the adopted
+    model's validation data), or None without labels."""
+    target = spec.model.target
+    if target not in frame.columns:
+        return None
+    known = frame[target].notna().to_numpy()
+    rows = frame[known].reset_index(drop=True)
+    return capture_estimator(
+        spec, rows, rows[target].to_numpy(), predictions[known], seed=spec.training.random_state
+    )
 
 
 def _metrics(

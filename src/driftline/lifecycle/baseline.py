@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from driftline.config.errors import DriftlineError
 from driftline.data.values import as_text
 from driftline.specs import ModelSpec
 from driftline.tasks import task_for
@@ -28,7 +29,10 @@ class Baseline:
     model's predictions on them (spec column names; no entity ids, consenting rows only).
     ``schema`` maps column -> "numerical" | "categorical"; ``stats`` holds per-column
     summary statistics that expose no single row's value (:func:`column_stats`);
-    ``metrics`` the validation metrics (e.g. ``roc_auc``, ``pr_auc``).
+    ``metrics`` the validation metrics (e.g. ``roc_auc``, ``pr_auc``). ``estimator`` is
+    the performance estimator fitted on the validation rows (:func:`capture_estimator`:
+    JSON values, ``{"method": None, "reason": ...}`` when the task has none), or None for
+    a baseline captured before driftline estimated performance.
     """
 
     model: str
@@ -38,6 +42,7 @@ class Baseline:
     stats: dict[str, dict[str, float | int | str | None]] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
     run_id: str | None = None
+    estimator: dict[str, Any] | None = None
 
 
 # -- building a baseline (pure: no MLflow here; the registry stores and loads it) ----------
@@ -153,6 +158,7 @@ def build_baseline(
     run_id: str | None = None,
     sample_size: int = 5000,
     seed: int = 0,
+    estimator: dict[str, Any] | None = None,
 ) -> Baseline:
     """The reference profile of a model trained on ``frame`` (spec columns, consenting
     rows): stratified sample of features + the model's predictions, schema, stats.
@@ -179,4 +185,27 @@ def build_baseline(
         stats=column_stats(scored, schema),
         metrics={k: float(v) for k, v in metrics.items()},
         run_id=run_id,
+        estimator=estimator,
     )
+
+
+def capture_estimator(
+    spec: ModelSpec,
+    features: pd.DataFrame,
+    labels: np.ndarray | pd.Series,
+    scores: np.ndarray,
+    *,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """The champion's performance estimator, fitted on its validation rows (``features``
+    with the spec's feature columns, n rows; ``labels`` as stored, n; ``scores`` as the
+    task's ``score`` returns them) by the spec's task (:meth:`Task.fit_estimator`: CBPE
+    for binary classification, DLE for regression). Rows the estimator cannot use never
+    fail the capture: the reason is stored instead (``{"method": None, "reason": ...}``)
+    and shown where estimates would be."""
+    task = task_for(spec.model)
+    try:
+        typed = task.typed_labels(pd.Series(np.asarray(labels))).to_numpy()
+        return task.fit_estimator(spec.model, features, spec.column_types, typed, scores, seed=seed)
+    except DriftlineError as exc:
+        return {"method": None, "reason": f"no performance estimator: {exc}"}

@@ -108,6 +108,7 @@ def refresh_baseline(
         run_id=current.run_id,
         sample_size=t.baseline_sample_size,
         seed=t.random_state,
+        estimator=current.estimator,  # fitted on the version's validation rows: it stays
     )
     window = f"{begin.isoformat()} / {stop.isoformat()}"
     actor = triggered_by or default_actor()

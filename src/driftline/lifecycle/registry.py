@@ -42,6 +42,9 @@ log = logging.getLogger(__name__)
 CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous-champion"
 ALIASES = (CHAMPION, CHALLENGER, PREVIOUS)
 BASELINE_DIR = "baseline"
+#: The performance estimator (CBPE calibration or DLE trees, JSON) in a baseline folder;
+#: absent from baselines captured before driftline estimated performance.
+ESTIMATOR_FILE = "estimator.json"
 #: Version tag naming the artifact folder of a refreshed monitoring reference.
 BASELINE_TAG = "driftline.baseline"  # (TAG + "baseline")
 MODEL_ARTIFACT = "model"
@@ -289,6 +292,8 @@ class Registry:
             _write_json(folder / "schema.json", baseline.schema)
             _write_json(folder / "stats.json", baseline.stats)
             _write_json(folder / "metrics.json", baseline.metrics)
+            if baseline.estimator is not None:
+                _write_json(folder / ESTIMATOR_FILE, baseline.estimator)
             _write_json(
                 folder / "manifest.json",
                 {
@@ -359,6 +364,11 @@ class Registry:
                 stats=json.loads((local / "stats.json").read_text()),
                 metrics=json.loads((local / "metrics.json").read_text()),
                 run_id=info.run_id,
+                estimator=(
+                    json.loads((local / ESTIMATOR_FILE).read_text())
+                    if (local / ESTIMATOR_FILE).is_file()
+                    else None
+                ),
             )
 
 

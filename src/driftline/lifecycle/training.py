@@ -36,7 +36,7 @@ from driftline.data.windows import (
     usable_rows,
 )
 from driftline.lifecycle import flavors
-from driftline.lifecycle.baseline import build_baseline
+from driftline.lifecycle.baseline import build_baseline, capture_estimator
 from driftline.lifecycle.registry import CHALLENGER, CHAMPION, MODEL_ARTIFACT, TAG, Registry
 from driftline.lifecycle.trainers import train_function, trainer_for
 from driftline.specs import ModelSpec
@@ -301,6 +301,9 @@ def _train(
         metrics,
         sample_size=t.baseline_sample_size,
         seed=t.random_state,
+        estimator=capture_estimator(
+            spec, val_rows, val_rows[m.target].to_numpy(), val_scores, seed=t.random_state
+        ),
     )
     tags = {
         f"{TAG}reason": reason,

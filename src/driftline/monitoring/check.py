@@ -29,6 +29,7 @@ from driftline.monitoring.results import (
     ColumnDrift,
     DriftReport,
     DriftResult,
+    EstimatedPerformance,
     RealizedPerformance,
     combine_reports,
 )
@@ -52,6 +53,7 @@ def check_drift(
     timestamp: datetime | None = None,
     baselines: Mapping[str, Baseline] | None = None,
     cohort: str | None = None,
+    matured: pd.DataFrame | None = None,
 ) -> DriftResult:
     """Compare a window of the model's inference log with its champion's baseline.
 
@@ -80,6 +82,11 @@ def check_drift(
       shown without validation metrics).
 
     Without the column every row counts as the champion's.
+
+    The champion's performance is also estimated without labels (:func:`estimate_window`)
+    on its rows of the window, and on the labelled rows (or ``matured``: the predictions
+    of the labelled window, for an estimator that reads features the labelled rows lack)
+    next to their realized metrics.
     """
     plan = DriftPlan.from_spec(spec)
     _check_baseline(baseline, spec, plan)
@@ -145,12 +152,56 @@ def check_drift(
         score=score,
     )
     performance = result.performance
+    champion_rows = current
+    if column in current.columns:
+        champion_rows = current[current[column].astype(str) == str(champion)]
+    estimated, note = estimate_window(baseline, spec, champion_rows)
+    notes += [note] if note else []
+    matured_estimate = None
+    if estimated is not None and performance is not None and performance.metrics:
+        rows = matured if matured is not None else judged
+        if rows is not None and column in rows.columns:
+            rows = rows[rows[column].astype(str) == str(champion)]
+        matured_estimate, note = estimate_window(baseline, spec, rows)
+        if matured_estimate is not None:
+            realized = {k: v for k, v in performance.metrics.items() if k in estimated.metrics}
+            matured_estimate = replace(matured_estimate, realized=realized)
+        elif note:
+            notes.append(f"{note} (on the labelled window)")
     if cohort is not None:
         performance = replace(performance, cohort=cohort) if performance else None
         others = [replace(o, cohort=cohort) for o in others]
     return replace(
-        result, performance=performance, other_performance=tuple(others), notes=tuple(notes)
+        result,
+        performance=performance,
+        other_performance=tuple(others),
+        notes=tuple(notes),
+        estimated=estimated,
+        estimated_labelled=matured_estimate,
     )
+
+
+def estimate_window(
+    baseline: Baseline, spec: ModelSpec, rows: pd.DataFrame | None
+) -> tuple[EstimatedPerformance | None, str | None]:
+    """The champion's performance on ``rows`` (its predictions, with features when its
+    estimator reads them) estimated without labels by the spec's task from the estimator
+    stored with ``baseline`` (:meth:`Task.estimate`), and a note when there is none: off
+    in the spec, a baseline without an estimator (the reason it stored), or rows the
+    estimator cannot read."""
+    rules = spec.monitoring.performance.estimated
+    if not rules.enabled or rows is None or rows.empty:
+        return None, None
+    estimator = baseline.estimator
+    if estimator is None:  # captured before driftline estimated performance: say nothing
+        return None, None
+    if estimator.get("method") is None:
+        return None, f"no estimated performance: {estimator.get('reason', 'no estimator')}"
+    try:
+        found = task_for(spec.model).estimate(estimator, spec.model, rows, sigmas=rules.band_sigmas)
+    except DataError as exc:
+        return None, f"no estimated performance: {exc}"
+    return replace(found, version=baseline.version), None
 
 
 def _check_score_reference(baseline: Baseline, spec: ModelSpec) -> None:

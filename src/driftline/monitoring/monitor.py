@@ -32,6 +32,7 @@ from driftline.config.times import naive_utc, utc_datetime, utc_now
 from driftline.data import claims
 from driftline.data.store import Store
 from driftline.data.windows import (
+    PerformanceWindow,
     performance_window,
     read_labelled,
     read_window,
@@ -39,7 +40,7 @@ from driftline.data.windows import (
 )
 from driftline.lifecycle.audit import champion_takeovers
 from driftline.lifecycle.baseline import Baseline
-from driftline.monitoring.attribution import champion_intervals, made_by
+from driftline.monitoring.attribution import ChampionInterval, champion_intervals, made_by
 from driftline.monitoring.check import _baseline_ranges, check_drift
 from driftline.monitoring.engines import ENGINES, DriftEngine
 from driftline.monitoring.engines.evidently import share_viewer
@@ -53,6 +54,7 @@ from driftline.monitoring.runs import history, record_run
 from driftline.monitoring.segments import SegmentSnapshot, check_segments, segment_columns
 from driftline.specs import CalendarEvent, ModelSpec, Monitoring
 from driftline.tasks import task_for
+from driftline.tasks.estimation import estimator_inputs
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +135,14 @@ class MonitorRun:
             "multivariate_auc": (
                 self.result.multivariate.auc
                 if self.result is not None and self.result.multivariate is not None
+                else None
+            ),
+            "estimated": (
+                self.result.estimated.to_dict() if self.result and self.result.estimated else None
+            ),
+            "estimated_labelled": (
+                self.result.estimated_labelled.to_dict()
+                if self.result and self.result.estimated_labelled
                 else None
             ),
             "reasons": list(self.decision.reasons),
@@ -223,6 +233,14 @@ class MonitorRun:
                 f"{joint.threshold:g}){', drifted' if joint.drifted else ''}; separating "
                 f"features: {', '.join(md(n) for n, _ in joint.top_features)}"
             )
+        est = self.result.estimated if self.result is not None else None
+        if est is not None and est.metrics:
+            shown = ", ".join(md(est.text(m)) for m in est.metrics)
+            lines.append(f"- {md(est.method)}, no labels yet, {est.rows:,} predictions: {shown}")
+        matured = self.result.estimated_labelled if self.result is not None else None
+        if matured is not None and matured.realized:
+            shown = "; ".join(md(matured.text(m)) for m in matured.metrics if m in matured.realized)
+            lines.append(f"- labelled window ({matured.rows:,} predictions): {shown}")
         if report_url is not None:
             lines.append(f"- report: [Evidently snapshot]({report_url})")
         if self.report_path is not None:
@@ -294,12 +312,13 @@ def run_monitor(
         if attributed < mon.min_rows:
             decision = insufficient_data(attributed, mon.min_rows, unattributed=rows - attributed)
         else:
-            labelled, cohort = None, None
+            labelled, cohort, matured = None, None, None
             if mon.performance.enabled:
                 scored = performance_window(spec, end)
                 cohort = scored.cohort
                 labelled = read_labelled(store, spec, scored.start, scored.end, as_of=end)
                 labelled[spec.model.model_version] = made_by(labelled, spec, intervals)
+                matured = _matured(store, spec, resolved, labelled, scored, intervals)
             others = _versions_in(spec, window, labelled) - {version}
             events = spec.calendar.active(start, end)
             checked_spec, reference, event_notes = event_reference(store, spec, resolved, events)
@@ -312,6 +331,7 @@ def run_monitor(
                 timestamp=end,
                 baselines=_baselines(spec, others, baseline_of),
                 cohort=cohort,
+                matured=matured,
             )
             result = replace(
                 extra_checks(result, window, reference, spec, labelled, events, timestamp=end),
@@ -527,6 +547,29 @@ def _release(store: Store, held: claims.Claim | None, exc: BaseException) -> Non
         log.warning("could not release the retrain decision of %s: %s", held.key, release_exc)
 
 
+def _matured(
+    store: Store,
+    spec: ModelSpec,
+    baseline: Baseline,
+    labelled: pd.DataFrame,
+    scored: PerformanceWindow,
+    intervals: Sequence[ChampionInterval],
+) -> pd.DataFrame | None:
+    """The predictions of the labelled window, with their features, when the champion's
+    estimator reads features the labelled rows lack (DLE): the estimate on them is shown
+    next to the realized metrics. None otherwise (CBPE reads the labelled rows' scores)."""
+    estimator = baseline.estimator or {}
+    if estimator.get("method") is None or labelled.empty:
+        return None
+    wanted = estimator_inputs(estimator)
+    if all(c in labelled.columns for c in wanted):
+        return None
+    rows = read_window(store, spec, scored.start, scored.end)
+    if not rows.empty:
+        rows[spec.model.model_version] = made_by(rows, spec, intervals)
+    return rows
+
+
 def _versions_in(spec: ModelSpec, *frames: pd.DataFrame | None) -> set[str]:
     column = spec.model.model_version
     return {str(v) for f in frames if f is not None for v in f[column].dropna().unique()}
@@ -624,6 +667,10 @@ def _publish(
             labelled = "tags" in inspect.signature(add).parameters
             extra: dict[str, Any] = {"tags": tags, "metadata": metadata} if labelled else {}
             snapshot_ids = tuple(add(workspace, project.id, label, **extra))
+            estimated = dashboards.add_estimate_snapshot(
+                workspace, project.id, result, label, timestamp=end, tags=[spec.name, *tags]
+            )
+            snapshot_ids += (estimated,) if estimated else ()
             project_id = str(project.id)
             if labels is not None:
                 promoted = labels.promoted_at is not None and (

@@ -8,7 +8,11 @@ tested in milliseconds. The rules, in order of precedence:
    p-value methods, only the columns Benjamini-Hochberg rejects at ``fdr.alpha`` count.
 3. Input drift = drift share at or above ``drift.drift_share``, or any critical feature.
 4. A realized-performance drop beyond ``performance.max_drop`` asks for a retrain on its
-   own: concept drift shows in labels, not in inputs, and needs no persistence. Only the
+   own: concept drift shows in labels, not in inputs, and needs no persistence.
+   4b. An *estimated* drop (CBPE, DLE; no labels yet) beyond
+   ``performance.estimated.max_drop`` alerts at medium severity
+   (``estimated_performance_drop``), so people can act before labels arrive; the realized
+   drop, once labels confirm it, is critical and asks for the retrain. Only the
    champion's own predictions are judged, against the champion's validation metrics;
    other versions' realized performance (a predecessor's predictions still maturing after
    a promotion) is reported in the reasons and never alarms: a retrain replaces the
@@ -344,6 +348,7 @@ def decide_action(
         what = "the score" if len(result.predictions) == 1 else "the prediction column"
         found.add("prediction_drift", "low", f"{what} {'; '.join(scores)}")
     performance_drop = _performance(result, spec, found)
+    _estimated(result, spec, found, confirmed=performance_drop)
     _other_versions(result, found)
     for note in result.notes:
         found.note(note)
@@ -593,6 +598,38 @@ def _performance(result: DriftResult, spec: ModelSpec, found: _Findings) -> bool
         else:
             found.note(f"{cohort}realized {metric} {realized:.3f}{whose} (validation {base:.3f})")
     return dropped
+
+
+def _estimated(result: DriftResult, spec: ModelSpec, found: _Findings, *, confirmed: bool) -> None:
+    """Add the estimated-performance findings (rule 4b): an estimated metric worse than
+    the champion's validation value by more than ``performance.estimated.max_drop``
+    alerts at medium severity (trigger ``estimated_performance_drop``), below a realized
+    drop; a realized drop in the same window (``confirmed``) is the critical finding and
+    the estimate is only noted. The labelled window's estimate is noted next to its
+    realized value."""
+    rules = spec.monitoring.performance.estimated
+    est = result.estimated
+    if est is not None:
+        whose = f" of champion v{est.version}" if est.version else ""
+        for metric in est.metrics:
+            drop, allowed = est.drop(metric), rules.max_drop.get(metric)
+            text = f"{est.text(metric)}{whose} on {est.rows:,} predictions without labels"
+            if drop is not None and allowed is not None and drop > allowed and not confirmed:
+                worse = "below" if est.higher(metric) else "above"
+                found.add(
+                    "estimated_performance_drop",
+                    "medium",
+                    f"performance: {text} is {drop:.3f} {worse} the champion's validation "
+                    f"{est.reference[metric]:.3f} (allowed {allowed:g} worse; {est.method} "
+                    "estimate, blind to concept drift; realized performance confirms once "
+                    "labels mature)",
+                )
+            else:
+                found.note(text)
+    matured = result.estimated_labelled
+    if matured is not None and matured.realized:
+        shown = "; ".join(matured.text(m) for m in matured.metrics if m in matured.realized)
+        found.note(f"labelled window ({matured.rows:,} predictions): {shown}")
 
 
 def _other_versions(result: DriftResult, found: _Findings) -> None:

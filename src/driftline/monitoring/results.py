@@ -298,6 +298,96 @@ class JointDrift:
         )
 
 
+@dataclass(frozen=True)
+class EstimatedPerformance:
+    """Performance of the champion's predictions estimated without labels (CBPE for
+    classifiers, DLE for regressions; :mod:`driftline.tasks.estimation`).
+
+    ``metrics`` are the estimates on ``rows`` predictions, ``lower`` / ``upper`` their
+    band (``sigmas`` sampling errors at that many rows), ``reference`` the realized
+    validation values the estimator was fitted next to (what a drop is measured from),
+    ``confusion`` the expected confusion matrix as shares of the rows (CBPE only), and
+    ``realized`` the realized metrics of the same rows once their labels matured (empty
+    for the monitored window, whose labels have not arrived).
+    """
+
+    method: str
+    rows: int
+    metrics: dict[str, float]
+    lower: dict[str, float]
+    upper: dict[str, float]
+    reference: dict[str, float]
+    higher_is_better: dict[str, bool] = field(default_factory=dict)
+    confusion: dict[str, float] = field(default_factory=dict)
+    realized: dict[str, float] = field(default_factory=dict)
+    version: str | None = None
+    sigmas: float = 3.0
+
+    def higher(self, metric: str) -> bool:
+        """Whether a larger ``metric`` is better."""
+        return self.higher_is_better.get(metric, True)
+
+    def drop(self, metric: str) -> float | None:
+        """How far the estimate of ``metric`` is worse than the validation value, in the
+        metric's direction (negative = better); None when either is missing."""
+        value, base = self.metrics.get(metric), self.reference.get(metric)
+        if value is None or base is None or value != value or base != base:
+            return None
+        worse = base - value
+        return worse if self.higher(metric) else -worse
+
+    def text(self, metric: str) -> str:
+        """``estimated roc_auc 0.710 [0.690, 0.730]`` plus ``, realized 0.700`` once known."""
+        value = self.metrics[metric]
+        lo, hi = self.lower.get(metric, float("nan")), self.upper.get(metric, float("nan"))
+        shown = f"estimated {metric} {value:.3f} [{lo:.3f}, {hi:.3f}]"
+        if metric in self.realized:
+            shown += f", realized {self.realized[metric]:.3f}"
+        return shown
+
+    def covers(self, metric: str) -> bool | None:
+        """Whether the band holds the realized value (None before labels matured)."""
+        if metric not in self.realized or metric not in self.lower:
+            return None
+        return self.lower[metric] <= self.realized[metric] <= self.upper[metric]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "rows": self.rows,
+            "metrics": dict(self.metrics),
+            "lower": dict(self.lower),
+            "upper": dict(self.upper),
+            "reference": dict(self.reference),
+            "higher_is_better": dict(self.higher_is_better),
+            "confusion": dict(self.confusion),
+            "realized": dict(self.realized),
+            "version": self.version,
+            "sigmas": self.sigmas,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EstimatedPerformance:
+        """The inverse of :meth:`to_dict`."""
+
+        def floats(key: str) -> dict[str, float]:
+            return {k: float(v) for k, v in (data.get(key) or {}).items()}
+
+        return cls(
+            method=str(data["method"]),
+            rows=int(data["rows"]),
+            metrics=floats("metrics"),
+            lower=floats("lower"),
+            upper=floats("upper"),
+            reference=floats("reference"),
+            higher_is_better={k: bool(v) for k, v in (data.get("higher_is_better") or {}).items()},
+            confusion=floats("confusion"),
+            realized=floats("realized"),
+            version=data.get("version"),
+            sigmas=float(data.get("sigmas", 3.0)),
+        )
+
+
 def _default_p_value(method: str) -> bool:
     entry = ENGINES.get(DEFAULT_ENGINE).methods.get(method)
     return entry is not None and entry.p_value
@@ -377,6 +467,9 @@ class DriftResult:
     ``notes`` say what the check left out and why (e.g. rows no known model made).
     ``segments`` holds the per-segment checks and ``multivariate`` the domain-classifier
     check when the spec turns them on (``monitoring.segments``, ``monitoring.multivariate``).
+    ``estimated`` is the champion's performance on the window estimated without labels;
+    ``estimated_labelled`` the same estimate on the rows realized performance scored,
+    with their realized metrics beside it (how well the estimator tracks).
     """
 
     columns: tuple[ColumnDrift, ...]
@@ -396,6 +489,8 @@ class DriftResult:
     extra_predictions: tuple[ColumnDrift, ...] = ()
     segments: SegmentReport | None = None
     multivariate: JointDrift | None = None
+    estimated: EstimatedPerformance | None = None
+    estimated_labelled: EstimatedPerformance | None = None
 
     @property
     def drifted_columns(self) -> list[str]:
@@ -441,5 +536,9 @@ class DriftResult:
             notes=list(self.notes),
             segments=self.segments.to_dict() if self.segments else None,
             multivariate=self.multivariate.to_dict() if self.multivariate else None,
+            estimated=self.estimated.to_dict() if self.estimated else None,
+            estimated_labelled=(
+                self.estimated_labelled.to_dict() if self.estimated_labelled else None
+            ),
         )
         return out

@@ -14,6 +14,10 @@ drifted columns that counted, the retrain reason and the change point; NULL for 
 stored before it (they load with no columns, reason or change point). It also holds the
 per-segment checks (``segments``) and the domain-classifier check (``multivariate``) when the
 spec turned them on (no migration: runs stored before load with neither).
+
+``estimated_json`` (migration 0007) keeps the champion's performance estimated without
+labels: ``window`` on the monitored window, ``labelled`` on the labelled window next to
+its realized metrics; NULL when nothing was estimated.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from driftline.monitoring.policy import Decision, PastRun
 from driftline.monitoring.results import (
     ColumnDrift,
     DriftResult,
+    EstimatedPerformance,
     JointDrift,
     RealizedPerformance,
     SegmentReport,
@@ -73,6 +78,19 @@ class StoredRun:
     change_point: datetime | None = None
     segments: SegmentReport | None = None
     multivariate: JointDrift | None = None
+    estimated: dict[str, Any] | None = None
+
+    @property
+    def estimated_window(self) -> EstimatedPerformance | None:
+        """The champion's performance on the monitored window, estimated without labels."""
+        found = (self.estimated or {}).get("window")
+        return EstimatedPerformance.from_dict(found) if found else None
+
+    @property
+    def estimated_labelled(self) -> EstimatedPerformance | None:
+        """The estimate on the labelled window, with its realized metrics beside it."""
+        found = (self.estimated or {}).get("labelled")
+        return EstimatedPerformance.from_dict(found) if found else None
 
     @property
     def realized(self) -> RealizedPerformance | None:
@@ -165,6 +183,7 @@ def record_run(
         "error": error,
         "engine": result.engine if result is not None else None,
         "created_at": utc_datetime(created_at or utc_now()),
+        "estimated_json": _estimated_json(result),
         "decision_json": json.dumps(
             {
                 "drifted_columns": list(decision.drifted_columns),
@@ -211,6 +230,18 @@ def record_run(
     return run_id
 
 
+def _estimated_json(result: DriftResult | None) -> str | None:
+    if result is None or (result.estimated is None and result.estimated_labelled is None):
+        return None
+    window, labelled = result.estimated, result.estimated_labelled
+    return json.dumps(
+        {
+            "window": window.to_dict() if window else None,
+            "labelled": labelled.to_dict() if labelled else None,
+        }
+    )
+
+
 def _stored(row: Any) -> StoredRun:
     detail = json.loads(row.decision_json) if row.decision_json else {}
     change = detail.get("change_point")
@@ -246,6 +277,7 @@ def _stored(row: Any) -> StoredRun:
         multivariate=(
             JointDrift.from_dict(detail["multivariate"]) if detail.get("multivariate") else None
         ),
+        estimated=json.loads(row.estimated_json) if row.estimated_json else None,
     )
 
 

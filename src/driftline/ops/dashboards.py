@@ -10,15 +10,20 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from driftline.config.errors import SpecError
 from driftline.specs import ModelSpec
+
+if TYPE_CHECKING:
+    from driftline.monitoring.results import DriftResult
 
 PANEL_TAB = "Monitoring"
 
@@ -256,6 +261,66 @@ def model_project(workspace: Any, spec: ModelSpec) -> tuple[Any, bool]:
         spec.name, description=f"driftline monitoring of {spec.name}"
     )
     return project, True
+
+
+def estimate_values(result: DriftResult) -> dict[str, float]:
+    """The values of a run's estimated performance the dashboards plot, by series name:
+    ``estimated_<metric>`` with ``_lower`` / ``_upper`` (the band) on the monitored window,
+    and ``labelled_estimated_<metric>`` beside ``labelled_realized_<metric>`` on the
+    labelled window once its labels matured."""
+    values: dict[str, float] = {}
+    now, matured = result.estimated, result.estimated_labelled
+    if now is not None:
+        for metric, value in now.metrics.items():
+            values[f"estimated_{metric}"] = value
+            if metric in now.lower:
+                values[f"estimated_{metric}_lower"] = now.lower[metric]
+                values[f"estimated_{metric}_upper"] = now.upper[metric]
+    if matured is not None:
+        for metric, value in matured.realized.items():
+            values[f"labelled_estimated_{metric}"] = matured.metrics[metric]
+            values[f"labelled_realized_{metric}"] = value
+    return values
+
+
+def estimate_snapshot(
+    result: DriftResult, *, timestamp: datetime | None, tags: Sequence[str] = ()
+) -> Any | None:
+    """A run's estimated performance (:func:`estimate_values`) as an Evidently snapshot of
+    one row holding each value, read back by ``MeanValue`` with the series name as its
+    column (what the estimate panels of ``dashboards/*.yaml`` plot); None when the run
+    estimated nothing. The estimates are driftline's (CBPE, DLE): Evidently only carries
+    them to the dashboard."""
+    import pandas as pd
+    from evidently import DataDefinition, Dataset, Report
+    from evidently.metrics import MeanValue
+
+    values = estimate_values(result)
+    if not values:
+        return None
+    definition = DataDefinition(numerical_columns=list(values))
+    data = Dataset.from_pandas(pd.DataFrame([values]), data_definition=definition)
+    return Report([MeanValue(column=c) for c in values]).run(
+        data, None, timestamp=timestamp, tags=[*tags, "estimated"]
+    )
+
+
+def add_estimate_snapshot(
+    workspace: Any,
+    project_id: Any,
+    result: DriftResult,
+    name: str,
+    *,
+    timestamp: datetime | None,
+    tags: Sequence[str] = (),
+) -> str | None:
+    """Add :func:`estimate_snapshot` to the model's project; its id, or None when the
+    run estimated nothing."""
+    snapshot = estimate_snapshot(result, timestamp=timestamp, tags=tags)
+    if snapshot is None:
+        return None
+    ref = workspace.add_run(project_id, snapshot, include_data=False, name=f"{name} estimated")
+    return str(ref.id)
 
 
 def sync_dashboard(workspace_dir: Path, dashboards_dir: Path, spec: ModelSpec) -> SyncResult:

@@ -135,6 +135,39 @@ def _default_drops() -> dict[str, float]:
     return {"roc_auc": 0.05, "pr_auc": 0.10}
 
 
+class EstimatedPerformanceRules(Section):
+    """Performance estimated before labels arrive (CBPE for binary classification, DLE
+    for regression), from the estimator stored with the champion's baseline."""
+
+    enabled: bool = Field(
+        default=True, description="Estimate the champion's performance on each window."
+    )
+    max_drop: dict[str, float] = Field(
+        default_factory=dict,
+        description="Largest tolerated worsening of each estimated metric against the "
+        "champion's validation value, in the metric's units and direction (as "
+        "performance.max_drop). Beyond it the window alerts at medium severity "
+        "(trigger estimated_performance_drop), below a realized drop (critical, retrain). "
+        "Keys: the task's estimated metrics (binary_classification: roc_auc, pr_auc, "
+        "accuracy; regression: mae, rmse). Empty (the default): estimates are shown and "
+        "stored, never acted on.",
+    )
+    band_sigmas: float = Field(
+        default=3.0,
+        gt=0,
+        description="Half-width of the confidence band in sampling errors of the "
+        "metric at the window's size (3, as NannyML).",
+    )
+
+    @field_validator("max_drop")
+    @classmethod
+    def _drops_positive(cls, value: dict[str, float]) -> dict[str, float]:
+        bad = [k for k, v in value.items() if not 0 < v < float("inf")]
+        if bad:
+            raise ValueError(f"drops must be positive numbers (check {bad})")
+        return value
+
+
 class Performance(Section):
     """Realized performance, once labels have matured (concept drift shows only here)."""
 
@@ -169,6 +202,12 @@ class Performance(Section):
         "matured (label_delay_days after the cohort's end) by the monitored window's end, "
         "instead of the rolling `window`. For long label delays (a 365-day lifetime "
         "value): a cohort is judged whole, never with censored labels.",
+    )
+
+    estimated: EstimatedPerformanceRules = Field(
+        default_factory=EstimatedPerformanceRules,
+        description="Performance estimated without labels, before they mature (CBPE, "
+        "DLE); blind to concept drift.",
     )
 
     @field_validator("max_drop")

@@ -227,6 +227,15 @@ class ModelSpec(Section):
                 f"{'is not a metric' if len(stray) == 1 else 'are not metrics'} that task "
                 f"{task.name} watches; choose from {', '.join(task.watched_metrics)}"
             )
+        estimated = self.monitoring.performance.estimated.max_drop
+        stray = [k for k in estimated if k not in task.estimated_metrics]
+        if stray:
+            allowed = ", ".join(task.estimated_metrics) or "none: it estimates nothing"
+            problems.append(
+                f"monitoring.performance.estimated.max_drop: {', '.join(map(repr, stray))} "
+                f"{'is not a metric' if len(stray) == 1 else 'are not metrics'} that task "
+                f"{task.name} estimates; choose from {allowed}"
+            )
         if problems:
             raise ValueError("\n".join(problems))
         return self

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-    from driftline.monitoring.results import RealizedPerformance
+    from driftline.monitoring.results import EstimatedPerformance, RealizedPerformance
     from driftline.specs.model import ModelSection
     from driftline.tasks.figures import GateFigure
 
@@ -94,6 +94,9 @@ class Task(ABC):
       a trainer's model or an adopted model without it is refused;
     - ``options_model``: the :class:`TaskOptions` subclass that validates the spec's
       ``model.task_options`` (the default accepts none);
+    - ``estimated_metrics``: the metrics :meth:`estimate` returns without labels, the
+      allowed keys of ``monitoring.performance.estimated.max_drop`` (empty: the task
+      estimates nothing, :meth:`fit_estimator` says why);
     - ``default_primary_metric`` / ``default_max_drop``: what a spec of this task gets when
       it leaves ``promotion.primary_metric`` / ``monitoring.performance.max_drop`` out
       (None: the sections' own defaults, binary classification's).
@@ -119,6 +122,7 @@ class Task(ABC):
     options_model: ClassVar[type[TaskOptions]] = TaskOptions
     default_primary_metric: ClassVar[str | None] = None
     default_max_drop: ClassVar[Mapping[str, float] | None] = None
+    estimated_metrics: ClassVar[tuple[str, ...]] = ()
 
     @property
     def options(self) -> TaskOptions:
@@ -309,6 +313,46 @@ class Task(ABC):
     ) -> str | None:
         """Why realized performance holds too little to compare with the baseline (the
         note a monitor run shows), or None when it can be judged."""
+
+    # -- monitoring: performance estimated before labels arrive --------------------------------
+
+    def fit_estimator(
+        self,
+        model: ModelSection,
+        features: pd.DataFrame,
+        schema: Mapping[str, str],
+        y: np.ndarray,
+        scores: np.ndarray,
+        *,
+        seed: int = 0,
+    ) -> dict[str, Any]:
+        """The performance estimator of a champion, fitted at baseline capture on its
+        validation rows (``features``: the ``schema`` columns, n rows; ``y``: the labels as
+        :meth:`typed_labels` gives them; ``scores``: what :meth:`score` returned), as
+        JSON-ready values stored with the baseline (never pickle). Default: no estimator,
+        ``{"method": None, "reason": ...}`` (the reason is shown where estimates would be).
+        Raises DataError when the rows cannot fit one (the caller stores the reason)."""
+        return {
+            "method": None,
+            "reason": f"task {self.name} has no performance estimator: only realized "
+            "performance is measured, once labels mature",
+        }
+
+    def estimate(
+        self,
+        estimator: Mapping[str, Any],
+        model: ModelSection,
+        window: pd.DataFrame,
+        *,
+        sigmas: float,
+    ) -> EstimatedPerformance:
+        """``estimated_metrics`` of a window of predictions (its prediction columns and,
+        for estimators that read them, its features) under an estimator from
+        :meth:`fit_estimator`, each with a band of ``sigmas`` sampling errors. Raises
+        DataError when the window lacks what the estimator reads or has no usable row."""
+        from driftline.config.errors import DataError
+
+        raise DataError(f"task {self.name} has no performance estimator")
 
     # -- promotion ----------------------------------------------------------------------------
 

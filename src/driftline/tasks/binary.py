@@ -24,7 +24,8 @@ from driftline.tasks.resampling import paired_interval, tie_groups
 if TYPE_CHECKING:
     import pandas as pd
 
-    from driftline.monitoring.results import RealizedPerformance
+    from driftline.monitoring.results import EstimatedPerformance, RealizedPerformance
+    from driftline.specs.model import ModelSection
     from driftline.tasks.figures import GateFigure
 
 _EPS = 1e-15
@@ -199,6 +200,28 @@ def paired_bootstrap(
     )
 
 
+def resampled_metrics(
+    y: np.ndarray, s: np.ndarray
+) -> dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]]:
+    """ROC AUC, PR AUC and accuracy of scores ``s`` for labels ``y`` under resampling
+    weights, vectorised (the weighted metrics of the paired bootstrap): what CBPE's
+    sampling error is measured with (:func:`driftline.tasks.estimation.sampling_sigmas`)."""
+    from driftline.tasks.estimation import THRESHOLD
+
+    def ranking(fn: Callable[..., np.ndarray]) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+        return lambda idx, w: fn(y[idx].astype(float), *tie_groups(s[idx]), w)
+
+    def accuracy(idx: np.ndarray, w: np.ndarray) -> np.ndarray:
+        right = ((s[idx] >= THRESHOLD) == (y[idx] == 1)).astype(float)
+        return (w @ right) / w.sum(axis=1)
+
+    return {
+        "roc_auc": ranking(_weighted_roc_auc),
+        "pr_auc": ranking(_weighted_average_precision),
+        "accuracy": accuracy,
+    }
+
+
 class BinaryClassification(Task):
     """A model that scores the probability of the positive class of a 0/1 label."""
 
@@ -211,6 +234,7 @@ class BinaryClassification(Task):
     watched_metrics = ("roc_auc", "pr_auc")
     calibration_metric = "ece"
     prediction_method = "predict_proba"
+    estimated_metrics = ("roc_auc", "pr_auc", "accuracy")
 
     def label_problems(self, labels: pd.Series) -> list[RowProblem]:
         """Labels other than 0 and 1 (a missing label too)."""
@@ -305,6 +329,56 @@ class BinaryClassification(Task):
                 f"{min_positives} of each class"
             )
         return None
+
+    def fit_estimator(
+        self,
+        model: ModelSection,
+        features: pd.DataFrame,
+        schema: Mapping[str, str],
+        y: np.ndarray,
+        scores: np.ndarray,
+        *,
+        seed: int = 0,
+    ) -> dict[str, Any]:
+        """CBPE (:func:`driftline.tasks.estimation.fit_cbpe`): the scores' calibration on
+        the validation rows, their realized metrics and sampling sigmas. Reads no feature."""
+        from driftline.tasks.estimation import fit_cbpe
+
+        y, scores = np.asarray(y, dtype=int), np.asarray(scores, dtype=float)
+        return fit_cbpe(y, scores, resampled=resampled_metrics(y, scores), seed=seed)
+
+    def estimate(
+        self,
+        estimator: Mapping[str, Any],
+        model: ModelSection,
+        window: pd.DataFrame,
+        *,
+        sigmas: float,
+    ) -> EstimatedPerformance:
+        """Expected ROC AUC, PR AUC and accuracy (and the expected confusion matrix) of the
+        window's scores by CBPE (:mod:`driftline.tasks.estimation`); rows without a
+        numeric score are left out. DataError without the score column or any score."""
+        import pandas as pd
+
+        from driftline.config.errors import DataError
+        from driftline.tasks.estimation import estimate_cbpe, estimated_performance
+
+        if estimator.get("method") != "cbpe":
+            raise DataError(f"the baseline's estimator is {estimator.get('method')!r}, not cbpe")
+        if model.prediction not in window.columns:
+            raise DataError(f"CBPE needs the score column {model.prediction!r}")
+        scores = pd.to_numeric(window[model.prediction], errors="coerce").dropna().to_numpy()
+        if scores.size == 0:
+            raise DataError("CBPE found no score to estimate from")
+        return estimated_performance(
+            estimator,
+            estimate_cbpe(estimator, scores),
+            self.estimated_metrics,
+            int(scores.size),
+            sigmas=sigmas,
+            higher_is_better={m: True for m in self.estimated_metrics},
+            bounds=(0.0, 1.0),
+        )
 
     def segment_gateable(self, rows: int, positives: int) -> bool:
         """Both classes present: ranking metrics are defined."""

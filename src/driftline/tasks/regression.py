@@ -51,7 +51,8 @@ from driftline.tasks.resampling import multinomial_counts, paired_interval, tie_
 if TYPE_CHECKING:
     import pandas as pd
 
-    from driftline.monitoring.results import RealizedPerformance
+    from driftline.monitoring.results import EstimatedPerformance, RealizedPerformance
+    from driftline.specs.model import ModelSection
     from driftline.tasks.figures import GateFigure
 
 #: Predictions are floored here for the deviance when ``deviance_power >= 1`` (undefined
@@ -376,6 +377,7 @@ class Regression(Task):
     watched_metrics = ("mae", "rmse", "wape", "gini")
     calibration_metric = "calibration_error"
     prediction_method = "predict"
+    estimated_metrics = ("mae", "rmse")
     options_model = RegressionOptions
 
     @property
@@ -523,6 +525,55 @@ class Regression(Task):
                 f"{min_labelled_rows} with matured values that are not all equal"
             )
         return None
+
+    def fit_estimator(
+        self,
+        model: ModelSection,
+        features: pd.DataFrame,
+        schema: Mapping[str, str],
+        y: np.ndarray,
+        scores: np.ndarray,
+        *,
+        seed: int = 0,
+    ) -> dict[str, Any]:
+        """DLE (:func:`driftline.tasks.estimation.fit_dle`): boosting models of the
+        absolute and squared error from the features and the prediction."""
+        from driftline.tasks.estimation import fit_dle
+
+        return fit_dle(features, schema, y, scores, prediction=model.prediction, seed=seed)
+
+    def estimate(
+        self,
+        estimator: Mapping[str, Any],
+        model: ModelSection,
+        window: pd.DataFrame,
+        *,
+        sigmas: float,
+    ) -> EstimatedPerformance:
+        """Expected MAE and RMSE of the window by DLE (:mod:`driftline.tasks.estimation`)
+        from its features and predictions; rows without a numeric prediction are left
+        out. DataError when a column DLE reads is missing or no row has a prediction."""
+        import pandas as pd
+
+        from driftline.config.errors import DataError
+        from driftline.tasks.estimation import estimate_dle, estimated_performance
+
+        if estimator.get("method") != "dle":
+            raise DataError(f"the baseline's estimator is {estimator.get('method')!r}, not dle")
+        if model.prediction not in window.columns:
+            raise DataError(f"DLE needs the prediction column {model.prediction!r}")
+        rows = window[pd.to_numeric(window[model.prediction], errors="coerce").notna()]
+        if rows.empty:
+            raise DataError("DLE found no prediction to estimate from")
+        return estimated_performance(
+            estimator,
+            estimate_dle(estimator, rows),
+            self.estimated_metrics,
+            len(rows),
+            sigmas=sigmas,
+            higher_is_better={m: False for m in self.estimated_metrics},
+            bounds=(0.0, float("inf")),
+        )
 
     def segment_gateable(self, rows: int, positives: int) -> bool:
         """At least two rows (error metrics are defined; the Gini needs some value)."""

@@ -1,0 +1,280 @@
+"""Performance estimated without labels: CBPE and DLE against realized values on
+simulator scenarios, the stored representations, and the policy's estimated-drop rule."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from driftline.config.errors import SpecError
+from driftline.data.store import Store
+from driftline.devtools.simulate import CATEGORICAL, NUMERICAL, simulate, simulate_customer_ltv
+from driftline.monitoring.policy import decide_action
+from driftline.monitoring.results import (
+    ColumnDrift,
+    DriftResult,
+    EstimatedPerformance,
+    RealizedPerformance,
+)
+from driftline.monitoring.runs import list_runs, record_run
+from driftline.specs import load_spec, parse_spec
+from driftline.tasks import TASKS
+from driftline.tasks.estimation import (
+    _encode,
+    _export_boosting,
+    boosting_predict,
+    calibrate,
+    fit_calibration,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+BINARY_SPEC = ROOT / "monitors" / "purchase_propensity.yaml"
+END = datetime(2026, 9, 20, tzinfo=UTC)
+FIT_DAYS = 3
+WINDOWS = 20
+
+
+def _days(frame: pd.DataFrame) -> pd.Series:
+    return (frame["event_ts"] - frame["event_ts"].min()).dt.days
+
+
+def _coverage(found: list[EstimatedPerformance], realized: list[dict[str, float]]) -> dict:
+    """Per metric: the share of windows whose realized value lies in the band."""
+    out = {}
+    for metric in found[0].metrics:
+        inside = [
+            replace(e, realized={metric: r[metric]}).covers(metric)
+            for e, r in zip(found, realized, strict=True)
+        ]
+        out[metric] = float(np.mean(inside))
+    return out
+
+
+# -- CBPE ----------------------------------------------------------------------------------
+
+
+def _binary_windows(scenario: str) -> tuple[list[EstimatedPerformance], list[dict[str, float]]]:
+    """CBPE fitted on the first days of a scenario (the simulator's score as the model),
+    then one estimate per later day next to the day's realized metrics."""
+    sim = simulate(
+        scenario, days=FIT_DAYS + WINDOWS, rows_per_day=1500, seed=7, change_day=FIT_DAYS
+    )
+    rows = sim.predictions.merge(sim.labels[["request_id", "purchased_7d"]], on="request_id")
+    day = _days(rows)
+    task = TASKS.get("binary_classification")
+    model = load_spec(BINARY_SPEC).model
+    fit = rows[day < FIT_DAYS]
+    estimator = task.fit_estimator(
+        model, fit, {}, fit["purchased_7d"].to_numpy(), fit["score"].to_numpy()
+    )
+    estimator = json.loads(json.dumps(estimator))  # as stored: plain JSON
+    found, realized = [], []
+    for k in range(FIT_DAYS, FIT_DAYS + WINDOWS):
+        window = rows[day == k]
+        found.append(task.estimate(estimator, model, window.drop(columns="purchased_7d"), sigmas=3))
+        y, s = window["purchased_7d"].to_numpy(), window["score"].to_numpy()
+        from driftline.tasks.estimation import realized_binary
+
+        realized.append(realized_binary(y, s))
+    return found, realized
+
+
+def test_cbpe_tracks_realized_performance_under_covariate_shift() -> None:
+    """channel_shift moves who arrives (paid-social newcomers grow to half the traffic)
+    but not how a visitor's features relate to a purchase: the realized ROC AUC, PR AUC
+    and accuracy lie inside the estimate's band in at least 90% of the daily windows."""
+    found, realized = _binary_windows("channel_shift")
+    coverage = _coverage(found, realized)
+    assert all(share >= 0.9 for share in coverage.values()), coverage
+    first, last = found[0], found[-1]
+    assert first.method == "cbpe" and first.rows > 1000
+    assert set(first.confusion) == {"tp", "fp", "fn", "tn"}
+    assert sum(first.confusion.values()) == pytest.approx(1.0)
+    # the shift is visible to the estimate: the mix moved the expected accuracy
+    assert abs(last.metrics["accuracy"] - first.metrics["accuracy"]) > 0.01
+
+
+def test_cbpe_is_blind_to_concept_drift() -> None:
+    """What the README says: when P(y | x) changes, the estimate stays where validation
+    left it while the realized ROC AUC falls out of its band."""
+    found, realized = _binary_windows("concept_drift")
+    assert _coverage(found, realized)["roc_auc"] < 0.2
+    assert (
+        np.mean([e.metrics["roc_auc"] for e in found])
+        > np.mean([r["roc_auc"] for r in realized]) + 0.05
+    )
+
+
+def test_calibration_is_isotonic_for_many_rows_and_platt_for_few() -> None:
+    rng = np.random.default_rng(0)
+    scores = rng.uniform(0, 1, 3000)
+    logit = np.log(scores / (1 - scores))
+    truth = 1 / (1 + np.exp(-(2 * logit - 1)))  # over-confident and shifted scores
+    y = (rng.uniform(0, 1, 3000) < truth).astype(int)
+    many, few = fit_calibration(y, scores), fit_calibration(y[:400], scores[:400])
+    assert (many["kind"], few["kind"]) == ("isotonic", "platt")
+    probe = np.array([0.2, 0.5, 0.9])
+    expected = 1 / (1 + np.exp(-(2 * np.log(probe / (1 - probe)) - 1)))
+    for fitted in (many, few):
+        calibrated = calibrate(json.loads(json.dumps(fitted)), probe)
+        assert np.all(np.diff(calibrated) > 0)
+        assert calibrated == pytest.approx(expected, abs=0.08)
+
+
+# -- DLE -----------------------------------------------------------------------------------
+
+
+def test_exported_trees_predict_what_scikit_learn_predicts() -> None:
+    from sklearn.ensemble import GradientBoostingRegressor
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(800, 4)).astype(np.float32)
+    target = np.abs(x[:, 0]) + (x[:, 1] > 0.3) + rng.normal(0, 0.1, 800)
+    model = GradientBoostingRegressor(n_estimators=20, max_depth=3, random_state=0).fit(x, target)
+    exported = json.loads(json.dumps(_export_boosting(model)))
+    assert boosting_predict(exported, x) == pytest.approx(model.predict(x), rel=1e-9, abs=1e-9)
+
+
+def test_dle_encoding_gives_unknown_and_missing_categories_their_own_code() -> None:
+    encoder = {"numerical": {"n": 2.0}, "categorical": {"c": ["a", "b"]}}
+    frame = pd.DataFrame({"n": [1.0, None, 3.0], "c": ["b", None, "zzz"]})
+    assert _encode(encoder, frame).tolist() == [[1.0, 1.0], [2.0, -1.0], [3.0, -1.0]]
+
+
+def _ltv_spec() -> Any:
+    return load_spec(ROOT / "monitors" / "customer_ltv.yaml")
+
+
+def test_dle_tracks_realized_mae_and_rmse_under_covariate_shift() -> None:
+    """customer_ltv under channel_shift: DLE fitted on the first days estimates each later
+    day's MAE and RMSE; the realized values lie in the band in at least 90% of windows."""
+    spec = _ltv_spec()
+    sim = simulate_customer_ltv("channel_shift", days=FIT_DAYS + WINDOWS, rows_per_day=1500, seed=5)
+    target = spec.model.target
+    rows = sim.predictions.merge(sim.labels[["request_id", target]], on="request_id")
+    day = _days(rows)
+    task = TASKS.get("regression").configure(spec.model.task_options)
+    fit = rows[day < FIT_DAYS]
+    schema = {**dict.fromkeys(NUMERICAL, "numerical"), **dict.fromkeys(CATEGORICAL, "categorical")}
+    schema = {c: t for c, t in schema.items() if c in spec.column_types}
+    predictions = fit[spec.model.prediction].to_numpy()
+    estimator = task.fit_estimator(spec.model, fit, schema, fit[target].to_numpy(), predictions)
+    estimator = json.loads(json.dumps(estimator))
+    found, realized = [], []
+    for k in range(FIT_DAYS, FIT_DAYS + WINDOWS):
+        window = rows[day == k]
+        found.append(task.estimate(estimator, spec.model, window.drop(columns=target), sigmas=3))
+        error = window[target].to_numpy() - window[spec.model.prediction].to_numpy()
+        realized.append(
+            {"mae": float(np.abs(error).mean()), "rmse": float(np.sqrt((error**2).mean()))}
+        )
+    coverage = _coverage(found, realized)
+    assert all(share >= 0.9 for share in coverage.values()), coverage
+    assert found[0].method == "dle" and not found[0].higher("mae")
+
+
+def test_multiclass_stores_why_it_estimates_nothing() -> None:
+    task = TASKS.get("multiclass_classification")
+    found = task.fit_estimator(None, pd.DataFrame(), {}, np.array([]), np.array([]))  # type: ignore[arg-type]
+    assert found["method"] is None and "multiclass" in found["reason"]
+    assert task.estimated_metrics == ()
+
+
+# -- spec and policy -----------------------------------------------------------------------
+
+
+def _spec(**estimated: Any) -> Any:
+    data = load_spec(BINARY_SPEC).model_dump(exclude={"source"}, mode="json")
+    data["model"]["features"] = {"numerical": ["a"], "categorical": []}
+    data["model"]["segments"] = []
+    data["monitoring"] = {"min_rows": 100, "performance": {"estimated": estimated}}
+    return parse_spec(data)
+
+
+def test_estimated_max_drop_keys_are_the_tasks_estimated_metrics() -> None:
+    assert _spec(max_drop={"accuracy": 0.05}).monitoring.performance.estimated.max_drop
+    with pytest.raises(SpecError, match="'log_loss' is not a metric that task"):
+        _spec(max_drop={"log_loss": 0.05})
+
+
+def _result(estimate: float, realized: float | None = None) -> DriftResult:
+    est = EstimatedPerformance(
+        method="cbpe",
+        rows=2000,
+        metrics={"roc_auc": estimate},
+        lower={"roc_auc": estimate - 0.03},
+        upper={"roc_auc": estimate + 0.03},
+        reference={"roc_auc": 0.70},
+        higher_is_better={"roc_auc": True},
+        version="3",
+    )
+    perf = None
+    if realized is not None:
+        perf = RealizedPerformance(2000, 400, {"roc_auc": realized}, {"roc_auc": 0.70})
+    return DriftResult(
+        columns=(ColumnDrift("a", "numerical", "wasserstein", 0.01, 0.1, False),),
+        drift_share=0.0,
+        drift_share_threshold=0.5,
+        dataset_drift=False,
+        prediction=None,
+        quality=(),
+        performance=perf,
+        rows_reference=5000,
+        rows_current=2000,
+        engine="test",
+        estimated=est,
+    )
+
+
+def test_an_estimated_drop_alerts_at_medium_and_the_realized_drop_escalates() -> None:
+    spec = _spec(max_drop={"roc_auc": 0.05})
+    early = decide_action(_result(0.61), spec, [], window_end=END)
+    assert (early.action, early.severity) == ("alert", "medium")
+    assert early.triggers == ("estimated_performance_drop",)
+    assert early.retrain_reason is None
+    reason = next(r for r in early.reasons if r.startswith("performance: estimated roc_auc"))
+    assert "0.610 [0.580, 0.640]" in reason and "0.090 below" in reason
+
+    confirmed = decide_action(_result(0.61, realized=0.60), spec, [], window_end=END)
+    assert (confirmed.action, confirmed.severity) == ("retrain", "critical")
+    assert confirmed.retrain_reason == "performance"
+    assert "estimated_performance_drop" not in confirmed.triggers
+
+
+def test_an_estimate_within_the_allowed_drop_or_without_a_rule_is_only_noted() -> None:
+    within = decide_action(_result(0.68), _spec(max_drop={"roc_auc": 0.05}), [], window_end=END)
+    no_rule = decide_action(_result(0.50), _spec(), [], window_end=END)
+    for decision in (within, no_rule):
+        assert (decision.action, decision.status) == ("none", "ok")
+        assert any(r.startswith("estimated roc_auc") for r in decision.reasons)
+
+
+def test_estimates_are_stored_with_the_run_and_read_back(store: Store) -> None:
+    """On SQLite and PostgreSQL (migration 0007): the window's estimate and the labelled
+    window's, with its realized value, survive the store."""
+    result = _result(0.61, realized=0.60)
+    matured = replace(result.estimated, realized={"roc_auc": 0.60})  # type: ignore[type-var]
+    result = replace(result, estimated_labelled=matured)
+    decision = decide_action(result, _spec(), [], window_end=END)
+    run_id = record_run(
+        store,
+        model="purchase_propensity",
+        window_start=END - timedelta(days=1),
+        window_end=END,
+        decision=decision,
+        result=result,
+    )
+    [stored] = list_runs(store, "purchase_propensity")
+    assert stored.id == run_id
+    assert stored.estimated_window == result.estimated
+    assert stored.estimated_labelled == matured
+    assert stored.estimated_labelled.text("roc_auc") == (
+        "estimated roc_auc 0.610 [0.580, 0.640], realized 0.600"
+    )
