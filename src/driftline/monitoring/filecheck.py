@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -19,18 +20,49 @@ from driftline.monitoring.check import compare_frames
 from driftline.monitoring.engines import DriftEngine
 from driftline.monitoring.plan import DriftPlan
 from driftline.monitoring.results import DriftResult
-from driftline.specs import ModelSpec
+from driftline.specs import ModelSpec, Monitoring
 
 _ID_MIN_DISTINCT = 50
 
 
 @dataclass(frozen=True)
 class FileCheck:
-    """A file-based check: its result, the columns it tested and those it left out."""
+    """A file-based check: its result, the columns it tested and those it left out.
 
-    result: DriftResult
+    ``status`` is ``insufficient_data`` when a file has fewer than ``min_rows`` rows (the
+    monitor's ``monitoring.min_rows`` rule): then ``result`` is None, as no verdict is
+    given; else ``drift`` (dataset drift) or ``ok``. ``rows`` = (reference, current)."""
+
+    result: DriftResult | None
     plan: DriftPlan
     skipped: dict[str, str] = field(default_factory=dict)
+    status: str = "ok"
+    rows: tuple[int, int] = (0, 0)
+    min_rows: int = 0
+
+    @property
+    def reason(self) -> str:
+        """Why there is no verdict (empty when there is one)."""
+        if self.status != "insufficient_data":
+            return ""
+        which = "reference" if self.rows[0] < self.min_rows else "current"
+        return (
+            f"only {min(self.rows):,} rows in the {which} file; at least {self.min_rows:,} are "
+            "needed for a verdict (monitoring.min_rows, or --min-rows): a drift test on so "
+            "few rows flags sampling noise"
+        )
+
+    def to_contract(self) -> dict[str, Any]:
+        """The JSON of the check: the result's (with ``status``), or the status, rows and
+        reason when there is no verdict."""
+        if self.result is not None:
+            return {"status": self.status, **self.result.to_contract()}
+        return {
+            "status": self.status,
+            "rows": {"reference": self.rows[0], "current": self.rows[1]},
+            "min_rows": self.min_rows,
+            "reason": self.reason,
+        }
 
 
 def read_frame(path: Path | str) -> pd.DataFrame:
@@ -103,8 +135,12 @@ def check_files(
     numerical: str | list[str] | None = None,
     categorical: str | list[str] | None = None,
     engine: DriftEngine | str | None = None,
+    min_rows: int | None = None,
 ) -> FileCheck:
     """Check ``current`` against ``reference``; columns from the spec, the lists, or inferred.
+
+    ``min_rows`` (default: the spec's ``monitoring.min_rows``, else its default, 500):
+    a file with fewer rows gets status ``insufficient_data`` and no verdict.
 
     ``engine`` is an engine or the name of a registered one (default: the spec's
     ``monitoring.drift.engine``, else evidently). Raises DataError for unreadable files or
@@ -134,7 +170,14 @@ def check_files(
         plan = DriftPlan.from_columns(columns)
     if isinstance(engine, str):
         plan, engine = plan.with_engine(engine), None
+    needed = (
+        min_rows if min_rows is not None else (spec.monitoring if spec else Monitoring()).min_rows
+    )
+    rows = (len(ref), len(cur))
+    if min(rows) < needed:
+        return FileCheck(None, plan, skipped, "insufficient_data", rows, needed)
     result = compare_frames(
         ref, cur, plan, engine=engine, names=(f"reference {reference}", f"current {current}")
     )
-    return FileCheck(result, plan, skipped)
+    status = "drift" if result.dataset_drift else "ok"
+    return FileCheck(result, plan, skipped, status, rows, needed)

@@ -33,7 +33,7 @@ def pick(plan: DriftPlan, rows: int) -> str:
 
 
 class AutoEngine:
-    """Evidently below ``monitoring.drift.auto_rows`` rows, native at or above."""
+    """Evidently for small windows, native for large."""
 
     name = "auto"
     methods = METHODS

@@ -582,7 +582,7 @@ def _rule(
 
 
 class NativeEngine:
-    """Drift scores from column profiles (scipy), with Evidently's verdicts."""
+    """Column profiles and scipy; Evidently's verdicts."""
 
     name = "native"
     methods = METHODS
