@@ -49,7 +49,7 @@ class DriftPlan:
     #: rare-category rule and the effect-size floor of p-value tests.
     auto_rows: int = 20_000
     report_sample: int = 10_000
-    min_category_count: float = 5.0
+    min_category_count: float = 10.0
     min_effect: float = 0.02
     #: Reports and snapshots with plots of individual values (``monitoring.report_detail:
     #: rows``); by default they hold aggregates only.

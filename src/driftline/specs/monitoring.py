@@ -58,7 +58,7 @@ class DriftSection(Section):
         "in them are the ones computed on all rows.",
     )
     min_category_count: float = Field(
-        default=5.0,
+        default=10.0,
         ge=0,
         description="Categories whose expected count in the smaller sample (their pooled "
         "share times its rows) is below this are tested together as one 'rare' category, "
