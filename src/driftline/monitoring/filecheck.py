@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from driftline.config.errors import DataError
-from driftline.data.files import read_table
+from driftline.data.files import read_table, read_table_schema
 from driftline.data.values import as_numbers, looks_like_times
 from driftline.monitoring.check import compare_frames
 from driftline.monitoring.engines import DriftEngine
@@ -72,6 +72,34 @@ def read_frame(path: Path | str) -> pd.DataFrame:
     if frame.empty:
         raise DataError(f"{path}: the file has no rows")
     return frame
+
+
+#: Rows of a Parquet file read to decide the plan (column types) before profiling it.
+_HEAD_ROWS = 20_000
+
+
+def _parquet_rows(path: Path | str) -> int:
+    """Rows of a Parquet file from its footer; DataError as :func:`read_frame` words it."""
+    from driftline.monitoring.profilecheck import parquet_rows
+
+    read_table_schema(path)
+    try:
+        rows = parquet_rows(path)
+    except Exception as exc:
+        raise DataError(f"{path}: cannot be read as parquet: {exc}") from None
+    if rows == 0:
+        raise DataError(f"{path}: the file has no rows")
+    return rows
+
+
+def _parquet_head(path: Path | str) -> pd.DataFrame:
+    """The first rows of a Parquet file (all of a small one)."""
+    from driftline.monitoring.profilecheck import head
+
+    try:
+        return head(path, _HEAD_ROWS)
+    except Exception as exc:
+        raise DataError(f"{path}: cannot be read as parquet: {exc}") from None
 
 
 def infer_columns(
@@ -154,7 +182,13 @@ def check_files(
     both = sorted(set(num) & set(cat))
     if both:
         raise DataError(f"columns {both} are listed as both numerical and categorical")
-    ref, cur = read_frame(reference), read_frame(current)
+    parquet = all(Path(p).suffix.lower() == ".parquet" for p in (reference, current))
+    if parquet:  # large files are profiled in batches; the plan comes from their heads
+        rows = (_parquet_rows(reference), _parquet_rows(current))
+        ref, cur = _parquet_head(reference), _parquet_head(current)
+    else:
+        ref, cur = read_frame(reference), read_frame(current)
+        rows = (len(ref), len(cur))
     skipped: dict[str, str] = {}
     if spec is not None:
         plan = DriftPlan.from_spec(spec)
@@ -173,11 +207,18 @@ def check_files(
     needed = (
         min_rows if min_rows is not None else (spec.monitoring if spec else Monitoring()).min_rows
     )
-    rows = (len(ref), len(cur))
     if min(rows) < needed:
         return FileCheck(None, plan, skipped, "insufficient_data", rows, needed)
-    result = compare_frames(
-        ref, cur, plan, engine=engine, names=(f"reference {reference}", f"current {current}")
-    )
+    names = (f"reference {reference}", f"current {current}")
+    native = plan.engine == "native" or (plan.engine == "auto" and max(rows) >= plan.auto_rows)
+    if parquet and engine is None and native:
+        from driftline.monitoring.profilecheck import check_parquet
+
+        result = check_parquet(reference, current, plan, names=names)
+        status = "drift" if result.dataset_drift else "ok"
+        return FileCheck(result, plan, skipped, status, rows, needed)
+    if parquet and max(rows) > _HEAD_ROWS:
+        ref, cur = read_frame(reference), read_frame(current)
+    result = compare_frames(ref, cur, plan, engine=engine, names=names)
     status = "drift" if result.dataset_drift else "ok"
     return FileCheck(result, plan, skipped, status, rows, needed)

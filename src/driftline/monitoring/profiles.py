@@ -169,13 +169,17 @@ def reference_edges(values: np.ndarray, bins: int = DEFAULT_BINS) -> tuple[float
     ``bins - 1`` evenly spaced quantiles (``numpy.quantile``, linear) of the finite values,
     so each inner bin holds about ``1/bins`` of the reference; a column of few distinct
     values gets them all as edges (one bin per value). Empty tuple without finite values."""
-    finite = values[np.isfinite(values)]
+    finite = np.sort(values[np.isfinite(values)])
     if not finite.size:
         return ()
-    distinct = np.unique(finite)
+    distinct = finite[np.concatenate([[True], finite[1:] != finite[:-1]])]
     if distinct.size <= bins:
         return tuple(float(v) for v in distinct)
-    qs = np.quantile(finite, np.linspace(0, 1, bins + 1))
+    # numpy.quantile's "linear" rule on the sorted values, for every level at once
+    position = np.linspace(0, 1, bins + 1) * (finite.size - 1)
+    below = np.floor(position).astype(np.int64)
+    above = np.minimum(below + 1, finite.size - 1)
+    qs = finite[below] + (position - below) * (finite[above] - finite[below])
     return tuple(float(v) for v in np.unique(qs))
 
 
@@ -193,12 +197,13 @@ def profile_numbers(
     counts = np.bincount(np.searchsorted(e, finite, side="right"), minlength=e.size + 1)
     d = finite - center
     distinct: tuple[tuple[float, int], ...] | None = None
-    if finite.size:
+    if not finite.size:
+        distinct = ()
+    # a sample first: a continuous column shows many values there, without a full sort
+    elif np.unique(finite[:4096]).size <= MAX_DISTINCT:
         uniq, freq = np.unique(finite, return_counts=True)
         if uniq.size <= MAX_DISTINCT:
             distinct = tuple((float(v), int(c)) for v, c in zip(uniq, freq, strict=True))
-    else:
-        distinct = ()
     return NumericProfile(
         count=int(x.size),
         missing=int(nan.sum()),
