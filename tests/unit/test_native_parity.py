@@ -128,3 +128,19 @@ def test_native_refuses_the_methods_it_does_not_implement_by_name() -> None:
         why = method_problem(native, method, "numerical")
         assert why is not None and "does not implement" in why and "evidently" in why
     assert method_problem(native, "wasserstein", "numerical") is None
+
+
+def test_a_stored_reference_profile_gives_the_same_verdicts() -> None:
+    from driftline.monitoring.profiles import profile_frame
+
+    ref, cur = dataset(3000, 10, 0.4)
+    plan = replace(DriftPlan.from_columns(COLUMNS), engine="native")
+    stored = profile_frame(ref, COLUMNS)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fresh = compare_frames(ref, cur, plan)
+        reused = compare_frames(ref, cur, plan, reference_profiles=stored)
+    assert [(c.name, c.score, c.drifted) for c in reused.columns] == [
+        (c.name, c.score, c.drifted) for c in fresh.columns
+    ]
+    assert any(c.drifted for c in fresh.columns) and not all(c.drifted for c in fresh.columns)

@@ -33,8 +33,10 @@ from driftline.config.errors import BaselineError, RegistryError
 from driftline.config.secrets import hide_credentials, scrub
 from driftline.config.settings import Settings
 from driftline.config.values import json_default
-from driftline.lifecycle.baseline import Baseline
+from driftline.lifecycle.baseline import Baseline, reference_profile
 from driftline.lifecycle.flavors import load_stored
+from driftline.monitoring.profiles import from_json as profile_from_json
+from driftline.monitoring.profiles import to_json as profile_json
 from driftline.specs import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -276,6 +278,9 @@ class Registry:
             _write_json(folder / "schema.json", baseline.schema)
             _write_json(folder / "stats.json", baseline.stats)
             _write_json(folder / "metrics.json", baseline.metrics)
+            (folder / "profile.json").write_text(
+                profile_json(reference_profile(baseline)), encoding="utf-8"
+            )
             _write_json(
                 folder / "manifest.json",
                 {
@@ -338,6 +343,7 @@ class Registry:
                     f"{spec.name} version {version}: baseline of run {info.run_id} lacks "
                     f"{missing}; retrain with `driftline train --model {spec.name}`"
                 )
+            stored = local / "profile.json"  # absent from baselines made before profiles
             return Baseline(
                 model=spec.name,
                 version=str(version),
@@ -346,6 +352,7 @@ class Registry:
                 stats=json.loads((local / "stats.json").read_text()),
                 metrics=json.loads((local / "metrics.json").read_text()),
                 run_id=info.run_id,
+                profile=profile_from_json(stored.read_text()) if stored.is_file() else None,
             )
 
 

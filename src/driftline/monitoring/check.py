@@ -139,6 +139,7 @@ def check_drift(
         baseline_metrics=baseline.metrics,
         ranges=_baseline_ranges(baseline),
         engine=engine,
+        reference_profiles=baseline.profile,
         timestamp=timestamp,
         tags=[spec.name, f"version:{champion}"],
         names=(f"baseline {baseline.model} v{champion}", "window"),
@@ -235,6 +236,7 @@ def _run_engine(
     timestamp: datetime | None,
     tags: Sequence[str],
     names: tuple[str, str],
+    reference_profiles: Mapping[str, Any] | None = None,
 ) -> _EngineRun:
     """Prepare both frames for ``plan`` (its columns and its score, if any), check that
     there is something to compare, and run the engine on the columns that have values.
@@ -270,9 +272,19 @@ def _run_engine(
     used = engine.name
     if tested:
         eng_ref, eng_cur = _pooled(ref, cur, tested, plan.min_category_count)
+        extra: dict[str, Any] = {}
+        if reference_profiles and getattr(engine, "takes_reference_profiles", False):
+            extra["reference_profiles"] = reference_profiles
         try:
             output = engine.run(
-                eng_cur, eng_ref, plan, tested, labels, timestamp=timestamp, tags=tuple(tags)
+                eng_cur,
+                eng_ref,
+                plan,
+                tested,
+                labels,
+                timestamp=timestamp,
+                tags=tuple(tags),
+                **extra,
             )
         except DriftlineError:
             raise
@@ -432,6 +444,7 @@ def compare_frames(
     names: tuple[str, str] = ("reference", "current"),
     version: str | None = None,
     score: ScoreSample | None = None,
+    reference_profiles: Mapping[str, Any] | None = None,
 ) -> DriftResult:
     """The engine-independent check of two frames under a plan (files or store windows).
 
@@ -442,7 +455,10 @@ def compare_frames(
     names the model version of ``reference`` and of the labelled rows (recorded on the
     result). ``score``, when given, replaces the score of ``current`` and ``reference``:
     the engine then runs twice, once for the features and once for the score alone, and
-    the report holds both. Raises DataError for frames that do not fit the plan.
+    the report holds both. ``reference_profiles`` (the baseline's stored column profiles
+    of ``reference``) spare an engine that takes them (``takes_reference_profiles``, the
+    native one) profiling the reference again. Raises DataError for frames that do not
+    fit the plan.
     """
     engine = engine or ENGINES.get(plan.engine)
     task = TASKS.get(plan.task).configure(plan.task_options) if plan.task else None
@@ -461,6 +477,7 @@ def compare_frames(
         timestamp=timestamp,
         tags=tags,
         names=names,
+        reference_profiles=reference_profiles,
     )
     limit = plan.quality.max_missing_share
     columns = tuple(_verdict(run, c, plan.columns[c], limit) for c in plan.columns)

@@ -10,9 +10,9 @@ bounded in memory on large windows. Its catalogue is Evidently's.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from driftline.monitoring.engines import ENGINES, EngineOutput
 from driftline.monitoring.engines.evidently import METHODS, EvidentlyEngine
@@ -37,6 +37,7 @@ class AutoEngine:
 
     name = "auto"
     methods = METHODS
+    takes_reference_profiles = True
 
     def __init__(self) -> None:
         self._engines = {"evidently": EvidentlyEngine(), "native": NativeEngine()}
@@ -57,12 +58,26 @@ class AutoEngine:
         *,
         timestamp: datetime | None = None,
         tags: Sequence[str] = (),
+        reference_profiles: Mapping[str, Any] | None = None,
     ) -> EngineOutput:
-        """Run the engine :func:`pick` chooses; the output names it (``engine``)."""
+        """Run the engine :func:`pick` chooses (the native one with the baseline's stored
+        ``reference_profiles``); the output names it (``engine``)."""
         chosen = pick(plan, max(len(current), len(reference)))
-        output = self._engines[chosen].run(
-            current, reference, plan, columns, labelled, timestamp=timestamp, tags=tags
-        )
+        if chosen == "native":
+            output = self._engines["native"].run(
+                current,
+                reference,
+                plan,
+                columns,
+                labelled,
+                timestamp=timestamp,
+                tags=tags,
+                reference_profiles=reference_profiles,
+            )
+        else:
+            output = self._engines["evidently"].run(
+                current, reference, plan, columns, labelled, timestamp=timestamp, tags=tags
+            )
         output.engine = chosen
         return output
 

@@ -626,6 +626,8 @@ class NativeEngine:
     name = "native"
     methods = METHODS
     refused = REFUSED
+    #: ``run`` takes the baseline's stored reference profiles (``reference_profiles``).
+    takes_reference_profiles = True
 
     def default_method(self, column_type: str, *, reference_rows: int, distinct_values: int) -> str:
         """Evidently's choice (see ``EvidentlyEngine.default_method``)."""
@@ -643,13 +645,26 @@ class NativeEngine:
         *,
         timestamp: datetime | None = None,
         tags: Sequence[str] = (),
+        reference_profiles: Mapping[str, ColumnProfile] | None = None,
     ) -> EngineOutput:
         """Profile both prepared frames and score them (:func:`score_profiles`), with the
-        frames' values for exact recomputation. The report is Evidently's, rendered on a
-        bounded sample of each side when someone asks for it (:class:`SampledReport`)."""
-        from driftline.monitoring.profiles import profile_frame
+        frames' values for exact recomputation. ``reference_profiles``, the baseline's
+        stored profiles of ``reference``, are used for its numerical columns when they
+        describe the same values (same count of finite values); categorical columns are
+        always counted from the frame (rare categories are pooled there). The report is
+        Evidently's, rendered on a bounded sample of each side when someone asks for it
+        (:class:`SampledReport`)."""
+        from driftline.monitoring.profiles import NumericProfile, profile_frame
 
-        ref_profiles = profile_frame(reference, columns)
+        stored = dict(reference_profiles or {})
+        ref_profiles: dict[str, ColumnProfile] = {}
+        for column, kind in columns.items():
+            known = stored.get(column)
+            finite = int(reference[column].notna().sum()) if kind == "numerical" else -1
+            if isinstance(known, NumericProfile) and known.finite == finite:
+                ref_profiles[column] = known
+            else:
+                ref_profiles.update(profile_frame(reference, {column: kind}))
         cur_profiles = profile_frame(current, columns, ref_profiles)
 
         def values(column: str) -> tuple[Any, Any]:
