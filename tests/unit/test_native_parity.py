@@ -144,3 +144,27 @@ def test_a_stored_reference_profile_gives_the_same_verdicts() -> None:
         (c.name, c.score, c.drifted) for c in fresh.columns
     ]
     assert any(c.drifted for c in fresh.columns) and not all(c.drifted for c in fresh.columns)
+
+
+def test_parquet_files_profiled_in_row_groups_give_evidentlys_verdicts(tmp_path) -> None:
+    from driftline.monitoring.filecheck import check_files
+
+    ref, cur = dataset(25_000, 11, 0.3)
+    cur.loc[:600, "cat"] = "new"  # an unseen category: a data-quality finding
+    paths = [tmp_path / "ref.parquet", tmp_path / "cur.parquet"]
+    for frame, path in zip((ref, cur), paths, strict=True):
+        frame.to_parquet(path, row_group_size=4000)
+    columns = dict(numerical=[c for c, t in COLUMNS.items() if t == "numerical"])
+    columns["categorical"] = [c for c, t in COLUMNS.items() if t == "categorical"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        profiled = check_files(*paths, **columns).result  # auto: native at 25k rows
+        plain = check_files(*paths, **columns, engine="evidently").result
+    assert profiled is not None and plain is not None
+    assert profiled.engine == "native" and plain.engine == "evidently"
+    verdicts = {c.name: (c.method, c.drifted) for c in profiled.columns}
+    assert verdicts == {c.name: (c.method, c.drifted) for c in plain.columns}
+    assert {(q.column, q.rule) for q in profiled.quality} == {
+        (q.column, q.rule) for q in plain.quality
+    }
+    assert ("cat", "unseen_categories") in {(q.column, q.rule) for q in profiled.quality}

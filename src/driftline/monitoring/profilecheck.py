@@ -48,21 +48,38 @@ def parquet_rows(path: Path | str) -> int:
 
 
 def _batches(path: Path | str, columns: list[str], rows: int) -> Iterator[pd.DataFrame]:
-    """Batches of ``rows`` rows; text columns come as pandas categoricals (Arrow
-    dictionaries), which profile in one pass over their distinct values."""
+    """The file's row groups one at a time (``rows`` is unused beyond slicing: a row group
+    is Parquet's unit of reading, so memory is bounded by the largest row group; pyarrow's
+    ``iter_batches`` reads ahead and held twice as much here). Text columns come as pandas
+    categoricals (Arrow dictionaries), which profile in one pass over their distinct
+    values."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     schema = pq.read_schema(path)
     text = [c for c in columns if c in schema.names and pa.types.is_string(schema.field(c).type)]
     handle = pq.ParquetFile(path, read_dictionary=text)
-    for batch in handle.iter_batches(batch_size=rows, columns=columns):
-        yield batch.to_pandas()
+    for group in range(handle.num_row_groups):
+        frame = handle.read_row_group(group, columns=columns).to_pandas()
+        for start in range(0, len(frame), rows):
+            yield frame.iloc[start : start + rows]
 
 
 def head(path: Path | str, rows: int, columns: list[str] | None = None) -> pd.DataFrame:
     """The first ``rows`` rows of a Parquet file (for column inference and the report)."""
-    return next(_batches(path, columns or _names(path), rows), pd.DataFrame())
+    parts, have = [], 0
+    for part in _batches(path, columns or _names(path), rows):
+        parts.append(part.iloc[: rows - have])
+        have += len(parts[-1])
+        if have >= rows:
+            break
+    if not parts:
+        return pd.DataFrame()
+    frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    for column in frame.columns:  # plain text for type inference, as read_table gives
+        if isinstance(frame[column].dtype, pd.CategoricalDtype):
+            frame[column] = frame[column].astype(object)
+    return frame.reset_index(drop=True)
 
 
 def _names(path: Path | str) -> list[str]:
