@@ -32,6 +32,7 @@ from driftline.lifecycle.flavors import LightGBMClassifier
 from driftline.lifecycle.promotion import rollback
 from driftline.lifecycle.registry import CHAMPION, PREVIOUS, TAG, Registry
 from driftline.lifecycle.training import feature_frame, train, training_frame
+from driftline.monitoring.profiles import profile_frame
 from driftline.sdk import monitor_model
 from driftline.specs import ModelSpec, find_spec
 from tests import user_trainers
@@ -197,6 +198,8 @@ def test_an_adopted_forest_is_stored_with_skops_and_becomes_champion(lab: Lab, f
     baseline = lab.registry.read_baseline(spec, "1")
     assert list(baseline.reference.columns) == list(spec.column_types_with_prediction)
     assert baseline.metrics["roc_auc"] == pytest.approx(result.metrics["roc_auc"])
+    # the reference's column profiles are stored beside stats.json (profile.json)
+    assert baseline.profile == profile_frame(baseline.reference, baseline.schema)
 
 
 def test_the_monitor_watches_an_adopted_champion(lab: Lab, forest) -> None:

@@ -126,7 +126,7 @@ def test_drift_check_html_never_runs_data(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setattr(
         sys,
         "argv",
-        ["driftline", "drift", "check", "--reference", str(tmp_path / "ref.csv"),
+        ["driftline", "drift", "check", "--min-rows", "1", "--reference", str(tmp_path / "ref.csv"),
          "--current", str(tmp_path / "cur.csv"), "--numerical", "basket",
          "--categorical", f"{PAYLOADS[0]},device", "--html", str(html)],
     )  # fmt: skip

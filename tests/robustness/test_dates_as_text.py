@@ -32,7 +32,8 @@ def test_date_text_is_left_out_like_a_timestamp(
     ref.loc[3, "day"] = None  # a blank among the dates
     out = tmp_path / "drift.json"
     code, text = cli(
-        "drift", "check", "--reference", str(write(ref, tmp_path / f"ref{suffix}")),
+        "drift", "check", "--min-rows", "1",
+        "--reference", str(write(ref, tmp_path / f"ref{suffix}")),
         "--current", str(write(cur, tmp_path / f"cur{suffix}")), "--json", str(out),
         "--fail-on-drift",
     )  # fmt: skip
@@ -48,7 +49,8 @@ def test_parquet_timestamps_and_csv_dates_agree(cli: Cli, tmp_path: Path) -> Non
     )
     cur = ref.assign(day=ref["day"].dt.strftime("%Y-%m-%d"))
     code, text = cli(
-        "drift", "check", "--reference", str(write(ref, tmp_path / "ref.parquet")),
+        "drift", "check", "--min-rows", "1",
+        "--reference", str(write(ref, tmp_path / "ref.parquet")),
         "--current", str(write(cur, tmp_path / "cur.csv")),
     )  # fmt: skip
     assert code == 0, text

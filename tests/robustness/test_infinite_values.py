@@ -34,7 +34,8 @@ def test_drift_check_reports_infinite_not_missing(
     cur.loc[50:54, "x"] = np.nan
     out = tmp_path / "drift.json"
     code, text = cli(
-        "drift", "check", "--reference", str(write(ref, tmp_path / f"r{suffix}")),
+        "drift", "check", "--min-rows", "1",
+        "--reference", str(write(ref, tmp_path / f"r{suffix}")),
         "--current", str(write(cur, tmp_path / f"c{suffix}")), "--json", str(out),
     )  # fmt: skip
     assert code == 0, text
@@ -78,7 +79,8 @@ def test_the_json_contract_holds_no_infinity(cli: Cli, tmp_path: Path) -> None:
     cur = pd.DataFrame({"x": [np.inf] * 299 + [1.0]})
     out = tmp_path / "drift.json"
     code, text = cli(
-        "drift", "check", "--reference", str(write(ref, tmp_path / "r.csv")),
+        "drift", "check", "--min-rows", "1",
+        "--reference", str(write(ref, tmp_path / "r.csv")),
         "--current", str(write(cur, tmp_path / "c.csv")), "--json", str(out),
     )  # fmt: skip
     assert code == 0, text

@@ -172,7 +172,9 @@ def test_methods_the_engine_lacks_are_spec_errors_naming_its_methods(toy: ToyEng
     with pytest.raises(SpecError) as err:
         parse_spec(_raw(drift={"engine": "nope"}))
     assert "monitoring.drift.engine" in str(err.value)
-    assert "unknown drift engine 'nope'; choose one of evidently, scipy, toy" in str(err.value)
+    assert "unknown drift engine 'nope'; choose one of auto, evidently, native, scipy, toy" in str(
+        err.value
+    )
 
 
 @pytest.mark.parametrize(
@@ -251,7 +253,7 @@ def test_file_check_and_cli_take_an_engine_by_name(
     pd.DataFrame({"x": rng.normal(3, 1, 300), "c": rng.choice(["a", "b"], 300)}).to_csv(
         cur, index=False
     )
-    check = check_files(ref, cur, numerical="x", categorical="c", engine="toy")
+    check = check_files(ref, cur, numerical="x", categorical="c", engine="toy", min_rows=1)
     assert check.plan.engine == "toy"
     assert [(c.name, c.method, c.drifted) for c in check.result.columns] == [
         ("x", "mean_shift", True),
@@ -269,7 +271,18 @@ def test_file_check_and_cli_take_an_engine_by_name(
         return int(exit_info.value.code or 0)
 
     out = tmp_path / "out.json"
-    base = ("drift", "check", "--reference", ref, "--current", cur, "--numerical", "x")
+    base = (
+        "drift",
+        "check",
+        "--min-rows",
+        "1",
+        "--reference",
+        ref,
+        "--current",
+        cur,
+        "--numerical",
+        "x",
+    )
     assert cli(*base, "--engine", "toy", "--json", out) == 0
     assert json.loads(out.read_text())["columns"][0]["method"] == "mean_shift"
     assert cli(*base, "--engine", "nope") == 2

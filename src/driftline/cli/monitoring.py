@@ -124,13 +124,24 @@ def drift_check(
         str | None,
         typer.Option(
             help="Drift engine, a registered name (`driftline plugins` lists them; an "
-            "unknown name is an error naming them). Default: the spec's, else evidently."
+            "unknown name is an error naming them). Default: the spec's, else auto "
+            "(evidently for small files, native for large ones)."
+        ),
+    ] = None,
+    min_rows: Annotated[
+        int | None,
+        typer.Option(
+            "--min-rows",
+            min=1,
+            help="Files with fewer rows get status insufficient_data and no verdict. "
+            "Default: the spec's monitoring.min_rows, else 500.",
         ),
     ] = None,
 ) -> None:
     """Compare two files (CSV or Parquet) for drift, without a store.
 
-    Exit codes: 0 the check ran, 1 dataset drift with --fail-on-drift, 2 bad input.
+    Exit codes: 0 the check ran (also when a file has too few rows for a verdict:
+    insufficient_data), 1 dataset drift with --fail-on-drift, 2 bad input.
 
     Without --spec, column types come from --numerical/--categorical or from the data.
     """
@@ -150,8 +161,18 @@ def drift_check(
             numerical=numerical,
             categorical=categorical,
             engine=engine,
+            min_rows=min_rows,
         )
     result = check.result
+    if result is None:
+        console.print(styled(("insufficient data", "yellow"), f": {check.reason}"))
+        if json_out is not None:
+            json_out.parent.mkdir(parents=True, exist_ok=True)
+            json_out.write_text(json.dumps(check.to_contract(), indent=2))
+            console.print(f"wrote {json_out}")
+        if html_out is not None:
+            console.print("no HTML report written: no verdict", style="yellow")
+        return
     _render_result(result, f"drift: {current} against {reference}")
     for column, why in check.skipped.items():
         console.print(f"not checked: {column} ({why})", style="dim")

@@ -57,6 +57,30 @@ def read_table(path: Path | str) -> pd.DataFrame:
         raise DataError(f"{path}: cannot be read as {suffix[1:]}: {exc}") from None
 
 
+def read_table_schema(path: Path | str) -> list[str]:
+    """The column names of a CSV or Parquet file, with the checks of :func:`read_table`
+    (file exists, known type, readable, no column name twice) but without reading rows."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    suffix = path.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise DataError(
+            f"{path}: unsupported file type {suffix or '(none)'!r}; use .csv or .parquet"
+        )
+    try:
+        if suffix == ".csv":
+            names = _csv_header(path)
+        else:
+            import pyarrow.parquet as pq
+
+            names = list(pq.read_schema(path).names)
+    except Exception as exc:
+        raise DataError(f"{path}: cannot be read as {suffix[1:]}: {exc}") from None
+    require_unique_columns(names, str(path))
+    return names
+
+
 def _csv_header(path: Path) -> list[str]:
     with path.open(newline="", encoding="utf-8-sig", errors="replace") as handle:
         return next(csv.reader(handle), [])

@@ -43,6 +43,21 @@ class Baseline:
     metrics: dict[str, float] = field(default_factory=dict)
     run_id: str | None = None
     estimator: dict[str, Any] | None = None
+    #: Column profiles of ``reference`` (:mod:`driftline.monitoring.profiles`), stored
+    #: beside ``stats.json`` as ``profile.json``; None for baselines captured before
+    #: profiles existed (:func:`reference_profile` then computes them from ``reference``).
+    profile: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+
+
+def reference_profile(baseline: Baseline) -> dict[str, Any]:
+    """The baseline reference's column profiles (column -> ``ColumnProfile``): the stored
+    ones, or computed from the reference sample on the fly (a baseline captured before
+    profiles existed; a few milliseconds for the default 5,000 rows)."""
+    if baseline.profile is not None:
+        return baseline.profile
+    from driftline.monitoring.profiles import profile_frame
+
+    return profile_frame(baseline.reference, baseline.schema)
 
 
 # -- building a baseline (pure: no MLflow here; the registry stores and loads it) ----------
@@ -177,6 +192,8 @@ def build_baseline(
     keys = task.stratum_keys(scored, m.target, m.segments)
     sample = stratified_sample(scored, keys, sample_size, seed)
     reference = sample[list(schema)].reset_index(drop=True)
+    from driftline.monitoring.profiles import profile_frame
+
     return Baseline(
         model=spec.name,
         version=version,
@@ -186,6 +203,7 @@ def build_baseline(
         metrics={k: float(v) for k, v in metrics.items()},
         run_id=run_id,
         estimator=estimator,
+        profile=profile_frame(reference, schema),
     )
 
 

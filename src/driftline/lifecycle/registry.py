@@ -33,8 +33,10 @@ from driftline.config.errors import BaselineError, RegistryError
 from driftline.config.secrets import hide_credentials, scrub
 from driftline.config.settings import Settings
 from driftline.config.values import json_default
-from driftline.lifecycle.baseline import Baseline
+from driftline.lifecycle.baseline import Baseline, reference_profile
 from driftline.lifecycle.flavors import load_stored
+from driftline.monitoring.profiles import from_json as profile_from_json
+from driftline.monitoring.profiles import to_json as profile_json
 from driftline.specs import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -294,6 +296,9 @@ class Registry:
             _write_json(folder / "metrics.json", baseline.metrics)
             if baseline.estimator is not None:
                 _write_json(folder / ESTIMATOR_FILE, baseline.estimator)
+            (folder / "profile.json").write_text(
+                profile_json(reference_profile(baseline)), encoding="utf-8"
+            )
             _write_json(
                 folder / "manifest.json",
                 {
@@ -356,6 +361,7 @@ class Registry:
                     f"{spec.name} version {version}: baseline of run {info.run_id} lacks "
                     f"{missing}; retrain with `driftline train --model {spec.name}`"
                 )
+            stored = local / "profile.json"  # absent from baselines made before profiles
             return Baseline(
                 model=spec.name,
                 version=str(version),
@@ -369,6 +375,7 @@ class Registry:
                     if (local / ESTIMATOR_FILE).is_file()
                     else None
                 ),
+                profile=profile_from_json(stored.read_text()) if stored.is_file() else None,
             )
 
 

@@ -22,6 +22,7 @@ from driftline.config.errors import BaselineError, DataError, DriftlineError, Pl
 from driftline.data.values import as_numbers, as_text, require_unique_columns
 from driftline.monitoring.attribution import majority_version, version_key
 from driftline.monitoring.engines import ENGINES, ColumnScore, DriftEngine
+from driftline.monitoring.guards import effect_size, pool_rare
 from driftline.monitoring.plan import DriftPlan
 from driftline.monitoring.quality import data_quality
 from driftline.monitoring.results import (
@@ -145,6 +146,7 @@ def check_drift(
         baseline_metrics=baseline.metrics,
         ranges=_baseline_ranges(baseline),
         engine=engine,
+        reference_profiles=baseline.profile,
         timestamp=timestamp,
         tags=[spec.name, f"version:{champion}"],
         names=(f"baseline {baseline.model} v{champion}", "window"),
@@ -272,6 +274,7 @@ class _EngineRun:
     empty: list[str]
     report: DriftReport | None
     infinite: dict[str, tuple[int, int]]
+    engine: str = ""
 
 
 def _run_engine(
@@ -284,6 +287,7 @@ def _run_engine(
     timestamp: datetime | None,
     tags: Sequence[str],
     names: tuple[str, str],
+    reference_profiles: Mapping[str, Any] | None = None,
 ) -> _EngineRun:
     """Prepare both frames for ``plan`` (its columns and its score, if any), check that
     there is something to compare, and run the engine on the columns that have values.
@@ -316,10 +320,22 @@ def _run_engine(
     tested = {c: t for c, t in testable.items() if c not in constant}
     scores: dict[str, ColumnScore] = {}
     report = None
+    used = engine.name
     if tested:
+        eng_ref, eng_cur = _pooled(ref, cur, tested, plan.min_category_count)
+        extra: dict[str, Any] = {}
+        if reference_profiles and getattr(engine, "takes_reference_profiles", False):
+            extra["reference_profiles"] = reference_profiles
         try:
             output = engine.run(
-                cur, ref, plan, tested, labels, timestamp=timestamp, tags=tuple(tags)
+                eng_cur,
+                eng_ref,
+                plan,
+                tested,
+                labels,
+                timestamp=timestamp,
+                tags=tuple(tags),
+                **extra,
             )
         except DriftlineError:
             raise
@@ -329,10 +345,50 @@ def _run_engine(
                 f"drift engine {_engine_name(engine)} failed: {type(exc).__name__}: {exc}"
             ) from exc
         scores = _checked_scores(engine, output.scores, tested)
+        scores = _effect_floor(scores, eng_ref, eng_cur, tested, plan.min_effect)
         report = output.report
+        used = output.engine or engine.name
     scores.update(constant)
     infinite = {c: (ref_inf.get(c, 0), cur_inf.get(c, 0)) for c in wanted}
-    return _EngineRun(ref, cur, scores, missing_share, empty_cur, report, infinite)
+    return _EngineRun(ref, cur, scores, missing_share, empty_cur, report, infinite, used)
+
+
+def _pooled(
+    reference: pd.DataFrame, current: pd.DataFrame, columns: Mapping[str, str], min_count: float
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The frames the engine tests: rare categories of each categorical column pooled
+    into one (:func:`driftline.monitoring.guards.pool_rare`); the quality rules keep
+    seeing the categories as they came."""
+    ref, cur = reference, current
+    for column, kind in columns.items():
+        if kind != "categorical":
+            continue
+        r, c = pool_rare(reference[column], current[column], min_count)
+        if r is not reference[column]:
+            if ref is reference:
+                ref, cur = reference.copy(), current.copy()
+            ref[column], cur[column] = r, c
+    return ref, cur
+
+
+def _effect_floor(
+    scores: dict[str, ColumnScore],
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    columns: Mapping[str, str],
+    floor: float,
+) -> dict[str, ColumnScore]:
+    """``scores`` with the drift of a p-value test withdrawn where the effect is below
+    ``floor`` (:func:`driftline.monitoring.guards.effect_size`)."""
+    if floor <= 0:
+        return scores
+    out = dict(scores)
+    for column, s in scores.items():
+        if s.p_value and s.drifted:
+            effect = effect_size(columns[column], reference[column], current[column])
+            if effect < floor:
+                out[column] = replace(s, drifted=False)
+    return out
 
 
 def _one_value(reference: pd.Series, current: pd.Series) -> bool:
@@ -439,6 +495,7 @@ def compare_frames(
     names: tuple[str, str] = ("reference", "current"),
     version: str | None = None,
     score: ScoreSample | None = None,
+    reference_profiles: Mapping[str, Any] | None = None,
 ) -> DriftResult:
     """The engine-independent check of two frames under a plan (files or store windows).
 
@@ -449,7 +506,10 @@ def compare_frames(
     names the model version of ``reference`` and of the labelled rows (recorded on the
     result). ``score``, when given, replaces the score of ``current`` and ``reference``:
     the engine then runs twice, once for the features and once for the score alone, and
-    the report holds both. Raises DataError for frames that do not fit the plan.
+    the report holds both. ``reference_profiles`` (the baseline's stored column profiles
+    of ``reference``) spare an engine that takes them (``takes_reference_profiles``, the
+    native one) profiling the reference again. Raises DataError for frames that do not
+    fit the plan.
     """
     engine = engine or ENGINES.get(plan.engine)
     task = TASKS.get(plan.task).configure(plan.task_options) if plan.task else None
@@ -468,6 +528,7 @@ def compare_frames(
         timestamp=timestamp,
         tags=tags,
         names=names,
+        reference_profiles=reference_profiles,
     )
     limit = plan.quality.max_missing_share
     columns = tuple(_verdict(run, c, plan.columns[c], limit) for c in plan.columns)
@@ -505,7 +566,7 @@ def compare_frames(
         performance=performance,
         rows_reference=len(run.reference),
         rows_current=len(run.current),
-        engine=engine.name,
+        engine=run.engine or engine.name,
         report=report,
         prediction_version=tested_version if prediction is not None else None,
     )

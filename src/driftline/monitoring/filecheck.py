@@ -9,28 +9,60 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from driftline.config.errors import DataError
-from driftline.data.files import read_table
+from driftline.data.files import read_table, read_table_schema
 from driftline.data.values import as_numbers, looks_like_times
 from driftline.monitoring.check import compare_frames
 from driftline.monitoring.engines import DriftEngine
 from driftline.monitoring.plan import DriftPlan
 from driftline.monitoring.results import DriftResult
-from driftline.specs import ModelSpec
+from driftline.specs import ModelSpec, Monitoring
 
 _ID_MIN_DISTINCT = 50
 
 
 @dataclass(frozen=True)
 class FileCheck:
-    """A file-based check: its result, the columns it tested and those it left out."""
+    """A file-based check: its result, the columns it tested and those it left out.
 
-    result: DriftResult
+    ``status`` is ``insufficient_data`` when a file has fewer than ``min_rows`` rows (the
+    monitor's ``monitoring.min_rows`` rule): then ``result`` is None, as no verdict is
+    given; else ``drift`` (dataset drift) or ``ok``. ``rows`` = (reference, current)."""
+
+    result: DriftResult | None
     plan: DriftPlan
     skipped: dict[str, str] = field(default_factory=dict)
+    status: str = "ok"
+    rows: tuple[int, int] = (0, 0)
+    min_rows: int = 0
+
+    @property
+    def reason(self) -> str:
+        """Why there is no verdict (empty when there is one)."""
+        if self.status != "insufficient_data":
+            return ""
+        which = "reference" if self.rows[0] < self.min_rows else "current"
+        return (
+            f"only {min(self.rows):,} rows in the {which} file; at least {self.min_rows:,} are "
+            "needed for a verdict (monitoring.min_rows, or --min-rows): a drift test on so "
+            "few rows flags sampling noise"
+        )
+
+    def to_contract(self) -> dict[str, Any]:
+        """The JSON of the check: the result's (with ``status``), or the status, rows and
+        reason when there is no verdict."""
+        if self.result is not None:
+            return {"status": self.status, **self.result.to_contract()}
+        return {
+            "status": self.status,
+            "rows": {"reference": self.rows[0], "current": self.rows[1]},
+            "min_rows": self.min_rows,
+            "reason": self.reason,
+        }
 
 
 def read_frame(path: Path | str) -> pd.DataFrame:
@@ -40,6 +72,34 @@ def read_frame(path: Path | str) -> pd.DataFrame:
     if frame.empty:
         raise DataError(f"{path}: the file has no rows")
     return frame
+
+
+#: Rows of a Parquet file read to decide the plan (column types) before profiling it.
+_HEAD_ROWS = 20_000
+
+
+def _parquet_rows(path: Path | str) -> int:
+    """Rows of a Parquet file from its footer; DataError as :func:`read_frame` words it."""
+    from driftline.monitoring.profilecheck import parquet_rows
+
+    read_table_schema(path)
+    try:
+        rows = parquet_rows(path)
+    except Exception as exc:
+        raise DataError(f"{path}: cannot be read as parquet: {exc}") from None
+    if rows == 0:
+        raise DataError(f"{path}: the file has no rows")
+    return rows
+
+
+def _parquet_head(path: Path | str) -> pd.DataFrame:
+    """The first rows of a Parquet file (all of a small one)."""
+    from driftline.monitoring.profilecheck import head
+
+    try:
+        return head(path, _HEAD_ROWS)
+    except Exception as exc:
+        raise DataError(f"{path}: cannot be read as parquet: {exc}") from None
 
 
 def infer_columns(
@@ -103,8 +163,12 @@ def check_files(
     numerical: str | list[str] | None = None,
     categorical: str | list[str] | None = None,
     engine: DriftEngine | str | None = None,
+    min_rows: int | None = None,
 ) -> FileCheck:
     """Check ``current`` against ``reference``; columns from the spec, the lists, or inferred.
+
+    ``min_rows`` (default: the spec's ``monitoring.min_rows``, else its default, 500):
+    a file with fewer rows gets status ``insufficient_data`` and no verdict.
 
     ``engine`` is an engine or the name of a registered one (default: the spec's
     ``monitoring.drift.engine``, else evidently). Raises DataError for unreadable files or
@@ -118,7 +182,13 @@ def check_files(
     both = sorted(set(num) & set(cat))
     if both:
         raise DataError(f"columns {both} are listed as both numerical and categorical")
-    ref, cur = read_frame(reference), read_frame(current)
+    parquet = all(Path(p).suffix.lower() == ".parquet" for p in (reference, current))
+    if parquet:  # large files are profiled in batches; the plan comes from their heads
+        rows = (_parquet_rows(reference), _parquet_rows(current))
+        ref, cur = _parquet_head(reference), _parquet_head(current)
+    else:
+        ref, cur = read_frame(reference), read_frame(current)
+        rows = (len(ref), len(cur))
     skipped: dict[str, str] = {}
     if spec is not None:
         plan = DriftPlan.from_spec(spec)
@@ -134,7 +204,21 @@ def check_files(
         plan = DriftPlan.from_columns(columns)
     if isinstance(engine, str):
         plan, engine = plan.with_engine(engine), None
-    result = compare_frames(
-        ref, cur, plan, engine=engine, names=(f"reference {reference}", f"current {current}")
+    needed = (
+        min_rows if min_rows is not None else (spec.monitoring if spec else Monitoring()).min_rows
     )
-    return FileCheck(result, plan, skipped)
+    if min(rows) < needed:
+        return FileCheck(None, plan, skipped, "insufficient_data", rows, needed)
+    names = (f"reference {reference}", f"current {current}")
+    native = plan.engine == "native" or (plan.engine == "auto" and max(rows) >= plan.auto_rows)
+    if parquet and engine is None and native:
+        from driftline.monitoring.profilecheck import check_parquet
+
+        result = check_parquet(reference, current, plan, names=names)
+        status = "drift" if result.dataset_drift else "ok"
+        return FileCheck(result, plan, skipped, status, rows, needed)
+    if parquet and max(rows) > _HEAD_ROWS:
+        ref, cur = read_frame(reference), read_frame(current)
+    result = compare_frames(ref, cur, plan, engine=engine, names=names)
+    status = "drift" if result.dataset_drift else "ok"
+    return FileCheck(result, plan, skipped, status, rows, needed)

@@ -45,6 +45,12 @@ class DriftPlan:
     task_options: dict[str, Any] = field(default_factory=dict)
     quality: DataQuality = field(default_factory=DataQuality)
     engine: str = DEFAULT_ENGINE
+    #: ``monitoring.drift``: engine auto's switch to native, native's report sample, the
+    #: rare-category rule and the effect-size floor of p-value tests.
+    auto_rows: int = 20_000
+    report_sample: int = 10_000
+    min_category_count: float = 10.0
+    min_effect: float = 0.02
     #: Reports and snapshots with plots of individual values (``monitoring.report_detail:
     #: rows``); by default they hold aggregates only.
     row_level_report: bool = False
@@ -76,6 +82,10 @@ class DriftPlan:
             quality=mon.data_quality,
             engine=plan.engine,
             row_level_report=plan.row_level_report,
+            auto_rows=plan.auto_rows,
+            report_sample=plan.report_sample,
+            min_category_count=plan.min_category_count,
+            min_effect=plan.min_effect,
         )
 
     @classmethod
@@ -100,6 +110,10 @@ class DriftPlan:
             quality=mon.data_quality,
             engine=mon.drift.engine,
             row_level_report=mon.report_detail == "rows",
+            auto_rows=mon.drift.auto_rows,
+            report_sample=mon.drift.report_sample,
+            min_category_count=mon.drift.min_category_count,
+            min_effect=mon.drift.min_effect,
         )
 
     def with_engine(self, name: str) -> DriftPlan:

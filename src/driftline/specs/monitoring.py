@@ -39,9 +39,38 @@ class DriftSection(Section):
     engine: str = Field(
         default=DEFAULT_ENGINE,
         description="Drift engine that computes the tests: a name in the drift engine "
-        "registry (built in: evidently; plugins add more through the driftline.engines "
-        "entry point group; `driftline plugins` lists them). Methods are names in its "
+        "registry (built in: auto, evidently, native; plugins add more through the "
+        "driftline.engines entry point group; `driftline plugins` lists them). auto runs "
+        "evidently below auto_rows rows and native at or above. Methods are names in its "
         "catalogue.",
+    )
+    auto_rows: int = Field(
+        default=20_000,
+        gt=0,
+        description="engine auto: windows (or references) of at least this many rows are "
+        "tested by the native engine, smaller ones by Evidently.",
+    )
+    report_sample: int = Field(
+        default=10_000,
+        gt=0,
+        description="native engine: the Evidently HTML report and snapshot are rendered "
+        "from at most this many rows of each side (a seeded random sample); the verdicts "
+        "in them are the ones computed on all rows.",
+    )
+    min_category_count: float = Field(
+        default=10.0,
+        ge=0,
+        description="Categories whose expected count in the smaller sample (their pooled "
+        "share times its rows) is below this are tested together as one 'rare' category, "
+        "so sampling noise on rare values is not drift. 0 turns it off.",
+    )
+    min_effect: float = Field(
+        default=0.02,
+        ge=0,
+        description="A p-value test (ks, chisquare, z, t_test, ...) reports drift only when "
+        "the effect is at least this large too: normed Wasserstein distance for numerical "
+        "columns, total variation distance for categorical ones. Huge samples make tiny, "
+        "harmless differences significant. 0 turns it off.",
     )
     method: str | None = Field(
         default=None, description="Drift method for every column (overridden below)."

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import re
 
-import sqlalchemy as sa
 from pydantic import Field, field_validator, model_validator
 
 from driftline.specs.common import Section
@@ -29,7 +28,10 @@ WINDOW_PARAMETERS = ("start", "end")
 
 def query_parameters(query: str) -> set[str]:
     """The ``:name`` bind parameters of ``query``, as SQLAlchemy's ``text()`` reads them
-    (``::int`` casts and ``\\:`` escapes are not parameters)."""
+    (``::int`` casts and ``\\:`` escapes are not parameters). SQLAlchemy is imported
+    here, not with the module: ``driftline drift check`` reads specs without a database."""
+    import sqlalchemy as sa
+
     return set(sa.text(query).compile().params)
 
 

@@ -32,8 +32,9 @@ if TYPE_CHECKING:
 ColumnType = Literal["numerical", "categorical"]
 ScoreKind = Literal["p_value", "distance"]
 
-#: The engine a spec or a plan uses when it names none.
-DEFAULT_ENGINE = "evidently"
+#: The engine a spec or a plan uses when it names none: Evidently for small windows, the
+#: native engine for large ones (:mod:`driftline.monitoring.engines.auto`).
+DEFAULT_ENGINE = "auto"
 
 
 @dataclass(frozen=True)
@@ -71,8 +72,12 @@ class ColumnScore:
 
 @dataclass
 class EngineOutput:
+    """An engine run's per-column scores and report; ``engine`` names the engine that
+    actually computed them when it is not the one called (``auto`` delegates)."""
+
     scores: dict[str, ColumnScore]
     report: DriftReport | None
+    engine: str | None = None
 
 
 class DriftEngine(Protocol):
@@ -124,20 +129,34 @@ def _unfit(engine: Any) -> str | None:
     return None
 
 
-#: Every drift engine by name (built in: ``evidently``; ``scipy``, p-value tests without a
-#: report, which segment drift uses by default).
+#: Every drift engine by name (built in: ``evidently``, ``native``, ``auto``; ``scipy``,
+#: p-value tests without a report, which segment drift uses by default).
 ENGINES: Registry[DriftEngine] = Registry(
     "drift engine",
     "driftline.engines",
-    ["driftline.monitoring.engines.evidently", "driftline.monitoring.engines.scipy_tests"],
+    [
+        "driftline.monitoring.engines.evidently",
+        "driftline.monitoring.engines.native",
+        "driftline.monitoring.engines.auto",
+        "driftline.monitoring.engines.scipy_tests",
+    ],
     check=_unfit,
 )
 
 
 def method_problem(engine: DriftEngine, method: str, column_type: str) -> str | None:
     """Why ``engine`` cannot test a ``column_type`` column with ``method``, or None when it
-    can. The message lists the engine's methods (or the types the method applies to)."""
+    can. The message lists the engine's methods (or the types the method applies to); a
+    method the engine refuses by name (its optional ``refused`` mapping: method -> why)
+    is named with the reason."""
     found = engine.methods.get(method)
+    refused = getattr(engine, "refused", None) or {}
+    if found is None and method in refused:
+        return (
+            f"drift engine {engine.name!r} does not implement drift method {method!r} "
+            f"({refused[method]}); choose monitoring.drift.engine: evidently for it, or one "
+            f"of {', '.join(sorted(engine.methods))}"
+        )
     if found is None:
         return (
             f"unknown drift method {method!r} for drift engine {engine.name!r}; "
