@@ -69,6 +69,8 @@ class IngestResult:
 
     unmatched: int = 0
     unmatched_examples: tuple[str, ...] = ()
+    #: Rows stored before this batch whose consent flag the batch changed.
+    consent_changed: int = 0
 
     @property
     def already_stored(self) -> int:
@@ -397,6 +399,20 @@ class Store:
         *,
         unchanged: Sequence[str] = (),
     ) -> int:
+        """Insert every row of ``frame`` whose key is not stored yet, in one transaction
+        (:meth:`insert_applying` without anything to apply); returns rows inserted."""
+        return self.insert_applying(table, frame, conflict, types, unchanged=unchanged)[0]
+
+    def insert_applying(
+        self,
+        table: str,
+        frame: pd.DataFrame,
+        conflict: Sequence[str],
+        types: dict[str, str],
+        *,
+        unchanged: Sequence[str] = (),
+        apply: tuple[str, str] | None = None,
+    ) -> tuple[int, int]:
         """Insert every row of ``frame`` whose key is not stored yet, in one transaction.
 
         ``types`` gives each column's kind ('text', 'float', 'int', 'bool'). Rows whose
@@ -404,19 +420,24 @@ class Store:
         hold the same values in the ``unchanged`` columns as the stored row; a row that
         would change one raises ConflictError with the keys at fault, and nothing is
         written. Any other failure rolls the whole batch back and raises StoreError.
-        Returns rows inserted.
+
+        ``apply=(group, value)``: in the same transaction, every stored row whose ``group``
+        column (e.g. the entity key) occurs in the batch gets the batch's ``value`` (e.g.
+        the consent flag) for that group; the batch must hold one value per group.
+        Returns (rows inserted, stored rows whose ``value`` changed).
         """
         if frame.empty:
-            return 0
+            return 0, 0
         cols = ", ".join(f'"{c}"' for c in frame.columns)
         keys = ", ".join(f'"{c}"' for c in conflict)
         stage = f"dl_stage_{uuid.uuid4().hex[:12]}"
         try:
             with _no_gc(), self._transaction() as conn:
                 if self.dialect == "sqlite":
-                    return self._insert_sqlite(
+                    inserted = self._insert_sqlite(
                         conn, table, frame, conflict, unchanged, stage, cols, keys
                     )
+                    return inserted, self._apply_sqlite(conn, table, frame, apply)
                 cur = conn.cursor()
                 schema = pa.schema([(c, _ARROW[types[c]]) for c in frame.columns])
                 arrow = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
@@ -428,8 +449,18 @@ class Store:
                     f"ON CONFLICT ({keys}) DO NOTHING"
                 )
                 inserted = int(cur.rowcount)
+                changed = 0
+                if apply is not None:
+                    group, value = apply
+                    cur.execute(
+                        f'UPDATE {table} t SET "{value}" = s."{value}" FROM '
+                        f'(SELECT DISTINCT "{group}", "{value}" FROM {stage}) s '
+                        f'WHERE t."{group}" = s."{group}" '
+                        f'AND t."{value}" IS DISTINCT FROM s."{value}"'
+                    )
+                    changed = int(cur.rowcount)
                 cur.execute(f"DROP TABLE {stage}")
-                return inserted
+                return inserted, changed
         except self._driver_errors() as exc:
             raise StoreError(
                 f"writing {len(frame):,} rows to {table} failed, nothing was written: "
@@ -468,6 +499,27 @@ class Store:
             self._refuse_changes(cur, table, stage, conflict, unchanged)
             cur.execute(f"DROP TABLE {stage}")
         return inserted
+
+    @staticmethod
+    def _apply_sqlite(
+        conn: Any, table: str, frame: pd.DataFrame, apply: tuple[str, str] | None
+    ) -> int:
+        """SQLite side of ``apply`` in :meth:`insert_applying`: one UPDATE per group."""
+        if apply is None:
+            return 0
+        group, value = apply
+        pairs = frame[[group, value]].drop_duplicates()
+        before = conn.total_changes
+        conn.cursor().executemany(
+            f'UPDATE {table} SET "{value}" = ? WHERE "{group}" = ? AND "{value}" IS NOT ?',
+            [
+                (v, g, v)
+                for g, v in zip(
+                    _python_values(pairs[group]), _python_values(pairs[value]), strict=True
+                )
+            ],
+        )
+        return int(conn.total_changes - before)
 
     def _refuse_changes(
         self, cur: Any, table: str, stage: str, key: Sequence[str], columns: Sequence[str]
@@ -625,6 +677,40 @@ class Store:
                 sa.text(f"DELETE FROM {table} WHERE entity_key = :k"), {"k": entity_key}
             ).rowcount
         return ErasureResult(spec.name, int(predictions), int(labels))
+
+    def newest_consent(self, spec: ModelSpec, entity_keys: Sequence[str]) -> pd.DataFrame:
+        """For each of ``entity_keys`` with stored rows: the time (``ts_us``) and consent
+        flag of its newest stored row (ties: the largest request id). Columns
+        ``entity_key``, ``ts_us``, ``consent``; reads only."""
+        table = self.predictions_table_name(spec)
+        found: list[tuple[Any, ...]] = []
+        keys = list(dict.fromkeys(entity_keys))
+        with self.engine.connect() as conn:
+            for i in range(0, len(keys), 5000):
+                rows = conn.execute(
+                    sa.text(
+                        f"SELECT entity_key, ts_us, consent, request_id FROM {table} "
+                        "WHERE entity_key IN :keys"
+                    ).bindparams(sa.bindparam("keys", expanding=True)),
+                    {"keys": keys[i : i + 5000]},
+                )
+                found.extend((r[0], int(r[1]), r[2], r[3]) for r in rows)
+        frame = pd.DataFrame(found, columns=[ENTITY_KEY, TS_US, CONSENT, REQUEST_ID])
+        frame = frame.sort_values([TS_US, REQUEST_ID]).drop_duplicates(ENTITY_KEY, keep="last")
+        return frame[[ENTITY_KEY, TS_US, CONSENT]].reset_index(drop=True)
+
+    def entity_times(self, spec: ModelSpec, entity_key: str) -> pd.Series:
+        """Prediction times (UTC) of every stored row of one pseudonymous entity, oldest
+        first: which windows their rows were in. Empty when the model has no table."""
+        table = self.predictions_table_name(spec)
+        with self.engine.connect() as conn:
+            if not sa.inspect(conn).has_table(table):
+                return from_ts_us(pd.Series([], dtype="int64"))
+            stamps = conn.execute(
+                sa.text(f"SELECT ts_us FROM {table} WHERE entity_key = :k ORDER BY ts_us"),
+                {"k": entity_key},
+            ).scalars()
+            return from_ts_us(pd.Series(list(stamps), dtype="int64"))
 
     def set_consent(self, spec: ModelSpec, entity_key: str, consent: bool) -> int:
         """Set the consent flag of every stored row of one pseudonymous entity; returns the
