@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from driftline.cli import main
-from driftline.config.errors import PrivacyError
+from driftline.config.errors import DataError, PrivacyError
 from driftline.config.settings import Settings
 from driftline.data import privacy
 from driftline.data.privacy import Pseudonymizer, load_keys
@@ -96,6 +96,39 @@ def test_consent_withdrawn_and_given_again(
         store.dispose()
     assert set_consent(MODEL, customer, False, settings=settings) == 0  # idempotent
     assert set_consent(MODEL, customer, True, settings=settings) == len(mine)
+    assert {c for _, c in rows_of(settings, key)} == {True}
+
+
+def test_a_resent_row_applies_its_later_consent_to_the_customer(
+    settings: Settings, loaded: str, traffic: tuple[pd.DataFrame, pd.DataFrame]
+) -> None:
+    """Sending one of a customer's requests again with the flag now false withdraws their
+    consent for every stored row (and the count says so); the other values of a stored
+    row still cannot change, and sending the flag true again gives consent back."""
+    preds, _ = traffic
+    mine = preds[preds["customer_id"] == loaded].sort_values("event_ts")
+    key = pseudonym(settings, loaded)
+    consenting = int(mine["consent_analytics"].sum())
+    assert consenting > 0  # the busiest customer has consenting rows to lose
+    resent = mine.tail(1).assign(consent_analytics=False)
+    result = log_predictions(MODEL, resent, settings=settings)
+    assert (result.inserted, result.already_stored) == (0, 1)
+    assert result.consent_changed == consenting
+    assert {c for _, c in rows_of(settings, key)} == {False}
+    spec = find_spec(MODEL, SPECS_DIR)
+    store = Store.from_settings(settings)
+    try:
+        start, end = preds["event_ts"].min(), preds["event_ts"].max() + pd.Timedelta(seconds=1)
+        window = read_window(store, spec, pd.Timestamp(start), pd.Timestamp(end))
+        assert not set(mine["request_id"]) & set(window["request_id"])
+        others = store.summarize(spec).consenting
+    finally:
+        store.dispose()
+    assert others == int(preds["consent_analytics"].sum()) - consenting
+    with pytest.raises(DataError, match="stored already with other values"):
+        log_predictions(MODEL, resent.assign(sessions_7d=999.0), settings=settings)
+    again = log_predictions(MODEL, resent.assign(consent_analytics=True), settings=settings)
+    assert again.consent_changed == len(mine)
     assert {c for _, c in rows_of(settings, key)} == {True}
 
 

@@ -422,12 +422,10 @@ def log_predictions(
     deduped = _once(frame, [REQUEST_ID])  # exact repeats (e.g. a retried request) count once
     table = store.ensure_model(spec)
     types = prediction_types(spec)
-    # The consent flag is the customer's, not the request's: the newest statement of it
-    # applies to every row of theirs (a re-sent row may change it; nothing else).
-    apply = (ENTITY_KEY, CONSENT) if spec.model.consent else None
+    # A request sent again with another consent flag changes the customer's consent:
+    # every row of theirs gets the newest such flag (nothing else of a stored row changes).
+    apply = (ENTITY_KEY, CONSENT, TS_US) if spec.model.consent else None
     unchanged = [c for c in deduped.columns if c != REQUEST_ID and (apply is None or c != CONSENT)]
-    if apply is not None:
-        deduped = deduped.assign(**{CONSENT: current_consent(store, spec, deduped)})
     try:
         inserted, changed = store.insert_applying(
             table.name, deduped, [REQUEST_ID], types, unchanged=unchanged, apply=apply
@@ -442,26 +440,6 @@ def log_predictions(
         len(frame) - len(deduped),
         consent_changed=changed,
     )
-
-
-def current_consent(store: Store, spec: ModelSpec, batch: pd.DataFrame) -> pd.Series:
-    """Each batch row's customer's consent as it stands after the batch (aligned with
-    ``batch``, store columns): the flag of the customer's newest row, by prediction time,
-    among the batch and the rows stored already (a tie goes to the batch, and within the
-    batch to the later row). So a customer who withdrew on a newer row is not given
-    consent back by older rows sent again, and a newer row's flag wins over every older
-    one, stored or not."""
-    order = np.lexsort((np.arange(len(batch)), batch[TS_US].to_numpy()))
-    newest = batch.iloc[order].drop_duplicates(ENTITY_KEY, keep="last")
-    stored = store.newest_consent(spec, newest[ENTITY_KEY].tolist())
-    merged = newest[[ENTITY_KEY, TS_US, CONSENT]].merge(
-        stored, on=ENTITY_KEY, how="left", suffixes=("", "_stored")
-    )
-    later = merged[f"{TS_US}_stored"].notna() & (
-        merged[f"{TS_US}_stored"] > merged[TS_US]
-    )
-    value = merged[CONSENT].where(~later, merged[f"{CONSENT}_stored"]).astype(bool)
-    return batch[ENTITY_KEY].map(dict(zip(merged[ENTITY_KEY], value, strict=True))).astype(bool)
 
 
 def log_labels(

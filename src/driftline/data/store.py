@@ -411,7 +411,7 @@ class Store:
         types: dict[str, str],
         *,
         unchanged: Sequence[str] = (),
-        apply: tuple[str, str] | None = None,
+        apply: tuple[str, str, str] | None = None,
     ) -> tuple[int, int]:
         """Insert every row of ``frame`` whose key is not stored yet, in one transaction.
 
@@ -421,10 +421,11 @@ class Store:
         would change one raises ConflictError with the keys at fault, and nothing is
         written. Any other failure rolls the whole batch back and raises StoreError.
 
-        ``apply=(group, value)``: in the same transaction, every stored row whose ``group``
-        column (e.g. the entity key) occurs in the batch gets the batch's ``value`` (e.g.
-        the consent flag) for that group; the batch must hold one value per group.
-        Returns (rows inserted, stored rows whose ``value`` changed).
+        ``apply=(group, value, order)``: a stored row sent again with another ``value``
+        (e.g. the consent flag, left out of ``unchanged``) changes that value for its whole
+        ``group`` (e.g. the entity key): in the same transaction, every row of the group
+        gets the value of the newest such row by ``order`` (e.g. the time).
+        Returns (rows inserted, rows whose ``value`` changed).
         """
         if frame.empty:
             return 0, 0
@@ -434,10 +435,9 @@ class Store:
         try:
             with _no_gc(), self._transaction() as conn:
                 if self.dialect == "sqlite":
-                    inserted = self._insert_sqlite(
-                        conn, table, frame, conflict, unchanged, stage, cols, keys
+                    return self._insert_sqlite(
+                        conn, table, frame, conflict, unchanged, stage, cols, keys, apply
                     )
-                    return inserted, self._apply_sqlite(conn, table, frame, apply)
                 cur = conn.cursor()
                 schema = pa.schema([(c, _ARROW[types[c]]) for c in frame.columns])
                 arrow = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
@@ -450,15 +450,8 @@ class Store:
                 )
                 inserted = int(cur.rowcount)
                 changed = 0
-                if apply is not None:
-                    group, value = apply
-                    cur.execute(
-                        f'UPDATE {table} t SET "{value}" = s."{value}" FROM '
-                        f'(SELECT DISTINCT "{group}", "{value}" FROM {stage}) s '
-                        f'WHERE t."{group}" = s."{group}" '
-                        f'AND t."{value}" IS DISTINCT FROM s."{value}"'
-                    )
-                    changed = int(cur.rowcount)
+                if apply is not None and inserted < len(frame):
+                    changed = self._apply_resent(cur, table, stage, conflict, apply)
                 cur.execute(f"DROP TABLE {stage}")
                 return inserted, changed
         except self._driver_errors() as exc:
@@ -477,7 +470,8 @@ class Store:
         stage: str,
         cols: str,
         keys: str,
-    ) -> int:
+        apply: tuple[str, str, str] | None = None,
+    ) -> tuple[int, int]:
         """SQLite: one ``executemany`` into the table; only when some keys were stored
         already, the batch is staged in a temporary table to compare them (so a batch of
         new rows costs one pass). Runs inside the caller's transaction."""
@@ -493,33 +487,45 @@ class Store:
             rows(),
         )
         inserted = int(conn.total_changes - before)
-        if unchanged and inserted < len(frame):  # compare the rows that were stored already
+        changed = 0
+        if (unchanged or apply) and inserted < len(frame):  # rows that were stored already
             cur.execute(f"CREATE TEMP TABLE {stage} AS SELECT {cols} FROM {table} WHERE 0")
             cur.executemany(f"INSERT INTO {stage} ({cols}) VALUES ({marks})", rows())
-            self._refuse_changes(cur, table, stage, conflict, unchanged)
+            if unchanged:
+                self._refuse_changes(cur, table, stage, conflict, unchanged)
+            if apply is not None:
+                changed = self._apply_resent(cur, table, stage, conflict, apply)
             cur.execute(f"DROP TABLE {stage}")
-        return inserted
+        return inserted, changed
 
-    @staticmethod
-    def _apply_sqlite(
-        conn: Any, table: str, frame: pd.DataFrame, apply: tuple[str, str] | None
+    def _apply_resent(
+        self, cur: Any, table: str, stage: str, key: Sequence[str], apply: tuple[str, str, str]
     ) -> int:
-        """SQLite side of ``apply`` in :meth:`insert_applying`: one UPDATE per group."""
-        if apply is None:
-            return 0
-        group, value = apply
-        pairs = frame[[group, value]].drop_duplicates()
-        before = conn.total_changes
-        conn.cursor().executemany(
-            f'UPDATE {table} SET "{value}" = ? WHERE "{group}" = ? AND "{value}" IS NOT ?',
-            [
-                (v, g, v)
-                for g, v in zip(
-                    _python_values(pairs[group]), _python_values(pairs[value]), strict=True
-                )
-            ],
+        """The ``apply`` step of :meth:`insert_applying`, inside its transaction: find the
+        staged rows stored already with another ``value``, and give each one's group the
+        value of its newest such row. Returns the rows changed."""
+        group, value, order = apply
+        same = "IS" if self.dialect == "sqlite" else "IS NOT DISTINCT FROM"
+        join = " AND ".join(f's."{c}" = t."{c}"' for c in key)
+        cur.execute(
+            f'SELECT s."{group}", s."{value}", s."{order}" FROM {stage} s JOIN {table} t '
+            f'ON {join} WHERE NOT (s."{value}" {same} t."{value}")'
         )
-        return int(conn.total_changes - before)
+        newest: dict[Any, tuple[Any, Any]] = {}
+        for g, v, o in sorted(cur.fetchall(), key=lambda r: r[2]):
+            newest[g] = (o, v)
+        marks = ("?", "?", "?") if self.dialect == "sqlite" else ("$1", "$2", "$3")
+        update = (
+            f'UPDATE {table} SET "{value}" = {marks[0]} WHERE "{group}" = {marks[1]} '
+            f'AND NOT ("{value}" {same} {marks[2]})'
+        )
+        if self.dialect != "sqlite":  # ADBC gives no row count for a bound UPDATE
+            update = f"WITH u AS ({update} RETURNING 1) SELECT COUNT(*) FROM u"
+        changed = 0
+        for g, (_, v) in newest.items():
+            cur.execute(update, (v, g, v))
+            changed += int(cur.rowcount) if self.dialect == "sqlite" else int(cur.fetchone()[0])
+        return changed
 
     def _refuse_changes(
         self, cur: Any, table: str, stage: str, key: Sequence[str], columns: Sequence[str]
@@ -677,27 +683,6 @@ class Store:
                 sa.text(f"DELETE FROM {table} WHERE entity_key = :k"), {"k": entity_key}
             ).rowcount
         return ErasureResult(spec.name, int(predictions), int(labels))
-
-    def newest_consent(self, spec: ModelSpec, entity_keys: Sequence[str]) -> pd.DataFrame:
-        """For each of ``entity_keys`` with stored rows: the time (``ts_us``) and consent
-        flag of its newest stored row (ties: the largest request id). Columns
-        ``entity_key``, ``ts_us``, ``consent``; reads only."""
-        table = self.predictions_table_name(spec)
-        found: list[tuple[Any, ...]] = []
-        keys = list(dict.fromkeys(entity_keys))
-        with self.engine.connect() as conn:
-            for i in range(0, len(keys), 5000):
-                rows = conn.execute(
-                    sa.text(
-                        f"SELECT entity_key, ts_us, consent, request_id FROM {table} "
-                        "WHERE entity_key IN :keys"
-                    ).bindparams(sa.bindparam("keys", expanding=True)),
-                    {"keys": keys[i : i + 5000]},
-                )
-                found.extend((r[0], int(r[1]), r[2], r[3]) for r in rows)
-        frame = pd.DataFrame(found, columns=[ENTITY_KEY, TS_US, CONSENT, REQUEST_ID])
-        frame = frame.sort_values([TS_US, REQUEST_ID]).drop_duplicates(ENTITY_KEY, keep="last")
-        return frame[[ENTITY_KEY, TS_US, CONSENT]].reset_index(drop=True)
 
     def entity_times(self, spec: ModelSpec, entity_key: str) -> pd.Series:
         """Prediction times (UTC) of every stored row of one pseudonymous entity, oldest
