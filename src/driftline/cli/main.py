@@ -243,6 +243,8 @@ def privacy_forget(
     console.print(
         f"  row-level snapshots regenerated aggregates-only: {len(result.snapshots_regenerated)}"
     )
+    trained = ", ".join(f"v{v}" for v in result.trained_on) or "none"
+    console.print(f"  model versions trained on windows with the customer's rows: {trained}")
     for note in result.notes:
         console.print(f"  note: {note}", style="yellow")
 

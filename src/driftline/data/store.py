@@ -669,7 +669,10 @@ class Store:
     # -- privacy --------------------------------------------------------------------------
 
     def forget(self, spec: ModelSpec, entity_key: str) -> ErasureResult:
-        """Delete every stored row of one pseudonymous entity (predictions and their labels)."""
+        """Delete every stored row of one pseudonymous entity (predictions and their labels).
+        On SQLite the deleted content is zeroed in the file (``secure_delete``) and the
+        write-ahead log is checkpointed and truncated, so no copy stays in either file;
+        PostgreSQL keeps dead rows in its files until they are vacuumed."""
         table = self.predictions_table_name(spec)
         with self.engine.begin() as conn:
             labels = conn.execute(
@@ -682,6 +685,9 @@ class Store:
             predictions = conn.execute(
                 sa.text(f"DELETE FROM {table} WHERE entity_key = :k"), {"k": entity_key}
             ).rowcount
+        if self.dialect == "sqlite":  # the write-ahead log still holds the old pages
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         return ErasureResult(spec.name, int(predictions), int(labels))
 
     def entity_times(self, spec: ModelSpec, entity_key: str) -> pd.Series:
@@ -782,6 +788,9 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA busy_timeout=30000")
+    # Deleted and overwritten content is zeroed in the file, not left in free pages, so
+    # an erased customer cannot be read back from the database file or a copy of it.
+    cur.execute("PRAGMA secure_delete=ON")
     cur.close()
 
 

@@ -31,7 +31,7 @@ import pandas as pd
 
 from driftline.data.store import ErasureResult, Store
 from driftline.data.windows import performance_window
-from driftline.lifecycle.registry import BaselineErasure, Registry
+from driftline.lifecycle.registry import TAG, BaselineErasure, Registry
 from driftline.monitoring.engines.evidently import ROW_LEVEL_TAG, aggregates_only
 from driftline.monitoring.monitor import ROW_LEVEL_MARK
 from driftline.monitoring.runs import StoredRun, clear_report_paths, list_runs
@@ -52,6 +52,7 @@ class Erasure:
     baselines: tuple[BaselineErasure, ...] = ()
     reports_deleted: tuple[Path, ...] = ()
     snapshots_regenerated: tuple[str, ...] = ()
+    trained_on: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default=())
 
     @property
@@ -69,6 +70,7 @@ class Erasure:
             "baselines": [asdict(b) for b in self.baselines],
             "reports_deleted": [str(p) for p in self.reports_deleted],
             "snapshots_regenerated": list(self.snapshots_regenerated),
+            "versions_trained_on_the_rows": list(self.trained_on),
             "notes": list(self.notes),
         }
 
@@ -103,6 +105,13 @@ def forget(
             "versions, to be sure they hold none of the customer's rows"
         )
     held = {b.version for b in baselines if b.rows_erased}
+    trained = _trained_on(registry, spec, times)
+    if trained:
+        notes.append(
+            f"model versions {', '.join('v' + v for v in trained)} were trained on windows "
+            "that held the customer's rows; a fitted model can keep values it learned from "
+            "(split thresholds): retrain without them, then delete those versions"
+        )
     runs = [r for r in list_runs(store, spec.name, limit=None) if _touched(spec, r, times, held)]
     reports = _delete_reports(store, runs)
     snapshots = _regenerate_snapshots(spec, runs, workspace_dir)
@@ -114,8 +123,23 @@ def forget(
         tuple(baselines),
         tuple(reports),
         tuple(snapshots),
+        tuple(trained),
         tuple(notes),
     )
+
+
+def _trained_on(registry: Registry | None, spec: ModelSpec, times: pd.Series) -> list[str]:
+    """Versions trained by driftline on a window ending after one of the customer's rows
+    (their ``driftline.train_end`` tag): they may have learned from those rows."""
+    if registry is None or times.empty:
+        return []
+    first = times.min()
+    found = []
+    for info in sorted(registry.versions(spec), key=lambda v: int(v.version)):
+        end = info.tags.get(f"{TAG}train_end")
+        if end and first < pd.Timestamp(end):
+            found.append(info.version)
+    return found
 
 
 def _touched(spec: ModelSpec, run: StoredRun, times: pd.Series, held: set[str]) -> bool:
