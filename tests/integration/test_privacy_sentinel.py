@@ -246,6 +246,12 @@ def test_forget_leaves_no_value_of_the_sentinel_anywhere(
     assert erased["snapshots_regenerated"]
     assert erased["versions_trained_on_the_rows"] == ["1"]
 
+    code, text = cli("privacy", "forget", "-m", MODEL, "--entity", RAW_ID)  # again: nothing
+    flat = " ".join(text.split())
+    assert code == 0 and "erased 0 predictions and 0 labels" in flat, text
+    assert "baseline sample v1 baseline/: 0 rows erased" in flat
+    assert "row-level reports deleted: 0" in flat
+
     after = _scan(home, model_exempt=True)
     assert after == {kind: {} for kind in after}, after
     # The expected leftover, named by forget above: the model's split thresholds.

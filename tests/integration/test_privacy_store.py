@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from driftline.cli import main
-from driftline.config.errors import DataError, PrivacyError
+from driftline.config.errors import DataError, PrivacyError, RegistryError
 from driftline.config.settings import Settings
 from driftline.data import privacy
 from driftline.data.privacy import Pseudonymizer, load_keys
@@ -140,6 +140,21 @@ def test_forget_takes_the_id_as_it_was_sent(settings: Settings, loaded: str) -> 
     assert rows_of(settings, key) == []
     with pytest.raises(PrivacyError, match="entity id is empty"):
         forget_entity(MODEL, "   ", settings=settings)
+
+
+def test_forget_with_mlflow_unreachable_erases_nothing(
+    settings: Settings, loaded: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Baselines are erased before the store: when the registry cannot be reached, forget
+    fails saying so and the store keeps the rows that say where to look (run it again)."""
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
+    unreachable = settings.model_copy(update={"mlflow_tracking_uri": "http://127.0.0.1:9"})
+    key = pseudonym(settings, loaded)
+    n = len(rows_of(settings, key))
+    with pytest.raises(RegistryError, match="cannot reach the MLflow"):
+        forget_entity(MODEL, loaded, settings=unreachable)
+    assert len(rows_of(settings, key)) == n > 0
 
 
 def test_rotate_key_re_pseudonymises_every_row(
