@@ -501,31 +501,28 @@ class Store:
     def _apply_resent(
         self, cur: Any, table: str, stage: str, key: Sequence[str], apply: tuple[str, str, str]
     ) -> int:
-        """The ``apply`` step of :meth:`insert_applying`, inside its transaction: find the
-        staged rows stored already with another ``value``, and give each one's group the
-        value of its newest such row. Returns the rows changed."""
+        """The ``apply`` step of :meth:`insert_applying`, inside its transaction, in one
+        statement: the staged rows stored already with another ``value``, the newest of
+        each group, give the group their value. Returns the rows changed."""
         group, value, order = apply
         same = "IS" if self.dialect == "sqlite" else "IS NOT DISTINCT FROM"
         join = " AND ".join(f's."{c}" = t."{c}"' for c in key)
-        cur.execute(
-            f'SELECT s."{group}", s."{value}", s."{order}" FROM {stage} s JOIN {table} t '
-            f'ON {join} WHERE NOT (s."{value}" {same} t."{value}")'
+        newest = (
+            f'SELECT g, v FROM (SELECT s."{group}" AS g, s."{value}" AS v, ROW_NUMBER() OVER '
+            f'(PARTITION BY s."{group}" ORDER BY s."{order}" DESC) AS n FROM {stage} s '
+            f'JOIN {table} t ON {join} WHERE NOT (s."{value}" {same} t."{value}")) r '
+            "WHERE n = 1"
         )
-        newest: dict[Any, tuple[Any, Any]] = {}
-        for g, v, o in sorted(cur.fetchall(), key=lambda r: r[2]):
-            newest[g] = (o, v)
-        marks = ("?", "?", "?") if self.dialect == "sqlite" else ("$1", "$2", "$3")
         update = (
-            f'UPDATE {table} SET "{value}" = {marks[0]} WHERE "{group}" = {marks[1]} '
-            f'AND NOT ("{value}" {same} {marks[2]})'
+            f'UPDATE {table} SET "{value}" = c.v FROM ({newest}) c '
+            f'WHERE {table}."{group}" = c.g AND NOT ({table}."{value}" {same} c.v)'
         )
-        if self.dialect != "sqlite":  # ADBC gives no row count for a bound UPDATE
-            update = f"WITH u AS ({update} RETURNING 1) SELECT COUNT(*) FROM u"
-        changed = 0
-        for g, (_, v) in newest.items():
-            cur.execute(update, (v, g, v))
-            changed += int(cur.rowcount) if self.dialect == "sqlite" else int(cur.fetchone()[0])
-        return changed
+        if self.dialect == "sqlite":
+            cur.execute(update)
+            return int(cur.rowcount)
+        # ADBC gives no row count for an UPDATE: count what it returns.
+        cur.execute(f"WITH u AS ({update} RETURNING 1) SELECT COUNT(*) FROM u")
+        return int(cur.fetchone()[0])
 
     def _refuse_changes(
         self, cur: Any, table: str, stage: str, key: Sequence[str], columns: Sequence[str]
