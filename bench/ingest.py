@@ -89,7 +89,12 @@ def run(url: str, label: str, frame: pd.DataFrame) -> list[dict[str, object]]:
     read_s, window = timed(lambda: store.read_predictions(spec))
     assert len(window) == rows
     again_s, res2 = timed(lambda: log_predictions(store, spec, frame, pseudo))
-    assert res2.inserted == 0
+    assert res2.inserted == 0 and res2.consent_changed == 0
+    # A tenth of the requests sent again with the consent flag flipped: the customers'
+    # consent changes on every stored row of theirs (issue 15).
+    flipped = frame.iloc[::10].assign(consent_given=lambda f: ~f["consent_given"])
+    flip_s, res3 = timed(lambda: log_predictions(store, spec, flipped, pseudo))
+    assert res3.inserted == 0 and res3.consent_changed >= len(flipped) // 2, res3
 
     plain_table = f"plain_{uuid.uuid4().hex[:8]}"
     plain_ingest_s, _ = timed(
@@ -123,6 +128,18 @@ def run(url: str, label: str, frame: pd.DataFrame) -> list[dict[str, object]]:
             "driftline_s": again_s,
             "plain_s": float("nan"),
             "driftline_rows_per_s": rows / again_s,
+            "plain_rows_per_s": float("nan"),
+            "speedup": float("nan"),
+        }
+    )
+    results.append(
+        {
+            "database": label,
+            "operation": f"re-send 10%, consent flipped ({res3.consent_changed:,} rows changed)",
+            "rows": len(flipped),
+            "driftline_s": flip_s,
+            "plain_s": float("nan"),
+            "driftline_rows_per_s": len(flipped) / flip_s,
             "plain_rows_per_s": float("nan"),
             "speedup": float("nan"),
         }

@@ -26,7 +26,7 @@ from driftline.data import ingest, privacy
 from driftline.data.files import read_table
 from driftline.data.privacy import Rotation, normalise_id
 from driftline.data.source import require_stored
-from driftline.data.store import ErasureResult, IngestResult
+from driftline.data.store import IngestResult
 from driftline.data.windows import window_ends
 from driftline.lifecycle.baseline import Baseline
 from driftline.monitoring.engines import DriftEngine
@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from driftline.alerts.message import Alert
     from driftline.alerts.outbox import NotifyResult
     from driftline.lifecycle.adopt import AdoptionResult
+    from driftline.lifecycle.erasure import Erasure
     from driftline.lifecycle.promotion import PromotionOutcome
     from driftline.lifecycle.registry import Registry
 
@@ -102,13 +103,21 @@ def log_labels(
 
 def forget_entity(
     model: str | ModelSpec, entity_id: str, *, settings: Settings | None = None
-) -> ErasureResult:
-    """Erase every stored row of one customer, given their raw id. DataError for a model
-    that reads its predictions from a ``source:`` table (erase them there)."""
+) -> Erasure:
+    """Erase one customer, given their raw id, from every copy driftline made: the rows
+    of every baseline sample of the model's versions, row-level reports and snapshots of
+    the windows their rows were in, then their predictions and labels in the store
+    (:func:`driftline.lifecycle.erasure.forget`). DataError for a model that reads its
+    predictions from a ``source:`` table (erase them there); RegistryError when MLflow
+    cannot be reached (the store is left as it was: run it again)."""
+    from driftline.lifecycle.erasure import forget
+
     with Context.open(settings) as ctx:
         spec = ctx.spec(model)
         require_stored(spec, "predictions", "erase a customer's predictions")
-        return ctx.store.forget(spec, _pseudonym(ctx, entity_id))
+        key = _pseudonym(ctx, entity_id)
+        workspace = ctx.settings.resolved_home / "evidently"
+        return forget(ctx.store, ctx.registry(), spec, key, workspace_dir=workspace)
 
 
 def set_consent(

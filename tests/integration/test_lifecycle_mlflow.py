@@ -22,6 +22,7 @@ from driftline.config.settings import Settings
 from driftline.data.privacy import Pseudonymizer
 from driftline.data.store import Store
 from driftline.lifecycle import audit
+from driftline.lifecycle.baseline import KEY_COLUMN
 from driftline.lifecycle.benchmark import benchmark, figures_markdown, latest_benchmark
 from driftline.lifecycle.promotion import PromotionOutcome, promote, rollback
 from driftline.lifecycle.registry import (
@@ -348,6 +349,10 @@ def test_no_mlflow_artifact_holds_identifiers_or_non_consenting_rows(
     for path in files:
         if path.suffix == ".parquet":
             frame = pd.read_parquet(path)
+            if path.name == "reference.parquet":
+                # Each sampled row keeps its pseudonym, for erasure (never a raw id), in one
+                # column that monitors and trainers never see; nothing else is an id.
+                assert set(frame.pop(KEY_COLUMN)) <= keys
             texts.append(frame.to_csv(index=False))
             texts.append(" ".join(frame.columns))
         else:

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from driftline.cli import main
-from driftline.config.errors import PrivacyError
+from driftline.config.errors import DataError, PrivacyError, RegistryError
 from driftline.config.settings import Settings
 from driftline.data import privacy
 from driftline.data.privacy import Pseudonymizer, load_keys
@@ -99,6 +99,39 @@ def test_consent_withdrawn_and_given_again(
     assert {c for _, c in rows_of(settings, key)} == {True}
 
 
+def test_a_resent_row_applies_its_later_consent_to_the_customer(
+    settings: Settings, loaded: str, traffic: tuple[pd.DataFrame, pd.DataFrame]
+) -> None:
+    """Sending one of a customer's requests again with the flag now false withdraws their
+    consent for every stored row (and the count says so); the other values of a stored
+    row still cannot change, and sending the flag true again gives consent back."""
+    preds, _ = traffic
+    mine = preds[preds["customer_id"] == loaded].sort_values("event_ts")
+    key = pseudonym(settings, loaded)
+    consenting = int(mine["consent_analytics"].sum())
+    assert consenting > 0  # the busiest customer has consenting rows to lose
+    resent = mine.tail(1).assign(consent_analytics=False)
+    result = log_predictions(MODEL, resent, settings=settings)
+    assert (result.inserted, result.already_stored) == (0, 1)
+    assert result.consent_changed == consenting
+    assert {c for _, c in rows_of(settings, key)} == {False}
+    spec = find_spec(MODEL, SPECS_DIR)
+    store = Store.from_settings(settings)
+    try:
+        start, end = preds["event_ts"].min(), preds["event_ts"].max() + pd.Timedelta(seconds=1)
+        window = read_window(store, spec, pd.Timestamp(start), pd.Timestamp(end))
+        assert not set(mine["request_id"]) & set(window["request_id"])
+        others = store.summarize(spec).consenting
+    finally:
+        store.dispose()
+    assert others == int(preds["consent_analytics"].sum()) - consenting
+    with pytest.raises(DataError, match="stored already with other values"):
+        log_predictions(MODEL, resent.assign(sessions_7d=999.0), settings=settings)
+    again = log_predictions(MODEL, resent.assign(consent_analytics=True), settings=settings)
+    assert again.consent_changed == len(mine)
+    assert {c for _, c in rows_of(settings, key)} == {True}
+
+
 def test_forget_takes_the_id_as_it_was_sent(settings: Settings, loaded: str) -> None:
     key = pseudonym(settings, loaded)
     n = len(rows_of(settings, key))
@@ -107,6 +140,21 @@ def test_forget_takes_the_id_as_it_was_sent(settings: Settings, loaded: str) -> 
     assert rows_of(settings, key) == []
     with pytest.raises(PrivacyError, match="entity id is empty"):
         forget_entity(MODEL, "   ", settings=settings)
+
+
+def test_forget_with_mlflow_unreachable_erases_nothing(
+    settings: Settings, loaded: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Baselines are erased before the store: when the registry cannot be reached, forget
+    fails saying so and the store keeps the rows that say where to look (run it again)."""
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
+    unreachable = settings.model_copy(update={"mlflow_tracking_uri": "http://127.0.0.1:9"})
+    key = pseudonym(settings, loaded)
+    n = len(rows_of(settings, key))
+    with pytest.raises(RegistryError, match="cannot reach the MLflow"):
+        forget_entity(MODEL, loaded, settings=unreachable)
+    assert len(rows_of(settings, key)) == n > 0
 
 
 def test_rotate_key_re_pseudonymises_every_row(

@@ -140,6 +140,29 @@ def test_unseen_categories_and_ranges_are_reported() -> None:
     assert found["out_of_range"].share > 0.1
 
 
+def test_findings_name_no_single_customers_value() -> None:
+    """With the pseudonyms of a store window, an unseen category fewer than 5 customers
+    sent is counted, not named, and an out-of-range finding shows no window extreme."""
+    rng = np.random.default_rng(0)
+    ref = pd.DataFrame({"x": rng.normal(size=3000), "c": rng.choice(["a", "b"], 3000)})
+    cur = pd.DataFrame(
+        {
+            "x": [*rng.normal(size=960), *[987654.321] * 40],
+            "c": ["a"] * 860 + ["many"] * 100 + ["mine"] * 40,
+            "entity_key": [f"k{i}" for i in range(960)] + ["sentinel"] * 40,
+        }
+    )
+    plan = DriftPlan(columns={"x": "numerical", "c": "categorical"})
+    found = {q.rule: q for q in compare_frames(ref, cur, plan).quality}
+    unseen = found["unseen_categories"].detail
+    assert "'many' (100)" in unseen and "mine" not in unseen
+    assert "1 more, each sent by fewer than 5 customers" in unseen
+    assert "987654" not in found["out_of_range"].detail
+    assert "0 below, 42 above" in found["out_of_range"].detail  # 40 + 2 normal tails
+    named = compare_frames(ref, cur.drop(columns="entity_key"), plan).quality
+    assert "'mine' (40)" in {q.rule: q for q in named}["unseen_categories"].detail  # a file
+
+
 def test_contract_shape() -> None:
     rng = np.random.default_rng(1)
     ref = pd.DataFrame({"x": rng.normal(size=500), "c": rng.choice(["a", "b"], 500)})

@@ -10,7 +10,7 @@ import yaml
 from driftline.config.errors import SpecError
 from driftline.data.windows import plan_windows
 from driftline.lifecycle.baseline import build_baseline, column_stats, stratified_sample
-from driftline.lifecycle.training import build_pipeline, feature_frame, threads
+from driftline.lifecycle.training import build_pipeline, feature_frame, threads, training_frame
 from driftline.specs import ModelSpec, parse_spec
 
 
@@ -100,6 +100,31 @@ def test_baseline_holds_no_identifiers_and_keeps_strata(spec: ModelSpec) -> None
     assert baseline.stats["avg_order_value"]["missing"] == missing
     assert baseline.stats[m.prediction]["range_hi"] >= frame_scores_max(baseline)
     assert baseline.schema["channel"] == "categorical"
+
+
+def test_baseline_keeps_each_sampled_rows_pseudonym_apart(spec: ModelSpec) -> None:
+    frame = _frame(3000)
+    baseline = build_baseline(spec, frame, np.linspace(0, 1, len(frame)), {}, sample_size=500)
+    assert baseline.entity_keys is not None
+    assert len(baseline.entity_keys) == len(baseline.reference)
+    # Each key belongs to its row: the sampled rows are found again by their pseudonym.
+    by_key = frame.set_index("entity_key")
+    sampled = by_key.loc[list(baseline.entity_keys), "recency_days"].to_numpy()
+    assert np.array_equal(sampled, baseline.reference["recency_days"].to_numpy(), equal_nan=True)
+    without = build_baseline(spec, frame.drop(columns="entity_key"), np.zeros(len(frame)), {})
+    assert without.entity_keys is None
+
+
+def test_training_hides_categories_few_customers_hold(spec: ModelSpec) -> None:
+    frame = _frame(600)
+    frame.loc[frame.index[:40], "channel"] = "mine"  # 40 rows of one customer
+    frame.loc[frame.index[:40], "entity_key"] = "one"
+    frame.loc[frame.index[40:45], "channel"] = "five"  # 5 customers: a group
+    seen = training_frame(spec, frame)["channel"]
+    assert seen.iloc[:40].isna().all() and (seen.iloc[40:45] == "five").all()
+    assert seen.iloc[45:].notna().all()
+    kept = training_frame(spec, frame.drop(columns="entity_key"))["channel"]  # no pseudonyms
+    assert (kept.iloc[:40] == "mine").all()
 
 
 def test_stratified_sample_keeps_small_frames_whole_and_bounds_large_ones() -> None:

@@ -203,6 +203,11 @@ def _ingest(kind: str, path: Path, model: str, model_version: str | None = None)
         f"{result.model}: {result.received:,} {kind} read, {result.inserted:,} stored, "
         f"{result.already_stored:,} already stored, "
         f"{result.duplicates_in_batch:,} repeated in the file"
+        + (
+            f"; consent changed on {result.consent_changed:,} stored rows"
+            if kind == "predictions"
+            else ""
+        )
     )
     if result.unmatched:
         console.print(
@@ -242,15 +247,40 @@ def ingest_labels(
 def privacy_forget(
     model: ModelOpt,
     entity: Annotated[str, typer.Option(help="The raw customer/entity id to erase.")],
+    as_json: JsonOpt = False,
 ) -> None:
-    """Erase every stored row of one customer (predictions and their labels)."""
+    """Erase one customer from every copy: baseline samples of every version, row-level
+    reports and snapshots of their windows, then their predictions and labels."""
     from driftline.sdk import forget_entity
 
     result = forget_entity(model, entity)
+    if as_json:
+        print_json(result.to_dict())
+        return
     console.print(
         f"{result.model}: erased {result.predictions_deleted} predictions and "
-        f"{result.labels_deleted} labels of that entity"
+        f"{result.labels_deleted} labels of that entity from the store"
     )
+    for b in result.baselines:
+        if not b.searchable:
+            continue
+        stats = ", stats.json recomputed" if b.stats_recomputed else ""
+        console.print(
+            f"  baseline sample v{b.version} {b.folder}/: {b.rows_erased} rows erased, "
+            f"{b.rows_left} left{stats}"
+        )
+    if not result.baselines:
+        console.print("  baseline samples: none stored")
+    console.print(f"  row-level reports deleted: {len(result.reports_deleted)}")
+    for path in result.reports_deleted:
+        console.print(f"    {path}")
+    console.print(
+        f"  row-level snapshots regenerated aggregates-only: {len(result.snapshots_regenerated)}"
+    )
+    trained = ", ".join(f"v{v}" for v in result.trained_on) or "none"
+    console.print(f"  model versions trained on windows with the customer's rows: {trained}")
+    for note in result.notes:
+        console.print(f"  note: {note}", style="yellow")
 
 
 @privacy_app.command("consent")

@@ -422,14 +422,24 @@ def log_predictions(
     deduped = _once(frame, [REQUEST_ID])  # exact repeats (e.g. a retried request) count once
     table = store.ensure_model(spec)
     types = prediction_types(spec)
-    unchanged = [c for c in deduped.columns if c != REQUEST_ID]
+    # A request sent again with another consent flag changes the customer's consent:
+    # every row of theirs gets the newest such flag (nothing else of a stored row changes).
+    apply = (ENTITY_KEY, CONSENT, TS_US) if spec.model.consent else None
+    unchanged = [c for c in deduped.columns if c != REQUEST_ID and (apply is None or c != CONSENT)]
     try:
-        inserted = store.insert_ignore(
-            table.name, deduped, [REQUEST_ID], types, unchanged=unchanged
+        inserted, changed = store.insert_applying(
+            table.name, deduped, [REQUEST_ID], types, unchanged=unchanged, apply=apply
         )
     except ConflictError as exc:
         raise _stored_conflict(deduped, [REQUEST_ID], exc, source) from None
-    return IngestResult(spec.name, "predictions", len(frame), inserted, len(frame) - len(deduped))
+    return IngestResult(
+        spec.name,
+        "predictions",
+        len(frame),
+        inserted,
+        len(frame) - len(deduped),
+        consent_changed=changed,
+    )
 
 
 def log_labels(

@@ -69,6 +69,8 @@ class IngestResult:
 
     unmatched: int = 0
     unmatched_examples: tuple[str, ...] = ()
+    #: Rows stored before this batch whose consent flag the batch changed.
+    consent_changed: int = 0
 
     @property
     def already_stored(self) -> int:
@@ -397,6 +399,20 @@ class Store:
         *,
         unchanged: Sequence[str] = (),
     ) -> int:
+        """Insert every row of ``frame`` whose key is not stored yet, in one transaction
+        (:meth:`insert_applying` without anything to apply); returns rows inserted."""
+        return self.insert_applying(table, frame, conflict, types, unchanged=unchanged)[0]
+
+    def insert_applying(
+        self,
+        table: str,
+        frame: pd.DataFrame,
+        conflict: Sequence[str],
+        types: dict[str, str],
+        *,
+        unchanged: Sequence[str] = (),
+        apply: tuple[str, str, str] | None = None,
+    ) -> tuple[int, int]:
         """Insert every row of ``frame`` whose key is not stored yet, in one transaction.
 
         ``types`` gives each column's kind ('text', 'float', 'int', 'bool'). Rows whose
@@ -404,10 +420,15 @@ class Store:
         hold the same values in the ``unchanged`` columns as the stored row; a row that
         would change one raises ConflictError with the keys at fault, and nothing is
         written. Any other failure rolls the whole batch back and raises StoreError.
-        Returns rows inserted.
+
+        ``apply=(group, value, order)``: a stored row sent again with another ``value``
+        (e.g. the consent flag, left out of ``unchanged``) changes that value for its whole
+        ``group`` (e.g. the entity key): in the same transaction, every row of the group
+        gets the value of the newest such row by ``order`` (e.g. the time).
+        Returns (rows inserted, rows whose ``value`` changed).
         """
         if frame.empty:
-            return 0
+            return 0, 0
         cols = ", ".join(f'"{c}"' for c in frame.columns)
         keys = ", ".join(f'"{c}"' for c in conflict)
         stage = f"dl_stage_{uuid.uuid4().hex[:12]}"
@@ -415,7 +436,7 @@ class Store:
             with _no_gc(), self._transaction() as conn:
                 if self.dialect == "sqlite":
                     return self._insert_sqlite(
-                        conn, table, frame, conflict, unchanged, stage, cols, keys
+                        conn, table, frame, conflict, unchanged, stage, cols, keys, apply
                     )
                 cur = conn.cursor()
                 schema = pa.schema([(c, _ARROW[types[c]]) for c in frame.columns])
@@ -428,8 +449,11 @@ class Store:
                     f"ON CONFLICT ({keys}) DO NOTHING"
                 )
                 inserted = int(cur.rowcount)
+                changed = 0
+                if apply is not None and inserted < len(frame):
+                    changed = self._apply_resent(cur, table, stage, conflict, apply)
                 cur.execute(f"DROP TABLE {stage}")
-                return inserted
+                return inserted, changed
         except self._driver_errors() as exc:
             raise StoreError(
                 f"writing {len(frame):,} rows to {table} failed, nothing was written: "
@@ -446,7 +470,8 @@ class Store:
         stage: str,
         cols: str,
         keys: str,
-    ) -> int:
+        apply: tuple[str, str, str] | None = None,
+    ) -> tuple[int, int]:
         """SQLite: one ``executemany`` into the table; only when some keys were stored
         already, the batch is staged in a temporary table to compare them (so a batch of
         new rows costs one pass). Runs inside the caller's transaction."""
@@ -462,12 +487,42 @@ class Store:
             rows(),
         )
         inserted = int(conn.total_changes - before)
-        if unchanged and inserted < len(frame):  # compare the rows that were stored already
+        changed = 0
+        if (unchanged or apply) and inserted < len(frame):  # rows that were stored already
             cur.execute(f"CREATE TEMP TABLE {stage} AS SELECT {cols} FROM {table} WHERE 0")
             cur.executemany(f"INSERT INTO {stage} ({cols}) VALUES ({marks})", rows())
-            self._refuse_changes(cur, table, stage, conflict, unchanged)
+            if unchanged:
+                self._refuse_changes(cur, table, stage, conflict, unchanged)
+            if apply is not None:
+                changed = self._apply_resent(cur, table, stage, conflict, apply)
             cur.execute(f"DROP TABLE {stage}")
-        return inserted
+        return inserted, changed
+
+    def _apply_resent(
+        self, cur: Any, table: str, stage: str, key: Sequence[str], apply: tuple[str, str, str]
+    ) -> int:
+        """The ``apply`` step of :meth:`insert_applying`, inside its transaction, in one
+        statement: the staged rows stored already with another ``value``, the newest of
+        each group, give the group their value. Returns the rows changed."""
+        group, value, order = apply
+        same = "IS" if self.dialect == "sqlite" else "IS NOT DISTINCT FROM"
+        join = " AND ".join(f's."{c}" = t."{c}"' for c in key)
+        newest = (
+            f'SELECT g, v FROM (SELECT s."{group}" AS g, s."{value}" AS v, ROW_NUMBER() OVER '
+            f'(PARTITION BY s."{group}" ORDER BY s."{order}" DESC) AS n FROM {stage} s '
+            f'JOIN {table} t ON {join} WHERE NOT (s."{value}" {same} t."{value}")) r '
+            "WHERE n = 1"
+        )
+        update = (
+            f'UPDATE {table} SET "{value}" = c.v FROM ({newest}) c '
+            f'WHERE {table}."{group}" = c.g AND NOT ({table}."{value}" {same} c.v)'
+        )
+        if self.dialect == "sqlite":
+            cur.execute(update)
+            return int(cur.rowcount)
+        # ADBC gives no row count for an UPDATE: count what it returns.
+        cur.execute(f"WITH u AS ({update} RETURNING 1) SELECT COUNT(*) FROM u")
+        return int(cur.fetchone()[0])
 
     def _refuse_changes(
         self, cur: Any, table: str, stage: str, key: Sequence[str], columns: Sequence[str]
@@ -615,7 +670,10 @@ class Store:
     # -- privacy --------------------------------------------------------------------------
 
     def forget(self, spec: ModelSpec, entity_key: str) -> ErasureResult:
-        """Delete every stored row of one pseudonymous entity (predictions and their labels)."""
+        """Delete every stored row of one pseudonymous entity (predictions and their labels).
+        On SQLite the deleted content is zeroed in the file (``secure_delete``) and the
+        write-ahead log is checkpointed and truncated, so no copy stays in either file;
+        PostgreSQL keeps dead rows in its files until they are vacuumed."""
         table = self.predictions_table_name(spec)
         with self.engine.begin() as conn:
             labels = conn.execute(
@@ -628,7 +686,23 @@ class Store:
             predictions = conn.execute(
                 sa.text(f"DELETE FROM {table} WHERE entity_key = :k"), {"k": entity_key}
             ).rowcount
+        if self.dialect == "sqlite":  # the write-ahead log still holds the old pages
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         return ErasureResult(spec.name, int(predictions), int(labels))
+
+    def entity_times(self, spec: ModelSpec, entity_key: str) -> pd.Series:
+        """Prediction times (UTC) of every stored row of one pseudonymous entity, oldest
+        first: which windows their rows were in. Empty when the model has no table."""
+        table = self.predictions_table_name(spec)
+        with self.engine.connect() as conn:
+            if not sa.inspect(conn).has_table(table):
+                return from_ts_us(pd.Series([], dtype="int64"))
+            stamps = conn.execute(
+                sa.text(f"SELECT ts_us FROM {table} WHERE entity_key = :k ORDER BY ts_us"),
+                {"k": entity_key},
+            ).scalars()
+            return from_ts_us(pd.Series(list(stamps), dtype="int64"))
 
     def set_consent(self, spec: ModelSpec, entity_key: str, consent: bool) -> int:
         """Set the consent flag of every stored row of one pseudonymous entity; returns the
@@ -715,6 +789,9 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA busy_timeout=30000")
+    # Deleted and overwritten content is zeroed in the file, not left in free pages, so
+    # an erased customer cannot be read back from the database file or a copy of it.
+    cur.execute("PRAGMA secure_delete=ON")
     cur.close()
 
 

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from driftline.config.errors import DriftlineError
+from driftline.data.store import ENTITY_KEY
 from driftline.data.values import as_text
 from driftline.specs import ModelSpec
 from driftline.tasks import task_for
@@ -27,6 +28,10 @@ class Baseline:
 
     ``reference`` holds a bounded, stratified sample of the training features and the
     model's predictions on them (spec column names; no entity ids, consenting rows only).
+    ``entity_keys`` holds the pseudonym of each sampled row (aligned with ``reference``;
+    None for a reference without them, e.g. an adopted one): stored beside the sample so
+    ``driftline privacy forget`` can erase a customer's rows from it, and never handed to
+    a monitor or a trainer.
     ``schema`` maps column -> "numerical" | "categorical"; ``stats`` holds per-column
     summary statistics that expose no single row's value (:func:`column_stats`);
     ``metrics`` the validation metrics (e.g. ``roc_auc``, ``pr_auc``). ``estimator`` is
@@ -47,6 +52,7 @@ class Baseline:
     #: beside ``stats.json`` as ``profile.json``; None for baselines captured before
     #: profiles existed (:func:`reference_profile` then computes them from ``reference``).
     profile: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+    entity_keys: tuple[str, ...] | None = None
 
 
 def reference_profile(baseline: Baseline) -> dict[str, Any]:
@@ -72,6 +78,9 @@ _QUANTILES = {
     "p99": 0.99,
 }
 
+
+#: The column of ``reference.parquet`` that holds each sampled row's pseudonym.
+KEY_COLUMN = "__driftline_entity_key"
 
 #: A category is named in the statistics only when at least this many rows hold it.
 MIN_GROUP_ROWS = 10
@@ -174,17 +183,25 @@ def build_baseline(
     sample_size: int = 5000,
     seed: int = 0,
     estimator: dict[str, Any] | None = None,
+    entity_keys: pd.Series | None = None,
 ) -> Baseline:
     """The reference profile of a model trained on ``frame`` (spec columns, consenting
     rows): stratified sample of features + the model's predictions, schema, stats.
 
-    Only the schema's columns survive, so identifiers (entity key, request id), the
-    timestamp, the consent flag and the label never reach the reference.
+    Only the schema's columns survive in ``reference``, so identifiers (entity key,
+    request id), the timestamp, the consent flag and the label never reach what a monitor
+    compares with. The pseudonym of each sampled row (``entity_keys``, aligned with
+    ``frame``; else the frame's ``entity_key`` column when it has one) is kept apart in
+    :attr:`Baseline.entity_keys`, for erasure.
     """
     m = spec.model
     schema = spec.column_types_with_prediction
     task = task_for(m)
     scored = frame.copy()
+    if entity_keys is None and ENTITY_KEY in frame.columns:
+        entity_keys = frame[ENTITY_KEY]
+    if entity_keys is not None:
+        scored[KEY_COLUMN] = entity_keys.to_numpy()
     for column, values in task.prediction_frame(m, predictions).items():
         scored[column] = values.to_numpy()
     # The task's strata (binary and multiclass: label, then segments; regression: the
@@ -194,6 +211,7 @@ def build_baseline(
     reference = sample[list(schema)].reset_index(drop=True)
     from driftline.monitoring.profiles import profile_frame
 
+    keys = tuple(str(k) for k in sample[KEY_COLUMN]) if entity_keys is not None else None
     return Baseline(
         model=spec.name,
         version=version,
@@ -204,6 +222,7 @@ def build_baseline(
         run_id=run_id,
         estimator=estimator,
         profile=profile_frame(reference, schema),
+        entity_keys=keys,
     )
 
 

@@ -26,7 +26,7 @@ import pandas as pd
 
 from driftline.config.errors import DataError, RegistryError
 from driftline.config.times import utc, utc_now
-from driftline.data.store import Store
+from driftline.data.store import ENTITY_KEY, Store
 from driftline.data.windows import read_window
 from driftline.lifecycle import audit
 from driftline.lifecycle.baseline import build_baseline
@@ -109,6 +109,7 @@ def refresh_baseline(
         sample_size=t.baseline_sample_size,
         seed=t.random_state,
         estimator=current.estimator,  # fitted on the version's validation rows: it stays
+        entity_keys=rows[ENTITY_KEY].reset_index(drop=True) if ENTITY_KEY in rows else None,
     )
     window = f"{begin.isoformat()} / {stop.isoformat()}"
     actor = triggered_by or default_actor()

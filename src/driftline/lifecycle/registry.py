@@ -33,7 +33,7 @@ from driftline.config.errors import BaselineError, RegistryError
 from driftline.config.secrets import hide_credentials, scrub
 from driftline.config.settings import Settings
 from driftline.config.values import json_default
-from driftline.lifecycle.baseline import Baseline, reference_profile
+from driftline.lifecycle.baseline import KEY_COLUMN, Baseline, reference_profile
 from driftline.lifecycle.flavors import load_stored
 from driftline.monitoring.profiles import from_json as profile_from_json
 from driftline.monitoring.profiles import to_json as profile_json
@@ -63,6 +63,21 @@ class VersionInfo:
     created_at: pd.Timestamp
     aliases: tuple[str, ...]
     tags: dict[str, str]
+
+
+@dataclass(frozen=True)
+class BaselineErasure:
+    """What erasing one customer did to one baseline folder of one version: rows removed
+    from its sample and rows left; ``searchable`` is false for a sample stored without
+    pseudonyms (nothing could be matched); ``stats_recomputed`` when its ``stats.json``
+    was computed again from the remaining rows."""
+
+    version: str
+    folder: str
+    rows_erased: int
+    rows_left: int
+    searchable: bool = True
+    stats_recomputed: bool = False
 
 
 @dataclass(frozen=True)
@@ -290,7 +305,10 @@ class Registry:
         with tempfile.TemporaryDirectory(prefix="driftline-baseline-") as tmp:
             folder = Path(tmp) / folder_name
             folder.mkdir()
-            baseline.reference.to_parquet(folder / "reference.parquet", index=False)
+            reference = baseline.reference
+            if baseline.entity_keys is not None:  # kept for erasure; stripped when read
+                reference = reference.assign(**{KEY_COLUMN: list(baseline.entity_keys)})
+            reference.to_parquet(folder / "reference.parquet", index=False)
             _write_json(folder / "schema.json", baseline.schema)
             _write_json(folder / "stats.json", baseline.stats)
             _write_json(folder / "metrics.json", baseline.metrics)
@@ -307,6 +325,7 @@ class Registry:
                     "run_id": run_id,
                     "reference_rows": len(baseline.reference),
                     "columns": list(baseline.reference.columns),
+                    "pseudonyms": baseline.entity_keys is not None,
                     **(manifest or {}),
                 },
             )
@@ -362,10 +381,12 @@ class Registry:
                     f"{missing}; retrain with `driftline train --model {spec.name}`"
                 )
             stored = local / "profile.json"  # absent from baselines made before profiles
+            reference = pd.read_parquet(local / "reference.parquet")
+            keys = reference.pop(KEY_COLUMN) if KEY_COLUMN in reference.columns else None
             return Baseline(
                 model=spec.name,
                 version=str(version),
-                reference=pd.read_parquet(local / "reference.parquet"),
+                reference=reference,
                 schema=json.loads((local / "schema.json").read_text()),
                 stats=json.loads((local / "stats.json").read_text()),
                 metrics=json.loads((local / "metrics.json").read_text()),
@@ -376,7 +397,83 @@ class Registry:
                     else None
                 ),
                 profile=profile_from_json(stored.read_text()) if stored.is_file() else None,
+                entity_keys=None if keys is None else tuple(str(k) for k in keys),
             )
+
+    def erase_from_baselines(self, spec: ModelSpec, entity_key: str) -> list[BaselineErasure]:
+        """Remove one pseudonymous customer's rows from every stored baseline sample of
+        ``spec``'s model: each registered version's training baseline (``baseline/``) and
+        every refreshed reference of it (``baseline-refresh-*``), whether in use or not.
+
+        Each sample that held the customer is written again without their rows (same
+        artifact path, so every version keeps a readable baseline); its ``stats.json`` is
+        recomputed from the remaining rows when the sample held every row the statistics
+        were computed over (otherwise they are aggregates of more rows than the sample and
+        are kept: they expose no single value, :func:`~driftline.lifecycle.baseline.column_stats`),
+        and its manifest counts the erased rows. A sample stored without pseudonyms
+        (before they were kept, or adopted) cannot be searched and is reported as such.
+        Returns one entry per baseline folder read. RegistryError when MLflow is
+        unreachable (nothing changed in the folder being written)."""
+        erased: list[BaselineErasure] = []
+        seen: set[str] = set()
+        for info in sorted(self.versions(spec), key=lambda v: int(v.version)):
+            if not info.run_id or info.run_id in seen:
+                continue
+            seen.add(info.run_id)
+            folders = [
+                f.path
+                for f in self.client.list_artifacts(info.run_id)
+                if f.is_dir and f.path.startswith(BASELINE_DIR)
+            ]
+            for folder in sorted(folders):
+                erased.append(self._erase_in(info, folder, entity_key))
+        return erased
+
+    def _erase_in(self, info: VersionInfo, folder: str, entity_key: str) -> BaselineErasure:
+        from driftline.lifecycle.baseline import column_stats
+
+        with tempfile.TemporaryDirectory(prefix="driftline-erase-") as tmp:
+            local = Path(self.client.download_artifacts(str(info.run_id), folder, dst_path=tmp))
+            path = local / "reference.parquet"
+            if not path.is_file():
+                return BaselineErasure(info.version, folder, 0, 0, searchable=False)
+            reference = pd.read_parquet(path)
+            if KEY_COLUMN not in reference.columns:
+                return BaselineErasure(info.version, folder, 0, len(reference), searchable=False)
+            hit = (reference[KEY_COLUMN].astype(str) == entity_key).to_numpy()
+            if not hit.any():
+                return BaselineErasure(info.version, folder, 0, len(reference))
+            kept = reference[~hit].reset_index(drop=True)
+            kept.to_parquet(path, index=False)
+            recomputed = False
+            stats_path, schema_path = local / "stats.json", local / "schema.json"
+            if stats_path.is_file() and schema_path.is_file():
+                schema = json.loads(schema_path.read_text())
+                stats = json.loads(stats_path.read_text())
+                first = next(iter(stats.values()), None) if stats else None
+                covered = first is not None and (first["count"] + first["missing"]) == len(
+                    reference
+                )
+                if covered:  # the sample was every row: recompute exactly
+                    _write_json(stats_path, column_stats(kept, schema))
+                    recomputed = True
+            profile_path = local / "profile.json"
+            if profile_path.is_file() and schema_path.is_file():  # its edges and extremes
+                # come from the sample's values: profile what is left
+                from driftline.monitoring.profiles import profile_frame
+
+                schema = json.loads(schema_path.read_text())
+                left = kept.drop(columns=[KEY_COLUMN])
+                profile_path.write_text(profile_json(profile_frame(left, schema)), encoding="utf-8")
+            manifest_path = local / "manifest.json"
+            manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
+            manifest["reference_rows"] = len(kept)
+            manifest["erased_rows"] = int(manifest.get("erased_rows", 0)) + int(hit.sum())
+            _write_json(manifest_path, manifest)
+            self.client.log_artifacts(str(info.run_id), str(local), folder)
+        return BaselineErasure(
+            info.version, folder, int(hit.sum()), len(kept), stats_recomputed=recomputed
+        )
 
 
 class _Guarded:

@@ -26,7 +26,7 @@ from sklearn.pipeline import Pipeline
 from driftline.config.errors import DataError, DriftlineError, ModelError
 from driftline.config.progress import Progress, Stages
 from driftline.data import claims
-from driftline.data.store import Store
+from driftline.data.store import ENTITY_KEY, Store
 from driftline.data.values import as_numbers, as_text
 from driftline.data.windows import (
     Windows,
@@ -108,11 +108,25 @@ def build_pipeline(spec: ModelSpec) -> Pipeline:
     return trainer_for(spec).build(spec)
 
 
+#: A category fewer customers than this hold in the training rows is shown to the trainer
+#: as missing, so a fitted model's vocabulary (an encoder's ``categories_``) never names
+#: a value that only one or two customers sent.
+MIN_CATEGORY_CUSTOMERS = 5
+
+
 def training_frame(spec: ModelSpec, rows: pd.DataFrame) -> pd.DataFrame:
     """What a trainer receives: :func:`feature_frame` of ``rows`` plus the target column
     as the task names labels (a multiclass model's class names); no identifiers,
-    timestamps or consent flags."""
+    timestamps or consent flags. When ``rows`` carry pseudonyms (``entity_key``, as the
+    store gives them), a category held by fewer than :data:`MIN_CATEGORY_CUSTOMERS`
+    customers is missing in the frame (the model then scores it as an unseen category)."""
     frame = feature_frame(spec, rows)
+    if ENTITY_KEY in rows.columns:
+        for column in spec.model.features.categorical:
+            customers = rows[ENTITY_KEY].groupby(frame[column].to_numpy()).nunique()
+            rare = customers.index[customers < MIN_CATEGORY_CUSTOMERS]
+            if len(rare):
+                frame[column] = frame[column].where(~frame[column].isin(rare), np.nan)
     labels = rows[spec.model.target].to_numpy()
     frame[spec.model.target] = task_for(spec.model).decode_labels(labels)
     return frame

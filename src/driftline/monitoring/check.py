@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from driftline.config.errors import BaselineError, DataError, DriftlineError, PluginError
+from driftline.data.store import ENTITY_KEY
 from driftline.data.values import as_numbers, as_text, require_unique_columns
 from driftline.monitoring.attribution import majority_version, version_key
 from driftline.monitoring.engines import ENGINES, ColumnScore, DriftEngine
@@ -562,7 +563,11 @@ def compare_frames(
         dataset_drift=share >= plan.drift_share,
         prediction=prediction,
         extra_predictions=tuple(extra) if prediction is not None else (),
-        quality=tuple(data_quality(run.reference, run.current, plan, ranges or {}, run.infinite)),
+        quality=tuple(
+            data_quality(
+                run.reference, run.current, plan, ranges or {}, run.infinite, _owners(current)
+            )
+        ),
         performance=performance,
         rows_reference=len(run.reference),
         rows_current=len(run.current),
@@ -618,6 +623,13 @@ def _labelled(
     if missing:
         raise DataError(f"labelled rows lack columns {missing}")
     return task.labelled(labelled, plan.score, plan.target)
+
+
+def _owners(current: pd.DataFrame) -> pd.Series | None:
+    """The pseudonym of each current row when the rows came from a store window."""
+    if ENTITY_KEY not in current.columns:
+        return None
+    return current[ENTITY_KEY].reset_index(drop=True)
 
 
 def _prepare(

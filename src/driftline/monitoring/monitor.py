@@ -601,6 +601,12 @@ def _history_start(spec: ModelSpec, end: datetime) -> datetime:
     return end - span - mon.window
 
 
+#: In the file name of a report written with ``monitoring.report_detail: rows`` (plots
+#: of single values), which ``driftline privacy forget`` deletes when a customer's rows
+#: may be in it.
+ROW_LEVEL_MARK = "-rows"
+
+
 @dataclass(frozen=True)
 class Published:
     """Where a run's report went: HTML files, and snapshots in an Evidently project."""
@@ -640,7 +646,8 @@ def _publish(
     project_id: str | None = None
     snapshot_ids: tuple[str, ...] = ()
     if reports_dir is not None:
-        name = f"{spec.name}-{end:%Y%m%dT%H%M}Z-{uuid.uuid4().hex[:8]}.html"
+        detail = ROW_LEVEL_MARK if spec.monitoring.report_detail == "rows" else ""
+        name = f"{spec.name}-{end:%Y%m%dT%H%M}Z-{uuid.uuid4().hex[:8]}{detail}.html"
         paths = tuple(result.report.save_html(reports_dir / spec.name / name))
         try:  # one viewer script per folder instead of 3.5 MB in every page
             share_viewer(paths)

@@ -14,6 +14,9 @@ from driftline.monitoring.plan import DriftPlan
 from driftline.monitoring.results import QualityFinding
 
 _SHOW = 5
+#: An unseen category of a store window is named in a finding only when at least this
+#: many customers sent it (a rarer one could identify a customer; it is counted instead).
+MIN_NAMED_CUSTOMERS = 5
 
 
 def data_quality(
@@ -22,6 +25,7 @@ def data_quality(
     plan: DriftPlan,
     ranges: Mapping[str, tuple[float, float]],
     infinite: Mapping[str, tuple[int, int]] | None = None,
+    owners: pd.Series | None = None,
 ) -> list[QualityFinding]:
     """Broken rules per column: infinite values, missing values, unseen categories,
     out-of-range values.
@@ -29,9 +33,17 @@ def data_quality(
     ``infinite`` gives the infinite values of each numerical column (reference, current),
     which the prepared frames hold as missing: any infinite value breaks a rule of its own
     (ingestion refuses them; a file may hold them), and they are not counted as missing.
+
+    Findings are stored, alerted and sent to Slack, so they name no single row's value:
+    an out-of-range finding counts the values below and above the range (no window minimum
+    or maximum); with ``owners`` (the pseudonym of each current row, aligned with
+    ``current``, as a store window has them) an unseen category is named only when at
+    least :data:`MIN_NAMED_CUSTOMERS` customers sent it, the others are counted.
     """
     rules = plan.quality
     findings: list[QualityFinding] = []
+    if owners is not None and len(owners) != len(current):
+        owners = None
     infinite = infinite or {}
     for column, kind in plan.columns.items():
         cur, ref = current[column], reference[column]
@@ -67,6 +79,17 @@ def data_quality(
             share = float(unseen.sum() / len(cur))
             if share > rules.max_unseen_share:
                 counts = present[unseen].value_counts()
+                hidden = ""
+                if owners is not None:
+                    who = owners.set_axis(cur.index)[present[unseen].index]
+                    customers = who.groupby(present[unseen]).nunique()
+                    few = customers.index[customers < MIN_NAMED_CUSTOMERS]
+                    if len(few):
+                        hidden = (
+                            f"; {len(few)} more, each sent by fewer than "
+                            f"{MIN_NAMED_CUSTOMERS} customers (not named)"
+                        )
+                        counts = counts.drop(few)
                 shown = ", ".join(f"{v!r} ({n})" for v, n in counts.head(_SHOW).items())
                 findings.append(
                     QualityFinding(
@@ -74,7 +97,7 @@ def data_quality(
                         "unseen_categories",
                         share,
                         rules.max_unseen_share,
-                        f"{len(counts)} categories the reference never had: {shown}",
+                        f"{len(counts)} categories the reference never had: {shown}{hidden}",
                     )
                 )
         else:
@@ -90,7 +113,8 @@ def data_quality(
                         share,
                         rules.max_out_of_range_share,
                         f"{share:.1%} of values outside the reference range "
-                        f"[{lo:g}, {hi:g}] (window min {values.min():g}, max {values.max():g})",
+                        f"[{lo:g}, {hi:g}] ({int((values < lo).sum()):,} below, "
+                        f"{int((values > hi).sum()):,} above)",
                     )
                 )
     return findings

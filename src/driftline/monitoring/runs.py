@@ -303,6 +303,15 @@ def list_runs(
         return [_stored(r) for r in conn.execute(query)]
 
 
+def clear_report_paths(store: Store, run_ids: list[int]) -> None:
+    """Forget the report file of runs whose reports were deleted (by an erasure)."""
+    if not run_ids:
+        return
+    runs = store.table(RUNS_TABLE)
+    with store.engine.begin() as conn:
+        conn.execute(runs.update().where(runs.c.id.in_(run_ids)).values(report_path=None))
+
+
 def get_run(store: Store, run_id: int) -> StoredRun | None:
     runs = store.table(RUNS_TABLE)
     with store.engine.connect() as conn:
