@@ -131,3 +131,51 @@ def test_store_window_profiled_in_the_database(pg_url: str, spec: ModelSpec) -> 
         assert_same(got, profile_frame(rows, kinds, reference))
     finally:
         store.dispose()
+
+
+@pytest.mark.postgres
+def test_profile_commands_write_equal_profiles_locally_and_in_the_database(
+    pg_url: str, spec: ModelSpec, home, tmp_path, monkeypatch, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    """`driftline profile reference` then `profile window --on local|database`: the same
+    profile from both; a bad reference file is exit 2 and writes nothing."""
+    from driftline.monitoring.profiles import from_json
+    from tests.conftest import SPECS_DIR, cli_runner
+    from tests.simdata import scenario, window
+
+    monkeypatch.setenv("DRIFTLINE_HOME", str(home))
+    monkeypatch.setenv("DRIFTLINE_SPECS_DIR", str(SPECS_DIR))
+    monkeypatch.setenv("DRIFTLINE_PSEUDONYM_KEY", "k" * 32)
+    monkeypatch.setenv("DRIFTLINE_DATABASE_URL", pg_url)
+    cli = cli_runner(monkeypatch, capsys)
+    sim = scenario("stable")
+    window(sim, 0, 0).to_parquet(tmp_path / "ref.parquet", index=False)
+    store = Store(pg_url)
+    log_predictions(store, spec, window(sim, 1, 2), Pseudonymizer(b"k" * 32))
+    store.dispose()
+    end = (
+        pd.Timestamp(sim.predictions[spec.model.timestamp].min()).floor("D") + pd.Timedelta(days=2)
+    ).isoformat()
+    ref, local, pushed = (tmp_path / n for n in ("ref.json", "local.json", "db.json"))
+    name = spec.name
+    code, out = cli(
+        "profile", "reference", "-m", name, str(tmp_path / "ref.parquet"), "-o", str(ref)
+    )
+    assert code == 0, out
+    for path, on in ((local, "local"), (pushed, "database")):
+        code, out = cli(
+            "profile", "window", "-m", name, "-r", str(ref), "-o", str(path),
+            "--window-end", end, "--on", on,
+        )  # fmt: skip
+        assert code == 0, out
+    got, want = from_json(pushed.read_text()), from_json(local.read_text())
+    assert next(iter(want.values())).count > 0
+    assert_same(got, want)
+
+    (tmp_path / "bad.json").write_text('{"format": 99}')
+    code, out = cli(
+        "profile", "window", "-m", name, "-r", str(tmp_path / "bad.json"), "-o",
+        str(tmp_path / "never.json"), "--window-end", end,
+    )  # fmt: skip
+    assert code == 2 and "not a driftline profile" in out
+    assert not (tmp_path / "never.json").exists()
