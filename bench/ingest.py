@@ -3,11 +3,15 @@
 For each database (SQLite in a temp folder; PostgreSQL when --pg-url or
 DRIFTLINE_TEST_DATABASE_URL is given) it times, in the same run:
 
-  ingest   driftline.ingest.log_predictions (validate + pseudonymise + bulk insert,
-           idempotent) vs DataFrame.to_sql(if_exists="append") of the same frame
+  ingest   the whole ingestion of a Parquet file: driftline's read_table +
+           log_predictions (validate + pseudonymise + bulk insert, idempotent) vs
+           pandas.read_parquet + DataFrame.to_sql(if_exists="append") of the same file
+  copy     (PostgreSQL) the floor: pyarrow reads the file and ADBC COPYs it into a
+           table with the same columns and indexes, no validation (ratio vs driftline)
   read     Store.read_predictions of the whole window vs pandas.read_sql of the table
 
-and prints rows per second and the ratio driftline / plain (higher is better).
+and prints rows per second, driftline's own CPU seconds (the database server's are not
+counted), and the ratio driftline / plain (higher is better).
 
     .venv/bin/python bench/ingest.py --rows 1000000
 """
@@ -23,8 +27,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import sqlalchemy as sa
 
+from driftline.data.files import read_table
 from driftline.data.ingest import log_predictions
 from driftline.data.privacy import Pseudonymizer
 from driftline.data.store import Store
@@ -77,17 +85,20 @@ def timed(fn):  # type: ignore[no-untyped-def]
     return time.perf_counter() - start, out
 
 
-def run(url: str, label: str, frame: pd.DataFrame) -> list[dict[str, object]]:
+def run(url: str, label: str, path: Path) -> list[dict[str, object]]:
     spec = make_spec()
     pseudo = Pseudonymizer(b"bench-key-0123456789abcdef")
     store = Store(url)
-    rows = len(frame)
+    rows = pq.read_metadata(path).num_rows
     results = []
 
-    ingest_s, res = timed(lambda: log_predictions(store, spec, frame, pseudo))
+    cpu = time.process_time()
+    ingest_s, res = timed(lambda: log_predictions(store, spec, read_table(path), pseudo))
+    ingest_cpu = time.process_time() - cpu
     assert res.inserted == rows, res
     read_s, window = timed(lambda: store.read_predictions(spec))
     assert len(window) == rows
+    frame = read_table(path)
     again_s, res2 = timed(lambda: log_predictions(store, spec, frame, pseudo))
     assert res2.inserted == 0 and res2.consent_changed == 0
     # A tenth of the requests sent again with the consent flag flipped: the customers'
@@ -96,9 +107,23 @@ def run(url: str, label: str, frame: pd.DataFrame) -> list[dict[str, object]]:
     flip_s, res3 = timed(lambda: log_predictions(store, spec, flipped, pseudo))
     assert res3.inserted == 0 and res3.consent_changed >= len(flipped) // 2, res3
 
+    if label == "postgresql":
+        copy_s = _raw_copy(store, spec, path)
+        results.append(
+            {
+                "database": label,
+                "operation": "ingest vs raw COPY",
+                "rows": rows,
+                "driftline_s": ingest_s,
+                "plain_s": copy_s,
+                "driftline_rows_per_s": rows / ingest_s,
+                "plain_rows_per_s": rows / copy_s,
+                "speedup": copy_s / ingest_s,
+            }
+        )
     plain_table = f"plain_{uuid.uuid4().hex[:8]}"
     plain_ingest_s, _ = timed(
-        lambda: frame.to_sql(
+        lambda: pd.read_parquet(path).to_sql(
             plain_table, store.engine, if_exists="append", index=False, chunksize=50_000
         )
     )
@@ -120,6 +145,7 @@ def run(url: str, label: str, frame: pd.DataFrame) -> list[dict[str, object]]:
                 "speedup": theirs / ours,
             }
         )
+    results[-2]["driftline_cpu_s"] = ingest_cpu
     results.append(
         {
             "database": label,
@@ -147,6 +173,31 @@ def run(url: str, label: str, frame: pd.DataFrame) -> list[dict[str, object]]:
     return results
 
 
+def _raw_copy(store: Store, spec, path: Path) -> float:  # type: ignore[no-untyped-def]
+    """Seconds to read ``path`` with pyarrow and COPY it (ADBC, binary) into an empty
+    table shaped like the model's inference log (same columns, key and indexes)."""
+    import adbc_driver_postgresql.dbapi as adbc_pg
+
+    name = f"copy_{uuid.uuid4().hex[:8]}"
+    source = store.predictions_table_name(spec)
+    with store.engine.begin() as conn:
+        conn.execute(sa.text(f"CREATE TABLE {name} (LIKE {source} INCLUDING ALL)"))
+    start = time.perf_counter()
+    table = pq.read_table(path).rename_columns(
+        ["request_id", "entity_key", "ts_us", "consent", "score", *NUMERICAL, *CATEGORICAL]
+    )
+    micros = pc.cast(table["ts_us"], pa.timestamp("us", tz="UTC"), safe=False)
+    table = table.set_column(2, "ts_us", pc.cast(micros, pa.int64()))
+    url = store.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with adbc_pg.connect(url) as conn:
+        conn.cursor().adbc_ingest(name, table, mode="append")
+        conn.commit()
+    seconds = time.perf_counter() - start
+    with store.engine.begin() as conn:
+        conn.execute(sa.text(f"DROP TABLE {name}"))
+    return seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -155,11 +206,13 @@ def main() -> None:
     parser.add_argument("--pg-url", default=os.environ.get("DRIFTLINE_TEST_DATABASE_URL"))
     args = parser.parse_args()
     print(f"generating {args.rows:,} rows x 20 features ...", flush=True)
-    frame = make_frame(args.rows)
     results = []
+    folder = tempfile.TemporaryDirectory()
+    path = Path(folder.name) / "predictions.parquet"
+    make_frame(args.rows).to_parquet(path, index=False)
     with tempfile.TemporaryDirectory() as tmp:
         print("sqlite ...", flush=True)
-        results += run(f"sqlite:///{Path(tmp) / 'bench.db'}", "sqlite", frame)
+        results += run(f"sqlite:///{Path(tmp) / 'bench.db'}", "sqlite", path)
     if args.pg_url:
         schema = f"bench_{uuid.uuid4().hex[:8]}"
         admin = sa.create_engine(args.pg_url)
@@ -169,7 +222,7 @@ def main() -> None:
             print("postgresql ...", flush=True)
             sep = "&" if "?" in args.pg_url else "?"
             results += run(
-                f"{args.pg_url}{sep}options=-csearch_path%3D{schema}", "postgresql", frame
+                f"{args.pg_url}{sep}options=-csearch_path%3D{schema}", "postgresql", path
             )
         finally:
             with admin.begin() as conn:
@@ -177,6 +230,7 @@ def main() -> None:
             admin.dispose()
     else:
         print("postgresql skipped: pass --pg-url or set DRIFTLINE_TEST_DATABASE_URL")
+    folder.cleanup()
     table = pd.DataFrame(results)
     with pd.option_context("display.width", 200, "display.float_format", "{:,.2f}".format):
         print(table.to_string(index=False))

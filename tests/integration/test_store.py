@@ -224,3 +224,31 @@ def test_labels_matching_no_prediction_are_reported_and_refused_above_the_spec_s
     assert "first request ids: nobody-000x, nobody-001x" in message
     assert "model.max_unmatched_label_share (50%)" in message
     assert _count(store, "dl_labels") == before  # nothing stored
+
+
+def test_bulk_paths_keep_repeats_and_stored_keys_idempotent(
+    store: Store, spec: ModelSpec, traffic
+) -> None:  # type: ignore[no-untyped-def]
+    """A batch of new keys takes the direct path (PostgreSQL: COPY into the table); one
+    that repeats a key, or mixes stored and new keys, falls back to skipping the stored
+    ones: every key stored once, with the values and ingestion time of its first write."""
+    from driftline.data.ingest import prepare_predictions
+
+    preds, _ = traffic
+    frame = prepare_predictions(spec, preds.head(60), "batch")
+    frame["entity_key"] = PSEUDO.pseudonymise_series(frame["entity_key"])
+    table = store.ensure_model(spec).name
+    types = prediction_types(spec)
+    assert store.insert_ignore(table, frame.head(20), ["request_id"], types) == 20
+    repeated = pd.concat([frame.iloc[20:40], frame.iloc[30:40]], ignore_index=True)
+    assert store.insert_ignore(table, repeated, ["request_id"], types) == 20
+    assert store.insert_ignore(table, frame, ["request_id"], types) == 20
+    assert _count(store, table) == 60
+    back = store.read_predictions(spec).set_index(spec.model.request_id)
+    want = frame.set_index("request_id")
+    assert back.loc[want.index, "score"].tolist() == want["score"].tolist()
+    with store.engine.connect() as conn:
+        stamped = conn.execute(
+            sa.text(f"SELECT COUNT(*) FROM {table} WHERE ingested_at IS NOT NULL")
+        ).scalar_one()
+    assert stamped == 60

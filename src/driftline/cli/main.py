@@ -446,6 +446,7 @@ from driftline.cli import demo as _demo  # noqa: E402
 from driftline.cli import lifecycle as _lifecycle  # noqa: E402
 from driftline.cli import ops as _ops  # noqa: E402
 from driftline.cli import plugins as _plugins  # noqa: E402
+from driftline.cli import profiles as _profiles  # noqa: E402
 from driftline.cli import reports as _reports  # noqa: E402
 from driftline.cli import specs as _specs  # noqa: E402
 
@@ -460,6 +461,7 @@ app.add_typer(_specs.spec_app, name="spec")
 app.add_typer(_alerts.app, name="alerts")
 app.add_typer(_baseline.app, name="baseline")
 app.add_typer(_reports.app, name="reports")
+app.add_typer(_profiles.app, name="profile")
 app.add_typer(_lifecycle.app)  # train, benchmark, promote, rollback, adopt, models
 
 from driftline.cli import monitoring as _monitoring  # noqa: E402  (drift and monitor commands)

@@ -42,7 +42,13 @@ from driftline.data.store import (
     Store,
     prediction_types,
 )
-from driftline.data.values import as_numbers, as_text, require_unique_columns
+from driftline.data.values import (
+    arrow_text,
+    as_numbers,
+    as_text,
+    contains,
+    require_unique_columns,
+)
 from driftline.specs import ModelSpec
 from driftline.tasks import task_for
 
@@ -109,8 +115,8 @@ def _text(df: pd.DataFrame, column: str, problems: _Problems) -> pd.Series:
     return text
 
 
-def _has_nul(text: pd.Series) -> pd.Series:
-    return text.str.contains("\x00", regex=False, na=False).astype(bool)
+def _has_nul(text: pd.Series) -> np.ndarray:
+    return contains(text, "\x00")
 
 
 def _text_ids(df: pd.DataFrame, column: str, problems: _Problems) -> pd.Series:
@@ -118,27 +124,48 @@ def _text_ids(df: pd.DataFrame, column: str, problems: _Problems) -> pd.Series:
     differ from the same id without them, and join no label), a NUL byte or more than
     MAX_ID_CHARS characters is a problem."""
     text = _text(df, column, problems)
-    present = text.notna()
-    stripped = text.where(present, "").astype(str).str.strip()
-    problems.rows(column, ~present | (stripped == ""), "are empty")
-    problems.rows(
-        column,
-        present & (stripped != "") & (stripped != text.where(present, "")),
-        "have spaces before or after the id; remove them before sending",
-    )
-    problems.rows(
-        column, stripped.str.len() > MAX_ID_CHARS, f"are longer than {MAX_ID_CHARS} characters"
-    )
+    empty = np.zeros(len(text), dtype=bool)
+    padded = np.zeros(len(text), dtype=bool)
+    long = np.zeros(len(text), dtype=bool)
+    # Only ids that are missing, empty or start or end with a character other than an
+    # ASCII letter or digit can change under str.strip(); the others are checked for
+    # length alone, vectorised. The candidates get the exact check, value by value.
+    import pyarrow.compute as pc
+
+    arr = arrow_text(text)
+    if arr is None:
+        check = np.arange(len(text))
+    else:
+        odd = pc.match_substring_regex(arr, r"^[^0-9A-Za-z]|[^0-9A-Za-z]$|^$")
+        check = np.flatnonzero(pc.fill_null(odd, True).to_numpy(zero_copy_only=False))
+        lengths = pc.fill_null(pc.utf8_length(arr), 0).to_numpy(zero_copy_only=False)
+        long = lengths > MAX_ID_CHARS
+    if check.size:
+        some = text.iloc[check]
+        present = some.notna().to_numpy()
+        stripped = some.where(present, "").astype(str).str.strip()
+        empty[check] = ~present | (stripped == "").to_numpy()
+        padded[check] = present & (stripped != "").to_numpy() & (stripped != some).to_numpy()
+        long[check] = (stripped.str.len() > MAX_ID_CHARS).to_numpy()
+    problems.rows(column, empty, "are empty")
+    problems.rows(column, padded, "have spaces before or after the id; remove them before sending")
+    problems.rows(column, long, f"are longer than {MAX_ID_CHARS} characters")
     return text
 
 
 def _booleans(df: pd.DataFrame, column: str, problems: _Problems) -> pd.Series:
     """True/false flags, from booleans (also pandas' nullable ``boolean``), 0/1 or text
     such as ``true``/``no``; a missing flag or any other value is a problem."""
-    text = as_text(df[column]).map(lambda v: v.strip().lower() if isinstance(v, str) else "")
-    is_true, is_false = text.isin(_TRUE), text.isin(_FALSE)
+    raw = df[column]
+    if raw.dtype == bool:  # numpy booleans: every value is a flag
+        return pd.Series(raw.to_numpy(), index=df.index)
+    codes, uniques = pd.factorize(as_text(raw))  # each distinct value read once
+    words = [v.strip().lower() for v in uniques]
+    true_codes = [i for i, w in enumerate(words) if w in _TRUE]
+    false_codes = [i for i, w in enumerate(words) if w in _FALSE]
+    is_true, is_false = np.isin(codes, true_codes), np.isin(codes, false_codes)
     problems.rows(column, ~(is_true | is_false), "are not true/false")
-    return pd.Series(is_true.to_numpy(), index=df.index)
+    return pd.Series(is_true, index=df.index)
 
 
 def _timestamps(

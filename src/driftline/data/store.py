@@ -11,10 +11,13 @@ Each row may carry the registry version of the model that made it (``model_versi
 text, indexed; NULL when the batch did not say): monitoring measures realized performance
 per version (see :mod:`driftline.monitoring.attribution`).
 
-Bulk paths: on PostgreSQL a batch goes to the ADBC driver as Arrow (binary COPY) into
-a temporary table, then ``INSERT ... ON CONFLICT (key) DO NOTHING``; on SQLite one
-``executemany`` of the same INSERT. Either way one transaction per batch, so a batch is
-idempotent by request id and all-or-nothing. PostgreSQL windows are read back as Arrow.
+Bulk paths: on PostgreSQL a batch goes to the ADBC driver as Arrow (binary COPY). When
+none of its keys is stored yet (checked on a staged copy of the keys alone) it is copied
+straight into the table; otherwise into a temporary table, then
+``INSERT ... ON CONFLICT (key) DO NOTHING``. On SQLite one ``executemany`` of the same
+INSERT, with a page cache large enough for the indexes it updates. Either way one
+transaction per batch, so a batch is idempotent by request id and all-or-nothing.
+PostgreSQL windows are read back as Arrow.
 """
 
 from __future__ import annotations
@@ -55,6 +58,8 @@ MODELS_TABLE = "dl_models"
 # Store-side names of the fixed columns of an inference log.
 REQUEST_ID, ENTITY_KEY, TS_US, CONSENT = "request_id", "entity_key", "ts_us", "consent"
 MODEL_VERSION = "model_version"
+#: SQLite page cache (KiB) while a batch is written (the default is 2 MiB).
+_BULK_CACHE_KIB = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -432,6 +437,19 @@ class Store:
         cols = ", ".join(f'"{c}"' for c in frame.columns)
         keys = ", ".join(f'"{c}"' for c in conflict)
         stage = f"dl_stage_{uuid.uuid4().hex[:12]}"
+        if self.dialect == "postgresql":
+            schema = pa.schema([(c, _ARROW[types[c]]) for c in frame.columns])
+            arrow = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
+            try:
+                with _no_gc(), self._transaction() as conn:
+                    copied = self._copy_if_new(conn.cursor(), table, arrow, conflict, stage)
+                if copied is not None:  # every row new: no stored row to apply a value to
+                    return copied, 0
+            except self._driver_errors():
+                # Nothing was written (rolled back): a writer stored some of the keys
+                # between the check and the COPY, or the batch repeats a key. The path
+                # below skips stored keys and says which rows would change one.
+                pass
         try:
             with _no_gc(), self._transaction() as conn:
                 if self.dialect == "sqlite":
@@ -439,8 +457,6 @@ class Store:
                         conn, table, frame, conflict, unchanged, stage, cols, keys, apply
                     )
                 cur = conn.cursor()
-                schema = pa.schema([(c, _ARROW[types[c]]) for c in frame.columns])
-                arrow = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
                 cur.adbc_ingest(stage, arrow, mode="create", temporary=True)
                 if unchanged:
                     self._refuse_changes(cur, table, stage, conflict, unchanged)
@@ -460,6 +476,24 @@ class Store:
                 f"{str(exc).splitlines()[0]}"
             ) from None
 
+    def _copy_if_new(
+        self, cur: Any, table: str, arrow: pa.Table, conflict: Sequence[str], stage: str
+    ) -> int | None:
+        """PostgreSQL, when no key of the batch is stored yet: one binary COPY straight
+        into the table (no staging copy, no ``INSERT ... SELECT``) and the rows copied;
+        None, having written nothing, when some key is stored already. Only the keys are
+        staged for the check (an anti-join on the key index)."""
+        keys = f"{stage}_keys"
+        cur.adbc_ingest(keys, arrow.select(list(conflict)), mode="create", temporary=True)
+        join = " AND ".join(f's."{c}" = t."{c}"' for c in conflict)
+        cur.execute(f"SELECT 1 FROM {keys} s JOIN {table} t ON {join} LIMIT 1")
+        stored = cur.fetchone() is not None
+        cur.execute(f"DROP TABLE {keys}")
+        if stored:
+            return None
+        cur.adbc_ingest(table, arrow, mode="append")
+        return arrow.num_rows
+
     def _insert_sqlite(
         self,
         conn: Any,
@@ -477,25 +511,34 @@ class Store:
         new rows costs one pass). Runs inside the caller's transaction."""
         cur = conn.cursor()
         marks = ", ".join("?" for _ in frame.columns)
+        values = [_python_values(frame[c]) for c in frame.columns]
 
         def rows() -> Iterator[tuple[Any, ...]]:
-            return zip(*(_python_values(frame[c]) for c in frame.columns), strict=True)
+            return zip(*values, strict=True)
 
-        before = conn.total_changes
-        cur.executemany(
-            f"INSERT INTO {table} ({cols}) VALUES ({marks}) ON CONFLICT ({keys}) DO NOTHING",
-            rows(),
-        )
-        inserted = int(conn.total_changes - before)
-        changed = 0
-        if (unchanged or apply) and inserted < len(frame):  # rows that were stored already
-            cur.execute(f"CREATE TEMP TABLE {stage} AS SELECT {cols} FROM {table} WHERE 0")
-            cur.executemany(f"INSERT INTO {stage} ({cols}) VALUES ({marks})", rows())
-            if unchanged:
-                self._refuse_changes(cur, table, stage, conflict, unchanged)
-            if apply is not None:
-                changed = self._apply_resent(cur, table, stage, conflict, apply)
-            cur.execute(f"DROP TABLE {stage}")
+        # A large batch updates the request-id, entity and time indexes at places spread
+        # over the whole index: a page cache that holds them (pages are allocated only as
+        # used) saves re-reading them for every few rows. Back to the default afterwards.
+        (cache,) = cur.execute("PRAGMA cache_size").fetchone()
+        cur.execute(f"PRAGMA cache_size={-_BULK_CACHE_KIB}")
+        try:
+            before = conn.total_changes
+            cur.executemany(
+                f"INSERT INTO {table} ({cols}) VALUES ({marks}) ON CONFLICT ({keys}) DO NOTHING",
+                rows(),
+            )
+            inserted = int(conn.total_changes - before)
+            changed = 0
+            if (unchanged or apply) and inserted < len(frame):  # rows that were stored already
+                cur.execute(f"CREATE TEMP TABLE {stage} AS SELECT {cols} FROM {table} WHERE 0")
+                cur.executemany(f"INSERT INTO {stage} ({cols}) VALUES ({marks})", rows())
+                if unchanged:
+                    self._refuse_changes(cur, table, stage, conflict, unchanged)
+                if apply is not None:
+                    changed = self._apply_resent(cur, table, stage, conflict, apply)
+                cur.execute(f"DROP TABLE {stage}")
+        finally:
+            cur.execute(f"PRAGMA cache_size={int(cache)}")
         return inserted, changed
 
     def _apply_resent(
@@ -810,12 +853,16 @@ def _no_gc() -> Iterator[None]:
 
 
 def _python_values(column: pd.Series) -> list[Any]:
-    """Column values as Python objects for sqlite3, with missing values as None."""
-    values = column.tolist()
-    if column.dtype == object or column.hasnans:
-        mask = column.isna().tolist()
-        return [None if missing else v for v, missing in zip(values, mask, strict=True)]
-    return values
+    """Column values as Python objects for sqlite3, with missing values as None. A float
+    column's NaN stays NaN: SQLite binds a NaN double as NULL
+    (``sqlite3VdbeMemSetDouble``), so it needs no pass in Python."""
+    if column.dtype.kind == "f":
+        return column.to_numpy(dtype="float64").tolist()
+    if column.hasnans:
+        values = column.to_numpy(dtype=object, copy=True)
+        values[column.isna().to_numpy()] = None
+        return values.tolist()
+    return column.tolist()
 
 
 _ARROW = {"text": pa.string(), "float": pa.float64(), "int": pa.int64(), "bool": pa.bool_()}

@@ -105,7 +105,7 @@ def as_text(values: pd.Series) -> pd.Series:
         out = values.astype(object).where(values.notna(), None)
         if kind != "string":
             return out
-        dotted = np.flatnonzero(out.str.contains(".", regex=False, na=False).to_numpy())
+        dotted = np.flatnonzero(contains(out, "."))
         whole = dotted[out.iloc[dotted].str.match(_WHOLE_TEXT).to_numpy(dtype=bool)]
         if not whole.size:
             return out
@@ -129,6 +129,31 @@ def as_text(values: pd.Series) -> pd.Series:
         out[other] = [repr(float(v)) for v in numbers[other]]
         return pd.Series(out, index=values.index, dtype=object)
     return values.astype(object).map(_one_text).astype(object)
+
+
+def arrow_text(text: pd.Series) -> Any:
+    """``text`` (str or None values) as an Arrow string array for vectorised checks, or
+    None when it cannot be one (a value that is not text, or a lone surrogate, which
+    UTF-8 cannot encode): callers then check value by value."""
+    import pyarrow as pa  # here: the commands that never read a batch start faster
+
+    try:
+        return pa.array(text.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
+    except (pa.ArrowException, UnicodeError, TypeError, ValueError):
+        return None
+
+
+def contains(text: pd.Series, part: str) -> np.ndarray:
+    """Boolean mask of the values of ``text`` (str or None) that contain ``part`` (False
+    where missing). Vectorised through Arrow (``pyarrow.compute.match_substring``, byte
+    search on UTF-8), value by value when :func:`arrow_text` cannot convert the column."""
+    import pyarrow.compute as pc
+
+    arr = arrow_text(text)
+    if arr is None:
+        return text.str.contains(part, regex=False, na=False).to_numpy(dtype=bool)
+    found = pc.fill_null(pc.match_substring(arr, part), False)
+    return found.to_numpy(zero_copy_only=False).astype(bool)
 
 
 def as_numbers(values: pd.Series) -> tuple[pd.Series, pd.Series]:

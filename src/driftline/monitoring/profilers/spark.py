@@ -1,0 +1,135 @@
+"""Column profiles computed on Spark (PySpark, the optional extra ``driftline[spark]``).
+
+Each partition is profiled by the local profiler
+(:func:`driftline.monitoring.profiles.profile_frame`, Arrow batches through
+``DataFrame.mapInPandas``), one JSON profile per partition comes back, and the driver
+merges them (:func:`driftline.monitoring.profiles.merge`, exact for every count), one at a
+time, so its memory holds one partition's profile beside the running total. The result is
+the profile the local path computes for the same rows (sums up to floating-point
+summation order).
+
+The executors import driftline: install it (with its dependencies) on the cluster's
+Python, e.g. ``spark-submit --py-files`` of a wheel or a cluster image that has it.
+Numerical columns need the reference profile (its edges and center), which travels to
+the executors inside the task.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from driftline.config.errors import DataError
+from driftline.monitoring.profiles import (
+    ColumnProfile,
+    NumericProfile,
+    from_json,
+    merge,
+    profile_frame,
+    to_json,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from pyspark.sql import DataFrame, SparkSession
+
+INSTALL_HINT = "install the Spark extra: pip install 'driftline[spark]' (needs Java 17+)"
+
+
+def require_pyspark() -> None:
+    """DataError saying how to install PySpark when it is missing."""
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        raise DataError(f"profiling on Spark needs PySpark: {INSTALL_HINT}") from None
+
+
+def spark_session(master: str | None = None, app_name: str = "driftline-profile") -> SparkSession:
+    """The active Spark session, or a new one on ``master`` (``local[2]``, ``yarn``,
+    ``spark://host:7077``; None: what ``spark-submit`` or the environment set, else
+    ``local[*]``). DataError when PySpark is missing."""
+    require_pyspark()
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.appName(app_name)
+    if master:
+        builder = builder.master(master)
+    if master and master.startswith("local"):  # workers run this interpreter (and driftline)
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        builder = builder.config("spark.ui.enabled", "false")
+    return builder.getOrCreate()
+
+
+def read_source(spark: SparkSession, source: str) -> DataFrame:
+    """A Spark DataFrame of ``source``: a Parquet file or folder (a path that exists, or
+    a URI such as ``s3a://bucket/preds/`` or ``hdfs://...``), else a table name of the
+    session's catalog. DataError when neither can be read."""
+    try:
+        if "://" in source or Path(source).exists():
+            return spark.read.parquet(source)
+        return spark.table(source)
+    except Exception as exc:  # AnalysisException: no such path or table
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(
+            f"cannot read {source!r} on Spark (a Parquet path or a table name): {first}"
+        ) from None
+
+
+def profile_spark(
+    frame: DataFrame,
+    reference: Mapping[str, ColumnProfile],
+    *,
+    columns: Mapping[str, str] | None = None,
+) -> dict[str, ColumnProfile]:
+    """Profiles of ``columns`` (name -> "numerical" | "categorical"; default: the columns
+    and kinds of ``reference``) of a Spark DataFrame, against the reference profile.
+    Raises DataError for a column the DataFrame lacks or a numerical column without a
+    numerical reference profile (checked on the driver, before any job runs)."""
+    kinds = dict(columns) if columns is not None else {k: p.kind for k, p in reference.items()}
+    missing = [c for c in kinds if c not in frame.columns]
+    if missing:
+        raise DataError(
+            f"cannot profile {missing}: the Spark data has no such columns "
+            f"(it has {sorted(frame.columns)})"
+        )
+    refs = {}
+    for name, kind in kinds.items():
+        if kind == "numerical":
+            ref = reference.get(name)
+            if not isinstance(ref, NumericProfile):
+                raise DataError(f"the reference profile has no numerical column {name!r}")
+            refs[name] = ref
+    ref_json = to_json(refs)
+
+    def per_partition(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        import pandas as pd
+
+        ref = from_json(ref_json)
+        total: dict[str, ColumnProfile] | None = None
+        for batch in batches:
+            part = profile_frame(batch, kinds, ref)
+            total = part if total is None else {k: merge(total[k], part[k]) for k in total}
+        if total is not None:
+            yield pd.DataFrame({"profile": [to_json(total)]})
+
+    from pyspark.sql import functions as F
+
+    selected = frame.select(*[F.col(f"`{c}`") for c in kinds])
+    parts = selected.mapInPandas(per_partition, schema="profile string")
+    out: dict[str, ColumnProfile] | None = None
+    for row in parts.toLocalIterator():
+        part = from_json(row["profile"])
+        out = part if out is None else {k: merge(out[k], part[k]) for k in out}
+    if out is None:  # no rows at all: the profile of an empty sample
+        import pandas as pd
+
+        empty = pd.DataFrame({c: pd.Series([], dtype=_dtype(k)) for c, k in kinds.items()})
+        out = profile_frame(empty, kinds, from_json(ref_json))
+    return {c: out[c] for c in kinds}
+
+
+def _dtype(kind: str) -> Any:
+    return "float64" if kind == "numerical" else object
