@@ -36,6 +36,12 @@ _NEVER_TRUSTED = frozenset(
 )
 
 
+def never_trusted(type_name: str) -> bool:
+    """Whether ``type_name`` (fully qualified, e.g. ``os.system``) comes from a module
+    whose types can run commands or code when constructed (``_NEVER_TRUSTED``)."""
+    return type_name.split(".", 1)[0] in _NEVER_TRUSTED
+
+
 class TrainingSection(Section):
     """How a model is (re)trained from the store: which rows, which pipeline, what baseline.
 
@@ -142,7 +148,7 @@ class TrainingSection(Section):
         bad = [t for t in value if not _QUALIFIED.match(t)]
         if bad:
             raise ValueError(f"{bad} are not fully qualified type names (package.module.Type)")
-        refused = [t for t in value if t.split(".", 1)[0] in _NEVER_TRUSTED]
+        refused = [t for t in value if never_trusted(t)]
         if refused:
             raise ValueError(
                 f"{refused} can run commands or code when constructed and are never "
