@@ -61,6 +61,36 @@ OPT_IN_FLAVORS: Mapping[str, str] = MappingProxyType(
     }
 )
 
+#: Modules whose types can run commands or code when constructed: never trusted, whatever a
+#: spec says (a guard against obvious mistakes, not a complete list; see trusted_types).
+_NEVER_TRUSTED = frozenset(
+    {
+        "builtins",
+        "code",
+        "ctypes",
+        "importlib",
+        "marshal",
+        "nt",
+        "operator",
+        "os",
+        "pickle",
+        "posix",
+        "runpy",
+        "shutil",
+        "socket",
+        "subprocess",
+        "sys",
+        "types",
+    }
+)
+
+
+def never_trusted(type_name: str) -> bool:
+    """Whether ``type_name`` (fully qualified, e.g. ``os.system``) comes from a module
+    whose types can run commands or code when constructed (``_NEVER_TRUSTED``)."""
+    return type_name.split(".", 1)[0] in _NEVER_TRUSTED
+
+
 #: The skops types of LightGBM's scikit-learn models (as MLflow's lightgbm flavour trusts
 #: them): data-holding classes whose state is the booster's model text.
 LIGHTGBM_TYPES: tuple[str, ...] = (
@@ -430,8 +460,6 @@ def _skops_load(path: Path, spec: ModelSpec, label: str, version: str = "") -> A
 
 
 def _untrusted_message(spec: ModelSpec, label: str, unknown: list[str]) -> str:
-    from driftline.specs.training import never_trusted
-
     dangerous = [t for t in unknown if never_trusted(t)]
     text = (
         f"{label} names types outside driftline's skops allow-list: {unknown}; nothing in "
@@ -541,6 +569,7 @@ __all__ = [
     "load_source",
     "load_stored",
     "log_model",
+    "never_trusted",
     "prepare",
     "require",
     "skops_types",

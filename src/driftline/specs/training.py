@@ -7,39 +7,11 @@ from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
-from driftline.lifecycle.flavors import OPT_IN_FLAVORS
+from driftline.lifecycle.flavors import OPT_IN_FLAVORS, never_trusted
 from driftline.lifecycle.trainers import trainer_problem
 from driftline.specs.common import Section
 
 _QUALIFIED = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
-#: Modules whose types can run commands or code when constructed: never trusted, whatever a
-#: spec says (a guard against obvious mistakes, not a complete list; see trusted_types).
-_NEVER_TRUSTED = frozenset(
-    {
-        "builtins",
-        "code",
-        "ctypes",
-        "importlib",
-        "marshal",
-        "nt",
-        "operator",
-        "os",
-        "pickle",
-        "posix",
-        "runpy",
-        "shutil",
-        "socket",
-        "subprocess",
-        "sys",
-        "types",
-    }
-)
-
-
-def never_trusted(type_name: str) -> bool:
-    """Whether ``type_name`` (fully qualified, e.g. ``os.system``) comes from a module
-    whose types can run commands or code when constructed (``_NEVER_TRUSTED``)."""
-    return type_name.split(".", 1)[0] in _NEVER_TRUSTED
 
 
 class TrainingSection(Section):
