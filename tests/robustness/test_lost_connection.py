@@ -33,6 +33,7 @@ from driftline.data.store import Store
 from driftline.devtools.receiver import LocalReceiver
 from driftline.monitoring.monitor import run_monitor
 from driftline.ops.dashboards import open_workspace
+from tests.conftest import Cli
 from tests.simdata import baseline_from, scenario
 
 from .test_lifecycle_failures import START, change_with_labels, drifting  # noqa: F401
@@ -153,3 +154,34 @@ def test_a_promotion_that_loses_the_store_after_the_alias_moved_is_completed_by_
     assert rx.payloads() == []
     assert _cli("promote", "--model", spec.name) == 0, capsys.readouterr()
     assert_promoted_once(w, spec, rx)
+
+
+def test_alerts_flush_says_what_was_delivered_and_the_next_one_records_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli
+) -> None:
+    """The command: exit 2 naming the delivered alert, then a flush that records it."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("DRIFTLINE_HOME", str(home))
+    monkeypatch.setenv("DRIFTLINE_DATABASE_URL", f"sqlite:///{tmp_path / 'driftline.db'}")
+    store = Store(f"sqlite:///{tmp_path / 'driftline.db'}")
+    (entry,) = enqueue(store, retrain_started_alert("purchase_propensity", reason="drift")).entries
+    store.dispose()
+
+    def fail_next_statement() -> None:  # whichever engine the command opened
+        def lost(conn, cursor, statement, *_):  # type: ignore[no-untyped-def]
+            sa.event.remove(sa.engine.Engine, "before_cursor_execute", lost)
+            raise sa.exc.OperationalError(statement, {}, sqlite3.OperationalError("disk I/O error"))
+
+        sa.event.listen(sa.engine.Engine, "before_cursor_execute", lost)
+
+    with LocalReceiver() as rx:
+        monkeypatch.setenv("DRIFTLINE_SLACK_WEBHOOK_URL", rx.url)
+        with inject("alerts:delivered", fail_next_statement):
+            code, out = cli("alerts", "flush")
+        assert code == 2 and "Traceback" not in out, out
+        assert f"alert {entry.id} (purchase_propensity, retrain_started) to slack was" in out
+        assert "without sending it again" in out and str(home / "alerts") in out
+        code, out = cli("alerts", "flush")
+        assert code == 0, out
+        assert f"#{entry.id} was delivered by an earlier flush" in out
+        assert len(rx.payloads()) == 1
