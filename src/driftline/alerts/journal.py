@@ -62,8 +62,13 @@ class Journal:
                 "at": utc_now().isoformat(),
             }
         )
-        with self._lock, self.path.open("a", encoding="utf-8") as f:
-            f.write(line + "\n")
+        with self._lock, self.path.open("a+b") as f:
+            f.seek(0, os.SEEK_END)
+            if f.tell():  # after a torn last line (a crash mid-write), start a new one
+                f.seek(-1, os.SEEK_END)
+                if f.read(1) != b"\n":
+                    line = "\n" + line
+            f.write((line + "\n").encode())
             f.flush()
             os.fsync(f.fileno())
 
@@ -80,6 +85,8 @@ class Journal:
         with self._lock:
             lines = self._read()
             keep = [(k, d) for k, d in lines if not (k == self.store and d in gone)]
+            if len(keep) == len(lines):
+                return
             tmp = self.path.with_suffix(".tmp")
             with tmp.open("w", encoding="utf-8") as f:
                 for key, d in keep:
