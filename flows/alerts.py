@@ -23,6 +23,7 @@ def flush_alerts(max_seconds: float = 60.0) -> dict[str, int]:
         "sent": result.sent,
         "failed": result.failed,
         "retry_later": result.retry_later,
+        "recorded_from_journal": len(result.recorded_from_journal),
         **{f"outbox_{k}": v for k, v in result.totals.items()},
     }
     logger.info("alerts flushed: %s", summary)

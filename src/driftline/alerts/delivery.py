@@ -19,6 +19,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -90,6 +91,9 @@ class Destinations:
 
     urls: Mapping[str, Url] = field(default_factory=dict)
     invalid: Mapping[str, str] = field(default_factory=dict)
+    journal: Path | None = None
+    """The delivery journal file (:mod:`driftline.alerts.journal`): :meth:`from_settings`
+    puts it under the home; None keeps delivery at least once."""
 
     def __post_init__(self) -> None:
         checked: dict[str, SecretStr] = {}
@@ -119,7 +123,9 @@ class Destinations:
         urls: dict[str, Url] = {}
         for channel in CHANNELS:
             urls[channel.name] = given.get(channel.name) or settings.secret(channel.env_var)
-        return cls(urls)
+        return cls(
+            urls, journal=settings.home.expanduser().resolve() / "alerts" / "delivered.jsonl"
+        )
 
     def url(self, channel: str) -> SecretStr | None:
         """The channel's URL, or None when it is not configured or not a valid URL."""

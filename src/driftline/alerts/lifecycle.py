@@ -417,7 +417,10 @@ def send_recorded(
 def delivery_note(result: NotifyResult | None) -> str:
     """One line on what became of an alert, for a CLI or a run log (no URLs)."""
     if result is None:
-        return "the alert could not be recorded (see the log); nothing was sent"
+        return (
+            "the alert could not be recorded or its delivery could not be recorded (see the "
+            "log); `driftline alerts flush` completes what is left without sending it twice"
+        )
     if result.enqueued.skipped:
         return f"no alert: {result.enqueued.skipped}"
     parts = []

@@ -6,9 +6,13 @@ cannot lose it. :func:`flush` sends the due rows (oldest first) and records what
 happened; a row stays ``pending`` (with attempts, last error and next attempt time)
 until a send succeeds or the channel refuses it for good. :func:`notify` does both.
 
-Delivery is at least once: if the process dies after Slack accepted a message but
-before the row was marked sent, the next flush sends it again. Concurrent flushes do
-not send the same row at the same time: each row is claimed with a lease first.
+Delivery is exactly once when the store connection is lost after Slack accepted a
+message: the acceptance is first written to the local delivery journal
+(:mod:`driftline.alerts.journal`, when the destinations name one, as they do when built
+from settings), and the next flush marks the row sent from it without sending it again.
+If the process dies between the endpoint's answer and the journal line, the next flush
+sends it again (at least once). Concurrent flushes do not send the same row at the same
+time: each row is claimed with a lease first.
 """
 
 from __future__ import annotations
@@ -33,8 +37,10 @@ from driftline.alerts.delivery import (
     missing_url_message,
     send_message,
 )
+from driftline.alerts.journal import Delivered, Journal, store_key
 from driftline.alerts.message import Alert, Severity
-from driftline.config.errors import AlertError
+from driftline.config.errors import AlertError, StoreError
+from driftline.config.faults import checkpoint
 from driftline.config.secrets import redact, scrub
 from driftline.config.times import utc_datetime, utc_now
 from driftline.data.store import Store
@@ -108,6 +114,9 @@ class FlushResult:
 
     deliveries: list[Delivery]
     totals: dict[str, int]
+    recorded_from_journal: list[int] = field(default_factory=list)
+    """Rows delivered by an earlier flush that lost the store before recording them, now
+    marked sent from the delivery journal (not sent again)."""
 
     def _count(self, outcome: str) -> int:
         return sum(1 for d in self.deliveries if d.outcome == outcome)
@@ -475,9 +484,16 @@ def flush(
     pending with the error and a later next attempt time. A channel whose URL is
     missing, dead (401/403/404/410) or still failing after retries is skipped for the
     rest of the flush, so its other rows wait for the next run instead of the budget.
+
+    With a delivery journal (``destinations.journal``), rows an earlier flush delivered
+    but could not record are marked sent first, without sending them again
+    (``recorded_from_journal``). StoreError when the store is lost while recording a
+    result: it names the alert, whether it was delivered, and what the next flush does.
     """
     policy = policy or DeliveryPolicy()
     table = _table(store)
+    journal = _journal(store, destinations)
+    reconciled = _reconcile(store, table, journal) if journal is not None else []
     now = utc_datetime(now) if now is not None else utc_now()
     deadline = Deadline(policy.max_flush_seconds)
     where = [
@@ -523,7 +539,16 @@ def flush(
             except Exception as exc:  # one bad row must never stop the rows after it
                 log.exception("alert %s: sending raised", entry.id)
                 result = SendResult("retry", f"sending raised {type(exc).__name__}: {exc}")
-            _record(store, table, entry, result, policy, now)
+            delivered = Delivered(entry.id, entry.alert_id, entry.channel)
+            if result.outcome == "sent" and journal is not None:
+                journal.append(delivered)
+            try:
+                checkpoint("alerts:delivered")
+                _record(store, table, entry, result, policy, now)
+            except sa.exc.DBAPIError as exc:
+                raise _unrecorded(entry, result, journal, exc) from None
+            if result.outcome == "sent" and journal is not None:
+                journal.drop([delivered])
             deliveries.append(
                 Delivery(entry.id, entry.channel, result.outcome, result.error, result.tries)
             )
@@ -537,7 +562,67 @@ def flush(
             http.close()
     for reason, ids in skipped.items():
         _note_not_attempted(store, table, ids, reason)
-    return FlushResult(deliveries, counts(store))
+    return FlushResult(deliveries, counts(store), reconciled)
+
+
+def _journal(store: Store, destinations: Destinations) -> Journal | None:
+    if destinations.journal is None:
+        return None
+    url = store.engine.url.render_as_string(hide_password=True)
+    return Journal(destinations.journal, store_key(url))
+
+
+def _reconcile(store: Store, table: sa.Table, journal: Journal) -> list[int]:
+    """Mark sent the pending rows the journal says were delivered; drop those lines.
+    The outbox row ids recorded."""
+    delivered = journal.pending()
+    if not delivered:
+        return []
+    now = utc_now()
+    recorded: list[int] = []
+    with store.engine.begin() as conn:
+        for d in delivered:
+            done = conn.execute(
+                table.update()
+                .where(
+                    table.c.id == d.id,
+                    table.c.alert_id == d.alert_id,
+                    table.c.channel == d.channel,
+                    table.c.status == "pending",
+                )
+                .values(
+                    status="sent", sent_at=now, claimed_until=None, last_error=None, updated_at=now
+                )
+            ).rowcount
+            if done:
+                recorded.append(d.id)
+                log.info(
+                    "alert %s to %s: delivered earlier, recorded from the journal", d.id, d.channel
+                )
+    journal.drop(delivered)
+    return recorded
+
+
+def _unrecorded(
+    entry: OutboxEntry, result: SendResult, journal: Journal | None, exc: Exception
+) -> StoreError:
+    what = f"alert {entry.id} ({entry.model}, {entry.kind}) to {entry.channel}"
+    lost = f"the connection to the store was lost ({type(getattr(exc, 'orig', exc)).__name__})"
+    if result.outcome != "sent":
+        return StoreError(
+            f"{what} was not delivered ({result.outcome}), and {lost} before that was "
+            "recorded: it stays pending and the next `driftline alerts flush` tries it again."
+        )
+    if journal is not None:
+        return StoreError(
+            f"{what} was delivered, but {lost} before it was recorded as sent. It is in the "
+            f"delivery journal ({journal.path}): the next `driftline alerts flush` records "
+            "it as sent without sending it again."
+        )
+    return StoreError(
+        f"{what} was delivered, but {lost} before it was recorded as sent; with no "
+        "delivery journal the next flush sends it again."
+    )
 
 
 def _log_result(entry: OutboxEntry, result: SendResult) -> None:

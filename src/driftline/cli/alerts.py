@@ -80,6 +80,12 @@ def flush_cmd(
                 include_not_due=include_not_due,
                 model=model,
             )
+    for entry_id in result.recorded_from_journal:
+        _say(
+            console,
+            f"  #{entry_id} was delivered by an earlier flush that lost the store: "
+            "recorded as sent now (not sent again)",
+        )
     not_tried: dict[str, int] = {}
     for d in result.deliveries:
         if d.outcome == "not_attempted":

@@ -48,6 +48,17 @@ class ModelError(DriftlineError):
     score or store, or a model to adopt cannot be read or scored."""
 
 
+class UntrustedModelError(ModelError):
+    """A stored model file names types driftline does not construct (skops refuses to
+    load them: a function such as ``builtins.eval`` or ``os.system``, or a class outside
+    the allow-list). ``model`` and ``version`` name it, ``types`` lists the untrusted
+    types (sorted); nothing was loaded from the file."""
+
+    def __init__(self, message: str, model: str, version: str, types: list[str]) -> None:
+        super().__init__(message)
+        self.model, self.version, self.types = model, version, types
+
+
 class AlertError(DriftlineError):
     """An alert could not be built or delivered."""
 

@@ -30,7 +30,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from driftline.config.errors import DriftlineError, ModelError, SpecError
+from driftline.config.errors import DriftlineError, ModelError, SpecError, UntrustedModelError
 from driftline.lifecycle.trainers import trusted_types
 from driftline.tasks import task_for
 
@@ -60,6 +60,36 @@ OPT_IN_FLAVORS: Mapping[str, str] = MappingProxyType(
         "text format; driftline never reads pickle afterwards",
     }
 )
+
+#: Modules whose types can run commands or code when constructed: never trusted, whatever a
+#: spec says (a guard against obvious mistakes, not a complete list; see trusted_types).
+_NEVER_TRUSTED = frozenset(
+    {
+        "builtins",
+        "code",
+        "ctypes",
+        "importlib",
+        "marshal",
+        "nt",
+        "operator",
+        "os",
+        "pickle",
+        "posix",
+        "runpy",
+        "shutil",
+        "socket",
+        "subprocess",
+        "sys",
+        "types",
+    }
+)
+
+
+def never_trusted(type_name: str) -> bool:
+    """Whether ``type_name`` (fully qualified, e.g. ``os.system``) comes from a module
+    whose types can run commands or code when constructed (``_NEVER_TRUSTED``)."""
+    return type_name.split(".", 1)[0] in _NEVER_TRUSTED
+
 
 #: The skops types of LightGBM's scikit-learn models (as MLflow's lightgbm flavour trusts
 #: them): data-holding classes whose state is the booster's model text.
@@ -327,11 +357,12 @@ def _pins(**packages: str) -> list[str]:
 # -- reading MLflow model folders ---------------------------------------------------------
 
 
-def load_stored(folder: Path, spec: ModelSpec, label: str) -> Any:
+def load_stored(folder: Path, spec: ModelSpec, label: str, version: str = "") -> Any:
     """A registered version's model, downloaded to ``folder``, loaded under the spec's
     rules (module docstring) as something with the task's prediction method. ``label``
-    names the version in messages. Raises SpecError when the spec does not allow what it
-    is (naming the version and the flavour or untrusted types)."""
+    names the version in messages. Raises SpecError when the spec does not allow its
+    flavour, UntrustedModelError (naming ``version`` and the types) when its skops file
+    names types outside the allow-list, ModelError when the file cannot be read."""
     flavors = _flavors(folder, label, SpecError)
     if SKLEARN in flavors:
         conf = flavors[SKLEARN]
@@ -342,7 +373,7 @@ def load_stored(folder: Path, spec: ModelSpec, label: str) -> Any:
                 "scikit-learn models only from skops (no pickle). `driftline adopt` it: that "
                 "stores a skops copy as a new version."
             )
-        return _skops_load(folder / conf["pickled_model"], spec, label, SpecError)
+        return _skops_load(folder / conf["pickled_model"], spec, label, version)
     if LIGHTGBM in flavors:
         require(spec, LIGHTGBM, label)
         return LightGBMClassifier(_lightgbm_from(folder, flavors[LIGHTGBM], spec, label, False))
@@ -367,7 +398,7 @@ def load_source(folder: Path, spec: ModelSpec, label: str) -> Prepared:
         conf = flavors[SKLEARN]
         fmt = conf.get("serialization_format")
         if fmt == "skops":
-            estimator = _skops_load(folder / conf["pickled_model"], spec, label, SpecError)
+            estimator = _skops_load(folder / conf["pickled_model"], spec, label)
             return prepare(estimator, spec, what=label)
         if PICKLE in allowed:
             import mlflow.sklearn
@@ -400,19 +431,51 @@ def _flavors(folder: Path, label: str, error: type[DriftlineError]) -> dict[str,
     return dict(Model.load(str(folder)).flavors)
 
 
-def _skops_load(path: Path, spec: ModelSpec, label: str, error: type[DriftlineError]) -> Any:
-    """skops with the spec's allow-list; ``error`` names the untrusted types."""
+def _skops_load(path: Path, spec: ModelSpec, label: str, version: str = "") -> Any:
+    """A skops file loaded with the spec's allow-list (never the artifact's own list).
+
+    UntrustedModelError naming ``label`` (model and ``version``) and every type outside the
+    allow-list, checked before anything in the file is constructed, and again by skops
+    while loading; ModelError when skops cannot read the file at all (damaged, or written
+    by a newer skops)."""
     import skops.io
+    from skops.io.exceptions import UntrustedTypesFoundException
 
     allowed = allowed_types(spec)
-    unknown = sorted(set(skops.io.get_untrusted_types(file=path)) - set(allowed))
-    if unknown:
-        raise error(
-            f"{label} holds types outside driftline's skops allow-list: {unknown}. If they "
-            "only hold data (no functions), add them to training.trusted_types in the spec "
-            f"of {spec.name}; driftline does not load it until then."
+    try:
+        found = skops.io.get_untrusted_types(file=path)
+        unknown = sorted(set(found) - set(allowed))
+        if not unknown:
+            return skops.io.load(path, trusted=list(allowed))
+    except UntrustedTypesFoundException as exc:  # skops found one the audit above missed
+        unknown = sorted({str(t) for t in (exc.args[0] if exc.args else [])} - set(allowed))
+        unknown = unknown or [str(exc)]
+    except Exception as exc:
+        raise ModelError(
+            f"{label}: its skops file {path.name} cannot be read ({type(exc).__name__}: "
+            f"{str(exc).strip()[:300]}); it is damaged, or was written by a newer skops. "
+            "Nothing in it was loaded."
+        ) from None
+    raise UntrustedModelError(_untrusted_message(spec, label, unknown), spec.name, version, unknown)
+
+
+def _untrusted_message(spec: ModelSpec, label: str, unknown: list[str]) -> str:
+    dangerous = [t for t in unknown if never_trusted(t)]
+    text = (
+        f"{label} names types outside driftline's skops allow-list: {unknown}; nothing in "
+        "the file was loaded (the file's own list of trusted types is never used)."
+    )
+    if dangerous:
+        return (
+            f"{text} {dangerous} can run commands or code and are never trusted: the file "
+            "may have been tampered with. Do not use this version; check who can write to "
+            "the MLflow artifact store."
         )
-    return skops.io.load(path, trusted=list(allowed))
+    return (
+        f"{text} If they only hold data (no functions), add them to "
+        f"training.trusted_types in the spec of {spec.name}; driftline does not load it "
+        "until then."
+    )
 
 
 def _lightgbm_from(
@@ -427,7 +490,7 @@ def _lightgbm_from(
         return _read(lambda: lightgbm.Booster(model_file=str(path)), label)
     fmt = conf.get("serialization_format", "cloudpickle")
     if fmt == "skops":
-        model = _skops_load(path, spec, label, SpecError)
+        model = _skops_load(path, spec, label)
     elif pickle_ok:
         import mlflow.lightgbm
 
@@ -506,6 +569,7 @@ __all__ = [
     "load_source",
     "load_stored",
     "log_model",
+    "never_trusted",
     "prepare",
     "require",
     "skops_types",

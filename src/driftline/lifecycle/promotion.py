@@ -32,9 +32,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
 
+from sqlalchemy import exc as sa_exc
+
 from driftline.alerts import outbox
 from driftline.alerts.message import Alert
-from driftline.config.errors import RegistryError
+from driftline.config.errors import RegistryError, StoreError
 from driftline.config.faults import checkpoint
 from driftline.config.progress import Progress
 from driftline.config.times import utc_now
@@ -283,19 +285,28 @@ def _promote_challenger(
         retrain_reason=why,
     )
     stamp = _stamp()
-    recorded = _record_decision(
-        store,
-        registry,
-        spec,
-        outcome,
-        outcome="promoted",
-        version=new,
-        tags={f"{TAG}replaced_version": old or "", f"{TAG}gates": report.summary()},
-        others={old: {f"{TAG}replaced_by": new, f"{TAG}replaced_at": stamp}} if old else {},
-        at=stamp,
-        announce=announce,
-        intent=intent,
-    )
+    try:
+        recorded = _record_decision(
+            store,
+            registry,
+            spec,
+            outcome,
+            outcome="promoted",
+            version=new,
+            tags={f"{TAG}replaced_version": old or "", f"{TAG}gates": report.summary()},
+            others={old: {f"{TAG}replaced_by": new, f"{TAG}replaced_at": stamp}} if old else {},
+            at=stamp,
+            announce=announce,
+            intent=intent,
+        )
+    except sa_exc.DBAPIError as exc:  # the store went away after the alias moved
+        raise StoreError(
+            f"{spec.name}: v{new} is champion in the registry, but the connection to the "
+            f"store was lost ({type(exc.orig).__name__}) before the promotion was audited. "
+            "Its intent is recorded: run `driftline promote --model "
+            f"{spec.name}` again to complete the audit record and the alert (nothing is "
+            "promoted or announced twice)."
+        ) from None
     if recorded is None:  # another promoter of the same challenger finished first
         return _already_promoted(store, registry, spec, claims.find(store, spec.name, intent.key))
     log.info("%s", reason)

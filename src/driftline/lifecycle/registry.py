@@ -279,14 +279,16 @@ class Registry:
         """Download a version's model and load it under the spec's rules
         (:func:`driftline.lifecycle.flavors.load_stored`: scikit-learn with skops and the
         allow-list; LightGBM text or any pyfunc only when ``training.allowed_flavors`` says
-        so). SpecError naming the version and what the spec would have to allow."""
+        so). SpecError naming the version and what the spec would have to allow;
+        UntrustedModelError naming the version and the types its skops file would need
+        (nothing in it is constructed); ModelError when the file cannot be read."""
         with self.active(), tempfile.TemporaryDirectory(prefix="driftline-model-") as tmp:
             import mlflow.artifacts
 
             source = self.client.get_model_version_download_uri(spec.name, str(version))
             local = Path(mlflow.artifacts.download_artifacts(artifact_uri=source, dst_path=tmp))
             size = sum(f.stat().st_size for f in local.rglob("*") if f.is_file())
-            estimator = load_stored(local, spec, f"{spec.name} version {version}")
+            estimator = load_stored(local, spec, f"{spec.name} version {version}", str(version))
         run_id = self.client.get_model_version(spec.name, str(version)).run_id
         return LoadedModel(str(version), estimator, size, run_id)
 

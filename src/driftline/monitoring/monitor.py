@@ -23,8 +23,10 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from sqlalchemy import exc as sa_exc
 
-from driftline.config.errors import DataError, DriftlineError
+from driftline.config.errors import DataError, DriftlineError, StoreError
+from driftline.config.faults import checkpoint
 from driftline.config.markup import markdown_text
 from driftline.config.progress import Progress, Step, no_progress
 from driftline.config.secrets import scrub
@@ -372,6 +374,7 @@ def run_monitor(
                 workspace_dir,
                 labels=_Labels(decision, version, resolved.metrics, since),
             )
+        checkpoint("monitor:published")
         run_id = record_run(
             store,
             model=spec.name,
@@ -402,16 +405,56 @@ def run_monitor(
         )
     except Exception as exc:
         _release(store, held, exc)
-        _discard(published.paths)  # reports of a run that was never recorded would be orphans
+        # reports and snapshots of a run that was never recorded would be orphans
+        kept = _discard(published, workspace_dir)
+        if published.paths or published.snapshot_ids:
+            exc = _unrecorded(exc, spec.name, start, end, kept)
         return _failed_run(store, spec.name, start, end, exc, version=version, rows=rows)
 
 
-def _discard(paths: Sequence[Path]) -> None:
-    for path in paths:
+def _discard(published: Published, workspace_dir: Path | None) -> list[str]:
+    """Remove a run's HTML reports and Evidently snapshots; what could not be removed."""
+    kept: list[str] = []
+    for path in published.paths:
         try:
             path.unlink(missing_ok=True)
         except OSError as exc:
             log.warning("could not remove %s: %s", path, exc)
+            kept.append(str(path))
+    if published.snapshot_ids and workspace_dir is not None:
+        from driftline.ops.dashboards import open_workspace
+
+        for snapshot_id in published.snapshot_ids:
+            try:
+                open_workspace(workspace_dir).delete_run(published.project_id, snapshot_id)
+            except Exception as exc:
+                log.warning("could not remove snapshot %s: %s", snapshot_id, exc)
+                kept.append(f"snapshot {snapshot_id}")
+    return kept
+
+
+def _unrecorded(
+    exc: Exception,
+    model: str,
+    start: datetime,
+    end: datetime,
+    kept: list[str],
+) -> Exception:
+    """The error of a run that failed after publishing its reports, saying that nothing of
+    the run was kept (or what could not be removed)."""
+    what = (
+        "its reports and snapshots were removed, nothing of the run was kept"
+        if not kept
+        else f"these could not be removed: {', '.join(kept)}"
+    )
+    cause = _message(exc)
+    if isinstance(exc, sa_exc.DBAPIError):
+        cause = f"the connection to the store was lost ({type(exc.orig).__name__})"
+    return StoreError(
+        f"the monitor run of {model} for {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC "
+        f"could not be recorded: {cause}; {what}. Run it again for that window "
+        f"(`driftline monitor run --model {model} --window-end {end:%Y-%m-%dT%H:%M}`)."
+    )
 
 
 def event_reference(

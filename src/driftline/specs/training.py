@@ -7,33 +7,11 @@ from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
-from driftline.lifecycle.flavors import OPT_IN_FLAVORS
+from driftline.lifecycle.flavors import OPT_IN_FLAVORS, never_trusted
 from driftline.lifecycle.trainers import trainer_problem
 from driftline.specs.common import Section
 
 _QUALIFIED = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
-#: Modules whose types can run commands or code when constructed: never trusted, whatever a
-#: spec says (a guard against obvious mistakes, not a complete list; see trusted_types).
-_NEVER_TRUSTED = frozenset(
-    {
-        "builtins",
-        "code",
-        "ctypes",
-        "importlib",
-        "marshal",
-        "nt",
-        "operator",
-        "os",
-        "pickle",
-        "posix",
-        "runpy",
-        "shutil",
-        "socket",
-        "subprocess",
-        "sys",
-        "types",
-    }
-)
 
 
 class TrainingSection(Section):
@@ -142,7 +120,7 @@ class TrainingSection(Section):
         bad = [t for t in value if not _QUALIFIED.match(t)]
         if bad:
             raise ValueError(f"{bad} are not fully qualified type names (package.module.Type)")
-        refused = [t for t in value if t.split(".", 1)[0] in _NEVER_TRUSTED]
+        refused = [t for t in value if never_trusted(t)]
         if refused:
             raise ValueError(
                 f"{refused} can run commands or code when constructed and are never "
