@@ -731,7 +731,10 @@ def _publish(
                     naive_utc(end),
                     [spec.name, *tags],
                 )
-                workspace.add_run(project.id, guides, include_data=False, name=f"{label} guides")
+                added = workspace.add_run(
+                    project.id, guides, include_data=False, name=f"{label} guides"
+                )
+                snapshot_ids += (str(added.id),)  # removed with the run's other snapshots
         except Exception as exc:  # dashboards are a convenience; the run still counts
             log.warning("could not add %s to the Evidently workspace: %s", label, exc)
     return Published(paths, project_id, snapshot_ids)
