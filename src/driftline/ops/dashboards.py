@@ -20,6 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from driftline.config.errors import SpecError
+from driftline.config.times import naive_utc
 from driftline.specs import ModelSpec
 
 if TYPE_CHECKING:
@@ -301,7 +302,10 @@ def estimate_snapshot(
     definition = DataDefinition(numerical_columns=list(values))
     data = Dataset.from_pandas(pd.DataFrame([values]), data_definition=definition)
     return Report([MeanValue(column=c) for c in values]).run(
-        data, None, timestamp=timestamp, tags=[*tags, "estimated"]
+        data,
+        None,
+        timestamp=naive_utc(timestamp),  # naive UTC, like every other snapshot
+        tags=[*tags, "estimated"],
     )
 
 
