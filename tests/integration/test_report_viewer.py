@@ -49,8 +49,8 @@ def _rendered(page: Path, profile: Path) -> str:
 def test_pages_share_the_viewer_and_still_render(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     frames = {
-        "ref": pd.DataFrame({"basket_value": rng.normal(50, 10, 300)}),
-        "cur": pd.DataFrame({"basket_value": rng.normal(65, 10, 300)}),
+        "ref": pd.DataFrame({"basket_value": rng.normal(50, 10, 600)}),
+        "cur": pd.DataFrame({"basket_value": rng.normal(65, 10, 600)}),
     }
     for name, frame in frames.items():
         frame.to_parquet(tmp_path / f"{name}.parquet")
