@@ -4,6 +4,7 @@ handled it."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -327,10 +328,38 @@ def test_a_model_option_that_is_a_path_is_refused_before_reading_anything(
 ) -> None:
     _cli_home(home, SPECS_DIR, monkeypatch)
     run: Cli = cli_runner(monkeypatch, capsys)
-    for command in (["rollback"], ["alerts", "test"], ["train"]):
+    commands = (
+        ["rollback"],
+        ["alerts", "test"],
+        ["train"],
+        ["monitor", "run"],
+        ["monitor", "history"],
+        ["monitor", "backfill", "--start", "2025-01-01", "--end", "2025-01-03"],
+        ["reports", "prune"],
+    )
+    for command in commands:
         code, out = run(*command, "--model", name)
         assert code == 2, (command, out)
-        assert "is not a model name" in out and "Traceback" not in out
+        assert "is not a model name" in " ".join(out.split()) and "Traceback" not in out
+    assert not list(home.rglob("*.db")), "a refused name recorded something"
+
+
+def test_monitoring_a_model_without_a_spec_records_no_run_and_no_alert(
+    home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _cli_home(home, SPECS_DIR, monkeypatch)
+    run: Cli = cli_runner(monkeypatch, capsys)
+    assert run("db", "upgrade")[0] == 0
+    for command in (
+        ["monitor", "run"],
+        ["monitor", "backfill", "--start", "2025-01-01", "--end", "2025-01-03"],
+    ):
+        code, out = run(*command, "--model", "no_such_model")
+        assert code == 2 and "no spec for model 'no_such_model'" in out, out
+    code, out = run("monitor", "history", "--model", "no_such_model", "--json")
+    assert code == 0 and json.loads(out)["runs"] == [], out
+    code, out = run("alerts", "list", "--json")
+    assert code == 0 and "no_such_model" not in out, out
 
 
 def test_registry_commands_with_mlflow_unreachable_exit_2_naming_the_masked_address(

@@ -219,6 +219,22 @@ def _status(status: str) -> Text:
     return styled((status, _colour(status)))
 
 
+def _require_spec(model: str) -> None:
+    """SpecError (exit 2) when ``model`` has no spec file: nothing to monitor, so no failed
+    run is recorded and no alert is queued. A spec that exists but is broken still makes a
+    failed run (and its alert), as in the monitor-model flow."""
+    from driftline.config.errors import SpecError
+    from driftline.config.settings import get_settings
+
+    specs_dir = get_settings().specs_dir
+    if not (specs_dir / f"{model}.yaml").is_file():
+        known = ", ".join(sorted(p.stem for p in specs_dir.glob("*.yaml"))) or "none"
+        raise SpecError(
+            f"no spec for model {model!r}: expected {specs_dir / f'{model}.yaml'} "
+            f"(specs found in {specs_dir}: {known}); nothing was recorded"
+        )
+
+
 @monitor_app.command("run")
 def monitor_run(
     model: ModelOpt,
@@ -243,6 +259,7 @@ def monitor_run(
     from driftline.alerts.lifecycle import delivery_note
     from driftline.sdk import monitor_model, notify_monitor_run
 
+    _require_spec(model)
     with console.status(f"monitoring {model}"):
         run = monitor_model(model, window_end)
     alert_note = "not needed (quiet window)"
@@ -398,6 +415,7 @@ def monitor_backfill(
     """
     from driftline.sdk import backfill
 
+    _require_spec(model)
     with progress_bars(f"backfilling {model} from {start} to {end}") as progress:
         runs = backfill(model, start, end, progress=progress)
     console.print(_runs_table(runs, f"{model}: backfill {start} to {end}"))

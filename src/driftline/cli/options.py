@@ -8,11 +8,32 @@ from typing import Annotated
 import typer
 
 #: The model a command acts on (``--model purchase_propensity``).
-ModelOpt = Annotated[str, typer.Option("--model", "-m", help="Model name (monitors/<model>.yaml).")]
+
+
+def _model_name(value: str | None) -> str | None:
+    """Refuse what is not a model name (a path, absolute or relative, above all) before a
+    command reads or records anything: exit 2 with the rule."""
+    from driftline.specs.model import MODEL_NAME
+
+    if value is not None and not MODEL_NAME.match(value):
+        raise typer.BadParameter(
+            f"{value!r} is not a model name: use lowercase letters, digits and underscores "
+            "(the name of a spec file in the specs folder, without .yaml), not a path"
+        )
+    return value
+
+
+ModelOpt = Annotated[
+    str,
+    typer.Option("--model", "-m", help="Model name (monitors/<model>.yaml).", callback=_model_name),
+]
 
 #: An optional model filter (commands that otherwise act on every model).
 ModelFilterOpt = Annotated[
-    str | None, typer.Option("--model", "-m", help="Only this model (default: every model).")
+    str | None,
+    typer.Option(
+        "--model", "-m", help="Only this model (default: every model).", callback=_model_name
+    ),
 ]
 
 #: The data clock training-side windows are measured from.
