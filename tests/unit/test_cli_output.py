@@ -50,6 +50,26 @@ def test_piped_tables_keep_every_cell_whole() -> None:
     assert all(len(line) < 400 for line in out.splitlines())  # wide, not padded to the width
 
 
+def test_piped_table_titles_are_never_wrapped() -> None:
+    """A long title over a narrow table (`driftline benchmark > file`) stays one line."""
+    import io
+
+    from rich.table import Table
+
+    from driftline.cli.output import make_console
+
+    console = make_console()
+    console.file = io.StringIO()  # not a terminal
+    title = "benchmark window 2026-09-05T23:59 to 2026-09-07T23:59 UTC (5,743 rows, 1,558 positive)"
+    table = Table(title=title)
+    table.add_column("gate")
+    table.add_row("size")
+    console.print(table)
+    out = console.file.getvalue()
+    assert out.splitlines()[0] == title, out
+    assert table.title == title  # the table itself is left as it was
+
+
 def test_progress_bars_only_on_a_terminal(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -48,6 +48,25 @@ class _LiteralConsole(Console):
     def size(self, new_size: tuple[int, int]) -> None:
         self._width, self._height = new_size
 
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        """Off a terminal, a table's title goes on a line of its own above it: rich wraps a
+        title to the table's width, which cut long titles over several lines in a file."""
+        if self.is_terminal or not any(getattr(o, "title", None) for o in objects):
+            super().print(*objects, **kwargs)
+            return
+        from rich.table import Table
+
+        for item in objects:
+            if isinstance(item, Table) and item.title:
+                title, item.title = item.title, None
+                try:
+                    super().print(title, **kwargs)
+                    super().print(item, **kwargs)
+                finally:
+                    item.title = title
+            else:
+                super().print(item, **kwargs)
+
     def rule(self, title: str | Text = "", **kwargs: Any) -> None:
         """A horizontal rule; off a terminal a short plain one (a rule spans the width)."""
         if self.is_terminal:
