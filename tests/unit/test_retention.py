@@ -26,6 +26,16 @@ def test_keep_days_counts_back_from_the_newest_window() -> None:
     assert (_days(pruned), _days(kept)) == ([0, 1], [2, 3, 4])
 
 
+def test_the_window_a_run_just_reported_is_never_pruned() -> None:
+    """`monitor run` for an old window prints its report path: retention spares it."""
+    windows = _windows(1, 1, 1, 1, 1, 1)
+    pruned, kept = select_pruned(windows, 2, None, keep=DAY0 + timedelta(days=1, seconds=30))
+    assert _days(pruned) == [0, 2] and _days(kept) == [1, 3, 4, 5]
+    pruned, kept = select_pruned(windows, None, 2.5, keep=DAY0)
+    assert _days(pruned) == [1, 2, 3] and _days(kept) == [0, 4, 5]
+    assert _days(select_pruned(windows, 2, None, keep=DAY0 + timedelta(days=5))[1]) == [3, 4, 5]
+
+
 def test_max_mb_drops_the_oldest_first_and_never_the_newest() -> None:
     pruned, kept = select_pruned(_windows(4, 3, 2, 1), keep_days=None, max_mb=3.5)
     assert (_days(pruned), _days(kept)) == ([0, 1], [2, 3])

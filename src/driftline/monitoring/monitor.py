@@ -859,17 +859,23 @@ def monitor_models(
                 )
             )
             report(Step(f"monitor {model}", done + 1, len(wanted), f"{runs[-1].status}"))
-        _retain(spec, reports_dir, workspace_dir)
+        _retain(spec, reports_dir, workspace_dir, runs[-1].window_end if runs else None)
     return runs
 
 
-def _retain(spec: ModelSpec, reports_dir: Path | None, workspace_dir: Path | None) -> None:
-    """Apply the spec's ``reports:`` retention after the model's runs; a failure is
-    logged, never raised (the runs are recorded)."""
+def _retain(
+    spec: ModelSpec,
+    reports_dir: Path | None,
+    workspace_dir: Path | None,
+    keep: datetime | None,
+) -> None:
+    """Apply the spec's ``reports:`` retention after the model's runs, sparing the window
+    of the last run (``keep``: its report path was just printed); a failure is logged,
+    never raised (the runs are recorded)."""
     if reports_dir is None and workspace_dir is None:
         return
     try:
-        pruned = prune_reports(spec, reports_dir, workspace_dir)
+        pruned = prune_reports(spec, reports_dir, workspace_dir, keep=keep)
     except Exception as exc:
         log.warning("%s: report retention not applied: %s", spec.name, _message(exc))
         return

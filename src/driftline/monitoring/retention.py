@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from driftline.config.times import utc_datetime
 from driftline.specs import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -87,13 +88,21 @@ def report_window_end(model: str, path: Path) -> datetime | None:
 
 
 def select_pruned(
-    windows: Iterable[Window], keep_days: int | None, max_mb: float | None
+    windows: Iterable[Window],
+    keep_days: int | None,
+    max_mb: float | None,
+    keep: datetime | None = None,
 ) -> tuple[list[Window], list[Window]]:
     """Split ``windows`` into (pruned, kept) by the two limits (see the module docstring);
-    both lists oldest first. Pure."""
-    ordered = sorted(windows, key=lambda w: w.end)
+    both lists oldest first. The window ending at ``keep`` (the one a command has just
+    reported, to the minute) is never pruned, whatever its age. Pure."""
+    every = list(windows)
+    spared = [w for w in every if keep is not None and _minute(w.end) == _minute(keep)]
+    ordered = sorted((w for w in every if w not in spared), key=lambda w: w.end)
+    if spared and ordered and spared[0].end > ordered[-1].end:  # it is the newest
+        ordered.append(spared.pop())
     if not ordered:
-        return [], []
+        return [], spared
     pruned: list[Window] = []
     if keep_days is not None:
         oldest = ordered[-1].end - timedelta(days=keep_days)
@@ -104,7 +113,12 @@ def select_pruned(
         while len(ordered) > 1 and total > max_mb * MB:
             total -= ordered[0].size
             pruned.append(ordered.pop(0))
-    return pruned, ordered
+    return pruned, sorted([*ordered, *spared], key=lambda w: w.end)
+
+
+def _minute(value: datetime) -> str:
+    """A window end as report names write it (UTC, to the minute)."""
+    return utc_datetime(value).strftime("%Y%m%dT%H%M")
 
 
 def prune_reports(
@@ -113,10 +127,12 @@ def prune_reports(
     workspace_dir: Path | None,
     *,
     dry_run: bool = False,
+    keep: datetime | None = None,
 ) -> PruneResult:
     """Apply ``spec.reports`` to the model's HTML reports under ``reports_dir/<model>/``
     and its snapshots in the Evidently workspace at ``workspace_dir`` (either may be
-    None). ``dry_run`` deletes nothing and says what would go. Snapshots are deleted
+    None). ``dry_run`` deletes nothing and says what would go; the window ending at
+    ``keep`` (the run just made) is never pruned. Snapshots are deleted
     before the HTML files of their window. Never raises for a file or snapshot that cannot
     be read or deleted: it is named in ``problems`` and kept."""
     policy = spec.reports
@@ -140,7 +156,7 @@ def prune_reports(
             workspace, project_id = _snapshots(spec, Path(workspace_dir), windows)
         except Exception as exc:  # the HTML reports are still pruned
             problems.append(f"Evidently workspace {workspace_dir} not read: {exc}")
-    pruned, kept = select_pruned(windows.values(), policy.keep_days, policy.max_mb)
+    pruned, kept = select_pruned(windows.values(), policy.keep_days, policy.max_mb, keep)
     files: list[Path] = []
     snapshots: list[str] = []
     freed = 0
