@@ -20,6 +20,22 @@ from driftline.data.store import Store
 from driftline.ops.processes import go_offline
 from driftline.specs import ModelSpec, load_spec
 
+
+@pytest.fixture(autouse=True)
+def _library_log_levels() -> Iterator[None]:
+    """A CLI call made in this process quiets the library loggers for the rest of it
+    (``driftline.cli.main.configure_logging``, as a real CLI process should); put their
+    levels back after each test so a later test's log capture sees what it asked for."""
+    import logging
+
+    from driftline.cli.main import LIBRARY_LOGGERS
+
+    levels = {name: logging.getLogger(name).level for name in LIBRARY_LOGGERS}
+    yield
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
+
+
 REPO = Path(__file__).resolve().parent.parent
 SPECS_DIR = REPO / "monitors"
 PG_ENV = "DRIFTLINE_TEST_DATABASE_URL"

@@ -278,7 +278,6 @@ def test_the_webhook_url_never_appears_in_logs_rows_results_or_errors(
     store: Store, receiver: LocalReceiver, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    caplog.set_level(logging.DEBUG, logger="httpx")  # an earlier CLI call may have quieted it
     receiver.script(
         Reply.ok(),
         Reply.server_error(),
