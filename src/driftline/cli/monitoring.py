@@ -225,14 +225,12 @@ def _require_spec(model: str) -> None:
     failed run (and its alert), as in the monitor-model flow."""
     from driftline.config.errors import SpecError
     from driftline.config.settings import get_settings
+    from driftline.specs.loader import spec_file
 
-    specs_dir = get_settings().specs_dir
-    if not (specs_dir / f"{model}.yaml").is_file():
-        known = ", ".join(sorted(p.stem for p in specs_dir.glob("*.yaml"))) or "none"
-        raise SpecError(
-            f"no spec for model {model!r}: expected {specs_dir / f'{model}.yaml'} "
-            f"(specs found in {specs_dir}: {known}); nothing was recorded"
-        )
+    try:
+        spec_file(model, get_settings().specs_dir)
+    except SpecError as exc:
+        raise SpecError(f"{exc}; nothing was recorded") from None
 
 
 @monitor_app.command("run")

@@ -84,6 +84,16 @@ def find_spec(model: str, specs_dir: Path) -> ModelSpec:
     """Load the spec of ``model`` from ``specs_dir`` (file ``<model>.yaml``). SpecError for
     a name that is not a model name (a path, absolute or relative, is refused before any
     file is read: specs come only from the specs folder)."""
+    path = spec_file(model, specs_dir)
+    spec = load_spec(path)
+    if spec.name != model:
+        raise SpecError(f"{path}: model.name is {spec.name!r} but the file is named {model!r}")
+    return spec
+
+
+def spec_file(model: str, specs_dir: Path) -> Path:
+    """The spec file of ``model`` in ``specs_dir``, unread. SpecError for a name that is not
+    a model name, or when the file does not exist (naming the specs found)."""
     if not MODEL_NAME.match(model):
         raise SpecError(
             f"{model!r} is not a model name: use lowercase letters, digits and underscores "
@@ -95,10 +105,7 @@ def find_spec(model: str, specs_dir: Path) -> ModelSpec:
         raise SpecError(
             f"no spec for model {model!r}: expected {path} (specs found in {specs_dir}: {known})"
         )
-    spec = load_spec(path)
-    if spec.name != model:
-        raise SpecError(f"{path}: model.name is {spec.name!r} but the file is named {model!r}")
-    return spec
+    return path
 
 
 @dataclass(frozen=True)
