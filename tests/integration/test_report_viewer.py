@@ -4,8 +4,6 @@ by double-click: headless Chromium renders a page from ``file://``."""
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -14,32 +12,12 @@ import pytest
 
 from driftline.monitoring.engines.evidently import share_viewer
 from driftline.monitoring.filecheck import check_files
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+from tests.integration.test_security import CHROMIUM, dom_of
 
 
 def _rendered(page: Path, profile: Path) -> str:
     """What Chromium drew into the report's root element (empty when the viewer did not run)."""
-    dom = subprocess.run(
-        [
-            str(CHROMIUM),
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            f"--user-data-dir={profile}",
-            "--virtual-time-budget=10000",
-            "--dump-dom",
-            page.as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    ).stdout
+    dom = dom_of(page, profile)
     found = re.search(r'<div id="root_metric_\w+">(.*?)</div>\s*<script', dom, re.S)
     assert found is not None, dom[-2000:]
     return found.group(1)
