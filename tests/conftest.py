@@ -36,6 +36,29 @@ def _library_log_levels() -> Iterator[None]:
         logging.getLogger(name).setLevel(level)
 
 
+#: PostgreSQL variants of slow tests whose SQLite variant runs in every `make test`: the
+#: PostgreSQL one runs under `make test-all` (the marker ``slow``), so CI stays lean while
+#: each behaviour is still tested on a real database there.
+SLOW_VARIANTS = frozenset(
+    {
+        "tests/robustness/test_promotion_faults.py::"
+        "test_a_promotion_killed_at_any_step_is_finished_by_running_it_again[postgresql]",
+        "tests/robustness/test_untrusted_model.py::"
+        "test_every_path_refuses_a_tampered_version_naming_it[postgresql]",
+        "tests/integration/test_privacy_sentinel.py::"
+        "test_forget_leaves_no_value_of_the_sentinel_anywhere[postgresql]",
+        "tests/integration/test_model_versions.py::"
+        "test_across_a_promotion_each_version_is_judged_by_its_own_predictions[postgresql]",
+    }
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.nodeid in SLOW_VARIANTS:
+            item.add_marker(pytest.mark.slow)
+
+
 REPO = Path(__file__).resolve().parent.parent
 SPECS_DIR = REPO / "monitors"
 PG_ENV = "DRIFTLINE_TEST_DATABASE_URL"

@@ -228,7 +228,6 @@ def test_run_json_is_one_document(cli: Cli) -> None:
     assert document["retrain"] == "not needed"
 
 
-@pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (CI installs it)")
 def test_the_slack_link_of_a_run_opens_its_snapshot(
     cli: Cli,
@@ -317,6 +316,7 @@ def test_every_result_command_prints_one_json_document(cli: Cli) -> None:
     assert "binary_classification" in [e["name"] for e in json.loads(text)["tasks"]["entries"]]
 
 
+@pytest.mark.slow  # two trainings in fresh processes; `make test-all`
 def test_library_logs_are_quiet_unless_verbose(home: Settings, tmp_path: Path) -> None:
     """A real `driftline train` in a fresh process against a fresh MLflow store: none of
     MLflow's INFO lines (its table creation, alembic's migrations, "Registered model ...")

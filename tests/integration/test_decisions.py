@@ -28,7 +28,6 @@ from driftline.monitoring.evidence import acknowledged_drift
 from driftline.specs import ModelSpec, load_spec
 from tests.lifecycle_data import CHAMPION_DAY, day, load, variant, world
 
-pytestmark = pytest.mark.slow
 SPECS_DIR = Path(__file__).resolve().parents[2] / "monitors"
 CHANGE_DAY = 21  # the concept_drift world's change (mid-timeline of 42 days)
 

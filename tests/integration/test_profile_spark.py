@@ -28,7 +28,7 @@ from driftline.monitoring.profilers.spark import (
 )
 
 COLUMNS = {"x": "numerical", "d": "numerical", "c": "categorical"}
-pytestmark = pytest.mark.slow  # one Spark session for the module: start-up dominates
+# one Spark session for the module: start-up dominates; runs in CI (issue 16)
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,6 @@ from driftline.monitoring.plan import DriftPlan
 from driftline.monitoring.policy import Decision
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.slow
 needs_chromium = pytest.mark.skipif(
     CHROMIUM is None, reason="Chromium is not installed (CI installs it)"
 )

@@ -11,7 +11,6 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -89,7 +88,6 @@ def _arrow(values: list[Any]) -> pa.Array:
     return pa.array(values, from_pandas=True)
 
 
-@pytest.mark.slow
 @settings(settings.get_profile("drift-check"))
 @given(case=files())
 def test_drift_check_never_crashes(cli: Cli, tmp_path: Path, case: dict[str, Any]) -> None:

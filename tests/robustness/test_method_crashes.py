@@ -46,7 +46,6 @@ def _plan(kind: str, method: str) -> DriftPlan:
     return replace(plan, methods={"c": method}, thresholds={"c": METHODS[method].threshold})
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize(("method", "kind", "case"), CASES)
 def test_every_method_answers_or_explains(method: str, kind: str, case: str) -> None:
     ref, cur = (CATEGORICAL if kind == "categorical" else NUMERICAL)[case]

@@ -192,7 +192,6 @@ def assert_promoted_once(world: World, spec: ModelSpec, rx: LocalReceiver) -> No
     )
 
 
-@pytest.mark.slow
 def test_a_promotion_killed_at_any_step_is_finished_by_running_it_again(
     world: tuple[World, LocalReceiver],
 ) -> None:
