@@ -164,3 +164,56 @@ def test_calendar_spec_errors_name_the_event() -> None:
         _spec([_sale(expected_columns=["basket"])])
     with pytest.raises(SpecError, match=r"ends .* at or before it starts"):
         _spec([_sale(end=START.isoformat())])
+
+
+def test_with_segments_on_an_event_counts_only_undeclared_columns_everywhere(
+    loaded: Path, tmp_path: Path
+) -> None:
+    """Segment drift on a declared column is recorded, never named, and its true
+    discoveries do not loosen the false-discovery cut-off of the undeclared columns: the
+    first sale day raises the one informational event alert, no segment alert; the alert,
+    the run's summary, the CLI verdict and the stored run agree with the reasons."""
+    from driftline.cli import monitoring as cli
+
+    spec = _spec([_sale()])
+    data = spec.model_dump(exclude={"source"}, mode="json")
+    data["monitoring"]["segments"] = {"enabled": True, "min_rows": 100}
+    data["monitoring"]["multivariate"] = {"enabled": True}
+    spec = parse_spec(data)
+    expected = set(spec.calendar.events[0].expected_columns)
+    store, runs = _monitor(loaded, tmp_path, spec, range(FIRST, FIRST + 3))
+    assert all(r.error is None for r in runs) and all(r.action != "retrain" for r in runs)
+    first = runs[0]
+    assert set(first.decision.expected_columns) == expected
+    report = first.result.segments
+    # the sale moves the declared columns inside every segment: recorded in the report
+    assert len(report.drifted) == len(report.segments) and report.counted(expected) == []
+    alert = alert_for(first, spec)
+    assert alert is not None and alert.kind == "calendar_event", alert
+    assert not first.decision.input_drift and "segment_drift" not in first.decision.triggers
+    for run in runs:
+        counted = {s.value for s in run.result.segments.counted(expected)}
+        named = {
+            r.split(" (")[0]
+            for r in run.decision.reasons
+            if r.endswith(" drifted") and not r.startswith("expected during")
+        }
+        assert counted == named
+        said = alert_for(run, spec)
+        facts = {k.removeprefix("Segment ") for k in (said.facts if said else {})}
+        assert facts & {s.value for s in run.result.segments.segments} <= counted
+        summary = run.summary()["segments_drifted"]
+        assert all(not set(cols) & expected for cols in summary.values())
+    stored = {r.window_end: r for r in list_runs(store, spec.name)}
+    for run in runs:
+        row = stored[run.window_end]
+        assert row.dataset_drift == run.decision.dataset_drift
+        assert row.dataset_drift == (row.drift_share >= spec.monitoring.drift.drift_share)
+    # the CLI verdict line is the policy's count, with the engine's raw count beside it
+    with cli.console.capture() as captured:
+        cli._render_run(first)
+    text = captured.get()
+    assert f"({first.decision.drift_share:.0%}, threshold" in text
+    assert "expected during a calendar event, not counted" in text
+    assert f"{len(expected) - 1} expected, not counted" in text  # the segment table
+    store.dispose()

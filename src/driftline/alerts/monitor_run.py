@@ -85,7 +85,7 @@ def alert_for(
             window=Window(start=run.window_start, end=run.window_end),
             decision=d.action,
             rows=run.rows,
-            facts=_facts(run, "drift"),
+            facts=_facts(run, "calendar_event"),
             links=Links(
                 report=snapshot_url(evidently_ui, run.project_id, run.snapshot_id),
                 report_file=str(run.report_path) if run.report_path else None,
@@ -207,9 +207,11 @@ _FINDINGS = frozenset(
 
 
 def _segment_names(run: MonitorRun) -> list[str]:
-    """Segment values with drifted columns (after false-discovery control)."""
+    """Segment values with drifted columns that count (after false-discovery control,
+    without a calendar event's expected columns)."""
     report = run.result.segments if run.result is not None else None
-    return [s.value for s in report.drifted] if report is not None else []
+    expected = run.decision.expected_columns
+    return [s.value for s in report.counted(expected)] if report is not None else []
 
 
 def _facts(run: MonitorRun, kind: str) -> dict[str, str]:
@@ -228,9 +230,16 @@ def _facts(run: MonitorRun, kind: str) -> dict[str, str]:
     version = result.prediction_version if result is not None else None
     if version and version != run.champion_version:
         facts["Score tested"] = f"v{version}'s predictions, against v{version}'s reference"
+    expected = d.expected_columns
     report = result.segments if result is not None else None
-    for segment in (report.drifted if report is not None else [])[:_MAX_SEGMENT_FACTS]:
-        facts[f"Segment {segment.value}"] = ", ".join(segment.drifted_columns) + " drifted"
+    for segment in (report.counted(expected) if report is not None else [])[:_MAX_SEGMENT_FACTS]:
+        counted = segment.counted_columns(expected)
+        facts[f"Segment {segment.value}"] = ", ".join(counted) + " drifted"
+    if expected and kind != "calendar_event":
+        # the window is inside a declared event: say so beside the findings that counted
+        facts["Calendar event"] = (
+            f"drift on its declared columns ({', '.join(expected)}) recorded, not counted"
+        )
     joint = result.multivariate if result is not None else None
     if joint is not None and joint.drifted:
         facts["Multivariate drift"] = (

@@ -16,7 +16,10 @@ from driftline.cli.options import JsonOpt, ModelOpt, WindowEndOpt
 from driftline.cli.output import make_console, print_json, progress_bars, styled
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from driftline.monitoring.monitor import MonitorRun
+    from driftline.monitoring.policy import Decision
     from driftline.monitoring.results import (
         DriftResult,
         JointDrift,
@@ -51,16 +54,31 @@ def _columns_table(result: DriftResult, title: str) -> Table:
     return table
 
 
-def _render_result(result: DriftResult, title: str) -> None:
+def _render_result(result: DriftResult, title: str, decision: Decision | None = None) -> None:
+    """The column table and the dataset verdict; with a monitor run's ``decision`` the
+    verdict is the policy's (what counted: a calendar event's expected columns and columns
+    cleared by false discovery control left out), with the engine's raw count beside it."""
     console.print(_columns_table(result, title))
-    verdict = (
-        ("dataset drift", "bold red") if result.dataset_drift else ("no dataset drift", "green")
-    )
+    dataset_drift, drifted, share = result.dataset_drift, result.drifted_columns, result.drift_share
+    if decision is not None and decision.drift_share is not None:
+        dataset_drift, drifted = decision.dataset_drift, list(decision.drifted_columns)
+        share = decision.drift_share
+    verdict = ("dataset drift", "bold red") if dataset_drift else ("no dataset drift", "green")
+    raw = ""
+    if len(drifted) != len(result.drifted_columns):
+        expected = [
+            c for c in result.drifted_columns if decision and c in decision.expected_columns
+        ]
+        raw = f" ({len(result.drifted_columns)} drifted in all" + (
+            f"; expected during a calendar event, not counted: {', '.join(expected)})"
+            if expected
+            else ")"
+        )
     console.print(
         styled(
             verdict,
-            f": {len(result.drifted_columns)} of {len(result.columns)} columns drifted "
-            f"({result.drift_share:.0%}, threshold {result.drift_share_threshold:.0%}); "
+            f": {len(drifted)} of {len(result.columns)} columns drifted "
+            f"({share:.0%}, threshold {result.drift_share_threshold:.0%}){raw}; "
             f"rows: reference {result.rows_reference:,}, current {result.rows_current:,}",
         )
     )
@@ -285,6 +303,7 @@ def _render_run(run: MonitorRun) -> None:
             run.result,
             f"{run.model}: {run.window_start:%Y-%m-%d %H:%M} to "
             f"{run.window_end:%Y-%m-%d %H:%M} UTC against champion v{run.champion_version}",
+            run.decision,
         )
     console.print(
         styled(
@@ -298,7 +317,11 @@ def _render_run(run: MonitorRun) -> None:
     for reason in run.decision.reasons:
         console.print(f"  - {reason}")
     if run.result is not None and run.result.segments is not None:
-        console.print(_segments_table(run.result.segments, f"{run.model}: segments"))
+        console.print(
+            _segments_table(
+                run.result.segments, f"{run.model}: segments", run.decision.expected_columns
+            )
+        )
     if run.result is not None and run.result.multivariate is not None:
         console.print(_joint_line(run.result.multivariate))
     if run.error:
@@ -307,9 +330,10 @@ def _render_run(run: MonitorRun) -> None:
         console.print(f"report file: {path}")
 
 
-def _segments_table(report: SegmentReport, title: str) -> Table:
-    """One row per checked segment: rows, drifted columns (after Benjamini-Hochberg),
-    broken quality rules and realized metrics."""
+def _segments_table(report: SegmentReport, title: str, expected: Sequence[str] = ()) -> Table:
+    """One row per checked segment: rows, drifted columns (after Benjamini-Hochberg; a
+    calendar event's ``expected`` columns marked as not counted), broken quality rules and
+    realized metrics."""
     table = Table(title=title)
     for name in ("segment", "rows (ref / window)", "drifted columns", "quality", "realized"):
         table.add_column(name, justify="right" if name.startswith("rows") else "left")
@@ -318,7 +342,7 @@ def _segments_table(report: SegmentReport, title: str) -> Table:
         table.add_row(
             seg.label,
             f"{seg.rows_reference:,} / {seg.rows_current:,}",
-            styled((", ".join(seg.drifted_columns), "bold red")) if seg.drifted_columns else "-",
+            _segment_drift(seg.drifted_columns, expected),
             ", ".join(f"{q.column} ({q.rule})" for q in seg.quality) or "-",
             " ".join(f"{k} {v:.3f}" for k, v in perf.metrics.items()) if perf else "-",
         )
@@ -326,6 +350,16 @@ def _segments_table(report: SegmentReport, title: str) -> Table:
         f"; {len(report.skipped)} segment values too small" if report.skipped else ""
     )
     return table
+
+
+def _segment_drift(drifted: list[str], expected: Sequence[str]) -> Text | str:
+    """The counted drifted columns, then how many expected ones drifted (not counted)."""
+    if not drifted:
+        return "-"
+    counted = [c for c in drifted if c not in expected]
+    declared = len(drifted) - len(counted)
+    more = f"{declared} expected, not counted" if declared else ""
+    return styled((", ".join(counted), "bold red"), "; " if counted and more else "", more)
 
 
 def _joint_line(joint: JointDrift) -> Text:

@@ -130,7 +130,10 @@ class MonitorRun:
             },
             "score_version": self.result.prediction_version if self.result else None,
             "segments_drifted": (
-                {s.label: s.drifted_columns for s in self.result.segments.drifted}
+                {
+                    s.label: s.counted_columns(self.decision.expected_columns)
+                    for s in self.result.segments.counted(self.decision.expected_columns)
+                }
                 if self.result is not None and self.result.segments is not None
                 else None
             ),
@@ -168,6 +171,7 @@ class MonitorRun:
         predictions = self.result.predictions
         columns = [*self.result.columns, *predictions]
         counted = set(self.decision.drifted_columns)
+        expected = set(self.decision.expected_columns)
         return [
             {
                 "column": c.name,
@@ -177,7 +181,8 @@ class MonitorRun:
                 "score": round(c.score, 6),
                 "threshold": c.threshold,
                 "drifted": c.drifted,
-                "counted": c.name in counted or (c in predictions and c.drifted),
+                "counted": c.name in counted
+                or (c in predictions and c.drifted and c.name not in expected),
                 "missing_share": round(c.missing_share, 4),
             }
             for c in columns
@@ -203,6 +208,11 @@ class MonitorRun:
             lines.append(f"- drift share: {d.drift_share:.0%}")
         if d.drifted_columns:
             lines.append(f"- drifted columns: {', '.join(md(c) for c in d.drifted_columns)}")
+        if d.expected_columns:
+            lines.append(
+                "- expected during a calendar event (recorded, not counted): "
+                + ", ".join(md(c) for c in d.expected_columns)
+            )
         perf = self.result.performance if self.result is not None else None
         if perf is not None and perf.metrics:
             shown = ", ".join(
@@ -223,10 +233,11 @@ class MonitorRun:
                 f"{other.labelled_rows} labelled predictions"
             )
         segments = self.result.segments if self.result is not None else None
-        for seg in segments.drifted if segments is not None else []:
+        expected = self.decision.expected_columns
+        for seg in segments.counted(expected) if segments is not None else []:
             lines.append(
                 f"- segment {md(seg.value)} ({md(seg.column)}): "
-                f"{', '.join(md(c) for c in seg.drifted_columns)} drifted"
+                f"{', '.join(md(c) for c in seg.counted_columns(expected))} drifted"
             )
         joint = self.result.multivariate if self.result is not None else None
         if joint is not None:
@@ -523,14 +534,16 @@ def extra_checks(
     (``monitoring.segments``, ``monitoring.multivariate``), on the window's rows a known
     model version made, against ``baseline``'s reference. Segment performance counts the
     champion's labelled predictions only; segments are tested by
-    ``monitoring.segments.engine`` (not the window's engine). The multivariate check leaves
-    out the columns calendar ``events`` expect to move."""
+    ``monitoring.segments.engine`` (not the window's engine). The columns calendar
+    ``events`` expect to move are their own false-discovery family in the segment check
+    and are left out of the multivariate check."""
     mon = spec.monitoring
     if not (mon.segments.enabled or mon.multivariate.enabled):
         return result
     version = spec.model.model_version
     current = window[window[version].notna()] if version in window.columns else window
     plan = DriftPlan.from_spec(spec)
+    expected = {c for e in events for c in e.expected_columns}
     segments = joint = None
     if mon.segments.enabled:
         judged = labelled
@@ -548,9 +561,9 @@ def extra_checks(
             baseline_metrics=baseline.metrics,
             ranges=_baseline_ranges(baseline),
             timestamp=timestamp,
+            expected=expected,
         )
     if mon.multivariate.enabled:
-        expected = {c for e in events for c in e.expected_columns}
         columns = {c: k for c, k in plan.columns.items() if c not in expected}
         if columns:
             joint = domain_classifier_drift(baseline.reference, current, columns, mon.multivariate)

@@ -56,7 +56,7 @@ dropped (it wins when input drift persisted too), else ``drift``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
@@ -126,7 +126,13 @@ class Acknowledged:
 
 @dataclass(frozen=True)
 class Decision:
-    """What to do about a window, how urgent it is, and why (in words people read)."""
+    """What to do about a window, how urgent it is, and why (in words people read).
+
+    ``drifted_columns``, ``drift_share`` and ``dataset_drift`` count what the policy
+    counted: without the columns a calendar event active in the window declared
+    ``expected_columns`` (their drift is in the run's result, recorded and shown, never
+    counted) and with false discovery control applied; ``dataset_drift`` is False when a
+    rejected challenger acknowledged the drift (rule 5)."""
 
     action: Action
     severity: Severity
@@ -139,6 +145,8 @@ class Decision:
     quality_ok: bool = True
     retrain_reason: RetrainReason | None = None
     change_point: datetime | None = None
+    dataset_drift: bool = False
+    expected_columns: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -153,6 +161,8 @@ class Decision:
             "quality_ok": self.quality_ok,
             "retrain_reason": self.retrain_reason,
             "change_point": self.change_point.isoformat() if self.change_point else None,
+            "dataset_drift": self.dataset_drift,
+            "expected_columns": list(self.expected_columns),
         }
 
 
@@ -222,10 +232,15 @@ class _Findings:
         self.reasons.append(reason)
 
 
-def effective_drift(result: DriftResult, spec: ModelSpec) -> tuple[list[str], list[str]]:
-    """Drifted feature columns after false discovery control, and the columns FDR cleared."""
+def effective_drift(
+    result: DriftResult, spec: ModelSpec, expected: Collection[str] = ()
+) -> tuple[list[str], list[str]]:
+    """Drifted feature columns after false discovery control, and the columns FDR cleared.
+    The ``expected`` columns of a calendar event are left out of the corrected family
+    (their true discoveries would loosen the cut-off for the columns that count) and keep
+    their engine verdict: they are recorded, never counted."""
     fdr = spec.monitoring.policy.fdr
-    tested = [c for c in result.columns if c.p_value]
+    tested = [c for c in result.columns if c.p_value and c.name not in expected]
     cleared: list[str] = []
     if fdr.enabled and len(tested) >= fdr.min_columns:
         keep = benjamini_hochberg([c.score for c in tested], fdr.alpha)
@@ -262,8 +277,8 @@ def decide_action(
     end = utc(window_end)
     found = _Findings()
 
-    drifted, cleared = effective_drift(result, spec)
     expected = {c for e in events for c in e.expected_columns}
+    drifted, cleared = effective_drift(result, spec, expected)
     _events(events, history, end, drifted, result, expected, found)
     drifted = [c for c in drifted if c not in expected]
     share = len(drifted) / len(result.columns) if result.columns else 0.0
@@ -437,6 +452,8 @@ def decide_action(
         quality_ok=quality_ok,
         retrain_reason=reason,
         change_point=utc(change.at).to_pydatetime() if change is not None else None,
+        dataset_drift=dataset_drift,
+        expected_columns=tuple(sorted(expected)),
     )
 
 
@@ -501,7 +518,8 @@ def _segments(result: DriftResult, spec: ModelSpec, expected: set[str], found: _
     named: list[str] = []
     for seg in report.segments:
         parts: list[str] = []
-        drifted = [c for c in seg.columns if c.drifted and c.name not in expected]
+        counted = set(seg.counted_columns(expected))
+        drifted = [c for c in seg.columns if c.name in counted]
         if drifted:
             shown = ", ".join(
                 f"{c.name} ({c.method} "

@@ -3,7 +3,7 @@ realized performance, and the window's verdict. Safe to store, render and compar
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -199,6 +199,11 @@ class SegmentResult:
     def drifted_columns(self) -> list[str]:
         return [c.name for c in self.columns if c.drifted]
 
+    def counted_columns(self, expected: Collection[str] = ()) -> list[str]:
+        """The drifted columns that count: those no calendar event declared ``expected``
+        (drift on an expected column is recorded and shown, never counted)."""
+        return [c for c in self.drifted_columns if c not in expected]
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "column": self.column,
@@ -238,6 +243,11 @@ class SegmentReport:
     @property
     def drifted(self) -> list[SegmentResult]:
         return [s for s in self.segments if s.drifted_columns]
+
+    def counted(self, expected: Collection[str] = ()) -> list[SegmentResult]:
+        """The segments with a drifted column that counts (see
+        :meth:`SegmentResult.counted_columns`): what alerts and summaries name."""
+        return [s for s in self.segments if s.counted_columns(expected)]
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -158,7 +158,9 @@ def record_run(
         "reasons_json": json.dumps(list(decision.reasons)),
         "triggers_json": json.dumps(list(decision.triggers)),
         "drift_share": decision.drift_share,
-        "dataset_drift": result.dataset_drift if result is not None else None,
+        # what the policy counted (a calendar event's expected columns left out), so the
+        # stored verdict agrees with the stored drift share
+        "dataset_drift": decision.dataset_drift if result is not None else None,
         "input_drift": decision.input_drift if result is not None else None,
         "prediction_drift": result.prediction_drift if result is not None else None,
         "quality_ok": decision.quality_ok if result is not None else None,
