@@ -146,6 +146,8 @@ def test_a_model_monitored_from_its_own_table(
         assert code == 0, (args, text)
         if args == ("benchmark",):  # the pictures are logged with the benchmark run
             assert "pictures (roc, pr, calibration" in text and "under figures/" in text
+            shown = " ".join(text.split()).split("on disk in ")[1].split()[0]
+            assert (Path(shown) / "roc.png").is_file()  # a folder people can open
     code, text = cli("monitor", "run", "-m", "shop_scores", "--window-end", as_of)
     assert code == 0, text
     assert "against champion v1" in text and "realized roc_auc" in text

@@ -12,7 +12,7 @@ from driftline.lifecycle.gates import GATES, Approval, GateReport, evaluate_gate
 from driftline.lifecycle.results import BenchmarkResult, ModelScore, SegmentScore
 from driftline.specs import PromotionSection
 
-MB = 1024 * 1024
+MB = 1_000_000
 
 
 def _metrics(auc: float, ece: float = 0.02) -> dict[str, float]:

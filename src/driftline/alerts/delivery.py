@@ -165,10 +165,11 @@ def _state(channel: str, urls: Mapping[str, Any], invalid: Mapping[str, str]) ->
 def missing_url_message(channel: str) -> str:
     """What to do when an alert is due on a channel that has no URL."""
     if channel not in CHANNELS:
-        return f"no {channel} webhook URL configured: {CHANNELS.unknown(channel)}"
+        return f"no URL configured for the {channel} channel: {CHANNELS.unknown(channel)}"
     return (
-        f"no {channel} webhook URL configured: set {CHANNELS.get(channel).env_var} or pass "
-        "the URL (e.g. a Prefect Secret block's value) to Destinations.from_settings"
+        f"no URL configured for the {channel} channel: set {CHANNELS.get(channel).env_var} "
+        "(flows on a work pool also read the channel's Prefect Secret block: README, "
+        "Configuration)"
     )
 
 

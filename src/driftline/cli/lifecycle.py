@@ -131,18 +131,20 @@ def benchmark_cmd(
 ) -> None:
     """Score challenger and champion on the newest out-of-time window; log and store it."""
     from driftline.context import Context
-    from driftline.lifecycle.benchmark import benchmark
+    from driftline.lifecycle.benchmark import benchmark, figures_folder
     from driftline.tasks import TASKS
 
     with Context.open() as ctx, progress_bars(f"benchmarking {model}") as progress:
+        registry = ctx.registry()
         result = benchmark(
             ctx.store,
-            ctx.registry(),
+            registry,
             ctx.spec(model),
             challenger=challenger,
             as_of=as_of,
             progress=progress,
         )
+        folder = figures_folder(registry, result)
     console.print(result.summary(), style="bold")
     table = Table(
         title=f"benchmark window {result.window_start[:16]} to {result.window_end[:16]} UTC "
@@ -192,6 +194,7 @@ def benchmark_cmd(
         console.print(
             f"pictures ({', '.join(Path(f).stem for f in result.figures)}): artifacts of "
             f"MLflow run {result.mlflow_run_id} under figures/"
+            + (f", on disk in {folder}" if folder is not None else "")
         )
     console.print(f"next: `driftline promote --model {result.model}`")
 

@@ -79,7 +79,8 @@ def _render_result(result: DriftResult, title: str, decision: Decision | None = 
             verdict,
             f": {len(drifted)} of {len(result.columns)} columns drifted "
             f"({share:.0%}, threshold {result.drift_share_threshold:.0%}){raw}; "
-            f"rows: reference {result.rows_reference:,}, current {result.rows_current:,}",
+            f"rows: reference {result.rows_reference:,}, current {result.rows_current:,}; "
+            f"engine {result.engine}",
         )
     )
     for finding in result.quality:

@@ -363,6 +363,27 @@ def _log_to_mlflow(
 INLINE_MAX_BYTES = 200_000
 
 
+def figures_folder(registry: Registry, result: BenchmarkResult) -> Path | None:
+    """The folder on this machine that holds a benchmark's pictures, when its MLflow run's
+    artifacts are stored in a local folder (the default file store); None for a remote
+    artifact store (S3, an MLflow server), an unreadable run, or a benchmark without
+    pictures."""
+    from urllib.parse import unquote, urlparse
+
+    if not result.figures or not result.mlflow_run_id:
+        return None
+    try:
+        uri = registry.client.get_run(result.mlflow_run_id).info.artifact_uri
+    except Exception as exc:
+        log.warning("cannot read MLflow run %s: %s", result.mlflow_run_id, exc)
+        return None
+    parsed = urlparse(uri)
+    if parsed.scheme not in ("", "file"):
+        return None
+    folder = Path(unquote(parsed.path)) / FIGURES_DIR
+    return folder if folder.is_dir() else None
+
+
 def figures_markdown(registry: Registry, result: BenchmarkResult, mlflow_ui: str | None) -> str:
     """Markdown that shows a benchmark's pictures (for the gate report's Prefect artifact):
     each PNG of ``result.figures``, read back from the benchmark's MLflow run, inline as a

@@ -34,7 +34,7 @@ GATES = (
     "size",
     "manual_approval",
 )
-_MB = 1024 * 1024
+_MB = 1_000_000  # megabytes (SI), as every size driftline prints
 
 
 @dataclass(frozen=True)

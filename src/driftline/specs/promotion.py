@@ -88,7 +88,9 @@ class PromotionSection(Section):
         description="Latency budget: batch scoring throughput on the benchmark window.",
     )
     max_model_mb: float = Field(
-        default=50, gt=0, description="Size budget of the serialised model, in MB."
+        default=50,
+        gt=0,
+        description="Size budget of the serialised model, in MB (1,000,000 bytes).",
     )
     manual_approval: bool = Field(
         default=False,
