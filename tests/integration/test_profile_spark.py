@@ -57,7 +57,10 @@ def test_spark_profile_of_parquet_and_of_a_table_equals_the_local_profile(
     path = tmp_path / "window"
     path.mkdir()
     for i, part in enumerate(np.array_split(window, 3)):
-        part.to_parquet(path / f"part-{i}.parquet", index=False)
+        # a nanosecond timestamp beside the columns, as pandas and the simulator write it
+        # (Spark refuses TIMESTAMP(NANOS) unless told to read it as a number)
+        at = pd.Timestamp("2026-09-30") + pd.to_timedelta(np.arange(len(part)), unit="s")
+        part.assign(event_ts=at).to_parquet(path / f"part-{i}.parquet", index=False)
     local = profile_frame(pd.read_parquet(path), COLUMNS, reference)
 
     parquet = read_source(spark, str(path))

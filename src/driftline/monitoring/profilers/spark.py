@@ -54,13 +54,21 @@ def spark_session(master: str | None = None, app_name: str = "driftline-profile"
     require_pyspark()
     from pyspark.sql import SparkSession
 
-    builder = SparkSession.builder.appName(app_name)
+    # Parquet written by pandas/pyarrow holds TIMESTAMP(NANOS) columns, which Spark refuses
+    # to read by default; profiles never read a timestamp, so let it come as a number.
+    builder = SparkSession.builder.appName(app_name).config(
+        "spark.sql.legacy.parquet.nanosAsLong", "true"
+    )
     if master:
         builder = builder.master(master)
-    if master and master.startswith("local"):  # workers run this interpreter (and driftline)
+    local = bool(master and master.startswith("local"))
+    if local:  # workers run this interpreter (and driftline)
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         builder = builder.config("spark.ui.enabled", "false")
-    return builder.getOrCreate()
+    session = builder.getOrCreate()
+    if local:  # a refused read is a DataError of one line, not pages of JVM stack traces
+        session.sparkContext.setLogLevel("ERROR")
+    return session
 
 
 def read_source(spark: SparkSession, source: str) -> DataFrame:
