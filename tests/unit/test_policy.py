@@ -255,6 +255,28 @@ def test_performance_drop_retrains_without_input_drift_or_persistence() -> None:
     assert any("realized roc_auc 0.600 is 0.100 below" in r for r in decision.reasons)
 
 
+def test_the_headline_is_the_most_severe_finding_not_the_first() -> None:
+    """Drift (medium) is found before the performance drop (critical); one-line summaries
+    (the demo's timeline) show the drop."""
+    decision = decide_action(
+        result(("a", "b", "c"), performance=perf(0.60)), spec(), [], window_end=END
+    )
+    assert decision.triggers[0] == "dataset_drift" and "performance_drop" in decision.triggers
+    assert "realized roc_auc 0.600" in decision.headline
+    assert decision.reasons[0] != decision.headline
+    quiet = decide_action(result(), spec(), [], window_end=END)
+    assert quiet.headline == ""
+
+
+def test_the_demo_timeline_shows_the_headline_and_a_pending_retrain() -> None:
+    from driftline.cli.demo import _first_reason
+
+    reasons = ["3 of 4 features drifted", "performance: dropped", "retrain pending: 10 of 900"]
+    row = {"decision": "alert", "reasons": reasons, "headline": "performance: dropped"}
+    assert _first_reason(row) == "performance: dropped; retrain pending: 10 of 900"
+    assert _first_reason({**row, "decision": "none"}) == ""
+
+
 def test_both_metrics_dropping_give_one_trigger_and_two_reasons() -> None:
     measured = RealizedPerformance(
         2000, 400, {"roc_auc": 0.55, "pr_auc": 0.2}, {"roc_auc": 0.70, "pr_auc": 0.46}

@@ -276,8 +276,13 @@ def _row(day: int, model: str, summary: Any) -> dict[str, Any]:
 
 
 def _first_reason(summary: dict[str, Any]) -> str:
+    """The most severe finding's reason, and what holds a retrain back when one is."""
     reasons = [r for r in summary.get("reasons", []) if r]
-    return reasons[0] if reasons and summary.get("decision") != "none" else ""
+    if not reasons or summary.get("decision") == "none":
+        return ""
+    why = summary.get("headline") or reasons[0]
+    held = next((r for r in reasons if r.startswith("retrain pending")), None)
+    return f"{why}; {held}" if held and held != why else why
 
 
 def timeline_table(timeline: list[dict[str, Any]]) -> Table:

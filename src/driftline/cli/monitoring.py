@@ -218,7 +218,9 @@ def _runs_table(runs: list[MonitorRun], title: str) -> Table:
         table.add_column(name, justify="right" if name == "drift share" else "left")
     for run in runs:
         share = run.decision.drift_share
-        detail = ", ".join(run.decision.drifted_columns) or (run.error or "")
+        detail = ", ".join(run.decision.drifted_columns) or run.error or ""
+        if not detail and run.status == "insufficient_data" and run.decision.reasons:
+            detail = run.decision.reasons[0]  # why there is no verdict, and what to do
         table.add_row(
             f"{run.window_start:%Y-%m-%d %H:%M} to {run.window_end:%Y-%m-%d %H:%M}",
             _status(run.status),

@@ -151,6 +151,7 @@ class MonitorRun:
                 else None
             ),
             "reasons": list(self.decision.reasons),
+            "headline": self.decision.headline,
             "triggers": list(self.decision.triggers),
             "retrain_reason": self.decision.retrain_reason,
             "change_point": (

@@ -132,7 +132,8 @@ class Decision:
     counted: without the columns a calendar event active in the window declared
     ``expected_columns`` (their drift is in the run's result, recorded and shown, never
     counted) and with false discovery control applied; ``dataset_drift`` is False when a
-    rejected challenger acknowledged the drift (rule 5)."""
+    rejected challenger acknowledged the drift (rule 5). ``headline``: the reason of the
+    most severe finding (what a one-line summary shows; empty without a finding)."""
 
     action: Action
     severity: Severity
@@ -147,6 +148,7 @@ class Decision:
     change_point: datetime | None = None
     dataset_drift: bool = False
     expected_columns: tuple[str, ...] = ()
+    headline: str = ""
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -163,6 +165,7 @@ class Decision:
             "change_point": self.change_point.isoformat() if self.change_point else None,
             "dataset_drift": self.dataset_drift,
             "expected_columns": list(self.expected_columns),
+            "headline": self.headline,
         }
 
 
@@ -221,12 +224,18 @@ class _Findings:
     severity: int = 0
     #: Triggers recorded for the history that raise no alert (said once already).
     quiet: set[str] = field(default_factory=set)
+    #: The reason of the most severe finding (the first of them on a tie).
+    headline: str = ""
+    _top: int = -1
 
     def add(self, trigger: str, severity: Severity, reason: str) -> None:
         if trigger not in self.triggers:
             self.triggers.append(trigger)
         self.reasons.append(reason)
-        self.severity = max(self.severity, SEVERITIES.index(severity))
+        rank = SEVERITIES.index(severity)
+        if rank > self._top:
+            self.headline, self._top = reason, rank
+        self.severity = max(self.severity, rank)
 
     def note(self, reason: str) -> None:
         self.reasons.append(reason)
@@ -454,6 +463,7 @@ def decide_action(
         change_point=utc(change.at).to_pydatetime() if change is not None else None,
         dataset_drift=dataset_drift,
         expected_columns=tuple(sorted(expected)),
+        headline=found.headline,
     )
 
 
