@@ -160,7 +160,10 @@ def test_promotion_switches_the_champion_baseline(lab: Lab, better) -> None:
     assert list(current.reference.columns) == list(current.schema)
     assert set(current.schema) == {*spec.model.features.all, spec.model.prediction}
     assert 0 < len(current.reference) <= spec.training.baseline_sample_size
-    assert current.stats["discount_share"]["count"] == scenario.challenger.counts["rows"]
+    # the reference is the validation part: rows the model was not fitted on
+    validation = scenario.challenger.counts["validation_rows"]
+    assert current.stats["discount_share"]["count"] == validation
+    assert validation < scenario.challenger.counts["rows"]
     assert current.metrics["roc_auc"] == pytest.approx(scenario.challenger.metrics["roc_auc"])
     assert not current.reference[spec.model.prediction].equals(old.reference[spec.model.prediction])
 

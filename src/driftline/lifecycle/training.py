@@ -305,13 +305,16 @@ def _train(
         prepared = fit_model(spec, training_frame(spec, fit_rows))
         stage("scoring")
         val_scores = _scores(spec, task, prepared.model, x_val)
-        all_scores = _scores(spec, task, prepared.model, feature_frame(spec, frame))
     metrics = task.evaluate(val_rows[m.target].to_numpy(), val_scores)
     stage("capturing the baseline")
+    # The reference is the validation part: rows the model did not learn from, so its
+    # scores are what the model gives to new rows. In-sample scores of the fitted rows are
+    # more confident than any live window's (a boosted model's most of all), and the
+    # score would "drift" every day against them.
     baseline = build_baseline(
         spec,
-        frame,
-        all_scores,
+        val_rows,
+        val_scores,
         metrics,
         sample_size=t.baseline_sample_size,
         seed=t.random_state,
