@@ -39,10 +39,11 @@ def _key(model: str, suffix: str) -> str:
 
 # A MonitorRun carries Evidently snapshots: never cached, hashed or persisted by Prefect.
 @task(name="monitor-window", persist_result=False, cache_policy=NO_CACHE)
-def monitor_window(model: str, window_end: str | None) -> MonitorRun:
-    """Load the spec, read the window, resolve the champion's baseline, check drift,
-    decide and store the run (a problem becomes a failed run, recorded with its message)."""
-    return monitor_model(model, window_end)
+def monitor_window(model: str, window_end: str | None, profile: str | None = None) -> MonitorRun:
+    """Load the spec, read the window (or its ``profile``), resolve the champion's
+    baseline, check drift, decide and store the run (a problem becomes a failed run,
+    recorded with its message; a profile that does not fit raises, recording nothing)."""
+    return monitor_model(model, window_end, profile=profile)
 
 
 @task(name="publish-artifacts", persist_result=False, cache_policy=NO_CACHE)
@@ -105,8 +106,15 @@ def monitor_model_flow(
     window_end: str | None = None,
     retrain_via: Literal["event", "subflow"] = "event",
     alert: bool = True,
+    profile: str | None = None,
 ) -> Any:
     """Monitor one window of ``model`` against its champion and act on the decision.
+
+    ``profile`` (a path or URL of a window profile, e.g. what a Spark job wrote with
+    ``driftline profile spark``) stands in for the window's rows; ``window_end`` then
+    defaults to the window the profile records (a Spark profile records none: pass it).
+    A profile that does not fit the model, the window or the champion's reference bins
+    fails the flow run before anything is recorded.
 
     alert or retrain: the alert goes out (``alert=False`` skips it); retrain: the
     ``driftline.drift.detected`` event for the retrain deployment, or with
@@ -118,7 +126,9 @@ def monitor_model_flow(
     """
     logger = get_run_logger()
     tag_flow_run("driftline", "monitor", f"model:{model}")
-    run = monitor_window(model, window_end)
+    if profile:
+        tag_flow_run("input:profile")
+    run = monitor_window(model, window_end, profile)
     decided = [f"decision:{run.action}", f"status:{run.status}"]
     if run.action == "retrain":
         decided.append(f"reason:{run.decision.retrain_reason or 'drift'}")

@@ -36,13 +36,20 @@ def window_label(end: datetime) -> str:
 
 def monitor_run_name() -> str:
     """``monitor-<model>-<window end>``: the window the run checks; with no ``window_end``
-    parameter, the last window boundary of the model's spec (``latest`` when the spec
-    cannot be read: the run then fails and says why)."""
+    parameter, the window its ``profile`` records, else the last window boundary of the
+    model's spec (``latest`` when the spec or the profile cannot be read: the run then
+    fails and says why)."""
     parameters = flow_run.parameters or {}
     model = str(parameters.get("model") or "unknown")
     try:
         spec = find_spec(model, get_settings().specs_dir)
-        _, end = window_bounds(spec.monitoring, parameters.get("window_end"))
+        window_end = parameters.get("window_end")
+        if window_end is None and parameters.get("profile"):
+            from driftline.monitoring.windowprofile import read_window_profile
+
+            recorded = read_window_profile(str(parameters["profile"])).window
+            window_end = recorded[1] if recorded is not None else None
+        _, end = window_bounds(spec.monitoring, window_end)
         when = window_label(end)
     except Exception:  # a name must never fail the run; the run reports the problem
         when = str(parameters.get("window_end") or "latest")

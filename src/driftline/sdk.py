@@ -39,6 +39,7 @@ from driftline.monitoring.monitor import (
     monitor_models,
     unreachable_store_runs,
 )
+from driftline.monitoring.windowprofile import WindowProfile, read_window_profile
 from driftline.specs import ModelSpec, Monitoring, find_spec
 
 if TYPE_CHECKING:
@@ -234,12 +235,25 @@ def monitor_model(
     baseline_loader: BaselineLoader | None = None,
     engine: DriftEngine | None = None,
     now: datetime | None = None,
+    profile: str | Path | WindowProfile | None = None,
 ) -> MonitorRun:
     """Monitor one window of ``model`` against its champion; never raises for bad data,
     a bad spec, a missing champion or an unreachable store (the run is failed instead).
     With ``monitoring.policy.rebaseline: auto``, a run that acknowledges drift makes the
-    recent windows the champion's reference (:func:`rebaseline_acknowledged`)."""
-    runs = _by_name([model], lambda _: [window_end], settings, baseline_loader, engine, now)
+    recent windows the champion's reference (:func:`rebaseline_acknowledged`).
+
+    ``profile``, the window's column profile (a path or URL of the JSON that ``driftline
+    profile window`` or ``driftline profile spark`` writes, or a read
+    :class:`~driftline.monitoring.windowprofile.WindowProfile`), stands in for the window's
+    rows (:mod:`driftline.monitoring.windowprofile`); ``window_end`` then defaults to the
+    window the profile records. A profile that cannot be read or does not fit the model,
+    the window or its champion's reference bins raises DataError (ProfileError) and
+    nothing is recorded."""
+    if profile is not None and not isinstance(profile, WindowProfile):
+        profile = read_window_profile(profile)
+    runs = _by_name(
+        [model], lambda _: [window_end], settings, baseline_loader, engine, now, profile=profile
+    )
     rebaseline_acknowledged(runs, settings=settings)
     return runs[0]
 
@@ -329,6 +343,7 @@ def _by_name(
     engine: DriftEngine | None,
     now: datetime | None,
     progress: Progress | None = None,
+    profile: WindowProfile | None = None,
 ) -> list[MonitorRun]:
     settings = settings or get_settings()
     loader = baseline_loader or champion_loader(settings)
@@ -350,6 +365,7 @@ def _by_name(
             now=now,
             load_version=version_loader(settings),
             progress=progress,
+            profile=profile,
         )
 
 

@@ -144,3 +144,35 @@ def test_retrain_request_event_and_backfill(home: Settings) -> None:
     backfilled = _flow_runs("backfill-monitor")[0]
     assert backfilled.name == f"backfill-pp_orphan-{_iso(20)}..{_iso(23)}"
     assert "model:pp_orphan" in backfilled.tags
+
+
+def test_a_window_profile_feeds_the_flow(home: Settings, tmp_path: Path) -> None:
+    """The `profile` parameter: the run checks the window the profile records, named for
+    it and tagged input:profile; another model's profile fails the flow, recording nothing."""
+    from driftline.data.windows import read_window, window_bounds
+    from driftline.lifecycle.baseline import reference_profile
+    from driftline.lifecycle.registry import load_champion_baseline
+    from driftline.monitoring.profiles import profile_frame, to_json
+
+    spec = find_spec("pp_watched", home.specs_dir)
+    start, end = window_bounds(spec.monitoring, _iso(CHAMPION_DAY + 3))
+    kinds = spec.column_types_with_prediction
+    reference = reference_profile(load_champion_baseline(home, spec), kinds)
+    store = Store.from_settings(home)
+    window = profile_frame(read_window(store, spec, start, end), kinds, reference)
+    path = tmp_path / "window.json"
+    about = {"model": "pp_watched", "window": [start.isoformat(), end.isoformat()]}
+    path.write_text(to_json(window, {"role": "window", **about}))
+    summary = monitor_model_flow(model="pp_watched", profile=str(path))
+    assert summary["window_end"][:10] == _iso(CHAMPION_DAY + 3)[:10]
+    assert summary["status"] != "failed" and summary["run_id"] is not None, summary
+    assert any("checked from the window profile" in r for r in summary["reasons"])
+    run = _flow_runs("monitor-model")[0]
+    assert run.name == f"monitor-pp_watched-{_iso(CHAMPION_DAY + 3)[:10]}"
+    assert "input:profile" in run.tags
+    before = len(list_runs(store, "pp_watched"))
+    path.write_text(to_json(window, {"role": "window", **about, "model": "pp_orphan"}))
+    state = monitor_model_flow(model="pp_watched", profile=str(path), return_state=True)
+    assert state.is_failed() and "a profile of model 'pp_orphan'" in (state.message or "")
+    assert len(list_runs(store, "pp_watched")) == before
+    store.dispose()

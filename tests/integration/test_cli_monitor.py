@@ -416,3 +416,60 @@ def test_reports_are_pruned_by_age_and_size(cli: Cli, home: Settings) -> None:
         assert {s.date().isoformat() for s in _snapshot_ends(home, "pp_cli")} == stay
     finally:
         path.write_text(original)
+
+
+def _column_verdicts(home: Settings, run_id: int) -> list[tuple[str, str, bool]]:
+    from driftline.monitoring.runs import run_columns
+
+    store = Store.from_settings(home)
+    try:
+        return [(c.name, c.method, c.drifted) for c in run_columns(store, run_id)]
+    finally:
+        store.dispose()
+
+
+def _run_count(home: Settings) -> int:
+    store = Store.from_settings(home)
+    try:
+        with store.engine.connect() as conn:
+            return int(conn.execute(sa.text("SELECT count(*) FROM dl_monitor_runs")).scalar_one())
+    finally:
+        store.dispose()
+
+
+def test_a_window_profile_stands_in_for_the_rows(cli: Cli, home: Settings, tmp_path: Path) -> None:
+    """Export the champion's reference profile, profile a window of the store on it, feed
+    the file to `monitor run --profile`: recorded like any run, with the per-column
+    verdicts and realized performance of the row-based native run of the same window. A
+    file that is not a profile is exit 2 and records nothing."""
+    from driftline.monitoring.engines import ENGINES
+    from driftline.sdk import monitor_model
+
+    ref, win = tmp_path / "ref.json", tmp_path / "window.json"
+    code, text = cli("profile", "reference", "-m", "pp_cli", "-o", str(ref))
+    assert code == 0 and "reference profile of pp_cli v1" in text, text
+    end = iso_day(30)  # a window no other test of this home monitors
+    code, text = cli(
+        "profile", "window", "-m", "pp_cli", "-r", str(ref), "-o", str(win), "--window-end", end
+    )
+    assert code == 0, text
+    code, text = cli(
+        "monitor", "run", "-m", "pp_cli", "--profile", str(win), "--json",
+        "--no-alert", "--no-retrain",
+    )  # fmt: skip
+    assert code == 0, text
+    fed = json.loads(text)  # the window: the one the profile records
+    assert fed["window_end"][:10] == end[:10] and fed["status"] != "failed", fed
+    assert any("checked from the window profile" in r for r in fed["reasons"])
+    rows = monitor_model("pp_cli", end, settings=home, engine=ENGINES.get("native"))
+    assert rows.error is None and rows.run_id is not None
+    assert fed["rows"] == rows.rows and fed["realized"] == rows.summary()["realized"]
+    assert fed["realized"], "realized performance comes from the store's labelled rows"
+    assert _column_verdicts(home, fed["run_id"]) == _column_verdicts(home, rows.run_id)
+
+    runs = _run_count(home)
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"format": 1, "columns": {"recency_days": {"kind": "numerical"}}}')
+    code, text = cli("monitor", "run", "-m", "pp_cli", "--profile", str(bad))
+    assert code == 2 and "not a driftline profile document" in text, text
+    assert _run_count(home) == runs  # nothing recorded

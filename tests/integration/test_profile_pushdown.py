@@ -179,3 +179,38 @@ def test_profile_commands_write_equal_profiles_locally_and_in_the_database(
     )  # fmt: skip
     assert code == 2 and "not a driftline profile" in out
     assert not (tmp_path / "never.json").exists()
+
+
+@pytest.mark.postgres
+def test_a_window_profiled_in_the_database_feeds_a_monitor_run(
+    pg_url: str, spec: ModelSpec
+) -> None:
+    """The pipeline bug's window profiled inside PostgreSQL on the baseline's reference
+    bins and fed to run_monitor: the per-column verdicts of the row-based native run."""
+    from driftline.data.windows import window_bounds
+    from driftline.lifecycle.baseline import reference_profile
+    from driftline.monitoring.engines import ENGINES
+    from driftline.monitoring.monitor import run_monitor
+    from driftline.monitoring.windowprofile import WindowProfile
+    from tests.simdata import baseline_from, event_columns, event_start, scenario, window
+
+    sim = scenario("pipeline_bug")
+    day = event_start(sim)
+    store = Store(pg_url)
+    try:
+        log_predictions(store, spec, window(sim, day - 1, day), Pseudonymizer(b"k" * 32))
+        first = pd.Timestamp(sim.predictions[spec.model.timestamp].min()).floor("D")
+        start, end = window_bounds(spec.monitoring, first + pd.Timedelta(days=day + 1))
+        baseline = baseline_from(sim, spec)
+        kinds = spec.column_types_with_prediction
+        pushed = profile_window(store, spec, reference_profile(baseline, kinds), start, end)
+        profile = WindowProfile(pushed, "postgres", model=spec.name, window=(start, end))
+        fed = run_monitor(store, spec, baseline, profile=profile)
+        rows = run_monitor(store, spec, baseline, end, engine=ENGINES.get("native"))
+    finally:
+        store.dispose()
+    assert fed.error is None and rows.error is None and fed.rows == rows.rows > 0
+    assert [(c.name, c.method, c.drifted) for c in fed.result.columns] == [
+        (c.name, c.method, c.drifted) for c in rows.result.columns
+    ]
+    assert set(fed.decision.drifted_columns) == event_columns(sim)

@@ -11,6 +11,8 @@ import pandas as pd
 import pytest
 
 from driftline.config.errors import DataError
+from driftline.monitoring.plan import DriftPlan
+from driftline.monitoring.profilecheck import compare_profiles
 from driftline.monitoring.profiles import profile_frame
 from tests.integration.test_profile_pushdown import assert_same
 
@@ -71,6 +73,13 @@ def test_spark_profile_of_parquet_and_of_a_table_equals_the_local_profile(
 
     parquet.createOrReplaceTempView("window_table")  # a table of the session's catalog
     assert_same(profile_spark(read_source(spark, "window_table"), reference), local)
+
+    plan = DriftPlan.from_columns(COLUMNS)  # the drift check a monitor run makes of it
+    fed, here = (compare_profiles(reference, p, plan).result for p in (got, local))
+    assert [(c.name, c.method, c.drifted, c.score) for c in fed.columns] == [
+        (c.name, c.method, c.drifted, c.score) for c in here.columns
+    ]
+    assert fed.quality == here.quality and fed.quality  # its infinite values
 
 
 def test_spark_profiler_refuses_what_it_cannot_profile(spark, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

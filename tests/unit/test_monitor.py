@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -16,14 +19,14 @@ from driftline.config.settings import Settings
 from driftline.data import ingest
 from driftline.data.privacy import Pseudonymizer
 from driftline.data.store import Store
-from driftline.data.windows import window_bounds, window_ends
+from driftline.data.windows import read_window, window_bounds, window_ends
 from driftline.devtools.simulate import Simulation
 from driftline.lifecycle.baseline import Baseline
 from driftline.monitoring.monitor import FAILURES_FILE, run_monitor
 from driftline.monitoring.runs import history, list_runs, run_columns
 from driftline.sdk import backfill, monitor_all, monitor_model
 from driftline.specs import ModelSpec, Monitoring, load_spec, parse_spec
-from tests.simdata import baseline_from, event_columns, event_start, scenario
+from tests.simdata import baseline_from, event_columns, event_start, scenario, window
 
 SPECS = Path(__file__).resolve().parents[2] / "monitors"
 START = datetime(2026, 9, 1, tzinfo=UTC)
@@ -124,6 +127,119 @@ def test_too_few_rows_is_insufficient_data_never_drift(bug_store: Store, mspec: 
     stored = next(r for r in list_runs(bug_store, spec.name) if r.id == run.run_id)
     assert stored.status == "insufficient_data" and stored.rows_current == run.rows
     assert stored.dataset_drift is None and stored.drift_share is None
+
+
+# -- a run fed a window profile ------------------------------------------------------------
+
+
+def _window_profile(store: Store, spec: ModelSpec, baseline: Baseline, end: datetime) -> Any:
+    """The window's profile on the baseline's reference bins, as `driftline profile
+    window` writes it (the model and the window recorded)."""
+    from driftline.lifecycle.baseline import reference_profile
+    from driftline.monitoring.profiles import profile_frame
+    from driftline.monitoring.windowprofile import WindowProfile
+
+    start, end = window_bounds(spec.monitoring, end)
+    kinds = spec.column_types_with_prediction
+    rows = read_window(store, spec, start, end)
+    columns = profile_frame(rows, kinds, reference_profile(baseline, kinds))
+    return WindowProfile(columns, "window.json", model=spec.name, window=(start, end))
+
+
+def test_a_window_profile_gives_the_row_based_native_verdicts(
+    bug_store: Store, mspec: ModelSpec
+) -> None:
+    """The pipeline bug seen through the window's profile: the same per-column verdicts,
+    quality rules and decision as the native engine on the rows; recorded, with what the
+    profile could not show (segments, multivariate: on in this spec) in the reasons."""
+    from driftline.monitoring.engines import ENGINES
+
+    sim = scenario("pipeline_bug")
+    day = event_start(sim)
+    on = {"segments": {"enabled": True}, "multivariate": {"enabled": True}}
+    spec = with_monitoring(mspec, **{**mspec.monitoring.model_dump(mode="json"), **on})
+    baseline = baseline_from(sim, spec)
+    profile = _window_profile(bug_store, spec, baseline, end_of(day))
+    fed = run_monitor(bug_store, spec, baseline, profile=profile)  # the profile's window
+    rows = run_monitor(bug_store, mspec, baseline, end_of(day), engine=ENGINES.get("native"))
+    assert fed.error is None and rows.error is None and fed.run_id is not None
+    assert (fed.window_start, fed.window_end, fed.rows) == (
+        rows.window_start,
+        rows.window_end,
+        rows.rows,
+    )
+
+    def verdicts(run: Any) -> list[tuple[str, str, bool]]:
+        return [
+            (c.name, c.method, c.drifted) for c in (*run.result.columns, *run.result.predictions)
+        ]
+
+    assert verdicts(fed) == verdicts(rows)
+    assert set(fed.decision.drifted_columns) == event_columns(sim)
+    assert {(q.column, q.rule) for q in fed.result.quality} == {
+        (q.column, q.rule) for q in rows.result.quality
+    }
+    assert (fed.status, fed.action, fed.decision.severity) == ("drift", "alert", "high")
+    reasons = " | ".join(fed.decision.reasons)
+    for said in ("checked from the window profile window.json", "segment drift not checked"):
+        assert said in reasons
+    assert "multivariate drift not checked" in reasons and "no Evidently report" in reasons
+    assert fed.result.segments is None and fed.report_paths == ()
+    stored = next(r for r in list_runs(bug_store, spec.name) if r.id == fed.run_id)
+    assert (stored.status, stored.rows_current, stored.reasons) == (
+        "drift",
+        fed.rows,
+        list(fed.decision.reasons),
+    )
+    few = run_monitor(bug_store, with_monitoring(spec, min_rows=50_000), baseline, profile=profile)
+    assert (few.status, few.result) == ("insufficient_data", None)
+
+
+def test_a_window_profile_that_does_not_fit_records_nothing(
+    bug_store: Store, mspec: ModelSpec
+) -> None:
+    """Another model's or window's profile, a column missing or of another kind, bins of
+    another reference, a method the native engine refuses: ProfileError, nothing recorded.
+    A profile of no rows is a failed run, like an empty window."""
+    from driftline.config.errors import ProfileError
+    from driftline.monitoring.profiles import profile_frame
+
+    sim = scenario("pipeline_bug")
+    baseline = baseline_from(sim, mspec)
+    end = end_of(2)
+    profile = _window_profile(bug_store, mspec, baseline, end)
+    kinds = mspec.column_types_with_prediction
+    rows = read_window(bug_store, mspec, *window_bounds(mspec.monitoring, end))
+    elsewhere = profile_frame(rows, kinds, profile_frame(window(sim, 3), kinds))
+    columns = dict(profile.columns)
+    lacking = {c: p for c, p in columns.items() if c != "channel"}
+    clash = {**columns, "channel": columns["recency_days"]}
+    cases = [
+        (replace(profile, model="churn"), end, "a profile of model 'churn', not"),
+        (profile, end_of(3), "holds the window 2026-09-03 00:00 to 2026-09-04 00:00 UTC, not"),
+        (replace(profile, window=None), None, "does not say which window it holds"),
+        (replace(profile, columns=lacking), end, "no profile of columns ['channel']"),
+        (replace(profile, columns=clash), end, "channel (numerical in the profile"),
+        (
+            replace(profile, columns=elsewhere, version="7"),
+            end,
+            "binned on other edges than the reference profile of purchase_propensity's "
+            "champion, version 1 (it was binned on version 7's",
+        ),
+    ]
+    before = len(list_runs(bug_store, mspec.name))
+    for given, window_end, message in cases:
+        with pytest.raises(ProfileError, match=re.escape(message)):
+            run_monitor(bug_store, mspec, baseline, window_end, profile=given)
+    refused = with_monitoring(
+        mspec, drift={"engine": "evidently", "columns": {"recency_days": {"method": "anderson"}}}
+    )
+    with pytest.raises(ProfileError, match="A window profile is tested by the native engine"):
+        run_monitor(bug_store, refused, baseline, end, profile=profile)
+    assert len(list_runs(bug_store, mspec.name)) == before
+    empty = profile_frame(rows.head(0), kinds, profile.columns)
+    run = run_monitor(bug_store, mspec, baseline, profile=replace(profile, columns=empty))
+    assert run.status == "failed" and "counts no rows" in (run.error or "")
 
 
 # -- failed runs ---------------------------------------------------------------------------

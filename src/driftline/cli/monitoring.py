@@ -266,21 +266,36 @@ def monitor_run(
         typer.Option("--no-retrain", help="Record a retrain decision but do not act on it."),
     ] = False,
     as_json: JsonOpt = False,
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            "--profile",
+            help="Check this window profile (JSON from `driftline profile window` or "
+            "`driftline profile spark`; a path or a URL such as s3://...) in place of the "
+            "window's rows. Default window: the one the profile records.",
+        ),
+    ] = None,
 ) -> None:
     """Check one window of a model against its champion's baseline, then act like the
     monitor-model flow: send the run's alert (alert and retrain decisions, failed runs)
     and on a retrain decision request the retrain (the driftline.drift.detected event
     when PREFECT_API_URL names a server, else the retrain-model flow in this process).
 
+    With --profile the drift check runs on the window's profile, computed where the data
+    lives, instead of its rows; what a profile cannot show is listed in the run's reasons.
+
     Exit codes: 0 the run was recorded (drift or not), 2 it failed or the retrain it
-    asked for failed (the message says why).
+    asked for failed (the message says why), or the profile does not fit (nothing
+    recorded).
     """
     from driftline.alerts.lifecycle import delivery_note
+    from driftline.monitoring.windowprofile import read_window_profile
     from driftline.sdk import monitor_model, notify_monitor_run
 
     _require_spec(model)
+    window = read_window_profile(profile) if profile is not None else None
     with console.status(f"monitoring {model}"):
-        run = monitor_model(model, window_end)
+        run = monitor_model(model, window_end, profile=window)
     alert_note = "not needed (quiet window)"
     if run.action != "none" or run.status == "failed":
         alert_note = "not sent (--no-alert)" if no_alert else delivery_note(notify_monitor_run(run))

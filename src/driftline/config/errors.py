@@ -26,6 +26,12 @@ class ConflictError(DataError):
         self.keys = keys
 
 
+class ProfileError(DataError):
+    """A window profile fed to a monitor run in place of the window's rows does not fit:
+    another model's or another window's, columns missing or of another kind, or bins other
+    than the champion's reference profile's. Raised before anything is recorded."""
+
+
 class StoreError(DriftlineError):
     """The prediction store cannot be reached or is not in the expected shape."""
 

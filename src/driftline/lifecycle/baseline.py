@@ -9,6 +9,7 @@ training frame; storing and loading it as MLflow artifacts of the training run i
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,15 +56,25 @@ class Baseline:
     entity_keys: tuple[str, ...] | None = None
 
 
-def reference_profile(baseline: Baseline) -> dict[str, Any]:
-    """The baseline reference's column profiles (column -> ``ColumnProfile``): the stored
-    ones, or computed from the reference sample on the fly (a baseline captured before
-    profiles existed; a few milliseconds for the default 5,000 rows)."""
-    if baseline.profile is not None:
+def reference_profile(
+    baseline: Baseline, columns: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The baseline reference's column profiles (column -> ``ColumnProfile``) of
+    ``columns`` (name -> kind; default: the baseline's schema): the stored ones, and those
+    it lacks computed from the reference sample on the fly (a baseline captured before
+    profiles existed; a few milliseconds for the default 5,000 rows). Raises DataError
+    for a column the reference sample does not hold."""
+    wanted = dict(baseline.schema if columns is None else columns)
+    stored = baseline.profile or {}
+    if columns is None and baseline.profile is not None:
         return baseline.profile
-    from driftline.monitoring.profiles import profile_frame
+    out = {c: stored[c] for c in wanted if c in stored}
+    lacking = {c: k for c, k in wanted.items() if c not in out}
+    if lacking:
+        from driftline.monitoring.profiles import profile_frame
 
-    return profile_frame(baseline.reference, baseline.schema)
+        out.update(profile_frame(baseline.reference, lacking))
+    return {c: out[c] for c in wanted}
 
 
 # -- building a baseline (pure: no MLflow here; the registry stores and loads it) ----------

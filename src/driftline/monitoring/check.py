@@ -118,27 +118,8 @@ def check_drift(
             else:
                 _check_score_reference(source, spec)
                 score = ScoreSample(current[versions == tested], source.reference, tested)
-    judged, others = labelled, []
-    if labelled is not None and column in labelled.columns:
-        by_version = labelled[column]
-        unknown = int(by_version.isna().sum())
-        if unknown:
-            notes.append(
-                f"{unknown:,} labelled predictions were made by no known model version: not scored"
-            )
-        judged = labelled[by_version == champion]
-        task = task_for(spec.model)
-        for version in sorted(set(by_version.dropna()) - {champion}, key=version_key):
-            source = known.get(version)
-            others.append(
-                realized_performance(
-                    labelled[by_version == version],
-                    plan,
-                    task,
-                    source.metrics if source is not None else {},
-                    version=version,
-                )[0]
-            )
+    judged, others, note = split_labelled(labelled, spec, plan, champion, known)
+    notes += [note] if note else []
     result = compare_frames(
         baseline.reference,
         current,
@@ -182,6 +163,44 @@ def check_drift(
         estimated=estimated,
         estimated_labelled=matured_estimate,
     )
+
+
+def split_labelled(
+    labelled: pd.DataFrame | None,
+    spec: ModelSpec,
+    plan: DriftPlan,
+    champion: str,
+    baselines: Mapping[str, Baseline],
+) -> tuple[pd.DataFrame | None, list[RealizedPerformance], str | None]:
+    """The labelled rows by the model version that made them (the spec's
+    ``model.model_version`` column; without it every row is the champion's): the
+    champion's rows (what the policy judges), the realized performance of every other
+    version against its own validation metrics (from ``baselines``; none when missing),
+    and a note counting the rows no known version made (left out)."""
+    column = spec.model.model_version
+    if labelled is None or column not in labelled.columns:
+        return labelled, [], None
+    by_version = labelled[column]
+    unknown = int(by_version.isna().sum())
+    note = (
+        f"{unknown:,} labelled predictions were made by no known model version: not scored"
+        if unknown
+        else None
+    )
+    task = task_for(spec.model)
+    others = []
+    for version in sorted(set(by_version.dropna()) - {champion}, key=version_key):
+        source = baselines.get(version)
+        others.append(
+            realized_performance(
+                labelled[by_version == version],
+                plan,
+                task,
+                source.metrics if source is not None else {},
+                version=version,
+            )[0]
+        )
+    return labelled[by_version == champion], others, note
 
 
 def estimate_window(

@@ -25,7 +25,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import exc as sa_exc
 
-from driftline.config.errors import DataError, DriftlineError, StoreError
+from driftline.config.errors import DataError, DriftlineError, ProfileError, StoreError
 from driftline.config.faults import checkpoint
 from driftline.config.markup import markdown_text
 from driftline.config.progress import Progress, Step, no_progress
@@ -54,6 +54,14 @@ from driftline.monitoring.results import DriftResult, combine_reports
 from driftline.monitoring.retention import prune_reports
 from driftline.monitoring.runs import history, record_run
 from driftline.monitoring.segments import SegmentSnapshot, check_segments, segment_columns
+from driftline.monitoring.windowprofile import (
+    WindowProfile,
+    check_profile,
+    fits,
+    require_edges,
+    require_window,
+    run_window_end,
+)
 from driftline.specs import CalendarEvent, ModelSpec, Monitoring
 from driftline.tasks import task_for
 from driftline.tasks.estimation import estimator_inputs
@@ -281,6 +289,7 @@ def run_monitor(
     promoted_at: datetime | None = None,
     now: datetime | None = None,
     baseline_of: Callable[[str], Baseline] | None = None,
+    profile: WindowProfile | None = None,
 ) -> MonitorRun:
     """Monitor one window of ``spec``'s model against ``baseline`` and record the run.
 
@@ -300,28 +309,53 @@ def run_monitor(
     (:mod:`driftline.monitoring.evidence`): when the champion took over (``promoted_at``
     overrides it), the drift a rejected challenger showed to be harmless, and, for a
     retrain decision, where the regime changed and how many labelled rows exist after it.
+
+    ``profile``, a window profile (:mod:`driftline.monitoring.windowprofile`), stands in
+    for the window's rows: the drift check runs on it, the rest of the run as above
+    (labelled rows still come from the store); ``window_end`` defaults to the window the
+    profile records. A profile that does not fit the spec, the window or the champion's
+    reference bins raises ProfileError and nothing is recorded.
     """
     mon = spec.monitoring
+    if profile is not None:
+        window_end = run_window_end(profile, window_end)
+        fits(profile, spec)
     start, end = window_bounds(mon, window_end, now=now)
+    if profile is not None:
+        require_window(profile, start, end)
     version: str | None = None
     rows: int | None = None
     held: claims.Claim | None = None
     published = Published()
     try:
-        window = read_window(store, spec, start, end)
-        rows = len(window)
-        if window.empty:
+        window = None
+        if profile is None:
+            window = read_window(store, spec, start, end)
+            rows = len(window)
+        else:
+            rows = profile.rows
+        if not rows:
             raise DataError(
                 f"the window {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC of "
-                f"{spec.name} is empty: no predictions were stored for it. Is ingestion running?"
+                f"{spec.name} is empty: "
+                + (
+                    "no predictions were stored for it. Is ingestion running?"
+                    if profile is None
+                    else f"its profile {profile.source} counts no rows. Did the job that "
+                    "profiles it read the right data?"
+                )
             )
         resolved = baseline() if callable(baseline) else baseline
         version = resolved.version
+        if profile is not None:
+            require_edges(profile, resolved, fits(profile, spec))
         past = history(store, spec.name, since=_history_start(spec, end), before=end)
         takeovers = champion_takeovers(store, spec.name)
         intervals = champion_intervals(takeovers, current=version)
-        window[spec.model.model_version] = made_by(window, spec, intervals)
-        attributed = int(window[spec.model.model_version].notna().sum())
+        attributed = rows  # a profile does not say which version made a row: the champion
+        if window is not None:
+            window[spec.model.model_version] = made_by(window, spec, intervals)
+            attributed = int(window[spec.model.model_version].notna().sum())
         result: DriftResult | None = None
         if attributed < mon.min_rows:
             decision = insufficient_data(attributed, mon.min_rows, unattributed=rows - attributed)
@@ -332,25 +366,40 @@ def run_monitor(
                 cohort = scored.cohort
                 labelled = read_labelled(store, spec, scored.start, scored.end, as_of=end)
                 labelled[spec.model.model_version] = made_by(labelled, spec, intervals)
-                matured = _matured(store, spec, resolved, labelled, scored, intervals)
+                if window is not None:  # the estimate on a profile is not made (no rows)
+                    matured = _matured(store, spec, resolved, labelled, scored, intervals)
             others = _versions_in(spec, window, labelled) - {version}
             events = spec.calendar.active(start, end)
-            checked_spec, reference, event_notes = event_reference(store, spec, resolved, events)
-            result = check_drift(
-                window,
-                reference,
-                checked_spec,
-                labelled=labelled,
-                engine=engine,
-                timestamp=end,
-                baselines=_baselines(spec, others, baseline_of),
-                cohort=cohort,
-                matured=matured,
-            )
-            result = replace(
-                extra_checks(result, window, reference, spec, labelled, events, timestamp=end),
-                notes=(*result.notes, *event_notes),
-            )
+            if profile is not None:
+                result = check_profile(
+                    profile,
+                    resolved,
+                    spec,
+                    labelled=labelled,
+                    cohort=cohort,
+                    baselines=_baselines(spec, others, baseline_of),
+                    events=events,
+                )
+            else:
+                assert window is not None
+                checked_spec, reference, event_notes = event_reference(
+                    store, spec, resolved, events
+                )
+                result = check_drift(
+                    window,
+                    reference,
+                    checked_spec,
+                    labelled=labelled,
+                    engine=engine,
+                    timestamp=end,
+                    baselines=_baselines(spec, others, baseline_of),
+                    cohort=cohort,
+                    matured=matured,
+                )
+                result = replace(
+                    extra_checks(result, window, reference, spec, labelled, events, timestamp=end),
+                    notes=(*result.notes, *event_notes),
+                )
             since = promoted_at or champion_since(store, spec.name, version, takeovers, end)
             judge = partial(
                 decide_action,
@@ -419,6 +468,8 @@ def run_monitor(
         _release(store, held, exc)
         # reports and snapshots of a run that was never recorded would be orphans
         kept = _discard(published, workspace_dir)
+        if isinstance(exc, ProfileError):  # the caller's input, not the window: not a run
+            raise
         if published.paths or published.snapshot_ids:
             exc = _unrecorded(exc, spec.name, start, end, kept)
         return _failed_run(store, spec.name, start, end, exc, version=version, rows=rows)
@@ -838,13 +889,17 @@ def monitor_models(
     now: datetime | None = None,
     load_version: VersionLoader | None = None,
     progress: Progress | None = None,
+    profile: WindowProfile | None = None,
 ) -> list[MonitorRun]:
     """Monitor each model's windows in time order against its champion's baseline (resolved
     once per model, on first use). ``load_version`` reads other versions' baselines (each
     once per model). A model whose spec does not load becomes a failed run; one failure
     stops no other. ``progress`` hears of each window (task ``monitor <model>``, one unit
-    per window) before and after it is checked."""
+    per window) before and after it is checked. ``profile`` stands in for the rows of the
+    one window of the one model asked for (see :func:`run_monitor`; ValueError for more)."""
     report = progress or no_progress
+    if profile is not None and (len(models) != 1 or len(ends(None)) != 1):
+        raise ValueError("a window profile stands in for one window of one model")
     runs: list[MonitorRun] = []
     for model in models:
         try:
@@ -870,6 +925,7 @@ def monitor_models(
                     engine=engine,
                     now=now,
                     baseline_of=versions,
+                    profile=profile,
                 )
             )
             report(Step(f"monitor {model}", done + 1, len(wanted), f"{runs[-1].status}"))

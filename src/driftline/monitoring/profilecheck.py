@@ -1,21 +1,29 @@
-"""The native drift check of two Parquet files in bounded memory.
+"""Drift checks on column profiles: two Parquet files in bounded memory, and the one way
+from two samples' profiles to a :class:`~driftline.monitoring.results.DriftResult`.
 
-The reference is profiled one column at a time (its bin edges are quantiles of the whole
-column), the current file batch by batch (``pyarrow.parquet.ParquetFile.iter_batches``,
-``batch_rows`` rows each) and the batch profiles are merged
-(:mod:`driftline.monitoring.profiles`), so memory holds one reference column or one
-batch, never a whole file. The verdicts come from
-:func:`driftline.monitoring.engines.native.score_profiles`; a column whose score band
-straddles its threshold is recomputed exactly on that column's values, read alone.
-Data-quality rules, rare-category pooling and the effect-size floor are computed on the
-profiles with the same rules as :func:`driftline.monitoring.check.compare_frames`. The
-HTML report is Evidently's, from the first ``plan.report_sample`` rows of each file.
+:func:`compare_profiles` turns a reference profile and a current profile (on the
+reference's bin edges) into the result: verdicts from
+:func:`driftline.monitoring.engines.native.score_profiles`, and data-quality rules,
+rare-category pooling and the effect-size floor computed on the profiles with the same
+rules as :func:`driftline.monitoring.check.compare_frames`. A column whose score band
+straddles its threshold is recomputed exactly when the caller can read its values, else
+reported borderline with both bounds. A monitor run fed a window profile
+(:mod:`driftline.monitoring.windowprofile`) uses it as it is.
+
+:func:`check_parquet` profiles two files for it: the reference one column at a time (its
+bin edges are quantiles of the whole column), the current file batch by batch
+(``pyarrow.parquet.ParquetFile.iter_batches``, ``batch_rows`` rows each) with the batch
+profiles merged (:mod:`driftline.monitoring.profiles`), so memory holds one reference
+column or one batch, never a whole file; straddling columns are recomputed on that
+column's values, read alone, and out-of-range values counted on the rows. The HTML report
+is Evidently's, from the first ``plan.report_sample`` rows of each file.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from dataclasses import replace
+import math
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -108,21 +116,22 @@ def profile_current(
     reference: Mapping[str, ColumnProfile],
     *,
     batch_rows: int = BATCH_ROWS,
-) -> tuple[dict[str, ColumnProfile], dict[str, int]]:
+) -> tuple[dict[str, ColumnProfile], dict[str, tuple[int, int]]]:
     """The current file's profiles, batch by batch and merged, and per numerical column the
-    values outside the reference's [min, max] (for the out-of-range rule)."""
+    values (below, above) the reference's [min, max] (for the out-of-range rule)."""
     parts: list[dict[str, ColumnProfile]] = []
-    outside = dict.fromkeys((c for c, k in columns.items() if k == "numerical"), 0)
+    outside = dict.fromkeys((c for c, k in columns.items() if k == "numerical"), (0, 0))
     for chunk in _batches(path, list(columns), batch_rows):
         part = profile_frame(chunk, columns, reference)
         parts.append(part)
-        for name in outside:
+        for name, (below, above) in outside.items():
             ref = reference[name]
             assert isinstance(ref, NumericProfile)
             if ref.min is None or ref.max is None:
                 continue
             x = _floats(chunk[name])
-            outside[name] += int(np.count_nonzero((x < ref.min) | (x > ref.max)))
+            below += int(np.count_nonzero(x < ref.min))
+            outside[name] = (below, above + int(np.count_nonzero(x > ref.max)))
         if len(parts) > 8:  # merge as we go: memory stays one batch and one profile
             parts = [merge_all(parts)]
     if not parts:
@@ -185,45 +194,113 @@ def check_parquet(
         if missing:
             raise DataError(f"{name}: missing columns {missing}; it has {_names(path)}")
     ref_p = profile_reference(reference, wanted)
-    empty_ref = [c for c in wanted if _present(ref_p[c]) == 0]
-    if empty_ref:
-        raise DataError(
-            f"{names[0]}: columns {empty_ref} have no values (or only infinite ones); "
-            "nothing to compare with"
-        )
+    _require_reference_values(ref_p, wanted, names[0])
     cur_p, outside = profile_current(current, wanted, ref_p, batch_rows=batch_rows)
-    empty_cur = [c for c in wanted if _present(cur_p[c]) == 0]
-    if len(empty_cur) == len(wanted):
-        raise DataError(f"{names[1]}: every checked column is empty")
-    engine = ENGINES.get("native")
-    tested: dict[str, str] = {}
-    constant: dict[str, ColumnDrift] = {}
-    ref_t, cur_t = dict(ref_p), dict(cur_p)
-    for c, kind in wanted.items():
-        if c in empty_cur:
-            continue
-        r, k = ref_p[c], cur_p[c]
-        if isinstance(r, CategoricalProfile) and isinstance(k, CategoricalProfile):
-            ref_t[c], cur_t[c] = _pooled(r, k, plan.min_category_count)
-        if _constant(r, k):
-            method = plan.methods.get(c) or engine.default_method(
-                kind, reference_rows=_present(r), distinct_values=1
-            )
-            entry = engine.methods[method]
-            limit = plan.thresholds.get(c, entry.threshold)
-            score = 1.0 if entry.p_value else 0.0
-            constant[c] = ColumnDrift(c, kind, method, score, limit, False, 0.0, entry.p_value)
-        else:
-            tested[c] = kind
 
     def values(column: str) -> tuple[np.ndarray, np.ndarray]:
         return _finite_values(reference, column), _finite_values(current, column)
+
+    checked = compare_profiles(ref_p, cur_p, plan, values=values, outside=outside, names=names)
+    rows = min(plan.report_sample, checked.result.rows_reference, checked.result.rows_current)
+    report = _report(reference, current, checked.plan, wanted, checked.scores, rows, names)
+    return replace(checked.result, report=report)
+
+
+@dataclass(frozen=True)
+class ProfileCheck:
+    """What :func:`compare_profiles` found: the result (no report: a profile has no rows
+    to draw), the native scores of the columns given to the engine (neither empty in the
+    current sample nor one and the same value on both sides), and the plan they were
+    scored under (the score's method filled in)."""
+
+    result: DriftResult
+    scores: dict[str, NativeScore]
+    plan: DriftPlan
+
+
+def compare_profiles(
+    reference: Mapping[str, ColumnProfile],
+    current: Mapping[str, ColumnProfile],
+    plan: DriftPlan,
+    *,
+    values: Callable[[str], tuple[np.ndarray, np.ndarray]] | None = None,
+    outside: Mapping[str, tuple[int, int]] | None = None,
+    ranges: Mapping[str, tuple[float, float]] | None = None,
+    name_unseen: bool = True,
+    names: tuple[str, str] = ("reference", "current"),
+) -> ProfileCheck:
+    """The drift check of two samples given as column profiles (the reference's and the
+    current's, on the reference's bin edges), under ``plan``: the one way from profiles to
+    a :class:`DriftResult`, for two Parquet files (:func:`check_parquet`) and for a monitor
+    run fed a window profile (:mod:`driftline.monitoring.windowprofile`).
+
+    Scores are :func:`driftline.monitoring.engines.native.score_profiles` (Evidently's
+    methods, thresholds and default choices, reproduced on profiles), with the rules of
+    :func:`driftline.monitoring.check.compare_frames` around them: a column empty in the
+    current sample is drift by itself (``all_missing``), one holding a single value on both
+    sides is not tested, rare categories are pooled (:mod:`driftline.monitoring.guards`),
+    p-value tests meet the effect-size floor, the score is tested with the score's method,
+    and the data-quality rules run on the profiles (:func:`quality`).
+
+    ``values(column)``, when the caller has the rows, gives a column's finite values
+    (reference, current) for an exact recomputation of a score whose error band straddles
+    its threshold; without it such a column keeps the estimate's verdict and the result
+    says so in its ``notes`` (borderline, with both bounds). ``outside`` gives, per
+    numerical column, the current values (below, above) the reference range counted on the
+    rows; without it they are bounded from the profile (:func:`outside_range`) against
+    ``ranges`` (column -> (lo, hi), e.g. the baseline's rounded range; default: the
+    reference profile's minimum and maximum). ``name_unseen=False`` counts unseen categories
+    without naming any (for findings that are stored and alerted: a profile does not say how
+    many customers sent each). Rows are counted from the profiles. Raises DataError when a
+    profile of a checked column is missing from either side, a reference column has no
+    values, or every checked column of the current sample is empty.
+    """
+    from driftline.monitoring.check import score_method
+
+    wanted = {**plan.columns, **plan.tested_predictions}
+    for given, name in ((reference, names[0]), (current, names[1])):
+        missing = [c for c in wanted if c not in given]
+        if missing:
+            raise DataError(f"{name}: no profile of columns {missing}")
+    _require_reference_values(reference, wanted, names[0])
+    engine = ENGINES.get("native")
+    if plan.prediction and plan.prediction_method is None:
+        rows = reference[plan.prediction].count
+        plan = replace(plan, prediction_method=score_method(engine, rows))
+    empty_cur = [c for c in wanted if _present(current[c]) == 0]
+    if len(empty_cur) == len(wanted):
+        raise DataError(f"{names[1]}: every checked column is empty")
+    tested: dict[str, str] = {}
+    constant: dict[str, ColumnDrift] = {}
+    ref_t, cur_t = dict(reference), dict(current)
+    for c, kind in wanted.items():
+        if c in empty_cur:
+            continue
+        r, k = reference[c], current[c]
+        if isinstance(r, CategoricalProfile) and isinstance(k, CategoricalProfile):
+            ref_t[c], cur_t[c] = _pooled(r, k, plan.min_category_count)
+        if _constant(r, k):
+            if c in plan.tested_predictions:
+                method, limit = plan.prediction_rule(c)
+            else:
+                method, limit = plan.methods.get(c), plan.thresholds.get(c)
+            method = method or engine.default_method(
+                kind, reference_rows=_present(r), distinct_values=1
+            )
+            entry = engine.methods[method]
+            limit = entry.threshold if limit is None else limit
+            score = 1.0 if entry.p_value else 0.0
+            constant[c] = ColumnDrift(
+                c, kind, method, score, limit, False, 0.0, p_value=entry.p_value
+            )
+        else:
+            tested[c] = kind
 
     scores = score_profiles(ref_t, cur_t, plan, tested, values=values)
     scores = {c: _floor(s, ref_t[c], cur_t[c], plan.min_effect) for c, s in scores.items()}
 
     def verdict(c: str, kind: str) -> ColumnDrift:
-        cur = cur_p[c]
+        cur = current[c]
         share = cur.missing / cur.count if cur.count else 0.0
         if c in empty_cur:
             limit = plan.quality.max_missing_share
@@ -232,30 +309,56 @@ def check_parquet(
             return replace(constant[c], missing_share=share)
         s = scores[c]
         p = engine.methods[s.method].p_value
-        return ColumnDrift(c, kind, s.method, s.score, s.threshold, s.drifted, share, p_value=p)
+        score = s.score if math.isfinite(s.score) else (1.0 if p else 0.0)
+        return ColumnDrift(c, kind, s.method, score, s.threshold, s.drifted, share, p_value=p)
 
     columns = tuple(verdict(c, k) for c, k in plan.columns.items())
     predictions = [verdict(c, k) for c, k in plan.tested_predictions.items()]
     prediction, extra = (predictions[0], tuple(predictions[1:])) if predictions else (None, ())
     drifted = sum(c.drifted for c in columns)
     share = drifted / len(columns) if columns else 0.0
-    rows_ref = next(iter(ref_p.values())).count
-    rows_cur = next(iter(cur_p.values())).count
-    sample = min(plan.report_sample, rows_ref, rows_cur)
-    report = _report(reference, current, plan, wanted, tested, scores, sample, names)
-    return DriftResult(
+    found = quality(reference, current, plan, outside, ranges=ranges, name_unseen=name_unseen)
+    result = DriftResult(
         columns=columns,
         drift_share=share,
         drift_share_threshold=plan.drift_share,
         dataset_drift=bool(columns) and share >= plan.drift_share,
         prediction=prediction,
         extra_predictions=extra,
-        quality=tuple(quality(ref_p, cur_p, plan, outside)),
+        quality=tuple(found),
         performance=None,
-        rows_reference=rows_ref,
-        rows_current=rows_cur,
+        rows_reference=next(iter(reference.values())).count,
+        rows_current=next(iter(current.values())).count,
         engine="native",
-        report=report,
+        notes=tuple(_borderline(s) for s in scores.values() if s.borderline),
+    )
+    return ProfileCheck(result, scores, plan)
+
+
+def _require_reference_values(
+    reference: Mapping[str, ColumnProfile], wanted: Mapping[str, str], name: str
+) -> None:
+    empty_ref = [c for c in wanted if _present(reference[c]) == 0]
+    if empty_ref:
+        raise DataError(
+            f"{name}: columns {empty_ref} have no values (or only infinite ones); "
+            "nothing to compare with"
+        )
+
+
+def _borderline(s: NativeScore) -> str:
+    """The note of a score the profiles could not settle (no values to recompute it)."""
+    if not math.isfinite(s.score):
+        return (
+            f"{s.column}: {s.method} needs the column's values, which a profile does not hold "
+            "(more distinct values than it counts one by one): not tested; choose a method "
+            "that works on binned values (wasserstein, psi, jensenshannon, ...) for it"
+        )
+    verdict = "drift" if s.drifted else "no drift"
+    return (
+        f"{s.column}: borderline, {s.method} between {s.lo:.4g} and {s.hi:.4g} from the "
+        f"profiles, across the threshold {s.threshold:g}; a profile holds no values to "
+        f"recompute it exactly, so the estimate {s.score:.4g} decided ({verdict})"
     )
 
 
@@ -273,18 +376,63 @@ def _floor(s: NativeScore, ref: ColumnProfile, cur: ColumnProfile, floor: float)
     return s if effect >= floor else replace(s, drifted=False)
 
 
+def outside_range(
+    reference: NumericProfile, current: NumericProfile, lo: float, hi: float
+) -> tuple[int, int, bool]:
+    """The current sample's values below ``lo`` and above ``hi``, read from its profile on
+    the reference's bins, and whether both counts are exact: (below, above, exact).
+
+    ``[lo, hi]`` must hold the reference's values (its own minimum and maximum, or a range
+    rounded outward from them, as the baseline's statistics keep it). The profile's outer
+    bins are the values below the reference's first edge (its minimum) and at or above its
+    last edge (its maximum), so:
+
+    - a side where the window's own minimum (maximum) stays within the range counts 0,
+      exactly;
+    - a column whose exact value counts the profile keeps (at most ``MAX_DISTINCT``
+      distinct values) is counted exactly;
+    - otherwise a side counts its whole outer bin: exact below when ``lo`` is the
+      reference's minimum, and else an upper bound, which also holds the values between
+      the range and the reference's extreme; above, always an upper bound (the last bin
+      holds values equal to the reference's maximum too).
+    """
+    exact = True
+    below = above = 0
+    if current.min is not None and current.min < lo:
+        if current.values is not None:
+            below = sum(n for v, n in current.values if v < lo)
+        else:
+            below = current.counts[0]
+            exact = exact and bool(reference.edges) and lo == reference.edges[0]
+    if current.max is not None and current.max > hi:
+        if current.values is not None:
+            above = sum(n for v, n in current.values if v > hi)
+        else:
+            above, exact = current.counts[-1], False
+    return below, above, exact
+
+
 def quality(
     reference: Mapping[str, ColumnProfile],
     current: Mapping[str, ColumnProfile],
     plan: DriftPlan,
-    outside: Mapping[str, int],
+    outside: Mapping[str, tuple[int, int]] | None = None,
+    *,
+    ranges: Mapping[str, tuple[float, float]] | None = None,
+    name_unseen: bool = True,
 ) -> list[QualityFinding]:
     """The data-quality rules of :func:`driftline.monitoring.quality.data_quality`, on
-    profiles (ranges: the reference's min and max)."""
+    profiles. Out of range: against ``ranges`` (default: the reference profile's minimum
+    and maximum), counted by ``outside`` (column -> values (below, above), from the rows)
+    or else bounded from the profile (:func:`outside_range`; an upper bound says "at
+    most"). Unseen categories are named (the five most frequent) unless ``name_unseen`` is
+    False. Findings never name a value of the current sample beyond those categories."""
     rules = plan.quality
     found: list[QualityFinding] = []
     for column in plan.columns:
         ref, cur = reference[column], current[column]
+        if not cur.count:
+            continue
         ref_inf = ref.infinite if isinstance(ref, NumericProfile) else 0
         cur_inf = cur.infinite if isinstance(cur, NumericProfile) else 0
         if ref_inf or cur_inf:
@@ -298,7 +446,8 @@ def quality(
                     "reference (tested as missing; fix them at the source)",
                 )
             )
-        cur_missing, ref_missing = cur.missing / cur.count, ref.missing / ref.count
+        cur_missing = cur.missing / cur.count
+        ref_missing = ref.missing / ref.count if ref.count else 0.0
         if cur_missing > rules.max_missing_share and cur_missing > ref_missing:
             found.append(
                 QualityFinding(
@@ -314,28 +463,45 @@ def quality(
             unseen = {k: n for k, n in cur.categories if k not in known}
             share = sum(unseen.values()) / cur.count
             if share > rules.max_unseen_share:
-                top = sorted(unseen.items(), key=lambda kv: -kv[1])[:5]
-                shown = ", ".join(f"{k!r} ({n})" for k, n in top)
+                if name_unseen:
+                    top = sorted(unseen.items(), key=lambda kv: -kv[1])[:5]
+                    shown = ": " + ", ".join(f"{k!r} ({n})" for k, n in top)
+                else:
+                    shown = " (not named: a profile does not say how many customers sent each)"
                 found.append(
                     QualityFinding(
                         column,
                         "unseen_categories",
                         share,
                         rules.max_unseen_share,
-                        f"{len(unseen)} categories the reference never had: {shown}",
+                        f"{len(unseen)} categories the reference never had{shown}",
                     )
                 )
         elif isinstance(cur, NumericProfile) and isinstance(ref, NumericProfile) and cur.finite:
-            share = outside.get(column, 0) / cur.finite
+            if ref.min is None or ref.max is None:
+                continue
+            lo, hi = (ranges or {}).get(column, (ref.min, ref.max))
+            if outside is not None and column in outside:
+                (below, above), exact = outside[column], True
+            else:
+                below, above, exact = outside_range(ref, cur, lo, hi)
+            share = (below + above) / cur.finite
             if share > rules.max_out_of_range_share:
+                bound = "" if exact else "at most "
+                how = (
+                    ""
+                    if exact
+                    else "; counted on the window profile's outer bins, which also hold "
+                    "values between the range and the reference's extremes"
+                )
                 found.append(
                     QualityFinding(
                         column,
                         "out_of_range",
                         share,
                         rules.max_out_of_range_share,
-                        f"{share:.1%} of values outside the reference range "
-                        f"[{ref.min:g}, {ref.max:g}] (window min {cur.min:g}, max {cur.max:g})",
+                        f"{bound}{share:.1%} of values outside the reference range "
+                        f"[{lo:g}, {hi:g}] ({below:,} below, {above:,} above{how})",
                     )
                 )
     return found
@@ -346,17 +512,17 @@ def _report(
     current: Path | str,
     plan: DriftPlan,
     wanted: Mapping[str, str],
-    tested: Mapping[str, str],
     scores: Mapping[str, NativeScore],
     rows: int,
     names: tuple[str, str],
 ) -> SampledReport | None:
     """Evidently's report of the first ``rows`` rows of each file, with the native
-    verdicts; None when no column was tested."""
+    verdicts of the ``scores``' columns; None when no column was tested."""
     from driftline.monitoring.check import _prepare
 
+    tested = {c: wanted[c] for c in scores}
     if not tested or rows <= 0:
         return None
     ref, _ = _prepare(head(reference, rows, list(wanted)), wanted, names[0])
     cur, _ = _prepare(head(current, rows, list(wanted)), wanted, names[1])
-    return SampledReport(cur, ref, plan, dict(tested), scores, timestamp=None, tags=())
+    return SampledReport(cur, ref, plan, tested, scores, timestamp=None, tags=())

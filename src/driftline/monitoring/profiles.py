@@ -361,9 +361,14 @@ def bounded(profile: CategoricalProfile, limit: int = MAX_CATEGORIES) -> Categor
 # -- JSON -----------------------------------------------------------------------------------
 
 
-def to_json(profiles: Mapping[str, ColumnProfile]) -> str:
-    """A JSON document of a column -> profile map (read back with :func:`from_json`)."""
+def to_json(profiles: Mapping[str, ColumnProfile], about: Mapping[str, Any] | None = None) -> str:
+    """A JSON document of a column -> profile map (read back with :func:`from_json`), with
+    ``about``: what the profile is of (:func:`read_json` returns it; see
+    :class:`ProfileDocument`). Keys with a None value are left out."""
     doc: dict[str, Any] = {"format": FORMAT, "columns": {}}
+    described = {k: v for k, v in (about or {}).items() if v is not None}
+    if described:
+        doc["about"] = described
     for name, p in profiles.items():
         if isinstance(p, NumericProfile):
             doc["columns"][name] = {
@@ -391,39 +396,92 @@ def to_json(profiles: Mapping[str, ColumnProfile]) -> str:
     return json.dumps(doc, allow_nan=False)
 
 
+@dataclass(frozen=True)
+class ProfileDocument:
+    """A profile document read back: the column profiles and ``about``, what they are of
+    (every key optional; absent from documents written without it): ``model`` (the model
+    name), ``version`` (the model version whose reference profile the bins come from),
+    ``role`` ("reference" or "window"), ``window`` ([start, end) as two ISO 8601 UTC
+    times) and ``source`` (where the rows were read: a file, the store, a Spark source)."""
+
+    columns: dict[str, ColumnProfile]
+    about: dict[str, Any]
+
+
 def from_json(text: str) -> dict[str, ColumnProfile]:
     """The profiles of a :func:`to_json` document; DataError when it is not one."""
+    return read_json(text).columns
+
+
+def read_json(text: str) -> ProfileDocument:
+    """The profiles and ``about`` of a :func:`to_json` document; DataError when it is not
+    one (not JSON, an unknown format, a column without its counts)."""
     try:
         doc = json.loads(text)
+        if not isinstance(doc, dict):
+            raise ValueError("the document is not a JSON object")
         if doc.get("format") != FORMAT:
             raise ValueError(f"unknown profile format {doc.get('format')!r}")
+        about = doc.get("about") or {}
+        if not isinstance(about, dict):
+            raise ValueError("'about' is not an object")
         out: dict[str, ColumnProfile] = {}
         for name, c in doc["columns"].items():
-            if c["kind"] == "numerical":
-                out[name] = NumericProfile(
-                    count=int(c["count"]),
-                    missing=int(c["missing"]),
-                    infinite=int(c["infinite"]),
-                    min=None if c["min"] is None else float(c["min"]),
-                    max=None if c["max"] is None else float(c["max"]),
-                    center=float(c["center"]),
-                    sum=float(c["sum"]),
-                    sum_sq=float(c["sum_sq"]),
-                    edges=tuple(float(v) for v in c["edges"]),
-                    counts=tuple(int(v) for v in c["counts"]),
-                    values=None
-                    if c["values"] is None
-                    else tuple((float(v), int(n)) for v, n in c["values"]),
-                )
-            elif c["kind"] == "categorical":
-                out[name] = CategoricalProfile(
-                    count=int(c["count"]),
-                    missing=int(c["missing"]),
-                    categories=tuple((str(k), int(v)) for k, v in c["categories"]),
-                    other=int(c.get("other", 0)),
-                )
-            else:
-                raise ValueError(f"unknown column kind {c['kind']!r}")
-        return out
+            try:
+                out[name] = _column_from_json(c)
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                what = f"no {exc}" if isinstance(exc, KeyError) else str(exc)
+                raise ValueError(f"column {name!r}: {what}") from None
+        return ProfileDocument(out, dict(about))
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise DataError(f"not a driftline profile document: {exc}") from exc
+        what = f"no {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise DataError(f"not a driftline profile document: {what}") from exc
+
+
+def _column_from_json(c: dict[str, Any]) -> ColumnProfile:
+    """One column of a profile document, checked for consistency (the bins and category
+    counts add up to the rows that are neither missing nor infinite)."""
+    profile: ColumnProfile
+    if c["kind"] == "numerical":
+        profile = NumericProfile(
+            count=int(c["count"]),
+            missing=int(c["missing"]),
+            infinite=int(c["infinite"]),
+            min=None if c["min"] is None else float(c["min"]),
+            max=None if c["max"] is None else float(c["max"]),
+            center=float(c["center"]),
+            sum=float(c["sum"]),
+            sum_sq=float(c["sum_sq"]),
+            edges=tuple(float(v) for v in c["edges"]),
+            counts=tuple(int(v) for v in c["counts"]),
+            values=None
+            if c["values"] is None
+            else tuple((float(v), int(n)) for v, n in c["values"]),
+        )
+        if len(profile.counts) != len(profile.edges) + 1:
+            raise ValueError(
+                f"{len(profile.counts)} bin counts for {len(profile.edges)} edges "
+                "(there must be one more count than edges)"
+            )
+        if any(b <= a for a, b in zip(profile.edges, profile.edges[1:], strict=False)):
+            raise ValueError("the bin edges are not sorted and distinct")
+        present = sum(profile.counts)
+    elif c["kind"] == "categorical":
+        profile = CategoricalProfile(
+            count=int(c["count"]),
+            missing=int(c["missing"]),
+            categories=tuple((str(k), int(v)) for k, v in c["categories"]),
+            other=int(c.get("other", 0)),
+        )
+        present = sum(n for _, n in profile.categories) + profile.other
+    else:
+        raise ValueError(f"unknown column kind {c['kind']!r}")
+    counts = [profile.count, profile.missing, present]
+    counts += list(profile.counts) if isinstance(profile, NumericProfile) else []
+    absent = profile.missing + (profile.infinite if isinstance(profile, NumericProfile) else 0)
+    if min(counts) < 0 or present != profile.count - absent:
+        raise ValueError(
+            f"its counts do not add up ({profile.count} rows, {absent} missing or infinite, "
+            f"{present} counted in bins or categories)"
+        )
+    return profile
