@@ -184,8 +184,10 @@ class EstimatedPerformanceRules(Section):
     band_sigmas: float = Field(
         default=3.0,
         gt=0,
-        description="Half-width of the confidence band in sampling errors of the "
-        "metric at the window's size (3, as NannyML).",
+        description="Half-width of the confidence band in standard errors of the "
+        "difference between estimate and realized value: sigma * sqrt(1/n + 1/m), the "
+        "metric's sampling error on the window's n rows and the estimator's own, learnt "
+        "from m validation rows (3, as NannyML).",
     )
 
     @field_validator("max_drop")
