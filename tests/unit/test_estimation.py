@@ -16,7 +16,16 @@ import pytest
 from driftline.config.errors import SpecError
 from driftline.data.store import Store
 from driftline.devtools.simulate import CATEGORICAL, NUMERICAL, simulate, simulate_customer_ltv
-from driftline.monitoring.policy import decide_action
+from driftline.monitoring.policy import (
+    ESTIMATED_DROP,
+    LASTING_ESTIMATED_DROP,
+    Acknowledged,
+    ChangePoint,
+    Decision,
+    PastRun,
+    decide_action,
+    estimated_drop_onset,
+)
 from driftline.monitoring.results import (
     ColumnDrift,
     DriftResult,
@@ -265,11 +274,13 @@ def test_multiclass_stores_why_it_estimates_nothing() -> None:
 # -- spec and policy -----------------------------------------------------------------------
 
 
-def _spec(**estimated: Any) -> Any:
+def _spec(*, policy: dict[str, Any] | None = None, **estimated: Any) -> Any:
     data = load_spec(BINARY_SPEC).model_dump(exclude={"source"}, mode="json")
     data["model"]["features"] = {"numerical": ["a"], "categorical": []}
     data["model"]["segments"] = []
     data["monitoring"] = {"min_rows": 100, "performance": {"estimated": estimated}}
+    if policy is not None:
+        data["monitoring"]["policy"] = policy
     return parse_spec(data)
 
 
@@ -329,6 +340,125 @@ def test_an_estimate_within_the_allowed_drop_or_without_a_rule_is_only_noted() -
     for decision in (within, no_rule):
         assert (decision.action, decision.status) == ("none", "ok")
         assert any(r.startswith("estimated roc_auc") for r in decision.reasons)
+
+
+# -- a lasting estimated drop (performance.estimated.retrain) -------------------------------
+
+#: 3 of the last 4 windows; a 5-day cooldown.
+LASTING = {"persistence": {"required": 3, "of_last": 4}, "cooldown": "5d"}
+DAY = timedelta(days=1)
+
+
+def _lasting_spec(**policy: Any) -> Any:
+    return _spec(policy={**LASTING, **policy}, max_drop={"roc_auc": 0.05}, retrain=True)
+
+
+def _dropped(days_ago: int, **kw: Any) -> PastRun:
+    """An earlier window whose estimate fell beyond max_drop (rule 4b's trigger)."""
+    triggers = kw.pop("triggers", (ESTIMATED_DROP,))
+    return PastRun(
+        window_end=END - days_ago * DAY,
+        status=kw.pop("status", "drift"),
+        action=kw.pop("action", "alert"),
+        input_drift=False,
+        triggers=triggers,
+        **kw,
+    )
+
+
+def test_a_lasting_estimated_drop_retrains_at_high_and_the_realized_drop_escalates() -> None:
+    """Opt in: the first estimated drop alerts at medium; once it lasted (3 of the last 4
+    windows) it asks for a retrain at high, reason drift; the realized drop is critical
+    and its reason is performance. Without ``retrain`` the same history only alerts."""
+    spec = _lasting_spec()
+    first = decide_action(_result(0.61), spec, [], window_end=END, champion_version="3")
+    assert (first.action, first.severity, first.triggers) == (
+        "alert",
+        "medium",
+        (ESTIMATED_DROP,),
+    )
+    assert any(r.startswith("estimated drop in 1 of the last 4 windows") for r in first.reasons)
+
+    history = [_dropped(1), _dropped(3)]
+    lasting = decide_action(_result(0.61), spec, history, window_end=END, champion_version="3")
+    assert (lasting.action, lasting.severity, lasting.retrain_reason) == (
+        "retrain",
+        "high",
+        "drift",
+    )
+    assert lasting.triggers == (ESTIMATED_DROP, LASTING_ESTIMATED_DROP)
+    assert not lasting.input_drift
+    assert any("estimated drop lasted (3 of the last 4 windows)" in r for r in lasting.reasons)
+
+    confirmed = decide_action(
+        _result(0.61, realized=0.60), spec, history, window_end=END, champion_version="3"
+    )
+    assert (confirmed.action, confirmed.severity) == ("retrain", "critical")
+    assert confirmed.retrain_reason == "performance"
+    assert LASTING_ESTIMATED_DROP not in confirmed.triggers
+
+    alert_only = _spec(policy=LASTING, max_drop={"roc_auc": 0.05})  # retrain: false
+    default = decide_action(_result(0.61), alert_only, history, window_end=END)
+    assert (default.action, default.severity, default.retrain_reason) == ("alert", "medium", None)
+
+
+@pytest.mark.parametrize(
+    "history",
+    [
+        [_dropped(1), _dropped(4)],  # day 4 is outside the last 4 windows
+        [_dropped(1), _dropped(2, champion_version="2")],  # against another champion
+        [_dropped(1), _dropped(2, quality_ok=False)],  # estimated on broken data
+        [_dropped(1), _dropped(2, status="failed")],  # no evidence
+        [_dropped(1), _dropped(2, triggers=("dataset_drift",))],  # input drift, no estimate
+    ],
+)
+def test_windows_that_do_not_count_toward_a_lasting_estimate(history: list[PastRun]) -> None:
+    decision = decide_action(
+        _result(0.61), _lasting_spec(), history, window_end=END, champion_version="3"
+    )
+    assert decision.action == "alert" and LASTING_ESTIMATED_DROP not in decision.triggers
+
+
+def test_a_lasting_estimated_drop_keeps_the_holds_of_every_retrain() -> None:
+    """Pending labels after the drop's first window, the cooldown after a retrain, the
+    grace of a new champion, monitor-only, and a rejected challenger's acknowledgement."""
+    history = [_dropped(1), _dropped(2)]
+    spec = _lasting_spec()
+
+    def judge(spec: Any = spec, past: list[PastRun] = history, **kw: Any) -> Decision:
+        return decide_action(_result(0.61), spec, past, window_end=END, champion_version="3", **kw)
+
+    onset = estimated_drop_onset(history, END, DAY, spec.monitoring.policy.persistence, "3")
+    assert onset == END - 3 * DAY  # the window that ended 2 days ago began 3 days ago
+    waiting = ChangePoint(at=onset, rows=300, needed=750, how="the first window of the drop")
+    pending = judge(change=waiting)
+    assert (pending.action, pending.severity) == ("alert", "high")
+    assert {LASTING_ESTIMATED_DROP, "retrain_pending"} <= set(pending.triggers)
+    assert pending.retrain_reason == "drift" and pending.change_point == onset
+    ready = judge(change=ChangePoint(at=onset, rows=750, needed=750, how="the drop"))
+    assert (ready.action, ready.change_point) == ("retrain", onset)
+
+    cooling = judge(past=[*history, _dropped(3, action="retrain")])
+    assert cooling.action == "alert" and "cooldown" in cooling.triggers
+    grace = judge(promoted_at=END - 2 * DAY)
+    assert grace.action == "alert" and "cooldown" in grace.triggers
+    never = judge(spec=_lasting_spec(retrain="never"))
+    assert never.action == "alert" and "retrain_recommended" in never.triggers
+
+    rejected = Acknowledged(
+        columns=(), version="4", rejected_at=END - 4 * DAY, gates=("improvement",), estimated=True
+    )
+    acked = judge(acknowledged=rejected)
+    assert (acked.action, acked.severity, acked.retrain_reason) == ("alert", "medium", None)
+    assert LASTING_ESTIMATED_DROP not in acked.triggers
+    assert any(r.startswith("estimated drop acknowledged: v4") for r in acked.reasons)
+    input_only = replace(rejected, columns=("a",), estimated=False)
+    assert judge(acknowledged=input_only).action == "retrain"  # acknowledges input drift only
+
+
+def test_estimated_retrain_needs_max_drop() -> None:
+    with pytest.raises(SpecError, match="retrain: true needs max_drop"):
+        _spec(retrain=True)
 
 
 def test_estimates_are_stored_with_the_run_and_read_back(store: Store) -> None:
