@@ -1,6 +1,7 @@
 """Estimated performance through a real monitor run: a champion trained and promoted in a
 real MLflow registry (its CBPE estimator stored with the baseline), serving predictions
-it scored itself through a channel shift, monitored window by window on SQLite."""
+it scored itself through a channel shift, monitored window by window on SQLite; and a
+lasting estimated drop starting a retrain (``performance.estimated.retrain``)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from driftline.lifecycle.promotion import promote
 from driftline.lifecycle.registry import Registry
 from driftline.lifecycle.training import train
 from driftline.monitoring.monitor import run_monitor
+from driftline.monitoring.policy import ESTIMATED_DROP, LASTING_ESTIMATED_DROP
 from driftline.monitoring.runs import list_runs
 from driftline.specs import ModelSpec, load_spec
 from driftline.tasks import task_for
@@ -175,3 +177,66 @@ def test_the_dashboard_snapshot_carries_the_estimate_and_the_realized_value(
         and str(v.labels.get("column", "")).startswith(("estimated_", "labelled_"))
     }  # the estimate panels' series (guides and segments have snapshots of their own)
     assert plotted and plotted <= set(values)
+
+
+def _acting_on_estimates(spec: ModelSpec) -> ModelSpec:
+    """The served spec with input drift unable to count (drift share 1, no critical
+    feature: only the estimate can ask), an estimated PR AUC drop beyond 0.01 that lasts
+    3 of 4 windows asking for a retrain, and the fast native drift engine."""
+    mon = spec.monitoring
+    estimated = mon.performance.estimated.model_copy(
+        update={"max_drop": {"pr_auc": 0.01}, "retrain": True}
+    )
+    persistence = mon.policy.persistence.model_copy(update={"required": 3, "of_last": 4})
+    monitoring = mon.model_copy(
+        update={
+            "drift": mon.drift.model_copy(update={"engine": "native", "drift_share": 1.0}),
+            "critical_features": [],
+            "performance": mon.performance.model_copy(update={"estimated": estimated}),
+            "policy": mon.policy.model_copy(update={"persistence": persistence}),
+        }
+    )
+    return spec.model_copy(update={"monitoring": monitoring})
+
+
+def test_a_lasting_estimated_drop_starts_a_retrain_on_data_after_it(served: Served) -> None:
+    """Paid-social newcomers lower the champion's estimated PR AUC from the shift on. The
+    first windows with the drop alert at medium; once it lasted, the wish to retrain is
+    high (reason drift), held by the champion's grace (promoted on day 22, 7-day cooldown),
+    then pending until labelled rows after the drop's first window have matured (labels
+    arrive 7 days late), and the retrain starts on them: the change point is the first
+    window of the lasting estimated drop, located on the real store's history."""
+    baseline = Registry.from_settings(served.settings).read_baseline(served.spec, "1")
+    spec = _acting_on_estimates(served.spec)
+    promoted = (served.start + pd.Timedelta(days=CHAMPION_DAY)).to_pydatetime()
+    days = range(SHIFT_DAY, 32)
+    decisions = {}
+    for k in days:
+        end = (served.start + pd.Timedelta(days=k)).to_pydatetime()
+        run = run_monitor(served.store, spec, baseline, end, promoted_at=promoted)
+        assert run.error is None, run.error
+        decisions[k] = run.decision
+    dropped = [k for k in days if ESTIMATED_DROP in decisions[k].triggers]
+    wished = [k for k in days if LASTING_ESTIMATED_DROP in decisions[k].triggers]
+    assert dropped and wished and dropped[0] < wished[0]
+    for k in dropped[: dropped.index(wished[0])]:
+        assert (decisions[k].action, decisions[k].severity) == ("alert", "medium")
+    for k in wished:
+        assert decisions[k].severity == "high" and decisions[k].retrain_reason == "drift"
+        assert not decisions[k].input_drift
+    assert "cooldown" in decisions[wished[0]].triggers  # the champion's grace
+    onset = (served.start + pd.Timedelta(days=dropped[0] - 1)).to_pydatetime()
+    pending = [k for k in wished if "retrain_pending" in decisions[k].triggers]
+    assert pending, {k: decisions[k].triggers for k in wished}
+    for k in pending:
+        assert decisions[k].action == "alert" and decisions[k].change_point == onset
+        assert any(
+            "the first window of the lasting estimated drop" in r for r in decisions[k].reasons
+        )
+    last = decisions[days[-1]]
+    assert (last.action, last.retrain_reason, last.change_point) == ("retrain", "drift", onset)
+    stored = next(
+        r for r in list_runs(served.store, spec.name, limit=50) if r.decision == "retrain"
+    )
+    assert (stored.retrain_reason, stored.change_point) == ("drift", onset)
+    assert LASTING_ESTIMATED_DROP in stored.triggers

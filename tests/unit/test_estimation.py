@@ -16,7 +16,16 @@ import pytest
 from driftline.config.errors import SpecError
 from driftline.data.store import Store
 from driftline.devtools.simulate import CATEGORICAL, NUMERICAL, simulate, simulate_customer_ltv
-from driftline.monitoring.policy import decide_action
+from driftline.monitoring.policy import (
+    ESTIMATED_DROP,
+    LASTING_ESTIMATED_DROP,
+    Acknowledged,
+    ChangePoint,
+    Decision,
+    PastRun,
+    decide_action,
+    estimated_drop_onset,
+)
 from driftline.monitoring.results import (
     ColumnDrift,
     DriftResult,
@@ -29,9 +38,11 @@ from driftline.tasks import TASKS
 from driftline.tasks.estimation import (
     _encode,
     _export_boosting,
+    band,
     boosting_predict,
     calibrate,
     fit_calibration,
+    realized_binary,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -80,8 +91,6 @@ def _binary_windows(scenario: str) -> tuple[list[EstimatedPerformance], list[dic
         window = rows[day == k]
         found.append(task.estimate(estimator, model, window.drop(columns="purchased_7d"), sigmas=3))
         y, s = window["purchased_7d"].to_numpy(), window["score"].to_numpy()
-        from driftline.tasks.estimation import realized_binary
-
         realized.append(realized_binary(y, s))
     return found, realized
 
@@ -112,20 +121,95 @@ def test_cbpe_is_blind_to_concept_drift() -> None:
     )
 
 
-def test_calibration_is_isotonic_for_many_rows_and_platt_for_few() -> None:
+def _champion_windows(seed: int) -> tuple[list[EstimatedPerformance], list[dict[str, float]]]:
+    """A champion trained the way ``driftline train`` trains one (the shipped spec's
+    gradient boosting on the first 80% of 4 days, 3,000 visitors a day), CBPE fitted on
+    its validation rows (the other 20%), then each of 16 days of a channel shift scored
+    by it: the estimate next to the realized metrics."""
+    from driftline.lifecycle.training import feature_frame, fit_model, training_frame
+
+    spec = load_spec(BINARY_SPEC)
+    spec = spec.model_copy(update={"training": spec.training.model_copy(update={"n_threads": 1})})
+    task = TASKS.get("binary_classification")
+    sim = simulate("channel_shift", days=20, rows_per_day=3000, seed=seed, change_day=4)
+    rows = sim.predictions.merge(sim.labels[["request_id", "purchased_7d"]], on="request_id")
+    day = _days(rows)
+    fit = rows[day < 4]
+    cut = round(len(fit) * (1 - spec.training.validation_fraction))
+    model = fit_model(spec, training_frame(spec, fit.iloc[:cut])).model
+    rows["score"] = task.score(model, feature_frame(spec, rows))
+    val = rows.loc[fit.index[cut:]]
+    estimator = task.fit_estimator(
+        spec.model, val, {}, val["purchased_7d"].to_numpy(), val["score"].to_numpy()
+    )
+    estimator = json.loads(json.dumps(estimator))
+    found, realized = [], []
+    for k in range(4, 20):
+        window = rows[day == k]
+        found.append(
+            task.estimate(estimator, spec.model, window.drop(columns="purchased_7d"), sigmas=3)
+        )
+        realized.append(
+            realized_binary(window["purchased_7d"].to_numpy(), window["score"].to_numpy())
+        )
+    return found, realized
+
+
+def test_cbpe_band_holds_for_a_trained_champion_under_covariate_shift() -> None:
+    """The new user's case: a gradient-boosting champion trained on a few days. Isotonic
+    calibration on its ~2,400 validation rows made the ROC and PR AUC estimates optimistic
+    and a band of the window's sampling error alone left out the estimator's own error,
+    so whole runs of windows missed (PR AUC in 11 of 16 windows here). Calibration chosen
+    out of fold and the band's validation term keep the realized value inside it."""
+    found, realized = _champion_windows(seed=4)
+    coverage = _coverage(found, realized)
+    assert all(share >= 0.9 for share in coverage.values()), coverage
+    first = found[0]
+    validation = 2400  # 20% of 4 days of ~3,000 visitors
+    for metric in first.metrics:
+        half = (first.upper[metric] - first.lower[metric]) / 2
+        window_only = half / np.sqrt(1 + first.rows / validation)
+        assert half > 1.3 * window_only  # the estimator's term, not the window's alone
+
+
+def test_calibration_is_chosen_out_of_fold() -> None:
+    """Platt scaling unless isotonic regression (from 1,000 rows) calibrates better on
+    rows it was not fitted on: a sigmoid-shaped miscalibration stays Platt, a step that
+    no sigmoid of the score's logit follows becomes isotonic; few rows are always Platt."""
     rng = np.random.default_rng(0)
-    scores = rng.uniform(0, 1, 3000)
+    scores = rng.uniform(0.01, 0.99, 3000)
     logit = np.log(scores / (1 - scores))
-    truth = 1 / (1 + np.exp(-(2 * logit - 1)))  # over-confident and shifted scores
-    y = (rng.uniform(0, 1, 3000) < truth).astype(int)
-    many, few = fit_calibration(y, scores), fit_calibration(y[:400], scores[:400])
-    assert (many["kind"], few["kind"]) == ("isotonic", "platt")
+    sigmoid = 1 / (1 + np.exp(-(2 * logit - 1)))  # under-confident and shifted scores
+    step = np.where(scores < 0.6, 0.15, 0.75)
+    draws = rng.uniform(0, 1, 3000)
+    smooth = fit_calibration((draws < sigmoid).astype(int), scores)
+    stepped = fit_calibration((draws < step).astype(int), scores)
+    few = fit_calibration((draws < sigmoid).astype(int)[:400], scores[:400])
+    assert (smooth["kind"], stepped["kind"], few["kind"]) == ("platt", "isotonic", "platt")
+    assert smooth["cv_brier"]["platt"] <= smooth["cv_brier"]["isotonic"]
+    assert stepped["cv_brier"]["isotonic"] < stepped["cv_brier"]["platt"]
+    assert "cv_brier" not in few  # below 1,000 rows isotonic is no candidate
     probe = np.array([0.2, 0.5, 0.9])
     expected = 1 / (1 + np.exp(-(2 * np.log(probe / (1 - probe)) - 1)))
-    for fitted in (many, few):
+    for fitted in (smooth, few):
         calibrated = calibrate(json.loads(json.dumps(fitted)), probe)
         assert np.all(np.diff(calibrated) > 0)
         assert calibrated == pytest.approx(expected, abs=0.08)
+    assert calibrate(json.loads(json.dumps(stepped)), np.array([0.3, 0.9])) == pytest.approx(
+        [0.15, 0.75], abs=0.06
+    )
+
+
+def test_the_band_never_narrows_below_the_estimators_own_error() -> None:
+    """An estimator learnt from 2,000 validation rows is no surer than their sampling
+    error, however large the window: sigma * sqrt(1/n + 1/m)."""
+    sigma, m = 0.6, 2000
+    for n in (1000, 10_000, 1_000_000):
+        lo, hi = band(0.7, sigma, n, 3.0, (0.0, 1.0), validation_rows=m)
+        assert (hi - lo) / 2 == pytest.approx(3 * sigma * np.sqrt(1 / n + 1 / m))
+        assert (hi - lo) / 2 >= 3 * sigma / np.sqrt(m)
+    lo, hi = band(0.7, sigma, 1000, 3.0, (0.0, 1.0))  # no validation rows known
+    assert (hi - lo) / 2 == pytest.approx(3 * sigma / np.sqrt(1000))
 
 
 # -- DLE -----------------------------------------------------------------------------------
@@ -190,11 +274,13 @@ def test_multiclass_stores_why_it_estimates_nothing() -> None:
 # -- spec and policy -----------------------------------------------------------------------
 
 
-def _spec(**estimated: Any) -> Any:
+def _spec(*, policy: dict[str, Any] | None = None, **estimated: Any) -> Any:
     data = load_spec(BINARY_SPEC).model_dump(exclude={"source"}, mode="json")
     data["model"]["features"] = {"numerical": ["a"], "categorical": []}
     data["model"]["segments"] = []
     data["monitoring"] = {"min_rows": 100, "performance": {"estimated": estimated}}
+    if policy is not None:
+        data["monitoring"]["policy"] = policy
     return parse_spec(data)
 
 
@@ -254,6 +340,125 @@ def test_an_estimate_within_the_allowed_drop_or_without_a_rule_is_only_noted() -
     for decision in (within, no_rule):
         assert (decision.action, decision.status) == ("none", "ok")
         assert any(r.startswith("estimated roc_auc") for r in decision.reasons)
+
+
+# -- a lasting estimated drop (performance.estimated.retrain) -------------------------------
+
+#: 3 of the last 4 windows; a 5-day cooldown.
+LASTING = {"persistence": {"required": 3, "of_last": 4}, "cooldown": "5d"}
+DAY = timedelta(days=1)
+
+
+def _lasting_spec(**policy: Any) -> Any:
+    return _spec(policy={**LASTING, **policy}, max_drop={"roc_auc": 0.05}, retrain=True)
+
+
+def _dropped(days_ago: int, **kw: Any) -> PastRun:
+    """An earlier window whose estimate fell beyond max_drop (rule 4b's trigger)."""
+    triggers = kw.pop("triggers", (ESTIMATED_DROP,))
+    return PastRun(
+        window_end=END - days_ago * DAY,
+        status=kw.pop("status", "drift"),
+        action=kw.pop("action", "alert"),
+        input_drift=False,
+        triggers=triggers,
+        **kw,
+    )
+
+
+def test_a_lasting_estimated_drop_retrains_at_high_and_the_realized_drop_escalates() -> None:
+    """Opt in: the first estimated drop alerts at medium; once it lasted (3 of the last 4
+    windows) it asks for a retrain at high, reason drift; the realized drop is critical
+    and its reason is performance. Without ``retrain`` the same history only alerts."""
+    spec = _lasting_spec()
+    first = decide_action(_result(0.61), spec, [], window_end=END, champion_version="3")
+    assert (first.action, first.severity, first.triggers) == (
+        "alert",
+        "medium",
+        (ESTIMATED_DROP,),
+    )
+    assert any(r.startswith("estimated drop in 1 of the last 4 windows") for r in first.reasons)
+
+    history = [_dropped(1), _dropped(3)]
+    lasting = decide_action(_result(0.61), spec, history, window_end=END, champion_version="3")
+    assert (lasting.action, lasting.severity, lasting.retrain_reason) == (
+        "retrain",
+        "high",
+        "drift",
+    )
+    assert lasting.triggers == (ESTIMATED_DROP, LASTING_ESTIMATED_DROP)
+    assert not lasting.input_drift
+    assert any("estimated drop lasted (3 of the last 4 windows)" in r for r in lasting.reasons)
+
+    confirmed = decide_action(
+        _result(0.61, realized=0.60), spec, history, window_end=END, champion_version="3"
+    )
+    assert (confirmed.action, confirmed.severity) == ("retrain", "critical")
+    assert confirmed.retrain_reason == "performance"
+    assert LASTING_ESTIMATED_DROP not in confirmed.triggers
+
+    alert_only = _spec(policy=LASTING, max_drop={"roc_auc": 0.05})  # retrain: false
+    default = decide_action(_result(0.61), alert_only, history, window_end=END)
+    assert (default.action, default.severity, default.retrain_reason) == ("alert", "medium", None)
+
+
+@pytest.mark.parametrize(
+    "history",
+    [
+        [_dropped(1), _dropped(4)],  # day 4 is outside the last 4 windows
+        [_dropped(1), _dropped(2, champion_version="2")],  # against another champion
+        [_dropped(1), _dropped(2, quality_ok=False)],  # estimated on broken data
+        [_dropped(1), _dropped(2, status="failed")],  # no evidence
+        [_dropped(1), _dropped(2, triggers=("dataset_drift",))],  # input drift, no estimate
+    ],
+)
+def test_windows_that_do_not_count_toward_a_lasting_estimate(history: list[PastRun]) -> None:
+    decision = decide_action(
+        _result(0.61), _lasting_spec(), history, window_end=END, champion_version="3"
+    )
+    assert decision.action == "alert" and LASTING_ESTIMATED_DROP not in decision.triggers
+
+
+def test_a_lasting_estimated_drop_keeps_the_holds_of_every_retrain() -> None:
+    """Pending labels after the drop's first window, the cooldown after a retrain, the
+    grace of a new champion, monitor-only, and a rejected challenger's acknowledgement."""
+    history = [_dropped(1), _dropped(2)]
+    spec = _lasting_spec()
+
+    def judge(spec: Any = spec, past: list[PastRun] = history, **kw: Any) -> Decision:
+        return decide_action(_result(0.61), spec, past, window_end=END, champion_version="3", **kw)
+
+    onset = estimated_drop_onset(history, END, DAY, spec.monitoring.policy.persistence, "3")
+    assert onset == END - 3 * DAY  # the window that ended 2 days ago began 3 days ago
+    waiting = ChangePoint(at=onset, rows=300, needed=750, how="the first window of the drop")
+    pending = judge(change=waiting)
+    assert (pending.action, pending.severity) == ("alert", "high")
+    assert {LASTING_ESTIMATED_DROP, "retrain_pending"} <= set(pending.triggers)
+    assert pending.retrain_reason == "drift" and pending.change_point == onset
+    ready = judge(change=ChangePoint(at=onset, rows=750, needed=750, how="the drop"))
+    assert (ready.action, ready.change_point) == ("retrain", onset)
+
+    cooling = judge(past=[*history, _dropped(3, action="retrain")])
+    assert cooling.action == "alert" and "cooldown" in cooling.triggers
+    grace = judge(promoted_at=END - 2 * DAY)
+    assert grace.action == "alert" and "cooldown" in grace.triggers
+    never = judge(spec=_lasting_spec(retrain="never"))
+    assert never.action == "alert" and "retrain_recommended" in never.triggers
+
+    rejected = Acknowledged(
+        columns=(), version="4", rejected_at=END - 4 * DAY, gates=("improvement",), estimated=True
+    )
+    acked = judge(acknowledged=rejected)
+    assert (acked.action, acked.severity, acked.retrain_reason) == ("alert", "medium", None)
+    assert LASTING_ESTIMATED_DROP not in acked.triggers
+    assert any(r.startswith("estimated drop acknowledged: v4") for r in acked.reasons)
+    input_only = replace(rejected, columns=("a",), estimated=False)
+    assert judge(acknowledged=input_only).action == "retrain"  # acknowledges input drift only
+
+
+def test_estimated_retrain_needs_max_drop() -> None:
+    with pytest.raises(SpecError, match="retrain: true needs max_drop"):
+        _spec(retrain=True)
 
 
 def test_estimates_are_stored_with_the_run_and_read_back(store: Store) -> None:

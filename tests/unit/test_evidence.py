@@ -11,7 +11,7 @@ import pytest
 from driftline.data.store import Store
 from driftline.lifecycle import audit
 from driftline.monitoring.evidence import acknowledged_drift, champion_since
-from driftline.monitoring.policy import Decision
+from driftline.monitoring.policy import ESTIMATED_DROP, LASTING_ESTIMATED_DROP, Decision
 from driftline.monitoring.runs import list_runs, record_run
 
 END = datetime(2026, 9, 20, tzinfo=UTC)
@@ -74,6 +74,23 @@ def test_no_acknowledgement_for_other_rejections_or_after_a_rebaseline(store: St
         reason="refreshed", champion_before="1", champion_after="1",
     )  # fmt: skip
     assert acknowledged_drift(store, "m", "1") is None
+
+
+def test_a_lasting_estimate_retrain_rejected_as_no_better_acknowledges_the_estimate(
+    store: Store,
+) -> None:
+    """A retrain asked for by a lasting estimated drop (no input drift: no columns) and
+    rejected as no better stops the estimate from asking again; a drift retrain with
+    neither columns nor that trigger acknowledges nothing."""
+    _run(store, END - 2 * DAY, "retrain", retrain_reason="drift")
+    _rejected(store, "improvement")
+    assert acknowledged_drift(store, "m", "1") is None
+    triggers = (ESTIMATED_DROP, LASTING_ESTIMATED_DROP)
+    _run(store, END - DAY, "retrain", retrain_reason="drift", triggers=triggers)
+    _rejected(store, "improvement")
+    ack = acknowledged_drift(store, "m", "1")
+    assert ack is not None
+    assert (ack.estimated, ack.columns, ack.rejected_at) == (True, (), END - DAY)
 
 
 def test_the_grace_of_a_champion_starts_at_its_first_monitored_window(store: Store) -> None:

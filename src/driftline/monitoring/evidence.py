@@ -21,11 +21,13 @@ from driftline.monitoring.attribution import ChampionInterval, made_by
 from driftline.monitoring.changepoint import daily_metric
 from driftline.monitoring.changepoint import locate_change as locate_in
 from driftline.monitoring.policy import (
+    LASTING_ESTIMATED_DROP,
     Acknowledged,
     ChangePoint,
     Decision,
     PastRun,
     drift_onset,
+    estimated_drop_onset,
 )
 from driftline.monitoring.results import DriftResult
 from driftline.monitoring.runs import first_window_since, last_retrain_run
@@ -60,7 +62,8 @@ def acknowledged_drift(store: Store, model: str, version: str | None) -> Acknowl
 
     The newest decision of the audit trail counts when it rejected a challenger as no
     better (:data:`NO_BETTER_GATES` failed) against champion ``version``, and the retrain
-    before it was asked for by input drift: its drifted columns are acknowledged. A
+    before it was asked for by input drift (its drifted columns are acknowledged) or by a
+    lasting estimated drop (``estimated``: the estimate asks for no more retrains). A
     promotion, adoption, rollback or re-baseline since starts afresh."""
     if version is None:
         return None
@@ -74,13 +77,17 @@ def acknowledged_drift(store: Store, model: str, version: str | None) -> Acknowl
         if not NO_BETTER_GATES & set(failed):
             return None
         asked = last_retrain_run(store, model, version, decision.created_at.to_pydatetime())
-        if asked is None or asked.retrain_reason != "drift" or not asked.drifted_columns:
+        if asked is None or asked.retrain_reason != "drift":
+            return None
+        estimated = LASTING_ESTIMATED_DROP in asked.triggers
+        if not (asked.drifted_columns or estimated):
             return None
         return Acknowledged(
             columns=asked.drifted_columns,
             version=decision.challenger_version or "?",
             rejected_at=asked.window_end,
             gates=failed,
+            estimated=estimated,
         )
     return None
 
@@ -101,11 +108,20 @@ def locate_change(
     predictions over the last ``lookback_days + holdout_days`` of matured labels
     (:func:`driftline.monitoring.changepoint.locate_change`); without a located change,
     the start of the judged performance window. Input drift: the first window of the
-    lasting drift (:func:`driftline.monitoring.policy.drift_onset`).
+    lasting drift (:func:`driftline.monitoring.policy.drift_onset`). A lasting estimated
+    drop without lasting input drift: its first window
+    (:func:`driftline.monitoring.policy.estimated_drop_onset`); with both, the input
+    drift's, where the inputs began to move.
     """
     mon = spec.monitoring
+    estimated_only = (
+        LASTING_ESTIMATED_DROP in decision.triggers and "persistent" not in decision.triggers
+    )
     if decision.retrain_reason == "performance":
         at, how = _performance_change(store, spec, result, end, version, intervals)
+    elif estimated_only:
+        at = estimated_drop_onset(history, end, mon.window, mon.policy.persistence, version)
+        how = "the first window of the lasting estimated drop"
     else:
         at = drift_onset(history, end, mon.window, mon.policy.persistence, version)
         how = "the first window of the lasting input drift"

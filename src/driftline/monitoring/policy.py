@@ -17,6 +17,15 @@ tested in milliseconds. The rules, in order of precedence:
    other versions' realized performance (a predecessor's predictions still maturing after
    a promotion) is reported in the reasons and never alarms: a retrain replaces the
    champion, so only the champion's performance can ask for one.
+   4c. With ``performance.estimated.retrain`` (off by default), an estimated drop that
+   *lasted* asks for a retrain at high severity (``persistent_estimated_drop``), below a
+   realized drop's critical: counted like input drift (``policy.persistence``, over
+   earlier windows against the same champion whose triggers include
+   ``estimated_performance_drop``, without data-quality problems). Its reason is
+   ``drift``: CBPE and DLE see only covariate shift, so an estimate falls because the
+   inputs moved into regions where the champion does worse. A challenger trained on data
+   after such a drop and rejected as no better acknowledges it (:class:`Acknowledged`
+   ``estimated``): the estimate keeps alerting but asks for no more retrains.
 5. Input drift asks for a retrain only when it persisted (``required`` of the windows in
    the last ``of_last`` window lengths, this one included, against the same champion).
    Drift that was *acknowledged* (a challenger trained on the drifted data was rejected
@@ -51,12 +60,13 @@ tested in milliseconds. The rules, in order of precedence:
     are judged as usual.
 
 Every wished-for retrain carries its reason: ``performance`` when realized performance
-dropped (it wins when input drift persisted too), else ``drift``.
+dropped (it wins when input drift or an estimated drop lasted too), else ``drift``
+(lasting input drift or a lasting estimated drop).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
@@ -75,6 +85,10 @@ RetrainReason = Literal["drift", "performance"]
 Status = Literal["ok", "drift", "insufficient_data", "failed"]
 Severity = Literal["none", "low", "medium", "high", "critical"]
 SEVERITIES: tuple[Severity, ...] = ("none", "low", "medium", "high", "critical")
+#: The trigger of an estimated drop beyond ``performance.estimated.max_drop`` (rule 4b).
+ESTIMATED_DROP = "estimated_performance_drop"
+#: The trigger of an estimated drop that lasted and asks for a retrain (rule 4c).
+LASTING_ESTIMATED_DROP = "persistent_estimated_drop"
 
 
 @dataclass(frozen=True)
@@ -116,12 +130,14 @@ class ChangePoint:
 class Acknowledged:
     """Drift the policy stops retraining for: a challenger trained on data with drift on
     ``columns`` was rejected as no better (``version``, on ``rejected_at``, by the gates
-    ``gates``) while the current champion served."""
+    ``gates``) while the current champion served. ``estimated``: the retrain was asked for
+    by a lasting estimated drop (rule 4c), which then asks for no more retrains."""
 
     columns: tuple[str, ...]
     version: str
     rejected_at: datetime
     gates: tuple[str, ...] = ()
+    estimated: bool = False
 
 
 @dataclass(frozen=True)
@@ -372,7 +388,7 @@ def decide_action(
         what = "the score" if len(result.predictions) == 1 else "the prediction column"
         found.add("prediction_drift", "low", f"{what} {'; '.join(scores)}")
     performance_drop = _performance(result, spec, found)
-    _estimated(result, spec, found, confirmed=performance_drop)
+    estimated_drop = _estimated(result, spec, found, confirmed=performance_drop)
     _other_versions(result, found)
     for note in result.notes:
         found.note(note)
@@ -393,9 +409,12 @@ def decide_action(
         if persistent:
             found.triggers.append("persistent")
             found.severity = max(found.severity, SEVERITIES.index("high"))
-    wants_retrain = performance_drop or persistent
+    lasting = estimated_drop and _lasting_estimate(
+        history, end, spec, champion_version, acknowledged, found
+    )
+    wants_retrain = performance_drop or persistent or lasting
     reason: RetrainReason | None = (
-        "performance" if performance_drop else "drift" if persistent else None
+        "performance" if performance_drop else "drift" if persistent or lasting else None
     )
     alerting = [
         t
@@ -628,24 +647,26 @@ def _performance(result: DriftResult, spec: ModelSpec, found: _Findings) -> bool
     return dropped
 
 
-def _estimated(result: DriftResult, spec: ModelSpec, found: _Findings, *, confirmed: bool) -> None:
+def _estimated(result: DriftResult, spec: ModelSpec, found: _Findings, *, confirmed: bool) -> bool:
     """Add the estimated-performance findings (rule 4b): an estimated metric worse than
     the champion's validation value by more than ``performance.estimated.max_drop``
     alerts at medium severity (trigger ``estimated_performance_drop``), below a realized
     drop; a realized drop in the same window (``confirmed``) is the critical finding and
     the estimate is only noted. The labelled window's estimate is noted next to its
-    realized value."""
+    realized value. True when an estimated drop was found (and not confirmed)."""
     rules = spec.monitoring.performance.estimated
     est = result.estimated
+    dropped = False
     if est is not None:
         whose = f" of champion v{est.version}" if est.version else ""
         for metric in est.metrics:
             drop, allowed = est.drop(metric), rules.max_drop.get(metric)
             text = f"{est.text(metric)}{whose} on {est.rows:,} predictions without labels"
             if drop is not None and allowed is not None and drop > allowed and not confirmed:
+                dropped = True
                 worse = "below" if est.higher(metric) else "above"
                 found.add(
-                    "estimated_performance_drop",
+                    ESTIMATED_DROP,
                     "medium",
                     f"performance: {text} is {drop:.3f} {worse} the champion's validation "
                     f"{est.reference[metric]:.3f} (allowed {allowed:g} worse; {est.method} "
@@ -658,6 +679,55 @@ def _estimated(result: DriftResult, spec: ModelSpec, found: _Findings, *, confir
     if matured is not None and matured.realized:
         shown = "; ".join(matured.text(m) for m in matured.metrics if m in matured.realized)
         found.note(f"labelled window ({matured.rows:,} predictions): {shown}")
+    return dropped
+
+
+def _lasting_estimate(
+    history: Sequence[PastRun],
+    end: pd.Timestamp,
+    spec: ModelSpec,
+    champion_version: str | None,
+    acknowledged: Acknowledged | None,
+    found: _Findings,
+) -> bool:
+    """Rule 4c, for a window with an estimated drop: True when ``performance.estimated.
+    retrain`` is on and the drop lasted (``policy.persistence`` over earlier windows with
+    the ``estimated_performance_drop`` trigger and no data-quality problem, against the
+    same champion) and no rejected challenger acknowledged it."""
+    mon = spec.monitoring
+    if not mon.performance.estimated.retrain:
+        return False
+    need = mon.policy.persistence
+    count, considered = _persistence(
+        history, end, mon.window, need.of_last, champion_version, counts=_had_estimated_drop
+    )
+    count += 1
+    found.note(
+        f"estimated drop in {count} of the last {need.of_last} windows ({considered + 1} "
+        f"monitored); a retrain on it needs {need.required} (performance.estimated.retrain)"
+    )
+    if count < need.required:
+        return False
+    if acknowledged is not None and acknowledged.estimated:
+        found.note(
+            f"estimated drop acknowledged: v{acknowledged.version}, trained on data after "
+            f"it, was rejected on {utc(acknowledged.rejected_at):%Y-%m-%d} as no better, so "
+            "the lasting estimate asks for no retrain while this champion serves (a "
+            "realized drop is judged afresh)"
+        )
+        return False
+    found.add(
+        LASTING_ESTIMATED_DROP,
+        "high",
+        f"the estimated drop lasted ({count} of the last {need.of_last} windows): retrain "
+        "before the labels confirm it (reason drift: the estimate sees covariate shift "
+        "only, so the inputs moved to where the champion does worse)",
+    )
+    return True
+
+
+def _had_estimated_drop(run: PastRun) -> bool:
+    return ESTIMATED_DROP in run.triggers
 
 
 def _other_versions(result: DriftResult, found: _Findings) -> None:
@@ -689,6 +759,33 @@ def drift_onset(
     runs against the same champion, the drift goes on while no more than
     ``of_last - required`` windows in a row lack it (the gaps persistence tolerates; a
     window that was not monitored lacks it)."""
+    return _onset(history, end, window, persistence, champion_version, _had_input_drift)
+
+
+def estimated_drop_onset(
+    history: Sequence[PastRun],
+    end: datetime,
+    window: timedelta,
+    persistence: Persistence,
+    champion_version: str | None,
+) -> datetime:
+    """Where a lasting estimated drop began (rule 4c): as :func:`drift_onset`, over the
+    windows whose triggers include ``estimated_performance_drop``."""
+    return _onset(history, end, window, persistence, champion_version, _had_estimated_drop)
+
+
+def _had_input_drift(run: PastRun) -> bool:
+    return run.input_drift
+
+
+def _onset(
+    history: Sequence[PastRun],
+    end: datetime,
+    window: timedelta,
+    persistence: Persistence,
+    champion_version: str | None,
+    counts: Callable[[PastRun], bool],
+) -> datetime:
     length = pd.Timedelta(window)
     latest = {utc(r.window_end): r for r in history}
     onset = utc(end) - length
@@ -702,7 +799,7 @@ def drift_onset(
             or not run.champion_version
             or run.champion_version == champion_version
         )
-        if run is not None and same and run.input_drift and run.quality_ok:
+        if run is not None and same and counts(run) and run.quality_ok:
             onset, gap = cursor - length, 0
         else:
             gap += 1
@@ -716,10 +813,13 @@ def _persistence(
     window: timedelta,
     of_last: int,
     champion_version: str | None,
+    *,
+    counts: Callable[[PastRun], bool] = _had_input_drift,
 ) -> tuple[int, int]:
-    """(earlier windows with clean input drift, earlier windows judged) among the windows
+    """(earlier windows with a clean finding, earlier windows judged) among the windows
     ending in the ``of_last - 1`` window lengths before ``end``, against the same
-    champion. A missing run counts as a window without drift."""
+    champion; ``counts`` says whether a run had the finding (default: input drift). A
+    missing run counts as a window without it."""
     earliest = end - pd.Timedelta(window) * (of_last - 1)
     seen: set[pd.Timestamp] = set()
     drifted = judged = 0
@@ -733,7 +833,7 @@ def _persistence(
         if champion_version and run.champion_version and run.champion_version != champion_version:
             continue
         judged += 1
-        if run.input_drift and run.quality_ok:
+        if counts(run) and run.quality_ok:
             drifted += 1
     return drifted, judged
 

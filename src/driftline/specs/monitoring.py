@@ -181,11 +181,24 @@ class EstimatedPerformanceRules(Section):
         "accuracy; regression: mae, rmse). Empty (the default): estimates are shown and "
         "stored, never acted on.",
     )
+    retrain: bool = Field(
+        default=False,
+        description="Let a lasting estimated drop start a retrain before labels confirm it: "
+        "an estimated drop beyond max_drop in monitoring.policy.persistence.required of the "
+        "last of_last windows (this one included, against the same champion) asks for a "
+        "retrain at high severity (trigger persistent_estimated_drop, reason drift), below a "
+        "realized drop's critical; the retrain still waits for labelled rows after the "
+        "drop's first window, and the cooldown, grace and data-quality holds apply. Blind to "
+        "concept drift, as the estimate is. Off (the default): estimates alert only. Needs "
+        "max_drop.",
+    )
     band_sigmas: float = Field(
         default=3.0,
         gt=0,
-        description="Half-width of the confidence band in sampling errors of the "
-        "metric at the window's size (3, as NannyML).",
+        description="Half-width of the confidence band in standard errors of the "
+        "difference between estimate and realized value: sigma * sqrt(1/n + 1/m), the "
+        "metric's sampling error on the window's n rows and the estimator's own, learnt "
+        "from m validation rows (3, as NannyML).",
     )
 
     @field_validator("max_drop")
@@ -195,6 +208,15 @@ class EstimatedPerformanceRules(Section):
         if bad:
             raise ValueError(f"drops must be positive numbers (check {bad})")
         return value
+
+    @model_validator(mode="after")
+    def _retrain_needs_drops(self) -> EstimatedPerformanceRules:
+        if self.retrain and not self.max_drop:
+            raise ValueError(
+                "retrain: true needs max_drop (which estimated metrics may start a retrain, "
+                "and how far they may fall first), e.g. max_drop: {roc_auc: 0.05}"
+            )
+        return self
 
 
 class Performance(Section):
