@@ -177,6 +177,18 @@ def test_methods_the_engine_lacks_are_spec_errors_naming_its_methods(toy: ToyEng
     )
 
 
+def test_a_plan_run_by_another_engine_than_its_spec_is_refused_naming_the_method() -> None:
+    """The shipped spec was checked against its own engine (psi on discount_share is an
+    Evidently method); handing the check another engine (an ``engine`` argument) is a
+    SpecError naming the column and the engine's methods, never a KeyError mid-run."""
+    spec = parse_spec(yaml.safe_load((SPECS_DIR / "purchase_propensity.yaml").read_text()))
+    plan = DriftPlan.from_spec(spec)
+    frame = pd.DataFrame({c: np.zeros(50) for c in plan.columns})
+    with pytest.raises(SpecError, match=r"discount_share: unknown drift method 'psi' for drift "
+                       r"engine 'scipy'; choose one of"):  # fmt: skip
+        compare_frames(frame, frame, plan, engine=ENGINES.get("scipy"))
+
+
 @pytest.mark.parametrize(
     ("monitoring", "message"),
     [

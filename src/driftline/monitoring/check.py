@@ -532,6 +532,7 @@ def compare_frames(
     fit the plan.
     """
     engine = engine or ENGINES.get(plan.engine)
+    plan.require_fit(engine)
     task = TASKS.get(plan.task).configure(plan.task_options) if plan.task else None
     performance, labels = None, None
     if labelled is not None and plan.score and plan.target and task is not None:

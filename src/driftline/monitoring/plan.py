@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from driftline.config.errors import SpecError
-from driftline.monitoring.engines import DEFAULT_ENGINE, ENGINES, method_problem
+from driftline.monitoring.engines import DEFAULT_ENGINE, ENGINES, DriftEngine, method_problem
 from driftline.specs import DataQuality, ModelSpec, Monitoring
 from driftline.tasks import task_for
 from driftline.tasks.multiclass import MulticlassOptions
@@ -122,7 +122,14 @@ class DriftPlan:
         Raises SpecError when no engine has that name (listing the registered ones) or
         when a method of the plan is not in that engine's catalogue for its column.
         """
-        engine = ENGINES.get(name)
+        self.require_fit(ENGINES.get(name))
+        return replace(self, engine=name)
+
+    def require_fit(self, engine: DriftEngine) -> None:
+        """SpecError naming every column whose method (``methods``, ``prediction_method``)
+        ``engine`` cannot apply to its column type, with the engine's catalogue: a plan
+        run by another engine than the one its spec was checked against (an ``engine``
+        argument, ``--engine``) is refused before any test runs."""
         wanted = [(c, m, self.columns[c]) for c, m in self.methods.items() if c in self.columns]
         if self.prediction_method:
             wanted += [
@@ -136,8 +143,9 @@ class DriftPlan:
             if (why := method_problem(engine, method, kind))
         ]
         if problems:
-            raise SpecError(f"the plan does not fit drift engine {name!r}: {'; '.join(problems)}")
-        return replace(self, engine=name)
+            raise SpecError(
+                f"the plan does not fit drift engine {engine.name!r}: {'; '.join(problems)}"
+            )
 
     @property
     def tested_predictions(self) -> dict[str, str]:
