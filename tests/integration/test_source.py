@@ -174,6 +174,14 @@ def test_windows_read_the_same_rows_as_the_store(
             read_labelled(store, source, start, end, as_of=known_by),
             read_labelled(store, stored, start, end, as_of=known_by),
         )
+    # without the segment columns (a monitor run that does not slice by segment): the
+    # same rows and the other columns as they were
+    full = read_labelled(store, stored, start, end, as_of=as_of)
+    assert set(spec.model.segments) <= set(full.columns)
+    for model in (source, stored):
+        lean = read_labelled(store, model, start, end, as_of=as_of, segments=False)
+        assert not set(spec.model.segments) & set(lean.columns)
+        pd.testing.assert_frame_equal(lean, full.drop(columns=list(spec.model.segments)))
 
     frame, counts = usable_rows(store, source, start_of(sim), start_of(sim) + 5 * DAY)
     expected_frame, expected_counts = usable_rows(

@@ -81,10 +81,12 @@ class PredictionSource(ABC):
         end: datetime | pd.Timestamp,
         *,
         as_of: datetime | pd.Timestamp,
+        segments: bool = True,
     ) -> pd.DataFrame:
-        """``model.prediction`` and ``model.target`` (floats), and the segment columns, of the
-        predictions made in ``[start, end)`` whose label was known by ``as_of``; consenting
-        rows only when the spec has a consent column."""
+        """``model.prediction`` and ``model.target`` (floats), and the segment columns (not
+        when ``segments`` is false: a read that does not slice by segment need not carry
+        them), of the predictions made in ``[start, end)`` whose label was known by
+        ``as_of``; consenting rows only when the spec has a consent column."""
 
     @abstractmethod
     def summarize(self, spec: ModelSpec) -> ModelSummary:
@@ -130,8 +132,9 @@ class StoreSource(PredictionSource):
         end: datetime | pd.Timestamp,
         *,
         as_of: datetime | pd.Timestamp,
+        segments: bool = True,
     ) -> pd.DataFrame:
-        return self.store.read_labelled(spec, start, end, as_of=as_of)
+        return self.store.read_labelled(spec, start, end, as_of=as_of, segments=segments)
 
     def summarize(self, spec: ModelSpec) -> ModelSummary:
         return self.store.summarize(spec)
@@ -319,16 +322,18 @@ class TableSource(PredictionSource):
         end: datetime | pd.Timestamp,
         *,
         as_of: datetime | pd.Timestamp,
+        segments: bool = True,
     ) -> pd.DataFrame:
         m, labels = spec.model, self.section.labels
         version = m.model_version
+        sliced = _segments(spec) if segments else []
         if labels is None:
             frame = self.read_predictions(spec, start, end, consented_only=bool(m.consent))
             frame = self._with_store_labels(frame, as_of=as_of)
             frame = frame[frame[m.target].notna()]
             if version not in frame:
                 frame[version] = None
-            kept = [*spec.prediction_types, *_segments(spec), m.target, version, m.timestamp]
+            kept = [*spec.prediction_types, *sliced, m.target, version, m.timestamp]
             return frame[kept].reset_index(drop=True)
         with self._connect() as conn:
             p, extra = self._predictions(conn, start, end)
@@ -337,7 +342,7 @@ class TableSource(PredictionSource):
                 sa.select(
                     p.c[m.request_id],
                     *(p.c[c] for c in _logged_predictions(spec)),
-                    *(p.c[c] for c in _segments(spec)),
+                    *(p.c[c] for c in sliced),
                     target.label(_LABEL),
                     p.c[m.timestamp],
                     *(p.c[c] for c in extra),
@@ -356,7 +361,7 @@ class TableSource(PredictionSource):
         if not labels.in_predictions:
             _one_label_each(frame, m.request_id, self.description)
         out = _typed_predictions(spec, frame)
-        for column in _segments(spec):
+        for column in sliced:
             out[column] = _texts(frame[column])
         out[m.target] = _labels(spec, frame[_LABEL])
         out[version] = _texts(frame[version]) if version in frame else None

@@ -132,14 +132,21 @@ def performance_window(spec: ModelSpec, end: datetime) -> PerformanceWindow:
 
 
 def read_labelled(
-    store: Store, spec: ModelSpec, start: datetime, end: datetime, *, as_of: datetime
+    store: Store,
+    spec: ModelSpec,
+    start: datetime,
+    end: datetime,
+    *,
+    as_of: datetime,
+    segments: bool = True,
 ) -> pd.DataFrame:
     """Score, label, prediction time and logged model version (None where none was
     logged) of predictions in ``[start, end)`` whose label arrived by ``as_of``
     (so a backfill sees only what was known then), from the model's source, under the
-    spec's column names."""
+    spec's column names; with the segment columns (``model.segments``) unless
+    ``segments`` is false."""
     with open_source(store, spec) as source:
-        return source.read_labelled(spec, start, end, as_of=as_of)
+        return source.read_labelled(spec, start, end, as_of=as_of, segments=segments)
 
 
 # -- training, holdout and benchmark windows -----------------------------------------------

@@ -364,7 +364,15 @@ def run_monitor(
             if mon.performance.enabled:
                 scored = performance_window(spec, end)
                 cohort = scored.cohort
-                labelled = read_labelled(store, spec, scored.start, scored.end, as_of=end)
+                # the segment columns only for the segment check (the one reader of them)
+                labelled = read_labelled(
+                    store,
+                    spec,
+                    scored.start,
+                    scored.end,
+                    as_of=end,
+                    segments=mon.segments.enabled,
+                )
                 labelled[spec.model.model_version] = made_by(labelled, spec, intervals)
                 if window is not None:  # the estimate on a profile is not made (no rows)
                     matured = _matured(store, spec, resolved, labelled, scored, intervals)
