@@ -12,7 +12,9 @@ from driftline.tasks.binary import (
     classification_metrics,
     expected_calibration_error,
     paired_bootstrap,
+    ranking_metrics,
 )
+from driftline.tasks.estimation import cbpe_metrics
 from driftline.tasks.resampling import tie_groups
 
 
@@ -32,6 +34,31 @@ def test_weighted_metrics_with_unit_weights_match_sklearn_including_ties() -> No
     assert _weighted_roc_auc(y, order, starts, ones)[0] == pytest.approx(roc_auc_score(y, p))
     assert _weighted_average_precision(y, order, starts, ones)[0] == pytest.approx(
         average_precision_score(y, p)
+    )
+
+
+def test_ranking_metrics_match_sklearn_including_ties() -> None:
+    y, p, noisy = _data()
+    for scores in (p, noisy):
+        got = ranking_metrics(y, scores)
+        assert got["roc_auc"] == pytest.approx(roc_auc_score(y, scores), abs=1e-12)
+        assert got["pr_auc"] == pytest.approx(average_precision_score(y, scores), abs=1e-12)
+    with pytest.raises(ValueError, match="both classes"):
+        ranking_metrics(np.ones(5), p[:5])
+
+
+def test_cbpe_ranking_metrics_match_sklearn_on_the_doubled_rows() -> None:
+    # CBPE's definition: every row once a positive (weight p), once a negative (1 - p)
+    _, scores, calibrated = _data(2000, seed=4)
+    doubled = np.r_[scores, scores]
+    labels = np.r_[np.ones(scores.size), np.zeros(scores.size)]
+    weights = np.r_[calibrated, 1 - calibrated]
+    got = cbpe_metrics(scores, calibrated)
+    assert got["roc_auc"] == pytest.approx(
+        roc_auc_score(labels, doubled, sample_weight=weights), abs=1e-12
+    )
+    assert got["pr_auc"] == pytest.approx(
+        average_precision_score(labels, doubled, sample_weight=weights), abs=1e-12
     )
 
 

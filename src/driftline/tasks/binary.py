@@ -45,12 +45,23 @@ def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> 
 
 def ranking_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
     """ROC AUC and PR AUC (average precision, scikit-learn's step-wise estimate) of scores
-    ``p`` for 0/1 labels ``y``; ``y`` must hold both classes (sklearn raises otherwise)."""
-    from sklearn.metrics import average_precision_score, roc_auc_score
+    ``p`` (n) for labels ``y`` (n): 0/1, or the probability that each row's label is 1
+    (CBPE's expected labels: the row counts as a positive with weight y and as a negative
+    with weight 1 - y, which is scikit-learn's ``sample_weight`` on the rows doubled).
+    ValueError unless ``y`` holds both classes, as scikit-learn's ``roc_auc_score``.
 
+    The weighted forms the bootstrap uses (:func:`_weighted_roc_auc`,
+    :func:`_weighted_average_precision`) with unit weights: one stable sort serves both
+    metrics, where scikit-learn sorts once per metric (and CBPE's doubled rows twice);
+    they agree with scikit-learn to floating-point rounding."""
+    y = np.asarray(y, dtype=float)
+    if y.size == 0 or not 0 < y.sum() < y.size:
+        raise ValueError("ROC AUC and PR AUC need labels of both classes")
+    order, starts = tie_groups(np.asarray(p, dtype=float))
+    ones = np.ones((1, y.size))
     return {
-        "roc_auc": float(roc_auc_score(y, p)),
-        "pr_auc": float(average_precision_score(y, p)),
+        "roc_auc": float(_weighted_roc_auc(y, order, starts, ones)[0]),
+        "pr_auc": float(_weighted_average_precision(y, order, starts, ones)[0]),
     }
 
 

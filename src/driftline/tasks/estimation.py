@@ -219,7 +219,7 @@ def cbpe_metrics(scores: np.ndarray, calibrated: np.ndarray) -> dict[str, float]
     The ranking metrics count every row once as a positive (weight p) and once as a
     negative (weight 1 - p), which is the expectation NannyML's CBPE computes; the
     confusion matrix uses the 0.5 threshold on the score."""
-    from sklearn.metrics import average_precision_score, roc_auc_score
+    from driftline.tasks.binary import ranking_metrics
 
     s = np.asarray(scores, dtype=float)
     p = np.clip(np.asarray(calibrated, dtype=float), 0.0, 1.0)
@@ -227,10 +227,7 @@ def cbpe_metrics(scores: np.ndarray, calibrated: np.ndarray) -> dict[str, float]
     positive = p.sum()
     out: dict[str, float] = dict.fromkeys(("roc_auc", "pr_auc"), float("nan"))
     if n and 0 < positive < n:
-        labels = np.r_[np.ones(n), np.zeros(n)]
-        doubled, weights = np.r_[s, s], np.r_[p, 1 - p]
-        out["roc_auc"] = float(roc_auc_score(labels, doubled, sample_weight=weights))
-        out["pr_auc"] = float(average_precision_score(labels, doubled, sample_weight=weights))
+        out.update(ranking_metrics(p, s))  # each row a positive with weight p
     said = s >= THRESHOLD
     tp, fp = float(p[said].sum()), float((1 - p[said]).sum())
     fn, tn = float(p[~said].sum()), float((1 - p[~said]).sum())
@@ -248,15 +245,15 @@ def cbpe_metrics(scores: np.ndarray, calibrated: np.ndarray) -> dict[str, float]
 def realized_binary(y: np.ndarray, scores: np.ndarray) -> dict[str, float]:
     """ROC AUC, PR AUC and accuracy (0.5 threshold) of ``scores`` against 0/1 ``y``; NaN
     ranking metrics for a single class."""
-    from sklearn.metrics import average_precision_score, roc_auc_score
+    from driftline.tasks.binary import ranking_metrics
 
     y = np.asarray(y, dtype=int)
     s = np.asarray(scores, dtype=float)
     both = 0 < y.sum() < y.size
     nan = float("nan")
+    ranking = ranking_metrics(y, s) if both else {"roc_auc": nan, "pr_auc": nan}
     return {
-        "roc_auc": float(roc_auc_score(y, s)) if both else nan,
-        "pr_auc": float(average_precision_score(y, s)) if both else nan,
+        **ranking,
         "accuracy": float(((s >= THRESHOLD) == (y == 1)).mean()) if y.size else nan,
     }
 
