@@ -7,15 +7,17 @@ import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from driftline.tasks.binary import (
-    _weighted_average_precision,
-    _weighted_roc_auc,
     classification_metrics,
     expected_calibration_error,
     paired_bootstrap,
     ranking_metrics,
 )
 from driftline.tasks.estimation import cbpe_metrics
-from driftline.tasks.resampling import tie_groups
+from driftline.tasks.resampling import (
+    tie_groups,
+    weighted_average_precision,
+    weighted_roc_auc,
+)
 
 
 def _data(n: int = 3000, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -31,8 +33,8 @@ def test_weighted_metrics_with_unit_weights_match_sklearn_including_ties() -> No
     y, p, _ = _data()
     order, starts = tie_groups(p)
     ones = np.ones((1, y.size))
-    assert _weighted_roc_auc(y, order, starts, ones)[0] == pytest.approx(roc_auc_score(y, p))
-    assert _weighted_average_precision(y, order, starts, ones)[0] == pytest.approx(
+    assert weighted_roc_auc(y, order, starts, ones)[0] == pytest.approx(roc_auc_score(y, p))
+    assert weighted_average_precision(y, order, starts, ones)[0] == pytest.approx(
         average_precision_score(y, p)
     )
 
@@ -68,10 +70,10 @@ def test_weighted_metrics_with_count_weights_match_a_resample() -> None:
     rows = rng.integers(0, y.size, y.size)
     weights = np.bincount(rows, minlength=y.size)[None, :].astype(float)
     order, starts = tie_groups(p)
-    assert _weighted_roc_auc(y, order, starts, weights)[0] == pytest.approx(
+    assert weighted_roc_auc(y, order, starts, weights)[0] == pytest.approx(
         roc_auc_score(y[rows], p[rows])
     )
-    assert _weighted_average_precision(y, order, starts, weights)[0] == pytest.approx(
+    assert weighted_average_precision(y, order, starts, weights)[0] == pytest.approx(
         average_precision_score(y[rows], p[rows])
     )
 

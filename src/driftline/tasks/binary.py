@@ -19,7 +19,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from driftline.tasks import TASKS, PairedBootstrap, RowProblem, Task
-from driftline.tasks.resampling import paired_interval, tie_groups
+from driftline.tasks.resampling import (
+    paired_interval,
+    ranking_metrics,
+    tie_groups,
+    weighted_average_precision,
+    weighted_roc_auc,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -41,28 +47,6 @@ def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> 
     score = np.bincount(index, weights=p, minlength=bins)
     hits = np.bincount(index, weights=y, minlength=bins)
     return float(np.abs(score - hits).sum() / y.size)
-
-
-def ranking_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
-    """ROC AUC and PR AUC (average precision, scikit-learn's step-wise estimate) of scores
-    ``p`` (n) for labels ``y`` (n): 0/1, or the probability that each row's label is 1
-    (CBPE's expected labels: the row counts as a positive with weight y and as a negative
-    with weight 1 - y, which is scikit-learn's ``sample_weight`` on the rows doubled).
-    ValueError unless ``y`` holds both classes, as scikit-learn's ``roc_auc_score``.
-
-    The weighted forms the bootstrap uses (:func:`_weighted_roc_auc`,
-    :func:`_weighted_average_precision`) with unit weights: one stable sort serves both
-    metrics, where scikit-learn sorts once per metric (and CBPE's doubled rows twice);
-    they agree with scikit-learn to floating-point rounding."""
-    y = np.asarray(y, dtype=float)
-    if y.size == 0 or not 0 < y.sum() < y.size:
-        raise ValueError("ROC AUC and PR AUC need labels of both classes")
-    order, starts = tie_groups(np.asarray(p, dtype=float))
-    ones = np.ones((1, y.size))
-    return {
-        "roc_auc": float(_weighted_roc_auc(y, order, starts, ones)[0]),
-        "pr_auc": float(_weighted_average_precision(y, order, starts, ones)[0]),
-    }
 
 
 def classification_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
@@ -90,41 +74,9 @@ def classification_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
 # -- weighted ranking metrics, vectorised over bootstrap resamples ------------------------
 
 
-def _weighted_roc_auc(
-    y: np.ndarray, order: np.ndarray, starts: np.ndarray, w: np.ndarray
-) -> np.ndarray:
-    """ROC AUC of one scored sample under each row of resampling weights ``w`` (B x n)."""
-    ys = y[order]
-    ws = w[:, order]
-    pos = np.add.reduceat(ws * ys, starts, axis=1)
-    neg = np.add.reduceat(ws * (1 - ys), starts, axis=1)
-    # Scores descend: negatives ranked below a group are those in later groups.
-    neg_below = neg.sum(axis=1, keepdims=True) - np.cumsum(neg, axis=1)
-    wins = (pos * (neg_below + 0.5 * neg)).sum(axis=1)
-    total = pos.sum(axis=1) * neg.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return wins / total
-
-
-def _weighted_average_precision(
-    y: np.ndarray, order: np.ndarray, starts: np.ndarray, w: np.ndarray
-) -> np.ndarray:
-    """Average precision (sklearn's step-wise PR AUC) under each row of weights ``w``."""
-    ys = y[order]
-    ws = w[:, order]
-    tp = np.cumsum(np.add.reduceat(ws * ys, starts, axis=1), axis=1)
-    fp = np.cumsum(np.add.reduceat(ws * (1 - ys), starts, axis=1), axis=1)
-    positives = tp[:, -1:]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        precision = tp / (tp + fp)
-        recall = tp / positives
-    delta = np.diff(np.concatenate([np.zeros_like(recall[:, :1]), recall], axis=1), axis=1)
-    return np.nansum(delta * precision, axis=1)
-
-
 _WEIGHTED: dict[str, Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray]] = {
-    "roc_auc": _weighted_roc_auc,
-    "pr_auc": _weighted_average_precision,
+    "roc_auc": weighted_roc_auc,
+    "pr_auc": weighted_average_precision,
 }
 
 
@@ -227,8 +179,8 @@ def resampled_metrics(
         return (w @ right) / w.sum(axis=1)
 
     return {
-        "roc_auc": ranking(_weighted_roc_auc),
-        "pr_auc": ranking(_weighted_average_precision),
+        "roc_auc": ranking(weighted_roc_auc),
+        "pr_auc": ranking(weighted_average_precision),
         "accuracy": accuracy,
     }
 

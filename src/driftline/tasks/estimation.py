@@ -219,7 +219,7 @@ def cbpe_metrics(scores: np.ndarray, calibrated: np.ndarray) -> dict[str, float]
     The ranking metrics count every row once as a positive (weight p) and once as a
     negative (weight 1 - p), which is the expectation NannyML's CBPE computes; the
     confusion matrix uses the 0.5 threshold on the score."""
-    from driftline.tasks.binary import ranking_metrics
+    from driftline.tasks.resampling import ranking_metrics
 
     s = np.asarray(scores, dtype=float)
     p = np.clip(np.asarray(calibrated, dtype=float), 0.0, 1.0)
@@ -245,7 +245,7 @@ def cbpe_metrics(scores: np.ndarray, calibrated: np.ndarray) -> dict[str, float]
 def realized_binary(y: np.ndarray, scores: np.ndarray) -> dict[str, float]:
     """ROC AUC, PR AUC and accuracy (0.5 threshold) of ``scores`` against 0/1 ``y``; NaN
     ranking metrics for a single class."""
-    from driftline.tasks.binary import ranking_metrics
+    from driftline.tasks.resampling import ranking_metrics
 
     y = np.asarray(y, dtype=int)
     s = np.asarray(scores, dtype=float)

@@ -30,8 +30,7 @@ from pydantic import Field, field_validator, model_validator
 
 from driftline.config.errors import DataError, ModelError
 from driftline.tasks import TASKS, PairedBootstrap, RowProblem, Task, TaskOptions
-from driftline.tasks.binary import _weighted_roc_auc
-from driftline.tasks.resampling import paired_interval, tie_groups
+from driftline.tasks.resampling import paired_interval, tie_groups, weighted_roc_auc
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -556,7 +555,7 @@ class _Scored:
                 f1 = np.where(2 * tp + fp + fn > 0, 2 * tp / (2 * tp + fp + fn), 0.0)
             return f1.mean(axis=1)
         aucs = np.column_stack(
-            [_weighted_roc_auc(self.onehot[:, j], *self.groups[j], w) for j in range(self.k)]
+            [weighted_roc_auc(self.onehot[:, j], *self.groups[j], w) for j in range(self.k)]
         )
         prevalence = w @ self.onehot  # B x K
         if metric == "roc_auc_macro":

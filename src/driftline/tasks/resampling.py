@@ -4,7 +4,10 @@ Resamples are row weights (B x n: how often each of n rows was drawn); a task tu
 model's predictions into a function of those weights (B values of its metric at once),
 and :func:`paired_interval` applies the same resamples to two models and returns the
 percentile interval of the difference. :func:`tie_groups` gives the sort order and tied
-groups the weighted rank metrics (ROC AUC, average precision, Gini) read.
+groups the weighted rank metrics (ROC AUC, average precision, Gini) read; the ROC AUC and
+average precision under weights are here too (:func:`weighted_roc_auc`,
+:func:`weighted_average_precision`, :func:`ranking_metrics`), for the binary and
+multiclass tasks and for CBPE's expected metrics.
 
 numpy only: the task modules import it, and spec validation imports them.
 """
@@ -78,4 +81,73 @@ def paired_interval(
     return PairedBootstrap(metric, point, float(low), float(high), confidence, samples)
 
 
-__all__ = ["multinomial_counts", "paired_interval", "row_counts", "tie_groups"]
+# -- rank metrics under row weights -------------------------------------------------------
+
+
+def weighted_roc_auc(
+    y: np.ndarray, order: np.ndarray, starts: np.ndarray, w: np.ndarray
+) -> np.ndarray:
+    """ROC AUC of one scored sample under each row of resampling weights ``w`` (B x n):
+    ``y`` (n) the labels (0/1, or probabilities: a row is a positive with weight y and a
+    negative with weight 1 - y), ``order`` and ``starts`` from :func:`tie_groups` of the
+    scores. B values (NaN without positive or negative weight)."""
+    ys = y[order]
+    ws = w[:, order]
+    pos = np.add.reduceat(ws * ys, starts, axis=1)
+    neg = np.add.reduceat(ws * (1 - ys), starts, axis=1)
+    # Scores descend: negatives ranked below a group are those in later groups.
+    neg_below = neg.sum(axis=1, keepdims=True) - np.cumsum(neg, axis=1)
+    wins = (pos * (neg_below + 0.5 * neg)).sum(axis=1)
+    total = pos.sum(axis=1) * neg.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return wins / total
+
+
+def weighted_average_precision(
+    y: np.ndarray, order: np.ndarray, starts: np.ndarray, w: np.ndarray
+) -> np.ndarray:
+    """Average precision (sklearn's step-wise PR AUC) under each row of weights ``w``
+    (B x n); ``y``, ``order`` and ``starts`` as for :func:`weighted_roc_auc`."""
+    ys = y[order]
+    ws = w[:, order]
+    tp = np.cumsum(np.add.reduceat(ws * ys, starts, axis=1), axis=1)
+    fp = np.cumsum(np.add.reduceat(ws * (1 - ys), starts, axis=1), axis=1)
+    positives = tp[:, -1:]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision = tp / (tp + fp)
+        recall = tp / positives
+    delta = np.diff(np.concatenate([np.zeros_like(recall[:, :1]), recall], axis=1), axis=1)
+    return np.nansum(delta * precision, axis=1)
+
+
+def ranking_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
+    """ROC AUC and PR AUC (average precision, scikit-learn's step-wise estimate) of scores
+    ``p`` (n) for labels ``y`` (n): 0/1, or the probability that each row's label is 1
+    (CBPE's expected labels: the row counts as a positive with weight y and as a negative
+    with weight 1 - y, which is scikit-learn's ``sample_weight`` on the rows doubled).
+    ValueError unless ``y`` holds both classes, as scikit-learn's ``roc_auc_score``.
+
+    The weighted forms the bootstrap uses (:func:`weighted_roc_auc`,
+    :func:`weighted_average_precision`) with unit weights: one stable sort serves both
+    metrics, where scikit-learn sorts once per metric (and CBPE's doubled rows twice);
+    they agree with scikit-learn to floating-point rounding."""
+    y = np.asarray(y, dtype=float)
+    if y.size == 0 or not 0 < y.sum() < y.size:
+        raise ValueError("ROC AUC and PR AUC need labels of both classes")
+    order, starts = tie_groups(np.asarray(p, dtype=float))
+    ones = np.ones((1, y.size))
+    return {
+        "roc_auc": float(weighted_roc_auc(y, order, starts, ones)[0]),
+        "pr_auc": float(weighted_average_precision(y, order, starts, ones)[0]),
+    }
+
+
+__all__ = [
+    "multinomial_counts",
+    "paired_interval",
+    "ranking_metrics",
+    "row_counts",
+    "tie_groups",
+    "weighted_average_precision",
+    "weighted_roc_auc",
+]
