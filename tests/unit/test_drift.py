@@ -347,14 +347,30 @@ def test_snapshots_carry_every_metric_the_default_dashboard_plots(mspec: ModelSp
         ENGINES.get("scipy"),
     )
     snapshots.append(SegmentSnapshot(segments, None).snapshot())
-    snapshots.append(estimate_snapshot(result, timestamp=None))
+    estimated = estimate_snapshot(result, timestamp=None)
+    snapshots.append(estimated)
     found = {m["config"]["type"].rsplit(":", 1)[-1] for s in snapshots for m in s.dict()["metrics"]}
     assert wanted <= found, f"missing for the dashboard: {sorted(wanted - found)}"
     # the reference lines and promotion markers come from the run's guides snapshot
     validation = {"roc_auc": 0.8, "pr_auc": 0.4}
-    snapshot = guides_snapshot(guide_values(mspec, validation, promoted=False), None, [])
-    columns = {m["config"]["column"] for m in snapshot.dict()["metrics"]}
-    assert guides and guides <= columns, f"no guide for: {sorted(guides - columns)}"
+    values = guide_values(mspec, validation, promoted=False)
+    snapshot = guides_snapshot(values, None, [])
+    stored = {m["config"]["column"]: m["value"] for m in snapshot.dict()["metrics"]}
+    assert guides and guides <= set(stored), f"no guide for: {sorted(guides - set(stored))}"
+    assert stored == pytest.approx(values)
+    # carriers of values hold no plots (a histogram of one row made them 45x larger)
+    for carrier in (snapshot, estimated):
+        assert carrier is not None and not _plots(carrier.dump_dict())
+
+
+def _plots(node: object) -> list[object]:
+    """The plotly figures (dicts with ``data`` and ``layout``) anywhere in ``node``."""
+    if isinstance(node, dict):
+        found = [node] if {"data", "layout"} <= node.keys() else []
+        return found + [p for v in node.values() for p in _plots(v)]
+    if isinstance(node, list):
+        return [p for v in node for p in _plots(v)]
+    return []
 
 
 def test_realized_performance_does_not_need_prediction_drift(mspec: ModelSpec) -> None:

@@ -221,19 +221,35 @@ def guides_snapshot(values: dict[str, float], timestamp: Any, tags: list[str]) -
     """An Evidently snapshot holding each guide value as the ``MeanValue`` of a one-row
     column of that name, tagged ``guides``: Evidently 0.7's dashboard panels draw only
     series of stored metric values (no threshold or marker options in ``plot_params``),
-    so a reference line is a series whose value is the reference at every run."""
+    so a reference line is a series whose value is the reference at every run. Stored
+    without plots (:func:`values_only`)."""
     import pandas as pd
     from evidently import DataDefinition, Dataset, Report
     from evidently.metrics import MeanValue
 
     frame = pd.DataFrame([values])
     report = Report([MeanValue(column=c) for c in values])
-    return report.run(
-        Dataset.from_pandas(frame, data_definition=DataDefinition(numerical_columns=list(values))),
-        None,
-        timestamp=timestamp,
-        tags=[*tags, GUIDES_TAG],
+    return values_only(
+        report.run(
+            Dataset.from_pandas(
+                frame, data_definition=DataDefinition(numerical_columns=list(values))
+            ),
+            None,
+            timestamp=timestamp,
+            tags=[*tags, GUIDES_TAG],
+        )
     )
+
+
+def values_only(snapshot: Any) -> Any:
+    """A snapshot that carries values to the dashboards (guides, estimates) without its
+    plots (:func:`~driftline.monitoring.engines.evidently.aggregates_only`): the panels
+    read the metric values, and the histogram Evidently draws of each one-row column is
+    noise that made such a snapshot 140 kB instead of 3 kB, written with every run and
+    parsed again by every process that opens the workspace."""
+    from driftline.monitoring.engines.evidently import aggregates_only
+
+    return aggregates_only(snapshot)
 
 
 def open_workspace(workspace_dir: Path) -> Any:
@@ -291,7 +307,7 @@ def estimate_snapshot(
     one row holding each value, read back by ``MeanValue`` with the series name as its
     column (what the estimate panels of ``dashboards/*.yaml`` plot); None when the run
     estimated nothing. The estimates are driftline's (CBPE, DLE): Evidently only carries
-    them to the dashboard."""
+    them to the dashboard (without plots, :func:`values_only`)."""
     import pandas as pd
     from evidently import DataDefinition, Dataset, Report
     from evidently.metrics import MeanValue
@@ -301,12 +317,13 @@ def estimate_snapshot(
         return None
     definition = DataDefinition(numerical_columns=list(values))
     data = Dataset.from_pandas(pd.DataFrame([values]), data_definition=definition)
-    return Report([MeanValue(column=c) for c in values]).run(
+    snapshot = Report([MeanValue(column=c) for c in values]).run(
         data,
         None,
         timestamp=naive_utc(timestamp),  # naive UTC, like every other snapshot
         tags=[*tags, "estimated"],
     )
+    return values_only(snapshot)
 
 
 def add_estimate_snapshot(
