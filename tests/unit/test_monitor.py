@@ -118,6 +118,36 @@ def test_pipeline_bug_run_is_stored_with_columns_and_reports(
     assert [p.name for p in Workspace(str(tmp_path / "ws")).list_projects()] == [mspec.name]
 
 
+def test_a_native_runs_snapshots_carry_the_decision(
+    bug_store: Store, mspec: ModelSpec, tmp_path: Path
+) -> None:
+    """The native engine's report (Evidently's, rendered from a sample) is tagged with the
+    decision in the workspace like the evidently engine's, and the snapshots that carry
+    values to the dashboards are stored without plots."""
+    from driftline.ops.dashboards import open_workspace
+
+    sim = scenario("pipeline_bug")
+    data = mspec.model_dump(exclude={"source"}, mode="json")
+    data["monitoring"]["drift"]["engine"] = "native"
+    spec = parse_spec(data)
+    run = run_monitor(
+        bug_store,
+        spec,
+        baseline_from(sim, spec),
+        end_of(event_start(sim)),
+        workspace_dir=tmp_path / "ws",
+    )
+    assert run.error is None and run.result is not None and run.result.engine == "native"
+    workspace = open_workspace(tmp_path / "ws")
+    [project] = workspace.search_project(spec.name)
+    snapshots = [workspace.get_run(project.id, i) for i in run.snapshot_ids]
+    drift = [s for s in snapshots if "guides" not in s.tags and "estimated" not in s.tags]
+    assert drift
+    for snapshot in drift:
+        assert f"decision:{run.decision.action}" in snapshot.tags, snapshot.tags
+        assert snapshot.metadata["decision"] == run.decision.action
+
+
 def test_too_few_rows_is_insufficient_data_never_drift(bug_store: Store, mspec: ModelSpec) -> None:
     sim = scenario("pipeline_bug")
     spec = with_monitoring(mspec, min_rows=50_000)

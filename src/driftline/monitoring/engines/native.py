@@ -746,8 +746,20 @@ class SampledReport:
         """Write Evidently's report of the samples (see the class docstring)."""
         return self._render().save_html(path)
 
-    def add_to_workspace(self, workspace: Any, project_id: Any, name: str) -> list[str]:
-        return self._render().add_to_workspace(workspace, project_id, name)
+    def add_to_workspace(
+        self,
+        workspace: Any,
+        project_id: Any,
+        name: str,
+        *,
+        tags: Sequence[str] = (),
+        metadata: Mapping[str, str] | None = None,
+    ) -> list[str]:
+        """Add Evidently's report of the samples to the workspace project, with the run's
+        ``tags`` and ``metadata`` (the decision, as on every other run's snapshots)."""
+        return self._render().add_to_workspace(
+            workspace, project_id, name, tags=tags, metadata=metadata
+        )
 
 
 def _with_verdicts(report: Any, scores: Mapping[str, NativeScore]) -> Any:
