@@ -104,8 +104,11 @@ def build(folder: Path, rows: int, runs: int) -> tuple[Path, Path]:
     days = HISTORY_DAYS + 1 + runs
     db = folder / f"store-{rows}-{days}d.db"
     baseline_file = folder / f"baseline-{rows}.pickle"
-    if db.exists() and baseline_file.exists():
-        return db, baseline_file
+    longer = [
+        p for p in folder.glob(f"store-{rows}-*d.db") if int(p.stem.split("-")[2][:-1]) >= days
+    ]
+    if longer and baseline_file.exists():
+        return min(longer), baseline_file
     from sklearn.metrics import average_precision_score, roc_auc_score
 
     from driftline.data import ingest
