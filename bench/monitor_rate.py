@@ -21,8 +21,9 @@ HTML report and the Evidently workspace snapshot on:
 
 Each engine runs in its own process on its own copy of the store: one warm-up run (it
 pays the imports), then ``--runs`` runs, one per day. Printed per case: runs per hour
-(from the median run), the median wall and CPU seconds per stage, and the peak RSS;
-then the ratios. CPU seconds (``time.process_time``) are steadier than wall seconds on a
+(from the median run), the median wall and CPU seconds per stage, the warm-up run (what a
+run in a fresh process costs: `driftline monitor run` pays it every time) and the peak
+RSS; then the ratios. CPU seconds (``time.process_time``) are steadier than wall seconds on a
 shared machine.
 
 Stages (the functions of ``driftline.monitoring.monitor`` that are timed):
@@ -238,6 +239,7 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
     _instrument(stages)
     profiler = None
     runs: list[dict[str, Any]] = []
+    first: dict[str, float] = {}
     origin = datetime(START.year, START.month, START.day, tzinfo=UTC)
     for i in range(args.runs + 1):
         day = HISTORY_DAYS + i
@@ -259,8 +261,9 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         if run.error:
             raise SystemExit(f"the monitor run of day {day} failed: {run.error}")
-        if i == 0:
-            continue  # warm-up: imports, first connections
+        if i == 0:  # warm-up: imports, first connections (what a fresh process pays)
+            first = {"wall": wall, "cpu": cpu}
+            continue
         runs.append(
             {
                 "wall": wall,
@@ -283,6 +286,7 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "engine": args.engine,
         "runs": runs,
+        "first": first,
         "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
 
@@ -357,6 +361,10 @@ def report(rows: int, results: dict[str, dict]) -> None:
         for r in results.values()
     )
     print(f"{'runs per hour':<18}{rate}")
+    cold = "".join(
+        f"{r['first']['wall']:>16.3f}{r['first']['cpu']:>16.3f}" for r in results.values()
+    )
+    print(f"{'first run (cold)':<18}{cold}")
     peak = "".join(f"{r['peak_mb']:>32.0f}" for r in results.values())
     print(f"{'peak RSS MB':<18}{peak}")
     if len(engines) == 2:
