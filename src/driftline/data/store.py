@@ -35,7 +35,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import sqlalchemy as sa
@@ -592,19 +591,12 @@ class Store:
             cur = conn.cursor()
             if self.dialect == "sqlite":
                 cur.execute(sql, tuple(params))
-                rows = cur.fetchall()
-                # column by column, straight into the kind's dtype: 40% faster than a
-                # frame of row tuples converted afterwards
-                values = zip(*rows, strict=True) if rows else ((),) * len(types)
-                columns = {
-                    n: _sqlite_column(v, k) for (n, k), v in zip(types.items(), values, strict=True)
-                }
-                del rows
-                return pd.DataFrame(columns)
-            parts = sql.split("?")
-            numbered = parts[0] + "".join(f"${i}{p}" for i, p in enumerate(parts[1:], 1))
-            cur.execute(numbered, tuple(params) if params else None)
-            frame = cur.fetch_arrow_table().rename_columns(list(types)).to_pandas()
+                frame = pd.DataFrame(cur.fetchall(), columns=list(types))
+            else:
+                parts = sql.split("?")
+                numbered = parts[0] + "".join(f"${i}{p}" for i, p in enumerate(parts[1:], 1))
+                cur.execute(numbered, tuple(params) if params else None)
+                frame = cur.fetch_arrow_table().rename_columns(list(types)).to_pandas()
         for name, kind in types.items():
             frame[name] = _as_kind(frame[name], kind)
         return frame
@@ -878,21 +870,6 @@ def _python_values(column: pd.Series) -> list[Any]:
         values[column.isna().to_numpy()] = None
         return values.tolist()
     return column.tolist()
-
-
-def _sqlite_column(values: Sequence[Any], kind: str) -> Any:
-    """One column of sqlite3 rows (a tuple of Python values, None for NULL) as the array
-    :func:`_as_kind` would make of it: float64 (NULL as NaN), int64, nullable boolean, or
-    objects with None for missing values."""
-    if kind == "float":
-        return np.array(values, dtype="float64")
-    if kind == "int":
-        return np.array(values, dtype="int64")
-    if kind == "bool":
-        return pd.array(values, dtype="boolean")
-    out = np.array(values, dtype=object)
-    out[pd.isna(out)] = None
-    return out
 
 
 _ARROW = {"text": pa.string(), "float": pa.float64(), "int": pa.int64(), "bool": pa.bool_()}
