@@ -93,7 +93,7 @@ def alert_for(
             ),
         )
     counted = [c for c in result.columns if c.name in set(d.drifted_columns)]
-    counted += [p for p in result.predictions if p.drifted]
+    counted += [p for p in result.predictions if p.drifted and p.name not in d.expected_columns]
     features = [
         FeatureDrift(column=c.name, method=c.method, score=c.score, threshold=c.threshold)
         for c in sorted(counted, key=_strength, reverse=True)
@@ -231,20 +231,20 @@ def _facts(run: MonitorRun, kind: str) -> dict[str, str]:
     if version and version != run.champion_version:
         facts["Score tested"] = f"v{version}'s predictions, against v{version}'s reference"
     expected = d.expected_columns
-    report = result.segments if result is not None else None
-    for segment in (report.counted(expected) if report is not None else [])[:_MAX_SEGMENT_FACTS]:
-        counted = segment.counted_columns(expected)
-        facts[f"Segment {segment.value}"] = ", ".join(counted) + " drifted"
     if expected and kind != "calendar_event":
         # the window is inside a declared event: say so beside the findings that counted
         facts["Calendar event"] = (
             f"drift on its declared columns ({', '.join(expected)}) recorded, not counted"
         )
+    report = result.segments if result is not None else None
+    for segment in (report.counted(expected) if report is not None else [])[:_MAX_SEGMENT_FACTS]:
+        counted = segment.counted_columns(expected)
+        facts[f"Segment {segment.value}"] = ", ".join(counted) + " drifted"
     joint = result.multivariate if result is not None else None
     if joint is not None and joint.drifted:
         facts["Multivariate drift"] = (
             f"domain classifier ROC AUC {joint.auc:.3f}; separating features: "
-            + ", ".join(n for n, _ in joint.top_features)
+            + (", ".join(n for n, _ in joint.top_features) or "none clearly")
         )
     return facts
 

@@ -386,7 +386,8 @@ def _joint_line(joint: JointDrift) -> Text:
         "multivariate (domain classifier): ",
         verdict,
         f", ROC AUC {joint.auc:.3f} ± {joint.auc_std:.3f} (threshold {joint.threshold:g}); "
-        f"separating features: {', '.join(f'{n} {v:.3f}' for n, v in joint.top_features)}",
+        f"separating features: "
+        f"{', '.join(f'{n} {v:.3f}' for n, v in joint.top_features) or 'none clearly'}",
     )
 
 

@@ -86,7 +86,9 @@ def domain_classifier_drift(
     ranked = sorted(
         zip(columns, importance.importances_mean, strict=True), key=lambda t: t[1], reverse=True
     )
-    top = tuple((str(n), round(float(v), 4)) for n, v in ranked[: settings.top_features])
+    # only features whose permutation lowers the AUC separate the samples; zero or
+    # negative importance is noise and is not reported as "separating"
+    top = tuple((str(n), round(float(v), 4)) for n, v in ranked[: settings.top_features] if v > 0)
     return JointDrift(
         auc=auc,
         auc_std=float(np.std(scores)),

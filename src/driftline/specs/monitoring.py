@@ -404,7 +404,10 @@ class MultivariateDrift(Section):
     )
     folds: int = Field(default=5, ge=2, le=10, description="Stratified cross-validation folds.")
     top_features: int = Field(
-        default=5, ge=1, description="Features reported as separating the samples most."
+        default=5,
+        ge=1,
+        description="Features reported as separating the samples most (at most this many; "
+        "only those with a positive permutation importance).",
     )
     random_state: int = Field(default=0, description="Seed of the sampling and the folds.")
 
