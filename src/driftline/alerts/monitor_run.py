@@ -243,8 +243,7 @@ def _facts(run: MonitorRun, kind: str) -> dict[str, str]:
     joint = result.multivariate if result is not None else None
     if joint is not None and joint.drifted:
         facts["Multivariate drift"] = (
-            f"domain classifier ROC AUC {joint.auc:.3f}; separating features: "
-            + (", ".join(n for n, _ in joint.top_features) or "none clearly")
+            f"domain classifier ROC AUC {joint.auc:.3f}; separating features: " + joint.separating()
         )
     return facts
 

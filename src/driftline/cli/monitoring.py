@@ -25,6 +25,7 @@ if TYPE_CHECKING:
         JointDrift,
         RealizedPerformance,
         SegmentReport,
+        SegmentResult,
     )
     from driftline.monitoring.runs import StoredRun
 
@@ -66,9 +67,8 @@ def _render_result(result: DriftResult, title: str, decision: Decision | None = 
     verdict = ("dataset drift", "bold red") if dataset_drift else ("no dataset drift", "green")
     raw = ""
     if len(drifted) != len(result.drifted_columns):
-        expected = [
-            c for c in result.drifted_columns if decision and c in decision.expected_columns
-        ]
+        declared = decision.expected_columns if decision is not None else ()
+        expected = [c for c in result.drifted_columns if c in declared]
         raw = f" ({len(result.drifted_columns)} drifted in all" + (
             f"; expected during a calendar event, not counted: {', '.join(expected)})"
             if expected
@@ -360,7 +360,7 @@ def _segments_table(report: SegmentReport, title: str, expected: Sequence[str] =
         table.add_row(
             seg.label,
             f"{seg.rows_reference:,} / {seg.rows_current:,}",
-            _segment_drift(seg.drifted_columns, expected),
+            _segment_drift(seg, expected),
             ", ".join(f"{q.column} ({q.rule})" for q in seg.quality) or "-",
             " ".join(f"{k} {v:.3f}" for k, v in perf.metrics.items()) if perf else "-",
         )
@@ -370,12 +370,12 @@ def _segments_table(report: SegmentReport, title: str, expected: Sequence[str] =
     return table
 
 
-def _segment_drift(drifted: list[str], expected: Sequence[str]) -> Text | str:
+def _segment_drift(seg: SegmentResult, expected: Sequence[str]) -> Text | str:
     """The counted drifted columns, then how many expected ones drifted (not counted)."""
-    if not drifted:
+    if not seg.drifted_columns:
         return "-"
-    counted = [c for c in drifted if c not in expected]
-    declared = len(drifted) - len(counted)
+    counted = seg.counted_columns(expected)
+    declared = len(seg.drifted_columns) - len(counted)
     more = f"{declared} expected, not counted" if declared else ""
     return styled((", ".join(counted), "bold red"), "; " if counted and more else "", more)
 
@@ -386,8 +386,7 @@ def _joint_line(joint: JointDrift) -> Text:
         "multivariate (domain classifier): ",
         verdict,
         f", ROC AUC {joint.auc:.3f} ± {joint.auc_std:.3f} (threshold {joint.threshold:g}); "
-        f"separating features: "
-        f"{', '.join(f'{n} {v:.3f}' for n, v in joint.top_features) or 'none clearly'}",
+        f"separating features: {joint.separating(values=True)}",
     )
 
 

@@ -253,7 +253,7 @@ class MonitorRun:
             lines.append(
                 f"- multivariate: domain classifier ROC AUC {joint.auc:.3f} (threshold "
                 f"{joint.threshold:g}){', drifted' if joint.drifted else ''}; separating "
-                f"features: {', '.join(md(n) for n, _ in joint.top_features)}"
+                f"features: {md(joint.separating())}"
             )
         est = self.result.estimated if self.result is not None else None
         if est is not None and est.metrics:
@@ -317,9 +317,10 @@ def run_monitor(
     reference bins raises ProfileError and nothing is recorded.
     """
     mon = spec.monitoring
+    profile_plan = None
     if profile is not None:
         window_end = run_window_end(profile, window_end)
-        fits(profile, spec)
+        profile_plan = fits(profile, spec)
     start, end = window_bounds(mon, window_end, now=now)
     if profile is not None:
         require_window(profile, start, end)
@@ -348,7 +349,8 @@ def run_monitor(
         resolved = baseline() if callable(baseline) else baseline
         version = resolved.version
         if profile is not None:
-            require_edges(profile, resolved, fits(profile, spec))
+            assert profile_plan is not None
+            require_edges(profile, resolved, profile_plan)
         past = history(store, spec.name, since=_history_start(spec, end), before=end)
         takeovers = champion_takeovers(store, spec.name)
         intervals = champion_intervals(takeovers, current=version)

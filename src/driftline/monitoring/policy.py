@@ -354,7 +354,7 @@ def decide_action(
             "medium",
             f"multivariate drift: a domain classifier tells the window from the reference "
             f"with ROC AUC {joint.auc:.3f} (threshold {joint.threshold:g}); features that "
-            f"separate them most: {', '.join(n for n, _ in joint.top_features) or 'none clearly'}",
+            f"separate them most: {joint.separating()}",
         )
     elif joint is not None:
         found.note(

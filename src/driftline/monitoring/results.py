@@ -282,6 +282,12 @@ class JointDrift:
     rows_current: int
     columns: tuple[str, ...] = ()
 
+    def separating(self, *, values: bool = False) -> str:
+        """The separating features as text ("a, b", or "a 0.120, b 0.031" with their
+        importances), or "none clearly" when no feature's importance is positive."""
+        shown = (f"{n} {v:.3f}" if values else n for n, v in self.top_features)
+        return ", ".join(shown) or "none clearly"
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "auc": self.auc,
