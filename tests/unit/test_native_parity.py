@@ -168,3 +168,22 @@ def test_parquet_files_profiled_in_row_groups_give_evidentlys_verdicts(tmp_path)
         (q.column, q.rule) for q in plain.quality
     }
     assert ("cat", "unseen_categories") in {(q.column, q.rule) for q in profiled.quality}
+
+
+@pytest.mark.parametrize("exact_steps", [2**53, 1], ids=["quantile-steps", "cdf-fallback"])
+def test_wasserstein_1_equals_scipys_on_ties_and_unequal_sizes(
+    monkeypatch: pytest.MonkeyPatch, exact_steps: int
+) -> None:
+    from scipy.stats import wasserstein_distance
+
+    from driftline.monitoring.engines import native
+
+    monkeypatch.setattr(native, "_EXACT_STEPS", exact_steps)
+    rng = np.random.default_rng(3)
+    for n, m in [(1, 1), (1, 5), (3, 7), (100, 37), (1000, 999), (10, 10), (6, 4), (5000, 7001)]:
+        u = rng.normal(size=n)
+        v = rng.integers(0, 3, size=m).astype(float)  # ties, and values shared with u
+        v[: m // 2] = rng.choice(u, size=m // 2)
+        assert native.wasserstein_1(u, v) == pytest.approx(wasserstein_distance(u, v), rel=1e-12)
+    with pytest.raises(ValueError, match="both sides"):
+        native.wasserstein_1(np.array([]), np.array([1.0]))

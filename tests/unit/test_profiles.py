@@ -99,3 +99,31 @@ def test_merge_refuses_mismatched_profiles_and_bounded_folds_rare_categories() -
     cat = CategoricalProfile(count=10, missing=1, categories=(("a", 5), ("b", 3), ("c", 1)))
     small = bounded(cat, 2)
     assert small.categories == (("a", 5), ("b", 3)) and small.other == 1
+
+
+def test_an_arrow_table_profiles_as_its_pandas_frame_does() -> None:
+    """Arrow input (a Parquet row group) gives the pandas frame's profile: text as
+    dictionaries, "1.0" and 1 as one category, nulls missing, integers with nulls as floats,
+    and the bins of the sorted values as numpy.searchsorted puts them."""
+    import pyarrow as pa
+
+    frame = _frame(4000, 2)
+    frame["c"] = frame["c"].where(frame.index % 5 != 0, "1.0")
+    frame["k"] = pd.array(np.where(np.arange(4000) % 7 == 0, None, np.arange(4000) % 9), "Int64")
+    frame["n"] = np.where(np.arange(4000) % 3 == 0, 1, 2)  # numbers as a categorical column
+    columns = {**COLUMNS, "k": "numerical", "n": "categorical"}
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    table = table.set_column(2, "c", table.column("c").dictionary_encode())
+    reference = profile_frame(frame, columns, bins=64)
+    assert profile_frame(table, columns, bins=64) == reference
+    window = _frame(3000, 5).assign(k=1.0, n=1)
+    assert profile_frame(pa.Table.from_pandas(window), columns, reference) == profile_frame(
+        window, columns, reference
+    )
+    x = reference["x"]
+    assert isinstance(x, NumericProfile)
+    finite = frame["x"][np.isfinite(frame["x"])].to_numpy()
+    expected = np.bincount(np.searchsorted(x.edges, finite, side="right"), minlength=65)
+    assert x.counts == tuple(expected.tolist())
+    c = reference["c"]
+    assert isinstance(c, CategoricalProfile) and "1" in c.as_dict() and "1.0" not in c.as_dict()

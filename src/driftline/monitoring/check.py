@@ -19,7 +19,6 @@ import numpy as np
 import pandas as pd
 
 from driftline.config.errors import BaselineError, DataError, DriftlineError, PluginError
-from driftline.data.store import ENTITY_KEY
 from driftline.data.values import as_numbers, as_text, require_unique_columns
 from driftline.monitoring.attribution import majority_version, version_key
 from driftline.monitoring.engines import ENGINES, ColumnScore, DriftEngine
@@ -647,6 +646,8 @@ def _labelled(
 
 def _owners(current: pd.DataFrame) -> pd.Series | None:
     """The pseudonym of each current row when the rows came from a store window."""
+    from driftline.data.store import ENTITY_KEY  # here: a file check needs no SQL layer
+
     if ENTITY_KEY not in current.columns:
         return None
     return current[ENTITY_KEY].reset_index(drop=True)

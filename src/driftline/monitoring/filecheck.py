@@ -7,6 +7,7 @@ lists, or inferred from the data), and run the same check as a monitor does.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -147,6 +148,8 @@ def _all_numbers(values: pd.Series) -> bool:
     """Text (or mixed values) that are all numbers, with at least one present."""
     if pd.api.types.infer_dtype(values, skipna=True) not in ("string", "mixed", "mixed-integer"):
         return False
+    with contextlib.suppress(TypeError):  # each distinct value once (unhashable: each value)
+        values = pd.Series(values.unique())
     numbers, unparsed = as_numbers(values)
     return bool(numbers.notna().any() and not unparsed.any())
 

@@ -11,21 +11,25 @@ reported borderline with both bounds. A monitor run fed a window profile
 (:mod:`driftline.monitoring.windowprofile`) uses it as it is.
 
 :func:`check_parquet` profiles two files for it: the reference one column at a time (its
-bin edges are quantiles of the whole column), the current file batch by batch
-(``pyarrow.parquet.ParquetFile.iter_batches``, ``batch_rows`` rows each) with the batch
-profiles merged (:mod:`driftline.monitoring.profiles`), so memory holds one reference
-column or one batch, never a whole file; straddling columns are recomputed on that
-column's values, read alone, and out-of-range values counted on the rows. The HTML report
-is Evidently's, from the first ``plan.report_sample`` rows of each file.
+bin edges are quantiles of the whole column), the current file row group by row group
+(Arrow tables; text as Arrow dictionaries) with the profiles merged
+(:mod:`driftline.monitoring.profiles`), so memory holds a few reference columns or row
+groups, never a whole file. Columns (reference) and row groups (current) are profiled on
+:data:`WORKERS` threads: the work is numpy sorts and Arrow reads, which release the GIL.
+Straddling columns are recomputed on that column's values, read alone, and out-of-range
+values counted on the rows. The HTML report is Evidently's, from the first
+``plan.report_sample`` rows of each file, read only when the report is drawn.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Mapping
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -44,8 +48,11 @@ from driftline.monitoring.profiles import (
 )
 from driftline.monitoring.results import ALL_MISSING, ColumnDrift, DriftResult, QualityFinding
 
-#: Rows per batch of the current file.
-BATCH_ROWS = 100_000
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+#: Threads that profile columns (reference) or row groups (current) side by side.
+WORKERS = max(1, min(4, os.cpu_count() or 1))
 
 
 def parquet_rows(path: Path | str) -> int:
@@ -55,39 +62,42 @@ def parquet_rows(path: Path | str) -> int:
     return int(pq.ParquetFile(path).metadata.num_rows)
 
 
-def _batches(path: Path | str, columns: list[str], rows: int) -> Iterator[pd.DataFrame]:
-    """The file's row groups one at a time (``rows`` is unused beyond slicing: a row group
-    is Parquet's unit of reading, so memory is bounded by the largest row group; pyarrow's
-    ``iter_batches`` reads ahead and held twice as much here). Text columns come as pandas
-    categoricals (Arrow dictionaries), which profile in one pass over their distinct
-    values."""
+def _row_groups(path: Path | str, columns: list[str]) -> Iterator[Callable[[], pa.Table]]:
+    """A reader per row group of the file (call it for that group as an Arrow table): a row
+    group is Parquet's unit of reading, so memory is bounded by the largest row group
+    (pyarrow's ``iter_batches`` reads ahead and held twice as much). Text columns come as
+    Arrow dictionaries, which profile in one pass over their distinct values."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     schema = pq.read_schema(path)
     text = [c for c in columns if c in schema.names and pa.types.is_string(schema.field(c).type)]
-    handle = pq.ParquetFile(path, read_dictionary=text)
-    for group in range(handle.num_row_groups):
-        frame = handle.read_row_group(group, columns=columns).to_pandas()
-        for start in range(0, len(frame), rows):
-            yield frame.iloc[start : start + rows]
+
+    def read(group: int) -> pa.Table:  # a handle each: readers run on threads side by side
+        return pq.ParquetFile(path, read_dictionary=text).read_row_group(group, columns=columns)
+
+    for group in range(pq.ParquetFile(path).num_row_groups):
+        yield lambda group=group: read(group)
 
 
 def head(path: Path | str, rows: int, columns: list[str] | None = None) -> pd.DataFrame:
-    """The first ``rows`` rows of a Parquet file (for column inference and the report)."""
+    """The first ``rows`` rows of a Parquet file (for column inference and the report),
+    text as plain strings, as ``read_table`` gives."""
+    import pyarrow as pa
+
     parts, have = [], 0
-    for part in _batches(path, columns or _names(path), rows):
-        parts.append(part.iloc[: rows - have])
-        have += len(parts[-1])
+    for read in _row_groups(path, columns or _names(path)):
+        parts.append(read().slice(0, rows - have))
+        have += parts[-1].num_rows
         if have >= rows:
             break
     if not parts:
         return pd.DataFrame()
-    frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
-    for column in frame.columns:  # plain text for type inference, as read_table gives
+    frame = pa.concat_tables(parts).to_pandas()
+    for column in frame.columns:
         if isinstance(frame[column].dtype, pd.CategoricalDtype):
             frame[column] = frame[column].astype(object)
-    return frame.reset_index(drop=True)
+    return frame
 
 
 def _names(path: Path | str) -> list[str]:
@@ -96,17 +106,36 @@ def _names(path: Path | str) -> list[str]:
     return list(pq.read_schema(path).names)
 
 
-def _column(path: Path | str, column: str) -> pd.DataFrame:
+def _column(path: Path | str, column: str) -> pa.Table:
     import pyarrow.parquet as pq
 
-    return pq.read_table(path, columns=[column]).to_pandas()
+    return pq.read_table(path, columns=[column])
+
+
+def _in_parallel(fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
+    """``fn`` of each item in order, on :data:`WORKERS` threads, at most that many items
+    in hand at once (so memory stays a few row groups or columns). The work is numpy
+    sorts and Arrow reads, which release the GIL."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(WORKERS) as pool:
+        pending: deque[Any] = deque()
+        for item in items:
+            pending.append(pool.submit(fn, item))
+            if len(pending) >= WORKERS:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 def profile_reference(path: Path | str, columns: Mapping[str, str]) -> dict[str, ColumnProfile]:
-    """Reference profiles of ``columns``, reading one column at a time."""
+    """Reference profiles of ``columns``, reading one column at a time (a column's bin
+    edges are quantiles of all its values)."""
     out: dict[str, ColumnProfile] = {}
-    for name, kind in columns.items():
-        out.update(profile_frame(_column(path, name), {name: kind}))
+    for part in _in_parallel(
+        lambda item: profile_frame(_column(path, item[0]), dict([item])), columns.items()
+    ):
+        out.update(part)
     return out
 
 
@@ -114,39 +143,52 @@ def profile_current(
     path: Path | str,
     columns: Mapping[str, str],
     reference: Mapping[str, ColumnProfile],
-    *,
-    batch_rows: int = BATCH_ROWS,
 ) -> tuple[dict[str, ColumnProfile], dict[str, tuple[int, int]]]:
-    """The current file's profiles, batch by batch and merged, and per numerical column the
-    values (below, above) the reference's [min, max] (for the out-of-range rule)."""
-    parts: list[dict[str, ColumnProfile]] = []
-    outside = dict.fromkeys((c for c, k in columns.items() if k == "numerical"), (0, 0))
-    for chunk in _batches(path, list(columns), batch_rows):
-        part = profile_frame(chunk, columns, reference)
-        parts.append(part)
-        for name, (below, above) in outside.items():
+    """The current file's profiles, row group by row group and merged, and per numerical
+    column the values (below, above) the reference's [min, max] (for the out-of-range
+    rule)."""
+    numerical = [c for c, k in columns.items() if k == "numerical"]
+
+    def one(
+        read: Callable[[], pa.Table],
+    ) -> tuple[dict[str, ColumnProfile], dict[str, tuple[int, int]]]:
+        group = read()
+        part = profile_frame(group, columns, reference)
+        outside: dict[str, tuple[int, int]] = {}
+        for name in numerical:
             ref = reference[name]
             assert isinstance(ref, NumericProfile)
             if ref.min is None or ref.max is None:
                 continue
-            x = _floats(chunk[name])
-            below += int(np.count_nonzero(x < ref.min))
-            outside[name] = (below, above + int(np.count_nonzero(x > ref.max)))
-        if len(parts) > 8:  # merge as we go: memory stays one batch and one profile
+            x = _floats(group.column(name))
+            outside[name] = (int(np.count_nonzero(x < ref.min)), int(np.count_nonzero(x > ref.max)))
+        return part, outside
+
+    parts: list[dict[str, ColumnProfile]] = []
+    outside = dict.fromkeys(numerical, (0, 0))
+    for part, counted in _in_parallel(one, _row_groups(path, list(columns))):
+        parts.append(part)
+        for name, (below, above) in counted.items():
+            outside[name] = (outside[name][0] + below, outside[name][1] + above)
+        if len(parts) > 8:  # merge as we go: memory stays a few row groups and one profile
             parts = [merge_all(parts)]
     if not parts:
         raise DataError(f"{path}: no rows to check")
     return merge_all(parts), outside
 
 
-def _floats(values: pd.Series) -> np.ndarray:
-    if pd.api.types.is_numeric_dtype(values.dtype):
-        return values.to_numpy(dtype=float, na_value=np.nan)
-    return pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+def _floats(values: pa.ChunkedArray) -> np.ndarray:
+    """An Arrow column as floats (NaN for missing or non-numeric values)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_integer(values.type) or pa.types.is_floating(values.type):
+        return pc.cast(values, pa.float64(), safe=False).to_numpy(zero_copy_only=False)
+    return pd.to_numeric(values.to_pandas(), errors="coerce").to_numpy(dtype=float)
 
 
 def _finite_values(path: Path | str, column: str) -> np.ndarray:
-    x = _floats(_column(path, column)[column])
+    x = _floats(_column(path, column).column(column))
     return x[np.isfinite(x)]
 
 
@@ -183,7 +225,6 @@ def check_parquet(
     plan: DriftPlan,
     *,
     names: tuple[str, str] = ("reference", "current"),
-    batch_rows: int = BATCH_ROWS,
 ) -> DriftResult:
     """The native check of two Parquet files under ``plan`` in bounded memory (module
     docstring). Raises DataError for missing columns, a reference column without values or
@@ -195,7 +236,7 @@ def check_parquet(
             raise DataError(f"{name}: missing columns {missing}; it has {_names(path)}")
     ref_p = profile_reference(reference, wanted)
     _require_reference_values(ref_p, wanted, names[0])
-    cur_p, outside = profile_current(current, wanted, ref_p, batch_rows=batch_rows)
+    cur_p, outside = profile_current(current, wanted, ref_p)
 
     def values(column: str) -> tuple[np.ndarray, np.ndarray]:
         return _finite_values(reference, column), _finite_values(current, column)
@@ -523,6 +564,16 @@ def _report(
     tested = {c: wanted[c] for c in scores}
     if not tested or rows <= 0:
         return None
-    ref, _ = _prepare(head(reference, rows, list(wanted)), wanted, names[0])
-    cur, _ = _prepare(head(current, rows, list(wanted)), wanted, names[1])
-    return SampledReport(cur, ref, plan, tested, scores, timestamp=None, tags=())
+
+    def sample(path: Path | str, name: str) -> Callable[[], pd.DataFrame]:
+        return lambda: _prepare(head(path, rows, list(wanted)), wanted, name)[0]
+
+    return SampledReport(
+        sample(current, names[1]),
+        sample(reference, names[0]),
+        plan,
+        tested,
+        scores,
+        timestamp=None,
+        tags=(),
+    )
