@@ -269,13 +269,15 @@ def backfill(
     progress: Progress | None = None,
 ) -> list[MonitorRun]:
     """Monitor every window in ``[start, end)`` in time order (each sees the runs before
-    it as history). The champion's baseline is resolved once, the current one.
-    ``progress`` hears of every window (see :mod:`driftline.config.progress`)."""
+    it as history). History only: no alert is sent and no retrain started, and a
+    calendar event a backfilled window raised is still announced by the next live run.
+    The champion's baseline is resolved once, the current one. ``progress`` hears of
+    every window (see :mod:`driftline.config.progress`)."""
 
     def ends(spec: ModelSpec | None) -> Sequence[datetime | str | None]:
         return window_ends(spec.monitoring if spec else Monitoring(), start, end)
 
-    return _by_name([model], ends, settings, baseline_loader, engine, None, progress)
+    return _by_name([model], ends, settings, baseline_loader, engine, None, progress, backfill=True)
 
 
 def monitor_all(
@@ -344,6 +346,7 @@ def _by_name(
     now: datetime | None,
     progress: Progress | None = None,
     profile: WindowProfile | None = None,
+    backfill: bool = False,
 ) -> list[MonitorRun]:
     settings = settings or get_settings()
     loader = baseline_loader or champion_loader(settings)
@@ -366,6 +369,7 @@ def _by_name(
             load_version=version_loader(settings),
             progress=progress,
             profile=profile,
+            backfill=backfill,
         )
 
 

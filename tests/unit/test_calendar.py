@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -10,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from driftline.alerts.channels.slack import slack_limit_violations, slack_payload
-from driftline.alerts.monitor_run import alert_for
-from driftline.alerts.outbox import skip_reason
+from driftline.alerts.delivery import Destinations
+from driftline.alerts.monitor_run import alert_for, notify_run
+from driftline.alerts.outbox import list_entries, skip_reason
 from driftline.data import ingest
 from driftline.data.privacy import Pseudonymizer
 from driftline.data.store import Store
@@ -81,23 +83,45 @@ def _monitor(
 
 
 def test_a_declared_sale_retrains_nothing_and_alerts_once(loaded: Path, tmp_path: Path) -> None:
+    """A backfill over the sale's first day records it and sends nothing; the first live
+    run (as `monitor run` does it: decide, then the outbox) announces the event, and the
+    next one only notes it: one informational alert over the sale."""
     spec = _spec([_sale()])
-    store, runs = _monitor(loaded, tmp_path, spec, range(FIRST - 1, FIRST + 3))
+    store = _store(loaded, tmp_path)
+    baseline = baseline_from(SALE, spec)
+    runs = [
+        run_monitor(store, spec, baseline, end_of(d), backfill=True) for d in (FIRST - 1, FIRST)
+    ]
+    for day in (FIRST + 1, FIRST + 2):
+        runs.append(run_monitor(store, spec, baseline, end_of(day)))
+        notify_run(store, runs[-1], spec, Destinations())
     assert all(r.error is None for r in runs), [r.error for r in runs]
     during = runs[1:]
     assert all(r.action != "retrain" for r in runs)
     assert not any(r.decision.input_drift for r in during)  # nothing counts toward persistence
-    alerts = [a for a in (alert_for(r, spec) for r in runs) if a is not None]
-    assert [a.kind for a in alerts] == ["calendar_event"]
-    assert alerts[0].severity == "info" and skip_reason(alerts[0], spec.alerts) is None
-    assert "flash_sale" in alerts[0].summary and "discount_share" in alerts[0].summary
-    payload = slack_payload(alerts[0])
+    # the backfilled first day raised the event (its history), but queued nothing
+    assert during[0].decision.findings == ["calendar_event"]
+    queued = list_entries(store, model=spec.name)
+    assert [e.kind for e in queued] == ["calendar_event"]
+    first_live = {r.window_end: r for r in list_runs(store, spec.name)}[end_of(FIRST + 1)]
+    assert first_live.alert_id == queued[0].alert_id
+    alert = alert_for(during[1], spec)
+    assert alert is not None and alert.kind == "calendar_event" and alert_for(during[2]) is None
+    assert alert.severity == "info" and skip_reason(alert, spec.alerts) is None
+    assert alert.title.startswith("Calendar event flash_sale:")
+    payload = slack_payload(alert)
     assert slack_limit_violations(payload) == [] and "calendar event" in json.dumps(payload)
-    # the expected drift is recorded and shown: columns stored as drifted, reasons say so
+    said = f"announced by the alert of the window ending {end_of(FIRST + 1):%Y-%m-%d %H:%M} UTC"
+    assert any(said in r for r in during[2].decision.reasons)
+    # the expected drift is recorded and shown: columns stored as drifted, and the reason
+    # names each expected column once, with what was seen on it
     for run in during:
         assert {"discount_share", "cart_adds_7d"} <= set(run.result.drifted_columns)
-        assert any("calendar event flash_sale" in r for r in run.decision.reasons)
-    assert [r.action for r in during[1:]] == ["none", "none"]
+        (reason,) = [r for r in run.decision.reasons if r.startswith("calendar event flash_sale")]
+        for column in spec.calendar.events[0].expected_columns:
+            assert len(re.findall(rf"\b{column}\b", reason)) == 1, (column, reason)
+        assert "discount_share (drifted; out_of_range)" in reason
+    assert [r.action for r in during[1:]] == ["alert", "none"]
     stored = list_runs(store, spec.name)
     assert all("calendar_event" in r.triggers for r in stored if r.window_end > end_of(FIRST - 1))
     store.dispose()
@@ -122,11 +146,26 @@ def test_an_undeclared_sale_alerts_as_before(loaded: Path, tmp_path: Path) -> No
 def test_an_event_declares_columns_only_the_undeclared_ones_still_count(
     loaded: Path, tmp_path: Path
 ) -> None:
+    from driftline.cli import monitoring as cli
+
     spec = _spec([_sale(expected_columns=["discount_share", "score"])])
     store, (run,) = _monitor(loaded, tmp_path, spec, range(FIRST, FIRST + 1))
     assert "discount_share" not in run.decision.drifted_columns
     assert "cart_adds_7d" in run.decision.drifted_columns and run.decision.input_drift
-    assert run.action == "alert" and alert_for(run, spec).kind in ("drift", "quality")
+    alert = alert_for(run, spec)
+    assert run.action == "alert" and alert is not None and alert.kind == "drift"
+    # the sale's discounts beyond the reference range: shown everywhere, labelled as not
+    # counted (the alert's data-quality section, the CLI, the summary, the stored run)
+    label = "expected during flash_sale, not counted"
+    assert [q.name for q in alert.quality] == [f"out_of_range: discount_share ({label})"]
+    with cli.console.capture() as captured:
+        cli._render_run(run)
+    shown = " ".join(captured.get().split())
+    assert re.search(rf"data quality discount_share: .{{0,120}} above\) \({label}\)", shown)
+    assert run.summary()["quality_issues"] == 0
+    (stored,) = list_runs(store, spec.name)
+    assert [(q["column"], q["counted"]) for q in stored.quality] == [("discount_share", False)]
+    assert stored.events == ("flash_sale",) and "discount_share" in stored.expected_columns
     store.dispose()
 
 
@@ -218,6 +257,13 @@ def test_with_segments_on_an_event_counts_only_undeclared_columns_everywhere(
         cli._render_run(first)
     text = captured.get()
     assert f"({first.decision.drift_share:.0%}, threshold" in text
-    assert "expected during a calendar event, not counted" in text
+    assert "no dataset drift in the whole window; alert from a calendar event:" in text
+    assert "expected during flash_sale, not counted: recency_days" in " ".join(text.split())
     assert f"{len(expected) - 1} expected, not counted" in text  # the segment table
+    for seg in report.segments:  # its quality column: the sale's discounts, labelled
+        shown = cli._segment_quality(seg, first.decision)
+        assert "expected during flash_sale, not counted: " in shown and "discount_share" in shown
+    # monitor history: segments with expected drift only are not named as drifted
+    history = cli._extras(stored[first.window_end])
+    assert history.startswith(f"segments: none drifted ({len(report.segments)} with expected")
     store.dispose()

@@ -23,7 +23,7 @@ from driftline.data.windows import read_window, window_bounds, window_ends
 from driftline.devtools.simulate import Simulation
 from driftline.lifecycle.baseline import Baseline
 from driftline.monitoring.monitor import FAILURES_FILE, run_monitor
-from driftline.monitoring.runs import history, list_runs, run_columns
+from driftline.monitoring.runs import history, list_runs, record_alert, run_columns
 from driftline.sdk import backfill, monitor_all, monitor_model
 from driftline.specs import ModelSpec, Monitoring, load_spec, parse_spec
 from tests.simdata import baseline_from, event_columns, event_start, scenario, window
@@ -446,5 +446,9 @@ def test_runs_on_both_databases(store: Store, mspec: ModelSpec) -> None:
     assert runs[0].window_end == end_of(event_start(sim))
     assert runs[0].window_end.tzinfo is not None
     assert {c.name for c in run_columns(store, broken.run_id) if c.drifted} == event_columns(sim)
+    record_alert(store, broken.run_id, "alert-1")  # its alert was queued in the outbox
     past = history(store, mspec.name, since=end_of(0), before=end_of(9))
-    assert [(p.status, p.quality_ok) for p in past] == [("drift", False), ("ok", True)]
+    assert [(p.status, p.quality_ok, p.alerted) for p in past] == [
+        ("drift", False, True),
+        ("ok", True, False),
+    ]

@@ -7,18 +7,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from driftline.alerts.delivery import Destinations
 from driftline.alerts.monitor_run import alert_for, notify_run
 from driftline.alerts.outbox import list_entries
 from driftline.data.store import Store
+from driftline.devtools.receiver import LocalReceiver
 from driftline.monitoring.monitor import MonitorRun
-from driftline.monitoring.policy import Decision, failed, insufficient_data
+from driftline.monitoring.policy import Decision, decide_action, failed, insufficient_data
 from driftline.monitoring.results import (
     ColumnDrift,
     DriftResult,
     QualityFinding,
     RealizedPerformance,
+    SegmentReport,
+    SegmentResult,
 )
 from driftline.specs import ModelSpec, load_spec
 
@@ -48,6 +52,7 @@ def _run(decision: Decision, **result: object) -> MonitorRun:
         prediction=ColumnDrift("score", "numerical", "wasserstein", 0.05, 0.1, False),
         quality=result.get("quality", ()),  # type: ignore[arg-type]
         performance=result.get("performance"),  # type: ignore[arg-type]
+        segments=result.get("segments"),  # type: ignore[arg-type]
         rows_reference=5000,
         rows_current=1800,
         engine="evidently",
@@ -182,3 +187,43 @@ def test_a_pending_retrain_and_an_acknowledged_drift_say_so(mspec: ModelSpec) ->
     alert = alert_for(_run(acknowledged), mspec)
     assert alert is not None and alert.title == "Drift acknowledged: no better model"
     assert "Retrain reason" not in alert.facts
+
+
+def test_a_segment_performance_drop_is_not_a_repeat_of_a_drift_alert(
+    tmp_path: Path, mspec: ModelSpec
+) -> None:
+    """Each kind of finding has its own dedupe key: a segment's realized drop raised within
+    the cooldown of a drift alert is delivered too (it shared <model>:drift before); a
+    repeat of either is still suppressed."""
+    fell = RealizedPerformance(900, 200, {"roc_auc": 0.55}, {"roc_auc": 0.70})
+    social = SegmentResult("channel", "paid_social", 600, 500, (), performance=fell)
+    drift = _run(_decision("alert", "medium", "dataset_drift"))
+    calm = replace(
+        drift.result,
+        columns=tuple(replace(c, drifted=False) for c in drift.result.columns),
+        dataset_drift=False,
+        segments=SegmentReport((social,)),
+    )
+    decision = decide_action(calm, mspec, [], window_end=END)
+    assert decision.findings == ["segment_performance_drop"]
+    segment = replace(drift, decision=decision, result=calm)
+    alert = alert_for(segment, mspec)
+    assert alert is not None and alert.kind == "performance"
+    assert alert.title == "Realized performance fell in segments: paid_social"
+    assert [f.name for f in alert.performance] == ["realized roc_auc in channel=paid_social"]
+    assert alert.facts["Segment paid_social"] == "roc_auc fell"
+    store = Store(f"sqlite:///{tmp_path / 'driftline.db'}")
+    with LocalReceiver() as rx:
+        slack = Destinations({"slack": SecretStr(rx.url)})
+        for run in (drift, segment, drift, segment):
+            notify_run(store, run, mspec, slack)
+        titles = [p["blocks"][0]["text"]["text"] for p in rx.payloads()]
+    entries = list_entries(store, model=mspec.name)
+    assert [(e.dedupe_key, e.status) for e in entries] == [
+        ("purchase_propensity:drift", "sent"),
+        ("purchase_propensity:performance:segments", "sent"),
+        ("purchase_propensity:drift", "suppressed"),
+        ("purchase_propensity:performance:segments", "suppressed"),
+    ]
+    assert len(titles) == 2 and "paid_social" in titles[1]
+    store.dispose()

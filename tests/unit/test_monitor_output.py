@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -93,3 +94,30 @@ def test_timeline_rows_and_failed_runs() -> None:
     row = timeline_row(broken)
     assert (row["status"], row["drift_share"], row["action"]) == ("failed", None, "-")
     assert "window is empty" in broken.markdown()
+
+
+def test_the_cli_says_what_raised_an_alert_and_that_a_backfill_sends_none() -> None:
+    """`monitor run` beside an alert raised without dataset drift names what raised it
+    (not a bare "no dataset drift"); `monitor backfill --help` says it sends no alert."""
+    from typer.testing import CliRunner
+
+    from driftline.cli import monitoring as cli
+    from driftline.cli.main import app
+
+    run = _run()
+    segments = replace(
+        run.decision,
+        triggers=("segment_drift", "multivariate_drift"),
+        drifted_columns=(),
+        drift_share=0.0,
+        dataset_drift=False,
+    )
+    with cli.console.capture() as captured:
+        cli._render_run(replace(run, decision=segments))
+    verdict = next(line for line in captured.get().splitlines() if "dataset drift" in line)
+    assert verdict.startswith(
+        "no dataset drift in the whole window; alert from multivariate drift and segment "
+        "drift: 0 of 3 columns drifted"
+    )
+    shown = CliRunner().invoke(app, ["monitor", "backfill", "--help"], env={"COLUMNS": "300"})
+    assert shown.exit_code == 0 and "a backfill sends no alert" in " ".join(shown.output.split())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -515,3 +516,38 @@ def test_a_new_drift_or_a_performance_drop_is_judged_afresh() -> None:
     )
     assert (dropped.action, dropped.retrain_reason) == ("retrain", "performance")
     assert "drift_acknowledged" in dropped.triggers
+
+
+# -- calendar events -------------------------------------------------------------------------
+
+
+def test_a_calendar_event_is_announced_only_by_an_alert_that_was_queued() -> None:
+    """A window that raised the event without queuing its alert (a backfill, --no-alert)
+    does not announce it: the next live window does. A backfill counts every earlier
+    window that raised it (as a live monitor would have), and so does a model whose
+    alerts go nowhere."""
+    sale = {"name": "sale", "start": (END - 3 * DAY).isoformat(), "end": (END + DAY).isoformat()}
+    data = spec().model_dump(exclude={"source"}, mode="json")
+    data["calendar"] = {"events": [{**sale, "expected_columns": ["a"]}]}
+    declared = parse_spec(data)
+    raised = past(1, drift=False, action="alert", triggers=("calendar_event",))
+
+    def decide(history: list[PastRun], on: ModelSpec = declared, **kw: Any) -> Any:
+        return decide_action(
+            result(("a",)), on, history, window_end=END, events=on.calendar.events, **kw
+        )
+
+    assert decide([raised]).findings == ["calendar_event"]  # not queued: announce it now
+    queued = decide([replace(raised, alerted=True)])
+    assert (queued.action, queued.findings, queued.quiet) == ("none", [], ("calendar_event",))
+    assert any(
+        "announced by the alert of the window ending 2026-09-19" in r for r in queued.reasons
+    )
+    backfilled = decide([raised], sends_alerts=False)
+    assert backfilled.action == "none"
+    assert any(
+        "first noted in the window ending 2026-09-19 00:00 UTC, which sent no alert" in r
+        for r in backfilled.reasons
+    )
+    data["alerts"] = {"enabled": False}
+    assert decide([raised], parse_spec(data)).action == "none"

@@ -53,6 +53,7 @@ def alert_for(
     and the HTML report's path is given only when there is no such link."""
     from driftline.alerts.message import Alert, FeatureDrift, Finding, Links, Severity, Window
     from driftline.config.links import public_url, snapshot_url
+    from driftline.monitoring.policy import segment_drops
 
     flow_run = public_url(flow_run_url)
 
@@ -73,14 +74,14 @@ def alert_for(
         return None
     result = run.result
     triggers = set(d.triggers)
-    if triggers & _FINDINGS == {"calendar_event"}:
+    if d.findings == ["calendar_event"]:
         # a declared event's first window with nothing else to say: one informational
         # event alert, outside min_severity (a lifecycle event, not a finding)
         return Alert(
             model=run.model,
             kind="calendar_event",
             severity=Severity.INFO,
-            title="Calendar event: expected drift recorded, not counted",
+            title=f"Calendar event {' and '.join(d.events)}: expected drift recorded, not counted",
             summary="\n".join(d.reasons)[:_SUMMARY_MAX],
             window=Window(start=run.window_start, end=run.window_end),
             decision=d.action,
@@ -99,8 +100,13 @@ def alert_for(
         for c in sorted(counted, key=_strength, reverse=True)
     ]
     quality = [
-        Finding(name=f"{q.rule}: {q.column}", detail=q.detail, value=q.share, threshold=q.limit)
-        for q in result.quality
+        Finding(
+            name=f"{q.rule}: {q.column}" + (f" ({d.expected_label})" if d.expects(q) else ""),
+            detail=q.detail,
+            value=q.share,
+            threshold=q.limit,
+        )
+        for q in sorted(result.quality, key=d.expects)  # the counted findings first
     ]
     performance = []
     perf = result.performance
@@ -140,22 +146,48 @@ def alert_for(
                     threshold=base - allowed_drop if est.higher(metric) else base + allowed_drop,
                 )
             )
+    if "segment_performance_drop" in triggers and spec is not None and result.segments:
+        for seg in result.segments.segments:
+            seg_perf = seg.performance
+            if seg_perf is None:
+                continue
+            for metric in segment_drops(seg, spec):
+                performance.append(
+                    Finding(
+                        name=f"realized {metric} in {seg.label}",
+                        detail=f"{seg_perf.metrics[metric]:.3f} against validation "
+                        f"{seg_perf.baseline[metric]:.3f} on {seg_perf.labelled_rows} labelled "
+                        "predictions of the segment",
+                        value=seg_perf.metrics[metric],
+                        threshold=seg_perf.limit(metric, allowed[metric]),
+                    )
+                )
     drifted = len(d.drifted_columns)
+    # the kind and title of the window's leading finding; each kind of finding has its own
+    # dedupe key, so a repeat of one never suppresses another within the cooldown
     kind: Literal["performance", "quality", "drift"]
+    key = ""  # the default, <model>:<kind>
     if "performance_drop" in triggers:
         kind, title = "performance", "Realized performance fell below the champion's validation"
     elif "estimated_performance_drop" in triggers:
         kind = "performance"
         title = "Estimated performance fell below the champion's validation (no labels yet)"
     elif "data_quality" in triggers:
-        columns = sorted({q.column for q in result.quality})
+        columns = sorted({q.column for q in result.quality if not d.expects(q)})
         kind, title = "quality", f"Data-quality problems in {len(columns)} columns"
-    elif drifted:
+    elif triggers & {"dataset_drift", "critical_feature", "drift_acknowledged"}:
         kind, title = "drift", f"Drift in {drifted} of {len(result.columns)} features"
     elif "multivariate_drift" in triggers:
         kind, title = "drift", "Multivariate drift: the joint distribution moved"
+    elif "segment_performance_drop" in triggers:
+        kind, key = "performance", f"{run.model}:performance:segments"
+        names = _segment_names(run, spec, performance=True)
+        title = "Realized performance fell in " + (
+            f"segments: {', '.join(names)}" if names else "a segment"
+        )
     elif "segment_drift" in triggers:
-        kind, title = "drift", f"Drift in segments: {', '.join(_segment_names(run))}"
+        kind, key = "drift", f"{run.model}:drift:segments"
+        title = f"Drift in segments: {', '.join(_segment_names(run, spec))}"
     else:
         kind, title = "drift", "The model's score drifted"
     if kind == "drift" and "drift_acknowledged" in triggers:
@@ -181,42 +213,38 @@ def alert_for(
         drifted_features=features,
         quality=quality,
         performance=performance,
-        facts=_facts(run, kind),
+        facts=_facts(run, kind, spec),
         links=Links(
             report=snapshot_url(evidently_ui, run.project_id, run.snapshot_id),
             report_file=str(run.report_path) if run.report_path else None,
             flow_run=flow_run,
         ),
+        dedupe_key=key,
     )
 
 
-#: Triggers that are findings of the window (the rest qualify a retrain decision).
-_FINDINGS = frozenset(
-    {
-        "dataset_drift",
-        "critical_feature",
-        "data_quality",
-        "prediction_drift",
-        "performance_drop",
-        "drift_acknowledged",
-        "multivariate_drift",
-        "segment_drift",
-        "calendar_event",
-    }
-)
-
-
-def _segment_names(run: MonitorRun) -> list[str]:
+def _segment_names(
+    run: MonitorRun, spec: ModelSpec | None, *, performance: bool = False
+) -> list[str]:
     """Segment values with drifted columns that count (after false-discovery control,
-    without a calendar event's expected columns)."""
+    without a calendar event's expected columns), or with ``performance``, those whose
+    realized performance fell (needs the spec's rules)."""
+    from driftline.monitoring.policy import segment_drops
+
     report = run.result.segments if run.result is not None else None
-    expected = run.decision.expected_columns
-    return [s.value for s in report.counted(expected)] if report is not None else []
+    if report is None:
+        return []
+    if performance:
+        return [s.value for s in report.segments if spec is not None and segment_drops(s, spec)]
+    return [s.value for s in report.counted(run.decision.expected_columns)]
 
 
-def _facts(run: MonitorRun, kind: str) -> dict[str, str]:
+def _facts(run: MonitorRun, kind: str, spec: ModelSpec | None = None) -> dict[str, str]:
     """The champion, and which version made the predictions a finding is about when that
-    is not simply the champion's whole window."""
+    is not simply the champion's whole window; the calendar event and the segments with
+    findings (drifted columns that count; metrics that fell, with the ``spec``)."""
+    from driftline.monitoring.policy import segment_drops
+
     facts = {"Champion": f"v{run.champion_version}"} if run.champion_version else {}
     d = run.decision
     if d.retrain_reason and (d.action == "retrain" or "retrain_pending" in d.triggers):
@@ -234,12 +262,20 @@ def _facts(run: MonitorRun, kind: str) -> dict[str, str]:
     if expected and kind != "calendar_event":
         # the window is inside a declared event: say so beside the findings that counted
         facts["Calendar event"] = (
-            f"drift on its declared columns ({', '.join(expected)}) recorded, not counted"
+            f"{' and '.join(d.events)}: drift on its declared columns "
+            f"({', '.join(expected)}) recorded, not counted"
         )
     report = result.segments if result is not None else None
-    for segment in (report.counted(expected) if report is not None else [])[:_MAX_SEGMENT_FACTS]:
-        counted = segment.counted_columns(expected)
-        facts[f"Segment {segment.value}"] = ", ".join(counted) + " drifted"
+    shown = 0
+    for segment in report.segments if report is not None else ():
+        said = []
+        if counted := segment.counted_columns(expected):
+            said.append(", ".join(counted) + " drifted")
+        if fell := (segment_drops(segment, spec) if spec is not None else []):
+            said.append(", ".join(fell) + " fell")
+        if said and shown < _MAX_SEGMENT_FACTS:
+            facts[f"Segment {segment.value}"] = "; ".join(said)
+            shown += 1
     joint = result.multivariate if result is not None else None
     if joint is not None and joint.drifted:
         facts["Multivariate drift"] = (
@@ -258,10 +294,17 @@ def notify_run(
     evidently_ui: str | None = None,
 ) -> NotifyResult | None:
     """Put the run's alert (if any) in the outbox and send what is due; None when the
-    run raises nothing. Delivery problems stay in the outbox, never raise."""
+    run raises nothing. Delivery problems stay in the outbox, never raise. An alert
+    queued for sending (not skipped, not suppressed as a repeat) is noted on the stored
+    run (:func:`driftline.monitoring.runs.record_alert`): what the policy counts as an
+    announced calendar event."""
     from driftline.alerts.outbox import notify
+    from driftline.monitoring.runs import record_alert
 
     alert = alert_for(run, spec, flow_run_url=flow_run_url, evidently_ui=evidently_ui)
     if alert is None:
         return None
-    return notify(store, alert, spec.alerts if spec is not None else None, destinations)
+    result = notify(store, alert, spec.alerts if spec is not None else None, destinations)
+    if run.run_id is not None and result.enqueued.pending:
+        record_alert(store, run.run_id, alert.alert_id)
+    return result

@@ -58,33 +58,46 @@ def _columns_table(result: DriftResult, title: str) -> Table:
 def _render_result(result: DriftResult, title: str, decision: Decision | None = None) -> None:
     """The column table and the dataset verdict; with a monitor run's ``decision`` the
     verdict is the policy's (what counted: a calendar event's expected columns and columns
-    cleared by false discovery control left out), with the engine's raw count beside it."""
+    cleared by false discovery control left out), with the engine's raw count beside it,
+    and, when the decision acts without dataset drift, the findings it acts on."""
+    from driftline.monitoring.policy import FINDINGS
+
     console.print(_columns_table(result, title))
     dataset_drift, drifted, share = result.dataset_drift, result.drifted_columns, result.drift_share
     if decision is not None and decision.drift_share is not None:
         dataset_drift, drifted = decision.dataset_drift, list(decision.drifted_columns)
         share = decision.drift_share
     verdict = ("dataset drift", "bold red") if dataset_drift else ("no dataset drift", "green")
+    acted_on = ""
+    if decision is not None and decision.action != "none" and not dataset_drift:
+        # the alert (or retrain) comes from other findings: say which, not "no drift" alone
+        verdict = ("no dataset drift in the whole window", "green")
+        found = [FINDINGS[t] for t in decision.findings] or ["the reasons below"]
+        said = ", ".join(found[:-1]) + " and " + found[-1] if len(found) > 1 else found[0]
+        acted_on = f"; {decision.action} from {said}"
     raw = ""
     if len(drifted) != len(result.drifted_columns):
         declared = decision.expected_columns if decision is not None else ()
         expected = [c for c in result.drifted_columns if c in declared]
         raw = f" ({len(result.drifted_columns)} drifted in all" + (
-            f"; expected during a calendar event, not counted: {', '.join(expected)})"
-            if expected
+            f"; {decision.expected_label}: {', '.join(expected)})"
+            if expected and decision is not None
             else ")"
         )
     console.print(
         styled(
             verdict,
-            f": {len(drifted)} of {len(result.columns)} columns drifted "
+            f"{acted_on}: {len(drifted)} of {len(result.columns)} columns drifted "
             f"({share:.0%}, threshold {result.drift_share_threshold:.0%}){raw}; "
             f"rows: reference {result.rows_reference:,}, current {result.rows_current:,}; "
             f"engine {result.engine}",
         )
     )
     for finding in result.quality:
-        console.print(styled(("data quality", "yellow"), f" {finding.column}: {finding.detail}"))
+        label = f" ({decision.expected_label})" if decision and decision.expects(finding) else ""
+        console.print(
+            styled(("data quality", "yellow"), f" {finding.column}: {finding.detail}{label}")
+        )
     for perf in (result.performance, *result.other_performance):
         if perf is None or not perf.metrics:
             continue
@@ -335,11 +348,7 @@ def _render_run(run: MonitorRun) -> None:
     for reason in run.decision.reasons:
         console.print(f"  - {reason}")
     if run.result is not None and run.result.segments is not None:
-        console.print(
-            _segments_table(
-                run.result.segments, f"{run.model}: segments", run.decision.expected_columns
-            )
-        )
+        console.print(_segments_table(run.result.segments, f"{run.model}: segments", run.decision))
     if run.result is not None and run.result.multivariate is not None:
         console.print(_joint_line(run.result.multivariate))
     if run.error:
@@ -348,10 +357,11 @@ def _render_run(run: MonitorRun) -> None:
         console.print(f"report file: {path}")
 
 
-def _segments_table(report: SegmentReport, title: str, expected: Sequence[str] = ()) -> Table:
-    """One row per checked segment: rows, drifted columns (after Benjamini-Hochberg; a
-    calendar event's ``expected`` columns marked as not counted), broken quality rules and
-    realized metrics."""
+def _segments_table(report: SegmentReport, title: str, decision: Decision | None = None) -> Table:
+    """One row per checked segment: rows, drifted columns (after Benjamini-Hochberg),
+    broken quality rules and realized metrics; what a calendar event active in the
+    ``decision``'s window expected is marked as not counted."""
+    expected = decision.expected_columns if decision is not None else ()
     table = Table(title=title)
     for name in ("segment", "rows (ref / window)", "drifted columns", "quality", "realized"):
         table.add_column(name, justify="right" if name.startswith("rows") else "left")
@@ -361,7 +371,7 @@ def _segments_table(report: SegmentReport, title: str, expected: Sequence[str] =
             seg.label,
             f"{seg.rows_reference:,} / {seg.rows_current:,}",
             _segment_drift(seg, expected),
-            ", ".join(f"{q.column} ({q.rule})" for q in seg.quality) or "-",
+            _segment_quality(seg, decision),
             " ".join(f"{k} {v:.3f}" for k, v in perf.metrics.items()) if perf else "-",
         )
     table.caption = f"{report.tests} p-value tests, Benjamini-Hochberg at q={report.alpha:g}" + (
@@ -380,6 +390,16 @@ def _segment_drift(seg: SegmentResult, expected: Sequence[str]) -> Text | str:
     return styled((", ".join(counted), "bold red"), "; " if counted and more else "", more)
 
 
+def _segment_quality(seg: SegmentResult, decision: Decision | None) -> str:
+    """The broken quality rules, then those a calendar event expected, labelled."""
+    expects = decision.expects if decision is not None else lambda _: False
+    counted = ", ".join(f"{q.column} ({q.rule})" for q in seg.quality if not expects(q))
+    expected = ", ".join(f"{q.column} ({q.rule})" for q in seg.quality if expects(q))
+    if expected and decision is not None:
+        expected = f"{decision.expected_label}: {expected}"
+    return "; ".join(part for part in (counted, expected) if part) or "-"
+
+
 def _joint_line(joint: JointDrift) -> Text:
     verdict = ("drifted", "bold red") if joint.drifted else ("no drift", "green")
     return styled(
@@ -391,11 +411,16 @@ def _joint_line(joint: JointDrift) -> Text:
 
 
 def _extras(run: StoredRun) -> str:
-    """Drifted segments and the multivariate AUC of a stored run ("-" when neither ran)."""
+    """Drifted segments and the multivariate AUC of a stored run ("-" when neither ran);
+    segments whose only drifted columns a calendar event expected are counted apart."""
     parts = []
     if run.segments is not None:
-        drifted = [s.value for s in run.segments.drifted]
-        parts.append(f"segments: {', '.join(drifted) if drifted else 'none drifted'}")
+        drifted = [s.value for s in run.segments.counted(run.expected_columns)]
+        expected = len(run.segments.drifted) - len(drifted)
+        parts.append(
+            f"segments: {', '.join(drifted) if drifted else 'none drifted'}"
+            + (f" ({expected} with expected drift only, not counted)" if expected else "")
+        )
     if run.multivariate is not None:
         mark = " drifted" if run.multivariate.drifted else ""
         parts.append(f"joint AUC {run.multivariate.auc:.3f}{mark}")
@@ -461,6 +486,8 @@ def monitor_backfill(
     """Monitor every window in [start, end), oldest first, with a progress bar per window
     on a terminal.
 
+    History only: a backfill sends no alert and requests no retrain (use `monitor run`
+    for that); a calendar event it records is announced by the next `monitor run`.
     Each window sees the runs before it as history. Exit code 2 when any window failed.
     """
     from driftline.sdk import backfill

@@ -128,7 +128,11 @@ class MonitorRun:
             "drift_share": self.decision.drift_share,
             "drifted_columns": list(self.decision.drifted_columns),
             "prediction_drift": self.result.prediction_drift if self.result else None,
-            "quality_issues": len(self.result.quality) if self.result else None,
+            "quality_issues": (  # those that count (not an event's expected ones)
+                sum(not self.decision.expects(q) for q in self.result.quality)
+                if self.result
+                else None
+            ),
             "realized": dict(perf.metrics) if perf is not None else None,
             "realized_version": perf.version if perf is not None else None,
             "realized_cohort": perf.cohort if perf is not None else None,
@@ -219,7 +223,7 @@ class MonitorRun:
             lines.append(f"- drifted columns: {', '.join(md(c) for c in d.drifted_columns)}")
         if d.expected_columns:
             lines.append(
-                "- expected during a calendar event (recorded, not counted): "
+                f"- {md(d.expected_label)} (recorded): "
                 + ", ".join(md(c) for c in d.expected_columns)
             )
         perf = self.result.performance if self.result is not None else None
@@ -290,8 +294,11 @@ def run_monitor(
     now: datetime | None = None,
     baseline_of: Callable[[str], Baseline] | None = None,
     profile: WindowProfile | None = None,
+    backfill: bool = False,
 ) -> MonitorRun:
     """Monitor one window of ``spec``'s model against ``baseline`` and record the run.
+    ``backfill``: the run records history only and its alert is never sent (the policy
+    then counts a calendar event as announced by any earlier window that raised it).
 
     ``baseline`` may be a callable (resolved after the window is read, so a missing
     champion becomes a failed run). Reports go under ``reports_dir/<model>/``, snapshots
@@ -421,6 +428,7 @@ def run_monitor(
                 promoted_at=since,
                 acknowledged=acknowledged_drift(store, spec.name, version),
                 events=events,
+                sends_alerts=not backfill,
             )
             decision = judge()
             if decision.action == "retrain":  # train on data after the change, once it exists
@@ -900,13 +908,15 @@ def monitor_models(
     load_version: VersionLoader | None = None,
     progress: Progress | None = None,
     profile: WindowProfile | None = None,
+    backfill: bool = False,
 ) -> list[MonitorRun]:
     """Monitor each model's windows in time order against its champion's baseline (resolved
     once per model, on first use). ``load_version`` reads other versions' baselines (each
     once per model). A model whose spec does not load becomes a failed run; one failure
     stops no other. ``progress`` hears of each window (task ``monitor <model>``, one unit
     per window) before and after it is checked. ``profile`` stands in for the rows of the
-    one window of the one model asked for (see :func:`run_monitor`; ValueError for more)."""
+    one window of the one model asked for (see :func:`run_monitor`; ValueError for more).
+    ``backfill``: history only, no run's alert is ever sent (see :func:`run_monitor`)."""
     report = progress or no_progress
     if profile is not None and (len(models) != 1 or len(ends(None)) != 1):
         raise ValueError("a window profile stands in for one window of one model")
@@ -936,6 +946,7 @@ def monitor_models(
                     now=now,
                     baseline_of=versions,
                     profile=profile,
+                    backfill=backfill,
                 )
             )
             report(Step(f"monitor {model}", done + 1, len(wanted), f"{runs[-1].status}"))

@@ -55,9 +55,10 @@ tested in milliseconds. The rules, in order of precedence:
 12. Calendar events (``calendar.events``) active in the window: drift, out-of-range
     values and unseen categories on an event's ``expected_columns`` are recorded and
     shown but count toward no finding, persistence or retrain (the multivariate check
-    leaves those columns out too); the first window of each event raises one low,
-    informational ``calendar_event`` finding, later windows only note it. Other columns
-    are judged as usual.
+    leaves those columns out too); each event raises one low, informational
+    ``calendar_event`` finding until a window's alert announced it (queued in the
+    outbox: :attr:`PastRun.alerted`; a backfill sends no alert, so it never announces),
+    later windows only note it. Other columns are judged as usual.
 
 Every wished-for retrain carries its reason: ``performance`` when realized performance
 dropped (it wins when input drift or an estimated drop lasted too), else ``drift``
@@ -74,7 +75,7 @@ from typing import Literal
 import pandas as pd
 
 from driftline.config.times import utc
-from driftline.monitoring.results import DriftResult
+from driftline.monitoring.results import DriftResult, QualityFinding, SegmentResult
 from driftline.specs import CalendarEvent, ModelSpec, Persistence
 from driftline.tasks import task_for
 
@@ -89,11 +90,28 @@ SEVERITIES: tuple[Severity, ...] = ("none", "low", "medium", "high", "critical")
 ESTIMATED_DROP = "estimated_performance_drop"
 #: The trigger of an estimated drop that lasted and asks for a retrain (rule 4c).
 LASTING_ESTIMATED_DROP = "persistent_estimated_drop"
+#: The triggers that are findings of a window, with the words that name them (the other
+#: triggers qualify a decision: persistence, cooldown, holds, a pending retrain, ...).
+FINDINGS: dict[str, str] = {
+    "performance_drop": "a realized performance drop",
+    ESTIMATED_DROP: "an estimated performance drop",
+    "data_quality": "data-quality problems",
+    "dataset_drift": "dataset drift",
+    "critical_feature": "a drifted critical feature",
+    "multivariate_drift": "multivariate drift",
+    "drift_acknowledged": "acknowledged drift",
+    "segment_performance_drop": "a segment's performance drop",
+    "segment_drift": "segment drift",
+    "prediction_drift": "prediction drift",
+    "calendar_event": "a calendar event",
+}
 
 
 @dataclass(frozen=True)
 class PastRun:
-    """What the policy needs to know about an earlier run of the same monitor."""
+    """What the policy needs to know about an earlier run of the same monitor.
+    ``alerted``: its alert was queued in the alerts outbox (a backfilled run, or one
+    monitored with ``--no-alert``, never alerted)."""
 
     window_end: datetime
     status: str
@@ -102,6 +120,7 @@ class PastRun:
     quality_ok: bool = True
     champion_version: str | None = None
     triggers: tuple[str, ...] = ()
+    alerted: bool = False
 
 
 @dataclass(frozen=True)
@@ -148,8 +167,10 @@ class Decision:
     counted: without the columns a calendar event active in the window declared
     ``expected_columns`` (their drift is in the run's result, recorded and shown, never
     counted) and with false discovery control applied; ``dataset_drift`` is False when a
-    rejected challenger acknowledged the drift (rule 5). ``headline``: the reason of the
-    most severe finding (what a one-line summary shows; empty without a finding)."""
+    rejected challenger acknowledged the drift (rule 5). ``events``: the names of the
+    calendar events active in the window. ``headline``: the reason of the most severe
+    finding (what a one-line summary shows; empty without a finding). ``quiet``: the
+    triggers recorded for the history that raise nothing (said once already)."""
 
     action: Action
     severity: Severity
@@ -165,6 +186,27 @@ class Decision:
     dataset_drift: bool = False
     expected_columns: tuple[str, ...] = ()
     headline: str = ""
+    events: tuple[str, ...] = ()
+    quiet: tuple[str, ...] = ()
+
+    @property
+    def findings(self) -> list[str]:
+        """The triggers that are findings raising this decision (:data:`FINDINGS`, in its
+        order; quiet ones left out)."""
+        return [t for t in FINDINGS if t in self.triggers and t not in self.quiet]
+
+    @property
+    def expected_label(self) -> str:
+        """How a finding on an expected column is labelled wherever it is shown:
+        ``expected during flash_sale, not counted``."""
+        during = " and ".join(self.events) if self.events else "a calendar event"
+        return f"expected during {during}, not counted"
+
+    def expects(self, finding: QualityFinding) -> bool:
+        """Whether a data-quality finding is expected (recorded, not counted): an
+        out-of-range value or unseen category on a column a calendar event active in the
+        window declared (missing and infinite values always count)."""
+        return _expected_finding(finding.column, finding.rule, set(self.expected_columns))
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -182,6 +224,8 @@ class Decision:
             "dataset_drift": self.dataset_drift,
             "expected_columns": list(self.expected_columns),
             "headline": self.headline,
+            "events": list(self.events),
+            "quiet": list(self.quiet),
         }
 
 
@@ -285,10 +329,16 @@ def decide_action(
     acknowledged: Acknowledged | None = None,
     change: ChangePoint | None = None,
     events: Sequence[CalendarEvent] = (),
+    sends_alerts: bool = True,
 ) -> Decision:
     """Decide none / alert / retrain for one window (see the module docstring).
 
-    ``events``: the calendar events active in the window (rule 12).
+    ``events``: the calendar events active in the window (rule 12). ``sends_alerts``:
+    whether this run's alert can go out (False in a backfill, which records history
+    only): a run that sends alerts counts an event as announced only when an earlier
+    window's alert was queued (:attr:`PastRun.alerted`); a backfill, or a model whose
+    ``alerts:`` send nothing, counts every earlier window that raised it, as a live
+    monitor would have.
 
     ``promoted_at``: when the champion took over, on the data clock (the end of the first
     window monitored against it). ``acknowledged``: drift a rejected challenger showed to
@@ -304,7 +354,8 @@ def decide_action(
 
     expected = {c for e in events for c in e.expected_columns}
     drifted, cleared = effective_drift(result, spec, expected)
-    _events(events, history, end, drifted, result, expected, found)
+    deliverable = sends_alerts and spec.alerts.enabled and bool(spec.alerts.channels)
+    _events(events, history, end, drifted, result, expected, found, only_alerted=deliverable)
     drifted = [c for c in drifted if c not in expected]
     share = len(drifted) / len(result.columns) if result.columns else 0.0
     critical = [c for c in drifted if c in mon.critical_features]
@@ -374,11 +425,6 @@ def decide_action(
         listed = "; ".join(f"{q.column}: {q.detail}" for q in quality)
         found.add("data_quality", "high", f"data-quality rules broken: {listed}")
     moved = [p for p in result.predictions if p.drifted and p.name not in expected]
-    if moved != [p for p in result.predictions if p.drifted]:
-        found.note(
-            "expected during the event: "
-            + ", ".join(f"{p.name!r} drifted" for p in result.predictions if p.name in expected)
-        )
     if moved:
         made_by = f" of v{result.prediction_version}" if result.prediction_version else ""
         scores = [  # not `drifted`: that name holds the feature columns that count
@@ -416,11 +462,8 @@ def decide_action(
     reason: RetrainReason | None = (
         "performance" if performance_drop else "drift" if persistent or lasting else None
     )
-    alerting = [
-        t
-        for t in found.triggers
-        if (t != "drift_acknowledged" or not quiet_ack) and t not in found.quiet
-    ]
+    quiet = found.quiet | ({"drift_acknowledged"} if quiet_ack else set())
+    alerting = [t for t in found.triggers if t not in quiet]
     action: Action = "alert" if alerting else "none"
     if wants_retrain:
         action = "retrain"
@@ -483,6 +526,8 @@ def decide_action(
         dataset_drift=dataset_drift,
         expected_columns=tuple(sorted(expected)),
         headline=found.headline,
+        events=tuple(dict.fromkeys(e.name for e in events)),
+        quiet=tuple(t for t in found.triggers if t in quiet),
     )
 
 
@@ -503,52 +548,86 @@ def _events(
     result: DriftResult,
     expected: set[str],
     found: _Findings,
+    *,
+    only_alerted: bool,
 ) -> None:
-    """Rule 12: say what each active event moved, once as a low finding per event (the
-    first window of it), later as a note."""
+    """Rule 12: say what each active event moved, as a low finding until a window
+    announced it, later as a note. ``only_alerted``: only a window whose alert was
+    queued announced it (else every earlier window of the event that raised it counts).
+    Each expected column is named once, with what was seen on it."""
+    moved = set(drifted) | {p.name for p in result.predictions if p.drifted}
+    announced = True
     for event in events:
         mine = set(event.expected_columns)
-        moved = [c for c in drifted if c in mine]
-        moved += [p.name for p in result.predictions if p.drifted and p.name in mine]
-        broken = [
-            f"{q.column} ({q.rule})"
-            for q in result.quality
-            if q.column in mine and _expected_finding(q.column, q.rule, expected)
-        ]
+        seen: dict[str, list[str]] = {c: ["drifted"] if c in moved else [] for c in mine}
+        for q in result.quality:
+            if q.column in mine and _expected_finding(q.column, q.rule, expected):
+                seen[q.column].append(q.rule)
+        columns = ", ".join(
+            c + (f" ({'; '.join(seen[c])})" if seen[c] else "") for c in event.expected_columns
+        )
         text = (
             f"calendar event {event.name} ({utc(event.start):%Y-%m-%d %H:%M} to "
             f"{utc(event.end):%Y-%m-%d %H:%M} UTC"
             + (f": {event.expect}" if event.expect else "")
-            + f"): expected drift on {', '.join(moved) if moved else 'no column yet'}"
-            + (f"; expected quality findings on {', '.join(broken)}" if broken else "")
-            + " recorded, not counted toward alerts, persistence or retraining; undeclared "
-            f"columns are judged as usual (expected: {', '.join(event.expected_columns)})"
+            + f"): its expected columns {columns}"
+            + ("" if any(seen.values()) else " (none moved yet)")
+            + " are recorded, not counted toward alerts, persistence or retraining; "
+            "undeclared columns are judged as usual"
         )
-        said = any(
-            "calendar_event" in r.triggers and utc(event.start) < utc(r.window_end) < end
+        earlier = [
+            r
             for r in history
-        )
-        if said:
-            if "calendar_event" not in found.triggers:
-                found.triggers.append("calendar_event")
-            found.quiet.add("calendar_event")
-            found.note(text + " (announced in the event's first window)")
+            if "calendar_event" in r.triggers
+            and utc(event.start) < utc(r.window_end) < end
+            and (r.alerted or not only_alerted)
+        ]
+        if earlier:
+            first = min(earlier, key=lambda r: utc(r.window_end))
+            when = f"{utc(first.window_end):%Y-%m-%d %H:%M} UTC"
+            found.note(
+                text
+                + (
+                    f" (announced by the alert of the window ending {when})"
+                    if first.alerted
+                    else f" (first noted in the window ending {when}, which sent no alert)"
+                )
+            )
         else:
+            announced = False
             found.add("calendar_event", "low", text)
-            found.quiet.discard("calendar_event")
+    if events and announced:  # recorded for the history, raises nothing
+        if "calendar_event" not in found.triggers:
+            found.triggers.append("calendar_event")
+        found.quiet.add("calendar_event")
+
+
+def segment_drops(segment: SegmentResult, spec: ModelSpec) -> list[str]:
+    """The realized metrics of ``segment`` more than ``performance.max_drop`` worse than
+    the champion's validation value, on at least ``performance.min_labelled_rows``
+    labelled rows (rule 11); empty without labelled rows in the segment."""
+    rules = spec.monitoring.performance
+    perf = segment.performance
+    if perf is None or perf.labelled_rows < rules.min_labelled_rows:
+        return []
+    return [
+        metric
+        for metric, max_drop in rules.max_drop.items()
+        if (drop := perf.drop(metric)) is not None and drop > max_drop
+    ]
 
 
 def _segments(result: DriftResult, spec: ModelSpec, expected: set[str], found: _Findings) -> None:
-    """Rule 11: one reason per segment that drifted or whose realized performance fell."""
+    """Rule 11: one reason per segment that drifted (trigger ``segment_drift``) or whose
+    realized performance fell (``segment_performance_drop``)."""
     report = result.segments
     if report is None:
         return
-    rules = spec.monitoring.performance
     named: list[str] = []
     for seg in report.segments:
-        parts: list[str] = []
         counted = set(seg.counted_columns(expected))
         drifted = [c for c in seg.columns if c.name in counted]
+        where = f"{seg.value} ({seg.column})"
         if drifted:
             shown = ", ".join(
                 f"{c.name} ({c.method} "
@@ -560,19 +639,21 @@ def _segments(result: DriftResult, spec: ModelSpec, expected: set[str], found: _
                 + ")"
                 for c in drifted
             )
-            parts.append(f"{shown} drifted")
+            found.add("segment_drift", "medium", f"{where}: {shown} drifted")
         perf = seg.performance
-        if perf is not None and perf.labelled_rows >= rules.min_labelled_rows:
-            for metric, max_drop in rules.max_drop.items():
-                drop = perf.drop(metric)
-                if drop is not None and drop > max_drop:
-                    parts.append(
-                        f"realized {metric} {perf.metrics[metric]:.3f} vs validation "
-                        f"{perf.baseline[metric]:.3f} on {perf.labelled_rows} labelled rows"
-                    )
-        if parts:
+        fell = segment_drops(seg, spec)
+        if perf is not None and fell:
+            shown = "; ".join(
+                f"realized {m} {perf.metrics[m]:.3f} vs validation {perf.baseline[m]:.3f}"
+                for m in fell
+            )
+            found.add(
+                "segment_performance_drop",
+                "medium",
+                f"{where}: {shown} on {perf.labelled_rows} labelled rows",
+            )
+        if drifted or fell:
             named.append(seg.value)
-            found.add("segment_drift", "medium", f"{seg.value} ({seg.column}): {'; '.join(parts)}")
     checked = len(report.segments)
     found.note(
         f"segments: {checked} checked, {len(named)} with findings"

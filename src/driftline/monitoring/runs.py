@@ -13,7 +13,13 @@ load (their version is None).
 drifted columns that counted, the retrain reason and the change point; NULL for runs
 stored before it (they load with no columns, reason or change point). It also holds the
 per-segment checks (``segments``) and the domain-classifier check (``multivariate``) when the
-spec turned them on (no migration: runs stored before load with neither).
+spec turned them on, the calendar events active in the window (``events``) with the
+columns they declared (``expected_columns``: recorded, not counted), and ``alert_id``: the
+alert queued in the outbox for the run (:func:`record_alert`; null when none was, as in a
+backfill). Runs stored before any of these load without them.
+
+``quality_json`` holds every data-quality finding, each with ``counted``: False for an
+out-of-range value or unseen category on a column a calendar event expected.
 
 ``estimated_json`` (migration 0007) keeps the champion's performance estimated without
 labels: ``window`` on the monitored window, ``labelled`` on the labelled window next to
@@ -79,6 +85,9 @@ class StoredRun:
     segments: SegmentReport | None = None
     multivariate: JointDrift | None = None
     estimated: dict[str, Any] | None = None
+    expected_columns: tuple[str, ...] = ()
+    events: tuple[str, ...] = ()
+    alert_id: str | None = None
 
     @property
     def estimated_window(self) -> EstimatedPerformance | None:
@@ -113,6 +122,7 @@ class StoredRun:
             quality_ok=self.quality_ok is not False,
             champion_version=self.champion_version,
             triggers=tuple(self.triggers),
+            alerted=self.alert_id is not None,
         )
 
 
@@ -179,7 +189,11 @@ def record_run(
             else None
         ),
         "quality_json": (
-            json.dumps([q.to_dict() for q in result.quality]) if result is not None else None
+            json.dumps(
+                [{**q.to_dict(), "counted": not decision.expects(q)} for q in result.quality]
+            )
+            if result is not None
+            else None
         ),
         "report_path": report_path,
         "error": error,
@@ -201,6 +215,9 @@ def record_run(
                     if result is not None and result.multivariate
                     else None
                 ),
+                "events": list(decision.events),
+                "expected_columns": list(decision.expected_columns),
+                "alert_id": None,
             }
         ),
     }
@@ -280,6 +297,9 @@ def _stored(row: Any) -> StoredRun:
             JointDrift.from_dict(detail["multivariate"]) if detail.get("multivariate") else None
         ),
         estimated=json.loads(row.estimated_json) if row.estimated_json else None,
+        expected_columns=tuple(detail.get("expected_columns") or ()),
+        events=tuple(detail.get("events") or ()),
+        alert_id=detail.get("alert_id"),
     )
 
 
@@ -303,6 +323,22 @@ def list_runs(
         query = query.limit(limit)
     with store.engine.connect() as conn:
         return [_stored(r) for r in conn.execute(query)]
+
+
+def record_alert(store: Store, run_id: int, alert_id: str) -> None:
+    """Note on run ``run_id`` that its alert ``alert_id`` was queued in the alerts outbox
+    (``decision_json.alert_id``): the policy counts a calendar event as announced only
+    by a window whose alert was queued. Nothing happens for an unknown run."""
+    runs = store.table(RUNS_TABLE)
+    with store.engine.begin() as conn:
+        query = sa.select(runs.c.decision_json).where(runs.c.id == run_id).with_for_update()
+        found = conn.execute(query).first()
+        if found is None:
+            return
+        detail = {**json.loads(found.decision_json or "{}"), "alert_id": alert_id}
+        conn.execute(
+            runs.update().where(runs.c.id == run_id).values(decision_json=json.dumps(detail))
+        )
 
 
 def clear_report_paths(store: Store, run_ids: list[int]) -> None:
