@@ -194,7 +194,12 @@ def profile_numbers(
     inf = np.isinf(x)
     finite = x[~(nan | inf)]
     e = np.asarray(edges, dtype="float64")
-    counts = np.bincount(np.searchsorted(e, finite, side="right"), minlength=e.size + 1)
+    # Bin i holds the values in [e(i-1), e(i)): the values below e(i) minus those below
+    # e(i-1). Counted by finding the edges in the sorted values (numpy's vectorised sort
+    # is several times faster than finding each value among the edges), the same counts
+    # as numpy.bincount(numpy.searchsorted(e, finite, side="right")).
+    below = np.searchsorted(np.sort(finite), e, side="left")
+    counts = np.diff(below, prepend=0, append=finite.size)
     d = finite - center
     distinct: tuple[tuple[float, int], ...] | None = None
     if not finite.size:
