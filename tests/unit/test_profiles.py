@@ -14,6 +14,7 @@ from driftline.monitoring.profiles import (
     from_json,
     merge,
     merge_all,
+    profile_batches,
     profile_frame,
     profile_numbers,
     to_json,
@@ -44,6 +45,10 @@ def test_chunked_profiles_merge_to_the_single_pass_profile() -> None:
         profile_frame(window.iloc[i : i + 700], COLUMNS, reference) for i in range(0, 5000, 700)
     ]
     merged = merge_all(chunks)
+    batches = (window.iloc[i : i + 700] for i in range(0, 5000, 700))
+    assert profile_batches(batches, COLUMNS, reference) == merged
+    empty = profile_batches([], COLUMNS, reference)
+    assert [p.count for p in empty.values()] == [0, 0, 0]
     # associativity: merging in another grouping gives the same counts
     regrouped = merge_all([merge_all(chunks[:3]), merge_all(chunks[3:])])
     for name in COLUMNS:

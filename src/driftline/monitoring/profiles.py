@@ -283,6 +283,27 @@ def profile_frame(
     return out
 
 
+def profile_batches(
+    frames: Iterable[pd.DataFrame],
+    columns: Mapping[str, str],
+    reference: Mapping[str, ColumnProfile],
+) -> dict[str, ColumnProfile]:
+    """Profiles of ``columns`` of the rows of ``frames`` (batches of one sample: chunks of
+    a window, row groups, a partition's Arrow batches), each profiled on ``reference``'s
+    edges (:func:`profile_frame`) and merged as it comes, so memory holds one batch and
+    one profile; without any frame, the profile of no rows. Errors as
+    :func:`profile_frame`."""
+    total: dict[str, ColumnProfile] | None = None
+    for frame in frames:
+        part = profile_frame(frame, columns, reference)
+        total = part if total is None else {k: merge(total[k], part[k]) for k in total}
+    if total is None:
+        empty = {c: pd.Series([], dtype="float64" if kind == "numerical" else object)
+                 for c, kind in columns.items()}  # fmt: skip
+        total = profile_frame(pd.DataFrame(empty), columns, reference)
+    return total
+
+
 # -- merging --------------------------------------------------------------------------------
 
 

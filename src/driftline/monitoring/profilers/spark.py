@@ -1,7 +1,7 @@
 """Column profiles computed on Spark (PySpark, the optional extra ``driftline[spark]``).
 
 Each partition is profiled by the local profiler
-(:func:`driftline.monitoring.profiles.profile_frame`, Arrow batches through
+(:func:`driftline.monitoring.profiles.profile_batches` of its Arrow batches through
 ``DataFrame.mapInPandas``), one JSON profile per partition comes back, and the driver
 merges them (:func:`driftline.monitoring.profiles.merge`, exact for every count), one at a
 time, so its memory holds one partition's profile beside the running total. The result is
@@ -20,7 +20,7 @@ import os
 import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from driftline.config.errors import DataError
 from driftline.monitoring.profiles import (
@@ -28,7 +28,7 @@ from driftline.monitoring.profiles import (
     NumericProfile,
     from_json,
     merge,
-    profile_frame,
+    profile_batches,
     to_json,
 )
 
@@ -115,13 +115,8 @@ def profile_spark(
     def per_partition(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         import pandas as pd
 
-        ref = from_json(ref_json)
-        total: dict[str, ColumnProfile] | None = None
-        for batch in batches:
-            part = profile_frame(batch, kinds, ref)
-            total = part if total is None else {k: merge(total[k], part[k]) for k in total}
-        if total is not None:
-            yield pd.DataFrame({"profile": [to_json(total)]})
+        profiles = profile_batches(batches, kinds, from_json(ref_json))
+        yield pd.DataFrame({"profile": [to_json(profiles)]})
 
     from pyspark.sql import functions as F
 
@@ -131,13 +126,6 @@ def profile_spark(
     for row in parts.toLocalIterator():
         part = from_json(row["profile"])
         out = part if out is None else {k: merge(out[k], part[k]) for k in out}
-    if out is None:  # no rows at all: the profile of an empty sample
-        import pandas as pd
-
-        empty = pd.DataFrame({c: pd.Series([], dtype=_dtype(k)) for c, k in kinds.items()})
-        out = profile_frame(empty, kinds, from_json(ref_json))
+    if out is None:  # no partition at all: the profile of an empty sample
+        out = profile_batches([], kinds, refs)
     return {c: out[c] for c in kinds}
-
-
-def _dtype(kind: str) -> Any:
-    return "float64" if kind == "numerical" else object
