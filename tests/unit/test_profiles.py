@@ -47,6 +47,10 @@ def test_chunked_profiles_merge_to_the_single_pass_profile() -> None:
     merged = merge_all(chunks)
     batches = (window.iloc[i : i + 700] for i in range(0, 5000, 700))
     assert profile_batches(batches, COLUMNS, reference) == merged
+    gathered = profile_batches(
+        (window.iloc[i : i + 700] for i in range(0, 5000, 700)), COLUMNS, reference, gather=2000
+    )
+    assert gathered["x"].counts == merged["x"].counts and gathered["c"] == merged["c"]
     empty = profile_batches([], COLUMNS, reference)
     assert [p.count for p in empty.values()] == [0, 0, 0]
     # associativity: merging in another grouping gives the same counts
