@@ -77,6 +77,9 @@ def test_window_bounds_and_consent_filter(store: Store, spec: ModelSpec, traffic
         whole.sort_values(columns).reset_index(drop=True),
     )
     assert list(store.read_prediction_batches(spec, end, end, columns)) == []
+    if store.dialect == "postgresql":  # parameters go into the SQL: numbers, never text
+        with pytest.raises(TypeError, match="only integers and booleans"):
+            list(store.query_batches("SELECT ? AS x", ["1; DROP TABLE x"], {"x": "text"}))
     with pytest.raises(DataError, match="no columns \\['basket'\\]"):
         list(store.read_prediction_batches(spec, start, end, ["basket"]))
 
