@@ -6,8 +6,9 @@ run:
 
   local chunked   pyarrow reads the Parquet file by row group; profile_frame per chunk,
                   profiles merged (the plain path: memory bounded by a row group)
-  local from PG   ADBC reads the PostgreSQL table as Arrow batches; profile_frame per
-                  batch, merged (what a worker does without push-down)
+  local from PG   driftline's batched store read (Store.query_batches: ADBC's COPY
+                  record batches, 250k rows a frame) of the PostgreSQL table;
+                  profile_frame per batch, merged (`profile window --on local`)
   PG push-down    driftline.monitoring.profilers.database.profile_relation: aggregate
                   SQL inside PostgreSQL, no rows shipped
   Spark local[2]  driftline.monitoring.profilers.spark.profile_spark on the Parquet file
@@ -38,7 +39,7 @@ from driftline.monitoring.profiles import (
     CategoricalProfile,
     ColumnProfile,
     NumericProfile,
-    merge_all,
+    profile_batches,
     profile_frame,
 )
 
@@ -90,20 +91,22 @@ def difference(got: dict[str, ColumnProfile], want: dict[str, ColumnProfile]) ->
 
 def local_parquet(path: Path, reference: dict[str, ColumnProfile]) -> dict[str, ColumnProfile]:
     parquet = pq.ParquetFile(path)
-    return merge_all(
-        profile_frame(batch.to_pandas(), KINDS, reference)
-        for batch in parquet.iter_batches(batch_size=CHUNK)
-    )
+    batches = (batch.to_pandas() for batch in parquet.iter_batches(batch_size=CHUNK))
+    return profile_batches(batches, KINDS, reference)
 
 
 def local_postgres(url: str, table: str, reference: dict[str, ColumnProfile]) -> dict:  # type: ignore[type-arg]
-    import adbc_driver_postgresql.dbapi as adbc_pg
+    """The table read by driftline's batched store read, profiled batch by batch."""
+    from driftline.data.store import Store
 
-    cols = ", ".join(f'"{c}"' for c in KINDS)
-    with adbc_pg.connect(url) as conn, conn.cursor() as cur:
-        cur.execute(f"SELECT {cols} FROM {table}")
-        reader = cur.fetch_record_batch()
-        return merge_all(profile_frame(b.to_pandas(), KINDS, reference) for b in reader)
+    store = Store(url, migrate=False)
+    try:
+        cols = ", ".join(f'"{c}"' for c in KINDS)
+        types = {c: "float" if k == "numerical" else "text" for c, k in KINDS.items()}
+        batches = store.query_batches(f"SELECT {cols} FROM {table}", [], types)
+        return profile_batches(batches, KINDS, reference)
+    finally:
+        store.dispose()
 
 
 def main() -> None:
@@ -163,7 +166,7 @@ def postgres(url: str, path: Path, reference: dict, base: dict) -> list[tuple]: 
         with engine.begin() as conn:
             conn.execute(sa.text(f"ANALYZE {name}"))
         out = []
-        pulled_s, pulled = timed(lambda: local_postgres(raw, name, reference))
+        pulled_s, pulled = timed(lambda: local_postgres(url, name, reference))
         out.append(("local from PostgreSQL (Arrow batches)", pulled_s, *difference(pulled, base)))
         pushed_s, pushed = timed(lambda: profile_relation(engine, name, reference))
         out.append(("PostgreSQL push-down", pushed_s, *difference(pushed, base)))

@@ -22,7 +22,13 @@ from driftline.data import ingest
 from driftline.data.privacy import Pseudonymizer
 from driftline.data.source import TableSource, open_source, source_url
 from driftline.data.store import ENTITY_KEY, Store
-from driftline.data.windows import data_clock, read_labelled, read_window, usable_rows
+from driftline.data.windows import (
+    data_clock,
+    read_labelled,
+    read_window,
+    read_window_batches,
+    usable_rows,
+)
 from driftline.devtools.simulate import Simulation, simulate
 from driftline.monitoring.monitor import run_monitor
 from driftline.monitoring.runs import list_runs
@@ -166,6 +172,14 @@ def test_windows_read_the_same_rows_as_the_store(
     assert len(got) == len(expected) > 0
     pd.testing.assert_frame_equal(_comparable(got), _comparable(expected))
     assert got[ENTITY_KEY].nunique() == expected[ENTITY_KEY].nunique()  # repeat visitors kept
+    # in batches (a source table comes whole, in one): the same rows of the asked columns
+    columns = ["recency_days", "channel", spec.model.prediction]
+    for model in (source, stored):
+        batches = pd.concat(read_window_batches(store, model, start, end, columns))
+        pd.testing.assert_frame_equal(
+            batches.sort_values(columns).reset_index(drop=True),
+            expected[columns].sort_values(columns).reset_index(drop=True),
+        )
 
     as_of = start_of(sim) + 12 * DAY  # labels of days 0-4 have all arrived by then
     early = start_of(sim) + 8 * DAY  # only some have

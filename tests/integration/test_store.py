@@ -66,6 +66,23 @@ def test_window_bounds_and_consent_filter(store: Store, spec: ModelSpec, traffic
     consenting = store.read_predictions(spec, consented_only=True)
     assert len(consenting) == int(preds["consent_analytics"].sum())
 
+    # the same window in batches: the same rows (in no particular order), typed alike
+    columns = ["recency_days", "channel", "score"]
+    read = store.read_prediction_batches(spec, start, end, columns, consented_only=True, rows=97)
+    batches = list(read)
+    assert len(batches) > 1 or store.dialect == "postgresql"  # ADBC's batches come whole
+    whole = store.read_predictions(spec, start, end, consented_only=True)[columns]
+    pd.testing.assert_frame_equal(
+        pd.concat(batches).sort_values(columns).reset_index(drop=True),
+        whole.sort_values(columns).reset_index(drop=True),
+    )
+    assert list(store.read_prediction_batches(spec, end, end, columns)) == []
+    if store.dialect == "postgresql":  # parameters go into the SQL: numbers, never text
+        with pytest.raises(TypeError, match="only integers and booleans"):
+            list(store.query_batches("SELECT ? AS x", ["1; DROP TABLE x"], {"x": "text"}))
+    with pytest.raises(DataError, match="no columns \\['basket'\\]"):
+        list(store.read_prediction_batches(spec, start, end, ["basket"]))
+
 
 def test_reingesting_the_same_batch_stores_each_request_once(
     store: Store, spec: ModelSpec, traffic

@@ -14,7 +14,9 @@ from driftline.monitoring.profiles import (
     from_json,
     merge,
     merge_all,
+    profile_batches,
     profile_frame,
+    profile_numbers,
     to_json,
 )
 
@@ -43,6 +45,14 @@ def test_chunked_profiles_merge_to_the_single_pass_profile() -> None:
         profile_frame(window.iloc[i : i + 700], COLUMNS, reference) for i in range(0, 5000, 700)
     ]
     merged = merge_all(chunks)
+    batches = (window.iloc[i : i + 700] for i in range(0, 5000, 700))
+    assert profile_batches(batches, COLUMNS, reference) == merged
+    gathered = profile_batches(
+        (window.iloc[i : i + 700] for i in range(0, 5000, 700)), COLUMNS, reference, gather=2000
+    )
+    assert gathered["x"].counts == merged["x"].counts and gathered["c"] == merged["c"]
+    empty = profile_batches([], COLUMNS, reference)
+    assert [p.count for p in empty.values()] == [0, 0, 0]
     # associativity: merging in another grouping gives the same counts
     regrouped = merge_all([merge_all(chunks[:3]), merge_all(chunks[3:])])
     for name in COLUMNS:
@@ -68,6 +78,19 @@ def test_chunked_profiles_merge_to_the_single_pass_profile() -> None:
     assert whole["d"].values is not None and len(whole["d"].values) == 4  # type: ignore[union-attr]
     finite = window["x"][np.isfinite(window["x"])]
     assert x.std == pytest.approx(float(np.std(finite)), rel=1e-9)
+
+
+def test_bins_count_each_value_by_the_edges_at_or_below_it() -> None:
+    """Bin i holds the values with i edges <= them (numpy.searchsorted side="right"),
+    values on an edge, repeated values and -0.0 included."""
+    rng = np.random.default_rng(3)
+    edges = np.array([-1.0, 0.0, 0.5, 2.0, 7.0])
+    x = np.concatenate([edges, edges, [-0.0, -3.0, 9.0, np.nan, np.inf], rng.normal(0, 3, 500)])
+    x = np.concatenate([x, np.round(rng.normal(0, 2, 500))])
+    got = profile_numbers(x, edges).counts
+    finite = x[np.isfinite(x)]
+    assert got == tuple(np.bincount(np.searchsorted(edges, finite, side="right"), minlength=6))
+    assert profile_numbers(x, ()).counts == (finite.size,)
 
 
 def test_quantile_bounds_hold_the_true_quantile() -> None:

@@ -202,8 +202,9 @@ def window(
     on: Annotated[
         Where,
         typer.Option(
-            help="local: read the window's rows and profile them here; database: aggregate "
-            "queries inside the PostgreSQL store, no rows shipped."
+            help="local: read the window's rows in batches and profile them here (memory "
+            "holds one batch); database: aggregate queries inside the PostgreSQL store, no "
+            "rows shipped."
         ),
     ] = Where.local,
 ) -> None:
@@ -212,9 +213,9 @@ def window(
     reference's version, for `driftline monitor run --profile`."""
     from driftline.config.errors import DataError
     from driftline.context import Context
-    from driftline.data.windows import read_window, window_bounds
+    from driftline.data.windows import read_window_batches, window_bounds
     from driftline.monitoring.profilers.database import profile_window
-    from driftline.monitoring.profiles import ProfileDocument, profile_frame
+    from driftline.monitoring.profiles import ProfileDocument, profile_batches
 
     ref = _read_reference(reference) if reference is not None else None
     with Context.open() as ctx:
@@ -233,8 +234,9 @@ def window(
         if on == Where.database:
             profiles = profile_window(ctx.store, spec, ref.columns, start, end)
         else:
-            rows = read_window(ctx.store, spec, start, end)
-            profiles = profile_frame(rows, {k: p.kind for k, p in ref.columns.items()}, ref.columns)
+            kinds = {k: p.kind for k, p in ref.columns.items()}
+            batches = read_window_batches(ctx.store, spec, start, end, list(kinds))
+            profiles = profile_batches(batches, kinds, ref.columns)
     about = _window_about(
         ref,
         f"the {spec.name} window of the store ({on.value})",

@@ -73,6 +73,23 @@ class PredictionSource(ABC):
         (if the spec has one) and, with ``with_labels``, ``model.target`` (NaN where no
         label is known). ``consented_only`` keeps rows whose consent flag is true."""
 
+    def read_prediction_batches(
+        self,
+        spec: ModelSpec,
+        start: datetime | pd.Timestamp,
+        end: datetime | pd.Timestamp,
+        columns: Sequence[str],
+        *,
+        consented_only: bool = False,
+    ) -> Iterator[pd.DataFrame]:
+        """``columns`` (features and prediction columns) of the predictions made in
+        ``[start, end)``, in frames, in no particular order, for summaries of a window
+        too large to hold (:meth:`Store.read_prediction_batches` streams driftline's
+        store; this default reads the window whole, as one frame, of those of ``columns``
+        the source has)."""
+        frame = self.read_predictions(spec, start, end, consented_only=consented_only)
+        yield frame[[c for c in columns if c in frame.columns]]
+
     @abstractmethod
     def read_labelled(
         self,
@@ -123,6 +140,19 @@ class StoreSource(PredictionSource):
     ) -> pd.DataFrame:
         return self.store.read_predictions(
             spec, start, end, with_labels=with_labels, consented_only=consented_only
+        )
+
+    def read_prediction_batches(
+        self,
+        spec: ModelSpec,
+        start: datetime | pd.Timestamp,
+        end: datetime | pd.Timestamp,
+        columns: Sequence[str],
+        *,
+        consented_only: bool = False,
+    ) -> Iterator[pd.DataFrame]:
+        yield from self.store.read_prediction_batches(
+            spec, start, end, columns, consented_only=consented_only
         )
 
     def read_labelled(

@@ -25,6 +25,7 @@ from __future__ import annotations
 import gc
 import json
 import logging
+import numbers
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -44,7 +45,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 
-from driftline.config.errors import ConflictError, StoreError
+from driftline.config.errors import ConflictError, DataError, StoreError
 from driftline.config.secrets import scrub
 from driftline.config.settings import Settings
 from driftline.config.times import from_ts_us, ts_us, utc_now
@@ -54,6 +55,8 @@ from driftline.specs import ModelSpec
 log = logging.getLogger(__name__)
 
 LABELS_TABLE = "dl_labels"
+#: Rows per frame of a batched read (:meth:`Store.query_batches`).
+BATCH_ROWS = 250_000
 MODELS_TABLE = "dl_models"
 # Store-side names of the fixed columns of an inference log.
 REQUEST_ID, ENTITY_KEY, TS_US, CONSENT = "request_id", "entity_key", "ts_us", "consent"
@@ -593,13 +596,40 @@ class Store:
                 cur.execute(sql, tuple(params))
                 frame = pd.DataFrame(cur.fetchall(), columns=list(types))
             else:
-                parts = sql.split("?")
-                numbered = parts[0] + "".join(f"${i}{p}" for i, p in enumerate(parts[1:], 1))
-                cur.execute(numbered, tuple(params) if params else None)
+                cur.execute(_numbered(sql), tuple(params) if params else None)
                 frame = cur.fetch_arrow_table().rename_columns(list(types)).to_pandas()
-        for name, kind in types.items():
-            frame[name] = _as_kind(frame[name], kind)
-        return frame
+        return _typed(frame, types)
+
+    def query_batches(
+        self, sql: str, params: Sequence[Any], types: dict[str, str], rows: int = BATCH_ROWS
+    ) -> Iterator[pd.DataFrame]:
+        """:meth:`query_frame` in frames of about ``rows`` rows (the last one fewer; none
+        for no rows), so memory holds one batch, never the whole result. PostgreSQL:
+        ADBC's Arrow record batches of a ``COPY``, gathered to ``rows``; ADBC copies only
+        a query without bind parameters (with them libpq holds the whole result), so
+        ``params`` must be integers or booleans, written into the SQL (TypeError
+        otherwise). SQLite: ``fetchmany``. The read is one transaction, held open until
+        the iterator is exhausted or closed."""
+        with self._transaction() as conn:
+            cur = conn.cursor()
+            if self.dialect == "sqlite":
+                cur.execute(sql, tuple(params))
+                while True:
+                    with _no_gc():
+                        found = cur.fetchmany(rows)
+                        if not found:
+                            return
+                        frame = pd.DataFrame(found, columns=list(types))
+                    yield _typed(frame, types)
+            cur.execute(_inlined(sql, params))
+            pending: list[pa.RecordBatch] = []
+            for batch in cur.fetch_record_batch():
+                pending.append(batch)
+                if sum(b.num_rows for b in pending) >= rows:
+                    yield _arrow_frame(pending, types)
+                    pending = []
+            if pending:
+                yield _arrow_frame(pending, types)
 
     def read_predictions(
         self,
@@ -655,6 +685,38 @@ class Store:
         if with_labels:
             rename["__label"] = m.target
         return frame.rename(columns=rename)
+
+    def read_prediction_batches(
+        self,
+        spec: ModelSpec,
+        start: datetime | pd.Timestamp,
+        end: datetime | pd.Timestamp,
+        columns: Sequence[str],
+        *,
+        consented_only: bool = False,
+        rows: int = BATCH_ROWS,
+    ) -> Iterator[pd.DataFrame]:
+        """``columns`` (features and prediction columns of the spec) of the inference log
+        in ``[start, end)``, in frames of about ``rows`` rows (:meth:`query_batches`) and
+        in no particular order: for summaries of a window too large to hold, such as its
+        column profiles. ``consented_only`` drops rows whose consent flag is false or
+        missing. DataError naming a column the model's table does not log."""
+        self.ensure_model(spec)
+        logged = _column_types(spec)
+        unknown = [c for c in columns if c not in logged]
+        if unknown:
+            raise DataError(
+                f"{spec.name}'s predictions have no columns {unknown} (they log "
+                f"{sorted(logged)}): read the spec's features and prediction columns"
+            )
+        where, params = [f"{TS_US} >= ?", f"{TS_US} < ?"], [ts_us(start), ts_us(end)]
+        if consented_only:
+            where.append(f"{CONSENT} = ?")
+            params.append(True)
+        selected = ", ".join(f'"{c}"' for c in columns)
+        table = self.predictions_table_name(spec)
+        sql = f"SELECT {selected} FROM {table} WHERE {' AND '.join(where)}"
+        yield from self.query_batches(sql, params, {c: logged[c] for c in columns}, rows)
 
     def read_labelled(
         self,
@@ -873,6 +935,40 @@ def _python_values(column: pd.Series) -> list[Any]:
 
 
 _ARROW = {"text": pa.string(), "float": pa.float64(), "int": pa.int64(), "bool": pa.bool_()}
+
+
+def _numbered(sql: str) -> str:
+    """``?`` placeholders as PostgreSQL's ``$1, $2, ...``."""
+    parts = sql.split("?")
+    return parts[0] + "".join(f"${i}{p}" for i, p in enumerate(parts[1:], 1))
+
+
+def _inlined(sql: str, params: Sequence[Any]) -> str:
+    """``?`` placeholders replaced by ``params``, integers and booleans only (TypeError
+    for anything else: no text is ever written into SQL)."""
+    parts = sql.split("?")
+    if len(parts) != len(params) + 1:
+        raise TypeError(f"{len(parts) - 1} placeholders for {len(params)} parameters")
+    literals = []
+    for value in params:
+        if isinstance(value, bool):
+            literals.append("true" if value else "false")
+        elif isinstance(value, numbers.Integral):
+            literals.append(str(int(value)))
+        else:
+            raise TypeError(f"only integers and booleans are written into SQL, not {value!r}")
+    return parts[0] + "".join(v + p for v, p in zip(literals, parts[1:], strict=True))
+
+
+def _typed(frame: pd.DataFrame, types: dict[str, str]) -> pd.DataFrame:
+    for name, kind in types.items():
+        frame[name] = _as_kind(frame[name], kind)
+    return frame
+
+
+def _arrow_frame(batches: list[pa.RecordBatch], types: dict[str, str]) -> pd.DataFrame:
+    table = pa.Table.from_batches(batches).rename_columns(list(types))
+    return _typed(table.to_pandas(), types)
 
 
 def _as_kind(column: pd.Series, kind: str) -> pd.Series:

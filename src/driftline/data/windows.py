@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -85,6 +86,18 @@ def read_window(store: Store, spec: ModelSpec, start: datetime, end: datetime) -
     consent column: their consent covers monitoring), from the model's source."""
     with open_source(store, spec) as source:
         return source.read_predictions(spec, start, end, consented_only=bool(spec.model.consent))
+
+
+def read_window_batches(
+    store: Store, spec: ModelSpec, start: datetime, end: datetime, columns: Sequence[str]
+) -> Iterator[pd.DataFrame]:
+    """``columns`` of the rows :func:`read_window` reads, in frames of a bounded number of
+    rows from driftline's store (:meth:`Store.read_prediction_batches`; a ``source:``
+    table is read whole), in no particular order."""
+    with open_source(store, spec) as source:
+        yield from source.read_prediction_batches(
+            spec, start, end, columns, consented_only=bool(spec.model.consent)
+        )
 
 
 @dataclass(frozen=True)

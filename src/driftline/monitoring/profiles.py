@@ -46,7 +46,7 @@ from __future__ import annotations
 import json
 import math
 import operator
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -225,6 +225,8 @@ def _profile_sorted(
     values are ``finite`` (sorted): bin counts are differences of the edges' positions in
     the sorted values (``x < e`` for a value in a bin below edge ``e``)."""
     e = np.asarray(edges, dtype="float64")
+    # bin i holds the values in [e(i-1), e(i)): those below e(i) minus those below e(i-1);
+    # the same counts as numpy.bincount(numpy.searchsorted(e, finite, side="right"))
     positions = np.searchsorted(finite, e, side="left")
     counts = np.diff(positions, prepend=0, append=finite.size)
     d = finite - center
@@ -337,6 +339,44 @@ def profile_frame(
                 finite, x.size, missing, _edges(finite, bins), _median(finite)
             )
     return out
+
+
+def profile_batches(
+    frames: Iterable[pd.DataFrame],
+    columns: Mapping[str, str],
+    reference: Mapping[str, ColumnProfile],
+    *,
+    gather: int = 0,
+) -> dict[str, ColumnProfile]:
+    """Profiles of ``columns`` of the rows of ``frames`` (batches of one sample: chunks of
+    a window, row groups, a partition's Arrow batches), each profiled on ``reference``'s
+    edges (:func:`profile_frame`) and merged as it comes, so memory holds one batch and
+    one profile; without any frame, the profile of no rows. Frames of fewer than
+    ``gather`` rows are first concatenated to at least that many (a frame's profile has a
+    cost of its own beside its rows', about 10 ms for 22 columns: Spark's Arrow batches
+    hold 10,000 rows). Errors as :func:`profile_frame`."""
+    total: dict[str, ColumnProfile] | None = None
+    for frame in _gathered(frames, gather):
+        part = profile_frame(frame, columns, reference)
+        total = part if total is None else {k: merge(total[k], part[k]) for k in total}
+    if total is None:
+        empty = {c: pd.Series([], dtype="float64" if kind == "numerical" else object)
+                 for c, kind in columns.items()}  # fmt: skip
+        total = profile_frame(pd.DataFrame(empty), columns, reference)
+    return total
+
+
+def _gathered(frames: Iterable[pd.DataFrame], rows: int) -> Iterator[pd.DataFrame]:
+    pending: list[pd.DataFrame] = []
+    held = 0
+    for frame in frames:
+        pending.append(frame)
+        held += len(frame)
+        if held >= rows:
+            yield pending[0] if len(pending) == 1 else pd.concat(pending, ignore_index=True)
+            pending, held = [], 0
+    if pending:
+        yield pending[0] if len(pending) == 1 else pd.concat(pending, ignore_index=True)
 
 
 # -- merging --------------------------------------------------------------------------------

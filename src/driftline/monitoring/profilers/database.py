@@ -11,8 +11,8 @@ column that may have few distinct values:
 1. one ``SELECT`` of ``count(*)`` and, per numerical column, the missing (NULL or NaN)
    and infinite counts, the finite minimum and maximum and the sums about the
    reference's center (``FILTER`` clauses);
-2. one ``GROUP BY`` over a ``LATERAL (VALUES ...)`` of every numerical column's bin,
-   ``width_bucket(x, edges)`` on the reference profile's edges (PostgreSQL's
+2. one ``GROUP BY`` over every numerical column's bin (an ``unnest`` of one array per
+   row), ``width_bucket(x, edges)`` on the reference profile's edges (PostgreSQL's
    ``width_bucket`` with a thresholds array returns the number of edges ``<= x``: the bin
    of ``numpy.searchsorted(edges, x, side="right")`` that the local profiler uses);
 3. one ``GROUP BY`` over every categorical column's values (as text), optionally cut to
@@ -223,10 +223,14 @@ def _bins(
     refs: Mapping[str, NumericProfile],
     quote: Any,
 ) -> dict[int, dict[int, int]]:
-    """Column index -> bin -> finite values, every numerical column in one scan."""
+    """Column index -> bin -> finite values, every numerical column in one scan: each row
+    gives one key per column (``column index * stride + bin``, NULL when not finite) by
+    ``unnest`` of an array, and one ``GROUP BY`` counts the keys (about twice as fast as
+    a ``LATERAL (VALUES ...)`` row per column, measured on 10M rows)."""
     if not numeric:
         return {}
-    cases = []
+    stride = max(len(refs[name].edges) for name in numeric) + 1
+    keys = []
     for i, name in enumerate(numeric):
         x = f"CAST({quote(name)} AS float8)"
         if refs[name].edges:
@@ -234,15 +238,16 @@ def _bins(
             bucket = f"width_bucket({x}, CAST(:dl_e{i} AS float8[]))"
         else:  # no reference edges: one bin holds every finite value
             bucket = "0"
-        cases.append(f"({i}, CASE WHEN {_FINITE.format(x=x)} THEN {bucket} END)")
+        key = f"CAST({i * stride} AS bigint) + {bucket}"
+        keys.append(f"CASE WHEN {_FINITE.format(x=x)} THEN {key} END")
     sql = (
-        f"SELECT v.k, v.b, count(*) FROM {table} CROSS JOIN LATERAL "
-        f"(VALUES {', '.join(cases)}) AS v(k, b){cond}{' AND' if cond else ' WHERE'} "
-        "v.b IS NOT NULL GROUP BY v.k, v.b"
+        f"SELECT v.key, count(*) FROM (SELECT unnest(ARRAY[{', '.join(keys)}]) AS key "
+        f"FROM {table}{cond}) AS v WHERE v.key IS NOT NULL GROUP BY v.key"
     )
     out: dict[int, dict[int, int]] = {}
-    for k, b, n in conn.execute(sa.text(sql), params):
-        out.setdefault(int(k), {})[int(b)] = int(n)
+    for key, n in conn.execute(sa.text(sql), params):
+        k, b = divmod(int(key), stride)
+        out.setdefault(k, {})[b] = int(n)
     return out
 
 

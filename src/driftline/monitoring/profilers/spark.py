@@ -1,11 +1,12 @@
 """Column profiles computed on Spark (PySpark, the optional extra ``driftline[spark]``).
 
 Each partition is profiled by the local profiler
-(:func:`driftline.monitoring.profiles.profile_frame`, Arrow batches through
-``DataFrame.mapInPandas``), one JSON profile per partition comes back, and the driver
-merges them (:func:`driftline.monitoring.profiles.merge`, exact for every count), one at a
-time, so its memory holds one partition's profile beside the running total. The result is
-the profile the local path computes for the same rows (sums up to floating-point
+(:func:`driftline.monitoring.profiles.profile_batches` of its Arrow batches through
+``DataFrame.mapInPandas``) into one JSON profile per partition; those are shuffled into
+``MERGERS`` partitions and merged there (:func:`driftline.monitoring.profiles.merge`, exact
+for every count), and the driver merges the few that come back, so every partition is
+profiled in parallel and the driver never holds more than ``MERGERS`` profiles. The result
+is the profile the local path computes for the same rows (sums up to floating-point
 summation order).
 
 The executors import driftline: install it (with its dependencies) on the cluster's
@@ -18,9 +19,9 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from driftline.config.errors import DataError
 from driftline.monitoring.profiles import (
@@ -28,13 +29,20 @@ from driftline.monitoring.profiles import (
     NumericProfile,
     from_json,
     merge,
-    profile_frame,
+    profile_batches,
     to_json,
 )
 
 if TYPE_CHECKING:
     import pandas as pd
     from pyspark.sql import DataFrame, SparkSession
+
+#: Rows of a partition profiled at a time (its Arrow batches gathered: Spark sends 10,000
+#: rows a batch by default, ``spark.sql.execution.arrow.maxRecordsPerBatch``).
+GATHER_ROWS = 250_000
+#: Partitions the per-partition profiles are merged in on the executors; the driver merges
+#: the few that come back.
+MERGERS = 16
 
 INSTALL_HINT = "install the Spark extra: pip install 'driftline[spark]' (needs Java 17+)"
 
@@ -115,29 +123,34 @@ def profile_spark(
     def per_partition(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         import pandas as pd
 
-        ref = from_json(ref_json)
-        total: dict[str, ColumnProfile] | None = None
-        for batch in batches:
-            part = profile_frame(batch, kinds, ref)
-            total = part if total is None else {k: merge(total[k], part[k]) for k in total}
-        if total is not None:
-            yield pd.DataFrame({"profile": [to_json(total)]})
+        profiles = profile_batches(batches, kinds, from_json(ref_json), gather=GATHER_ROWS)
+        yield pd.DataFrame({"profile": [to_json(profiles)]})
 
     from pyspark.sql import functions as F
 
     selected = frame.select(*[F.col(f"`{c}`") for c in kinds])
     parts = selected.mapInPandas(per_partition, schema="profile string")
-    out: dict[str, ColumnProfile] | None = None
-    for row in parts.toLocalIterator():
-        part = from_json(row["profile"])
-        out = part if out is None else {k: merge(out[k], part[k]) for k in out}
-    if out is None:  # no rows at all: the profile of an empty sample
-        import pandas as pd
-
-        empty = pd.DataFrame({c: pd.Series([], dtype=_dtype(k)) for c, k in kinds.items()})
-        out = profile_frame(empty, kinds, from_json(ref_json))
+    merged = parts.repartition(MERGERS).mapInPandas(_merge_partition, schema="profile string")
+    out = _merged(row["profile"] for row in merged.collect())
+    if out is None:  # no partition at all: the profile of an empty sample
+        out = profile_batches([], kinds, refs)
     return {c: out[c] for c in kinds}
 
 
-def _dtype(kind: str) -> Any:
-    return "float64" if kind == "numerical" else object
+def _merged(documents: Iterable[str]) -> dict[str, ColumnProfile] | None:
+    """The merge of profile documents (JSON), one at a time; None for none."""
+    out: dict[str, ColumnProfile] | None = None
+    for document in documents:
+        part = from_json(document)
+        out = part if out is None else {k: merge(out[k], part[k]) for k in out}
+    return out
+
+
+def _merge_partition(frames: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    """The merged profile of one partition of per-partition profiles (an executor's part
+    of the merge)."""
+    import pandas as pd
+
+    out = _merged(text for frame in frames for text in frame["profile"])
+    if out is not None:
+        yield pd.DataFrame({"profile": [to_json(out)]})
