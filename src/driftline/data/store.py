@@ -60,6 +60,8 @@ REQUEST_ID, ENTITY_KEY, TS_US, CONSENT = "request_id", "entity_key", "ts_us", "c
 MODEL_VERSION = "model_version"
 #: SQLite page cache (KiB) while a batch is written (the default is 2 MiB).
 _BULK_CACHE_KIB = 256 * 1024
+#: Page size of a new SQLite store (SQLite's default is 4096).
+_PAGE_BYTES = 16384
 
 
 @dataclass(frozen=True)
@@ -836,6 +838,10 @@ class Store:
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
+    # A new store file gets 16 KiB pages instead of 4 KiB: a 1M-row batch costs ~10% less
+    # CPU (fewer B-tree pages and WAL frames to write; bench/ingest.py). Only a file that
+    # has no table yet takes it; an existing store keeps its page size.
+    cur.execute(f"PRAGMA page_size={_PAGE_BYTES}")
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA busy_timeout=30000")
