@@ -120,10 +120,12 @@ def _as_text(values: pd.Series) -> tuple[pd.Series, Any]:
         picked = np.where(codes >= 0, names[np.maximum(codes, 0)] if len(names) else None, None)
         return pd.Series(picked, index=values.index, dtype=object), _UNCONVERTED
     if kind in ("string", "empty"):
-        out = values.astype(object).where(values.notna(), None)
         if kind != "string":
-            return out, _UNCONVERTED
-        arr = arrow_text(out)
+            return values.astype(object).where(values.notna(), None), _UNCONVERTED
+        out = values.astype(object)
+        arr = arrow_text(out)  # NaN, None and pd.NA are its nulls
+        if arr is None or arr.null_count:
+            out = out.where(values.notna(), None)
         dotted = np.flatnonzero(contains(out, ".", arrow=arr))
         whole = dotted[out.iloc[dotted].str.match(_WHOLE_TEXT).to_numpy(dtype=bool)]
         if not whole.size:
