@@ -51,7 +51,7 @@ class Pseudonymizer:
             _checked(key, "the key chain")
         self._keys = keys
         # One keyed SHA-256 state per key, copied for each id: the key is not set up again
-        # for every id (a third of the cost of hmac.digest per id).
+        # for every id (~25% less CPU per id than hmac.digest).
         self._macs = [hmac.new(key, digestmod=hashlib.sha256) for key in keys]
 
     def __repr__(self) -> str:  # never show the key

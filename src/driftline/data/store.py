@@ -16,8 +16,8 @@ none of its keys is stored yet (checked on a staged copy of the keys alone) it i
 straight into the table; otherwise into a temporary table, then
 ``INSERT ... ON CONFLICT (key) DO NOTHING``. On SQLite one ``executemany`` of the same
 INSERT, with a page cache large enough for the indexes it updates (a new SQLite file has
-16 KiB pages). Either way one
-transaction per batch, so a batch is idempotent by request id and all-or-nothing.
+16 KiB pages). Either way one transaction per batch, so a batch is idempotent by request
+id and all-or-nothing.
 PostgreSQL windows are read back as Arrow.
 """
 
