@@ -57,6 +57,10 @@ class Pseudonymizer:
     def __repr__(self) -> str:  # never show the key
         return f"Pseudonymizer(keys={len(self._keys)}, ***)"
 
+    def __reduce__(self) -> tuple[type[Pseudonymizer], tuple[bytes, ...]]:
+        """Pickled and copied as its keys (a keyed hash state cannot be pickled)."""
+        return (Pseudonymizer, self._keys)
+
     def pseudonymise(self, raw_id: object) -> str:
         """The pseudonym of one raw id (normalised first: :func:`normalise_id`)."""
         value = normalise_id(raw_id)
