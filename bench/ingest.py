@@ -11,7 +11,8 @@ DRIFTLINE_TEST_DATABASE_URL is given) it times, in the same run:
   read     Store.read_predictions of the whole window vs pandas.read_sql of the table
 
 and prints rows per second, driftline's own CPU seconds (the database server's are not
-counted), and the ratio driftline / plain (higher is better).
+counted), and the ratio driftline / plain (higher is better), with the machine's load
+average before and after (other jobs on a shared machine inflate every wall-clock figure).
 
     .venv/bin/python bench/ingest.py --rows 1000000
 """
@@ -206,6 +207,7 @@ def main() -> None:
     parser.add_argument("--pg-url", default=os.environ.get("DRIFTLINE_TEST_DATABASE_URL"))
     args = parser.parse_args()
     print(f"generating {args.rows:,} rows x 20 features ...", flush=True)
+    before = os.getloadavg()
     results = []
     folder = tempfile.TemporaryDirectory()
     path = Path(folder.name) / "predictions.parquet"
@@ -234,6 +236,8 @@ def main() -> None:
     table = pd.DataFrame(results)
     with pd.option_context("display.width", 200, "display.float_format", "{:,.2f}".format):
         print(table.to_string(index=False))
+    load = " -> ".join(", ".join(f"{x:.2f}" for x in avg) for avg in (before, os.getloadavg()))
+    print(f"load average (1, 5, 15 min) {load} on {os.cpu_count()} cores")
 
 
 if __name__ == "__main__":

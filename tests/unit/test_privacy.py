@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import pickle
 import stat
 
 import pandas as pd
@@ -31,6 +32,10 @@ def test_series_matches_scalar_and_keeps_index() -> None:
     assert list(out.index) == [10, 11, 12, 13]
     assert out[10] == out[12] == p.pseudonymise("c1")
     assert out[13] == p.pseudonymise("42")
+    # Each id by its own text: equal numbers of other types are other ids.
+    mixed = p.pseudonymise_series(pd.Series([1, 1.0, True, "1", " 1"]))
+    assert list(mixed) == [p.pseudonymise(v) for v in ("1", "1.0", "True", "1", "1")]
+    assert pickle.loads(pickle.dumps(p)).pseudonymise("c1") == p.pseudonymise("c1")
 
 
 def test_short_key_rejected() -> None:

@@ -21,6 +21,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -43,11 +44,11 @@ from driftline.data.store import (
     prediction_types,
 )
 from driftline.data.values import (
-    arrow_text,
     as_numbers,
     as_text,
     contains,
     require_unique_columns,
+    text_and_arrow,
 )
 from driftline.specs import ModelSpec
 from driftline.tasks import task_for
@@ -110,20 +111,26 @@ def _text(df: pd.DataFrame, column: str, problems: _Problems) -> pd.Series:
     """Category values as text, exactly as sent (see :func:`driftline.data.values.as_text`);
     a NUL byte is a problem (PostgreSQL cannot store it, and a CSV reader may cut the
     value there)."""
-    text = as_text(df[column])
-    problems.rows(column, _has_nul(text), "contain a NUL byte (\\x00), which cannot be stored")
-    return text
+    return _checked_text(df, column, problems)[0]
 
 
-def _has_nul(text: pd.Series) -> np.ndarray:
-    return contains(text, "\x00")
+def _checked_text(df: pd.DataFrame, column: str, problems: _Problems) -> tuple[pd.Series, Any]:
+    """:func:`_text`, and the text as Arrow (None when it cannot be: see
+    :func:`driftline.data.values.text_and_arrow`) for further vectorised checks."""
+    text, arr = text_and_arrow(df[column])
+    problems.rows(
+        column,
+        contains(text, "\x00", arrow=arr),
+        "contain a NUL byte (\\x00), which cannot be stored",
+    )
+    return text, arr
 
 
 def _text_ids(df: pd.DataFrame, column: str, problems: _Problems) -> pd.Series:
     """Ids as text, exactly as sent: an empty id, one with spaces around it (which would
     differ from the same id without them, and join no label), a NUL byte or more than
     MAX_ID_CHARS characters is a problem."""
-    text = _text(df, column, problems)
+    text, arr = _checked_text(df, column, problems)
     empty = np.zeros(len(text), dtype=bool)
     padded = np.zeros(len(text), dtype=bool)
     long = np.zeros(len(text), dtype=bool)
@@ -132,7 +139,6 @@ def _text_ids(df: pd.DataFrame, column: str, problems: _Problems) -> pd.Series:
     # length alone, vectorised. The candidates get the exact check, value by value.
     import pyarrow.compute as pc
 
-    arr = arrow_text(text)
     if arr is None:
         check = np.arange(len(text))
     else:
@@ -324,7 +330,7 @@ def prepare_predictions(
     out[TS_US] = to_ts_us(out[TS_US])
     _conflicting(out, [REQUEST_ID], problems, "request ids")
     problems.raise_if_any()
-    return out.reset_index(drop=True)
+    return _positional(out)
 
 
 def _predictions(spec: ModelSpec, df: pd.DataFrame, problems: _Problems) -> pd.DataFrame:
@@ -395,7 +401,15 @@ def prepare_labels(
     out["labelled_ts_us"] = to_ts_us(out["labelled_ts_us"])
     _conflicting(out, ["model", REQUEST_ID], problems, "request ids")
     problems.raise_if_any()
-    return out.reset_index(drop=True)
+    return _positional(out)
+
+
+def _positional(out: pd.DataFrame) -> pd.DataFrame:
+    """``out`` (a frame built here, its columns copies of the batch's) indexed 0..n-1 like
+    the rows of the batch, in place: ``reset_index`` would copy and consolidate every
+    column again (a second of a 1M-row batch)."""
+    out.index = pd.RangeIndex(len(out))
+    return out
 
 
 def _once(frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:

@@ -15,8 +15,9 @@ Bulk paths: on PostgreSQL a batch goes to the ADBC driver as Arrow (binary COPY)
 none of its keys is stored yet (checked on a staged copy of the keys alone) it is copied
 straight into the table; otherwise into a temporary table, then
 ``INSERT ... ON CONFLICT (key) DO NOTHING``. On SQLite one ``executemany`` of the same
-INSERT, with a page cache large enough for the indexes it updates. Either way one
-transaction per batch, so a batch is idempotent by request id and all-or-nothing.
+INSERT, with a page cache large enough for the indexes it updates (a new SQLite file has
+16 KiB pages). Either way one transaction per batch, so a batch is idempotent by request
+id and all-or-nothing.
 PostgreSQL windows are read back as Arrow.
 """
 
@@ -63,6 +64,8 @@ REQUEST_ID, ENTITY_KEY, TS_US, CONSENT = "request_id", "entity_key", "ts_us", "c
 MODEL_VERSION = "model_version"
 #: SQLite page cache (KiB) while a batch is written (the default is 2 MiB).
 _BULK_CACHE_KIB = 256 * 1024
+#: Page size of a new SQLite store (SQLite's default is 4096).
+_PAGE_BYTES = 16384
 
 
 @dataclass(frozen=True)
@@ -898,6 +901,10 @@ class Store:
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
+    # A new store file gets 16 KiB pages instead of 4 KiB: a 1M-row batch costs ~10% less
+    # CPU (fewer B-tree pages and WAL frames to write; bench/ingest.py). Only a file that
+    # has no table yet takes it; an existing store keeps its page size.
+    cur.execute(f"PRAGMA page_size={_PAGE_BYTES}")
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA busy_timeout=30000")

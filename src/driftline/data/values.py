@@ -94,31 +94,52 @@ def as_text(values: pd.Series) -> pd.Series:
 
     Works for every pandas dtype (numpy, nullable ``Int64``/``boolean``/``string``,
     ``category``, object holding anything)."""
+    return _as_text(values)[0]
+
+
+def text_and_arrow(values: pd.Series) -> tuple[pd.Series, Any]:
+    """:func:`as_text` of ``values`` and the same text as an Arrow string array
+    (:func:`arrow_text`: None when it cannot be one), converted once for the caller's
+    vectorised checks (text columns are converted by :func:`as_text` already)."""
+    text, arr = _as_text(values)
+    return text, arrow_text(text) if arr is _UNCONVERTED else arr
+
+
+#: Stands for "no Arrow array made yet" (None means the text cannot be one).
+_UNCONVERTED: Any = object()
+
+
+def _as_text(values: pd.Series) -> tuple[pd.Series, Any]:
+    """:func:`as_text`, and the Arrow array of the result when making it took one
+    (text columns), else ``_UNCONVERTED``."""
     kind = pd.api.types.infer_dtype(values, skipna=True)
     dtype = values.dtype
     if isinstance(dtype, pd.CategoricalDtype):  # each category once, not each row
         names = as_text(pd.Series(dtype.categories)).to_numpy(dtype=object)
         codes = values.cat.codes.to_numpy()
         picked = np.where(codes >= 0, names[np.maximum(codes, 0)] if len(names) else None, None)
-        return pd.Series(picked, index=values.index, dtype=object)
+        return pd.Series(picked, index=values.index, dtype=object), _UNCONVERTED
     if kind in ("string", "empty"):
-        out = values.astype(object).where(values.notna(), None)
         if kind != "string":
-            return out
-        dotted = np.flatnonzero(contains(out, "."))
+            return values.astype(object).where(values.notna(), None), _UNCONVERTED
+        out = values.astype(object)
+        arr = arrow_text(out)  # NaN, None and pd.NA are its nulls
+        if arr is None or arr.null_count:
+            out = out.where(values.notna(), None)
+        dotted = np.flatnonzero(contains(out, ".", arrow=arr))
         whole = dotted[out.iloc[dotted].str.match(_WHOLE_TEXT).to_numpy(dtype=bool)]
         if not whole.size:
-            return out
+            return out, arr
         text = out.to_numpy(dtype=object).copy()
         text[whole] = [str(int(v.split(".")[0])) for v in text[whole]]
-        return pd.Series(text, index=values.index, dtype=object)
+        return pd.Series(text, index=values.index, dtype=object), _UNCONVERTED
     if pd.api.types.is_integer_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
         missing = values.isna().to_numpy()
         return pd.Series(
             np.where(missing, None, values.astype(str).to_numpy(dtype=object)),
             index=values.index,
             dtype=object,
-        )
+        ), _UNCONVERTED
     if pd.api.types.is_float_dtype(dtype):
         numbers = values.to_numpy(dtype="float64", na_value=np.nan)
         with np.errstate(invalid="ignore"):
@@ -127,8 +148,8 @@ def as_text(values: pd.Series) -> pd.Series:
         out[whole] = numbers[whole].astype(np.int64).astype(str)
         other = ~whole & ~np.isnan(numbers)
         out[other] = [repr(float(v)) for v in numbers[other]]
-        return pd.Series(out, index=values.index, dtype=object)
-    return values.astype(object).map(_one_text).astype(object)
+        return pd.Series(out, index=values.index, dtype=object), _UNCONVERTED
+    return values.astype(object).map(_one_text).astype(object), _UNCONVERTED
 
 
 def arrow_text(text: pd.Series) -> Any:
@@ -143,13 +164,14 @@ def arrow_text(text: pd.Series) -> Any:
         return None
 
 
-def contains(text: pd.Series, part: str) -> np.ndarray:
+def contains(text: pd.Series, part: str, *, arrow: Any = _UNCONVERTED) -> np.ndarray:
     """Boolean mask of the values of ``text`` (str or None) that contain ``part`` (False
     where missing). Vectorised through Arrow (``pyarrow.compute.match_substring``, byte
-    search on UTF-8), value by value when :func:`arrow_text` cannot convert the column."""
+    search on UTF-8), value by value when :func:`arrow_text` cannot convert the column.
+    ``arrow``: ``arrow_text(text)`` when the caller has it already (not converted again)."""
     import pyarrow.compute as pc
 
-    arr = arrow_text(text)
+    arr = arrow_text(text) if arrow is _UNCONVERTED else arrow
     if arr is None:
         return text.str.contains(part, regex=False, na=False).to_numpy(dtype=bool)
     found = pc.fill_null(pc.match_substring(arr, part), False)
