@@ -143,6 +143,8 @@ def main() -> None:
             results.append(("Spark local[2] (Parquet)", spark_s, *difference(got, base)))
             session.stop()
     print(f"\n{args.rows:,} rows x {len(NUMERICAL)} numerical + {len(CATEGORICAL)} categorical")
+    one, five, _ = os.getloadavg()
+    print(f"load average at the end: {one:.2f} (1 min), {five:.2f} (5 min)")
     print(f"{'path':40} {'seconds':>9} {'vs local':>9} {'count diff':>11} {'sum rel diff':>13}")
     for name, seconds, worst, rel in results:
         print(f"{name:40} {seconds:9.1f} {base_s / seconds:8.2f}x {worst:11d} {rel:13.1e}")
