@@ -467,6 +467,12 @@ def test_a_window_profile_stands_in_for_the_rows(cli: Cli, home: Settings, tmp_p
     assert fed["realized"], "realized performance comes from the store's labelled rows"
     assert _column_verdicts(home, fed["run_id"]) == _column_verdicts(home, rows.run_id)
 
+    code, text = cli(
+        "profile", "window", "-m", "pp_cli", "-r", str(ref), "-o", str(tmp_path / "none.json"),
+        "--window-end", "2020-01-01",
+    )  # fmt: skip
+    assert code == 2 and "no consenting rows" in text and not (tmp_path / "none.json").exists()
+
     runs = _run_count(home)
     bad = tmp_path / "bad.json"
     bad.write_text('{"format": 1, "columns": {"recency_days": {"kind": "numerical"}}}')

@@ -55,7 +55,10 @@ def test_csv_with_spec_writes_the_contract(
     )  # fmt: skip
     assert code == 0  # drift found, but --fail-on-drift was not given
     data = json.loads(out.read_text())
-    assert set(data) == {"dataset_drift", "drift_share", "rows", "columns"}
+    assert set(data) == {
+        "status", "dataset_drift", "drift_share", "rows", "columns", "quality", "notes",
+        "not_checked",
+    }  # fmt: skip
     assert data["dataset_drift"] is True
     assert data["rows"]["reference"] == len(pd.read_csv(files["ref.csv"]))
     assert data["rows"]["current"] == len(pd.read_csv(files["sale.csv"]))

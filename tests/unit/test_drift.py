@@ -169,7 +169,7 @@ def test_contract_shape() -> None:
     cur = pd.DataFrame({"x": rng.normal(size=400) + 2, "c": rng.choice(["a", "b"], 400)})
     result = compare_frames(ref, cur, DriftPlan(columns={"x": "numerical", "c": "categorical"}))
     out = result.to_contract()
-    assert set(out) == {"dataset_drift", "drift_share", "rows", "columns"}
+    assert set(out) == {"dataset_drift", "drift_share", "rows", "columns", "quality", "notes"}
     assert out["rows"] == {"reference": 500, "current": 400}
     assert out["drift_share"] == 0.5 and out["dataset_drift"] is True
     x = out["columns"][0]

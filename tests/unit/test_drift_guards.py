@@ -109,3 +109,34 @@ def test_p_value_tests_need_an_effect_on_huge_samples() -> None:
     assert tiny.score < 1e-4 and not tiny.drifted  # significant, but below the 0.02 effect
     assert compare_frames(reference, trivial, replace(plan, min_effect=0)).columns[0].drifted
     assert compare_frames(reference, real, plan).columns[0].drifted
+
+
+def test_a_column_of_only_rare_categories_is_said_to_be_untestable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """150k product ids replaced by another 150k: every category is rare, so the pooled
+    test scores 0; the check says so (note, CLI, JSON) and the unseen-category finding
+    shows the move, on both engines' paths (frames and Parquet profiles)."""
+    rng = np.random.default_rng(4)
+    rows = 30_000
+    ref = pd.DataFrame({"sku": rng.integers(0, 150_000, rows).astype(str)})
+    cur = pd.DataFrame({"sku": rng.integers(50_000, 200_000, rows).astype(str)})
+    for frame in (ref, cur):
+        frame["x"] = rng.normal(size=rows)
+    plan = DriftPlan.from_columns({"sku": "categorical", "x": "numerical"})
+    for engine in ("evidently", "native"):
+        result = compare_frames(ref, cur, replace(plan, engine=engine))
+        assert [n for n in result.notes if n.startswith("sku: all ")], engine
+    ref.to_parquet(tmp_path / "ref.parquet")
+    cur.to_parquet(tmp_path / "cur.parquet")
+    out = tmp_path / "out.json"
+    code, text = cli_runner(monkeypatch, capsys)(
+        "drift", "check", "--reference", str(tmp_path / "ref.parquet"),
+        "--current", str(tmp_path / "cur.parquet"), "--categorical", "sku",
+        "--numerical", "x", "--engine", "native", "--json", str(out),
+    )  # fmt: skip
+    assert code == 0 and "note: sku: all " in " ".join(text.split())
+    data = json.loads(out.read_text())
+    assert data["notes"] and data["notes"][0].startswith("sku: all ")
+    assert [q for q in data["quality"] if q["column"] == "sku"]
+    assert data["not_checked"] == {}

@@ -173,7 +173,8 @@ def drift_check(
     """Compare two files (CSV or Parquet) for drift, without a store.
 
     Exit codes: 0 the check ran (also when a file has too few rows for a verdict:
-    insufficient_data), 1 dataset drift with --fail-on-drift, 2 bad input.
+    insufficient_data), 1 dataset drift with --fail-on-drift, 2 bad input, 3 an
+    unexpected error (a bug: please report it).
 
     Without --spec, column types come from --numerical/--categorical or from the data.
     """
@@ -208,9 +209,11 @@ def drift_check(
     _render_result(result, f"drift: {current} against {reference}")
     for column, why in check.skipped.items():
         console.print(f"not checked: {column} ({why})", style="dim")
+    for note in result.notes:
+        console.print(f"note: {note}", style="yellow")
     if json_out is not None:
         json_out.parent.mkdir(parents=True, exist_ok=True)
-        json_out.write_text(json.dumps(result.to_contract(), indent=2))
+        json_out.write_text(json.dumps(check.to_contract(), indent=2))
         console.print(f"wrote {json_out}")
     if html_out is not None:
         if result.report is None:

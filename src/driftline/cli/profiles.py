@@ -237,6 +237,12 @@ def window(
             kinds = {k: p.kind for k, p in ref.columns.items()}
             batches = read_window_batches(ctx.store, spec, start, end, list(kinds))
             profiles = profile_batches(batches, kinds, ref.columns)
+    if not any(p.count for p in profiles.values()):
+        raise DataError(
+            f"the {spec.name} window {start:%Y-%m-%d %H:%M}..{end:%Y-%m-%d %H:%M} UTC holds "
+            "no consenting rows: nothing to profile (give --window-end of a window with "
+            f"predictions; `driftline status` shows what the store holds)"
+        )
     about = _window_about(
         ref,
         f"the {spec.name} window of the store ({on.value})",

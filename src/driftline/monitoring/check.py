@@ -22,7 +22,7 @@ from driftline.config.errors import BaselineError, DataError, DriftlineError, Pl
 from driftline.data.values import as_numbers, as_text, require_unique_columns
 from driftline.monitoring.attribution import majority_version, version_key
 from driftline.monitoring.engines import ENGINES, ColumnScore, DriftEngine
-from driftline.monitoring.guards import effect_size, pool_rare
+from driftline.monitoring.guards import all_rare, effect_size, pool_rare
 from driftline.monitoring.plan import DriftPlan
 from driftline.monitoring.quality import data_quality
 from driftline.monitoring.results import (
@@ -158,7 +158,7 @@ def check_drift(
         result,
         performance=performance,
         other_performance=tuple(others),
-        notes=tuple(notes),
+        notes=(*result.notes, *notes),
         estimated=estimated,
         estimated_labelled=matured_estimate,
     )
@@ -593,6 +593,19 @@ def compare_frames(
         engine=run.engine or engine.name,
         report=report,
         prediction_version=tested_version if prediction is not None else None,
+        notes=tuple(
+            note
+            for c, kind in plan.columns.items()
+            if kind == "categorical"
+            and (
+                note := all_rare(
+                    c,
+                    run.reference[c].value_counts(dropna=True).to_dict(),
+                    run.current[c].value_counts(dropna=True).to_dict(),
+                    plan.min_category_count,
+                )
+            )
+        ),
     )
 
 

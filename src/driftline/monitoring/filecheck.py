@@ -57,7 +57,11 @@ class FileCheck:
         """The JSON of the check: the result's (with ``status``), or the status, rows and
         reason when there is no verdict."""
         if self.result is not None:
-            return {"status": self.status, **self.result.to_contract()}
+            return {
+                "status": self.status,
+                **self.result.to_contract(),
+                "not_checked": dict(self.skipped),
+            }
         return {
             "status": self.status,
             "rows": {"reference": self.rows[0], "current": self.rows[1]},

@@ -56,6 +56,24 @@ def rare_categories(
     return rare if len(rare) > 1 else set()
 
 
+def all_rare(
+    column: str, reference: Mapping[Any, int], current: Mapping[Any, int], min_count: float
+) -> str | None:
+    """A note when every category of ``column`` is rare (:func:`rare_categories`), else
+    None. Pooled into one, such a column scores no drift whatever happens among its
+    categories (e.g. a catalogue of 150k product ids replaced by another): the test cannot
+    see it. The data-quality rule on categories the reference never had still does."""
+    rare = rare_categories(reference, current, min_count)
+    if not rare or rare != set(reference) | set(current):
+        return None
+    return (
+        f"{column}: all {len(rare):,} categories are rare (expected count below "
+        f"{min_count:g} each), so they were tested as one pooled category and its score says "
+        "nothing about shifts among them; see the data-quality findings for categories the "
+        "reference never had, or check it with fewer, grouped categories"
+    )
+
+
 def pool_rare(
     reference: pd.Series, current: pd.Series, min_count: float
 ) -> tuple[pd.Series, pd.Series]:

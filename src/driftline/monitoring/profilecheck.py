@@ -37,13 +37,13 @@ import pandas as pd
 from driftline.config.errors import DataError
 from driftline.monitoring.engines import ENGINES
 from driftline.monitoring.engines.native import NativeScore, SampledReport, score_profiles
-from driftline.monitoring.guards import RARE, rare_categories, total_variation
+from driftline.monitoring.guards import RARE, all_rare, rare_categories, total_variation
 from driftline.monitoring.plan import DriftPlan
 from driftline.monitoring.profiles import (
     CategoricalProfile,
     ColumnProfile,
     NumericProfile,
-    merge_all,
+    merge,
     profile_frame,
 )
 from driftline.monitoring.results import ALL_MISSING, ColumnDrift, DriftResult, QualityFinding
@@ -62,9 +62,10 @@ def parquet_rows(path: Path | str) -> int:
     return int(pq.ParquetFile(path).metadata.num_rows)
 
 
-def _row_groups(path: Path | str, columns: list[str]) -> Iterator[Callable[[], pa.Table]]:
-    """A reader per row group of the file (call it for that group as an Arrow table): a row
-    group is Parquet's unit of reading, so memory is bounded by the largest row group
+def _row_groups(path: Path | str, columns: list[str], *, by_column: bool = False) -> Iterator[Any]:
+    """A reader per row group of the file (call it for that group as an Arrow table), or
+    with ``by_column`` per row group the (column, reader of that column alone) pairs: a
+    column chunk of a row group is Parquet's unit of reading, so memory is bounded by it
     (pyarrow's ``iter_batches`` reads ahead and held twice as much). Text columns come as
     Arrow dictionaries, which profile in one pass over their distinct values."""
     import pyarrow as pa
@@ -73,11 +74,14 @@ def _row_groups(path: Path | str, columns: list[str]) -> Iterator[Callable[[], p
     schema = pq.read_schema(path)
     text = [c for c in columns if c in schema.names and pa.types.is_string(schema.field(c).type)]
 
-    def read(group: int) -> pa.Table:  # a handle each: readers run on threads side by side
-        return pq.ParquetFile(path, read_dictionary=text).read_row_group(group, columns=columns)
+    def read(group: int, names: list[str]) -> pa.Table:  # a handle each: threads side by side
+        return pq.ParquetFile(path, read_dictionary=text).read_row_group(group, columns=names)
 
     for group in range(pq.ParquetFile(path).num_row_groups):
-        yield lambda group=group: read(group)
+        if by_column:
+            yield [(c, lambda group=group, c=c: read(group, [c])) for c in columns]
+        else:
+            yield lambda group=group: read(group, columns)
 
 
 def head(path: Path | str, rows: int, columns: list[str] | None = None) -> pd.DataFrame:
@@ -144,37 +148,38 @@ def profile_current(
     columns: Mapping[str, str],
     reference: Mapping[str, ColumnProfile],
 ) -> tuple[dict[str, ColumnProfile], dict[str, tuple[int, int]]]:
-    """The current file's profiles, row group by row group and merged, and per numerical
+    """The current file's profiles, one column of one row group at a time (so memory holds
+    a few column chunks, whatever the row groups' size) and merged, and per numerical
     column the values (below, above) the reference's [min, max] (for the out-of-range
     rule)."""
-    numerical = [c for c, k in columns.items() if k == "numerical"]
+    import pyarrow.parquet as pq
 
     def one(
-        read: Callable[[], pa.Table],
-    ) -> tuple[dict[str, ColumnProfile], dict[str, tuple[int, int]]]:
-        group = read()
-        part = profile_frame(group, columns, reference)
-        outside: dict[str, tuple[int, int]] = {}
-        for name in numerical:
-            ref = reference[name]
-            assert isinstance(ref, NumericProfile)
-            if ref.min is None or ref.max is None:
-                continue
-            x = _floats(group.column(name))
-            outside[name] = (int(np.count_nonzero(x < ref.min)), int(np.count_nonzero(x > ref.max)))
-        return part, outside
+        chunk: tuple[str, Callable[[], pa.Table]],
+    ) -> tuple[str, ColumnProfile, tuple[int, int]]:
+        name, read = chunk
+        table = read()
+        part = profile_frame(table, {name: columns[name]}, reference)[name]
+        ref = reference[name]
+        if not isinstance(ref, NumericProfile) or ref.min is None or ref.max is None:
+            return name, part, (0, 0)
+        x = _floats(table.column(name))
+        return name, part, (int(np.count_nonzero(x < ref.min)), int(np.count_nonzero(x > ref.max)))
 
-    parts: list[dict[str, ColumnProfile]] = []
-    outside = dict.fromkeys(numerical, (0, 0))
-    for part, counted in _in_parallel(one, _row_groups(path, list(columns))):
-        parts.append(part)
-        for name, (below, above) in counted.items():
-            outside[name] = (outside[name][0] + below, outside[name][1] + above)
-        if len(parts) > 8:  # merge as we go: memory stays a few row groups and one profile
-            parts = [merge_all(parts)]
-    if not parts:
+    if not pq.ParquetFile(path).metadata.num_rows:
         raise DataError(f"{path}: no rows to check")
-    return merge_all(parts), outside
+    chunks = (
+        (name, read)
+        for group in _row_groups(path, list(columns), by_column=True)
+        for name, read in group
+    )
+    merged: dict[str, ColumnProfile] = {}
+    outside = {c: (0, 0) for c, k in columns.items() if k == "numerical"}
+    for name, part, (below, above) in _in_parallel(one, chunks):
+        merged[name] = merge(merged[name], part) if name in merged else part
+        if name in outside:
+            outside[name] = (outside[name][0] + below, outside[name][1] + above)
+    return {c: merged[c] for c in columns}, outside
 
 
 def _floats(values: pa.ChunkedArray) -> np.ndarray:
@@ -371,7 +376,17 @@ def compare_profiles(
         rows_reference=next(iter(reference.values())).count,
         rows_current=next(iter(current.values())).count,
         engine="native",
-        notes=tuple(_borderline(s) for s in scores.values() if s.borderline),
+        notes=(
+            *(_borderline(s) for s in scores.values() if s.borderline),
+            *(
+                note
+                for c, kind in plan.columns.items()
+                if kind == "categorical"
+                and isinstance(r := reference[c], CategoricalProfile)
+                and isinstance(k := current[c], CategoricalProfile)
+                and (note := all_rare(c, r.as_dict(), k.as_dict(), plan.min_category_count))
+            ),
+        ),
     )
     return ProfileCheck(result, scores, plan)
 

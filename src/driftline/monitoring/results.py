@@ -529,12 +529,16 @@ class DriftResult:
         raise KeyError(f"no drift result for column {name!r}")
 
     def to_contract(self) -> dict[str, Any]:
-        """The fixed JSON of ``driftline drift check --json`` (a public contract)."""
+        """The fixed JSON of ``driftline drift check --json`` (a public contract): the
+        verdict, rows and columns, then the data-quality findings and the notes (what the
+        check could not see)."""
         return {
             "dataset_drift": self.dataset_drift,
             "drift_share": self.drift_share,
             "rows": {"reference": self.rows_reference, "current": self.rows_current},
             "columns": [c.to_dict() for c in self.columns],
+            "quality": [q.to_dict() for q in self.quality],
+            "notes": list(self.notes),
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -544,12 +548,10 @@ class DriftResult:
             drift_share_threshold=self.drift_share_threshold,
             prediction=self.prediction.to_dict() if self.prediction else None,
             extra_predictions=[p.to_dict() for p in self.extra_predictions],
-            quality=[q.to_dict() for q in self.quality],
             performance=self.performance.to_dict() if self.performance else None,
             engine=self.engine,
             prediction_version=self.prediction_version,
             other_performance=[p.to_dict() for p in self.other_performance],
-            notes=list(self.notes),
             segments=self.segments.to_dict() if self.segments else None,
             multivariate=self.multivariate.to_dict() if self.multivariate else None,
             estimated=self.estimated.to_dict() if self.estimated else None,
