@@ -86,22 +86,15 @@ def _row_groups(path: Path | str, columns: list[str], *, by_column: bool = False
 
 def head(path: Path | str, rows: int, columns: list[str] | None = None) -> pd.DataFrame:
     """The first ``rows`` rows of a Parquet file (for column inference and the report),
-    text as plain strings, as ``read_table`` gives."""
-    import pyarrow as pa
+    text as plain strings, as ``read_table`` gives. Read as one batch of ``rows`` rows, so
+    a file written as a single large row group is not read whole."""
+    import pyarrow.parquet as pq
 
-    parts, have = [], 0
-    for read in _row_groups(path, columns or _names(path)):
-        parts.append(read().slice(0, rows - have))
-        have += parts[-1].num_rows
-        if have >= rows:
-            break
-    if not parts:
+    handle = pq.ParquetFile(path, pre_buffer=False, buffer_size=1 << 20)  # stream the pages
+    batch = next(handle.iter_batches(batch_size=max(rows, 1), columns=columns), None)
+    if batch is None:
         return pd.DataFrame()
-    frame = pa.concat_tables(parts).to_pandas()
-    for column in frame.columns:
-        if isinstance(frame[column].dtype, pd.CategoricalDtype):
-            frame[column] = frame[column].astype(object)
-    return frame
+    return batch.slice(0, rows).to_pandas()
 
 
 def _names(path: Path | str) -> list[str]:
