@@ -104,10 +104,13 @@ def test_a_stored_request_sent_again_with_other_values_is_refused(store: Store) 
     with pytest.raises(
         DataError,
         match=r"'request_id': 1 rows repeat request ids stored already with other values "
-        r"\('rid-1'\).*\(rows 2\)",
+        r"of 'score' \('rid-1'\).*\(rows 2\)",
     ):
         log_predictions(store, spec, again, PSEUDO)
     assert store.read_predictions(spec).set_index("request_id").loc["rid-1", "score"] != 0.99
+    # the same rows said to come from a model version they were not stored with
+    with pytest.raises(DataError, match=r"other values of the model version \(--model-version"):
+        log_predictions(store, spec, batch(4), PSEUDO, model_version=1)
 
 
 def test_two_labels_of_one_request_are_refused(store: Store) -> None:

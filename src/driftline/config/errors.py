@@ -4,6 +4,8 @@ what was wrong and what to do."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class DriftlineError(Exception):
     """Base of every error driftline raises on purpose."""
@@ -19,11 +21,14 @@ class DataError(DriftlineError):
 
 class ConflictError(DataError):
     """Rows whose keys are stored already with other values: ``keys`` lists them (tuples
-    of the key columns' values)."""
+    of the key columns' values), ``columns`` the stored columns whose values differ."""
 
-    def __init__(self, message: str, keys: list[tuple[object, ...]]) -> None:
+    def __init__(
+        self, message: str, keys: list[tuple[object, ...]], columns: Sequence[str] = ()
+    ) -> None:
         super().__init__(message)
         self.keys = keys
+        self.columns = list(columns)
 
 
 class ProfileError(DataError):

@@ -18,7 +18,7 @@ it is stored, and monitoring never scores it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -419,21 +419,39 @@ def _once(frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:
 
 
 def _stored_conflict(
-    frame: pd.DataFrame, key: list[str], conflict: ConflictError, source: str
+    frame: pd.DataFrame,
+    key: list[str],
+    conflict: ConflictError,
+    source: str,
+    names: Mapping[str, str] | None = None,
 ) -> DataError:
-    """The error naming the rows of ``frame`` whose keys are stored with other values."""
+    """The error naming the rows of ``frame`` whose keys are stored with other values, and
+    the columns that differ (store names shown as ``names`` maps them: the file's)."""
     problems = _Problems(source)
     at = np.zeros(int(frame.index.max()) + 1, dtype=bool)
     hit = frame[key].apply(tuple, axis=1).isin(set(conflict.keys)).to_numpy()
     at[frame.index[hit]] = True
     shown = ", ".join(repr(k[-1]) for k in conflict.keys[:_SHOW_ROWS])
+    differ = ", ".join((names or {}).get(c, repr(c)) for c in conflict.columns)
     problems.rows(
         key[-1],
         at,
-        f"repeat request ids stored already with other values ({shown}); a stored request "
-        "is never overwritten: send each request once, with its final values",
+        f"repeat request ids stored already with other values"
+        f"{f' of {differ}' if differ else ''} ({shown}); a stored request is never "
+        "overwritten: send each request once, with its final values",
     )
     return problems.error()
+
+
+def _stored_names(spec: ModelSpec) -> dict[str, str]:
+    """How an error names the store's fixed columns: as the file and the command do."""
+    return {
+        ENTITY_KEY: repr(spec.model.entity_id),
+        TS_US: repr(spec.model.timestamp),
+        CONSENT: repr(spec.model.consent or "consent"),
+        MODEL_VERSION: "the model version (--model-version, or the file's "
+        f"{spec.model.model_version!r} column)",
+    }
 
 
 def log_predictions(
@@ -472,7 +490,7 @@ def log_predictions(
             table.name, deduped, [REQUEST_ID], types, unchanged=unchanged, apply=apply
         )
     except ConflictError as exc:
-        raise _stored_conflict(deduped, [REQUEST_ID], exc, source) from None
+        raise _stored_conflict(deduped, [REQUEST_ID], exc, source, _stored_names(spec)) from None
     return IngestResult(
         spec.name,
         "predictions",

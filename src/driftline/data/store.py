@@ -582,12 +582,20 @@ class Store:
         join = " AND ".join(f's."{c}" = t."{c}"' for c in key)
         differs = " OR ".join(f'NOT (s."{c}" {same} t."{c}")' for c in columns)
         picked = ", ".join(f's."{c}"' for c in key)
-        cur.execute(f"SELECT {picked} FROM {stage} s JOIN {table} t ON {join} WHERE {differs}")
-        found = [tuple(row) for row in cur.fetchall()]
-        if found:
+        flags = ", ".join(
+            f'CASE WHEN NOT (s."{c}" {same} t."{c}") THEN 1 ELSE 0 END' for c in columns
+        )
+        cur.execute(
+            f"SELECT {picked}, {flags} FROM {stage} s JOIN {table} t ON {join} WHERE {differs}"
+        )
+        rows = cur.fetchall()
+        if rows:
+            changed = [c for i, c in enumerate(columns) if any(r[len(key) + i] for r in rows)]
             raise ConflictError(
-                f"{len(found)} rows of the batch have keys stored already with other values",
-                found,
+                f"{len(rows)} rows of the batch have keys stored already with other values "
+                f"of {', '.join(changed)}",
+                [tuple(r[: len(key)]) for r in rows],
+                changed,
             )
 
     def query_frame(self, sql: str, params: Sequence[Any], types: dict[str, str]) -> pd.DataFrame:

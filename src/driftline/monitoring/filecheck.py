@@ -140,7 +140,11 @@ def infer_columns(
         else:
             distinct = values.nunique(dropna=True)
             if distinct > _ID_MIN_DISTINCT and distinct > 0.5 * values.notna().sum():
-                skipped[name] = f"looks like an identifier ({distinct} distinct values)"
+                skipped[name] = (
+                    f"looks like an identifier ({distinct:,} distinct values in "
+                    f"{int(values.notna().sum()):,} rows of the reference"
+                    f"{' read to type the columns' if len(values) == _HEAD_ROWS else ''})"
+                )
             else:
                 columns[name] = "categorical"
     if not columns:
