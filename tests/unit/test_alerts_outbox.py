@@ -73,6 +73,8 @@ def test_findings_below_min_severity_are_not_recorded_but_events_always_are(
 ) -> None:
     quiet = enqueue(sqlite_store, alert("info"), CONFIG)
     assert quiet.entries == [] and "below the spec's min_severity warning" in (quiet.skipped or "")
+    # the policy's severity words beside the alert's, as `monitor run` prints them
+    assert "alert severity info (the policy's none or low)" in (quiet.skipped or "")
     promoted = enqueue(sqlite_store, alert("info", kind="promoted"), CONFIG)
     assert statuses(promoted) == ["pending"]
 

@@ -210,9 +210,12 @@ def skip_reason(alert: Alert, config: AlertsSection) -> str | None:
         return f"model {alert.model} has no alert channels (alerts.channels is empty)"
     minimum = Severity(config.min_severity)
     if alert.is_finding and alert.severity.rank < minimum.rank:
+        from driftline.alerts.monitor_run import SEVERITY
+
+        policy = " or ".join(k for k, v in SEVERITY.items() if v == alert.severity.value)
         return (
-            f"{alert.kind} finding of severity {alert.severity.value} is below the "
-            f"spec's min_severity {minimum.value}"
+            f"{alert.kind} finding of alert severity {alert.severity.value} (the policy's "
+            f"{policy}) is below the spec's min_severity {minimum.value}"
         )
     return None
 
