@@ -48,6 +48,16 @@ class Severity(StrEnum):
         return _RANK[self.value]
 
 
+#: The policy's five severities folded onto the alerts' three.
+POLICY_SEVERITY = {
+    "none": "info",
+    "low": "info",
+    "medium": "warning",
+    "high": "warning",
+    "critical": "critical",
+}
+
+
 _RANK = {"info": 0, "warning": 1, "critical": 2}
 
 

@@ -20,14 +20,6 @@ if TYPE_CHECKING:
     from driftline.monitoring.results import ColumnDrift
     from driftline.specs import ModelSpec
 
-#: The policy's five severities folded onto the alerts' three.
-SEVERITY = {
-    "none": "info",
-    "low": "info",
-    "medium": "warning",
-    "high": "warning",
-    "critical": "critical",
-}
 _SUMMARY_MAX = 1500
 _MAX_SEGMENT_FACTS = 5
 
@@ -51,7 +43,15 @@ def alert_for(
     (the Prefect flow run that monitored, when known) becomes the message's link; the
     run's snapshot is linked under ``evidently_ui`` (the Evidently UI's public address),
     and the HTML report's path is given only when there is no such link."""
-    from driftline.alerts.message import Alert, FeatureDrift, Finding, Links, Severity, Window
+    from driftline.alerts.message import (
+        POLICY_SEVERITY,
+        Alert,
+        FeatureDrift,
+        Finding,
+        Links,
+        Severity,
+        Window,
+    )
     from driftline.config.links import public_url, snapshot_url
     from driftline.monitoring.policy import segment_drops
 
@@ -201,7 +201,7 @@ def alert_for(
     return Alert(
         model=run.model,
         kind=kind,
-        severity=Severity(SEVERITY[d.severity]),
+        severity=Severity(POLICY_SEVERITY[d.severity]),
         title=title,
         summary="\n".join(d.reasons)[:_SUMMARY_MAX],
         window=Window(start=run.window_start, end=run.window_end),

@@ -38,7 +38,7 @@ from driftline.alerts.delivery import (
     send_message,
 )
 from driftline.alerts.journal import Delivered, Journal, store_key
-from driftline.alerts.message import Alert, Severity
+from driftline.alerts.message import POLICY_SEVERITY, Alert, Severity
 from driftline.config.errors import AlertError, StoreError
 from driftline.config.faults import checkpoint
 from driftline.config.secrets import redact, scrub
@@ -210,9 +210,7 @@ def skip_reason(alert: Alert, config: AlertsSection) -> str | None:
         return f"model {alert.model} has no alert channels (alerts.channels is empty)"
     minimum = Severity(config.min_severity)
     if alert.is_finding and alert.severity.rank < minimum.rank:
-        from driftline.alerts.monitor_run import SEVERITY
-
-        policy = " or ".join(k for k, v in SEVERITY.items() if v == alert.severity.value)
+        policy = " or ".join(k for k, v in POLICY_SEVERITY.items() if v == alert.severity.value)
         return (
             f"{alert.kind} finding of alert severity {alert.severity.value} (the policy's "
             f"{policy}) is below the spec's min_severity {minimum.value}"
