@@ -62,10 +62,11 @@ def parquet_rows(path: Path | str) -> int:
     return int(pq.ParquetFile(path).metadata.num_rows)
 
 
-def _row_groups(path: Path | str, columns: list[str], *, by_column: bool = False) -> Iterator[Any]:
-    """A reader per row group of the file (call it for that group as an Arrow table), or
-    with ``by_column`` per row group the (column, reader of that column alone) pairs: a
-    column chunk of a row group is Parquet's unit of reading, so memory is bounded by it
+def _column_chunks(
+    path: Path | str, columns: list[str]
+) -> Iterator[tuple[str, Callable[[], pa.Table]]]:
+    """(column, reader of that column of one row group) for every row group and column of
+    the file: a column chunk is Parquet's unit of reading, so memory is bounded by it
     (pyarrow's ``iter_batches`` reads ahead and held twice as much). Text columns come as
     Arrow dictionaries, which profile in one pass over their distinct values."""
     import pyarrow as pa
@@ -74,14 +75,12 @@ def _row_groups(path: Path | str, columns: list[str], *, by_column: bool = False
     schema = pq.read_schema(path)
     text = [c for c in columns if c in schema.names and pa.types.is_string(schema.field(c).type)]
 
-    def read(group: int, names: list[str]) -> pa.Table:  # a handle each: threads side by side
-        return pq.ParquetFile(path, read_dictionary=text).read_row_group(group, columns=names)
+    def read(group: int, name: str) -> pa.Table:  # a handle each: threads side by side
+        return pq.ParquetFile(path, read_dictionary=text).read_row_group(group, columns=[name])
 
     for group in range(pq.ParquetFile(path).num_row_groups):
-        if by_column:
-            yield [(c, lambda group=group, c=c: read(group, [c])) for c in columns]
-        else:
-            yield lambda group=group: read(group, columns)
+        for name in columns:
+            yield name, lambda group=group, name=name: read(group, name)
 
 
 def head(path: Path | str, rows: int, columns: list[str] | None = None) -> pd.DataFrame:
@@ -161,11 +160,7 @@ def profile_current(
 
     if not pq.ParquetFile(path).metadata.num_rows:
         raise DataError(f"{path}: no rows to check")
-    chunks = (
-        (name, read)
-        for group in _row_groups(path, list(columns), by_column=True)
-        for name, read in group
-    )
+    chunks = _column_chunks(path, list(columns))
     merged: dict[str, ColumnProfile] = {}
     outside = {c: (0, 0) for c, k in columns.items() if k == "numerical"}
     for name, part, (below, above) in _in_parallel(one, chunks):
