@@ -43,8 +43,10 @@ from driftline.monitoring.profiles import (
     CategoricalProfile,
     ColumnProfile,
     NumericProfile,
+    column_numbers,
     merge,
     profile_frame,
+    profile_numbers,
 )
 from driftline.monitoring.results import ALL_MISSING, ColumnDrift, DriftResult, QualityFinding
 
@@ -151,11 +153,13 @@ def profile_current(
     ) -> tuple[str, ColumnProfile, tuple[int, int]]:
         name, read = chunk
         table = read()
-        part = profile_frame(table, {name: columns[name]}, reference)[name]
-        ref = reference[name]
-        if not isinstance(ref, NumericProfile) or ref.min is None or ref.max is None:
+        ref = reference.get(name)
+        if columns[name] != "numerical" or not isinstance(ref, NumericProfile):
+            return name, profile_frame(table, {name: columns[name]}, reference)[name], (0, 0)
+        x = column_numbers(table, name)  # once, for the profile and the out-of-range counts
+        part = profile_numbers(x, ref.edges, ref.center)
+        if ref.min is None or ref.max is None:
             return name, part, (0, 0)
-        x = _floats(table.column(name))
         return name, part, (int(np.count_nonzero(x < ref.min)), int(np.count_nonzero(x > ref.max)))
 
     if not pq.ParquetFile(path).metadata.num_rows:
@@ -170,18 +174,8 @@ def profile_current(
     return {c: merged[c] for c in columns}, outside
 
 
-def _floats(values: pa.ChunkedArray) -> np.ndarray:
-    """An Arrow column as floats (NaN for missing or non-numeric values)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if pa.types.is_integer(values.type) or pa.types.is_floating(values.type):
-        return pc.cast(values, pa.float64(), safe=False).to_numpy(zero_copy_only=False)
-    return pd.to_numeric(values.to_pandas(), errors="coerce").to_numpy(dtype=float)
-
-
 def _finite_values(path: Path | str, column: str) -> np.ndarray:
-    x = _floats(_column(path, column).column(column))
+    x = column_numbers(_column(path, column), column)
     return x[np.isfinite(x)]
 
 

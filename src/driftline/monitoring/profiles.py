@@ -279,7 +279,7 @@ def profile_categories(
     )
 
 
-def _numbers(frame: pd.DataFrame | pa.Table, name: str) -> np.ndarray:
+def column_numbers(frame: pd.DataFrame | pa.Table, name: str) -> np.ndarray:
     """Column ``name`` of ``frame`` as float64 (NaN = missing); text is read with
     :func:`driftline.data.values.as_numbers`. Raises DataError for non-numeric text."""
     from driftline.data.values import as_numbers
@@ -326,7 +326,7 @@ def profile_frame(
             data = frame.column(name) if isinstance(frame, pa.Table) else frame[name]
             out[name] = profile_categories(data)
             continue
-        x = _numbers(frame, name)
+        x = column_numbers(frame, name)
         ref = reference.get(name) if reference is not None else None
         if reference is not None:
             if not isinstance(ref, NumericProfile):
