@@ -205,17 +205,26 @@ def main() -> None:
     )
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--pg-url", default=os.environ.get("DRIFTLINE_TEST_DATABASE_URL"))
+    parser.add_argument(
+        "--databases",
+        default="sqlite,postgresql",
+        help="which to run, comma-separated (default: sqlite,postgresql)",
+    )
     args = parser.parse_args()
+    databases = set(args.databases.split(","))
     print(f"generating {args.rows:,} rows x 20 features ...", flush=True)
     before = os.getloadavg()
     results = []
     folder = tempfile.TemporaryDirectory()
     path = Path(folder.name) / "predictions.parquet"
     make_frame(args.rows).to_parquet(path, index=False)
-    with tempfile.TemporaryDirectory() as tmp:
-        print("sqlite ...", flush=True)
-        results += run(f"sqlite:///{Path(tmp) / 'bench.db'}", "sqlite", path)
-    if args.pg_url:
+    if "sqlite" in databases:
+        with tempfile.TemporaryDirectory() as tmp:
+            print("sqlite ...", flush=True)
+            results += run(f"sqlite:///{Path(tmp) / 'bench.db'}", "sqlite", path)
+    if "postgresql" not in databases:
+        pass
+    elif args.pg_url:
         schema = f"bench_{uuid.uuid4().hex[:8]}"
         admin = sa.create_engine(args.pg_url)
         with admin.begin() as conn:

@@ -271,3 +271,91 @@ def test_bulk_paths_keep_repeats_and_stored_keys_idempotent(
             sa.text(f"SELECT COUNT(*) FROM {table} WHERE ingested_at IS NOT NULL")
         ).scalar_one()
     assert stamped == 60
+
+
+def test_a_new_batch_written_in_chunks_falls_back_whole_when_its_last_chunk_holds_a_stored_key(
+    store: Store, spec: ModelSpec, traffic, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """PostgreSQL copies a batch of new keys in chunks, each pseudonymised while the one
+    before is copied. A key stored already in the last chunk fails that COPY: the chunks
+    copied before it are rolled back and the batch is written by the path that skips
+    stored keys. Every request stored once, with its pseudonym computed once; a stored
+    request sent back with another value rejects the whole batch (nothing written)."""
+    from driftline.data import store as store_module
+
+    monkeypatch.setattr(store_module, "COPY_ROWS", 7)
+    preds = traffic[0].head(50).reset_index(drop=True)
+    m = spec.model
+    assert log_predictions(store, spec, preds.iloc[[49]], PSEUDO).inserted == 1
+    table = store.predictions_table_name(spec)
+
+    changed = preds.copy()
+    changed.loc[49, "score"] = 1 - changed.loc[49, "score"]
+    stored_id = preds.loc[49, spec.model.request_id]
+    with pytest.raises(DataError, match=rf"other values of 'score' \('{stored_id}'\).*\(rows 50\)"):
+        log_predictions(store, spec, changed, PSEUDO)
+    assert _count(store, table) == 1
+
+    result = log_predictions(store, spec, preds, PSEUDO)
+    assert (result.inserted, result.already_stored) == (49, 1)
+    with store.engine.connect() as conn:
+        stored = dict(conn.execute(sa.text(f"SELECT request_id, entity_key FROM {table}")).all())
+    want = dict(
+        zip(preds[m.request_id], PSEUDO.pseudonymise_series(preds[m.entity_id]), strict=True)
+    )
+    assert stored == want
+
+
+def test_postgresql_indexes_entity_keys_by_hash_and_upgrades_an_older_btree(
+    pg_url: str, spec: ModelSpec, traffic
+) -> None:  # type: ignore[no-untyped-def]
+    """Pseudonyms are looked up by equality only, so PostgreSQL keeps them in a hash index
+    (cheaper to keep up as random keys arrive). A store made before keeps its B-tree until
+    it is opened for writing: the migration then rebuilds it as a hash index, and erasure
+    finds a customer's rows through it."""
+    store = Store(pg_url)
+    try:
+        log_predictions(store, spec, traffic[0].head(40), PSEUDO)
+        table = store.predictions_table_name(spec)
+
+        def entity_indexes() -> list[str]:
+            with store.engine.connect() as conn:
+                return list(
+                    conn.execute(
+                        sa.text(
+                            "SELECT indexdef FROM pg_indexes WHERE tablename = :t "
+                            "AND schemaname = current_schema() AND indexdef LIKE '%entity_key%'"
+                        ),
+                        {"t": table},
+                    ).scalars()
+                )
+
+        (index,) = entity_indexes()
+        assert f"ix_{spec.name}_entity" in index and "USING hash" in index
+        with store.engine.begin() as conn:  # the store as an older driftline left it
+            conn.execute(sa.text(f"DROP INDEX ix_{spec.name}_entity"))
+            conn.execute(sa.text(f"CREATE INDEX ix_{table}_entity_key ON {table} (entity_key)"))
+            conn.execute(
+                sa.text("DELETE FROM alembic_version WHERE version_num = '0008_entity_hash_index'")
+            )
+        assert "USING btree" in entity_indexes()[0]
+    finally:
+        store.dispose()
+    assert "db upgrade" in (Store(pg_url, migrate=False).schema_problem() or "")
+
+    store = Store(pg_url)  # opened for writing: migrated
+    try:
+        (index,) = entity_indexes()
+        assert f"ix_{spec.name}_entity" in index and "USING hash" in index
+        key = PSEUDO.pseudonymise(str(traffic[0][spec.model.entity_id].iloc[0]))
+        with store.engine.begin() as conn:
+            conn.execute(sa.text("SET LOCAL enable_seqscan = off"))
+            plan = "\n".join(
+                conn.execute(
+                    sa.text(f"EXPLAIN DELETE FROM {table} WHERE entity_key = :k"), {"k": key}
+                ).scalars()
+            )
+        assert f"ix_{spec.name}_entity" in plan
+        assert store.forget(spec, key).predictions_deleted >= 1
+    finally:
+        store.dispose()

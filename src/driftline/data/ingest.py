@@ -477,7 +477,6 @@ def log_predictions(
     if check_version is not None:
         for version in sorted(frame[MODEL_VERSION].dropna().unique(), key=int):
             check_version(str(version))
-    frame[ENTITY_KEY] = pseudonymizer.pseudonymise_series(frame[ENTITY_KEY])
     deduped = _once(frame, [REQUEST_ID])  # exact repeats (e.g. a retried request) count once
     table = store.ensure_model(spec)
     types = prediction_types(spec)
@@ -485,9 +484,18 @@ def log_predictions(
     # every row of theirs gets the newest such flag (nothing else of a stored row changes).
     apply = (ENTITY_KEY, CONSENT, TS_US) if spec.model.consent else None
     unchanged = [c for c in deduped.columns if c != REQUEST_ID and (apply is None or c != CONSENT)]
+    known: dict[str, str] = {}  # pseudonyms, shared by the chunks the store writes
     try:
         inserted, changed = store.insert_applying(
-            table.name, deduped, [REQUEST_ID], types, unchanged=unchanged, apply=apply
+            table.name,
+            deduped,
+            [REQUEST_ID],
+            types,
+            unchanged=unchanged,
+            apply=apply,
+            finish=lambda rows: rows.assign(
+                **{ENTITY_KEY: pseudonymizer.pseudonymise_series(rows[ENTITY_KEY], known)}
+            ),
         )
     except ConflictError as exc:
         raise _stored_conflict(deduped, [REQUEST_ID], exc, source, _stored_names(spec)) from None

@@ -70,15 +70,21 @@ class Pseudonymizer:
             value = keyed.hexdigest()[:PSEUDONYM_HEX_CHARS]
         return value
 
-    def pseudonymise_series(self, ids: pd.Series) -> pd.Series:
+    def pseudonymise_series(self, ids: pd.Series, known: dict[str, str] | None = None) -> pd.Series:
         """Pseudonyms of a column of ids (object dtype, same index); each distinct id is
         normalised and hashed once. Text columns are factorised as they are (the ids a
-        batch repeats are found before any per-id work), other columns by their text."""
+        batch repeats are found before any per-id work), other columns by their text.
+
+        ``known``: pseudonyms computed before (raw id text -> pseudonym), used and
+        extended, so the chunks of one batch hash each customer once."""
         if pd.api.types.infer_dtype(ids, skipna=False) != "string":
             ids = ids.astype(str)  # 1, 1.0 and True are distinct ids: "1", "1.0", "True"
         codes, uniques = pd.factorize(ids, sort=False)
-        mapped = np.array([self.pseudonymise(u) for u in uniques], dtype=object)
-        return pd.Series(mapped[codes], index=ids.index, dtype=object)
+        if known is None:
+            mapped = [self.pseudonymise(u) for u in uniques]
+        else:
+            mapped = [known.get(u) or known.setdefault(u, self.pseudonymise(u)) for u in uniques]
+        return pd.Series(np.array(mapped, dtype=object)[codes], index=ids.index, dtype=object)
 
     def rotated(self, new_key: bytes) -> Pseudonymizer:
         """The pseudonymizer after appending ``new_key`` to the chain."""

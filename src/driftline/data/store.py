@@ -11,13 +11,13 @@ Each row may carry the registry version of the model that made it (``model_versi
 text, indexed; NULL when the batch did not say): monitoring measures realized performance
 per version (see :mod:`driftline.monitoring.attribution`).
 
-Bulk paths: on PostgreSQL a batch goes to the ADBC driver as Arrow (binary COPY). When
-none of its keys is stored yet (checked on a staged copy of the keys alone) it is copied
-straight into the table; otherwise into a temporary table, then
-``INSERT ... ON CONFLICT (key) DO NOTHING``. On SQLite one ``executemany`` of the same
-INSERT, with a page cache large enough for the indexes it updates (a new SQLite file has
-16 KiB pages). Either way one transaction per batch, so a batch is idempotent by request
-id and all-or-nothing.
+Bulk paths: on PostgreSQL a batch goes to the ADBC driver as Arrow (binary COPY),
+straight into the table in chunks, the next chunk prepared while one is copied. When some
+key is stored already that COPY fails at its row and is rolled back; the batch then goes
+into a temporary table, then ``INSERT ... ON CONFLICT (key) DO NOTHING``. On SQLite one
+``executemany`` of the same INSERT, with a page cache large enough for the indexes it
+updates (a new SQLite file has 16 KiB pages). Either way one transaction per batch, so a
+batch is idempotent by request id and all-or-nothing.
 PostgreSQL windows are read back as Arrow.
 """
 
@@ -30,6 +30,7 @@ import numbers
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -58,6 +59,8 @@ log = logging.getLogger(__name__)
 LABELS_TABLE = "dl_labels"
 #: Rows per frame of a batched read (:meth:`Store.query_batches`).
 BATCH_ROWS = 250_000
+#: Rows per ``COPY`` of a new batch on PostgreSQL (:meth:`Store.insert_applying`).
+COPY_ROWS = 131_072
 MODELS_TABLE = "dl_models"
 # Store-side names of the fixed columns of an inference log.
 REQUEST_ID, ENTITY_KEY, TS_US, CONSENT = "request_id", "entity_key", "ts_us", "consent"
@@ -135,6 +138,12 @@ def version_index_name(spec: ModelSpec) -> str:
     """The index on a model's ``model_version`` column (within PostgreSQL's 63 characters:
     model names have at most 48)."""
     return f"ix_{spec.name}_version"
+
+
+def entity_index_name(table: str) -> str:
+    """The index on the ``entity_key`` column of the inference log ``table``
+    (``dl_pred_<model>``): ``ix_<model>_entity``, within PostgreSQL's 63 characters."""
+    return f"ix_{table.removeprefix('dl_pred_')}_entity"
 
 
 LABEL_TYPES = {"model": "text", REQUEST_ID: "text", "label": "float", "labelled_ts_us": "int"}
@@ -354,11 +363,15 @@ class Store:
             name,
             self.metadata,
             sa.Column(REQUEST_ID, sa.String(128), primary_key=True),
-            sa.Column(ENTITY_KEY, sa.String(64), nullable=False, index=True),
+            sa.Column(ENTITY_KEY, sa.String(64), nullable=False),
             sa.Column(TS_US, sa.BigInteger, nullable=False, index=True),
             sa.Column(CONSENT, sa.Boolean, nullable=True),
             *(sa.Column(c, _sa_type(t), nullable=True) for c, t in columns.items()),
             sa.Column("ingested_at", sa.DateTime(timezone=True), server_default=sa.func.now()),
+            # Looked up by equality only (erasure, consent, a re-sent consent flag): on
+            # PostgreSQL a hash index, whose 4-byte entries cost a third of the B-tree's
+            # upkeep for keys that arrive in random order (see bench/ingest.py).
+            sa.Index(entity_index_name(name), ENTITY_KEY, postgresql_using="hash"),
         )
 
     def registered_models(self) -> list[str]:
@@ -423,6 +436,7 @@ class Store:
         *,
         unchanged: Sequence[str] = (),
         apply: tuple[str, str, str] | None = None,
+        finish: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
     ) -> tuple[int, int]:
         """Insert every row of ``frame`` whose key is not stored yet, in one transaction.
 
@@ -436,26 +450,32 @@ class Store:
         (e.g. the consent flag, left out of ``unchanged``) changes that value for its whole
         ``group`` (e.g. the entity key): in the same transaction, every row of the group
         gets the value of the newest such row by ``order`` (e.g. the time).
-        Returns (rows inserted, rows whose ``value`` changed).
+
+        ``finish``: a last row-by-row step (e.g. pseudonymisation) applied to ``frame``
+        before it is written, returning a frame of the same rows and columns; on
+        PostgreSQL it runs on each chunk while the previous chunk is being copied.
+        ``conflict`` columns must not change in it. Returns (rows inserted, rows whose
+        ``value`` changed).
         """
         if frame.empty:
             return 0, 0
         cols = ", ".join(f'"{c}"' for c in frame.columns)
         keys = ", ".join(f'"{c}"' for c in conflict)
         stage = f"dl_stage_{uuid.uuid4().hex[:12]}"
+        finish = finish or (lambda chunk: chunk)
         if self.dialect == "postgresql":
             schema = pa.schema([(c, _ARROW[types[c]]) for c in frame.columns])
-            arrow = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
             try:
                 with _no_gc(), self._transaction() as conn:
-                    copied = self._copy_if_new(conn.cursor(), table, arrow, conflict, stage)
-                if copied is not None:  # every row new: no stored row to apply a value to
-                    return copied, 0
+                    return self._copy_new(conn.cursor(), table, frame, schema, finish), 0
             except self._driver_errors():
-                # Nothing was written (rolled back): a writer stored some of the keys
-                # between the check and the COPY, or the batch repeats a key. The path
+                # Nothing was written (rolled back): some key of the batch is stored
+                # already (a re-sent batch), or a writer stored it meanwhile. The path
                 # below skips stored keys and says which rows would change one.
                 pass
+            arrow = pa.Table.from_pandas(finish(frame), schema=schema, preserve_index=False)
+        else:
+            frame = finish(frame)
         try:
             with _no_gc(), self._transaction() as conn:
                 if self.dialect == "sqlite":
@@ -482,23 +502,32 @@ class Store:
                 f"{str(exc).splitlines()[0]}"
             ) from None
 
-    def _copy_if_new(
-        self, cur: Any, table: str, arrow: pa.Table, conflict: Sequence[str], stage: str
-    ) -> int | None:
-        """PostgreSQL, when no key of the batch is stored yet: one binary COPY straight
-        into the table (no staging copy, no ``INSERT ... SELECT``) and the rows copied;
-        None, having written nothing, when some key is stored already. Only the keys are
-        staged for the check (an anti-join on the key index)."""
-        keys = f"{stage}_keys"
-        cur.adbc_ingest(keys, arrow.select(list(conflict)), mode="create", temporary=True)
-        join = " AND ".join(f's."{c}" = t."{c}"' for c in conflict)
-        cur.execute(f"SELECT 1 FROM {keys} s JOIN {table} t ON {join} LIMIT 1")
-        stored = cur.fetchone() is not None
-        cur.execute(f"DROP TABLE {keys}")
-        if stored:
-            return None
-        cur.adbc_ingest(table, arrow, mode="append")
-        return arrow.num_rows
+    def _copy_new(
+        self,
+        cur: Any,
+        table: str,
+        frame: pd.DataFrame,
+        schema: pa.Schema,
+        finish: Callable[[pd.DataFrame], pd.DataFrame],
+    ) -> int:
+        """PostgreSQL, betting that no key of the batch is stored yet: binary ``COPY``
+        straight into ``table`` (no staging copy, no ``INSERT ... SELECT``), in chunks of
+        :data:`COPY_ROWS`. Each chunk is finished and turned into Arrow while the one
+        before is copied on a worker thread (the ADBC driver releases the GIL while it
+        copies), so the client's work hides behind the server's. A stored key fails the
+        ``COPY`` at its row with a unique violation (the driver's error, raised here);
+        the caller's transaction then writes nothing. Returns the rows copied."""
+        with ThreadPoolExecutor(1, thread_name_prefix="driftline-copy") as pool:
+            copying: Future[Any] | None = None
+            for start in range(0, len(frame), COPY_ROWS):
+                chunk = finish(frame.iloc[start : start + COPY_ROWS])
+                arrow = pa.Table.from_pandas(chunk, schema=schema, preserve_index=False)
+                if copying is not None:
+                    copying.result()
+                copying = pool.submit(cur.adbc_ingest, table, arrow, mode="append")
+            if copying is not None:
+                copying.result()
+        return len(frame)
 
     def _insert_sqlite(
         self,
