@@ -6,15 +6,16 @@ DRIFTLINE_TEST_DATABASE_URL is given) it times, in the same run:
   ingest   the whole ingestion of a Parquet file: driftline's read_table +
            log_predictions (validate + pseudonymise + bulk insert, idempotent) vs
            pandas.read_parquet + DataFrame.to_sql(if_exists="append") of the same file
-  copy     (PostgreSQL) the floor: pyarrow reads the file and ADBC COPYs it into a
-           table with the same columns and indexes, no validation (ratio vs driftline)
+  raw      the floor, nothing validated: pyarrow reads the file and (PostgreSQL) ADBC
+           COPYs it or (SQLite) one sqlite3 executemany inserts it into a table with the
+           same columns, key and indexes (ratio vs driftline)
   read     Store.read_predictions of the whole window vs pandas.read_sql of the table
 
 and prints rows per second, driftline's own CPU seconds (the database server's are not
 counted), and the ratio driftline / plain (higher is better), with the machine's load
 average before and after (other jobs on a shared machine inflate every wall-clock figure).
 
-    .venv/bin/python bench/ingest.py --rows 1000000
+    .venv/bin/python bench/ingest.py --rows 1000000 [--databases sqlite,postgresql]
 """
 
 from __future__ import annotations
@@ -108,20 +109,20 @@ def run(url: str, label: str, path: Path) -> list[dict[str, object]]:
     flip_s, res3 = timed(lambda: log_predictions(store, spec, flipped, pseudo))
     assert res3.inserted == 0 and res3.consent_changed >= len(flipped) // 2, res3
 
-    if label == "postgresql":
-        copy_s = _raw_copy(store, spec, path)
-        results.append(
-            {
-                "database": label,
-                "operation": "ingest vs raw COPY",
-                "rows": rows,
-                "driftline_s": ingest_s,
-                "plain_s": copy_s,
-                "driftline_rows_per_s": rows / ingest_s,
-                "plain_rows_per_s": rows / copy_s,
-                "speedup": copy_s / ingest_s,
-            }
-        )
+    raw = _raw_copy if label == "postgresql" else _raw_executemany
+    copy_s = raw(store, spec, path)
+    results.append(
+        {
+            "database": label,
+            "operation": f"ingest vs raw {'COPY' if label == 'postgresql' else 'executemany'}",
+            "rows": rows,
+            "driftline_s": ingest_s,
+            "plain_s": copy_s,
+            "driftline_rows_per_s": rows / ingest_s,
+            "plain_rows_per_s": rows / copy_s,
+            "speedup": copy_s / ingest_s,
+        }
+    )
     plain_table = f"plain_{uuid.uuid4().hex[:8]}"
     plain_ingest_s, _ = timed(
         lambda: pd.read_parquet(path).to_sql(
@@ -174,6 +175,46 @@ def run(url: str, label: str, path: Path) -> list[dict[str, object]]:
     return results
 
 
+def _raw_table(path: Path) -> pa.Table:
+    """The file's rows in the store's columns (time in microseconds), nothing checked."""
+    table = pq.read_table(path).rename_columns(
+        ["request_id", "entity_key", "ts_us", "consent", "score", *NUMERICAL, *CATEGORICAL]
+    )
+    micros = pc.cast(table["ts_us"], pa.timestamp("us", tz="UTC"), safe=False)
+    return table.set_column(2, "ts_us", pc.cast(micros, pa.int64()))
+
+
+def _raw_executemany(store: Store, spec, path: Path) -> float:  # type: ignore[no-untyped-def]
+    """Seconds to read ``path`` with pyarrow and insert it with one sqlite3 ``executemany``
+    into an empty table made by the model's own DDL (same columns, key and indexes), in
+    one transaction, with the store's settings: the floor of SQLite ingestion."""
+    source = store.predictions_table_name(spec)
+    name = f"copy_{uuid.uuid4().hex[:8]}"
+    with store.engine.begin() as conn:
+        ddl = conn.execute(
+            sa.text("SELECT sql FROM sqlite_master WHERE tbl_name = :t AND sql IS NOT NULL"),
+            {"t": source},
+        ).scalars()
+        for statement in list(ddl):
+            conn.execute(sa.text(statement.replace(source, name).replace("ix_", f"{name}_")))
+    conn = store.engine.raw_connection()
+    try:
+        start = time.perf_counter()
+        table = _raw_table(path)
+        cols = ", ".join(table.column_names)
+        marks = ", ".join("?" for _ in table.column_names)
+        rows = zip(*(c.to_pylist() for c in table.columns), strict=True)
+        conn.execute(f"PRAGMA cache_size={-256 * 1024}")
+        conn.executemany(f"INSERT INTO {name} ({cols}) VALUES ({marks})", rows)
+        conn.commit()
+        seconds = time.perf_counter() - start
+    finally:
+        conn.close()
+    with store.engine.begin() as conn:
+        conn.execute(sa.text(f"DROP TABLE {name}"))
+    return seconds
+
+
 def _raw_copy(store: Store, spec, path: Path) -> float:  # type: ignore[no-untyped-def]
     """Seconds to read ``path`` with pyarrow and COPY it (ADBC, binary) into an empty
     table shaped like the model's inference log (same columns, key and indexes)."""
@@ -184,11 +225,7 @@ def _raw_copy(store: Store, spec, path: Path) -> float:  # type: ignore[no-untyp
     with store.engine.begin() as conn:
         conn.execute(sa.text(f"CREATE TABLE {name} (LIKE {source} INCLUDING ALL)"))
     start = time.perf_counter()
-    table = pq.read_table(path).rename_columns(
-        ["request_id", "entity_key", "ts_us", "consent", "score", *NUMERICAL, *CATEGORICAL]
-    )
-    micros = pc.cast(table["ts_us"], pa.timestamp("us", tz="UTC"), safe=False)
-    table = table.set_column(2, "ts_us", pc.cast(micros, pa.int64()))
+    table = _raw_table(path)
     url = store.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
     with adbc_pg.connect(url) as conn:
         conn.cursor().adbc_ingest(name, table, mode="append")
