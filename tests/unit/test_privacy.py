@@ -103,3 +103,18 @@ def test_key_beside_the_store_warns_once(tmp_path, caplog) -> None:  # type: ign
     assert key_beside_store(settings, settings.key_file())
     apart = Settings(home=home, pseudonym_key_file=tmp_path / "keys" / "k")
     assert not key_beside_store(apart, apart.key_file())
+
+
+def test_chunks_sharing_known_pseudonyms_get_those_of_the_whole_column() -> None:
+    """The store pseudonymises a batch chunk by chunk, sharing the pseudonyms computed so
+    far: each chunk's pseudonyms are those of the whole column, and a customer met in an
+    earlier chunk is not hashed again."""
+    p = Pseudonymizer(b"k" * 32)
+    ids = pd.Series(["a", "b", "a", "c", 7, "b", "7", None], dtype=object)
+    whole = p.pseudonymise_series(ids)
+    known: dict[str, str] = {}
+    chunks = [p.pseudonymise_series(ids.iloc[i : i + 3], known) for i in range(0, len(ids), 3)]
+    assert pd.concat(chunks).tolist() == whole.tolist()
+    assert known["a"] == p.pseudonymise("a") and len(known) == len(set(ids.astype(str)))
+    known["a"] = "remembered"  # a known id is looked up, not hashed again
+    assert p.pseudonymise_series(pd.Series(["a"], dtype=object), known).tolist() == ["remembered"]

@@ -80,10 +80,13 @@ class Pseudonymizer:
         if pd.api.types.infer_dtype(ids, skipna=False) != "string":
             ids = ids.astype(str)  # 1, 1.0 and True are distinct ids: "1", "1.0", "True"
         codes, uniques = pd.factorize(ids, sort=False)
-        if known is None:
+        if not known:
             mapped = [self.pseudonymise(u) for u in uniques]
         else:
-            mapped = [known.get(u) or known.setdefault(u, self.pseudonymise(u)) for u in uniques]
+            found = known.get
+            mapped = [found(u) or self.pseudonymise(u) for u in uniques]
+        if known is not None:
+            known.update(zip(uniques, mapped, strict=True))
         return pd.Series(np.array(mapped, dtype=object)[codes], index=ids.index, dtype=object)
 
     def rotated(self, new_key: bytes) -> Pseudonymizer:
