@@ -454,6 +454,16 @@ def _stored_names(spec: ModelSpec) -> dict[str, str]:
     }
 
 
+def _pseudonymised(
+    rows: pd.DataFrame, pseudonymizer: Pseudonymizer, known: dict[str, str]
+) -> pd.DataFrame:
+    """``rows`` with their entity ids replaced by pseudonyms, in a new frame that shares
+    the other columns' data (``assign`` would copy and consolidate every column)."""
+    out = rows.copy(deep=False)
+    out[ENTITY_KEY] = pseudonymizer.pseudonymise_series(rows[ENTITY_KEY], known)
+    return out
+
+
 def log_predictions(
     store: Store,
     spec: ModelSpec,
@@ -493,9 +503,7 @@ def log_predictions(
             types,
             unchanged=unchanged,
             apply=apply,
-            finish=lambda rows: rows.assign(
-                **{ENTITY_KEY: pseudonymizer.pseudonymise_series(rows[ENTITY_KEY], known)}
-            ),
+            finish=lambda rows: _pseudonymised(rows, pseudonymizer, known),
         )
     except ConflictError as exc:
         raise _stored_conflict(deduped, [REQUEST_ID], exc, source, _stored_names(spec)) from None
