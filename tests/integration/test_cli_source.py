@@ -163,3 +163,21 @@ def test_a_model_monitored_from_its_own_table(
     assert code == 0 and f"names the environment variable {ENV}" in _flat(text)
     code, text = cli("ingest", "predictions", str(tmp_path / "x.csv"), "-m", "shop_scores")
     assert code == 2
+
+
+def test_db_upgrade_says_which_migrations_it_applied(cli: Cli, tmp_path: Path) -> None:
+    """`db upgrade` on a store one migration behind says it is migrating and names what it
+    applied; run again, it only says the store is up to date."""
+    assert cli("db", "upgrade")[0] == 0
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'home' / 'driftline.db'}")
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text("DELETE FROM alembic_version WHERE version_num = '0008_entity_hash_index'")
+        )
+    engine.dispose()
+    code, text = cli("db", "upgrade")
+    assert code == 0, text
+    assert "migrating the store" in text
+    assert "applied 0008_entity_hash_index: PostgreSQL: each inference log's entity_key" in text
+    code, text = cli("db", "upgrade")
+    assert code == 0 and "applied" not in text and "store is up to date" in text

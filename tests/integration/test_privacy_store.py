@@ -132,6 +132,29 @@ def test_a_resent_row_applies_its_later_consent_to_the_customer(
     assert {c for _, c in rows_of(settings, key)} == {True}
 
 
+def test_a_resent_consent_flag_leaves_the_new_rows_of_its_batch_as_they_were_sent(
+    settings: Settings, loaded: str, traffic: tuple[pd.DataFrame, pd.DataFrame]
+) -> None:
+    """One batch re-sends a stored request with consent withdrawn and carries a new,
+    later request of the same customer with consent given: the stored rows lose consent
+    (and only they are counted), the new row is stored with the flag it carries."""
+    preds, _ = traffic
+    mine = preds[preds["customer_id"] == loaded].sort_values("event_ts")
+    key = pseudonym(settings, loaded)
+    resent = mine.tail(1).assign(consent_analytics=False)
+    new = mine.tail(1).assign(
+        request_id="later-request",
+        event_ts=mine["event_ts"].max() + pd.Timedelta(hours=1),
+        consent_analytics=True,
+    )
+    result = log_predictions(MODEL, pd.concat([resent, new]), settings=settings)
+    assert (result.inserted, result.already_stored) == (1, 1)
+    assert result.consent_changed == int(mine["consent_analytics"].sum())
+    flags = dict(rows_of(settings, key))
+    assert bool(flags.pop("later-request"))
+    assert set(flags.values()) == {False} and len(flags) == len(mine)
+
+
 def test_forget_takes_the_id_as_it_was_sent(settings: Settings, loaded: str) -> None:
     key = pseudonym(settings, loaded)
     n = len(rows_of(settings, key))

@@ -359,3 +359,40 @@ def test_postgresql_indexes_entity_keys_by_hash_and_upgrades_an_older_btree(
         assert store.forget(spec, key).predictions_deleted >= 1
     finally:
         store.dispose()
+
+
+def test_postgresql_writers_opening_a_store_together_migrate_it_one_at_a_time(
+    pg_url: str,
+) -> None:
+    """Writers migrate the store they open. On PostgreSQL a writer holds an advisory lock
+    while it migrates, so one that opens the store meanwhile waits, then finds the
+    migrations done (before, the second crashed on alembic's version table)."""
+    import threading
+
+    from driftline.data.store import MIGRATION_LOCK
+
+    holder = Store(pg_url)
+    with holder.engine.connect() as conn:  # the store as an older driftline left it
+        conn.execute(
+            sa.text("DELETE FROM alembic_version WHERE version_num = '0008_entity_hash_index'")
+        )
+        conn.commit()
+        conn.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": MIGRATION_LOCK})
+        outcome: list[object] = []
+
+        def open_for_writing() -> None:
+            try:
+                Store(pg_url).dispose()
+                outcome.append("opened")
+            except Exception as exc:  # the test reports what was raised
+                outcome.append(exc)
+
+        writer = threading.Thread(target=open_for_writing)
+        writer.start()
+        writer.join(timeout=2)
+        assert writer.is_alive() and not outcome  # waiting for the lock's holder
+        conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": MIGRATION_LOCK})
+        writer.join(timeout=60)
+    holder.dispose()
+    assert outcome == ["opened"]
+    assert Store(pg_url, migrate=False).schema_problem() is None

@@ -173,9 +173,24 @@ def db_upgrade() -> None:
     from driftline.config.settings import get_settings
     from driftline.data.store import Store
 
-    store = Store.from_settings(get_settings())
-    console.print(f"store is up to date: {store!r}")
-    store.dispose()
+    settings = get_settings()
+    probe = Store.from_settings(settings, migrate=False)
+    try:
+        before = probe.revisions()
+        if before and probe.schema_problem() is not None:
+            console.print(
+                "migrating the store (a migration that rebuilds an index reads each "
+                "inference log once and locks it meanwhile: minutes for 100M rows) ..."
+            )
+    finally:
+        probe.dispose()
+    store = Store.from_settings(settings)
+    try:
+        for applied in store.migrations_since(before) if before else []:
+            console.print(f"applied {applied}")
+        console.print(f"store is up to date: {store!r}")
+    finally:
+        store.dispose()
 
 
 def _ingest(kind: str, path: Path, model: str, model_version: str | None = None) -> None:

@@ -424,9 +424,11 @@ def _stored_conflict(
     conflict: ConflictError,
     source: str,
     names: Mapping[str, str] | None = None,
+    column: str | None = None,
 ) -> DataError:
     """The error naming the rows of ``frame`` whose keys are stored with other values, and
-    the columns that differ (store names shown as ``names`` maps them: the file's)."""
+    the columns that differ (store names shown as ``names`` maps them: the file's), under
+    ``column`` (the file's name of the key; default the key's last store column)."""
     problems = _Problems(source)
     at = np.zeros(int(frame.index.max()) + 1, dtype=bool)
     hit = frame[key].apply(tuple, axis=1).isin(set(conflict.keys)).to_numpy()
@@ -434,7 +436,7 @@ def _stored_conflict(
     shown = ", ".join(repr(k[-1]) for k in conflict.keys[:_SHOW_ROWS])
     differ = ", ".join((names or {}).get(c, repr(c)) for c in conflict.columns)
     problems.rows(
-        key[-1],
+        column or key[-1],
         at,
         f"repeat request ids stored already with other values"
         f"{f' of {differ}' if differ else ''} ({shown}); a stored request is never "
@@ -506,7 +508,9 @@ def log_predictions(
             finish=lambda rows: _pseudonymised(rows, pseudonymizer, known),
         )
     except ConflictError as exc:
-        raise _stored_conflict(deduped, [REQUEST_ID], exc, source, _stored_names(spec)) from None
+        raise _stored_conflict(
+            deduped, [REQUEST_ID], exc, source, _stored_names(spec), spec.model.request_id
+        ) from None
     return IngestResult(
         spec.name,
         "predictions",
@@ -543,7 +547,7 @@ def log_labels(
     try:
         inserted = store.insert_ignore(LABELS_TABLE, deduped, key, LABEL_TYPES, unchanged=["label"])
     except ConflictError as exc:
-        raise _stored_conflict(deduped, key, exc, source) from None
+        raise _stored_conflict(deduped, key, exc, source, column=spec.model.request_id) from None
     if unmatched:
         log.warning(
             "%s: %d labels match no stored prediction (first: %s)",

@@ -59,6 +59,8 @@ log = logging.getLogger(__name__)
 LABELS_TABLE = "dl_labels"
 #: Rows per frame of a batched read (:meth:`Store.query_batches`).
 BATCH_ROWS = 250_000
+#: PostgreSQL advisory lock key held while migrating (:meth:`Store.upgrade`).
+MIGRATION_LOCK = 0x64726966746C696E  # "driftlin"
 #: Rows per ``COPY`` of a new batch on PostgreSQL (:meth:`Store.insert_applying`).
 COPY_ROWS = 131_072
 MODELS_TABLE = "dl_models"
@@ -215,12 +217,16 @@ class Store:
         return cfg
 
     def upgrade(self) -> None:
-        """Apply every pending Alembic migration (all branches)."""
+        """Apply every pending Alembic migration (all branches). On PostgreSQL one process
+        at a time (a transaction-scoped advisory lock): writers that open the store
+        together after an upgrade wait for the first one's migration, then find it done."""
         if self.read_only:
             raise StoreError(f"{self!r} was opened read-only: it cannot be migrated")
         cfg = self._alembic_config()
         try:
             with self.engine.begin() as conn:
+                if self.dialect == "postgresql":
+                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK})
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, "heads")
         except sa.exc.OperationalError as exc:
@@ -229,24 +235,47 @@ class Store:
                 "database running and DRIFTLINE_DATABASE_URL right?"
             ) from None
 
+    def revisions(self) -> set[str]:
+        """The Alembic revisions this store is at (one per branch head; empty when it has
+        no driftline tables). Reads only. StoreError when the database cannot be reached."""
+        try:
+            with self.engine.connect() as conn:
+                return set(MigrationContext.configure(conn).get_current_heads())
+        except sa.exc.OperationalError as exc:
+            missing = self._file is not None and not Path(self._file).exists()
+            if self.dialect == "sqlite" and missing and "unable to open" in str(exc.orig):
+                return set()  # read-only: the file is not created
+            raise StoreError(
+                f"cannot reach the store at {self!r}: {scrub(str(exc.orig))}. Is the "
+                "database running and DRIFTLINE_DATABASE_URL right?"
+            ) from None
+
+    def migrations_since(self, revisions: set[str]) -> list[str]:
+        """The migrations applied after ``revisions`` (an earlier :meth:`revisions`), each
+        as ``<revision>: <first line of its description>``, oldest first."""
+        script = ScriptDirectory.from_config(self._alembic_config())
+        before: set[str] = set()
+        for head in revisions:
+            before.update(r.revision for r in script.iterate_revisions(head, "base"))
+        after = [
+            rev
+            for head in self.revisions()
+            for rev in script.iterate_revisions(head, "base")
+            if rev.revision not in before
+        ]
+        unique = {rev.revision: rev for rev in after}
+        return [
+            f"{rev.revision}: {(rev.doc or '').splitlines()[0].replace('``', '')}".rstrip(": ")
+            for rev in sorted(unique.values(), key=lambda r: r.revision)
+        ]
+
     def schema_problem(self) -> str | None:
         """Why this store cannot be used as it is, and what to do: no driftline tables
         yet, or migrations pending (or applied by a newer driftline); None when it is up
         to date. Reads only: creates nothing, not even a missing SQLite file.
         StoreError when the database cannot be reached."""
         script = ScriptDirectory.from_config(self._alembic_config())
-        try:
-            with self.engine.connect() as conn:
-                current = set(MigrationContext.configure(conn).get_current_heads())
-        except sa.exc.OperationalError as exc:
-            missing = self._file is not None and not Path(self._file).exists()
-            if self.dialect == "sqlite" and missing and "unable to open" in str(exc.orig):
-                current = set()  # read-only: the file is not created
-            else:
-                raise StoreError(
-                    f"cannot reach the store at {self!r}: {scrub(str(exc.orig))}. Is the "
-                    "database running and DRIFTLINE_DATABASE_URL right?"
-                ) from None
+        current = self.revisions()
         if not current:
             return (
                 f"no driftline tables at {self._display} yet: `driftline db upgrade` creates "
@@ -449,7 +478,8 @@ class Store:
         ``apply=(group, value, order)``: a stored row sent again with another ``value``
         (e.g. the consent flag, left out of ``unchanged``) changes that value for its whole
         ``group`` (e.g. the entity key): in the same transaction, every row of the group
-        gets the value of the newest such row by ``order`` (e.g. the time).
+        stored before the batch gets the value of the newest such row by ``order`` (e.g. the
+        time); the batch's new rows keep the value they carry.
 
         ``finish``: a last row-by-row step (e.g. pseudonymisation) applied to ``frame``
         before it is written, returning a frame of the same rows and columns; on
@@ -486,14 +516,14 @@ class Store:
                 cur.adbc_ingest(stage, arrow, mode="create", temporary=True)
                 if unchanged:
                     self._refuse_changes(cur, table, stage, conflict, unchanged)
+                changed = 0
+                if apply is not None:  # before the insert: to the rows stored before only
+                    changed = self._apply_resent(cur, table, stage, conflict, apply)
                 cur.execute(
                     f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {stage} "
                     f"ON CONFLICT ({keys}) DO NOTHING"
                 )
                 inserted = int(cur.rowcount)
-                changed = 0
-                if apply is not None and inserted < len(frame):
-                    changed = self._apply_resent(cur, table, stage, conflict, apply)
                 cur.execute(f"DROP TABLE {stage}")
                 return inserted, changed
         except self._driver_errors() as exc:
@@ -557,6 +587,7 @@ class Store:
         (cache,) = cur.execute("PRAGMA cache_size").fetchone()
         cur.execute(f"PRAGMA cache_size={-_BULK_CACHE_KIB}")
         try:
+            (stored_up_to,) = cur.execute(f"SELECT COALESCE(MAX(rowid), 0) FROM {table}").fetchone()
             before = conn.total_changes
             cur.executemany(
                 f"INSERT INTO {table} ({cols}) VALUES ({marks}) ON CONFLICT ({keys}) DO NOTHING",
@@ -569,19 +600,28 @@ class Store:
                 cur.executemany(f"INSERT INTO {stage} ({cols}) VALUES ({marks})", rows())
                 if unchanged:
                     self._refuse_changes(cur, table, stage, conflict, unchanged)
-                if apply is not None:
-                    changed = self._apply_resent(cur, table, stage, conflict, apply)
+                if apply is not None:  # to the rows stored before this batch only
+                    only = f"{table}.rowid <= {int(stored_up_to)}"
+                    changed = self._apply_resent(cur, table, stage, conflict, apply, only)
                 cur.execute(f"DROP TABLE {stage}")
         finally:
             cur.execute(f"PRAGMA cache_size={int(cache)}")
         return inserted, changed
 
     def _apply_resent(
-        self, cur: Any, table: str, stage: str, key: Sequence[str], apply: tuple[str, str, str]
+        self,
+        cur: Any,
+        table: str,
+        stage: str,
+        key: Sequence[str],
+        apply: tuple[str, str, str],
+        only: str = "TRUE",
     ) -> int:
         """The ``apply`` step of :meth:`insert_applying`, inside its transaction, in one
         statement: the staged rows stored already with another ``value``, the newest of
-        each group, give the group their value. Returns the rows changed."""
+        each group, give the group's stored rows (those meeting the SQL condition ``only``:
+        not the batch's new rows, which keep the value they carry) their value. Returns
+        the rows changed."""
         group, value, order = apply
         same = "IS" if self.dialect == "sqlite" else "IS NOT DISTINCT FROM"
         join = " AND ".join(f's."{c}" = t."{c}"' for c in key)
@@ -593,7 +633,7 @@ class Store:
         )
         update = (
             f'UPDATE {table} SET "{value}" = c.v FROM ({newest}) c '
-            f'WHERE {table}."{group}" = c.g AND NOT ({table}."{value}" {same} c.v)'
+            f'WHERE {table}."{group}" = c.g AND NOT ({table}."{value}" {same} c.v) AND {only}'
         )
         if self.dialect == "sqlite":
             cur.execute(update)
