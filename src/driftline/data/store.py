@@ -252,21 +252,17 @@ class Store:
 
     def migrations_since(self, revisions: set[str]) -> list[str]:
         """The migrations applied after ``revisions`` (an earlier :meth:`revisions`), each
-        as ``<revision>: <first line of its description>``, oldest first."""
+        as ``<revision>: <first line of its description>``, in revision order."""
         script = ScriptDirectory.from_config(self._alembic_config())
-        before: set[str] = set()
-        for head in revisions:
-            before.update(r.revision for r in script.iterate_revisions(head, "base"))
-        after = [
-            rev
-            for head in self.revisions()
-            for rev in script.iterate_revisions(head, "base")
-            if rev.revision not in before
-        ]
-        unique = {rev.revision: rev for rev in after}
+
+        def lineage(heads: set[str]) -> dict[str, Any]:
+            return {r.revision: r for h in heads for r in script.iterate_revisions(h, "base")}
+
+        before = lineage(revisions)
         return [
-            f"{rev.revision}: {(rev.doc or '').splitlines()[0].replace('``', '')}".rstrip(": ")
-            for rev in sorted(unique.values(), key=lambda r: r.revision)
+            f"{name}: {(rev.doc or '').splitlines()[0].replace('``', '')}".rstrip(": ")
+            for name, rev in sorted(lineage(self.revisions()).items())
+            if name not in before
         ]
 
     def schema_problem(self) -> str | None:
@@ -587,7 +583,10 @@ class Store:
         (cache,) = cur.execute("PRAGMA cache_size").fetchone()
         cur.execute(f"PRAGMA cache_size={-_BULK_CACHE_KIB}")
         try:
-            (stored_up_to,) = cur.execute(f"SELECT COALESCE(MAX(rowid), 0) FROM {table}").fetchone()
+            if apply is not None:  # the rows a re-sent value may change end here
+                (stored_up_to,) = cur.execute(
+                    f"SELECT COALESCE(MAX(rowid), 0) FROM {table}"
+                ).fetchone()
             before = conn.total_changes
             cur.executemany(
                 f"INSERT INTO {table} ({cols}) VALUES ({marks}) ON CONFLICT ({keys}) DO NOTHING",
