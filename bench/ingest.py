@@ -12,10 +12,10 @@ DRIFTLINE_TEST_DATABASE_URL is given) it times, in the same run:
   read     Store.read_predictions of the whole window vs pandas.read_sql of the table
 
 and prints rows per second, driftline's own CPU seconds (the database server's are not
-counted), and the ratio driftline / plain (higher is better), with the machine's load
+counted), and the speedup plain_s / driftline_s (higher is better), with the machine's load
 average before and after (other jobs on a shared machine inflate every wall-clock figure).
 
-    .venv/bin/python bench/ingest.py --rows 1000000 [--databases sqlite,postgresql]
+    PYTHONPATH=src:. .venv/bin/python bench/ingest.py --rows 1000000 [--databases sqlite,postgresql]
 """
 
 from __future__ import annotations

@@ -166,9 +166,12 @@ def test_a_model_monitored_from_its_own_table(
 
 
 def test_db_upgrade_says_which_migrations_it_applied(cli: Cli, tmp_path: Path) -> None:
-    """`db upgrade` on a store one migration behind says it is migrating and names what it
-    applied; run again, it only says the store is up to date."""
-    assert cli("db", "upgrade")[0] == 0
+    """`db upgrade` on a new store says it creates the tables and names every migration;
+    on a store one migration behind it says it is migrating and names what it applied;
+    run again, it only says the store is up to date."""
+    code, text = cli("db", "upgrade")
+    assert code == 0 and "creating the store's tables" in text, text
+    assert "applied 0001" in text and "applied 0008_entity_hash_index" in text
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'home' / 'driftline.db'}")
     with engine.begin() as conn:
         conn.execute(

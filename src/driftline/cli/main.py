@@ -177,7 +177,9 @@ def db_upgrade() -> None:
     probe = Store.from_settings(settings, migrate=False)
     try:
         before = probe.revisions()
-        if before and probe.schema_problem() is not None:
+        if not before:
+            console.print("creating the store's tables ...")
+        elif probe.schema_problem() is not None:
             console.print(
                 "migrating the store (a migration that rebuilds an index reads each "
                 "inference log once and locks it meanwhile: minutes for 100M rows) ..."
@@ -186,7 +188,7 @@ def db_upgrade() -> None:
         probe.dispose()
     store = Store.from_settings(settings)
     try:
-        for applied in store.migrations_since(before) if before else []:
+        for applied in store.migrations_since(before):
             console.print(f"applied {applied}")
         console.print(f"store is up to date: {store!r}")
     finally:
